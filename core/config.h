@@ -1,0 +1,96 @@
+// The checked, typed configuration. The loader (config_loader.h) turns the
+// protobuf text file into this once; nothing else in lbd reads raw protobuf.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/address.h"
+#include "core/log.h"
+#include "core/server_types.h"
+
+namespace lbd {
+
+enum class ListenerMode : uint8_t { kTcp, kHttp };
+enum class ProxyProtocolVersion : uint8_t { kNone, kV1, kV2 };
+
+struct ServerConfig {
+    std::string name;
+    SocketAddress address;
+    uint32_t weight = 1;
+    uint32_t max_connections = 0;  // 0 = unlimited
+    AdminState admin_state = AdminState::kReady;
+};
+
+struct HealthCheckConfig {
+    bool enabled = false;
+    uint32_t interval_ms = 2000;
+    uint32_t timeout_ms = 1000;
+    uint32_t rise = 2;
+    uint32_t fall = 3;
+    bool start_down = false;
+};
+
+struct PassiveHealthConfig {
+    bool enabled = false;
+    uint32_t max_fails = 3;
+    uint32_t fail_timeout_ms = 10000;
+};
+
+struct StickinessConfig {
+    bool enabled = false;
+    uint32_t ttl_ms = 1800000;
+    uint32_t capacity = 100000;
+};
+
+struct PoolConfig {
+    std::string name;
+    std::string balance = "round_robin";
+    std::vector<ServerConfig> servers;
+    ProxyProtocolVersion send_proxy = ProxyProtocolVersion::kNone;
+    HealthCheckConfig health_check;
+    PassiveHealthConfig passive_health;
+    StickinessConfig stickiness;
+    uint32_t retries = 2;
+    uint32_t connect_timeout_ms = 3000;
+    uint32_t queue_size = 0;
+    uint32_t queue_timeout_ms = 5000;
+    uint32_t maglev_table_size = 65537;
+};
+
+struct AcceptProxyConfig {
+    bool enabled = false;
+    std::vector<Cidr> trusted_sources;  // empty = any source
+    uint32_t header_timeout_ms = 5000;
+};
+
+struct ListenerConfig {
+    std::string name;
+    SocketAddress bind;
+    ListenerMode mode = ListenerMode::kTcp;
+    std::string pool;
+    AcceptProxyConfig accept_proxy;
+    uint32_t max_connections = 0;  // 0 = unlimited
+    uint32_t idle_timeout_ms = 300000;
+    uint32_t backlog = 1024;
+    bool freebind = false;
+};
+
+struct GlobalConfig {
+    uint32_t workers = 0;  // resolved: never 0 after loading
+    LogLevel log_level = LogLevel::kInfo;
+    uint32_t drain_timeout_ms = 30000;
+    bool log_connections = true;
+};
+
+struct Config {
+    std::string source_path;
+    GlobalConfig global;
+    std::vector<ListenerConfig> listeners;
+    std::vector<PoolConfig> pools;
+
+    const PoolConfig* find_pool(const std::string& name) const;
+};
+
+}  // namespace lbd

@@ -1,0 +1,561 @@
+// Config file -> typed Config, in two steps:
+//
+//   1. protobuf's TextFormat parser turns the text into an lbd.v1.Config and
+//      records where each field was written (a ParseInfoTree); a syntax error
+//      stops here, reported at the parser's line:col.
+//   2. one check_* function per message validates it, applies the defaults
+//      the schema documents (taken from the typed structs in config.h, so
+//      they are written once), and reports every problem at the line:col of
+//      the offending field (or of its message, when the field is missing).
+//
+// All errors are collected, not just the first, and listed in text order.
+#include "core/config_loader.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/text_format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <optional>
+#include <thread>
+#include <tuple>
+
+#include "core/balancer.h"
+#include "lbd/v1/config.pb.h"
+
+namespace lbd {
+namespace {
+
+namespace pb = ::lbd::v1;
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using ParseInfoTree = google::protobuf::TextFormat::ParseInfoTree;
+
+constexpr uint32_t kMaxWorkers = 256;
+constexpr uint32_t kMaxWeight = 256;
+// Below ~100 slots Maglev's spread is poor; above 2^24 one table per pool per
+// worker costs real memory.
+constexpr uint32_t kMinMaglevTableSize = 101;
+constexpr uint32_t kMaxMaglevTableSize = 1u << 24;
+
+// A 1-based position in the text; line 0 = not tied to a line.
+struct Loc {
+    int line = 0;
+    int column = 0;
+};
+
+// Every error of one load, each with its position.
+class Errors {
+public:
+    explicit Errors(std::string file) : file_(std::move(file)) {}
+    void add(Loc at, std::string message) { list_.push_back({file_, at.line, at.column, std::move(message)}); }
+    bool empty() const { return list_.empty(); }
+    // In text order, the way a compiler lists them.
+    std::vector<ConfigError> take() {
+        std::stable_sort(list_.begin(), list_.end(), [](const ConfigError& a, const ConfigError& b) {
+            return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+        });
+        return std::move(list_);
+    }
+
+private:
+    std::string file_;
+    std::vector<ConfigError> list_;
+};
+
+// Turns the parser's 0-based positions into ConfigErrors.
+class SyntaxErrors final : public google::protobuf::io::ErrorCollector {
+public:
+    explicit SyntaxErrors(Errors& errors) : errors_(errors) {}
+    void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+        // Line -1 is the parser speaking about the input as a whole; an empty
+        // "got: " is the end of the text (e.g. a missing closing brace).
+        const bool at_end = message.size() >= 5 && message.compare(message.size() - 5, 5, "got: ") == 0;
+        errors_.add(line < 0 ? Loc{} : Loc{line + 1, column + 1}, at_end ? message + "end of file" : message);
+    }
+    // Only emitted for deprecated fields; lbd.v1 has none.
+    void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+
+private:
+    Errors& errors_;
+};
+
+// One parsed message and where its fields were written. Fields are named by
+// their generated k*FieldNumber constants, so a typo does not compile.
+class Node {
+public:
+    Node(const Descriptor* type, const ParseInfoTree* tree, Loc self) : type_(type), tree_(tree), self_(self) {}
+
+    // Where the message starts: its field name in the parent, or line 0 for
+    // the root and for messages not written in the text.
+    Loc self() const { return self_; }
+
+    // Where field `number` (its index-th value, if repeated) was written;
+    // the message's own position when it was not.
+    Loc at(int number, int index = 0) const {
+        const FieldDescriptor* field = type_->FindFieldByNumber(number);
+        if (tree_ == nullptr || field == nullptr) return self_;
+        if (!field->is_repeated()) index = -1;
+        // `f: [a, b]` records one position for the whole list, so an element
+        // without its own takes the closest one before it.
+        for (int i = index; i >= std::min(index, 0); --i) {
+            auto where = tree_->GetLocation(field, i);
+            if (where.line >= 0) return {where.line + 1, where.column + 1};
+        }
+        return self_;
+    }
+
+    // Whether a (singular) field appears in the text, even with value 0.
+    bool written(int number) const {
+        const FieldDescriptor* field = type_->FindFieldByNumber(number);
+        return tree_ != nullptr && field != nullptr && tree_->GetLocation(field, -1).line >= 0;
+    }
+
+    // The nested message in field `number`.
+    Node child(int number, int index = 0) const {
+        const FieldDescriptor* field = type_->FindFieldByNumber(number);
+        const ParseInfoTree* tree = nullptr;
+        if (tree_ != nullptr) tree = tree_->GetTreeForNested(field, field->is_repeated() ? index : -1);
+        return Node(field->message_type(), tree, at(number, index));
+    }
+
+private:
+    const Descriptor* type_;
+    const ParseInfoTree* tree_;  // null when the message was not in the text
+    Loc self_;
+};
+
+// Names seen so far in one scope, with the line of their first use.
+class NameSet {
+public:
+    // The line of an earlier `name`, or nullopt when this is the first.
+    std::optional<int> add(const std::string& name, int line) {
+        auto [it, inserted] = first_line_.emplace(name, line);
+        if (inserted) return std::nullopt;
+        return it->second;
+    }
+    bool contains(const std::string& name) const { return first_line_.count(name) != 0; }
+
+private:
+    std::map<std::string, int> first_line_;
+};
+
+uint32_t or_default(uint32_t value, uint32_t fallback) { return value != 0 ? value : fallback; }
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+// "listener 'web'", or "listener #2" when the name is missing.
+std::string label(const char* kind, const std::string& name, int index) {
+    return std::string(kind) + " " + (name.empty() ? "#" + std::to_string(index + 1) : quote(name));
+}
+
+// Names show up in logs, metrics labels and lbctl arguments: keep them plain.
+bool plain_name(const std::string& name) {
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               c == '.' || c == ':';
+    });
+}
+
+// A listener, pool or server name: present, plain, unique in its scope.
+void check_name(const char* kind, const std::string& name, Loc at, NameSet& seen, const std::string& scope,
+                Errors& errors) {
+    if (name.empty()) {
+        errors.add(at, std::string(kind) + " has no name");
+        return;
+    }
+    if (!plain_name(name))
+        errors.add(at, std::string(kind) + " name " + quote(name) + " may only contain letters, digits and . _ - :");
+    if (auto first = seen.add(name, at.line))
+        errors.add(at, "duplicate " + std::string(kind) + " name " + quote(name) + scope + " (first defined at line " +
+                           std::to_string(*first) + ")");
+}
+
+std::optional<SocketAddress> parse_address(const std::string& text, Loc at, Errors& errors) {
+    auto address = SocketAddress::parse(text);
+    if (!address) errors.add(at, "bad address " + quote(text) + ": expected host:port or [v6]:port");
+    return address;
+}
+
+bool is_prime(uint32_t n) {
+    if (n < 2) return false;
+    for (uint32_t d = 2; d <= n / d; ++d)
+        if (n % d == 0) return false;
+    return true;
+}
+
+GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& errors) {
+    using F = pb::Global;
+    GlobalConfig out;
+    if (msg.workers() > kMaxWorkers)
+        errors.add(node.at(F::kWorkersFieldNumber), "workers " + std::to_string(msg.workers()) + " out of range 0.." +
+                                                       std::to_string(kMaxWorkers) + " (0 = one per CPU)");
+    // hardware_concurrency() may say 0 when it cannot tell.
+    out.workers = msg.workers() != 0 ? std::min(msg.workers(), kMaxWorkers)
+                                     : std::clamp(std::thread::hardware_concurrency(), 1u, kMaxWorkers);
+    switch (msg.log_level()) {
+        case pb::LOG_LEVEL_UNSPECIFIED: out.log_level = LogLevel::kInfo; break;
+        case pb::LOG_LEVEL_DEBUG: out.log_level = LogLevel::kDebug; break;
+        case pb::LOG_LEVEL_INFO: out.log_level = LogLevel::kInfo; break;
+        case pb::LOG_LEVEL_WARNING: out.log_level = LogLevel::kWarning; break;
+        case pb::LOG_LEVEL_ERROR: out.log_level = LogLevel::kError; break;
+        default:  // proto3 enums are open: `log_level: 9` parses
+            errors.add(node.at(F::kLogLevelFieldNumber), "unknown log_level " + std::to_string(msg.log_level()));
+    }
+    out.drain_timeout_ms = or_default(msg.drain_timeout_ms(), out.drain_timeout_ms);
+    out.log_connections = msg.has_log_connections() ? msg.log_connections() : out.log_connections;
+    return out;
+}
+
+AcceptProxyConfig check_accept_proxy(const pb::AcceptProxy& msg, const Node& node, Errors& errors) {
+    using F = pb::AcceptProxy;
+    AcceptProxyConfig out;
+    out.enabled = true;
+    for (int i = 0; i < msg.trusted_sources_size(); ++i) {
+        const std::string& text = msg.trusted_sources(i);
+        if (auto cidr = Cidr::parse(text))
+            out.trusted_sources.push_back(*cidr);
+        else
+            errors.add(node.at(F::kTrustedSourcesFieldNumber, i),
+                       "bad CIDR " + quote(text) + ": expected address/prefix, e.g. 10.0.0.0/8 or ::1/128");
+    }
+    out.header_timeout_ms = or_default(msg.header_timeout_ms(), out.header_timeout_ms);
+    return out;
+}
+
+ListenerConfig check_listener(const pb::Listener& msg, const Node& node, int index, NameSet& names,
+                              const NameSet& pools, Errors& errors) {
+    using F = pb::Listener;
+    ListenerConfig out;
+    out.name = msg.name();
+    const std::string what = label("listener", msg.name(), index);
+    check_name("listener", msg.name(), node.at(F::kNameFieldNumber), names, "", errors);
+
+    if (msg.bind().empty())
+        errors.add(node.self(), what + " has no bind address");
+    else if (auto bind = parse_address(msg.bind(), node.at(F::kBindFieldNumber), errors))
+        out.bind = *bind;
+
+    switch (msg.mode()) {
+        case pb::MODE_UNSPECIFIED:
+        case pb::MODE_TCP: out.mode = ListenerMode::kTcp; break;
+        case pb::MODE_HTTP:
+            out.mode = ListenerMode::kHttp;
+            errors.add(node.at(F::kModeFieldNumber), "mode HTTP is not available yet in this build");
+            break;
+        default: errors.add(node.at(F::kModeFieldNumber), "unknown mode " + std::to_string(msg.mode()));
+    }
+
+    out.pool = msg.pool();
+    if (msg.pool().empty())
+        errors.add(node.self(), what + " has no pool");
+    else if (!pools.contains(msg.pool()))
+        errors.add(node.at(F::kPoolFieldNumber), what + " refers to unknown pool " + quote(msg.pool()));
+
+    if (msg.has_accept_proxy())
+        out.accept_proxy = check_accept_proxy(msg.accept_proxy(), node.child(F::kAcceptProxyFieldNumber), errors);
+    out.max_connections = msg.max_connections();
+    out.idle_timeout_ms = or_default(msg.idle_timeout_ms(), out.idle_timeout_ms);
+    out.backlog = or_default(msg.backlog(), out.backlog);
+    out.freebind = msg.freebind();
+    return out;
+}
+
+ServerConfig check_server(const pb::Server& msg, const Node& node, int index, const std::string& pool,
+                          NameSet& names, Errors& errors) {
+    using F = pb::Server;
+    ServerConfig out;
+    out.name = msg.name();
+    const std::string what = label("server", msg.name(), index);
+    check_name("server", msg.name(), node.at(F::kNameFieldNumber), names, " in pool " + quote(pool), errors);
+
+    const Loc address_at = node.at(F::kAddressFieldNumber);
+    if (msg.address().empty()) {
+        errors.add(node.self(), what + " has no address");
+    } else if (auto address = parse_address(msg.address(), address_at, errors)) {
+        if (address->port() == 0) errors.add(address_at, what + ": port 0 is not allowed in a server address");
+        out.address = *address;
+    }
+
+    // Weight 0 is refused even when written out: the way to stop sending
+    // new connections to a server is admin_state DRAIN.
+    if (msg.weight() > kMaxWeight || (msg.weight() == 0 && node.written(F::kWeightFieldNumber)))
+        errors.add(node.at(F::kWeightFieldNumber), "weight " + std::to_string(msg.weight()) + " out of range 1.." +
+                                                       std::to_string(kMaxWeight));
+    out.weight = or_default(msg.weight(), out.weight);
+    out.max_connections = msg.max_connections();
+    switch (msg.admin_state()) {
+        case pb::ADMIN_STATE_READY: out.admin_state = AdminState::kReady; break;
+        case pb::ADMIN_STATE_DRAIN: out.admin_state = AdminState::kDrain; break;
+        case pb::ADMIN_STATE_MAINT: out.admin_state = AdminState::kMaint; break;
+        default:
+            errors.add(node.at(F::kAdminStateFieldNumber), "unknown admin_state " + std::to_string(msg.admin_state()));
+    }
+    return out;
+}
+
+HealthCheckConfig check_health_check(const pb::HealthCheck& msg, const Node& node, Errors& errors) {
+    using F = pb::HealthCheck;
+    HealthCheckConfig out;
+    out.enabled = true;
+    out.interval_ms = or_default(msg.interval_ms(), out.interval_ms);
+    out.timeout_ms = or_default(msg.timeout_ms(), out.timeout_ms);
+    // rise and fall are >= 1 by construction: 0 means the default.
+    out.rise = or_default(msg.rise(), out.rise);
+    out.fall = or_default(msg.fall(), out.fall);
+    out.start_down = msg.start_down();
+    // A check still running when the next is due would overlap it.
+    if (out.timeout_ms > out.interval_ms)
+        errors.add(node.at(msg.timeout_ms() != 0 ? F::kTimeoutMsFieldNumber : F::kIntervalMsFieldNumber),
+                   "health_check timeout_ms " + std::to_string(out.timeout_ms) + " exceeds interval_ms " +
+                       std::to_string(out.interval_ms));
+    return out;
+}
+
+PassiveHealthConfig check_passive_health(const pb::PassiveHealth& msg) {
+    PassiveHealthConfig out;
+    out.enabled = true;
+    out.max_fails = or_default(msg.max_fails(), out.max_fails);
+    out.fail_timeout_ms = or_default(msg.fail_timeout_ms(), out.fail_timeout_ms);
+    return out;
+}
+
+StickinessConfig check_stickiness(const pb::Stickiness& msg) {
+    StickinessConfig out;
+    out.enabled = true;
+    out.ttl_ms = or_default(msg.ttl_ms(), out.ttl_ms);
+    out.capacity = or_default(msg.capacity(), out.capacity);
+    return out;
+}
+
+std::string check_balance(const std::string& balance, Loc at, Errors& errors) {
+    if (balance.empty() || BalancerRegistry::has(balance)) return balance.empty() ? PoolConfig{}.balance : balance;
+    std::vector<std::string> known = BalancerRegistry::names();
+    std::sort(known.begin(), known.end());
+    std::string list;
+    for (const std::string& name : known) list += (list.empty() ? "" : ", ") + name;
+    errors.add(at, "unknown balance " + quote(balance) + " (known: " + list + ")");
+    return balance;
+}
+
+// Retries, timeouts, queue and Maglev table: the pool's scalar settings.
+void check_pool_tuning(const pb::Pool& msg, const Node& node, PoolConfig& out, Errors& errors) {
+    using F = pb::Pool;
+    if (msg.retries_disabled() && msg.retries() != 0)
+        errors.add(node.at(F::kRetriesFieldNumber), "retries and retries_disabled are both set");
+    out.retries = msg.retries_disabled() ? 0 : or_default(msg.retries(), out.retries);
+    out.connect_timeout_ms = or_default(msg.connect_timeout_ms(), out.connect_timeout_ms);
+    out.queue_size = msg.queue_size();
+    out.queue_timeout_ms = or_default(msg.queue_timeout_ms(), out.queue_timeout_ms);
+    // Checked whatever the balance, so switching a pool to maglev later
+    // cannot turn a loaded config into a broken one.
+    out.maglev_table_size = or_default(msg.maglev_table_size(), out.maglev_table_size);
+    const uint32_t size = out.maglev_table_size;
+    if (size < kMinMaglevTableSize || size > kMaxMaglevTableSize || !is_prime(size))
+        errors.add(node.at(F::kMaglevTableSizeFieldNumber),
+                   "maglev_table_size " + std::to_string(size) + " must be a prime in " +
+                       std::to_string(kMinMaglevTableSize) + ".." + std::to_string(kMaxMaglevTableSize));
+}
+
+PoolConfig check_pool(const pb::Pool& msg, const Node& node, int index, NameSet& names, Errors& errors) {
+    using F = pb::Pool;
+    PoolConfig out;
+    out.name = msg.name();
+    check_name("pool", msg.name(), node.at(F::kNameFieldNumber), names, "", errors);
+    out.balance = check_balance(msg.balance(), node.at(F::kBalanceFieldNumber), errors);
+
+    if (msg.servers_size() == 0) errors.add(node.self(), label("pool", msg.name(), index) + " has no servers");
+    NameSet server_names;
+    for (int i = 0; i < msg.servers_size(); ++i)
+        out.servers.push_back(check_server(msg.servers(i), node.child(F::kServersFieldNumber, i), i, msg.name(),
+                                           server_names, errors));
+
+    switch (msg.send_proxy()) {
+        case pb::PROXY_PROTOCOL_NONE: out.send_proxy = ProxyProtocolVersion::kNone; break;
+        case pb::PROXY_PROTOCOL_V1: out.send_proxy = ProxyProtocolVersion::kV1; break;
+        case pb::PROXY_PROTOCOL_V2: out.send_proxy = ProxyProtocolVersion::kV2; break;
+        default:
+            errors.add(node.at(F::kSendProxyFieldNumber), "unknown send_proxy " + std::to_string(msg.send_proxy()));
+    }
+    if (msg.has_health_check())
+        out.health_check = check_health_check(msg.health_check(), node.child(F::kHealthCheckFieldNumber), errors);
+    if (msg.has_passive_health()) out.passive_health = check_passive_health(msg.passive_health());
+    if (msg.has_stickiness()) out.stickiness = check_stickiness(msg.stickiness());
+    check_pool_tuning(msg, node, out, errors);
+    return out;
+}
+
+// Two listeners on one address:port would share it through SO_REUSEPORT and
+// split its connections between them: refuse. Port 0 gets a fresh port each.
+void check_binds_distinct(const std::vector<ListenerConfig>& listeners, const Node& root, Errors& errors) {
+    using F = pb::Config;
+    std::map<std::string, int> first;  // address -> listener index
+    for (int i = 0; i < static_cast<int>(listeners.size()); ++i) {
+        const ListenerConfig& listener = listeners[static_cast<size_t>(i)];
+        if (listener.bind.port() == 0) continue;
+        auto [it, inserted] = first.emplace(listener.bind.to_string(), i);
+        if (inserted) continue;
+        const int j = it->second;
+        const int first_line = root.child(F::kListenersFieldNumber, j).at(pb::Listener::kBindFieldNumber).line;
+        errors.add(root.child(F::kListenersFieldNumber, i).at(pb::Listener::kBindFieldNumber),
+                   label("listener", listener.name, i) + ": address " + it->first + " is already used by " +
+                       label("listener", listeners[static_cast<size_t>(j)].name, j) + " (line " +
+                       std::to_string(first_line) + ")");
+    }
+}
+
+Config check_config(const pb::Config& msg, const Node& root, Errors& errors) {
+    using F = pb::Config;
+    Config out;
+    out.global = check_global(msg.global(), root.child(F::kGlobalFieldNumber), errors);
+
+    // Pools first: listeners refer to them by name.
+    NameSet pool_names;
+    for (int i = 0; i < msg.pools_size(); ++i)
+        out.pools.push_back(check_pool(msg.pools(i), root.child(F::kPoolsFieldNumber, i), i, pool_names, errors));
+
+    if (msg.listeners_size() == 0) errors.add({}, "no listeners defined");
+    NameSet listener_names;
+    for (int i = 0; i < msg.listeners_size(); ++i)
+        out.listeners.push_back(check_listener(msg.listeners(i), root.child(F::kListenersFieldNumber, i), i,
+                                               listener_names, pool_names, errors));
+    check_binds_distinct(out.listeners, root, errors);
+    return out;
+}
+
+ConfigLoadResult parse_and_check(std::string_view text, const std::string& display_name) {
+    Errors errors(display_name);
+    ConfigLoadResult result;
+    if (text.size() > static_cast<size_t>(INT_MAX)) {
+        errors.add({}, "file too large");
+        result.errors = errors.take();
+        return result;
+    }
+    pb::Config msg;
+    ParseInfoTree tree;
+    SyntaxErrors syntax(errors);
+    google::protobuf::TextFormat::Parser parser;
+    parser.RecordErrorsTo(&syntax);
+    parser.WriteLocationsTo(&tree);
+    google::protobuf::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
+    if (!parser.Parse(&input, &msg)) {
+        if (errors.empty()) errors.add({}, "syntax error");  // the parser failed without a reason
+        result.errors = errors.take();
+        return result;
+    }
+
+    register_builtin_balancers();
+    Config config = check_config(msg, Node(pb::Config::descriptor(), &tree, Loc{}), errors);
+    if (errors.empty()) {
+        config.source_path = display_name;
+        result.config = std::move(config);
+    }
+    result.errors = errors.take();
+    return result;
+}
+
+ConfigLoadResult single_error(const std::string& file, std::string message) {
+    ConfigLoadResult result;
+    result.errors.push_back({file, 0, 0, std::move(message)});
+    return result;
+}
+
+// Reads a whole file; returns 0 or an errno value.
+int read_file(const std::string& path, std::string& out) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int err = 0;
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n > 0) {
+            out.append(buf, static_cast<size_t>(n));
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            if (n < 0) err = errno;  // e.g. EISDIR
+            break;
+        }
+    }
+    ::close(fd);
+    return err;
+}
+
+// Binds a throw-away socket the way l4/tcp_listener.cc does, minus
+// SO_REUSEPORT: with it, a port held by another lbd (same user) would look
+// free. Returns 0 or an errno value.
+int try_bind(const SocketAddress& address, bool freebind) {
+    int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    const bool v6 = address.is_v6();
+    auto set = [fd](int level, int option) {
+        int one = 1;
+        return ::setsockopt(fd, level, option, &one, sizeof one) == 0;
+    };
+    int err = 0;
+    if (!set(SOL_SOCKET, SO_REUSEADDR) || (v6 && !set(IPPROTO_IPV6, IPV6_V6ONLY)) ||
+        (freebind && !set(v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND)) ||
+        ::bind(fd, address.sockaddr_ptr(), address.length()) != 0)
+        err = errno;
+    ::close(fd);
+    return err;
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+    if (line <= 0) return file + ": " + message;
+    std::string where = file + ":" + std::to_string(line);
+    if (column > 0) where += ":" + std::to_string(column);
+    return where + ": " + message;
+}
+
+ConfigLoadResult load_config_text(std::string_view text, const std::string& display_name) {
+    try {
+        return parse_and_check(text, display_name);
+    } catch (const std::exception& e) {  // bad_alloc, in practice
+        return single_error(display_name, std::string("internal error: ") + e.what());
+    }
+}
+
+ConfigLoadResult load_config_file(const std::string& path) {
+    try {
+        std::string text;
+        if (int err = read_file(path, text); err != 0) return single_error(path, std::strerror(err));
+        return parse_and_check(text, path);
+    } catch (const std::exception& e) {
+        return single_error(path, std::string("internal error: ") + e.what());
+    }
+}
+
+std::vector<ConfigError> check_listeners_bindable(const Config& config) {
+    std::vector<ConfigError> errors;
+    try {
+        for (const ListenerConfig& listener : config.listeners) {
+            if (listener.bind.port() == 0) continue;  // the kernel picks a free port
+            int err = try_bind(listener.bind, listener.freebind);
+            if (err == 0) continue;
+            std::string message = "listener " + quote(listener.name) + ": ";
+            if (err == EADDRINUSE)
+                message += "address " + listener.bind.to_string() + " is already in use";
+            else
+                message += "cannot bind " + listener.bind.to_string() + ": " + std::strerror(err);
+            errors.push_back({config.source_path, 0, 0, std::move(message)});
+        }
+    } catch (const std::exception& e) {
+        errors.push_back({config.source_path, 0, 0, std::string("internal error: ") + e.what()});
+    }
+    return errors;
+}
+
+}  // namespace lbd

@@ -1,0 +1,130 @@
+#include "core/server.h"
+
+#include <cstdio>
+#include <ctime>
+
+#include "core/hash.h"
+#include "core/log.h"
+
+namespace lbd {
+
+const char* to_string(HealthState state) { return state == HealthState::kUp ? "UP" : "DOWN"; }
+
+const char* to_string(AdminState state) {
+    switch (state) {
+        case AdminState::kReady: return "READY";
+        case AdminState::kDrain: return "DRAIN";
+        case AdminState::kMaint: return "MAINT";
+    }
+    return "?";
+}
+
+const char* to_string(ServerState state) {
+    switch (state) {
+        case ServerState::kUp: return "UP";
+        case ServerState::kDown: return "DOWN";
+        case ServerState::kDrain: return "DRAIN";
+        case ServerState::kMaint: return "MAINT";
+    }
+    return "?";
+}
+
+static uint64_t realtime_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+static std::string make_server_id(const std::string& pool, const std::string& name) {
+    // 64 bits of a keyed hash of "pool/name", in hex: stable everywhere,
+    // reveals nothing about the server's address or its place in the pool.
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx",
+                  static_cast<unsigned long long>(hash64(pool + "/" + name, 0x6c62642d73727672ULL)));
+    return buf;
+}
+
+Server::Server(std::string pool_name, std::string name, SocketAddress address, uint32_t weight,
+               uint32_t max_connections, AdminState admin, HealthState health)
+    : pool_name_(std::move(pool_name)),
+      name_(std::move(name)),
+      id_(make_server_id(pool_name_, name_)),
+      address_(address),
+      max_connections_(max_connections),
+      health_(health),
+      admin_(admin),
+      weight_(weight == 0 ? 1 : weight),
+      last_change_ms_(realtime_ms()) {}
+
+ServerState Server::state() const {
+    switch (admin_state()) {
+        case AdminState::kMaint: return ServerState::kMaint;
+        case AdminState::kDrain: return ServerState::kDrain;
+        case AdminState::kReady: break;
+    }
+    return health() == HealthState::kUp ? ServerState::kUp : ServerState::kDown;
+}
+
+void Server::attach(std::atomic<uint64_t>* pool_generation, StateListener listener) {
+    generation_ = pool_generation;
+    listener_ = std::move(listener);
+}
+
+void Server::changed(ServerState old_state, const char* reason) {
+    ServerState new_state = state();
+    if (generation_ != nullptr) generation_->fetch_add(1, std::memory_order_acq_rel);
+    if (new_state == old_state) return;
+    last_change_ms_.store(realtime_ms(), std::memory_order_relaxed);
+    if (listener_) listener_(*this, old_state, new_state, reason);
+}
+
+void Server::set_health(HealthState health, const char* reason) {
+    ServerState old_state = state();
+    if (health_.exchange(health, std::memory_order_acq_rel) == health) return;
+    changed(old_state, reason);
+}
+
+void Server::set_admin_state(AdminState admin, const char* reason) {
+    ServerState old_state = state();
+    if (admin_.exchange(admin, std::memory_order_acq_rel) == admin) return;
+    changed(old_state, reason);
+}
+
+void Server::set_weight(uint32_t weight) {
+    if (weight == 0) weight = 1;
+    if (weight_.exchange(weight, std::memory_order_relaxed) == weight) return;
+    changed(state(), "weight changed");
+}
+
+bool Server::at_capacity() const {
+    return max_connections_ != 0 && active_.load(std::memory_order_relaxed) >= max_connections_;
+}
+
+bool Server::try_acquire_slot() {
+    if (max_connections_ == 0) {
+        active_.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    uint32_t current = active_.load(std::memory_order_relaxed);
+    while (current < max_connections_) {
+        if (active_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed)) return true;
+    }
+    return false;
+}
+
+void Server::release_slot() { active_.fetch_sub(1, std::memory_order_relaxed); }
+
+bool Server::record_connect_failure(uint64_t now_ms, uint32_t max_fails, uint32_t window_ms) {
+    counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(fail_mutex_);
+    if (fail_count_ == 0 || now_ms - fail_window_start_ms_ > window_ms) {
+        fail_window_start_ms_ = now_ms;
+        fail_count_ = 0;
+    }
+    ++fail_count_;
+    if (max_fails == 0 || fail_count_ < max_fails) return false;
+    fail_count_ = 0;
+    return true;
+}
+
+}  // namespace lbd

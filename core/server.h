@@ -1,0 +1,95 @@
+// A server of a pool, shared by all workers.
+//
+// Thread model: every field that changes at run time is atomic, so workers
+// read state, weight and connection counts without a lock. Writers (health
+// checker, admin commands, passive ejection) bump the owning pool's
+// generation; each worker rebuilds its balancer when it sees a new one.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "core/address.h"
+#include "core/server_types.h"
+
+namespace lbd {
+
+struct ServerCounters {
+    std::atomic<uint64_t> connections_total{0};
+    std::atomic<uint64_t> connect_failures{0};
+    std::atomic<uint64_t> bytes_to_server{0};
+    std::atomic<uint64_t> bytes_from_server{0};
+};
+
+class Server {
+public:
+    // Called on every effective-state change (from any thread).
+    using StateListener = std::function<void(const Server&, ServerState old_state, ServerState new_state,
+                                             const char* reason)>;
+
+    Server(std::string pool_name, std::string name, SocketAddress address, uint32_t weight = 1,
+           uint32_t max_connections = 0, AdminState admin = AdminState::kReady,
+           HealthState health = HealthState::kUp);
+
+    const std::string& pool_name() const { return pool_name_; }
+    const std::string& name() const { return name_; }
+    // Opaque, stable identity: the same pool/name gives the same id on every
+    // node and every run, and it reveals neither address nor position.
+    const std::string& id() const { return id_; }
+    const SocketAddress& address() const { return address_; }
+    uint32_t max_connections() const { return max_connections_; }
+
+    ServerState state() const;
+    bool is_up() const { return state() == ServerState::kUp; }
+    HealthState health() const { return health_.load(std::memory_order_acquire); }
+    AdminState admin_state() const { return admin_.load(std::memory_order_acquire); }
+    uint32_t weight() const { return weight_.load(std::memory_order_relaxed); }
+    // Milliseconds (CLOCK_REALTIME) of the last effective-state change.
+    uint64_t last_change_ms() const { return last_change_ms_.load(std::memory_order_relaxed); }
+
+    void set_health(HealthState health, const char* reason);
+    void set_admin_state(AdminState admin, const char* reason);
+    void set_weight(uint32_t weight);
+
+    // Connection slots: try_acquire_slot() fails when max_connections is
+    // reached. Every successful acquire is paired with one release_slot().
+    uint32_t active_connections() const { return active_.load(std::memory_order_relaxed); }
+    bool at_capacity() const;
+    bool try_acquire_slot();
+    void release_slot();
+
+    // Passive health: records a failed connect at `now_ms` (monotonic) and
+    // returns true when it makes `max_fails` failures within `window_ms`.
+    bool record_connect_failure(uint64_t now_ms, uint32_t max_fails, uint32_t window_ms);
+
+    // Set by the pool: bumped on every change that alters balancing.
+    void attach(std::atomic<uint64_t>* pool_generation, StateListener listener);
+
+    ServerCounters counters;
+
+private:
+    void changed(ServerState old_state, const char* reason);
+
+    std::string pool_name_;
+    std::string name_;
+    std::string id_;
+    SocketAddress address_;
+    uint32_t max_connections_;
+    std::atomic<HealthState> health_;
+    std::atomic<AdminState> admin_;
+    std::atomic<uint32_t> weight_;
+    std::atomic<uint32_t> active_{0};
+    std::atomic<uint64_t> last_change_ms_{0};
+    std::atomic<uint64_t>* generation_ = nullptr;
+    StateListener listener_;
+
+    // Only the failure path takes this lock; successful connects never do.
+    std::mutex fail_mutex_;
+    uint64_t fail_window_start_ms_ = 0;
+    uint32_t fail_count_ = 0;
+};
+
+}  // namespace lbd
