@@ -1,0 +1,102 @@
+#include "l4/l4_worker.h"
+
+#include <algorithm>
+
+#include "l4/splice_session.h"
+#include "l4/tcp_listener.h"
+
+namespace lbd::l4 {
+
+namespace {
+// While connections wait for a server slot, the queues are looked at this
+// often as well as whenever a connection of this worker ends: a slot freed
+// by another worker's connection is not announced across threads.
+constexpr uint32_t kQueueCheckMs = 10;
+}  // namespace
+
+L4Worker::L4Worker(Worker& worker, const GlobalConfig& global) : worker_(worker), global_(global) {
+    queue_timer_ = make_event(worker_.base(), -1, 0, &L4Worker::on_queue_timer, this);
+}
+
+L4Worker::~L4Worker() {
+    // Sessions and listeners free their events; the worker's base outlives us.
+    queues_.clear();
+    sessions_.clear();
+    listeners_.clear();
+}
+
+ServerPicker& L4Worker::picker_for(Pool& pool) {
+    auto& picker = pickers_[&pool];
+    if (!picker) picker = std::make_unique<ServerPicker>(pool);
+    return *picker;
+}
+
+void L4Worker::add_listener(std::unique_ptr<TcpListener> listener) { listeners_.push_back(std::move(listener)); }
+
+void L4Worker::start_session(std::unique_ptr<SpliceSession> session) {
+    SpliceSession* raw = session.get();
+    sessions_.push_front(std::move(session));
+    raw->self = sessions_.begin();
+    raw->start();
+}
+
+void L4Worker::session_ended(SpliceSession* session, Pool* pool, bool released_server_slot) {
+    sessions_.erase(session->self);
+    if (released_server_slot && pool != nullptr) {
+        auto it = queues_.find(pool);
+        if (it != queues_.end() && !it->second.empty()) service_queues();
+    }
+}
+
+bool L4Worker::enqueue(Pool& pool, SpliceSession* session) {
+    auto& queue = queues_[&pool];
+    if (queue.size() >= pool.config().queue_size) return false;
+    queue.push_back(session);
+    if (!event_pending(queue_timer_.get(), EV_TIMEOUT, nullptr)) arm_timer(queue_timer_.get(), kQueueCheckMs);
+    return true;
+}
+
+void L4Worker::dequeue(Pool& pool, SpliceSession* session) {
+    auto it = queues_.find(&pool);
+    if (it == queues_.end()) return;
+    auto& queue = it->second;
+    queue.erase(std::remove(queue.begin(), queue.end(), session), queue.end());
+}
+
+void L4Worker::on_queue_timer(evutil_socket_t, short, void* arg) { static_cast<L4Worker*>(arg)->service_queues(); }
+
+static bool has_free_slot(const Pool& pool) {
+    for (const auto& server : pool.servers())
+        if (server->is_up() && !server->at_capacity()) return true;
+    return false;
+}
+
+void L4Worker::service_queues() {
+    uint64_t now = monotonic_ms();
+    bool waiting = false;
+    for (auto& [pool, queue] : queues_) {
+        while (!queue.empty()) {
+            SpliceSession* head = queue.front();
+            if (now - head->queued_since_ms() >= pool->config().queue_timeout_ms) {
+                queue.pop_front();
+                head->queue_expired();
+                continue;
+            }
+            if (!has_free_slot(*pool)) break;
+            queue.pop_front();
+            head->leave_queue();
+        }
+        waiting = waiting || !queue.empty();
+    }
+    if (waiting && !event_pending(queue_timer_.get(), EV_TIMEOUT, nullptr)) arm_timer(queue_timer_.get(), kQueueCheckMs);
+}
+
+void L4Worker::stop_accepting() {
+    for (auto& listener : listeners_) listener->stop();
+}
+
+void L4Worker::abort_all(EndReason reason) {
+    while (!sessions_.empty()) sessions_.front()->abort(reason);
+}
+
+}  // namespace lbd::l4

@@ -1,0 +1,67 @@
+// What the L4 tier keeps per worker: its listening sockets, its open
+// sessions, its pipes, its balancers (one ServerPicker per pool) and the
+// queue of connections waiting for a server slot. Touched only on the
+// worker's thread.
+#pragma once
+
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+
+#include "core/config.h"
+#include "core/pool.h"
+#include "core/worker.h"
+#include "l4/l4_types.h"
+#include "l4/pipe_pool.h"
+
+namespace lbd::l4 {
+
+class SpliceSession;
+class TcpListener;
+
+class L4Worker {
+public:
+    L4Worker(Worker& worker, const GlobalConfig& global);
+    ~L4Worker();
+
+    Worker& worker() { return worker_; }
+    event_base* base() { return worker_.base(); }
+    PipePool& pipes() { return pipes_; }
+    const GlobalConfig& global() const { return global_; }
+    ServerPicker& picker_for(Pool& pool);
+
+    void add_listener(std::unique_ptr<TcpListener> listener);
+    const std::vector<std::unique_ptr<TcpListener>>& listeners() const { return listeners_; }
+
+    // Takes ownership of a new session and starts it.
+    void start_session(std::unique_ptr<SpliceSession> session);
+    // Called by a session as the last thing it does; destroys it.
+    void session_ended(SpliceSession* session, Pool* pool, bool released_server_slot);
+    size_t session_count() const { return sessions_.size(); }
+
+    // Queue of sessions waiting for a server slot of `pool`. False when the
+    // pool's queue is full.
+    bool enqueue(Pool& pool, SpliceSession* session);
+    void dequeue(Pool& pool, SpliceSession* session);
+
+    // Shutdown: close listening sockets (established sessions go on).
+    void stop_accepting();
+    // Shutdown deadline: end every session.
+    void abort_all(EndReason reason);
+
+private:
+    static void on_queue_timer(evutil_socket_t, short, void* arg);
+    void service_queues();
+
+    Worker& worker_;
+    GlobalConfig global_;
+    PipePool pipes_;
+    std::map<Pool*, std::unique_ptr<ServerPicker>> pickers_;
+    std::vector<std::unique_ptr<TcpListener>> listeners_;
+    std::list<std::unique_ptr<SpliceSession>> sessions_;
+    std::map<Pool*, std::deque<SpliceSession*>> queues_;
+    EventPtr queue_timer_;
+};
+
+}  // namespace lbd::l4

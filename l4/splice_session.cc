@@ -1,0 +1,393 @@
+#include "l4/splice_session.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "l4/l4_worker.h"
+#include "l4/proxy_protocol.h"
+#include "l4/tcp_listener.h"
+
+namespace lbd::l4 {
+
+namespace {
+
+// What a PROXY header peek reads first: a v1 line (<= 107 bytes) or a v2
+// header with IPv6 addresses and a few TLVs fits; longer v2 headers grow
+// the buffer to the length they announce.
+constexpr size_t kProxyPeekInitial = 256;
+
+bool is_transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+// Closing with SO_LINGER {1, 0} sends RST instead of FIN: the peer learns the
+// connection was aborted, instead of taking a truncated stream as complete.
+void close_with_reset(UniqueFd& fd) {
+    if (!fd) return;
+    linger lin{1, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lin, sizeof lin);
+    fd.reset();
+}
+
+}  // namespace
+
+SpliceSession::SpliceSession(L4Worker& worker, TcpListener& listener, UniqueFd client_fd, const SocketAddress& peer)
+    : worker_(worker),
+      listener_(listener),
+      pool_(listener.pool()),
+      peer_(peer),
+      client_addr_(peer),
+      start_ms_(monotonic_ms()) {
+    client_.fd = std::move(client_fd);
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (getsockname(client_.fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+        dest_addr_ = SocketAddress(reinterpret_cast<sockaddr*>(&local), len).unmapped();
+        have_dest_ = true;
+    }
+}
+
+SpliceSession::~SpliceSession() = default;
+
+void SpliceSession::start() {
+    timer_ = make_event(worker_.base(), -1, 0, &SpliceSession::on_timer, this);
+    client_.event = make_event(worker_.base(), client_.fd.get(), EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+                               &SpliceSession::on_client_event, this);
+    event_add(client_.event.get(), nullptr);
+
+    const AcceptProxyConfig& accept = listener_.config().accept_proxy;
+    if (!accept.enabled) return connect_next();
+
+    if (!accept.trusted_sources.empty()) {
+        bool trusted = false;
+        for (const Cidr& cidr : accept.trusted_sources) trusted = trusted || cidr.contains(peer_);
+        if (!trusted) return end(EndReason::kUntrustedSource);
+    }
+    state_ = State::kProxyHeader;
+    arm_timer(timer_.get(), accept.header_timeout_ms);
+    read_proxy_header();
+}
+
+// --- events ---------------------------------------------------------------
+
+void SpliceSession::on_client_event(evutil_socket_t, short what, void* arg) {
+    auto* self = static_cast<SpliceSession*>(arg);
+    if (what & EV_READ) self->client_.readable = true;
+    if (what & EV_WRITE) self->client_.writable = true;
+    switch (self->state_) {
+        case State::kProxyHeader: return self->read_proxy_header();
+        case State::kForwarding: return self->forward();
+        default: return;  // client bytes wait in the socket until forwarding
+    }
+}
+
+void SpliceSession::on_server_event(evutil_socket_t, short what, void* arg) {
+    auto* self = static_cast<SpliceSession*>(arg);
+    if (what & EV_READ) self->server_.readable = true;
+    if (what & EV_WRITE) self->server_.writable = true;
+    switch (self->state_) {
+        case State::kConnecting: {
+            if (!(what & EV_WRITE) && !(what & EV_READ)) return;
+            int err = 0;
+            socklen_t len = sizeof err;
+            getsockopt(self->server_.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err != 0) return self->connect_failed(strerror(err));
+            return self->connected();
+        }
+        case State::kSendingProxyHeader: return self->send_proxy_header();
+        case State::kForwarding: return self->forward();
+        default: return;
+    }
+}
+
+void SpliceSession::on_timer(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<SpliceSession*>(arg);
+    switch (self->state_) {
+        case State::kProxyHeader: return self->end(EndReason::kProxyHeaderTimeout);
+        case State::kConnecting:
+        case State::kSendingProxyHeader: return self->connect_failed("connect timed out");
+        case State::kForwarding: {
+            // The timer is armed once per idle period, not on every byte: here
+            // it checks how long it really has been and re-arms for the rest.
+            uint64_t idle_ms = monotonic_ms() - self->last_activity_ms_;
+            uint32_t limit = self->listener_.config().idle_timeout_ms;
+            if (idle_ms >= limit) return self->end(EndReason::kIdleTimeout);
+            return arm_timer(self->timer_.get(), static_cast<uint32_t>(limit - idle_ms));
+        }
+        default: return;
+    }
+}
+
+// --- PROXY header from a load balancer in front -----------------------------
+
+void SpliceSession::read_proxy_header() {
+    // MSG_PEEK leaves the bytes in the socket until the whole header is
+    // there; then exactly the header is consumed, and what follows it (the
+    // client's own data) stays in the socket for splice().
+    std::string buf(kProxyPeekInitial, '\0');
+    for (;;) {
+        ssize_t n = recv(client_.fd.get(), buf.data(), buf.size(), MSG_PEEK);
+        if (n < 0 && is_transient(errno)) return;
+        if (n <= 0) return end(EndReason::kProxyHeaderInvalid);  // closed or reset before a full header
+        auto result = parse_proxy_header(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(n));
+        if (result.status == ProxyParseStatus::kInvalid) {
+            LOG_DEBUG("listener %s: client %s: bad PROXY header: %s", listener_.config().name.c_str(),
+                      peer_.to_string().c_str(), result.error ? result.error : "?");
+            return end(EndReason::kProxyHeaderInvalid);
+        }
+        if (result.status == ProxyParseStatus::kNeedMore) {
+            // A long v2 header: grow and peek again; otherwise wait for bytes.
+            if (static_cast<size_t>(n) == buf.size() && result.need_at_least > buf.size()) {
+                buf.resize(result.need_at_least);
+                continue;
+            }
+            return;
+        }
+        ssize_t consumed = recv(client_.fd.get(), buf.data(), result.consumed, 0);
+        if (consumed != static_cast<ssize_t>(result.consumed)) return end(EndReason::kProxyHeaderInvalid);
+        if (!result.header.local) {
+            client_addr_ = result.header.source.unmapped();
+            dest_addr_ = result.header.destination.unmapped();
+            have_dest_ = true;
+        }
+        event_del(timer_.get());
+        return connect_next();
+    }
+}
+
+// --- choosing and connecting to a server -----------------------------------
+
+void SpliceSession::connect_next() {
+    state_ = State::kConnecting;
+    ServerPicker& picker = worker_.picker_for(pool_);
+    Server* server = nullptr;
+    // A server can fill up between the pick and the slot (other workers);
+    // then it is skipped like a full one, a bounded number of times.
+    for (size_t attempt = 0; attempt <= pool_.servers().size(); ++attempt) {
+        server = picker.pick(client_addr_, tried_);
+        if (server == nullptr || server->try_acquire_slot()) break;
+        tried_.push_back(server);
+        server = nullptr;
+    }
+    if (server == nullptr) {
+        if (!tried_.empty() && tried_.size() > pool_.config().retries) return end(EndReason::kConnectFailed);
+        if (!picker.any_up()) return end(tried_.empty() ? EndReason::kNoServer : EndReason::kConnectFailed);
+        // Every UP server is at max_connections: wait for a slot. A session
+        // that left the queue and lost the race for the slot goes back in,
+        // keeping the time it first queued so its timeout still holds.
+        if (!worker_.enqueue(pool_, this)) return end(EndReason::kQueueFull);
+        if (queued_since_ms_ == 0) queued_since_ms_ = monotonic_ms();
+        state_ = State::kQueued;
+        return;
+    }
+    server_choice_ = server;
+    server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+
+    const SocketAddress& addr = server->address();
+    server_ = Side{};
+    server_.fd.reset(socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!server_.fd) {
+        LOG_WARN("pool %s: socket: %s", pool_.name().c_str(), strerror(errno));
+        return end(EndReason::kInternalError);
+    }
+    int one = 1;
+    setsockopt(server_.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    server_.event = make_event(worker_.base(), server_.fd.get(), EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+                               &SpliceSession::on_server_event, this);
+    if (connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) != 0 && errno != EINPROGRESS) {
+        return connect_failed(strerror(errno));
+    }
+    event_add(server_.event.get(), nullptr);
+    arm_timer(timer_.get(), pool_.config().connect_timeout_ms);
+}
+
+void SpliceSession::leave_queue() {
+    // The worker has already taken the session off its queue.
+    state_ = State::kConnecting;
+    connect_next();
+}
+
+void SpliceSession::connect_failed(const char* why) {
+    Server* server = server_choice_;
+    server_choice_ = nullptr;
+    server->release_slot();
+    server_.event.reset();
+    server_.fd.reset();
+    tried_.push_back(server);
+
+    const PassiveHealthConfig& passive = pool_.config().passive_health;
+    LOG_DEBUG("pool %s: connect to %s failed: %s", pool_.name().c_str(), server->name().c_str(), why);
+    if (passive.enabled && server->record_connect_failure(monotonic_ms(), passive.max_fails, passive.fail_timeout_ms)) {
+        char reason[128];
+        std::snprintf(reason, sizeof reason, "passive: %u connect failures within %u ms, last: %s",
+                      passive.max_fails, passive.fail_timeout_ms, why);
+        server->set_health(HealthState::kDown, reason);
+        // Without active checks nothing would bring it back: revive it after
+        // fail_timeout_ms, as nginx's max_fails/fail_timeout does.
+        if (!pool_.config().health_check.enabled) {
+            timeval tv{static_cast<time_t>(passive.fail_timeout_ms / 1000),
+                       static_cast<suseconds_t>((passive.fail_timeout_ms % 1000) * 1000)};
+            event_base_once(
+                worker_.base(), -1, EV_TIMEOUT,
+                [](evutil_socket_t, short, void* arg) {
+                    static_cast<Server*>(arg)->set_health(HealthState::kUp, "passive: fail_timeout elapsed");
+                },
+                server, &tv);
+        }
+    }
+    if (tried_.size() > pool_.config().retries) return end(EndReason::kConnectFailed);
+    connect_next();
+}
+
+void SpliceSession::connected() {
+    ProxyProtocolVersion version = pool_.config().send_proxy;
+    if (version == ProxyProtocolVersion::kNone) return start_forwarding();
+    if (!have_dest_ || client_addr_.family() != dest_addr_.family()) {
+        // Nothing truthful to say about addresses: LOCAL (v2) or UNKNOWN (v1).
+        proxy_out_ = version == ProxyProtocolVersion::kV2 ? encode_proxy_v2_local() : "PROXY UNKNOWN\r\n";
+    } else {
+        proxy_out_ = version == ProxyProtocolVersion::kV2 ? encode_proxy_v2(client_addr_, dest_addr_)
+                                                          : encode_proxy_v1(client_addr_, dest_addr_);
+    }
+    state_ = State::kSendingProxyHeader;
+    send_proxy_header();
+}
+
+void SpliceSession::send_proxy_header() {
+    while (proxy_sent_ < proxy_out_.size()) {
+        ssize_t n = send(server_.fd.get(), proxy_out_.data() + proxy_sent_, proxy_out_.size() - proxy_sent_,
+                         MSG_NOSIGNAL);
+        if (n < 0 && is_transient(errno)) {
+            server_.writable = false;
+            return;
+        }
+        if (n < 0) return connect_failed(strerror(errno));
+        proxy_sent_ += static_cast<size_t>(n);
+    }
+    start_forwarding();
+}
+
+// --- forwarding --------------------------------------------------------------
+
+void SpliceSession::start_forwarding() {
+    state_ = State::kForwarding;
+    proxy_out_.clear();
+    last_activity_ms_ = monotonic_ms();
+    arm_timer(timer_.get(), listener_.config().idle_timeout_ms);
+    forward();
+}
+
+void SpliceSession::forward() {
+    PumpResult up = pump(upstream_, client_, server_);
+    if (up == PumpResult::kSrcError) return end(EndReason::kClientReset);
+    if (up == PumpResult::kDstError) return end(EndReason::kServerReset);
+    PumpResult down = pump(downstream_, server_, client_);
+    if (down == PumpResult::kSrcError) return end(EndReason::kServerReset);
+    if (down == PumpResult::kDstError) return end(EndReason::kClientReset);
+    if (upstream_.dst_shut && downstream_.dst_shut) return end(EndReason::kClosed);
+}
+
+SpliceSession::PumpResult SpliceSession::pump(Flow& flow, Side& src, Side& dst) {
+    const size_t capacity = worker_.pipes().capacity();
+    constexpr unsigned kFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+    bool moved_any = false;
+    for (;;) {
+        bool progress = false;
+        // Drain the pipe first: what is in it is already owed to dst.
+        if (flow.in_pipe > 0 && dst.writable) {
+            ssize_t n = splice(flow.pipe.read_fd, nullptr, dst.fd.get(), nullptr, flow.in_pipe, kFlags);
+            if (n > 0) {
+                flow.in_pipe -= static_cast<size_t>(n);
+                flow.bytes += static_cast<uint64_t>(n);
+                progress = true;
+            } else if (n < 0 && is_transient(errno)) {
+                dst.writable = false;
+            } else {
+                return PumpResult::kDstError;
+            }
+        }
+        // Read only what the pipe can hold: back-pressure on src.
+        if (!flow.src_eof && src.readable && flow.in_pipe < capacity) {
+            if (!flow.pipe && !worker_.pipes().acquire(flow.pipe)) return PumpResult::kSrcError;
+            ssize_t n = splice(src.fd.get(), nullptr, flow.pipe.write_fd, nullptr, capacity - flow.in_pipe, kFlags);
+            if (n > 0) {
+                flow.in_pipe += static_cast<size_t>(n);
+                progress = true;
+            } else if (n == 0) {
+                flow.src_eof = true;
+                progress = true;
+            } else if (is_transient(errno)) {
+                // EAGAIN means "socket empty" or "pipe full" (a pipe holds a
+                // fixed number of buffers, which small segments fill before
+                // its byte capacity). With bytes still in the pipe it may be
+                // the latter, so src stays marked readable and is tried again
+                // once the pipe drains; an edge would never come for data
+                // already waiting in the socket.
+                if (flow.in_pipe == 0) src.readable = false;
+            } else {
+                return PumpResult::kSrcError;
+            }
+        }
+        if (!progress) break;
+        moved_any = true;
+    }
+    if (moved_any) last_activity_ms_ = monotonic_ms();
+    if (flow.src_eof && flow.in_pipe == 0 && !flow.dst_shut) {
+        // Half-close: src said it is done; tell dst, keep the other way open.
+        shutdown(dst.fd.get(), SHUT_WR);
+        flow.dst_shut = true;
+    }
+    return PumpResult::kOk;
+}
+
+// --- the end -----------------------------------------------------------------
+
+void SpliceSession::end(EndReason reason) {
+    if (state_ == State::kEnded) return;
+    if (state_ == State::kQueued) worker_.dequeue(pool_, this);
+    state_ = State::kEnded;
+
+    timer_.reset();
+    client_.event.reset();
+    server_.event.reset();
+    if (reason == EndReason::kClientReset) close_with_reset(server_.fd);
+    if (reason == EndReason::kServerReset) close_with_reset(client_.fd);
+    if (reason == EndReason::kIdleTimeout || reason == EndReason::kDrainTimeout) {
+        close_with_reset(client_.fd);
+        close_with_reset(server_.fd);
+    }
+    client_.fd.reset();
+    server_.fd.reset();
+    worker_.pipes().release(upstream_.pipe, upstream_.in_pipe == 0);
+    worker_.pipes().release(downstream_.pipe, downstream_.in_pipe == 0);
+
+    Server* server = server_choice_;
+    if (server != nullptr) {
+        server->counters.bytes_to_server.fetch_add(upstream_.bytes, std::memory_order_relaxed);
+        server->counters.bytes_from_server.fetch_add(downstream_.bytes, std::memory_order_relaxed);
+        server->release_slot();
+    }
+    listener_.stats().ended[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+    listener_.stats().active.fetch_sub(1, std::memory_order_acq_rel);
+    log_end(reason);
+    listener_.connection_closed();
+    // Destroys this session: nothing may touch `this` afterwards.
+    worker_.session_ended(this, &pool_, server != nullptr);
+}
+
+void SpliceSession::log_end(EndReason reason) {
+    if (!worker_.global().log_connections) return;
+    std::string server = "-";
+    if (server_choice_ != nullptr) server = pool_.name() + "/" + server_choice_->name();
+    LOG_INFO("l4 listener=%s client=%s server=%s up=%llu down=%llu duration_ms=%llu end=%s",
+             listener_.config().name.c_str(), client_addr_.to_string().c_str(), server.c_str(),
+             static_cast<unsigned long long>(upstream_.bytes), static_cast<unsigned long long>(downstream_.bytes),
+             static_cast<unsigned long long>(monotonic_ms() - start_ms_), to_string(reason));
+}
+
+}  // namespace lbd::l4

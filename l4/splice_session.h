@@ -1,0 +1,126 @@
+// One L4 connection: a client socket, a server socket, and the bytes moved
+// between them with splice(2) through two pipes (one per direction).
+//
+// Life cycle:
+//
+//   accepted --accept_proxy--> PROXY_HEADER --header parsed--+
+//      |                           | bad/late header: end    |
+//      +---------------------------+-------------------------+
+//                                  v
+//          +----------------> CONNECTING --connect failed, retries left--+
+//          |                  |   ^   |                                  |
+//     slot freed        all full  |   +--------------------------------- +
+//          |                  v   |
+//          +------------ QUEUED   |   no server UP / retries exhausted: end
+//                                 |
+//                 connected: SENDING_PROXY_HEADER (send_proxy) -> FORWARDING
+//                                                                    |
+//   FORWARDING: each direction runs  src -> pipe -> dst  until src's EOF,
+//   then shutdown(dst, SHUT_WR) (half-close). The session ends when both
+//   directions have ended, on a reset of either side (the other side is
+//   then reset too, so neither mistakes an abort for a clean end), or on
+//   the idle timeout.
+//
+// Readiness is edge-triggered: each socket has one persistent EV_ET event
+// for read and write, and the session remembers which side is readable or
+// writable until a splice() returns EAGAIN. It never reads more than the
+// pipe can take, and never fills the pipe faster than the destination
+// drains it: that is the back-pressure.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/address.h"
+#include "core/event.h"
+#include "core/pool.h"
+#include "l4/l4_types.h"
+#include "l4/pipe_pool.h"
+
+namespace lbd::l4 {
+
+class L4Worker;
+class TcpListener;
+
+class SpliceSession {
+public:
+    SpliceSession(L4Worker& worker, TcpListener& listener, UniqueFd client_fd, const SocketAddress& peer);
+    ~SpliceSession();
+    SpliceSession(const SpliceSession&) = delete;
+    SpliceSession& operator=(const SpliceSession&) = delete;
+
+    void start();
+    // From the worker's queue, which has removed the session: a server slot
+    // may be free now (if not, the session queues again).
+    void leave_queue();
+    // From the worker's queue, which has removed the session: waited too long.
+    void queue_expired() { end(EndReason::kQueueTimeout); }
+    uint64_t queued_since_ms() const { return queued_since_ms_; }
+    // Shutdown deadline.
+    void abort(EndReason reason) { end(reason); }
+
+    // Set by L4Worker; used to erase the session in O(1).
+    std::list<std::unique_ptr<SpliceSession>>::iterator self;
+
+private:
+    enum class State : uint8_t { kProxyHeader, kConnecting, kQueued, kSendingProxyHeader, kForwarding, kEnded };
+
+    struct Side {
+        UniqueFd fd;
+        EventPtr event;
+        bool readable = true;  // until a read returns EAGAIN
+        bool writable = true;  // until a write returns EAGAIN
+    };
+    struct Flow {
+        Pipe pipe;
+        size_t in_pipe = 0;  // bytes spliced in and not yet out
+        bool src_eof = false;
+        bool dst_shut = false;
+        uint64_t bytes = 0;  // delivered to the destination
+    };
+    enum class PumpResult : uint8_t { kOk, kSrcError, kDstError };
+
+    static void on_client_event(evutil_socket_t fd, short what, void* arg);
+    static void on_server_event(evutil_socket_t fd, short what, void* arg);
+    static void on_timer(evutil_socket_t fd, short what, void* arg);
+
+    void read_proxy_header();
+    void connect_next();
+    void connect_failed(const char* why);
+    void connected();
+    void send_proxy_header();
+    void start_forwarding();
+    void forward();
+    PumpResult pump(Flow& flow, Side& src, Side& dst);
+    void end(EndReason reason);
+    void log_end(EndReason reason);
+
+    L4Worker& worker_;
+    TcpListener& listener_;
+    Pool& pool_;
+    State state_ = State::kConnecting;
+    Side client_;
+    Side server_;
+    Flow upstream_;    // client -> server
+    Flow downstream_;  // server -> client
+    EventPtr timer_;
+
+    SocketAddress peer_;         // the TCP peer of the client socket
+    SocketAddress client_addr_;  // the client: peer_, or the PROXY header's source
+    SocketAddress dest_addr_;    // what the client connected to, for PROXY out
+    bool have_dest_ = false;
+
+    Server* server_choice_ = nullptr;  // holds one of its slots while set
+    std::vector<const Server*> tried_;
+    std::string proxy_out_;  // PROXY header bytes still to send
+    size_t proxy_sent_ = 0;
+
+    uint64_t start_ms_;
+    uint64_t last_activity_ms_ = 0;
+    uint64_t queued_since_ms_ = 0;
+};
+
+}  // namespace lbd::l4

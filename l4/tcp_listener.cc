@@ -1,0 +1,141 @@
+#include "l4/tcp_listener.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "l4/l4_worker.h"
+#include "l4/splice_session.h"
+
+namespace lbd::l4 {
+
+namespace {
+
+// Accepting too many connections in one callback starves established
+// connections on the same worker; the rest wait for the next loop turn.
+constexpr int kAcceptBatch = 64;
+// Paused because of max_connections or fd exhaustion: check again after.
+constexpr uint32_t kResumeCheckMs = 50;
+constexpr uint32_t kFdExhaustedPauseMs = 200;
+
+bool set_flag(int fd, int level, int option) {
+    int one = 1;
+    return setsockopt(fd, level, option, &one, sizeof one) == 0;
+}
+
+}  // namespace
+
+UniqueFd open_listen_socket(const ListenerConfig& config, const SocketAddress& address, std::string* error) {
+    UniqueFd fd(socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) {
+        *error = std::string("socket: ") + strerror(errno);
+        return {};
+    }
+    set_flag(fd.get(), SOL_SOCKET, SO_REUSEADDR);
+    // One socket per worker on the same address; the kernel balances accepts.
+    if (!set_flag(fd.get(), SOL_SOCKET, SO_REUSEPORT)) {
+        *error = std::string("SO_REUSEPORT: ") + strerror(errno);
+        return {};
+    }
+    // "[::]:80" must not also take IPv4's port 80: an operator who wants both
+    // writes two listeners, as with nginx's default ipv6only=on.
+    if (address.is_v6()) set_flag(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY);
+    // Lets a listener on a VRRP virtual IP bind before the VIP arrives.
+    if (config.freebind) set_flag(fd.get(), address.is_v6() ? IPPROTO_IPV6 : IPPROTO_IP,
+                                  address.is_v6() ? IPV6_FREEBIND : IP_FREEBIND);
+    // Accepted sockets inherit TCP_NODELAY: lbd forwards exactly what it
+    // receives, so Nagle would only add latency to small exchanges.
+    set_flag(fd.get(), IPPROTO_TCP, TCP_NODELAY);
+    if (bind(fd.get(), address.sockaddr_ptr(), address.length()) != 0) {
+        *error = "bind " + address.to_string() + ": " + strerror(errno);
+        return {};
+    }
+    if (listen(fd.get(), static_cast<int>(config.backlog)) != 0) {
+        *error = "listen " + address.to_string() + ": " + strerror(errno);
+        return {};
+    }
+    return fd;
+}
+
+TcpListener::TcpListener(L4Worker& worker, const ListenerConfig& config, Pool& pool, ListenerStats& stats,
+                         UniqueFd fd)
+    : worker_(worker), config_(config), pool_(pool), stats_(stats), fd_(std::move(fd)) {
+    accept_event_ = make_event(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &TcpListener::on_acceptable, this);
+    resume_timer_ = make_event(worker_.base(), -1, 0, &TcpListener::on_resume, this);
+}
+
+TcpListener::~TcpListener() = default;
+
+void TcpListener::start() { event_add(accept_event_.get(), nullptr); }
+
+void TcpListener::stop() {
+    accept_event_.reset();
+    resume_timer_.reset();
+    fd_.reset();
+}
+
+void TcpListener::on_acceptable(evutil_socket_t, short, void* arg) { static_cast<TcpListener*>(arg)->accept_some(); }
+
+void TcpListener::on_resume(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<TcpListener*>(arg);
+    if (!self->accept_event_) return;
+    self->paused_ = false;
+    event_add(self->accept_event_.get(), nullptr);
+    self->accept_some();
+}
+
+void TcpListener::pause(uint32_t ms) {
+    if (!paused_) event_del(accept_event_.get());
+    paused_ = true;
+    arm_timer(resume_timer_.get(), ms);
+}
+
+void TcpListener::connection_closed() {
+    if (paused_ && accept_event_) {
+        event_del(resume_timer_.get());
+        on_resume(-1, 0, this);
+    }
+}
+
+// Takes one of the listener's max_connections before accept(), so that
+// workers racing for the last slot cannot overshoot it.
+bool TcpListener::reserve_slot() {
+    uint32_t limit = config_.max_connections;
+    uint32_t active = stats_.active.fetch_add(1, std::memory_order_acq_rel);
+    if (limit == 0 || active < limit) return true;
+    stats_.active.fetch_sub(1, std::memory_order_acq_rel);
+    return false;
+}
+
+void TcpListener::accept_some() {
+    for (int i = 0; i < kAcceptBatch && fd_; ++i) {
+        if (!reserve_slot()) {
+            // Full: new connections wait in the kernel's accept queue (the
+            // bounded queue is `backlog`) until a connection ends.
+            return pause(kResumeCheckMs);
+        }
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        int fd = accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            stats_.active.fetch_sub(1, std::memory_order_acq_rel);
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                LOG_WARN("listener %s: accept: %s; pausing %u ms", config_.name.c_str(), strerror(errno),
+                         kFdExhaustedPauseMs);
+                return pause(kFdExhaustedPauseMs);
+            }
+            LOG_WARN("listener %s: accept: %s", config_.name.c_str(), strerror(errno));
+            return;
+        }
+        stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+        SocketAddress peer_addr(reinterpret_cast<sockaddr*>(&peer), len);
+        worker_.start_session(std::make_unique<SpliceSession>(worker_, *this, UniqueFd(fd), peer_addr.unmapped()));
+    }
+}
+
+}  // namespace lbd::l4
