@@ -4,10 +4,12 @@
 // worker's thread.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <list>
 #include <map>
 #include <memory>
+#include <span>
 
 #include "core/config.h"
 #include "core/pool.h"
@@ -28,6 +30,9 @@ public:
     Worker& worker() { return worker_; }
     event_base* base() { return worker_.base(); }
     PipePool& pipes() { return pipes_; }
+    // Scratch buffer for copying small bursts; valid until the next call
+    // on this worker (sessions use it within one pump, never across events).
+    std::span<char> copy_buffer() { return copy_buffer_; }
     const GlobalConfig& global() const { return global_; }
     ServerPicker& picker_for(Pool& pool);
 
@@ -57,6 +62,8 @@ private:
     Worker& worker_;
     GlobalConfig global_;
     PipePool pipes_;
+    // 16 KiB: a typical request or response fits; four pages of a pipe.
+    std::array<char, 16384> copy_buffer_{};
     std::map<Pool*, std::unique_ptr<ServerPicker>> pickers_;
     std::vector<std::unique_ptr<TcpListener>> listeners_;
     std::list<std::unique_ptr<SpliceSession>> sessions_;

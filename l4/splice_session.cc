@@ -23,6 +23,8 @@ namespace {
 // the buffer to the length they announce.
 constexpr size_t kProxyPeekInitial = 256;
 
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+
 bool is_transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
 // Closing with SO_LINGER {1, 0} sends RST instead of FIN: the peer learns the
@@ -293,45 +295,23 @@ void SpliceSession::forward() {
 }
 
 SpliceSession::PumpResult SpliceSession::pump(Flow& flow, Side& src, Side& dst) {
-    const size_t capacity = worker_.pipes().capacity();
-    constexpr unsigned kFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
     bool moved_any = false;
     for (;;) {
         bool progress = false;
         // Drain the pipe first: what is in it is already owed to dst.
         if (flow.in_pipe > 0 && dst.writable) {
-            ssize_t n = splice(flow.pipe.read_fd, nullptr, dst.fd.get(), nullptr, flow.in_pipe, kFlags);
-            if (n > 0) {
-                flow.in_pipe -= static_cast<size_t>(n);
-                flow.bytes += static_cast<uint64_t>(n);
-                progress = true;
-            } else if (n < 0 && is_transient(errno)) {
-                dst.writable = false;
-            } else {
-                return PumpResult::kDstError;
-            }
+            PumpResult r = pipe_to_dst(flow, dst, progress);
+            if (r != PumpResult::kOk) return r;
         }
-        // Read only what the pipe can hold: back-pressure on src.
-        if (!flow.src_eof && src.readable && flow.in_pipe < capacity) {
-            if (!flow.pipe && !worker_.pipes().acquire(flow.pipe)) return PumpResult::kSrcError;
-            ssize_t n = splice(src.fd.get(), nullptr, flow.pipe.write_fd, nullptr, capacity - flow.in_pipe, kFlags);
-            if (n > 0) {
-                flow.in_pipe += static_cast<size_t>(n);
-                progress = true;
-            } else if (n == 0) {
-                flow.src_eof = true;
-                progress = true;
-            } else if (is_transient(errno)) {
-                // EAGAIN means "socket empty" or "pipe full" (a pipe holds a
-                // fixed number of buffers, which small segments fill before
-                // its byte capacity). With bytes still in the pipe it may be
-                // the latter, so src stays marked readable and is tried again
-                // once the pipe drains; an edge would never come for data
-                // already waiting in the socket.
-                if (flow.in_pipe == 0) src.readable = false;
-            } else {
-                return PumpResult::kSrcError;
-            }
+        if (!flow.src_eof && src.readable) {
+            // Small bursts (requests, responses, interactive traffic) are
+            // copied through the worker's buffer: recv + send is two syscalls
+            // where splice needs three (in, out, and the EAGAIN that proves the
+            // socket empty). Once a read fills the buffer the flow is a bulk
+            // transfer and uses splice from then on: HAProxy's splice-auto.
+            PumpResult r = (flow.in_pipe == 0 && !flow.bulk && dst.writable) ? copy_once(flow, src, dst, progress)
+                                                                              : splice_in(flow, src, progress);
+            if (r != PumpResult::kOk) return r;
         }
         if (!progress) break;
         moved_any = true;
@@ -342,6 +322,84 @@ SpliceSession::PumpResult SpliceSession::pump(Flow& flow, Side& src, Side& dst) 
         shutdown(dst.fd.get(), SHUT_WR);
         flow.dst_shut = true;
     }
+    return PumpResult::kOk;
+}
+
+SpliceSession::PumpResult SpliceSession::pipe_to_dst(Flow& flow, Side& dst, bool& progress) {
+    ssize_t n = splice(flow.pipe.read_fd, nullptr, dst.fd.get(), nullptr, flow.in_pipe, kSpliceFlags);
+    if (n > 0) {
+        flow.in_pipe -= static_cast<size_t>(n);
+        flow.bytes += static_cast<uint64_t>(n);
+        progress = true;
+    } else if (n < 0 && is_transient(errno)) {
+        dst.writable = false;
+    } else {
+        return PumpResult::kDstError;
+    }
+    return PumpResult::kOk;
+}
+
+SpliceSession::PumpResult SpliceSession::splice_in(Flow& flow, Side& src, bool& progress) {
+    // Read only what the pipe can hold: back-pressure on src.
+    const size_t capacity = worker_.pipes().capacity();
+    if (flow.in_pipe >= capacity) return PumpResult::kOk;
+    if (!flow.pipe && !worker_.pipes().acquire(flow.pipe)) return PumpResult::kSrcError;
+    ssize_t n = splice(src.fd.get(), nullptr, flow.pipe.write_fd, nullptr, capacity - flow.in_pipe, kSpliceFlags);
+    if (n > 0) {
+        flow.in_pipe += static_cast<size_t>(n);
+        progress = true;
+    } else if (n == 0) {
+        flow.src_eof = true;
+        progress = true;
+    } else if (is_transient(errno)) {
+        // EAGAIN means "socket empty" or "pipe full" (a pipe holds a fixed
+        // number of buffers, which small segments fill before its byte
+        // capacity). With bytes still in the pipe it may be the latter, so
+        // src stays marked readable and is tried again once the pipe
+        // drains; an edge would never come for data already in the socket.
+        if (flow.in_pipe == 0) src.readable = false;
+    } else {
+        return PumpResult::kSrcError;
+    }
+    return PumpResult::kOk;
+}
+
+SpliceSession::PumpResult SpliceSession::copy_once(Flow& flow, Side& src, Side& dst, bool& progress) {
+    auto buffer = worker_.copy_buffer();
+    ssize_t n = recv(src.fd.get(), buffer.data(), buffer.size(), 0);
+    if (n == 0) {
+        flow.src_eof = true;
+        progress = true;
+        return PumpResult::kOk;
+    }
+    if (n < 0) {
+        if (!is_transient(errno)) return PumpResult::kSrcError;
+        src.readable = false;
+        return PumpResult::kOk;
+    }
+    progress = true;
+    size_t got = static_cast<size_t>(n);
+    // A short read on a stream socket emptied its receive queue: the next
+    // byte to arrive raises a new edge, so no EAGAIN round trip is needed.
+    if (got < buffer.size()) src.readable = false;
+    else flow.bulk = true;
+
+    ssize_t sent = send(dst.fd.get(), buffer.data(), got, MSG_NOSIGNAL);
+    if (sent < 0) {
+        if (!is_transient(errno)) return PumpResult::kDstError;
+        sent = 0;
+    }
+    flow.bytes += static_cast<uint64_t>(sent);
+    size_t rest = got - static_cast<size_t>(sent);
+    if (rest == 0) return PumpResult::kOk;
+    // dst is full: park the rest in the (empty) pipe, which takes it whole
+    // since the buffer is smaller than a pipe; it leaves with the next
+    // pipe_to_dst() once dst is writable again.
+    dst.writable = false;
+    if (!flow.pipe && !worker_.pipes().acquire(flow.pipe)) return PumpResult::kSrcError;
+    ssize_t parked = write(flow.pipe.write_fd, buffer.data() + sent, rest);
+    if (parked != static_cast<ssize_t>(rest)) return PumpResult::kSrcError;
+    flow.in_pipe += rest;
     return PumpResult::kOk;
 }
 

@@ -21,6 +21,9 @@
 //   then reset too, so neither mistakes an abort for a clean end), or on
 //   the idle timeout.
 //
+// Small bursts are copied through a worker buffer (recv + send); a flow
+// whose read fills that buffer is a bulk transfer and splices from then on.
+//
 // Readiness is edge-triggered: each socket has one persistent EV_ET event
 // for read and write, and the session remembers which side is readable or
 // writable until a splice() returns EAGAIN. It never reads more than the
@@ -79,6 +82,7 @@ private:
         size_t in_pipe = 0;  // bytes spliced in and not yet out
         bool src_eof = false;
         bool dst_shut = false;
+        bool bulk = false;   // a read filled the copy buffer: splice from now on
         uint64_t bytes = 0;  // delivered to the destination
     };
     enum class PumpResult : uint8_t { kOk, kSrcError, kDstError };
@@ -95,6 +99,9 @@ private:
     void start_forwarding();
     void forward();
     PumpResult pump(Flow& flow, Side& src, Side& dst);
+    PumpResult pipe_to_dst(Flow& flow, Side& dst, bool& progress);
+    PumpResult splice_in(Flow& flow, Side& src, bool& progress);
+    PumpResult copy_once(Flow& flow, Side& src, Side& dst, bool& progress);
     void end(EndReason reason);
     void log_end(EndReason reason);
 
