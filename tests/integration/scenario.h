@@ -2,8 +2,6 @@
 // better as one call. Each scenario starts its own lbd and backends, so tests stay independent.
 #pragma once
 
-#include <doctest/doctest.h>
-
 #include <cstdint>
 #include <string>
 
@@ -66,7 +64,6 @@ public:
     }
     bool ok() const { return ready_ && port_ != 0; }
     uint16_t port() const { return port_; }
-    LbdProcess& operator*() { return lbd_; }
     LbdProcess* operator->() { return &lbd_; }
 
 private:

@@ -75,12 +75,22 @@ int decode_status(int status) {
 
 LinePattern LinePattern::regex(const std::string& expression) {
     LinePattern p(expression);
-    p.regex_.emplace(expression, std::regex::ECMAScript);
+    auto* compiled = new regex_t;
+    if (::regcomp(compiled, expression.c_str(), REG_EXTENDED | REG_NOSUB) != 0) {
+        delete compiled;
+        p.invalid_ = true;
+        return p;
+    }
+    p.regex_ = std::shared_ptr<const regex_t>(compiled, [](const regex_t* r) {
+        ::regfree(const_cast<regex_t*>(r));
+        delete r;
+    });
     return p;
 }
 
 bool LinePattern::matches(const std::string& line) const {
-    if (regex_) return std::regex_search(line, *regex_);
+    if (invalid_) return false;
+    if (regex_) return ::regexec(regex_.get(), line.c_str(), 0, nullptr, 0) == 0;
     return line.find(text_) != std::string::npos;
 }
 

@@ -10,13 +10,14 @@
 // mutex. A process must be waited for (wait_exit/stop/destructor) from one thread at a time.
 #pragma once
 
+#include <regex.h>
 #include <sys/types.h>
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -27,12 +28,14 @@
 namespace lbd::test {
 
 // What a log line is matched against: a plain substring (the implicit conversions, so
-// wait_for_line("lbd ready", ...) reads naturally), or an ECMAScript regex searched anywhere in
-// the line (LinePattern::regex(...)).
+// wait_for_line("lbd ready", ...) reads naturally), or a POSIX extended regex searched anywhere
+// in the line (LinePattern::regex(...)). POSIX <regex.h> rather than std::regex: GCC 12's
+// std::regex trips -Wmaybe-uninitialized in sanitizer builds, and these patterns are simple.
 class LinePattern {
 public:
     LinePattern(const char* substring) : text_(substring) {}  // NOLINT: implicit on purpose
     LinePattern(std::string substring) : text_(std::move(substring)) {}  // NOLINT
+    // An invalid expression matches nothing (the wait fails and prints the pattern).
     static LinePattern regex(const std::string& expression);
 
     bool matches(const std::string& line) const;
@@ -40,7 +43,8 @@ public:
 
 private:
     std::string text_;
-    std::optional<std::regex> regex_;
+    std::shared_ptr<const regex_t> regex_;  // shared: a compiled regex_t cannot be copied
+    bool invalid_ = false;
 };
 
 // The value of `key=value` in a log line ("end", "up", "client", ...), nullopt if absent.
