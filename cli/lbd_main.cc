@@ -13,6 +13,16 @@
 #include <string>
 #include <vector>
 
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/admin_commands.h"
+#include "core/admin_http.h"
+#include "core/metrics.h"
+#include "core/admin_registry.h"
+#include "core/admin_server.h"
 #include "core/balancer.h"
 #include "core/config_loader.h"
 #include "core/event.h"
@@ -36,7 +46,7 @@ using namespace lbd;
 //                          |  \--deadline or 2nd signal--> ABORTING --> STOPPED
 class Daemon {
 public:
-    Daemon(Config config) : config_(std::move(config)), pools_(config_) {}
+    Daemon(Config config) : config_(std::move(config)), pools_(config_), start_ms_(monotonic_ms()) {}
 
     int run() {
         control_.reset(event_base_new());
@@ -47,6 +57,10 @@ public:
         l4_ = std::make_unique<l4::L4Tier>(config_, pools_, worker_ptrs);
         std::string error;
         if (!l4_->bind_listeners(&error)) {
+            LOG_ERROR("%s", error.c_str());
+            return 1;
+        }
+        if (!start_admin(&error)) {
             LOG_ERROR("%s", error.c_str());
             return 1;
         }
@@ -69,6 +83,8 @@ public:
         for (auto& w : workers_) w->stop();
         for (auto& w : workers_) w->join();
         // Tier state holds events of the workers' bases: free it first.
+        admin_http_.reset();
+        admin_.reset();
         l4_.reset();
         health_.reset();
         workers_.clear();
@@ -77,6 +93,78 @@ public:
     }
 
 private:
+    bool start_admin(std::string* error) {
+        register_pool_commands(admin_registry_, pools_);
+        l4_->register_admin_commands(admin_registry_);
+        admin_registry_.add(AdminRequest::kStatus, [this](const AdminRequest&, AdminResponse& response) {
+            describe(*response.mutable_status());
+        });
+        const AdminConfig& admin = config_.global.admin;
+        if (!admin.socket_path.empty()) {
+            admin_ = std::make_unique<AdminServer>(control_.get(), admin_registry_);
+            if (!admin_->start(admin, error)) return false;
+        }
+        if (admin.http_bind) {
+            admin_http_ = std::make_unique<AdminHttp>(control_.get(), admin_registry_);
+            admin_http_->add_metrics([this](std::string& out) { write_daemon_metrics(out); });
+            admin_http_->add_metrics([this](std::string& out) { l4_->write_metrics(out); });
+            admin_http_->add_metrics([this](std::string& out) { write_pool_metrics(pools_, out); });
+            admin_http_->add_metrics(&write_process_metrics);
+            if (!admin_http_->start(*admin.http_bind, error)) return false;
+        }
+        return true;
+    }
+
+    void write_daemon_metrics(std::string& out) const {
+        metric_header(out, "lbd_build_info", "gauge", "Always 1; the version is a label.");
+        metric_sample(out, "lbd_build_info", {{"version", LBD_VERSION}}, 1);
+        metric_header(out, "lbd_uptime_seconds", "gauge", "Seconds since lbd started.");
+        metric_sample(out, "lbd_uptime_seconds", {}, double(monotonic_ms() - start_ms_) / 1000.0);
+        metric_header(out, "lbd_workers", "gauge", "Worker threads.");
+        metric_sample(out, "lbd_workers", {}, config_.global.workers);
+        metric_header(out, "lbd_ha_role", "gauge", "1 for the node's role in the HA pair.");
+        metric_sample(out, "lbd_ha_role", {{"role", "standalone"}}, 1);
+    }
+
+    void describe(::lbd::v1::StatusReply& out) const {
+        out.set_version(LBD_VERSION);
+        out.set_uptime_ms(monotonic_ms() - start_ms_);
+        out.set_config_path(config_.source_path);
+        out.set_config_sha256(file_sha256(config_.source_path));
+        out.set_workers(config_.global.workers);
+        out.set_role("standalone");
+        out.set_pid(static_cast<uint32_t>(getpid()));
+        for (const ListenerConfig& lc : config_.listeners) {
+            auto* info = out.add_listeners();
+            info->set_name(lc.name);
+            info->set_bind(lc.bind.to_string());
+            info->set_mode(lc.mode == ListenerMode::kTcp ? "tcp" : "http");
+            info->set_pool(lc.pool);
+            if (const l4::ListenerStats* stats = l4_->stats(lc.name)) {
+                info->set_active_connections(stats->active.load(std::memory_order_relaxed));
+                info->set_accepted_connections(stats->accepted.load(std::memory_order_relaxed));
+            }
+        }
+    }
+
+    // Hex SHA-256 of a file, so an operator can tell which config runs.
+    static std::string file_sha256(const std::string& path) {
+        std::ifstream in(path, std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        std::string data = bytes.str();
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) return "";
+        std::string hex;
+        char buf[3];
+        for (unsigned int i = 0; i < len; ++i) {
+            std::snprintf(buf, sizeof buf, "%02x", digest[i]);
+            hex += buf;
+        }
+        return hex;
+    }
+
     static void on_stop_signal(evutil_socket_t sig, short, void* arg) {
         auto* self = static_cast<Daemon*>(arg);
         if (self->draining_) {
@@ -125,6 +213,10 @@ private:
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<l4::L4Tier> l4_;
     std::unique_ptr<HealthChecker> health_;
+    AdminRegistry admin_registry_;
+    std::unique_ptr<AdminServer> admin_;
+    std::unique_ptr<AdminHttp> admin_http_;
+    uint64_t start_ms_;
     EventPtr sigterm_, sigint_, sighup_, drain_timer_;
     bool draining_ = false;
     bool aborting_ = false;

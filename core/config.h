@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,11 +78,18 @@ struct ListenerConfig {
     bool freebind = false;
 };
 
+struct AdminConfig {
+    std::string socket_path;  // empty = no admin socket
+    std::string socket_group;
+    std::optional<SocketAddress> http_bind;  // unset = no HTTP admin listener
+};
+
 struct GlobalConfig {
     uint32_t workers = 0;  // resolved: never 0 after loading
     LogLevel log_level = LogLevel::kInfo;
     uint32_t drain_timeout_ms = 30000;
     bool log_connections = true;
+    AdminConfig admin;
 };
 
 struct Config {

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <google/protobuf/io/tokenizer.h>
@@ -214,6 +215,21 @@ GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& error
     }
     out.drain_timeout_ms = or_default(msg.drain_timeout_ms(), out.drain_timeout_ms);
     out.log_connections = msg.has_log_connections() ? msg.log_connections() : out.log_connections;
+    if (msg.has_admin()) {
+        const pb::Admin& admin = msg.admin();
+        Node admin_node = node.child(F::kAdminFieldNumber);
+        out.admin.socket_path = admin.socket_path();
+        out.admin.socket_group = admin.socket_group();
+        if (!admin.http_bind().empty())
+            out.admin.http_bind = parse_address(admin.http_bind(), admin_node.at(pb::Admin::kHttpBindFieldNumber), errors);
+        if (!out.admin.socket_path.empty() && out.admin.socket_path.front() != '/')
+            errors.add(admin_node.at(pb::Admin::kSocketPathFieldNumber),
+                       "admin socket_path " + quote(out.admin.socket_path) + " must be an absolute path");
+        if (out.admin.socket_path.size() >= sizeof(sockaddr_un::sun_path))
+            errors.add(admin_node.at(pb::Admin::kSocketPathFieldNumber),
+                       "admin socket_path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                           " bytes");
+    }
     return out;
 }
 

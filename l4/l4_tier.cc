@@ -1,5 +1,6 @@
 #include "l4/l4_tier.h"
 
+#include "core/admin_http.h"
 #include "core/log.h"
 #include "l4/l4_worker.h"
 #include "l4/splice_session.h"
@@ -95,6 +96,43 @@ const ListenerStats* L4Tier::stats(const std::string& listener_name) const {
         ++index;
     }
     return nullptr;
+}
+
+void L4Tier::write_metrics(std::string& out) const {
+    metric_header(out, "lbd_listener_connections_accepted_total", "counter", "Connections accepted.");
+    for (const ListenerConfig& lc : config_.listeners)
+        if (const ListenerStats* s = stats(lc.name))
+            metric_sample(out, "lbd_listener_connections_accepted_total", {{"listener", lc.name}}, double(s->accepted.load()));
+    metric_header(out, "lbd_listener_connections_active", "gauge", "Connections open now.");
+    for (const ListenerConfig& lc : config_.listeners)
+        if (const ListenerStats* s = stats(lc.name))
+            metric_sample(out, "lbd_listener_connections_active", {{"listener", lc.name}}, double(s->active.load()));
+    metric_header(out, "lbd_listener_connections_ended_total", "counter",
+                  "Connections closed, by how they ended (the end= of the connection log line).");
+    for (const ListenerConfig& lc : config_.listeners) {
+        const ListenerStats* s = stats(lc.name);
+        if (s == nullptr) continue;
+        for (size_t i = 0; i < static_cast<size_t>(EndReason::kCount); ++i)
+            metric_sample(out, "lbd_listener_connections_ended_total",
+                          {{"listener", lc.name}, {"end", to_string(static_cast<EndReason>(i))}}, double(s->ended[i].load()));
+    }
+}
+
+void L4Tier::register_admin_commands(AdminRegistry& registry) const {
+    registry.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {
+        auto* reply = response.mutable_stats();
+        for (const ListenerConfig& lc : config_.listeners) {
+            const ListenerStats* s = stats(lc.name);
+            if (s == nullptr) continue;
+            auto* info = reply->add_listeners();
+            info->set_name(lc.name);
+            info->set_accepted(s->accepted.load(std::memory_order_relaxed));
+            info->set_active(s->active.load(std::memory_order_relaxed));
+            for (size_t i = 0; i < static_cast<size_t>(EndReason::kCount); ++i)
+                (*info->mutable_ended())[to_string(static_cast<EndReason>(i))] =
+                    s->ended[i].load(std::memory_order_relaxed);
+        }
+    });
 }
 
 }  // namespace lbd::l4

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/admin_registry.h"
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/worker.h"
@@ -32,6 +33,11 @@ public:
     // Open connections of all listeners (any thread).
     uint64_t active_connections() const;
     const ListenerStats* stats(const std::string& listener_name) const;
+
+    // Registers the L4 tier's admin commands (stats).
+    void register_admin_commands(AdminRegistry& registry) const;
+    // Prometheus text for the TCP listeners.
+    void write_metrics(std::string& out) const;
 
 private:
     const Config& config_;
