@@ -58,7 +58,7 @@ SpliceSession::~SpliceSession() = default;
 
 void SpliceSession::start() {
     timer_ = make_event(worker_.base(), -1, 0, &SpliceSession::on_timer, this);
-    client_.event = make_event(worker_.base(), client_.fd.get(), EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+    client_.event = make_event(worker_.base(), client_.fd.get(), EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                                &SpliceSession::on_client_event, this);
     event_add(client_.event.get(), nullptr);
 
@@ -79,7 +79,8 @@ void SpliceSession::start() {
 
 void SpliceSession::on_client_event(evutil_socket_t, short what, void* arg) {
     auto* self = static_cast<SpliceSession*>(arg);
-    if (what & EV_READ) self->client_.readable = true;
+    if (what & (EV_READ | EV_CLOSED)) self->client_.readable = true;
+    if (what & EV_CLOSED) self->client_.peer_closed = true;
     if (what & EV_WRITE) self->client_.writable = true;
     switch (self->state_) {
         case State::kProxyHeader: return self->read_proxy_header();
@@ -90,7 +91,8 @@ void SpliceSession::on_client_event(evutil_socket_t, short what, void* arg) {
 
 void SpliceSession::on_server_event(evutil_socket_t, short what, void* arg) {
     auto* self = static_cast<SpliceSession*>(arg);
-    if (what & EV_READ) self->server_.readable = true;
+    if (what & (EV_READ | EV_CLOSED)) self->server_.readable = true;
+    if (what & EV_CLOSED) self->server_.peer_closed = true;
     if (what & EV_WRITE) self->server_.writable = true;
     switch (self->state_) {
         case State::kConnecting: {
@@ -199,7 +201,7 @@ void SpliceSession::connect_next() {
     }
     int one = 1;
     setsockopt(server_.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    server_.event = make_event(worker_.base(), server_.fd.get(), EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+    server_.event = make_event(worker_.base(), server_.fd.get(), EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                                &SpliceSession::on_server_event, this);
     if (connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) != 0 && errno != EINPROGRESS) {
         return connect_failed(strerror(errno));
@@ -381,8 +383,10 @@ SpliceSession::PumpResult SpliceSession::copy_once(Flow& flow, Side& src, Side& 
     size_t got = static_cast<size_t>(n);
     // A short read on a stream socket emptied its receive queue: the next
     // byte to arrive raises a new edge, so no EAGAIN round trip is needed.
-    if (got < buffer.size()) src.readable = false;
-    else flow.bulk = true;
+    // Not so for a FIN that came in with the data (one edge for both): with
+    // EV_CLOSED seen, keep reading until recv() says 0.
+    if (got == buffer.size()) flow.bulk = true;
+    else if (!src.peer_closed) src.readable = false;
 
     ssize_t sent = send(dst.fd.get(), buffer.data(), got, MSG_NOSIGNAL);
     if (sent < 0) {

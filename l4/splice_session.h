@@ -74,8 +74,9 @@ private:
     struct Side {
         UniqueFd fd;
         EventPtr event;
-        bool readable = true;  // until a read returns EAGAIN
-        bool writable = true;  // until a write returns EAGAIN
+        bool readable = true;      // until a read returns EAGAIN (or a short read)
+        bool writable = true;      // until a write returns EAGAIN
+        bool peer_closed = false;  // EV_CLOSED (EPOLLRDHUP) seen: a FIN is waiting
     };
     struct Flow {
         Pipe pipe;

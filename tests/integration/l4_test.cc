@@ -72,6 +72,31 @@ TEST_CASE("a 64 MiB download from the server arrives byte-exact") {
     CHECK(field(*line, "end") == "closed");
 }
 
+// Regression: a server that answers and closes at once delivers its bytes and
+// its FIN before lbd's next wakeup. With edge-triggered events that is one
+// edge for both; a short read must not be taken as "socket drained" then, or
+// the FIN is never read and the connection hangs. Many tiny exchanges make
+// the timing happen.
+TEST_CASE("a server that answers and closes at once: every client gets the answer and EOF") {
+    auto payload = std::make_shared<const std::string>("hi\n");
+    SourceServer source(payload);
+    REQUIRE(source.port() != 0);
+    RunningLbd lbd(single_pool_config(server_entry("source", source.port())));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+
+    int complete = 0;
+    for (int i = 0; i < 300; ++i) {
+        UniqueFd client = connect_tcp(lbd.port(), kIoTimeoutMs);
+        REQUIRE(client);
+        shutdown_write(client.get());  // the client has nothing to say: FIN at once
+        RecvResult r = recv_until_eof(client.get(), 2000);
+        if (r.end == StreamEnd::kEof && r.data == *payload) ++complete;
+    }
+    CHECK(complete == 300);
+    CHECK(lbd->await_count("end=closed", 300, kIoTimeoutMs));
+}
+
 TEST_CASE("half-close: after the client's FIN the server's echo still arrives in full, then EOF") {
     EchoServer echo;
     REQUIRE(echo.port() != 0);
