@@ -29,6 +29,7 @@
 #include "core/health_checker.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "core/runtime.h"
 #include "core/worker.h"
 #include "l4/l4_tier.h"
 
@@ -46,17 +47,21 @@ using namespace lbd;
 //                          |  \--deadline or 2nd signal--> ABORTING --> STOPPED
 class Daemon {
 public:
-    Daemon(Config config) : config_(std::move(config)), pools_(config_), start_ms_(monotonic_ms()) {}
+    Daemon(Config config)
+        : current_(std::make_shared<Runtime>(std::move(config), nullptr)),
+          config_path_(current_->config.source_path),
+          start_ms_(monotonic_ms()) {}
 
     int run() {
+        const GlobalConfig& global = current_->config.global;
         control_.reset(event_base_new());
-        for (unsigned i = 0; i < config_.global.workers; ++i) workers_.push_back(std::make_unique<Worker>(i));
+        for (unsigned i = 0; i < global.workers; ++i) workers_.push_back(std::make_unique<Worker>(i));
         std::vector<Worker*> worker_ptrs;
         for (auto& w : workers_) worker_ptrs.push_back(w.get());
 
-        l4_ = std::make_unique<l4::L4Tier>(config_, pools_, worker_ptrs);
+        l4_ = std::make_unique<l4::L4Tier>(worker_ptrs, global);
         std::string error;
-        if (!l4_->bind_listeners(&error)) {
+        if (!l4_->start(current_, &error)) {
             LOG_ERROR("%s", error.c_str());
             return 1;
         }
@@ -64,7 +69,7 @@ public:
             LOG_ERROR("%s", error.c_str());
             return 1;
         }
-        health_ = std::make_unique<HealthChecker>(control_.get(), pools_);
+        health_ = std::make_unique<HealthChecker>(control_.get(), current_->pools);
         health_->start();
         for (auto& w : workers_) w->start();
 
@@ -76,7 +81,7 @@ public:
         event_add(sighup_.get(), nullptr);
         drain_timer_ = make_event(control_.get(), -1, EV_PERSIST, &Daemon::on_drain_tick, this);
 
-        LOG_INFO("lbd ready: %zu listeners, %u workers, pid %d", config_.listeners.size(), config_.global.workers,
+        LOG_INFO("lbd ready: %zu listeners, %u workers, pid %d", current_->config.listeners.size(), global.workers,
                  static_cast<int>(getpid()));
         event_base_dispatch(control_.get());
 
@@ -94,12 +99,16 @@ public:
 
 private:
     bool start_admin(std::string* error) {
-        register_pool_commands(admin_registry_, pools_);
+        register_pool_commands(
+            admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); });
         l4_->register_admin_commands(admin_registry_);
         admin_registry_.add(AdminRequest::kStatus, [this](const AdminRequest&, AdminResponse& response) {
             describe(*response.mutable_status());
         });
-        const AdminConfig& admin = config_.global.admin;
+        admin_registry_.add(AdminRequest::kReload, [this](const AdminRequest&, AdminResponse& response) {
+            reload(*response.mutable_reload());
+        });
+        const AdminConfig& admin = current_->config.global.admin;
         if (!admin.socket_path.empty()) {
             admin_ = std::make_unique<AdminServer>(control_.get(), admin_registry_);
             if (!admin_->start(admin, error)) return false;
@@ -108,7 +117,7 @@ private:
             admin_http_ = std::make_unique<AdminHttp>(control_.get(), admin_registry_);
             admin_http_->add_metrics([this](std::string& out) { write_daemon_metrics(out); });
             admin_http_->add_metrics([this](std::string& out) { l4_->write_metrics(out); });
-            admin_http_->add_metrics([this](std::string& out) { write_pool_metrics(pools_, out); });
+            admin_http_->add_metrics([this](std::string& out) { write_pool_metrics(current_->pools, out); });
             admin_http_->add_metrics(&write_process_metrics);
             if (!admin_http_->start(*admin.http_bind, error)) return false;
         }
@@ -121,20 +130,72 @@ private:
         metric_header(out, "lbd_uptime_seconds", "gauge", "Seconds since lbd started.");
         metric_sample(out, "lbd_uptime_seconds", {}, double(monotonic_ms() - start_ms_) / 1000.0);
         metric_header(out, "lbd_workers", "gauge", "Worker threads.");
-        metric_sample(out, "lbd_workers", {}, config_.global.workers);
+        metric_sample(out, "lbd_workers", {}, current_->config.global.workers);
+        metric_header(out, "lbd_reloads_total", "counter", "Reloads by result.");
+        metric_sample(out, "lbd_reloads_total", {{"result", "applied"}}, double(reloads_applied_));
+        metric_sample(out, "lbd_reloads_total", {{"result", "rejected"}}, double(reloads_rejected_));
         metric_header(out, "lbd_ha_role", "gauge", "1 for the node's role in the HA pair.");
         metric_sample(out, "lbd_ha_role", {{"role", "standalone"}}, 1);
     }
 
+    // Reload sequence (control thread): read and check the file; on any
+    // error keep running the current config and say why. Otherwise build
+    // the next Runtime (kept servers and stick tables carry over), let the
+    // L4 tier open new sockets (a failure there also leaves everything as it
+    // was), then switch: workers swap listeners, health checks restart on
+    // the new pools, and the old Runtime lives until its connections end.
+    void reload(::lbd::v1::ReloadReply& reply) {
+        auto reject = [&](const std::string& why) {
+            reply.add_errors(why);
+            ++reloads_rejected_;
+            LOG_WARN("reload rejected, still running the previous config: %s", why.c_str());
+        };
+        if (draining_) return reject("lbd is stopping");
+        ConfigLoadResult loaded = load_config_file(config_path_);
+        if (!loaded.errors.empty()) {
+            for (const ConfigError& e : loaded.errors) reply.add_errors(e.to_string());
+            ++reloads_rejected_;
+            LOG_WARN("reload rejected (%zu errors), still running the previous config; first: %s",
+                     loaded.errors.size(), loaded.errors.front().to_string().c_str());
+            return;
+        }
+        const GlobalConfig& now = current_->config.global;
+        GlobalConfig& next_global = loaded.config->global;
+        if (next_global.workers != now.workers) {
+            reply.add_needs_restart("workers");
+            next_global.workers = now.workers;
+        }
+        if (next_global.admin.socket_path != now.admin.socket_path ||
+            next_global.admin.http_bind.has_value() != now.admin.http_bind.has_value() ||
+            (next_global.admin.http_bind && !(*next_global.admin.http_bind == *now.admin.http_bind)))
+            reply.add_needs_restart("admin");
+
+        auto next = std::make_shared<Runtime>(std::move(*loaded.config), current_.get());
+        std::string error;
+        if (!l4_->reload(next, &error)) return reject(error);
+        // Health checks restart on the new pools; kept servers keep their state.
+        health_ = std::make_unique<HealthChecker>(control_.get(), next->pools);
+        health_->start();
+        current_ = std::move(next);
+        set_log_level(current_->config.global.log_level);
+        ++reloads_applied_;
+        reply.set_applied(true);
+        reply.set_config_sha256(file_sha256(config_path_));
+        for (const auto& what : reply.needs_restart())
+            LOG_WARN("reload: the change of '%s' takes effect only after a restart", what.c_str());
+        LOG_INFO("reload applied: config %s (sha256 %s)", config_path_.c_str(), reply.config_sha256().c_str());
+    }
+
     void describe(::lbd::v1::StatusReply& out) const {
+        const Config& config = current_->config;
         out.set_version(LBD_VERSION);
         out.set_uptime_ms(monotonic_ms() - start_ms_);
-        out.set_config_path(config_.source_path);
-        out.set_config_sha256(file_sha256(config_.source_path));
-        out.set_workers(config_.global.workers);
+        out.set_config_path(config.source_path);
+        out.set_config_sha256(file_sha256(config.source_path));
+        out.set_workers(config.global.workers);
         out.set_role("standalone");
         out.set_pid(static_cast<uint32_t>(getpid()));
-        for (const ListenerConfig& lc : config_.listeners) {
+        for (const ListenerConfig& lc : config.listeners) {
             auto* info = out.add_listeners();
             info->set_name(lc.name);
             info->set_bind(lc.bind.to_string());
@@ -173,11 +234,11 @@ private:
             return;
         }
         self->draining_ = true;
-        self->drain_deadline_ms_ = monotonic_ms() + self->config_.global.drain_timeout_ms;
+        self->drain_deadline_ms_ = monotonic_ms() + self->current_->config.global.drain_timeout_ms;
         self->l4_->stop_accepting();
         LOG_INFO("signal %d: stopped accepting, draining %llu connections (deadline %u ms)", static_cast<int>(sig),
                  static_cast<unsigned long long>(self->l4_->active_connections()),
-                 self->config_.global.drain_timeout_ms);
+                 self->current_->config.global.drain_timeout_ms);
         // Checked every 50 ms: a drain lasts seconds, and a tick is cheaper
         // than having every connection's end report to the control thread.
         timeval tick{0, 50 * 1000};
@@ -185,8 +246,10 @@ private:
         on_drain_tick(-1, 0, self);
     }
 
-    static void on_hup(evutil_socket_t, short, void*) {
-        LOG_WARN("SIGHUP: configuration reload is not available in this version; restart lbd to apply changes");
+    static void on_hup(evutil_socket_t, short, void* arg) {
+        LOG_INFO("SIGHUP: reloading %s", static_cast<Daemon*>(arg)->config_path_.c_str());
+        ::lbd::v1::ReloadReply reply;
+        static_cast<Daemon*>(arg)->reload(reply);
     }
 
     static void on_drain_tick(evutil_socket_t, short, void* arg) {
@@ -207,8 +270,8 @@ private:
         l4_->abort_all(l4::EndReason::kDrainTimeout);
     }
 
-    Config config_;
-    PoolSet pools_;
+    RuntimePtr current_;
+    std::string config_path_;
     EventBasePtr control_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<l4::L4Tier> l4_;
@@ -217,6 +280,8 @@ private:
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<AdminHttp> admin_http_;
     uint64_t start_ms_;
+    uint64_t reloads_applied_ = 0;
+    uint64_t reloads_rejected_ = 0;
     EventPtr sigterm_, sigint_, sighup_, drain_timer_;
     bool draining_ = false;
     bool aborting_ = false;

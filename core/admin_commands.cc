@@ -42,10 +42,10 @@ Pool* find_pool(PoolSet& pools, const std::string& name, AdminResponse& response
     return pool;
 }
 
-Server* find_server(PoolSet& pools, const std::string& pool_name, const std::string& name, AdminResponse& response) {
+std::shared_ptr<Server> find_server(PoolSet& pools, const std::string& pool_name, const std::string& name, AdminResponse& response) {
     Pool* pool = find_pool(pools, pool_name, response);
     if (pool == nullptr) return nullptr;
-    Server* server = pool->find_server(name);
+    std::shared_ptr<Server> server = pool->find_server(name);
     if (server == nullptr)
         admin_error(response, AdminError::NOT_FOUND, "no server named '" + name + "' in pool '" + pool_name + "'");
     return server;
@@ -87,39 +87,90 @@ void describe_server(const Server& server, ::lbd::v1::ServerInfo& out) {
     out.set_last_change_unix_ms(server.last_change_ms());
 }
 
-void register_pool_commands(AdminRegistry& registry, PoolSet& pools) {
-    registry.add(AdminRequest::kServers, [&pools](const AdminRequest& request, AdminResponse& response) {
+void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::function<void()> servers_changed) {
+    registry.add(AdminRequest::kServers, [current](const AdminRequest& request, AdminResponse& response) {
+        PoolSet& pools = current();
         const std::string& only = request.servers().pool();
         if (!only.empty() && find_pool(pools, only, response) == nullptr) return;
         auto* reply = response.mutable_servers();
         for (const auto& pool : pools.pools()) {
             if (!only.empty() && pool->name() != only) continue;
-            for (const auto& server : pool->servers()) describe_server(*server, *reply->add_servers());
+            for (const auto& server : *pool->servers()) describe_server(*server, *reply->add_servers());
         }
     });
 
-    registry.add(AdminRequest::kSetServerState, [&pools](const AdminRequest& request, AdminResponse& response) {
+    registry.add(AdminRequest::kSetServerState, [current](const AdminRequest& request, AdminResponse& response) {
+        PoolSet& pools = current();
         const auto& args = request.set_server_state();
-        Server* server = find_server(pools, args.pool(), args.server(), response);
+        std::shared_ptr<Server> server = find_server(pools, args.pool(), args.server(), response);
         if (server == nullptr) return;
         server->set_admin_state(to_admin_state(args.admin_state()), "set by admin");
         describe_server(*server, *response.mutable_server());
     });
 
-    registry.add(AdminRequest::kSetServerWeight, [&pools](const AdminRequest& request, AdminResponse& response) {
+    registry.add(AdminRequest::kSetServerWeight, [current](const AdminRequest& request, AdminResponse& response) {
+        PoolSet& pools = current();
         const auto& args = request.set_server_weight();
         if (args.weight() < 1 || args.weight() > kMaxWeight) {
             admin_error(response, AdminError::INVALID_ARGUMENT,
                         "weight " + std::to_string(args.weight()) + " out of range 1..256");
             return;
         }
-        Server* server = find_server(pools, args.pool(), args.server(), response);
+        std::shared_ptr<Server> server = find_server(pools, args.pool(), args.server(), response);
         if (server == nullptr) return;
         server->set_weight(args.weight());
         describe_server(*server, *response.mutable_server());
     });
 
-    registry.add(AdminRequest::kStickShow, [&pools](const AdminRequest& request, AdminResponse& response) {
+    registry.add(AdminRequest::kAddServer, [current, servers_changed](const AdminRequest& request,
+                                                                     AdminResponse& response) {
+        PoolSet& pools = current();
+        const auto& args = request.add_server();
+        Pool* pool = find_pool(pools, args.pool(), response);
+        if (pool == nullptr) return;
+        ServerConfig sc;
+        sc.name = args.name();
+        auto address = SocketAddress::parse(args.address());
+        if (sc.name.empty() || !address || address->port() == 0) {
+            admin_error(response, AdminError::INVALID_ARGUMENT,
+                        sc.name.empty() ? "a server needs a name"
+                                        : "bad address '" + args.address() + "': expected host:port or [v6]:port");
+            return;
+        }
+        sc.address = *address;
+        sc.weight = args.weight() == 0 ? 1 : args.weight();
+        if (sc.weight > kMaxWeight) {
+            admin_error(response, AdminError::INVALID_ARGUMENT,
+                        "weight " + std::to_string(sc.weight) + " out of range 1..256");
+            return;
+        }
+        sc.max_connections = args.max_connections();
+        std::string error;
+        if (!pool->add_server(sc, &error)) {
+            admin_error(response, AdminError::FAILED_PRECONDITION, error);
+            return;
+        }
+        servers_changed();
+        describe_server(*pool->find_server(sc.name), *response.mutable_server());
+    });
+
+    registry.add(AdminRequest::kRemoveServer, [current, servers_changed](const AdminRequest& request,
+                                                                        AdminResponse& response) {
+        PoolSet& pools = current();
+        const auto& args = request.remove_server();
+        std::shared_ptr<Server> server = find_server(pools, args.pool(), args.name(), response);
+        if (server == nullptr) return;
+        std::string error;
+        if (!pools.find(args.pool())->remove_server(args.name(), &error)) {
+            admin_error(response, AdminError::NOT_FOUND, error);
+            return;
+        }
+        servers_changed();
+        describe_server(*server, *response.mutable_server());
+    });
+
+    registry.add(AdminRequest::kStickShow, [current](const AdminRequest& request, AdminResponse& response) {
+        PoolSet& pools = current();
         StickTable* table = find_table(pools, request.stick_show().pool(), response);
         if (table == nullptr) return;
         auto* reply = response.mutable_stick_show();
@@ -134,7 +185,8 @@ void register_pool_commands(AdminRegistry& registry, PoolSet& pools) {
         }
     });
 
-    registry.add(AdminRequest::kStickFlush, [&pools](const AdminRequest& request, AdminResponse& response) {
+    registry.add(AdminRequest::kStickFlush, [current](const AdminRequest& request, AdminResponse& response) {
+        PoolSet& pools = current();
         StickTable* table = find_table(pools, request.stick_flush().pool(), response);
         if (table == nullptr) return;
         size_t before = table->size();
@@ -142,7 +194,8 @@ void register_pool_commands(AdminRegistry& registry, PoolSet& pools) {
         response.mutable_stick_flush()->set_removed(before);
     });
 
-    registry.add(AdminRequest::kStickSet, [&pools](const AdminRequest& request, AdminResponse& response) {
+    registry.add(AdminRequest::kStickSet, [current](const AdminRequest& request, AdminResponse& response) {
+        PoolSet& pools = current();
         const auto& args = request.stick_set();
         StickTable* table = find_table(pools, args.pool(), response);
         if (table == nullptr) return;

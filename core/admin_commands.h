@@ -1,14 +1,21 @@
 // Admin commands of the core: servers (state, weight) and stick tables.
 #pragma once
 
+#include <functional>
+
 #include "core/admin_registry.h"
 #include "core/pool.h"
 
 namespace lbd {
 
-// Registers servers, set_server_state, set_server_weight, stick_show,
-// stick_flush and stick_set. `pools` must outlive the registry's use.
-void register_pool_commands(AdminRegistry& registry, PoolSet& pools);
+// The pools of the running configuration (changes on reload). Called on the
+// control thread.
+using CurrentPools = std::function<PoolSet&()>;
+
+// Registers servers, set_server_state, set_server_weight, add_server,
+// remove_server, stick_show, stick_flush and stick_set. `servers_changed`
+// runs after a server was added or removed (the health checker follows).
+void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::function<void()> servers_changed);
 
 // Fills a ServerInfo from a server's current state.
 void describe_server(const Server& server, ::lbd::v1::ServerInfo& out);

@@ -507,10 +507,9 @@ int read_file(const std::string& path, std::string& out) {
     return err;
 }
 
-// Binds a throw-away socket the way l4/tcp_listener.cc does, minus
-// SO_REUSEPORT: with it, a port held by another lbd (same user) would look
-// free. Returns 0 or an errno value.
-int try_bind(const SocketAddress& address, bool freebind) {
+}  // namespace
+
+int probe_exclusive_bind(const SocketAddress& address, bool freebind) {
     int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
     const bool v6 = address.is_v6();
@@ -526,8 +525,6 @@ int try_bind(const SocketAddress& address, bool freebind) {
     ::close(fd);
     return err;
 }
-
-}  // namespace
 
 std::string ConfigError::to_string() const {
     if (line <= 0) return file + ": " + message;
@@ -559,7 +556,7 @@ std::vector<ConfigError> check_listeners_bindable(const Config& config) {
     try {
         for (const ListenerConfig& listener : config.listeners) {
             if (listener.bind.port() == 0) continue;  // the kernel picks a free port
-            int err = try_bind(listener.bind, listener.freebind);
+            int err = probe_exclusive_bind(listener.bind, listener.freebind);
             if (err == 0) continue;
             std::string message = "listener " + quote(listener.name) + ": ";
             if (err == EADDRINUSE)

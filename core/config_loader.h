@@ -38,4 +38,10 @@ ConfigLoadResult load_config_text(std::string_view text, const std::string& disp
 // its new listeners the same way on reload.
 std::vector<ConfigError> check_listeners_bindable(const Config& config);
 
+// Binds a throw-away socket the way l4/tcp_listener.cc does, minus
+// SO_REUSEPORT: with it, a port held by another process of the same user
+// (another lbd) would look free and the kernel would silently share its
+// connections between both. Returns 0 or an errno value.
+int probe_exclusive_bind(const SocketAddress& address, bool freebind);
+
 }  // namespace lbd

@@ -16,7 +16,8 @@ namespace lbd {
 //
 //   IDLE --timer--> PROBING --connected / failed / timed out--> IDLE
 struct HealthChecker::Check {
-    Check(event_base* base, Server& server, const HealthCheckConfig& cfg) : base(base), server(server), cfg(cfg) {
+    Check(event_base* base, std::shared_ptr<Server> owned, const HealthCheckConfig& cfg)
+        : base(base), owner(std::move(owned)), server(*owner), cfg(cfg) {
         timer = make_event(base, -1, 0, &Check::on_timer, this);
     }
 
@@ -78,6 +79,7 @@ struct HealthChecker::Check {
     void schedule() { arm_timer(timer.get(), cfg.interval_ms); }
 
     event_base* base;
+    std::shared_ptr<Server> owner;
     Server& server;
     HealthCheckConfig cfg;
     EventPtr timer;
@@ -87,20 +89,31 @@ struct HealthChecker::Check {
     uint32_t failures = 0;
 };
 
-HealthChecker::HealthChecker(event_base* base, const PoolSet& pools) {
-    for (const auto& pool : pools.pools()) {
-        const HealthCheckConfig& cfg = pool->config().health_check;
-        if (!cfg.enabled) continue;
-        for (const auto& server : pool->servers()) checks_.push_back(std::make_unique<Check>(base, *server, cfg));
-    }
-}
+HealthChecker::HealthChecker(event_base* base, const PoolSet& pools) : pools_(pools), base_(base) {}
 
 HealthChecker::~HealthChecker() = default;
 
-void HealthChecker::start() {
-    // The first probe goes out at once, so a dead server is found within
-    // `fall` probes of start-up rather than `fall` intervals later.
-    for (auto& check : checks_) check->begin_probe();
+void HealthChecker::start() { sync(); }
+
+void HealthChecker::sync() {
+    std::map<const Server*, std::unique_ptr<Check>> next;
+    for (const auto& pool : pools_.pools()) {
+        const HealthCheckConfig& cfg = pool->config().health_check;
+        if (!cfg.enabled) continue;
+        for (const auto& server : *pool->servers()) {
+            auto it = checks_.find(server.get());
+            if (it != checks_.end()) {
+                next.emplace(server.get(), std::move(it->second));
+                continue;
+            }
+            auto check = std::make_unique<Check>(base_, server, cfg);
+            // The first probe goes out at once, so a dead server is found
+            // within `fall` probes rather than `fall` intervals later.
+            check->begin_probe();
+            next.emplace(server.get(), std::move(check));
+        }
+    }
+    checks_.swap(next);  // checks of removed servers are destroyed here
 }
 
 }  // namespace lbd

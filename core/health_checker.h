@@ -8,6 +8,7 @@
 // DOWN directly; the checks then bring it back with `rise` successes.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -23,10 +24,15 @@ public:
 
     // Starts probing every server of every pool with a health_check.
     void start();
+    // Follows servers added or removed at run time: new servers get a check
+    // (probed at once), removed ones lose theirs. Control thread.
+    void sync();
 
 private:
     struct Check;
-    std::vector<std::unique_ptr<Check>> checks_;
+    const PoolSet& pools_;
+    event_base* base_;
+    std::map<const Server*, std::unique_ptr<Check>> checks_;
 };
 
 }  // namespace lbd

@@ -12,7 +12,7 @@ namespace lbd {
 void write_pool_metrics(const PoolSet& pools, std::string& out) {
     metric_header(out, "lbd_server_state", "gauge", "1 for the server's current effective state (UP, DOWN, DRAIN, MAINT).");
     for (const auto& pool : pools.pools())
-        for (const auto& s : pool->servers())
+        for (const auto& s : *pool->servers())
             for (ServerState state : {ServerState::kUp, ServerState::kDown, ServerState::kDrain, ServerState::kMaint})
                 metric_sample(out, "lbd_server_state", {{"pool", pool->name()}, {"server", s->name()}, {"state", to_string(state)}},
                               s->state() == state ? 1 : 0);
@@ -39,7 +39,7 @@ void write_pool_metrics(const PoolSet& pools, std::string& out) {
     for (const Gauge& g : gauges) {
         metric_header(out, g.name, g.type, g.help);
         for (const auto& pool : pools.pools())
-            for (const auto& s : pool->servers())
+            for (const auto& s : *pool->servers())
                 metric_sample(out, g.name, {{"pool", pool->name()}, {"server", s->name()}}, g.value(*s));
     }
 

@@ -6,40 +6,118 @@
 
 namespace lbd {
 
-Pool::Pool(const PoolConfig& config) : config_(config) {
+namespace {
+
+std::shared_ptr<Server> make_server(const PoolConfig& pool, const ServerConfig& sc) {
     // With active checks configured to start DOWN, servers wait for `rise`
     // successes; otherwise they start UP and checks take them down.
-    HealthState initial = config.health_check.enabled && config.health_check.start_down ? HealthState::kDown
-                                                                                          : HealthState::kUp;
-    for (const ServerConfig& sc : config.servers) {
-        servers_.push_back(std::make_unique<Server>(config.name, sc.name, sc.address, sc.weight, sc.max_connections,
-                                                    sc.admin_state, initial));
-    }
-    set_state_listener(nullptr);
-    if (config.stickiness.enabled) {
-        stick_table_ = std::make_unique<StickTable>(config.name, config.stickiness.ttl_ms, config.stickiness.capacity);
-    }
+    HealthState initial =
+        pool.health_check.enabled && pool.health_check.start_down ? HealthState::kDown : HealthState::kUp;
+    return std::make_shared<Server>(pool.name, sc.name, sc.address, sc.weight, sc.max_connections, sc.admin_state,
+                                    initial);
 }
 
-Server* Pool::find_server(std::string_view name) const {
-    for (const auto& server : servers_)
-        if (server->name() == name) return server.get();
+const ServerConfig* find_config(const PoolConfig& pool, std::string_view name) {
+    for (const ServerConfig& sc : pool.servers)
+        if (sc.name == name) return &sc;
     return nullptr;
 }
 
-void Pool::set_state_listener(Server::StateListener listener) {
-    for (const auto& server : servers_) {
-        server->attach(&generation_, [listener](const Server& s, ServerState old_state, ServerState new_state,
-                                                const char* reason) {
-            LOG_INFO("server %s/%s is %s (%s; was %s)", s.pool_name().c_str(), s.name().c_str(),
-                     to_string(new_state), reason, to_string(old_state));
-            if (listener) listener(s, old_state, new_state, reason);
-        });
+// A kept server takes the new config's weight and limit; its admin state
+// changes only if the config changed it (a drain done with lbctl survives a
+// reload that is about something else).
+void update_kept(Server& server, const ServerConfig& now, const ServerConfig* before) {
+    server.set_weight(now.weight);
+    server.set_max_connections(now.max_connections);
+    if (before == nullptr || before->admin_state != now.admin_state)
+        server.set_admin_state(now.admin_state, "config reloaded");
+}
+
+}  // namespace
+
+Pool::Pool(const PoolConfig& config, const Pool* previous) : config_(config) {
+    ServerList list;
+    auto old_list = previous != nullptr ? previous->servers() : nullptr;
+    for (const ServerConfig& sc : config.servers) {
+        std::shared_ptr<Server> kept;
+        if (old_list) {
+            for (const auto& s : *old_list)
+                if (s->name() == sc.name && s->address() == sc.address) kept = s;
+        }
+        if (kept) {
+            update_kept(*kept, sc, find_config(previous->config(), sc.name));
+            list.push_back(std::move(kept));
+        } else {
+            list.push_back(make_server(config, sc));
+        }
+    }
+    publish(std::move(list));
+
+    if (config.stickiness.enabled) {
+        StickTable* old_table = previous != nullptr ? previous->stick_table() : nullptr;
+        if (old_table != nullptr && old_table->ttl_ms() == config.stickiness.ttl_ms &&
+            old_table->capacity() == config.stickiness.capacity) {
+            stick_table_ = previous->stick_table_;
+        } else {
+            stick_table_ = std::make_shared<StickTable>(config.name, config.stickiness.ttl_ms, config.stickiness.capacity);
+            if (old_table != nullptr) {
+                // Resized or re-timed: the entries move over, capped by the new TTL.
+                uint64_t now = monotonic_ms();
+                for (const StickEntry& e : old_table->snapshot(now))
+                    stick_table_->apply(StickChange{StickChange::Kind::kSet, e.key, e.server, e.ttl_remaining_ms}, now);
+            }
+        }
     }
 }
 
-PoolSet::PoolSet(const Config& config) {
-    for (const PoolConfig& pc : config.pools) pools_.push_back(std::make_unique<Pool>(pc));
+void Pool::publish(ServerList list) {
+    for (const auto& server : list) server->attach(&generation_);
+    servers_.store(std::make_shared<const ServerList>(std::move(list)), std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+std::shared_ptr<Server> Pool::find_server(std::string_view name) const {
+    auto list = servers();
+    for (const auto& server : *list)
+        if (server->name() == name) return server;
+    return nullptr;
+}
+
+bool Pool::add_server(const ServerConfig& sc, std::string* error) {
+    auto list = servers();
+    for (const auto& server : *list) {
+        if (server->name() == sc.name) {
+            *error = "pool '" + name() + "' already has a server named '" + sc.name + "'";
+            return false;
+        }
+    }
+    ServerList next = *list;
+    next.push_back(make_server(config_, sc));
+    publish(std::move(next));
+    LOG_INFO("server %s/%s added at %s (admin)", name().c_str(), sc.name.c_str(), sc.address.to_string().c_str());
+    return true;
+}
+
+bool Pool::remove_server(std::string_view server_name, std::string* error) {
+    auto list = servers();
+    ServerList next;
+    for (const auto& server : *list)
+        if (server->name() != server_name) next.push_back(server);
+    if (next.size() == list->size()) {
+        *error = "no server named '" + std::string(server_name) + "' in pool '" + name() + "'";
+        return false;
+    }
+    // Open connections keep the server object alive until they end.
+    publish(std::move(next));
+    LOG_INFO("server %s/%.*s removed (admin)", name().c_str(), static_cast<int>(server_name.size()), server_name.data());
+    return true;
+}
+
+PoolSet::PoolSet(const Config& config, const PoolSet* previous) {
+    for (const PoolConfig& pc : config.pools) {
+        const Pool* old = previous != nullptr ? previous->find(pc.name) : nullptr;
+        pools_.push_back(std::make_unique<Pool>(pc, old));
+    }
 }
 
 Pool* PoolSet::find(std::string_view name) const {
@@ -58,8 +136,9 @@ void ServerPicker::refresh() {
     uint64_t generation = pool_.generation();
     if (generation == built_generation_) return;
     built_generation_ = generation;
+    servers_ = pool_.servers();
     usable_.clear();
-    for (const auto& server : pool_.servers())
+    for (const auto& server : *servers_)
         if (server->is_up()) usable_.push_back(server.get());
     balancer_->rebuild(usable_);
 }
@@ -69,7 +148,25 @@ bool ServerPicker::any_up() {
     return !usable_.empty();
 }
 
-Server* ServerPicker::pick(const SocketAddress& client, std::span<const Server* const> excluded) {
+bool ServerPicker::any_free() {
+    refresh();
+    for (const Server* server : usable_)
+        if (server->is_up() && !server->at_capacity()) return true;
+    return false;
+}
+
+size_t ServerPicker::server_count() {
+    refresh();
+    return servers_->size();
+}
+
+std::shared_ptr<Server> ServerPicker::owner_of(const Server* server) const {
+    for (const auto& s : *servers_)
+        if (s.get() == server) return s;
+    return nullptr;
+}
+
+std::shared_ptr<Server> ServerPicker::pick(const SocketAddress& client, std::span<const Server* const> excluded) {
     refresh();
     PickContext ctx;
     std::string_view ip = client.ip_bytes();
@@ -80,15 +177,16 @@ Server* ServerPicker::pick(const SocketAddress& client, std::span<const Server* 
     uint64_t now = table != nullptr ? monotonic_ms() : 0;
     if (table != nullptr) {
         if (auto name = table->lookup(ip, now)) {
-            Server* stuck = pool_.find_server(*name);
-            if (stuck != nullptr && !ctx.skip(stuck)) return stuck;
+            for (const auto& s : *servers_)
+                if (s->name() == *name && !ctx.skip(s.get())) return s;
         }
     }
     Server* chosen = balancer_->pick(ctx);
+    if (chosen == nullptr) return nullptr;
     // The client's entry follows its server: a client re-placed because its
     // server went down stays on the new one from now on.
-    if (chosen != nullptr && table != nullptr) table->set(ip, chosen->name(), now);
-    return chosen;
+    if (table != nullptr) table->set(ip, chosen->name(), now);
+    return owner_of(chosen);
 }
 
 }  // namespace lbd

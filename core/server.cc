@@ -65,17 +65,25 @@ ServerState Server::state() const {
     return health() == HealthState::kUp ? ServerState::kUp : ServerState::kDown;
 }
 
-void Server::attach(std::atomic<uint64_t>* pool_generation, StateListener listener) {
-    generation_ = pool_generation;
-    listener_ = std::move(listener);
+namespace {
+Server::StateObserver* g_observer = nullptr;
+}  // namespace
+
+void Server::set_observer(StateObserver* observer) { g_observer = observer; }
+
+void Server::attach(std::atomic<uint64_t>* pool_generation) {
+    generation_.store(pool_generation, std::memory_order_release);
+    pool_generation->fetch_add(1, std::memory_order_acq_rel);
 }
 
 void Server::changed(ServerState old_state, const char* reason) {
     ServerState new_state = state();
-    if (generation_ != nullptr) generation_->fetch_add(1, std::memory_order_acq_rel);
+    if (auto* generation = generation_.load(std::memory_order_acquire)) generation->fetch_add(1, std::memory_order_acq_rel);
     if (new_state == old_state) return;
     last_change_ms_.store(realtime_ms(), std::memory_order_relaxed);
-    if (listener_) listener_(*this, old_state, new_state, reason);
+    LOG_INFO("server %s/%s is %s (%s; was %s)", pool_name_.c_str(), name_.c_str(), to_string(new_state), reason,
+             to_string(old_state));
+    if (g_observer != nullptr) g_observer->server_state_changed(*this, old_state, new_state, reason);
 }
 
 void Server::set_health(HealthState health, const char* reason) {
@@ -97,16 +105,18 @@ void Server::set_weight(uint32_t weight) {
 }
 
 bool Server::at_capacity() const {
-    return max_connections_ != 0 && active_.load(std::memory_order_relaxed) >= max_connections_;
+    uint32_t limit = max_connections();
+    return limit != 0 && active_.load(std::memory_order_relaxed) >= limit;
 }
 
 bool Server::try_acquire_slot() {
-    if (max_connections_ == 0) {
+    uint32_t limit = max_connections();
+    if (limit == 0) {
         active_.fetch_add(1, std::memory_order_relaxed);
         return true;
     }
     uint32_t current = active_.load(std::memory_order_relaxed);
-    while (current < max_connections_) {
+    while (current < limit) {
         if (active_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed)) return true;
     }
     return false;

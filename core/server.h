@@ -4,11 +4,15 @@
 // read state, weight and connection counts without a lock. Writers (health
 // checker, admin commands, passive ejection) bump the owning pool's
 // generation; each worker rebuilds its balancer when it sees a new one.
+//
+// Servers are shared (shared_ptr): a reload that keeps a server (same pool,
+// name and address) hands the same object to the new pool, so its health,
+// admin state, counters and open connections carry over; connections hold
+// a reference, so a removed server lives until its last connection ends.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <string>
 
@@ -26,9 +30,15 @@ struct ServerCounters {
 
 class Server {
 public:
-    // Called on every effective-state change (from any thread).
-    using StateListener = std::function<void(const Server&, ServerState old_state, ServerState new_state,
-                                             const char* reason)>;
+    // Told of every effective-state change (from any thread). One observer
+    // for the process, set before workers start (the HA sync uses it).
+    class StateObserver {
+    public:
+        virtual ~StateObserver() = default;
+        virtual void server_state_changed(const Server& server, ServerState old_state, ServerState new_state,
+                                          const char* reason) = 0;
+    };
+    static void set_observer(StateObserver* observer);
 
     Server(std::string pool_name, std::string name, SocketAddress address, uint32_t weight = 1,
            uint32_t max_connections = 0, AdminState admin = AdminState::kReady,
@@ -40,7 +50,8 @@ public:
     // node and every run, and it reveals neither address nor position.
     const std::string& id() const { return id_; }
     const SocketAddress& address() const { return address_; }
-    uint32_t max_connections() const { return max_connections_; }
+    uint32_t max_connections() const { return max_connections_.load(std::memory_order_relaxed); }
+    void set_max_connections(uint32_t limit) { max_connections_.store(limit, std::memory_order_relaxed); }
 
     ServerState state() const;
     bool is_up() const { return state() == ServerState::kUp; }
@@ -65,8 +76,9 @@ public:
     // returns true when it makes `max_fails` failures within `window_ms`.
     bool record_connect_failure(uint64_t now_ms, uint32_t max_fails, uint32_t window_ms);
 
-    // Set by the pool: bumped on every change that alters balancing.
-    void attach(std::atomic<uint64_t>* pool_generation, StateListener listener);
+    // Set by the pool that owns the server now: bumped on every change that
+    // alters balancing. A reload re-attaches a kept server to its new pool.
+    void attach(std::atomic<uint64_t>* pool_generation);
 
     ServerCounters counters;
 
@@ -77,14 +89,13 @@ private:
     std::string name_;
     std::string id_;
     SocketAddress address_;
-    uint32_t max_connections_;
+    std::atomic<uint32_t> max_connections_;
     std::atomic<HealthState> health_;
     std::atomic<AdminState> admin_;
     std::atomic<uint32_t> weight_;
     std::atomic<uint32_t> active_{0};
     std::atomic<uint64_t> last_change_ms_{0};
-    std::atomic<uint64_t>* generation_ = nullptr;
-    StateListener listener_;
+    std::atomic<std::atomic<uint64_t>*> generation_{nullptr};
 
     // Only the failure path takes this lock; successful connects never do.
     std::mutex fail_mutex_;

@@ -1,6 +1,13 @@
 #include "l4/l4_tier.h"
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include "core/admin_http.h"
+#include "core/config_loader.h"
 #include "core/log.h"
 #include "l4/l4_worker.h"
 #include "l4/splice_session.h"
@@ -28,24 +35,52 @@ const char* to_string(EndReason reason) {
     return "?";
 }
 
-L4Tier::L4Tier(const Config& config, PoolSet& pools, const std::vector<Worker*>& workers)
-    : config_(config), pools_(pools), workers_(workers) {
-    for (Worker* worker : workers_) worker_state_.push_back(std::make_unique<L4Worker>(*worker, config.global));
+// One TCP listener of the next configuration: its new sockets (one per
+// worker), or none when the current socket is kept.
+struct L4Tier::Plan {
+    const ListenerConfig* config = nullptr;
+    Pool* pool = nullptr;
+    ListenerStats* stats = nullptr;  // set on the control thread: workers never read slots_
+    bool kept = false;
+    SocketAddress bound;
+    std::vector<UniqueFd> fds;
+};
+
+L4Tier::L4Tier(const std::vector<Worker*>& workers, const GlobalConfig& global) : workers_(workers) {
+    for (Worker* worker : workers_) worker_state_.push_back(std::make_unique<L4Worker>(*worker, global));
 }
 
 L4Tier::~L4Tier() = default;
 
-bool L4Tier::bind_listeners(std::string* error) {
-    for (const ListenerConfig& lc : config_.listeners) {
+bool L4Tier::prepare(const Runtime& next, std::vector<Plan>& plans, std::string* error) {
+    for (const ListenerConfig& lc : next.config.listeners) {
         if (lc.mode != ListenerMode::kTcp) continue;
-        Pool* pool = pools_.find(lc.pool);
-        if (pool == nullptr) {
+        Plan& plan = plans.emplace_back();
+        plan.config = &lc;
+        plan.pool = next.pools.find(lc.pool);
+        if (plan.pool == nullptr) {
             *error = "listener " + lc.name + ": unknown pool " + lc.pool;
             return false;
         }
-        auto& stats = stats_.emplace_back(std::make_unique<ListenerStats>());
+        bool is_current = current_ != nullptr && std::any_of(current_->config.listeners.begin(),
+                                                             current_->config.listeners.end(), [&](const auto& cur) {
+                                                                 return cur.name == lc.name && cur.bind == lc.bind &&
+                                                                        cur.mode == lc.mode;
+                                                             });
+        if (is_current) {
+            plan.kept = true;
+            plan.bound = slots_[lc.name].bound;
+            continue;
+        }
         SocketAddress address = lc.bind;
-        for (auto& state : worker_state_) {
+        if (address.port() != 0) {
+            if (int err = probe_exclusive_bind(address, lc.freebind); err != 0) {
+                *error = "listener " + lc.name + ": " + address.to_string() + ": " +
+                         (err == EADDRINUSE ? "address already in use (another lbd?)" : strerror(err));
+                return false;
+            }
+        }
+        for (size_t i = 0; i < worker_state_.size(); ++i) {
             std::string why;
             UniqueFd fd = open_listen_socket(lc, address, &why);
             if (!fd) {
@@ -59,12 +94,69 @@ bool L4Tier::bind_listeners(std::string* error) {
                 getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
                 address = SocketAddress(reinterpret_cast<sockaddr*>(&bound), len);
             }
-            auto listener = std::make_unique<TcpListener>(*state, lc, *pool, *stats, std::move(fd));
-            listener->start();
-            state->add_listener(std::move(listener));
+            plan.fds.push_back(std::move(fd));
         }
-        LOG_INFO("listener %s bound %s (mode tcp)", lc.name.c_str(), address.to_string().c_str());
+        plan.bound = address;
     }
+    return true;
+}
+
+bool L4Tier::start(RuntimePtr runtime, std::string* error) {
+    std::vector<Plan> plans;
+    if (!prepare(*runtime, plans, error)) return false;
+    for (Plan& plan : plans) {
+        Slot& slot = slots_[plan.config->name];
+        slot.configured = plan.config->bind;
+        slot.bound = plan.bound;
+        for (size_t i = 0; i < worker_state_.size(); ++i) {
+            L4Worker& w = *worker_state_[i];
+            auto listener = std::make_shared<TcpListener>(w, runtime, *plan.config, *plan.pool, *slot.stats,
+                                                          std::move(plan.fds[i]));
+            listener->start();
+            w.add_listener(std::move(listener));
+        }
+        LOG_INFO("listener %s bound %s (mode tcp)", plan.config->name.c_str(), plan.bound.to_string().c_str());
+    }
+    current_ = std::move(runtime);
+    return true;
+}
+
+bool L4Tier::reload(RuntimePtr next, std::string* error) {
+    auto plans = std::make_shared<std::vector<Plan>>();
+    if (!prepare(*next, *plans, error)) return false;  // the sockets opened so far close here
+
+    for (Plan& plan : *plans) {
+        Slot& slot = slots_[plan.config->name];
+        slot.configured = plan.config->bind;
+        slot.bound = plan.bound;
+        plan.stats = slot.stats.get();
+        LOG_INFO("listener %s %s %s (mode tcp)", plan.config->name.c_str(), plan.kept ? "kept" : "bound",
+                 plan.bound.to_string().c_str());
+    }
+    for (size_t i = 0; i < worker_state_.size(); ++i) {
+        L4Worker* w = worker_state_[i].get();
+        // Runs on worker i: only that worker touches its listeners.
+        w->worker().post([w, i, next, plans] {
+            std::vector<std::shared_ptr<TcpListener>> fresh;
+            for (Plan& plan : *plans) {
+                UniqueFd fd;
+                if (plan.kept) {
+                    if (auto old = w->find_listener(plan.config->name)) fd = old->release_fd();
+                    // A kept socket takes a changed backlog by listening again.
+                    if (fd) listen(fd.get(), static_cast<int>(plan.config->backlog));
+                } else {
+                    fd = std::move(plan.fds[i]);
+                }
+                if (!fd) continue;
+                auto listener = std::make_shared<TcpListener>(*w, next, *plan.config, *plan.pool, *plan.stats,
+                                                              std::move(fd));
+                listener->start();
+                fresh.push_back(std::move(listener));
+            }
+            w->replace_listeners(std::move(fresh), next->config.global);
+        });
+    }
+    current_ = std::move(next);
     return true;
 }
 
@@ -84,32 +176,27 @@ void L4Tier::abort_all(EndReason reason) {
 
 uint64_t L4Tier::active_connections() const {
     uint64_t total = 0;
-    for (const auto& stats : stats_) total += stats->active.load(std::memory_order_relaxed);
+    for (const auto& [name, slot] : slots_) total += slot.stats->active.load(std::memory_order_relaxed);
     return total;
 }
 
 const ListenerStats* L4Tier::stats(const std::string& listener_name) const {
-    size_t index = 0;
-    for (const ListenerConfig& lc : config_.listeners) {
-        if (lc.mode != ListenerMode::kTcp) continue;
-        if (lc.name == listener_name) return stats_[index].get();
-        ++index;
-    }
-    return nullptr;
+    auto it = slots_.find(listener_name);
+    return it == slots_.end() ? nullptr : it->second.stats.get();
 }
 
 void L4Tier::write_metrics(std::string& out) const {
     metric_header(out, "lbd_listener_connections_accepted_total", "counter", "Connections accepted.");
-    for (const ListenerConfig& lc : config_.listeners)
+    for (const ListenerConfig& lc : current_->config.listeners)
         if (const ListenerStats* s = stats(lc.name))
             metric_sample(out, "lbd_listener_connections_accepted_total", {{"listener", lc.name}}, double(s->accepted.load()));
     metric_header(out, "lbd_listener_connections_active", "gauge", "Connections open now.");
-    for (const ListenerConfig& lc : config_.listeners)
+    for (const ListenerConfig& lc : current_->config.listeners)
         if (const ListenerStats* s = stats(lc.name))
             metric_sample(out, "lbd_listener_connections_active", {{"listener", lc.name}}, double(s->active.load()));
     metric_header(out, "lbd_listener_connections_ended_total", "counter",
                   "Connections closed, by how they ended (the end= of the connection log line).");
-    for (const ListenerConfig& lc : config_.listeners) {
+    for (const ListenerConfig& lc : current_->config.listeners) {
         const ListenerStats* s = stats(lc.name);
         if (s == nullptr) continue;
         for (size_t i = 0; i < static_cast<size_t>(EndReason::kCount); ++i)
@@ -121,7 +208,7 @@ void L4Tier::write_metrics(std::string& out) const {
 void L4Tier::register_admin_commands(AdminRegistry& registry) const {
     registry.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {
         auto* reply = response.mutable_stats();
-        for (const ListenerConfig& lc : config_.listeners) {
+        for (const ListenerConfig& lc : current_->config.listeners) {
             const ListenerStats* s = stats(lc.name);
             if (s == nullptr) continue;
             auto* info = reply->add_listeners();

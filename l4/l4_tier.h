@@ -1,14 +1,16 @@
 // The L4 tier: builds each worker's listening sockets and state from the
-// config, and offers the process-level controls (stop accepting, abort).
+// config, reloads them, and offers the process-level controls (stop
+// accepting, abort, stats).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/admin_registry.h"
 #include "core/config.h"
-#include "core/pool.h"
+#include "core/runtime.h"
 #include "core/worker.h"
 #include "l4/l4_types.h"
 
@@ -18,19 +20,27 @@ class L4Worker;
 
 class L4Tier {
 public:
-    // `config` and `pools` must outlive the tier.
-    L4Tier(const Config& config, PoolSet& pools, const std::vector<Worker*>& workers);
+    explicit L4Tier(const std::vector<Worker*>& workers, const GlobalConfig& global);
     // Call after the workers' threads have stopped.
     ~L4Tier();
 
-    // Binds every TCP listener on every worker (before the workers start).
-    // A port of 0 is resolved by the first bind and shared by all workers.
-    bool bind_listeners(std::string* error);
+    // Binds every TCP listener of `runtime` on every worker, before the
+    // workers start. A port of 0 is resolved by the first bind and shared by
+    // all workers.
+    bool start(RuntimePtr runtime, std::string* error);
+
+    // Reload, on the control thread while workers run. Opens the sockets of
+    // new listeners (and of listeners whose address changed) first: if any
+    // fails, nothing changes and the error says why. Otherwise each worker
+    // gets its new listener set: an unchanged listener keeps its socket (and
+    // the connections waiting in its accept queue), a removed one closes.
+    // Open connections finish on the configuration they started with.
+    bool reload(RuntimePtr next, std::string* error);
 
     // Any thread.
     void stop_accepting();
     void abort_all(EndReason reason);
-    // Open connections of all listeners (any thread).
+    // Control thread.
     uint64_t active_connections() const;
     const ListenerStats* stats(const std::string& listener_name) const;
 
@@ -40,11 +50,19 @@ public:
     void write_metrics(std::string& out) const;
 
 private:
-    const Config& config_;
-    PoolSet& pools_;
+    // What lbd knows of a listener across reloads: its counters continue.
+    struct Slot {
+        std::unique_ptr<ListenerStats> stats = std::make_unique<ListenerStats>();
+        SocketAddress configured;  // as written in the config
+        SocketAddress bound;       // with the port resolved
+    };
+    struct Plan;
+    bool prepare(const Runtime& next, std::vector<Plan>& plans, std::string* error);
+
     std::vector<Worker*> workers_;
     std::vector<std::unique_ptr<L4Worker>> worker_state_;
-    std::vector<std::unique_ptr<ListenerStats>> stats_;  // one per TCP listener, config order
+    std::map<std::string, Slot> slots_;  // by listener name, never erased
+    RuntimePtr current_;
 };
 
 }  // namespace lbd::l4

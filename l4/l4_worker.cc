@@ -25,13 +25,31 @@ L4Worker::~L4Worker() {
     listeners_.clear();
 }
 
-ServerPicker& L4Worker::picker_for(Pool& pool) {
-    auto& picker = pickers_[&pool];
-    if (!picker) picker = std::make_unique<ServerPicker>(pool);
-    return *picker;
+ServerPicker& L4Worker::picker_for(const TcpListener& listener) {
+    PickerEntry& entry = pickers_[&listener.pool()];
+    if (!entry.picker) {
+        entry.runtime = listener.runtime();
+        entry.picker = std::make_unique<ServerPicker>(listener.pool());
+    }
+    return *entry.picker;
 }
 
-void L4Worker::add_listener(std::unique_ptr<TcpListener> listener) { listeners_.push_back(std::move(listener)); }
+void L4Worker::add_listener(std::shared_ptr<TcpListener> listener) { listeners_.push_back(std::move(listener)); }
+
+std::shared_ptr<TcpListener> L4Worker::find_listener(const std::string& name) const {
+    for (const auto& listener : listeners_)
+        if (listener->config().name == name) return listener;
+    return nullptr;
+}
+
+void L4Worker::replace_listeners(std::vector<std::shared_ptr<TcpListener>> next, const GlobalConfig& global) {
+    for (auto& old : listeners_) old->stop();  // no-op for those whose socket moved on
+    listeners_ = std::move(next);
+    global_ = global;
+    // Connections of the old configuration still connecting make their own
+    // picker again (keyed by their pool); the rest of the old ones go now.
+    pickers_.clear();
+}
 
 void L4Worker::start_session(std::unique_ptr<SpliceSession> session) {
     SpliceSession* raw = session.get();
@@ -65,12 +83,6 @@ void L4Worker::dequeue(Pool& pool, SpliceSession* session) {
 
 void L4Worker::on_queue_timer(evutil_socket_t, short, void* arg) { static_cast<L4Worker*>(arg)->service_queues(); }
 
-static bool has_free_slot(const Pool& pool) {
-    for (const auto& server : pool.servers())
-        if (server->is_up() && !server->at_capacity()) return true;
-    return false;
-}
-
 void L4Worker::service_queues() {
     uint64_t now = monotonic_ms();
     bool waiting = false;
@@ -82,13 +94,30 @@ void L4Worker::service_queues() {
                 head->queue_expired();
                 continue;
             }
-            if (!has_free_slot(*pool)) break;
+            if (!head->has_free_server()) break;
             queue.pop_front();
             head->leave_queue();
         }
         waiting = waiting || !queue.empty();
     }
     if (waiting && !event_pending(queue_timer_.get(), EV_TIMEOUT, nullptr)) arm_timer(queue_timer_.get(), kQueueCheckMs);
+}
+
+void L4Worker::schedule_revive(std::shared_ptr<Server> server, uint32_t ms) {
+    // The timer's argument is the list element itself (list nodes never
+    // move); the entry, its timer and its server reference go together.
+    Revival& entry = revivals_.emplace_back();
+    entry.owner = this;
+    entry.self = std::prev(revivals_.end());
+    entry.server = std::move(server);
+    entry.timer = make_event(base(), -1, 0, &L4Worker::on_revive, &entry);
+    arm_timer(entry.timer.get(), ms);
+}
+
+void L4Worker::on_revive(evutil_socket_t, short, void* arg) {
+    auto* entry = static_cast<Revival*>(arg);
+    entry->server->set_health(HealthState::kUp, "passive: fail_timeout elapsed");
+    entry->owner->revivals_.erase(entry->self);
 }
 
 void L4Worker::stop_accepting() {

@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/pool.h"
+#include "core/runtime.h"
 #include "core/worker.h"
 #include "l4/l4_types.h"
 #include "l4/pipe_pool.h"
@@ -34,10 +35,17 @@ public:
     // on this worker (sessions use it within one pump, never across events).
     std::span<char> copy_buffer() { return copy_buffer_; }
     const GlobalConfig& global() const { return global_; }
-    ServerPicker& picker_for(Pool& pool);
+    // The worker's balancer for the pool of `listener`.
+    ServerPicker& picker_for(const TcpListener& listener);
 
-    void add_listener(std::unique_ptr<TcpListener> listener);
-    const std::vector<std::unique_ptr<TcpListener>>& listeners() const { return listeners_; }
+    void add_listener(std::shared_ptr<TcpListener> listener);
+    const std::vector<std::shared_ptr<TcpListener>>& listeners() const { return listeners_; }
+    // Reload: the listener of this worker named `name`, if any.
+    std::shared_ptr<TcpListener> find_listener(const std::string& name) const;
+    // Reload: `next` becomes the worker's listener set (already started);
+    // listeners not carried into it stop accepting. Their open connections
+    // go on. Pickers of the old configuration are dropped.
+    void replace_listeners(std::vector<std::shared_ptr<TcpListener>> next, const GlobalConfig& global);
 
     // Takes ownership of a new session and starts it.
     void start_session(std::unique_ptr<SpliceSession> session);
@@ -49,6 +57,10 @@ public:
     // pool's queue is full.
     bool enqueue(Pool& pool, SpliceSession* session);
     void dequeue(Pool& pool, SpliceSession* session);
+
+    // Passive ejection without active checks: the server comes back UP
+    // after `ms`, as nginx's max_fails/fail_timeout does.
+    void schedule_revive(std::shared_ptr<Server> server, uint32_t ms);
 
     // Shutdown: close listening sockets (established sessions go on).
     void stop_accepting();
@@ -64,11 +76,23 @@ private:
     PipePool pipes_;
     // 16 KiB: a typical request or response fits; four pages of a pipe.
     std::array<char, 16384> copy_buffer_{};
-    std::map<Pool*, std::unique_ptr<ServerPicker>> pickers_;
-    std::vector<std::unique_ptr<TcpListener>> listeners_;
+    struct PickerEntry {
+        RuntimePtr runtime;  // keeps the pool alive as long as the entry
+        std::unique_ptr<ServerPicker> picker;
+    };
+    std::map<const Pool*, PickerEntry> pickers_;
+    std::vector<std::shared_ptr<TcpListener>> listeners_;
     std::list<std::unique_ptr<SpliceSession>> sessions_;
     std::map<Pool*, std::deque<SpliceSession*>> queues_;
     EventPtr queue_timer_;
+    struct Revival {
+        L4Worker* owner = nullptr;
+        std::list<Revival>::iterator self;
+        std::shared_ptr<Server> server;
+        EventPtr timer;
+    };
+    static void on_revive(evutil_socket_t fd, short what, void* arg);
+    std::list<Revival> revivals_;
 };
 
 }  // namespace lbd::l4

@@ -38,10 +38,11 @@ void close_with_reset(UniqueFd& fd) {
 
 }  // namespace
 
-SpliceSession::SpliceSession(L4Worker& worker, TcpListener& listener, UniqueFd client_fd, const SocketAddress& peer)
+SpliceSession::SpliceSession(L4Worker& worker, std::shared_ptr<TcpListener> listener, UniqueFd client_fd,
+                             const SocketAddress& peer)
     : worker_(worker),
-      listener_(listener),
-      pool_(listener.pool()),
+      listener_(std::move(listener)),
+      pool_(listener_->pool()),
       peer_(peer),
       client_addr_(peer),
       start_ms_(monotonic_ms()) {
@@ -62,7 +63,7 @@ void SpliceSession::start() {
                                &SpliceSession::on_client_event, this);
     event_add(client_.event.get(), nullptr);
 
-    const AcceptProxyConfig& accept = listener_.config().accept_proxy;
+    const AcceptProxyConfig& accept = listener_->config().accept_proxy;
     if (!accept.enabled) return connect_next();
 
     if (!accept.trusted_sources.empty()) {
@@ -119,7 +120,7 @@ void SpliceSession::on_timer(evutil_socket_t, short, void* arg) {
             // The timer is armed once per idle period, not on every byte: here
             // it checks how long it really has been and re-arms for the rest.
             uint64_t idle_ms = monotonic_ms() - self->last_activity_ms_;
-            uint32_t limit = self->listener_.config().idle_timeout_ms;
+            uint32_t limit = self->listener_->config().idle_timeout_ms;
             if (idle_ms >= limit) return self->end(EndReason::kIdleTimeout);
             return arm_timer(self->timer_.get(), static_cast<uint32_t>(limit - idle_ms));
         }
@@ -140,7 +141,7 @@ void SpliceSession::read_proxy_header() {
         if (n <= 0) return end(EndReason::kProxyHeaderInvalid);  // closed or reset before a full header
         auto result = parse_proxy_header(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(n));
         if (result.status == ProxyParseStatus::kInvalid) {
-            LOG_DEBUG("listener %s: client %s: bad PROXY header: %s", listener_.config().name.c_str(),
+            LOG_DEBUG("listener %s: client %s: bad PROXY header: %s", listener_->config().name.c_str(),
                       peer_.to_string().c_str(), result.error ? result.error : "?");
             return end(EndReason::kProxyHeaderInvalid);
         }
@@ -168,14 +169,14 @@ void SpliceSession::read_proxy_header() {
 
 void SpliceSession::connect_next() {
     state_ = State::kConnecting;
-    ServerPicker& picker = worker_.picker_for(pool_);
-    Server* server = nullptr;
+    ServerPicker& picker = worker_.picker_for(*listener_);
+    std::shared_ptr<Server> server;
     // A server can fill up between the pick and the slot (other workers);
     // then it is skipped like a full one, a bounded number of times.
-    for (size_t attempt = 0; attempt <= pool_.servers().size(); ++attempt) {
+    for (size_t attempt = 0; attempt <= picker.server_count(); ++attempt) {
         server = picker.pick(client_addr_, tried_);
         if (server == nullptr || server->try_acquire_slot()) break;
-        tried_.push_back(server);
+        tried_.push_back(server.get());
         server = nullptr;
     }
     if (server == nullptr) {
@@ -216,13 +217,15 @@ void SpliceSession::leave_queue() {
     connect_next();
 }
 
+bool SpliceSession::has_free_server() { return worker_.picker_for(*listener_).any_free(); }
+
 void SpliceSession::connect_failed(const char* why) {
-    Server* server = server_choice_;
+    std::shared_ptr<Server> server = std::move(server_choice_);
     server_choice_ = nullptr;
     server->release_slot();
     server_.event.reset();
     server_.fd.reset();
-    tried_.push_back(server);
+    tried_.push_back(server.get());
 
     const PassiveHealthConfig& passive = pool_.config().passive_health;
     LOG_DEBUG("pool %s: connect to %s failed: %s", pool_.name().c_str(), server->name().c_str(), why);
@@ -234,14 +237,7 @@ void SpliceSession::connect_failed(const char* why) {
         // Without active checks nothing would bring it back: revive it after
         // fail_timeout_ms, as nginx's max_fails/fail_timeout does.
         if (!pool_.config().health_check.enabled) {
-            timeval tv{static_cast<time_t>(passive.fail_timeout_ms / 1000),
-                       static_cast<suseconds_t>((passive.fail_timeout_ms % 1000) * 1000)};
-            event_base_once(
-                worker_.base(), -1, EV_TIMEOUT,
-                [](evutil_socket_t, short, void* arg) {
-                    static_cast<Server*>(arg)->set_health(HealthState::kUp, "passive: fail_timeout elapsed");
-                },
-                server, &tv);
+            worker_.schedule_revive(server, passive.fail_timeout_ms);
         }
     }
     if (tried_.size() > pool_.config().retries) return end(EndReason::kConnectFailed);
@@ -282,7 +278,7 @@ void SpliceSession::start_forwarding() {
     state_ = State::kForwarding;
     proxy_out_.clear();
     last_activity_ms_ = monotonic_ms();
-    arm_timer(timer_.get(), listener_.config().idle_timeout_ms);
+    arm_timer(timer_.get(), listener_->config().idle_timeout_ms);
     forward();
 }
 
@@ -428,18 +424,18 @@ void SpliceSession::end(EndReason reason) {
     worker_.pipes().release(upstream_.pipe, upstream_.in_pipe == 0);
     worker_.pipes().release(downstream_.pipe, downstream_.in_pipe == 0);
 
-    Server* server = server_choice_;
-    if (server != nullptr) {
+    bool had_server = server_choice_ != nullptr;
+    if (Server* server = server_choice_.get()) {
         server->counters.bytes_to_server.fetch_add(upstream_.bytes, std::memory_order_relaxed);
         server->counters.bytes_from_server.fetch_add(downstream_.bytes, std::memory_order_relaxed);
         server->release_slot();
     }
-    listener_.stats().ended[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
-    listener_.stats().active.fetch_sub(1, std::memory_order_acq_rel);
+    listener_->stats().ended[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+    listener_->stats().active.fetch_sub(1, std::memory_order_acq_rel);
     log_end(reason);
-    listener_.connection_closed();
+    listener_->connection_closed();
     // Destroys this session: nothing may touch `this` afterwards.
-    worker_.session_ended(this, &pool_, server != nullptr);
+    worker_.session_ended(this, &pool_, had_server);
 }
 
 void SpliceSession::log_end(EndReason reason) {
@@ -447,7 +443,7 @@ void SpliceSession::log_end(EndReason reason) {
     std::string server = "-";
     if (server_choice_ != nullptr) server = pool_.name() + "/" + server_choice_->name();
     LOG_INFO("l4 listener=%s client=%s server=%s up=%llu down=%llu duration_ms=%llu end=%s",
-             listener_.config().name.c_str(), client_addr_.to_string().c_str(), server.c_str(),
+             listener_->config().name.c_str(), client_addr_.to_string().c_str(), server.c_str(),
              static_cast<unsigned long long>(upstream_.bytes), static_cast<unsigned long long>(downstream_.bytes),
              static_cast<unsigned long long>(monotonic_ms() - start_ms_), to_string(reason));
 }

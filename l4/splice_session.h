@@ -50,7 +50,8 @@ class TcpListener;
 
 class SpliceSession {
 public:
-    SpliceSession(L4Worker& worker, TcpListener& listener, UniqueFd client_fd, const SocketAddress& peer);
+    SpliceSession(L4Worker& worker, std::shared_ptr<TcpListener> listener, UniqueFd client_fd,
+                  const SocketAddress& peer);
     ~SpliceSession();
     SpliceSession(const SpliceSession&) = delete;
     SpliceSession& operator=(const SpliceSession&) = delete;
@@ -62,6 +63,9 @@ public:
     // From the worker's queue, which has removed the session: waited too long.
     void queue_expired() { end(EndReason::kQueueTimeout); }
     uint64_t queued_since_ms() const { return queued_since_ms_; }
+    // For the worker's queue: some server of this session's pool is UP and
+    // below its max_connections.
+    bool has_free_server();
     // Shutdown deadline.
     void abort(EndReason reason) { end(reason); }
 
@@ -107,7 +111,9 @@ private:
     void log_end(EndReason reason);
 
     L4Worker& worker_;
-    TcpListener& listener_;
+    // Keeps the listener, and through it the configuration (Runtime) the
+    // connection started on, alive until the connection ends.
+    std::shared_ptr<TcpListener> listener_;
     Pool& pool_;
     State state_ = State::kConnecting;
     Side client_;
@@ -121,7 +127,7 @@ private:
     SocketAddress dest_addr_;    // what the client connected to, for PROXY out
     bool have_dest_ = false;
 
-    Server* server_choice_ = nullptr;  // holds one of its slots while set
+    std::shared_ptr<Server> server_choice_;  // holds one of its slots while set
     std::vector<const Server*> tried_;
     std::string proxy_out_;  // PROXY header bytes still to send
     size_t proxy_sent_ = 0;

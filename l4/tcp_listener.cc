@@ -61,9 +61,9 @@ UniqueFd open_listen_socket(const ListenerConfig& config, const SocketAddress& a
     return fd;
 }
 
-TcpListener::TcpListener(L4Worker& worker, const ListenerConfig& config, Pool& pool, ListenerStats& stats,
-                         UniqueFd fd)
-    : worker_(worker), config_(config), pool_(pool), stats_(stats), fd_(std::move(fd)) {
+TcpListener::TcpListener(L4Worker& worker, RuntimePtr runtime, const ListenerConfig& config, Pool& pool,
+                         ListenerStats& stats, UniqueFd fd)
+    : worker_(worker), runtime_(std::move(runtime)), config_(config), pool_(pool), stats_(stats), fd_(std::move(fd)) {
     accept_event_ = make_event(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &TcpListener::on_acceptable, this);
     resume_timer_ = make_event(worker_.base(), -1, 0, &TcpListener::on_resume, this);
 }
@@ -76,6 +76,12 @@ void TcpListener::stop() {
     accept_event_.reset();
     resume_timer_.reset();
     fd_.reset();
+}
+
+UniqueFd TcpListener::release_fd() {
+    accept_event_.reset();
+    resume_timer_.reset();
+    return std::move(fd_);
 }
 
 void TcpListener::on_acceptable(evutil_socket_t, short, void* arg) { static_cast<TcpListener*>(arg)->accept_some(); }
@@ -134,7 +140,8 @@ void TcpListener::accept_some() {
         }
         stats_.accepted.fetch_add(1, std::memory_order_relaxed);
         SocketAddress peer_addr(reinterpret_cast<sockaddr*>(&peer), len);
-        worker_.start_session(std::make_unique<SpliceSession>(worker_, *this, UniqueFd(fd), peer_addr.unmapped()));
+        worker_.start_session(
+            std::make_unique<SpliceSession>(worker_, shared_from_this(), UniqueFd(fd), peer_addr.unmapped()));
     }
 }
 

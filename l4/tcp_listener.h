@@ -3,12 +3,14 @@
 // the workers and no accept lock is needed.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "core/address.h"
 #include "core/config.h"
 #include "core/event.h"
 #include "core/pool.h"
+#include "core/runtime.h"
 #include "l4/l4_types.h"
 
 namespace lbd::l4 {
@@ -19,12 +21,16 @@ class L4Worker;
 // (the config's address, with the port resolved when it was 0).
 UniqueFd open_listen_socket(const ListenerConfig& config, const SocketAddress& address, std::string* error);
 
-class TcpListener {
+// Owned by its worker and shared with its connections: after a reload
+// replaces it, it lives (with its Runtime) until its last connection ends.
+class TcpListener : public std::enable_shared_from_this<TcpListener> {
 public:
-    TcpListener(L4Worker& worker, const ListenerConfig& config, Pool& pool, ListenerStats& stats, UniqueFd fd);
+    TcpListener(L4Worker& worker, RuntimePtr runtime, const ListenerConfig& config, Pool& pool, ListenerStats& stats,
+                UniqueFd fd);
     ~TcpListener();
 
     const ListenerConfig& config() const { return config_; }
+    const RuntimePtr& runtime() const { return runtime_; }
     Pool& pool() const { return pool_; }
     ListenerStats& stats() const { return stats_; }
 
@@ -33,6 +39,9 @@ public:
     // (the other workers' sockets of this listener keep accepting until
     // they are stopped too).
     void stop();
+    // Reload: hands the listening socket to this listener's successor, so
+    // connections waiting in its accept queue are not lost.
+    UniqueFd release_fd();
     // A connection of this listener ended: there may be room to accept again.
     void connection_closed();
 
@@ -44,6 +53,7 @@ private:
     bool reserve_slot();
 
     L4Worker& worker_;
+    RuntimePtr runtime_;
     const ListenerConfig& config_;
     Pool& pool_;
     ListenerStats& stats_;
