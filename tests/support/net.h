@@ -33,6 +33,10 @@ private:
 // Connects to 127.0.0.1:port. Returns an empty fd on refusal or at the deadline.
 UniqueFd connect_tcp(uint16_t port, int timeout_ms);
 
+// Connects to 127.0.0.1:port from `source_ip` (any 127.0.0.0/8 address works on Linux
+// loopback), so one test can play several clients. Empty fd on failure or at the deadline.
+UniqueFd connect_from(const std::string& source_ip, uint16_t port, int timeout_ms);
+
 // A listening socket on 127.0.0.1:port (0 = kernel's choice). Empty fd on failure.
 UniqueFd listen_tcp(uint16_t port = 0, int backlog = 128);
 
