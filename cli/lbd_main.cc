@@ -198,7 +198,8 @@ private:
         for (const ListenerConfig& lc : config.listeners) {
             auto* info = out.add_listeners();
             info->set_name(lc.name);
-            info->set_bind(lc.bind.to_string());
+            auto bound = l4_->bound_address(lc.name);
+            info->set_bind((bound ? *bound : lc.bind).to_string());
             info->set_mode(lc.mode == ListenerMode::kTcp ? "tcp" : "http");
             info->set_pool(lc.pool);
             if (const l4::ListenerStats* stats = l4_->stats(lc.name)) {

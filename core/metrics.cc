@@ -59,7 +59,7 @@ void write_process_metrics(std::string& out) {
     if (DIR* dir = opendir("/proc/self/fd")) {
         while (readdir(dir) != nullptr) ++fds;
         closedir(dir);
-        fds -= 2;  // "." and ".."
+        fds -= 3;  // ".", ".." and the directory's own fd
     }
     metric_header(out, "lbd_process_open_fds", "gauge", "Open file descriptors.");
     metric_sample(out, "lbd_process_open_fds", {}, double(fds));

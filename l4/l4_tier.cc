@@ -180,6 +180,12 @@ uint64_t L4Tier::active_connections() const {
     return total;
 }
 
+std::optional<SocketAddress> L4Tier::bound_address(const std::string& listener_name) const {
+    auto it = slots_.find(listener_name);
+    if (it == slots_.end()) return std::nullopt;
+    return it->second.bound;
+}
+
 const ListenerStats* L4Tier::stats(const std::string& listener_name) const {
     auto it = slots_.find(listener_name);
     return it == slots_.end() ? nullptr : it->second.stats.get();

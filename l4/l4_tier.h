@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,8 @@ public:
     // Control thread.
     uint64_t active_connections() const;
     const ListenerStats* stats(const std::string& listener_name) const;
+    // The address a listener is bound to (its port resolved if it was 0).
+    std::optional<SocketAddress> bound_address(const std::string& listener_name) const;
 
     // Registers the L4 tier's admin commands (stats).
     void register_admin_commands(AdminRegistry& registry) const;
