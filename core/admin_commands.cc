@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "core/event.h"
@@ -131,10 +133,18 @@ void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::
         ServerConfig sc;
         sc.name = args.name();
         auto address = SocketAddress::parse(args.address());
-        if (sc.name.empty() || !address || address->port() == 0) {
+        // Same rule as the config loader: names appear in logs and metrics labels.
+        bool name_ok = !sc.name.empty() && std::all_of(sc.name.begin(), sc.name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == ':';
+        });
+        if (!name_ok) {
             admin_error(response, AdminError::INVALID_ARGUMENT,
-                        sc.name.empty() ? "a server needs a name"
-                                        : "bad address '" + args.address() + "': expected host:port or [v6]:port");
+                        "server name '" + sc.name + "' must be non-empty and use only letters, digits and . _ - :");
+            return;
+        }
+        if (!address || address->port() == 0) {
+            admin_error(response, AdminError::INVALID_ARGUMENT,
+                        "bad address '" + args.address() + "': expected host:port or [v6]:port");
             return;
         }
         sc.address = *address;

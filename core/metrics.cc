@@ -43,6 +43,12 @@ void write_pool_metrics(const PoolSet& pools, std::string& out) {
                 metric_sample(out, g.name, {{"pool", pool->name()}, {"server", s->name()}}, g.value(*s));
     }
 
+    metric_header(out, "lbd_server_connect_seconds", "histogram", "Time to establish a connection to the server.");
+    for (const auto& pool : pools.pools())
+        for (const auto& s : *pool->servers())
+            s->counters.connect_time.write(out, "lbd_server_connect_seconds",
+                                           "pool=\"" + pool->name() + "\",server=\"" + s->name() + "\"");
+
     metric_header(out, "lbd_stick_table_entries", "gauge", "Entries in the pool's stick table.");
     for (const auto& pool : pools.pools())
         if (pool->stick_table() != nullptr)

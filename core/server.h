@@ -17,11 +17,14 @@
 #include <string>
 
 #include "core/address.h"
+#include "core/histogram.h"
 #include "core/server_types.h"
 
 namespace lbd {
 
 struct ServerCounters {
+    // Time from connect() to the connection being established.
+    LatencyHistogram connect_time;
     std::atomic<uint64_t> connections_total{0};
     std::atomic<uint64_t> connect_failures{0};
     std::atomic<uint64_t> bytes_to_server{0};

@@ -192,6 +192,7 @@ const ListenerStats* L4Tier::stats(const std::string& listener_name) const {
 }
 
 void L4Tier::write_metrics(std::string& out) const {
+    write_histograms(out);
     metric_header(out, "lbd_listener_connections_accepted_total", "counter", "Connections accepted.");
     for (const ListenerConfig& lc : current_->config.listeners)
         if (const ListenerStats* s = stats(lc.name))
@@ -209,6 +210,14 @@ void L4Tier::write_metrics(std::string& out) const {
             metric_sample(out, "lbd_listener_connections_ended_total",
                           {{"listener", lc.name}, {"end", to_string(static_cast<EndReason>(i))}}, double(s->ended[i].load()));
     }
+}
+
+void L4Tier::write_histograms(std::string& out) const {
+    metric_header(out, "lbd_listener_connection_duration_seconds", "histogram",
+                  "How long connections stayed open, from accept to close.");
+    for (const ListenerConfig& lc : current_->config.listeners)
+        if (const ListenerStats* s = stats(lc.name))
+            s->duration.write(out, "lbd_listener_connection_duration_seconds", "listener=\"" + lc.name + "\"");
 }
 
 void L4Tier::register_admin_commands(AdminRegistry& registry) const {

@@ -60,6 +60,7 @@ private:
         SocketAddress bound;       // with the port resolved
     };
     struct Plan;
+    void write_histograms(std::string& out) const;
     bool prepare(const Runtime& next, std::vector<Plan>& plans, std::string* error);
 
     std::vector<Worker*> workers_;

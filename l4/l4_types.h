@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "core/histogram.h"
+
 namespace lbd::l4 {
 
 // How an L4 connection ended; the `end=` field of its log line.
@@ -33,6 +35,8 @@ struct ListenerStats {
     // Open connections; also the gate for max_connections.
     std::atomic<uint32_t> active{0};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(EndReason::kCount)> ended{};
+    // How long connections stayed open, from accept to close.
+    LatencyHistogram duration;
 };
 
 }  // namespace lbd::l4

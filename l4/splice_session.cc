@@ -204,6 +204,7 @@ void SpliceSession::connect_next() {
     setsockopt(server_.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     server_.event = make_event(worker_.base(), server_.fd.get(), EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                                &SpliceSession::on_server_event, this);
+    connect_start_ms_ = monotonic_ms();
     if (connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) != 0 && errno != EINPROGRESS) {
         return connect_failed(strerror(errno));
     }
@@ -245,6 +246,7 @@ void SpliceSession::connect_failed(const char* why) {
 }
 
 void SpliceSession::connected() {
+    server_choice_->counters.connect_time.observe(monotonic_ms() - connect_start_ms_);
     ProxyProtocolVersion version = pool_.config().send_proxy;
     if (version == ProxyProtocolVersion::kNone) return start_forwarding();
     if (!have_dest_ || client_addr_.family() != dest_addr_.family()) {
@@ -432,6 +434,7 @@ void SpliceSession::end(EndReason reason) {
     }
     listener_->stats().ended[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
     listener_->stats().active.fetch_sub(1, std::memory_order_acq_rel);
+    listener_->stats().duration.observe(monotonic_ms() - start_ms_);
     log_end(reason);
     listener_->connection_closed();
     // Destroys this session: nothing may touch `this` afterwards.

@@ -133,6 +133,7 @@ private:
     size_t proxy_sent_ = 0;
 
     uint64_t start_ms_;
+    uint64_t connect_start_ms_ = 0;
     uint64_t last_activity_ms_ = 0;
     uint64_t queued_since_ms_ = 0;
 };
