@@ -23,7 +23,7 @@ class AdminServer::Connection {
 public:
     Connection(AdminServer& server, int fd) : server_(server) {
         bev_ = bufferevent_socket_new(server.base_, fd, BEV_OPT_CLOSE_ON_FREE);
-        bufferevent_setcb(bev_, &Connection::on_read, nullptr, &Connection::on_event, this);
+        bufferevent_setcb(bev_, &Connection::on_read, &Connection::on_written, &Connection::on_event, this);
         bufferevent_enable(bev_, EV_READ | EV_WRITE);
     }
     ~Connection() { bufferevent_free(bev_); }
@@ -56,9 +56,21 @@ private:
         }
     }
 
-    static void on_event(bufferevent*, short what, void* arg) {
+    static void on_event(bufferevent* bev, short what, void* arg) {
         auto* self = static_cast<Connection*>(arg);
-        if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->close(nullptr);
+        if (what & BEV_EVENT_ERROR) return self->close(nullptr);
+        if (what & BEV_EVENT_EOF) {
+            // The client is done sending (it may have half-closed after its
+            // requests): answer what is queued, then close.
+            self->peer_done_ = true;
+            bufferevent_disable(bev, EV_READ);
+            if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) self->close(nullptr);
+        }
+    }
+
+    static void on_written(bufferevent*, void* arg) {
+        auto* self = static_cast<Connection*>(arg);
+        if (self->peer_done_) self->close(nullptr);
     }
 
     void close(const char* why) {
@@ -70,6 +82,7 @@ private:
 
     AdminServer& server_;
     bufferevent* bev_;
+    bool peer_done_ = false;
 };
 
 AdminServer::AdminServer(event_base* base, const AdminRegistry& registry) : base_(base), registry_(registry) {}
@@ -130,8 +143,26 @@ void AdminServer::on_accept(evutil_socket_t fd, short, void* arg) {
     auto* self = static_cast<AdminServer*>(arg);
     for (;;) {
         int client = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (client < 0) return;
-        self->connections_.push_back(std::make_unique<Connection>(*self, client));
+        if (client >= 0) {
+            self->connections_.push_back(std::make_unique<Connection>(*self, client));
+            continue;
+        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            // The accept event is level-triggered: without a pause it would
+            // fire again at once and spin until an fd frees up.
+            LOG_WARN("admin socket: accept: %s; pausing 100 ms", strerror(errno));
+            event_del(self->accept_event_.get());
+            timeval pause{0, 100 * 1000};
+            // Runs on the control loop, which stops before the server is freed.
+            event_base_once(
+                self->base_, -1, EV_TIMEOUT,
+                [](evutil_socket_t, short, void* p) {
+                    auto* server = static_cast<AdminServer*>(p);
+                    if (server->accept_event_) event_add(server->accept_event_.get(), nullptr);
+                },
+                self, &pause);
+        }
+        return;
     }
 }
 
