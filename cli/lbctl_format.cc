@@ -1,0 +1,222 @@
+#include "cli/lbctl_format.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+namespace lbd::lbctl {
+
+namespace v1 = ::lbd::v1;
+
+// ---- Table ----
+
+Table::Table(std::vector<std::string> header, std::vector<Align> align)
+    : header_(std::move(header)), align_(std::move(align)) {}
+
+void Table::add_row(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+std::string Table::render() const {
+    std::vector<size_t> width;
+    auto measure = [&width](const std::vector<std::string>& row) {
+        if (width.size() < row.size()) width.resize(row.size(), 0);
+        for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    };
+    measure(header_);
+    for (const auto& row : rows_) measure(row);
+
+    std::string out;
+    auto print = [&](const std::vector<std::string>& row) {
+        std::string line;
+        for (size_t i = 0; i < row.size(); ++i) {
+            bool right = i < align_.size() && align_[i] == Align::kRight;
+            size_t pad = width[i] - row[i].size();
+            if (i > 0) line += "  ";
+            if (right) line.append(pad, ' ');
+            line += row[i];
+            // No trailing blanks after the last column.
+            if (!right && i + 1 < row.size()) line.append(pad, ' ');
+        }
+        out += line + "\n";
+    };
+    if (!header_.empty()) print(header_);
+    for (const auto& row : rows_) print(row);
+    return out;
+}
+
+// ---- times ----
+
+std::string format_duration(uint64_t ms) {
+    if (ms < 1000) return std::to_string(ms) + "ms";
+    uint64_t s = ms / 1000;
+    char buf[64];
+    if (s < 60) {
+        std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(s));
+    } else if (s < 3600) {
+        std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                      static_cast<unsigned long long>(s % 60));
+    } else if (s < 86400) {
+        std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                      static_cast<unsigned long long>(s % 3600 / 60));
+    } else {
+        std::snprintf(buf, sizeof buf, "%llud%02lluh", static_cast<unsigned long long>(s / 86400),
+                      static_cast<unsigned long long>(s % 86400 / 3600));
+    }
+    return buf;
+}
+
+std::string format_ago(uint64_t unix_ms, uint64_t now_unix_ms) {
+    if (unix_ms == 0) return "-";
+    // A clock stepped back (NTP) would make the change look in the future.
+    uint64_t ago = now_unix_ms > unix_ms ? now_unix_ms - unix_ms : 0;
+    return (ago < 1000 ? std::string("0s") : format_duration(ago)) + " ago";
+}
+
+// ---- replies ----
+
+std::string format_status(const v1::StatusReply& status) {
+    Table about({});
+    about.add_row({"version", status.version()});
+    about.add_row({"pid", std::to_string(status.pid())});
+    about.add_row({"uptime", format_duration(status.uptime_ms())});
+    about.add_row({"role", status.role()});
+    about.add_row({"workers", std::to_string(status.workers())});
+    about.add_row({"config", status.config_path()});
+    about.add_row({"sha256", status.config_sha256().empty() ? "-" : status.config_sha256()});
+
+    using A = Table::Align;
+    Table listeners({"LISTENER", "BIND", "MODE", "POOL", "ACTIVE", "ACCEPTED"},
+                    {A::kLeft, A::kLeft, A::kLeft, A::kLeft, A::kRight, A::kRight});
+    for (const auto& l : status.listeners()) {
+        listeners.add_row({l.name(), l.bind(), l.mode(), l.pool(), std::to_string(l.active_connections()),
+                           std::to_string(l.accepted_connections())});
+    }
+    return about.render() + "\n" + listeners.render();
+}
+
+namespace {
+
+Table servers_table() {
+    using A = Table::Align;
+    return Table({"POOL/NAME", "ADDRESS", "STATE", "HEALTH", "ADMIN", "WEIGHT", "ACTIVE", "TOTAL", "FAILS",
+                  "LAST CHANGE"},
+                 {A::kLeft, A::kLeft, A::kLeft, A::kLeft, A::kLeft, A::kRight, A::kRight, A::kRight, A::kRight,
+                  A::kLeft});
+}
+
+void add_server_row(Table& table, const v1::ServerInfo& s, uint64_t now_unix_ms) {
+    table.add_row({s.pool() + "/" + s.name(), s.address(), s.state(), s.health(), s.admin_state(),
+                   std::to_string(s.weight()), std::to_string(s.active_connections()),
+                   std::to_string(s.total_connections()), std::to_string(s.connect_failures()),
+                   format_ago(s.last_change_unix_ms(), now_unix_ms)});
+}
+
+}  // namespace
+
+std::string format_servers(const v1::ServersReply& servers, uint64_t now_unix_ms) {
+    Table table = servers_table();
+    for (const auto& s : servers.servers()) add_server_row(table, s, now_unix_ms);
+    return table.render();
+}
+
+std::string format_server(const v1::ServerInfo& server, uint64_t now_unix_ms) {
+    Table table = servers_table();
+    add_server_row(table, server, now_unix_ms);
+    return table.render();
+}
+
+std::string format_stick_show(const v1::StickShowReply& reply) {
+    std::string out;
+    // stick set answers with the one entry it made, without the table's size.
+    if (reply.capacity() != 0) {
+        out = "pool " + reply.pool() + ": " + std::to_string(reply.entries_size()) + " of " +
+              std::to_string(reply.capacity()) + " entries, ttl " + format_duration(reply.ttl_ms()) + "\n";
+    }
+    using A = Table::Align;
+    Table table({"KEY", "SERVER", "EXPIRES IN"}, {A::kLeft, A::kLeft, A::kRight});
+    for (const auto& e : reply.entries()) table.add_row({e.key(), e.server(), format_duration(e.ttl_remaining_ms())});
+    return out + table.render();
+}
+
+std::string format_stick_flush(const std::string& pool, const v1::StickFlushReply& reply) {
+    return "pool " + pool + ": removed " + std::to_string(reply.removed()) + " stick entr" +
+           (reply.removed() == 1 ? "y" : "ies") + "\n";
+}
+
+std::string format_stats(const v1::StatsReply& stats) {
+    using A = Table::Align;
+    Table table({"LISTENER", "ACCEPTED", "ACTIVE", "ENDED"}, {A::kLeft, A::kRight, A::kRight, A::kLeft});
+    for (const auto& l : stats.listeners()) {
+        // The map has every reason, mostly at zero; sorted for a stable line.
+        std::map<std::string, uint64_t> ended(l.ended().begin(), l.ended().end());
+        std::string reasons;
+        for (const auto& [reason, count] : ended) {
+            if (count == 0) continue;
+            if (!reasons.empty()) reasons += " ";
+            reasons += reason + "=" + std::to_string(count);
+        }
+        table.add_row({l.name(), std::to_string(l.accepted()), std::to_string(l.active()),
+                       reasons.empty() ? "-" : reasons});
+    }
+    return table.render();
+}
+
+// ---- JSON ----
+
+std::string to_json(const google::protobuf::Message& message) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.always_print_primitive_fields = true;
+    options.preserve_proto_field_names = true;
+    std::string out;
+    auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+    if (!status.ok()) {
+        // Only a message with an unknown Any type fails; none of ours has one.
+        return error_json("INTERNAL", "cannot print " + message.GetTypeName() + " as JSON");
+    }
+    if (out.empty() || out.back() != '\n') out += "\n";
+    return out;
+}
+
+namespace {
+
+// A JSON string literal. The two small documents below are written by hand
+// rather than through google.protobuf.Struct, whose map would print the keys
+// in an arbitrary order.
+std::string quoted(const std::string& text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+std::string error_json(const std::string& code, const std::string& message) {
+    return "{\n \"error\": {\n  \"code\": " + quoted(code) + ",\n  \"message\": " + quoted(message) + "\n }\n}\n";
+}
+
+std::string config_check_json(const std::string& file, const std::vector<std::string>& errors) {
+    std::string list;
+    for (const std::string& e : errors) list += std::string(list.empty() ? "\n" : ",\n") + "  " + quoted(e);
+    if (!list.empty()) list += "\n ";
+    return "{\n \"file\": " + quoted(file) + ",\n \"ok\": " + (errors.empty() ? "true" : "false") +
+           ",\n \"errors\": [" + list + "]\n}\n";
+}
+
+}  // namespace lbd::lbctl
