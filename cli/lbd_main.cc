@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -49,7 +50,8 @@ class Daemon {
 public:
     Daemon(Config config)
         : current_(std::make_shared<Runtime>(std::move(config), nullptr)),
-          config_path_(current_->config.source_path),
+          config_path_(absolute_path(current_->config.source_path)),
+          config_sha256_(file_sha256(config_path_)),
           start_ms_(monotonic_ms()) {}
 
     int run() {
@@ -114,7 +116,7 @@ private:
             if (!admin_->start(admin, error)) return false;
         }
         if (admin.http_bind) {
-            admin_http_ = std::make_unique<AdminHttp>(control_.get(), admin_registry_);
+            admin_http_ = std::make_unique<AdminHttp>(control_.get(), admin_registry_, admin.http_token);
             admin_http_->add_metrics([this](std::string& out) { write_daemon_metrics(out); });
             admin_http_->add_metrics([this](std::string& out) { l4_->write_metrics(out); });
             admin_http_->add_metrics([this](std::string& out) { write_pool_metrics(current_->pools, out); });
@@ -151,6 +153,9 @@ private:
             LOG_WARN("reload rejected, still running the previous config: %s", why.c_str());
         };
         if (draining_) return reject("lbd is stopping");
+        // Hashed before parsing: the hash names the bytes that were loaded,
+        // even if the file changes again afterwards.
+        std::string loaded_sha256 = file_sha256(config_path_);
         ConfigLoadResult loaded = load_config_file(config_path_);
         if (!loaded.errors.empty()) {
             for (const ConfigError& e : loaded.errors) reply.add_errors(e.to_string());
@@ -180,7 +185,8 @@ private:
         set_log_level(current_->config.global.log_level);
         ++reloads_applied_;
         reply.set_applied(true);
-        reply.set_config_sha256(file_sha256(config_path_));
+        config_sha256_ = loaded_sha256;
+        reply.set_config_sha256(config_sha256_);
         for (const auto& what : reply.needs_restart())
             LOG_WARN("reload: the change of '%s' takes effect only after a restart", what.c_str());
         LOG_INFO("reload applied: config %s (sha256 %s)", config_path_.c_str(), reply.config_sha256().c_str());
@@ -190,11 +196,12 @@ private:
         const Config& config = current_->config;
         out.set_version(LBD_VERSION);
         out.set_uptime_ms(monotonic_ms() - start_ms_);
-        out.set_config_path(config.source_path);
-        out.set_config_sha256(file_sha256(config.source_path));
+        out.set_config_path(config_path_);
+        out.set_config_sha256(config_sha256_);
         out.set_workers(config.global.workers);
         out.set_role("standalone");
         out.set_pid(static_cast<uint32_t>(getpid()));
+        out.set_http_writes_enabled(!config.global.admin.http_token.empty());
         for (const ListenerConfig& lc : config.listeners) {
             auto* info = out.add_listeners();
             info->set_name(lc.name);
@@ -207,6 +214,12 @@ private:
                 info->set_accepted_connections(stats->accepted.load(std::memory_order_relaxed));
             }
         }
+    }
+
+    static std::string absolute_path(const std::string& path) {
+        std::error_code ec;
+        auto absolute = std::filesystem::absolute(path, ec);
+        return ec ? path : absolute.lexically_normal().string();
     }
 
     // Hex SHA-256 of a file, so an operator can tell which config runs.
@@ -273,6 +286,7 @@ private:
 
     RuntimePtr current_;
     std::string config_path_;
+    std::string config_sha256_;  // of the bytes of the running config
     EventBasePtr control_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<l4::L4Tier> l4_;

@@ -15,7 +15,8 @@
 
 namespace lbd {
 
-AdminHttp::AdminHttp(event_base* base, const AdminRegistry& registry) : base_(base), registry_(registry) {}
+AdminHttp::AdminHttp(event_base* base, const AdminRegistry& registry, std::string token)
+    : base_(base), registry_(registry), token_(std::move(token)) {}
 
 AdminHttp::~AdminHttp() {
     if (http_ != nullptr) evhttp_free(http_);
@@ -23,7 +24,7 @@ AdminHttp::~AdminHttp() {
 
 bool AdminHttp::start(const SocketAddress& bind, std::string* error) {
     http_ = evhttp_new(base_);
-    evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
     evhttp_set_gencb(http_, &AdminHttp::on_request, this);
     evhttp_bound_socket* handle = evhttp_bind_socket_with_handle(http_, bind.ip_string().c_str(), bind.port());
     if (handle == nullptr) {
@@ -41,6 +42,7 @@ void AdminHttp::on_request(evhttp_request* request, void* arg) {
     auto* self = static_cast<AdminHttp*>(arg);
     const char* path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(request));
     std::string_view p = path != nullptr ? path : "/";
+    if (evhttp_request_get_command(request) == EVHTTP_REQ_POST) return self->serve_action(request, p);
     if (p == "/metrics") return self->serve_metrics(request);
     if (p == "/api/status") return self->serve_command(request, AdminRequest::kStatus);
     if (p == "/api/servers") return self->serve_command(request, AdminRequest::kServers);
@@ -71,6 +73,60 @@ void AdminHttp::serve_command(evhttp_request* request, AdminRequest::CommandCase
     if (command == AdminRequest::kServers) admin_request.mutable_servers();
     AdminResponse response;
     registry_.dispatch(admin_request, response);
+    reply_json(request, HTTP_OK, response);
+}
+
+// Compares without an early exit, so the time taken says nothing about how
+// much of a guessed token was right.
+static bool same_token(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+void AdminHttp::serve_action(evhttp_request* request, std::string_view path) {
+    AdminResponse response;
+    if (token_.empty()) {
+        admin_error(response, ::lbd::v1::AdminError::FAILED_PRECONDITION,
+                    "read-only: set global.admin.http_token to allow changes from HTTP");
+        return reply_json(request, 403, response);
+    }
+    const char* auth = evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization");
+    std::string_view given = auth != nullptr ? auth : "";
+    if (given.substr(0, 7) != "Bearer " || !same_token(given.substr(7), token_)) {
+        admin_error(response, ::lbd::v1::AdminError::FAILED_PRECONDITION, "missing or wrong admin token");
+        return reply_json(request, 401, response);
+    }
+    // /api/servers/POOL/NAME/ACTION
+    constexpr std::string_view prefix = "/api/servers/";
+    std::string_view rest = path.substr(0, prefix.size()) == prefix ? path.substr(prefix.size()) : "";
+    size_t a = rest.find('/'), b = a == std::string_view::npos ? a : rest.find('/', a + 1);
+    if (b == std::string_view::npos) {
+        evhttp_send_error(request, HTTP_NOTFOUND, "Not Found");
+        return;
+    }
+    std::string_view action = rest.substr(b + 1);
+    ::lbd::v1::AdminState state;
+    if (action == "drain") state = ::lbd::v1::ADMIN_STATE_DRAIN;
+    else if (action == "enable") state = ::lbd::v1::ADMIN_STATE_READY;
+    else if (action == "maint") state = ::lbd::v1::ADMIN_STATE_MAINT;
+    else {
+        evhttp_send_error(request, HTTP_NOTFOUND, "Not Found");
+        return;
+    }
+    AdminRequest admin_request;
+    auto* args = admin_request.mutable_set_server_state();
+    args->set_pool(std::string(rest.substr(0, a)));
+    args->set_server(std::string(rest.substr(a + 1, b - a - 1)));
+    args->set_admin_state(state);
+    registry_.dispatch(admin_request, response);
+    if (response.has_error()) return reply_json(request, response.error().code() == ::lbd::v1::AdminError::NOT_FOUND ? 404 : 400, response);
+    LOG_INFO("admin http: %s %s/%s", std::string(action).c_str(), args->pool().c_str(), args->server().c_str());
+    reply_json(request, HTTP_OK, response);
+}
+
+void AdminHttp::reply_json(evhttp_request* request, int code, const AdminResponse& response) {
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.always_print_primitive_fields = true;
@@ -80,7 +136,7 @@ void AdminHttp::serve_command(evhttp_request* request, AdminRequest::CommandCase
     evbuffer_add(body, json.data(), json.size());
     evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Type", "application/json");
     evhttp_add_header(evhttp_request_get_output_headers(request), "Cache-Control", "no-store");
-    evhttp_send_reply(request, HTTP_OK, "OK", body);
+    evhttp_send_reply(request, code, code == HTTP_OK ? "OK" : "Error", body);
     evbuffer_free(body);
 }
 

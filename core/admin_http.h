@@ -7,11 +7,15 @@
 //                         polls the two endpoints below
 //   GET /api/status       the `status` admin command's reply, as JSON
 //   GET /api/servers      the `servers` admin command's reply, as JSON
-// Read-only: nothing here changes lbd's state.
+//   POST /api/servers/POOL/NAME/{drain,enable,maint}
+//                         only with a configured token, sent as
+//                         "Authorization: Bearer TOKEN" (403 without a
+//                         token configured, 401 with a wrong one)
 #pragma once
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/address.h"
@@ -28,7 +32,8 @@ using MetricsWriter = std::function<void(std::string& out)>;
 
 class AdminHttp {
 public:
-    AdminHttp(event_base* base, const AdminRegistry& registry);
+    // `token` empty = read-only.
+    AdminHttp(event_base* base, const AdminRegistry& registry, std::string token);
     ~AdminHttp();
 
     void add_metrics(MetricsWriter writer) { writers_.push_back(std::move(writer)); }
@@ -39,9 +44,12 @@ private:
     static void on_request(struct evhttp_request* request, void* arg);
     void serve_metrics(struct evhttp_request* request);
     void serve_command(struct evhttp_request* request, AdminRequest::CommandCase command);
+    void serve_action(struct evhttp_request* request, std::string_view path);
+    void reply_json(struct evhttp_request* request, int code, const AdminResponse& response);
 
     event_base* base_;
     const AdminRegistry& registry_;
+    std::string token_;
     evhttp* http_ = nullptr;
     std::vector<MetricsWriter> writers_;
 };

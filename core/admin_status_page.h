@@ -1,7 +1,10 @@
 // The status page served at / by the HTTP admin listener: one HTML file
 // with its CSS and script inline (no external assets: the appliance's
 // admin network may reach nothing else). It polls /api/status and
-// /api/servers every 2 s and redraws; it can change nothing.
+// /api/servers every 2 s and redraws. It changes nothing unless lbd has an
+// admin token (global.admin.http_token): then each server row offers drain,
+// enable and maint, and the page asks for the token once per browser
+// session and sends it as a Bearer token.
 #pragma once
 
 namespace lbd {
@@ -29,6 +32,8 @@ inline constexpr const char* kStatusPageHtml = R"HTML(<!doctype html>
   .state { display:inline-block; min-width:56px; padding:1px 8px; border-radius:10px; color:#fff; font-weight:600; font-size:12px; text-align:center; }
   .UP { background:var(--up); } .DOWN { background:var(--down); } .DRAIN { background:var(--drain); } .MAINT { background:var(--maint); }
   #error { color:var(--down); margin-left:auto; }
+  button { font:inherit; font-size:12px; padding:1px 8px; margin-right:4px; border:1px solid var(--line); border-radius:6px; background:#fff; cursor:pointer; }
+  button:hover { border-color:var(--muted); }
 </style>
 </head>
 <body>
@@ -41,11 +46,19 @@ inline constexpr const char* kStatusPageHtml = R"HTML(<!doctype html>
   <h2>Listeners</h2>
   <table id="listeners"><thead><tr><th>Name</th><th>Bind</th><th>Mode</th><th>Pool</th><th>Active</th><th>Accepted</th></tr></thead><tbody></tbody></table>
   <h2>Servers</h2>
-  <table id="servers"><thead><tr><th>Pool</th><th>Server</th><th>Address</th><th>State</th><th>Weight</th><th>Active</th><th>Total</th><th>Connect fails</th><th>Last change</th></tr></thead><tbody></tbody></table>
+  <table id="servers"><thead><tr><th>Pool</th><th>Server</th><th>Address</th><th>State</th><th>Weight</th><th>Active</th><th>Total</th><th>Connect fails</th><th>Last change</th><th class="actions" hidden>Actions</th></tr></thead><tbody></tbody></table>
 </main>
 <script>
 "use strict";
 function cell(row, text, cls) { const td = row.insertCell(); td.textContent = text; if (cls) td.className = cls; return td; }
+async function act(server, action) {
+  let token = sessionStorage.getItem("lbd-token");
+  if (!token) { token = prompt("lbd admin token"); if (!token) return; }
+  const r = await fetch("/api/servers/" + server + "/" + action, { method: "POST", headers: { "Authorization": "Bearer " + token } });
+  if (r.status === 401) { sessionStorage.removeItem("lbd-token"); document.getElementById("error").textContent = "wrong admin token"; return; }
+  sessionStorage.setItem("lbd-token", token);
+  refresh();
+}
 function ago(ms) {
   if (!ms) return "";
   let s = Math.max(0, Math.round((Date.now() - Number(ms)) / 1000));
@@ -57,7 +70,7 @@ async function refresh() {
     const [st, sv] = await Promise.all([fetch("/api/status").then(r => r.json()), fetch("/api/servers").then(r => r.json())]);
     const s = st.status;
     document.getElementById("summary").textContent =
-      `version ${s.version} · role ${s.role} · ${s.workers} workers · up ${Math.round(Number(s.uptime_ms) / 1000)} s · pid ${s.pid}`;
+      `version ${s.version} · role ${s.role} · ${s.workers} worker${s.workers == 1 ? "" : "s"} · up ${Math.round(Number(s.uptime_ms) / 1000)} s · pid ${s.pid}`;
     const lb = document.querySelector("#listeners tbody"); lb.replaceChildren();
     for (const l of s.listeners) {
       const r = lb.insertRow();
@@ -73,7 +86,16 @@ async function refresh() {
       r.insertCell().appendChild(badge);
       cell(r, v.weight, "num"); cell(r, v.active_connections, "num"); cell(r, v.total_connections, "num");
       cell(r, v.connect_failures, "num"); cell(r, ago(v.last_change_unix_ms));
+      if (s.http_writes_enabled) {
+        const td = r.insertCell();
+        for (const action of ["drain", "enable", "maint"]) {
+          const b = document.createElement("button"); b.textContent = action;
+          b.onclick = () => act(v.pool + "/" + v.name, action);
+          td.appendChild(b);
+        }
+      }
     }
+    for (const th of document.querySelectorAll("th.actions")) th.hidden = !s.http_writes_enabled;
     document.getElementById("error").textContent = "";
     document.body.dataset.loaded = "true";
   } catch (e) {

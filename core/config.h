@@ -82,6 +82,7 @@ struct AdminConfig {
     std::string socket_path;  // empty = no admin socket
     std::string socket_group;
     std::optional<SocketAddress> http_bind;  // unset = no HTTP admin listener
+    std::string http_token;                  // empty = the HTTP side is read-only
 };
 
 struct GlobalConfig {

@@ -222,6 +222,9 @@ GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& error
         out.admin.socket_group = admin.socket_group();
         if (!admin.http_bind().empty())
             out.admin.http_bind = parse_address(admin.http_bind(), admin_node.at(pb::Admin::kHttpBindFieldNumber), errors);
+        out.admin.http_token = admin.http_token();
+        if (!out.admin.http_token.empty() && out.admin.http_token.size() < 16)
+            errors.add(admin_node.at(pb::Admin::kHttpTokenFieldNumber), "admin http_token must be at least 16 characters");
         if (!out.admin.socket_path.empty() && out.admin.socket_path.front() != '/')
             errors.add(admin_node.at(pb::Admin::kSocketPathFieldNumber),
                        "admin socket_path " + quote(out.admin.socket_path) + " must be an absolute path");
