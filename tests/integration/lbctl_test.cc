@@ -127,32 +127,6 @@ UniqueFd open_to(uint16_t port, const std::string& name) {
     return {};
 }
 
-// Connects to 127.0.0.1:port from `source_ip` (any 127.0.0.0/8 address is local on Linux), so
-// one test can play several clients. Empty fd on failure or at the deadline.
-UniqueFd connect_from(const std::string& source_ip, uint16_t port, int timeout_ms) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) return {};
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    if (::inet_pton(AF_INET, source_ip.c_str(), &src.sin_addr) != 1) return {};
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) return {};
-    sockaddr_in dst{};
-    dst.sin_family = AF_INET;
-    dst.sin_port = htons(port);
-    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
-        if (errno != EINPROGRESS) return {};
-        pollfd p{fd.get(), POLLOUT, 0};
-        if (::poll(&p, 1, timeout_ms) != 1) return {};
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) return {};
-    }
-    int flags = ::fcntl(fd.get(), F_GETFL);
-    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) return {};
-    return fd;
-}
-
 // The server a client at `source_ip` reaches ("a"), or "<none>".
 std::string visit_from(const std::string& source_ip, uint16_t port) {
     UniqueFd fd = connect_from(source_ip, port, kIoTimeoutMs);
