@@ -44,7 +44,7 @@ std::optional<std::string> greeting(uint16_t port) {
     return recv_line(fd.get(), kIoTimeoutMs);
 }
 
-TEST_CASE("a client loop running through reloads sees no error") {
+TEST_CASE("a client loop running through valid and invalid reloads sees no error") {
     NamedServer a("a"), b("b");
     RunningLbd lbd(reload_config(server("a", a.port()) + server("b", b.port())));
     INFO(lbd->log());
@@ -58,11 +58,16 @@ TEST_CASE("a client loop running through reloads sees no error") {
             (line && (*line == "a\n" || *line == "b\n") ? ok : failed).fetch_add(1);
         }
     });
-    // Five reloads that change weights back and forth while the loop runs.
+    // Five reloads that change weights back and forth while the loop runs,
+    // each followed by one that is rejected (a syntax error, then a config
+    // that parses but refers to no pool).
     for (int i = 1; i <= 5; ++i) {
         std::string weight = "weight: " + std::to_string(i % 2 + 1) + " ";
         CHECK(reload(lbd, reload_config(server("a", a.port(), weight) + server("b", b.port())), "reload applied",
                      static_cast<size_t>(i)));
+        std::string invalid = i % 2 ? "pools { name: \"p\" servers {" :
+                                      "listeners { name: \"front\" bind: \"127.0.0.1:0\" pool: \"gone\" }\n";
+        CHECK(reload(lbd, invalid, "reload rejected", static_cast<size_t>(i)));
     }
     // Let the loop make some more connections on the last config.
     int before = ok.load();
