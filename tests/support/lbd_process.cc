@@ -1,5 +1,7 @@
 #include "tests/support/lbd_process.h"
 
+#include <doctest/doctest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -339,7 +341,18 @@ LbdProcess::LbdProcess(const std::string& config_text)
     : config_(config_text), process_({LBD_BINARY, "-c", config_.path()}) {}
 
 LbdProcess::~LbdProcess() {
-    if (dump_log_on_exit_ || verbose()) std::fprintf(stderr, "---- lbd log ----\n%s----\n", log().c_str());
+    // A graceful stop, so that a sanitizer build runs its leak check at exit;
+    // then any sanitizer report in lbd's output fails the scenario, whether
+    // or not the scenario looked at lbd's exit status.
+    process_.stop(3000);
+    process_.await_output_end(5000);
+    std::string output = log();
+    bool sanitizer_report = output.find("ERROR: AddressSanitizer") != std::string::npos ||
+                            output.find("ERROR: LeakSanitizer") != std::string::npos ||
+                            output.find("runtime error:") != std::string::npos;
+    if (dump_log_on_exit_ || verbose() || sanitizer_report)
+        std::fprintf(stderr, "---- lbd log ----\n%s----\n", output.c_str());
+    if (sanitizer_report) FAIL_CHECK("lbd's output has a sanitizer report (its log is printed above)");
 }
 
 uint16_t LbdProcess::listener_port(const std::string& name, int timeout_ms) {
