@@ -32,6 +32,7 @@
 #include "core/pool.h"
 #include "core/runtime.h"
 #include "core/worker.h"
+#include "ha/keepalived_config.h"
 #include "l4/l4_tier.h"
 
 #ifndef LBD_VERSION
@@ -316,6 +317,9 @@ int main(int argc, char** argv) {
     app.add_option("-c,--config", config_path, "Configuration file (protobuf text format, schema lbd.v1.Config)")
         ->capture_default_str();
     app.add_flag("-t,--test", check_only, "Check the configuration (syntax, references, bindable addresses) and exit");
+    bool render_keepalived = false;
+    app.add_flag("--render-keepalived", render_keepalived,
+                 "Print the keepalived.conf for this node (from global.ha) and exit");
     app.set_version_flag("-v,--version", "lbd " LBD_VERSION);
     CLI11_PARSE(app, argc, argv);
 
@@ -325,6 +329,17 @@ int main(int argc, char** argv) {
         print_errors(loaded.errors);
         std::fprintf(stderr, "configuration file %s has %zu error(s)\n", config_path.c_str(), loaded.errors.size());
         return 1;
+    }
+    if (render_keepalived) {
+        const lbd::HaConfig& ha = loaded.config->global.ha;
+        if (!ha.enabled) {
+            std::fprintf(stderr, "%s has no global.ha block: this node is not part of a pair\n", config_path.c_str());
+            return 1;
+        }
+        lbd::ha::RenderOptions options;
+        options.source_path = config_path;
+        std::fputs(lbd::ha::render_keepalived_config(ha, options).c_str(), stdout);
+        return 0;
     }
     if (check_only) {
         auto bind_errors = lbd::check_listeners_bindable(*loaded.config);

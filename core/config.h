@@ -85,12 +85,45 @@ struct AdminConfig {
     std::string http_token;                  // empty = the HTTP side is read-only
 };
 
+// VRRP through keepalived (ha/keepalived_config.h renders it). Addresses are
+// kept as canonical text: they only ever go into keepalived's config.
+struct VrrpConfig {
+    std::string interface;
+    uint32_t virtual_router_id = 0;  // 1..255
+    uint32_t priority = 0;           // 1..254
+    std::vector<std::string> virtual_ips;  // "192.0.2.10/24", "2001:db8::10/64"
+    std::string unicast_source;            // same family as the VIPs
+    std::vector<std::string> unicast_peers;
+    uint32_t advert_interval_ms = 1000;  // 100..25500, a multiple of 10
+    std::string keepalived_config = "/etc/keepalived/keepalived.conf";
+    std::string notify_fifo = "/run/lbd/vrrp.fifo";
+    std::string track_file = "/run/lbd/vrrp.weight";
+    uint32_t garp_refresh_s = 60;  // 0 = off
+};
+
+// The authenticated TCP link to the peer that carries health and stick tables.
+struct PeerSyncConfig {
+    SocketAddress listen;
+    SocketAddress peer;
+    std::string key_file;
+    uint32_t heartbeat_ms = 200;
+};
+
+struct HaConfig {
+    bool enabled = false;  // false = a standalone node; nothing below is set
+    std::string node_id;
+    std::string cluster_id;
+    VrrpConfig vrrp;
+    PeerSyncConfig sync;
+};
+
 struct GlobalConfig {
     uint32_t workers = 0;  // resolved: never 0 after loading
     LogLevel log_level = LogLevel::kInfo;
     uint32_t drain_timeout_ms = 30000;
     bool log_connections = true;
     AdminConfig admin;
+    HaConfig ha;
 };
 
 struct Config {
