@@ -160,12 +160,6 @@ size_t ServerPicker::server_count() {
     return servers_->size();
 }
 
-std::shared_ptr<Server> ServerPicker::owner_of(const Server* server) const {
-    for (const auto& s : *servers_)
-        if (s.get() == server) return s;
-    return nullptr;
-}
-
 std::shared_ptr<Server> ServerPicker::pick(const SocketAddress& client, std::span<const Server* const> excluded) {
     refresh();
     PickContext ctx;
@@ -186,7 +180,9 @@ std::shared_ptr<Server> ServerPicker::pick(const SocketAddress& client, std::spa
     // The client's entry follows its server: a client re-placed because its
     // server went down stays on the new one from now on.
     if (table != nullptr) table->set(ip, chosen->name(), now);
-    return owner_of(chosen);
+    // Aliasing: the pointer owns this worker's snapshot of the server list,
+    // which owns the server, so no search is needed to hand out ownership.
+    return std::shared_ptr<Server>(servers_, chosen);
 }
 
 }  // namespace lbd

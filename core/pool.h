@@ -86,7 +86,6 @@ public:
 
 private:
     void refresh();
-    std::shared_ptr<Server> owner_of(const Server* server) const;
 
     Pool& pool_;
     std::unique_ptr<Balancer> balancer_;
