@@ -35,6 +35,7 @@
 
 #include "core/balancer.h"
 #include "core/config_check.h"
+#include "core/tcp_socket.h"
 #include "lbd/v1/config.pb.h"
 
 namespace lbd {
@@ -390,19 +391,8 @@ int read_file(const std::string& path, std::string& out) {
 }  // namespace
 
 int probe_exclusive_bind(const SocketAddress& address, bool freebind) {
-    int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return errno;
-    const bool v6 = address.is_v6();
-    auto set = [fd](int level, int option) {
-        int one = 1;
-        return ::setsockopt(fd, level, option, &one, sizeof one) == 0;
-    };
     int err = 0;
-    if (!set(SOL_SOCKET, SO_REUSEADDR) || (v6 && !set(IPPROTO_IPV6, IPV6_V6ONLY)) ||
-        (freebind && !set(v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND)) ||
-        ::bind(fd, address.sockaddr_ptr(), address.length()) != 0)
-        err = errno;
-    ::close(fd);
+    bind_tcp_socket(address, /*reuseport=*/false, freebind, &err);
     return err;
 }
 

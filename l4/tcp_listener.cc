@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/tcp_socket.h"
 #include "l4/l4_worker.h"
 #include "l4/splice_session.h"
 
@@ -22,36 +23,14 @@ constexpr int kAcceptBatch = 64;
 constexpr uint32_t kResumeCheckMs = 50;
 constexpr uint32_t kFdExhaustedPauseMs = 200;
 
-bool set_flag(int fd, int level, int option) {
-    int one = 1;
-    return setsockopt(fd, level, option, &one, sizeof one) == 0;
-}
-
 }  // namespace
 
 UniqueFd open_listen_socket(const ListenerConfig& config, const SocketAddress& address, std::string* error) {
-    UniqueFd fd(socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) {
-        *error = std::string("socket: ") + strerror(errno);
-        return {};
-    }
-    set_flag(fd.get(), SOL_SOCKET, SO_REUSEADDR);
+    int err = 0;
     // One socket per worker on the same address; the kernel balances accepts.
-    if (!set_flag(fd.get(), SOL_SOCKET, SO_REUSEPORT)) {
-        *error = std::string("SO_REUSEPORT: ") + strerror(errno);
-        return {};
-    }
-    // "[::]:80" must not also take IPv4's port 80: an operator who wants both
-    // writes two listeners, as with nginx's default ipv6only=on.
-    if (address.is_v6()) set_flag(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY);
-    // Lets a listener on a VRRP virtual IP bind before the VIP arrives.
-    if (config.freebind) set_flag(fd.get(), address.is_v6() ? IPPROTO_IPV6 : IPPROTO_IP,
-                                  address.is_v6() ? IPV6_FREEBIND : IP_FREEBIND);
-    // Accepted sockets inherit TCP_NODELAY: lbd forwards exactly what it
-    // receives, so Nagle would only add latency to small exchanges.
-    set_flag(fd.get(), IPPROTO_TCP, TCP_NODELAY);
-    if (bind(fd.get(), address.sockaddr_ptr(), address.length()) != 0) {
-        *error = "bind " + address.to_string() + ": " + strerror(errno);
+    UniqueFd fd = bind_tcp_socket(address, /*reuseport=*/true, config.freebind, &err);
+    if (!fd) {
+        *error = "bind " + address.to_string() + ": " + strerror(err);
         return {};
     }
     if (listen(fd.get(), static_cast<int>(config.backlog)) != 0) {
