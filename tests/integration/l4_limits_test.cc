@@ -37,24 +37,6 @@ namespace {
 // that, never fail a correct one.
 constexpr int kAbsenceWaitMs = 300;
 
-// single_pool_config() with the pool's balance chosen (giving `balance` twice is a config error,
-// so the shared builder cannot be extended by pool_body).
-std::string pool_config(const std::string& balance, const std::string& pool_body, const std::string& listener_extra = "",
-                        const std::string& global = "workers: 2 drain_timeout_ms: 2000") {
-    return "global { " + global + " }\n"
-           "listeners {\n"
-           "  name: \"front\"\n"
-           "  bind: \"127.0.0.1:0\"\n"
-           "  pool: \"p\"\n" +
-           listener_extra +
-           "}\n"
-           "pools {\n"
-           "  name: \"p\"\n"
-           "  balance: \"" + balance + "\"\n"
-           "  connect_timeout_ms: 1000\n" +
-           pool_body + "}\n";
-}
-
 // A client connection through lbd together with the server whose greeting it read.
 struct Held {
     UniqueFd fd;

@@ -29,8 +29,9 @@ inline std::string fast_health_check() {
 // any pool options; `listener_extra` goes inside the listener block (a field given twice is a
 // config error, so the base sets only what every scenario needs). One field per line, so a
 // config error's line number points at something meaningful.
-inline std::string single_pool_config(const std::string& pool_body, const std::string& listener_extra = "",
-                                      const std::string& global = "workers: 2 drain_timeout_ms: 2000") {
+inline std::string pool_config(const std::string& balance, const std::string& pool_body,
+                               const std::string& listener_extra = "",
+                               const std::string& global = "workers: 2 drain_timeout_ms: 2000") {
     return "global { " + global + " }\n"
            "listeners {\n"
            "  name: \"front\"\n"
@@ -40,9 +41,15 @@ inline std::string single_pool_config(const std::string& pool_body, const std::s
            "}\n"
            "pools {\n"
            "  name: \"p\"\n"
-           "  balance: \"round_robin\"\n"
+           "  balance: \"" + balance + "\"\n"
            "  connect_timeout_ms: 1000\n" +
            pool_body + "}\n";
+}
+
+// The same with round robin, which most scenarios use.
+inline std::string single_pool_config(const std::string& pool_body, const std::string& listener_extra = "",
+                                      const std::string& global = "workers: 2 drain_timeout_ms: 2000") {
+    return pool_config("round_robin", pool_body, listener_extra, global);
 }
 
 // A log line's field, or "<missing>" (which no check expects), for readable CHECK messages.
