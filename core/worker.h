@@ -2,18 +2,16 @@
 //
 // Everything a worker owns (listening sockets, connections, timers, its
 // balancer instances) is touched only from its own thread. Other threads
-// talk to it by post(), which queues a task and wakes the loop through an
-// eventfd; that is the only cross-thread entry point, so event bases need no
-// libevent locking (evthread_use_pthreads is not called).
+// talk to it by post() (core/task_queue.h); that is the only cross-thread
+// entry point.
 #pragma once
 
 #include <functional>
-#include <mutex>
-#include <string>
+#include <memory>
 #include <thread>
-#include <vector>
 
 #include "core/event.h"
+#include "core/task_queue.h"
 
 namespace lbd {
 
@@ -37,16 +35,9 @@ public:
     void join();
 
 private:
-    static void on_wakeup(evutil_socket_t fd, short what, void* arg);
-    void run_posted();
-
     unsigned index_;
     EventBasePtr base_;
-    UniqueFd wakeup_fd_;
-    EventPtr wakeup_event_;
-    std::mutex mutex_;
-    std::vector<std::function<void()>> tasks_;  // guarded by mutex_
-    bool stopping_ = false;                     // guarded by mutex_
+    std::unique_ptr<TaskQueue> tasks_;
     std::thread thread_;
 };
 
