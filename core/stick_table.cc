@@ -61,6 +61,8 @@ struct StickTable::Shard {
         std::string key;
         std::string server;
         uint64_t expires_at_ms = 0;
+        // The expiry the listener (the HA peer) last heard of; see lookup().
+        uint64_t reported_expiry_ms = 0;
     };
     using List = std::list<Node>;
     using Index = std::unordered_map<std::string, List::iterator, KeyHash, std::equal_to<>>;
@@ -93,11 +95,12 @@ struct StickTable::Shard {
         auto found = index.find(key);
         if (found != index.end()) {
             found->second->server.assign(server);
+            found->second->reported_expiry_ms = expires_at_ms;
             to_front(found->second, expires_at_ms);
             return;
         }
         make_room(now_ms);
-        lru.push_front(Node{std::string(key), std::string(server), expires_at_ms});
+        lru.push_front(Node{std::string(key), std::string(server), expires_at_ms, expires_at_ms});
         index.emplace(lru.front().key, lru.begin());
         note_front(expires_at_ms);
     }
@@ -206,19 +209,34 @@ StickTable::Shard& StickTable::shard_for(std::string_view key) const {
     return *shards_[hash64(key) % shards_.size()];
 }
 
+// A lookup refreshes the TTL here, and the peer's copy would still expire
+// on its old schedule: an active client would lose its stickiness at a
+// failover once TTL passed since its first connection. So the refresh is
+// reported as a set, but only when it moved the expiry by more than half a
+// TTL since the last report: at most two reports per TTL per active key,
+// and the peer's copy never has less than half a TTL left.
 std::optional<std::string> StickTable::lookup(std::string_view key, uint64_t now_ms) {
     Shard& shard = shard_for(key);
-    std::lock_guard lock(shard.mu);
-    auto found = shard.index.find(key);
-    if (found == shard.index.end()) return std::nullopt;
-    auto node = found->second;
-    if (node->expires_at_ms <= now_ms) {
-        // Not reported: the peer's copy expires by itself.
-        shard.remove(node);
-        return std::nullopt;
+    uint64_t ticket = 0;
+    StickChange refresh;
+    {
+        std::lock_guard lock(shard.mu);
+        auto found = shard.index.find(key);
+        if (found == shard.index.end()) return std::nullopt;
+        auto node = found->second;
+        if (node->expires_at_ms <= now_ms) {
+            // Not reported: the peer's copy expires by itself.
+            shard.remove(node);
+            return std::nullopt;
+        }
+        shard.to_front(node, shard.in_order_expiry(now_ms + ttl_ms_));
+        if (!listener_ || node->expires_at_ms - node->reported_expiry_ms <= ttl_ms_ / 2) return node->server;
+        node->reported_expiry_ms = node->expires_at_ms;
+        ticket = shard.next_ticket++;
+        refresh = StickChange{StickChange::Kind::kSet, node->key, node->server, ttl_ms_};
     }
-    shard.to_front(node, shard.in_order_expiry(now_ms + ttl_ms_));
-    return node->server;
+    shard.report(ticket, listener_, refresh);
+    return std::move(refresh.server);
 }
 
 void StickTable::set(std::string_view key, std::string_view server, uint64_t now_ms) {

@@ -52,7 +52,9 @@ public:
     size_t capacity() const { return capacity_; }
 
     // The server for `key`, refreshing its TTL and LRU position; nullopt if
-    // absent or expired. `now_ms` is CLOCK_MONOTONIC milliseconds.
+    // absent or expired. `now_ms` is CLOCK_MONOTONIC milliseconds. A refresh
+    // that moved the expiry by more than ttl/2 since the listener last heard
+    // of the entry is reported as a set (stick_table.cc says why).
     std::optional<std::string> lookup(std::string_view key, uint64_t now_ms);
     // Maps key -> server with a fresh TTL, evicting the least recently used
     // entry of the shard when it is full. Reports the change.

@@ -150,7 +150,7 @@ TEST_CASE("snapshot lists each shard least recently used first") {
     CHECK(entries[2].key == "a");
 }
 
-TEST_CASE("set() and erase() report changes; apply(), lookup(), clear() do not") {
+TEST_CASE("set() and erase() report changes; apply(), clear() and most lookups do not") {
     StickTable table("web", 1000, 100);
     std::vector<StickChange> changes;
     table.set_change_listener([&](const StickChange& change) { changes.push_back(change); });
@@ -174,7 +174,15 @@ TEST_CASE("set() and erase() report changes; apply(), lookup(), clear() do not")
 
     changes.clear();
     table.apply(make_set("p", "s2", 200), 0);
+    CHECK(changes.empty());
+    // The lookup takes the peer's entry (200 ms left) to a full TTL: a move
+    // of more than half a TTL, so the peer hears of it.
     CHECK(table.lookup("p", 10) == "s2");
+    REQUIRE(changes.size() == 1);
+    CHECK(changes[0].kind == StickChange::Kind::kSet);
+    CHECK(changes[0].server == "s2");
+    CHECK(changes[0].ttl_remaining_ms == 1000);
+    changes.clear();
     table.apply(make_erase("p"), 20);
     CHECK_FALSE(table.lookup("p", 30).has_value());
     table.set("q", "s", 0);
@@ -182,6 +190,23 @@ TEST_CASE("set() and erase() report changes; apply(), lookup(), clear() do not")
     table.clear();
     CHECK(table.size() == 0);
     CHECK(changes.empty());
+}
+
+TEST_CASE("lookups report a TTL refresh at most twice per TTL") {
+    StickTable table("web", 1000, 100);
+    std::vector<StickChange> changes;
+    table.set_change_listener([&](const StickChange& change) { changes.push_back(change); });
+    table.set("k", "s1", 0);  // reported, expiry 1000
+    changes.clear();
+    // A client coming back every 10 ms for 3 TTLs: its entry never expires
+    // here, and the peer hears of it whenever its copy would have less than
+    // half a TTL left.
+    for (uint64_t now = 10; now <= 3000; now += 10) REQUIRE(table.lookup("k", now) == "s1");
+    CHECK(changes.size() == 5);  // at 510, 1020, 1530, 2040, 2550
+    for (const StickChange& change : changes) {
+        CHECK(change.kind == StickChange::Kind::kSet);
+        CHECK(change.ttl_remaining_ms == 1000);
+    }
 }
 
 TEST_CASE("apply() keeps the peer's remaining TTL, capped at ttl_ms") {
