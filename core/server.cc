@@ -101,7 +101,11 @@ void Server::set_admin_state(AdminState admin, const char* reason) {
 void Server::set_weight(uint32_t weight) {
     if (weight == 0) weight = 1;
     if (weight_.exchange(weight, std::memory_order_relaxed) == weight) return;
-    changed(state(), "weight changed");
+    ServerState now = state();
+    changed(now, "weight changed");
+    // changed() tells the observer of state changes only; the HA peer also
+    // keeps weights.
+    if (g_observer != nullptr) g_observer->server_state_changed(*this, now, now, "weight changed");
 }
 
 bool Server::at_capacity() const {

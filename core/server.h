@@ -33,8 +33,9 @@ struct ServerCounters {
 
 class Server {
 public:
-    // Told of every effective-state change (from any thread). One observer
-    // for the process, set before workers start (the HA sync uses it).
+    // Told of every effective-state change and every weight change (then
+    // old_state == new_state), from any thread. One observer for the
+    // process, set before workers start (the HA sync uses it).
     class StateObserver {
     public:
         virtual ~StateObserver() = default;
