@@ -360,19 +360,23 @@ SyncState::Applied SyncState::merge_stick(const StickRecord& stick, uint64_t now
     return stick.erase() && !was_live ? Applied::kUnchanged : Applied::kChanged;
 }
 
-bool SyncState::apply_snapshot(const lbd::v1::Snapshot& chunk, uint64_t now_ms, size_t* changed) {
+bool SyncState::apply_snapshot(const lbd::v1::Snapshot& chunk, uint64_t now_ms, size_t* changed,
+                               SnapshotWinners* winners) {
+    if (winners != nullptr) *winners = {};
     if (!have_peer_ || chunk.chunk_index() != next_chunk_) return false;
     size_t count = 0;
     bool ok = true;
-    for (const auto& health : chunk.health()) {
-        Applied result = merge_health(health);
+    for (int i = 0; i < chunk.health_size(); ++i) {
+        Applied result = merge_health(chunk.health(i));
         ok = ok && result != Applied::kInvalid;
         count += result == Applied::kChanged;
+        if (winners != nullptr && result == Applied::kChanged) winners->health.push_back(i);
     }
-    for (const auto& stick : chunk.sticks()) {
-        Applied result = merge_stick(stick, now_ms);
+    for (int i = 0; i < chunk.sticks_size(); ++i) {
+        Applied result = merge_stick(chunk.sticks(i), now_ms);
         ok = ok && result != Applied::kInvalid;
         count += result == Applied::kChanged;
+        if (winners != nullptr && result == Applied::kChanged) winners->sticks.push_back(i);
     }
     if (changed != nullptr) *changed = count;
     if (!ok) return false;

@@ -146,10 +146,18 @@ public:
 
     // --- from the peer ------------------------------------------------------
     Applied apply_remote(const lbd::v1::Change& change, uint64_t now_ms);
+    // Which records of a chunk won (kChanged), as indexes into its health
+    // and sticks: the wiring applies exactly those to its tables.
+    struct SnapshotWinners {
+        std::vector<int> health;
+        std::vector<int> sticks;
+    };
     // Merges one chunk. False if it is out of order or comes before the
     // peer's Hello (a protocol error: close the link); the records already
-    // merged stay (merging never undoes a newer write).
-    bool apply_snapshot(const lbd::v1::Snapshot& chunk, uint64_t now_ms, size_t* changed = nullptr);
+    // merged stay (merging never undoes a newer write), and are reported in
+    // `changed` and `winners` all the same.
+    bool apply_snapshot(const lbd::v1::Snapshot& chunk, uint64_t now_ms, size_t* changed = nullptr,
+                        SnapshotWinners* winners = nullptr);
     // What we have applied, per origin.
     lbd::v1::Ack make_ack() const;
     // We hold the peer's full state: the last chunk of a snapshot from its
