@@ -56,5 +56,7 @@ private:
 
 // Milliseconds on CLOCK_MONOTONIC, for timeouts and durations.
 uint64_t monotonic_ms();
+// Milliseconds on CLOCK_REALTIME (Unix time), for what operators read.
+uint64_t realtime_ms();
 
 }  // namespace lbd

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/event.h"
 #include "core/hash.h"
 #include "core/log.h"
 
@@ -27,12 +28,6 @@ const char* to_string(ServerState state) {
         case ServerState::kMaint: return "MAINT";
     }
     return "?";
-}
-
-static uint64_t realtime_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
 static std::string make_server_id(const std::string& pool, const std::string& name) {

@@ -76,6 +76,7 @@ public:
 
     // At most one listener; set before workers start.
     void set_change_listener(ChangeListener listener);
+    bool has_change_listener() const { return static_cast<bool>(listener_); }
 
 private:
     struct Shard;
