@@ -95,6 +95,36 @@ std::string format_status(const v1::StatusReply& status) {
     return about.render() + "\n" + listeners.render();
 }
 
+std::string format_ha_status(const v1::HaStatusReply& ha) {
+    if (!ha.enabled()) return "standalone: this lbd's config has no global.ha block\n";
+    Table about({});
+    about.add_row({"node", ha.node_id() + " (cluster " + ha.cluster_id() + ")"});
+    about.add_row({"role", ha.role() + " for " + format_duration(ha.role_age_ms()) + " (keepalived " +
+                               (ha.keepalived_state().empty() ? "silent so far" : ha.keepalived_state()) + ")"});
+    std::string vips;
+    for (const auto& vip : ha.virtual_ips()) vips += (vips.empty() ? "" : ", ") + vip;
+    about.add_row({"virtual IPs", vips + (ha.vip_present() ? " (here)" : " (not here)")});
+    about.add_row({"track file", std::to_string(ha.track_value()) + " (" + ha.track_reason() + ")"});
+    const v1::HaPeerInfo& peer = ha.peer();
+    std::string link = peer.connected() ? "connected" : "not connected";
+    if (peer.connected()) link += peer.synced() ? ", synced" : ", receiving its snapshot";
+    link += ", heard " + format_duration(peer.last_heard_ms_ago()) + " ago";
+    about.add_row({"peer", (peer.node_id().empty() ? std::string("?") : peer.node_id()) + " at " + peer.address() +
+                               ": " + link});
+    about.add_row({"sync", "queued " + std::to_string(peer.queued_changes()) + ", lag p50 " +
+                               std::to_string(peer.lag_p50_ms()) + "ms p99 " + std::to_string(peer.lag_p99_ms()) +
+                               "ms, records " + std::to_string(ha.health_records()) + " health " +
+                               std::to_string(ha.stick_records()) + " stick"});
+    uint64_t refused_sent = 0, refused_received = 0;
+    for (const auto& [reason, count] : peer.refusals_sent()) refused_sent += count;
+    for (const auto& [reason, count] : peer.refusals_received()) refused_received += count;
+    about.add_row({"link", "connects " + std::to_string(peer.connects()) + ", disconnects " +
+                               std::to_string(peer.disconnects()) + ", auth failures " +
+                               std::to_string(peer.auth_failures()) + ", refusals sent " +
+                               std::to_string(refused_sent) + " received " + std::to_string(refused_received)});
+    return about.render();
+}
+
 namespace {
 
 Table servers_table() {

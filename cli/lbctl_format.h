@@ -42,6 +42,7 @@ std::string format_duration(uint64_t ms);
 std::string format_ago(uint64_t unix_ms, uint64_t now_unix_ms);
 
 std::string format_status(const ::lbd::v1::StatusReply& status);
+std::string format_ha_status(const ::lbd::v1::HaStatusReply& ha);
 std::string format_servers(const ::lbd::v1::ServersReply& servers, uint64_t now_unix_ms);
 // One server as a one-row servers table (the reply of drain, weight, ...).
 std::string format_server(const ::lbd::v1::ServerInfo& server, uint64_t now_unix_ms);

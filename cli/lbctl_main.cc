@@ -203,6 +203,52 @@ public:
         return print(response->stats(), format_stats(response->stats()));
     }
 
+    int ha_status() {
+        AdminRequest request;
+        request.mutable_ha_status();
+        auto response = call(request, AdminResponse::kHaStatus);
+        if (!response) return exit_;
+        return print(response->ha_status(), format_ha_status(response->ha_status()));
+    }
+
+    int ha_keepalived_config() {
+        AdminRequest request;
+        request.mutable_ha_keepalived_config();
+        auto response = call(request, AdminResponse::kHaKeepalivedConfig);
+        if (!response) return exit_;
+        return print(response->ha_keepalived_config(), response->ha_keepalived_config().config());
+    }
+
+    // Starts the handover, then (unless --no-wait) polls `ha status` until
+    // the VIP has left this node; --json prints the final status.
+    int ha_failover(bool force, bool wait, double timeout_s) {
+        AdminRequest request;
+        request.mutable_ha_failover()->set_force(force);
+        auto response = call(request, AdminResponse::kHaFailover);
+        if (!response) return exit_;
+        if (!wait) return print(response->ha_failover(), "failover started: " + response->ha_failover().detail() + "\n");
+        uint64_t start = monotonic_ms();
+        uint64_t deadline = start + static_cast<uint64_t>(timeout_s * 1000);
+        for (;;) {
+            AdminRequest status_request;
+            status_request.mutable_ha_status();
+            auto status = call(status_request, AdminResponse::kHaStatus);
+            if (!status) return exit_;
+            const v1::HaStatusReply& ha = status->ha_status();
+            uint64_t now = monotonic_ms();
+            if (!ha.vip_present() && ha.role() != "MASTER") {
+                return print(ha, "failover: the virtual IPs left this node after " + std::to_string(now - start) +
+                                     " ms; role " + ha.role() + "\n");
+            }
+            if (now >= deadline) {
+                fail(kRefused, "TIMEOUT", "the virtual IPs are still on this node after " + std::to_string(now - start) +
+                                              " ms (see lbctl ha status and keepalived's log)");
+                return exit_;
+            }
+            ::poll(nullptr, 0, static_cast<int>(std::min<uint64_t>(kWaitPollMs / 5, deadline - now)));
+        }
+    }
+
     // Local: reads the file with lbd's own loader; no lbd needed. Whether the
     // addresses can be bound is left out: the running lbd holds them.
     int config_check(const std::string& file) {
@@ -404,6 +450,27 @@ int main(int argc, char** argv) {
     remove->add_option("POOL/NAME", server_name, "The server, e.g. web/web4")->required()->check(kServerName);
     remove->footer(example("  lbctl server drain web/web4 --wait && lbctl server remove web/web4\n"));
     actions.emplace_back(remove, [&] { return commands.remove_server(server_name); });
+
+    auto* ha = app.add_subcommand("ha", "The HA pair: role, peer link and sync, planned failover");
+    ha->require_subcommand(1);
+    auto* ha_status = ha->add_subcommand("status", "Show the role, the VIP, the peer link, sync lag and table sizes");
+    ha_status->footer(example("  lbctl ha status\n  lbctl --json ha status"));
+    actions.emplace_back(ha_status, [&] { return commands.ha_status(); });
+    bool failover_force = false;
+    bool failover_no_wait = false;
+    double failover_timeout_s = 10;
+    auto* ha_failover = ha->add_subcommand(
+        "failover", "Hand the VIP to the peer (this node must be MASTER, the peer connected and in sync)");
+    ha_failover->add_flag("--force", failover_force, "Go even if the peer is not connected or not in sync");
+    ha_failover->add_flag("--no-wait", failover_no_wait, "Return once started, without waiting for the VIP to leave");
+    ha_failover->add_option("--wait-timeout", failover_timeout_s, "Seconds to wait for the VIP to leave")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    ha_failover->footer(example("  lbctl ha failover        # on the MASTER, before maintenance\n"));
+    actions.emplace_back(ha_failover,
+                         [&] { return commands.ha_failover(failover_force, !failover_no_wait, failover_timeout_s); });
+    auto* ha_keepalived = ha->add_subcommand("keepalived-config", "Print the keepalived.conf this node runs with");
+    actions.emplace_back(ha_keepalived, [&] { return commands.ha_keepalived_config(); });
 
     auto* reload = app.add_subcommand("reload", "Reload lbd's config file: checked first, applied without dropping "
                                                 "connections (exit 1 and the errors if it is invalid)");

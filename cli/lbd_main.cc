@@ -32,6 +32,7 @@
 #include "core/pool.h"
 #include "core/runtime.h"
 #include "core/worker.h"
+#include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
 #include "l4/l4_tier.h"
 
@@ -49,8 +50,9 @@ using namespace lbd;
 //                          |  \--deadline or 2nd signal--> ABORTING --> STOPPED
 class Daemon {
 public:
-    Daemon(Config config)
+    Daemon(Config config, std::string process_name)
         : current_(std::make_shared<Runtime>(std::move(config), nullptr)),
+          process_name_(std::move(process_name)),
           config_path_(absolute_path(current_->config.source_path)),
           config_sha256_(file_sha256(config_path_)),
           start_ms_(monotonic_ms()) {}
@@ -68,7 +70,7 @@ public:
             LOG_ERROR("%s", error.c_str());
             return 1;
         }
-        if (!start_admin(&error)) {
+        if (!start_ha(&error) || !start_admin(&error)) {
             LOG_ERROR("%s", error.c_str());
             return 1;
         }
@@ -93,6 +95,7 @@ public:
         // Tier state holds events of the workers' bases: free it first.
         admin_http_.reset();
         admin_.reset();
+        ha_.reset();
         l4_.reset();
         health_.reset();
         workers_.clear();
@@ -101,10 +104,35 @@ public:
     }
 
 private:
+    // The HA pair's runtime, when global.ha is set. Before workers start:
+    // it observes servers and stick tables from their first change.
+    bool start_ha(std::string* error) {
+        const HaConfig& ha = current_->config.global.ha;
+        if (!ha.enabled) return true;
+        ha_ = std::make_unique<ha::HaNode>(control_.get(), ha, process_name_,
+                                           [this]() -> PoolSet& { return current_->pools; });
+        ha_->watch(current_->pools);
+        return ha_->start(error);
+    }
+
+    void register_ha_commands() {
+        if (ha_) return ha_->register_admin_commands(admin_registry_);
+        admin_registry_.add(AdminRequest::kHaStatus, [](const AdminRequest&, AdminResponse& response) {
+            response.mutable_ha_status()->set_enabled(false);
+        });
+        auto standalone = [](const AdminRequest&, AdminResponse& response) {
+            admin_error(response, ::lbd::v1::AdminError::FAILED_PRECONDITION,
+                        "this node is standalone: its config has no global.ha block");
+        };
+        admin_registry_.add(AdminRequest::kHaFailover, standalone);
+        admin_registry_.add(AdminRequest::kHaKeepalivedConfig, standalone);
+    }
+
     bool start_admin(std::string* error) {
         register_pool_commands(
             admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); });
         l4_->register_admin_commands(admin_registry_);
+        register_ha_commands();
         admin_registry_.add(AdminRequest::kStatus, [this](const AdminRequest&, AdminResponse& response) {
             describe(*response.mutable_status());
         });
@@ -121,6 +149,7 @@ private:
             admin_http_->add_metrics([this](std::string& out) { write_daemon_metrics(out); });
             admin_http_->add_metrics([this](std::string& out) { l4_->write_metrics(out); });
             admin_http_->add_metrics([this](std::string& out) { write_pool_metrics(current_->pools, out); });
+            if (ha_) admin_http_->add_metrics([this](std::string& out) { ha_->write_metrics(out); });
             admin_http_->add_metrics(&write_process_metrics);
             if (!admin_http_->start(*admin.http_bind, error)) return false;
         }
@@ -137,8 +166,10 @@ private:
         metric_header(out, "lbd_reloads_total", "counter", "Reloads by result.");
         metric_sample(out, "lbd_reloads_total", {{"result", "applied"}}, double(reloads_applied_));
         metric_sample(out, "lbd_reloads_total", {{"result", "rejected"}}, double(reloads_rejected_));
-        metric_header(out, "lbd_ha_role", "gauge", "1 for the node's role in the HA pair.");
-        metric_sample(out, "lbd_ha_role", {{"role", "standalone"}}, 1);
+        if (!ha_) {
+            metric_header(out, "lbd_ha_role", "gauge", "1 for the node's role in the HA pair.");
+            metric_sample(out, "lbd_ha_role", {{"role", "standalone"}}, 1);
+        }
     }
 
     // Reload sequence (control thread): read and check the file; on any
@@ -175,8 +206,11 @@ private:
             next_global.admin.http_bind.has_value() != now.admin.http_bind.has_value() ||
             (next_global.admin.http_bind && !(*next_global.admin.http_bind == *now.admin.http_bind)))
             reply.add_needs_restart("admin");
+        if (ha_changed(now.ha, next_global.ha)) reply.add_needs_restart("ha");
 
         auto next = std::make_shared<Runtime>(std::move(*loaded.config), current_.get());
+        // New stick tables report to the sync before workers can use them.
+        if (ha_) ha_->watch(next->pools);
         std::string error;
         if (!l4_->reload(next, &error)) return reject(error);
         // Health checks restart on the new pools; kept servers keep their state.
@@ -200,7 +234,7 @@ private:
         out.set_config_path(config_path_);
         out.set_config_sha256(config_sha256_);
         out.set_workers(config.global.workers);
-        out.set_role("standalone");
+        out.set_role(ha_ ? ha::to_string(ha_->role()) : "standalone");
         out.set_pid(static_cast<uint32_t>(getpid()));
         out.set_http_writes_enabled(!config.global.admin.http_token.empty());
         for (const ListenerConfig& lc : config.listeners) {
@@ -215,6 +249,15 @@ private:
                 info->set_accepted_connections(stats->accepted.load(std::memory_order_relaxed));
             }
         }
+    }
+
+    // What a reload cannot change in the HA runtime: it is set up once.
+    static bool ha_changed(const HaConfig& a, const HaConfig& b) {
+        return a.enabled != b.enabled || a.node_id != b.node_id || a.cluster_id != b.cluster_id ||
+               a.vrrp.virtual_ips != b.vrrp.virtual_ips || a.vrrp.notify_fifo != b.vrrp.notify_fifo ||
+               a.vrrp.track_file != b.vrrp.track_file || !(a.sync.listen == b.sync.listen) ||
+               !(a.sync.peer == b.sync.peer) || a.sync.key_file != b.sync.key_file ||
+               a.sync.heartbeat_ms != b.sync.heartbeat_ms;
     }
 
     static std::string absolute_path(const std::string& path) {
@@ -249,6 +292,8 @@ private:
             return;
         }
         self->draining_ = true;
+        // The VIP leaves first, so the peer takes new clients while we drain.
+        if (self->ha_) self->ha_->begin_shutdown();
         self->drain_deadline_ms_ = monotonic_ms() + self->current_->config.global.drain_timeout_ms;
         self->l4_->stop_accepting();
         LOG_INFO("signal %d: stopped accepting, draining %llu connections (deadline %u ms)", static_cast<int>(sig),
@@ -286,12 +331,14 @@ private:
     }
 
     RuntimePtr current_;
+    std::string process_name_;
     std::string config_path_;
     std::string config_sha256_;  // of the bytes of the running config
     EventBasePtr control_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<l4::L4Tier> l4_;
     std::unique_ptr<HealthChecker> health_;
+    std::unique_ptr<ha::HaNode> ha_;
     AdminRegistry admin_registry_;
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<AdminHttp> admin_http_;
@@ -323,6 +370,11 @@ int main(int argc, char** argv) {
     app.set_version_flag("-v,--version", "lbd " LBD_VERSION);
     CLI11_PARSE(app, argc, argv);
 
+    // keepalived's track_process matches /proc/PID/comm: the name lbd was
+    // started as (a symlink such as lbd-a gives each node of a netns test
+    // its own), cut to the kernel's 15 characters.
+    std::string process_name = std::filesystem::path(argv[0]).filename().string().substr(0, 15);
+
     lbd::register_builtin_balancers();
     lbd::ConfigLoadResult loaded = lbd::load_config_file(config_path);
     if (!loaded.errors.empty()) {
@@ -338,6 +390,7 @@ int main(int argc, char** argv) {
         }
         lbd::ha::RenderOptions options;
         options.source_path = config_path;
+        options.process_name = process_name;
         std::fputs(lbd::ha::render_keepalived_config(ha, options).c_str(), stdout);
         return 0;
     }
@@ -354,6 +407,6 @@ int main(int argc, char** argv) {
     lbd::set_log_level(loaded.config->global.log_level);
     // A peer that closes while lbd writes must give EPIPE, not kill lbd.
     std::signal(SIGPIPE, SIG_IGN);
-    Daemon daemon(std::move(*loaded.config));
+    Daemon daemon(std::move(*loaded.config), process_name);
     return daemon.run();
 }

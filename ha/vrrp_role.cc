@@ -4,13 +4,13 @@
 
 namespace lbd::ha {
 
-const char* to_string(Role role) {
+const char* to_string(NodeRole role) {
     switch (role) {
-        case Role::kStarting: return "STARTING";
-        case Role::kBackup: return "BACKUP";
-        case Role::kMasterPending: return "MASTER_PENDING";
-        case Role::kMaster: return "MASTER";
-        case Role::kFault: return "FAULT";
+        case NodeRole::kStarting: return "STARTING";
+        case NodeRole::kBackup: return "BACKUP";
+        case NodeRole::kMasterPending: return "MASTER_PENDING";
+        case NodeRole::kMaster: return "MASTER";
+        case NodeRole::kFault: return "FAULT";
     }
     return "?";
 }
@@ -54,7 +54,7 @@ std::optional<NotifyLine> parse_notify_line(std::string_view line) {
     return out;
 }
 
-bool RoleMachine::set(Role next) {
+bool RoleMachine::set(NodeRole next) {
     if (next == role_) return false;
     role_ = next;
     return true;
@@ -66,9 +66,9 @@ bool RoleMachine::on_notify(const NotifyLine& line) {
     keepalived_known_ = true;
     switch (line.state) {
         case VrrpState::kFault:
-        case VrrpState::kStop: return set(Role::kFault);
-        case VrrpState::kBackup: return set(Role::kBackup);
-        case VrrpState::kMaster: return set(vip_present_ ? Role::kMaster : Role::kMasterPending);
+        case VrrpState::kStop: return set(NodeRole::kFault);
+        case VrrpState::kBackup: return set(NodeRole::kBackup);
+        case VrrpState::kMaster: return set(vip_present_ ? NodeRole::kMaster : NodeRole::kMasterPending);
     }
     return false;
 }
@@ -76,7 +76,7 @@ bool RoleMachine::on_notify(const NotifyLine& line) {
 bool RoleMachine::on_vip(bool present) {
     vip_present_ = present;
     if (!keepalived_known_ || keepalived_ != VrrpState::kMaster) return false;
-    return set(present ? Role::kMaster : Role::kMasterPending);
+    return set(present ? NodeRole::kMaster : NodeRole::kMasterPending);
 }
 
 }  // namespace lbd::ha

@@ -26,8 +26,8 @@
 
 namespace lbd::ha {
 
-enum class Role : uint8_t { kStarting, kBackup, kMasterPending, kMaster, kFault };
-const char* to_string(Role role);
+enum class NodeRole : uint8_t { kStarting, kBackup, kMasterPending, kMaster, kFault };
+const char* to_string(NodeRole role);
 
 // keepalived's state for a VRRP instance, as written to the notify FIFO.
 enum class VrrpState : uint8_t { kBackup, kMaster, kFault, kStop };
@@ -47,7 +47,7 @@ class RoleMachine {
 public:
     explicit RoleMachine(std::string instance) : instance_(std::move(instance)) {}
 
-    Role role() const { return role_; }
+    NodeRole role() const { return role_; }
     bool vip_present() const { return vip_present_; }
 
     // Each returns true when the role changed. Lines about other instances
@@ -56,10 +56,10 @@ public:
     bool on_vip(bool present);
 
 private:
-    bool set(Role next);
+    bool set(NodeRole next);
 
     std::string instance_;
-    Role role_ = Role::kStarting;
+    NodeRole role_ = NodeRole::kStarting;
     VrrpState keepalived_ = VrrpState::kBackup;
     bool keepalived_known_ = false;
     bool vip_present_ = false;

@@ -29,55 +29,17 @@
 #include <vector>
 
 #include "lbd/v1/admin.pb.h"
+#include "tests/integration/lbctl_run.h"
 #include "tests/integration/scenario.h"
-
-#ifndef LBCTL_BINARY
-#error "LBCTL_BINARY must be defined as the path of the lbctl executable"
-#endif
 
 namespace lbd::test {
 namespace {
 
 namespace v1 = ::lbd::v1;
 
-// One lbctl run: a request on loopback, so this is generous (sanitizers, a loaded machine).
-constexpr int kLbctlTimeoutMs = 10000;
 // How long the "--wait is still waiting" check waits: lbctl polls every 100 ms, so a --wait that
 // wrongly thought the server idle would have exited well within this.
 constexpr int kStillWaitingMs = 500;
-
-struct Run {
-    int exit_code = -1;
-    std::string output;  // stdout and stderr, merged
-};
-
-// Runs lbctl with `args` and waits for it.
-Run lbctl(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    std::vector<std::string> argv;
-    if (!env.empty()) {
-        argv.push_back("/usr/bin/env");
-        argv.insert(argv.end(), env.begin(), env.end());
-    }
-    argv.push_back(LBCTL_BINARY);
-    argv.insert(argv.end(), args.begin(), args.end());
-    ChildProcess child(argv);
-    Run run;
-    run.exit_code = child.wait_exit(kLbctlTimeoutMs).value_or(-1);
-    if (run.exit_code == -1) child.stop(1000);
-    child.await_output_end(kIoTimeoutMs);
-    run.output = child.output();
-    return run;
-}
-
-bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
-
-// Parses lbctl's --json output back into the reply message.
-template <typename Message>
-std::optional<Message> parse_json(const std::string& json) {
-    Message message;
-    if (!google::protobuf::util::JsonStringToMessage(json, &message).ok()) return std::nullopt;
-    return message;
-}
 
 // lbd with one listener "front" -> pool "p", and an admin socket in a fresh temp dir.
 class AdminLbd {
@@ -99,14 +61,10 @@ public:
         return lbctl(args);
     }
     // Runs `ctl(args)` until `done` says yes or the deadline passes; returns the last run.
-    Run ctl_until(const std::vector<std::string>& args, const std::function<bool(const Run&)>& done,
+    Run ctl_until(std::vector<std::string> args, const std::function<bool(const Run&)>& done,
                   int timeout_ms) const {
-        Deadline deadline(timeout_ms);
-        for (;;) {
-            Run run = ctl(args);
-            if (done(run) || deadline.expired()) return run;
-            ::poll(nullptr, 0, std::min(50, deadline.remaining_ms()));
-        }
+        args.insert(args.begin(), {"--socket", socket_});
+        return lbctl_until(args, done, timeout_ms);
     }
 
 private:
@@ -114,8 +72,6 @@ private:
     std::string socket_;
     RunningLbd lbd_;
 };
-
-std::string greeting_of(int fd) { return recv_line(fd, kIoTimeoutMs).value_or("<none>\n"); }
 
 // A connection through lbd that reached server `name`. Round robin alternates, so a few tries
 // suffice; connections to other servers are closed.
@@ -125,14 +81,6 @@ UniqueFd open_to(uint16_t port, const std::string& name) {
         if (fd && greeting_of(fd.get()) == name + "\n") return fd;
     }
     return {};
-}
-
-// The server a client at `source_ip` reaches ("a"), or "<none>".
-std::string visit_from(const std::string& source_ip, uint16_t port) {
-    UniqueFd fd = connect_from(source_ip, port, kIoTimeoutMs);
-    if (!fd) return "<none>";
-    std::string greeting = greeting_of(fd.get());
-    return greeting.substr(0, greeting.size() - 1);
 }
 
 // The row of server `name` in `servers --json` output.

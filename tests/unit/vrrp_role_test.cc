@@ -30,38 +30,38 @@ TEST_CASE("keepalived notify lines parse; others are skipped") {
 
 TEST_CASE("MASTER is confirmed only when the VIP is on the interface, in either order") {
     RoleMachine a("VI_51");
-    CHECK(a.role() == Role::kStarting);
+    CHECK(a.role() == NodeRole::kStarting);
     CHECK(a.on_notify(line("INSTANCE \"VI_51\" BACKUP 150")));
-    CHECK(a.role() == Role::kBackup);
+    CHECK(a.role() == NodeRole::kBackup);
     CHECK(a.on_notify(line("INSTANCE \"VI_51\" MASTER 150")));
-    CHECK(a.role() == Role::kMasterPending);
+    CHECK(a.role() == NodeRole::kMasterPending);
     CHECK(a.on_vip(true));
-    CHECK(a.role() == Role::kMaster);
+    CHECK(a.role() == NodeRole::kMaster);
 
     RoleMachine b("VI_51");
     CHECK_FALSE(b.on_vip(true));  // seen first: remembered, no role yet
-    CHECK(b.role() == Role::kStarting);
+    CHECK(b.role() == NodeRole::kStarting);
     CHECK(b.on_notify(line("INSTANCE \"VI_51\" MASTER 150")));
-    CHECK(b.role() == Role::kMaster);
+    CHECK(b.role() == NodeRole::kMaster);
 }
 
 TEST_CASE("losing the VIP or a BACKUP/FAULT line leaves MASTER; other instances are ignored") {
     RoleMachine m("VI_51");
     m.on_vip(true);
     m.on_notify(line("INSTANCE \"VI_51\" MASTER 150"));
-    REQUIRE(m.role() == Role::kMaster);
+    REQUIRE(m.role() == NodeRole::kMaster);
     CHECK(m.on_vip(false));
-    CHECK(m.role() == Role::kMasterPending);
+    CHECK(m.role() == NodeRole::kMasterPending);
     CHECK(m.on_vip(true));
     CHECK_FALSE(m.on_notify(line("INSTANCE \"VI_7\" FAULT 0")));
-    CHECK(m.role() == Role::kMaster);
+    CHECK(m.role() == NodeRole::kMaster);
     CHECK(m.on_notify(line("INSTANCE \"VI_51\" BACKUP 150")));
-    CHECK(m.role() == Role::kBackup);
+    CHECK(m.role() == NodeRole::kBackup);
     CHECK_FALSE(m.on_vip(false));  // a BACKUP node losing a VIP it should not have had: no change
     CHECK(m.on_notify(line("INSTANCE \"VI_51\" FAULT 0")));
-    CHECK(m.role() == Role::kFault);
+    CHECK(m.role() == NodeRole::kFault);
     CHECK(m.on_notify(line("INSTANCE \"VI_51\" BACKUP 150")));
-    CHECK(m.role() == Role::kBackup);
+    CHECK(m.role() == NodeRole::kBackup);
 }
 
 }  // namespace

@@ -1,0 +1,295 @@
+#include "ha/ha_node.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <openssl/rand.h>
+
+#include "core/log.h"
+#include "ha/keepalived_config.h"
+#include "ha/sync_codec.h"
+
+namespace lbd::ha {
+
+namespace {
+
+// How long a node that cannot reach its peer waits before it calls itself
+// ready and serves alone; and how long it waits for a snapshot that is
+// still arriving.
+constexpr uint64_t kAloneGraceMs = 3000;
+constexpr uint64_t kSnapshotGraceMs = 30000;
+// Readiness and the failover hold are checked on this tick.
+constexpr uint32_t kTickMs = 50;
+
+const char* vrrp_state_name(VrrpState state) {
+    switch (state) {
+        case VrrpState::kBackup: return "BACKUP";
+        case VrrpState::kMaster: return "MASTER";
+        case VrrpState::kFault: return "FAULT";
+        case VrrpState::kStop: return "STOP";
+    }
+    return "?";
+}
+
+lbd::v1::ServerHealth::State to_record_state(ServerState state) {
+    switch (state) {
+        case ServerState::kUp: return lbd::v1::ServerHealth::UP;
+        case ServerState::kDown: return lbd::v1::ServerHealth::DOWN;
+        case ServerState::kDrain: return lbd::v1::ServerHealth::DRAIN;
+        case ServerState::kMaint: return lbd::v1::ServerHealth::MAINT;
+    }
+    return lbd::v1::ServerHealth::STATE_UNSPECIFIED;
+}
+
+uint64_t random_u64() {
+    uint64_t value = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value) != 1) value = realtime_ms();
+    return value;
+}
+
+bool read_key(const std::string& path, std::string* key, std::string* error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        *error = "ha sync: cannot read key_file " + path + ": " + strerror(errno);
+        return false;
+    }
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    *key = bytes.str();
+    if (key->size() < kMinSharedKeyBytes) {
+        *error = "ha sync: key_file " + path + " holds " + std::to_string(key->size()) + " bytes; at least " +
+                 std::to_string(kMinSharedKeyBytes) + " random bytes are needed";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+HaNode::HaNode(event_base* control, const HaConfig& config, std::string process_name,
+               std::function<PoolSet&()> current_pools)
+    : base_(control),
+      config_(config),
+      process_name_(std::move(process_name)),
+      current_pools_(std::move(current_pools)),
+      tasks_(control),
+      role_(vrrp_instance_name(config.vrrp)),
+      // The peer takes over within 3 adverts of our priority-0 advert at
+      // worst (master down interval); the rest is margin.
+      failover_hold_ms_(2000 + 3 * uint64_t(config.vrrp.advert_interval_ms)),
+      role_since_ms_(monotonic_ms()),
+      started_ms_(monotonic_ms()) {}
+
+HaNode::~HaNode() { Server::set_observer(nullptr); }
+
+bool HaNode::start(std::string* error) {
+    std::string key;
+    if (!read_key(config_.sync.key_file, &key, error)) return false;
+
+    std::vector<std::pair<std::string, std::string>> names;
+    for (const auto& pool : current_pools_().pools())
+        for (const auto& server : *pool->servers()) names.emplace_back(pool->name(), server->name());
+
+    SyncState::Options state_options;
+    state_options.node_id = config_.node_id;
+    state_options.boot_epoch = random_u64();
+    // Seeds the Lamport clock above anything a previous life of this node
+    // wrote (sync_state.h).
+    state_options.clock_floor = realtime_ms() * 1000;
+    state_ = std::make_unique<SyncState>(state_options);
+
+    SyncLink::Options link_options;
+    link_options.cluster_id = config_.cluster_id;
+    link_options.listen = config_.sync.listen;
+    link_options.peer = config_.sync.peer;
+    link_options.shared_key = std::move(key);
+    link_options.heartbeat_ms = config_.sync.heartbeat_ms;
+    link_options.server_set_digest = server_set_digest(std::move(names));
+    SyncLink::Observer& observer = *this;  // a private base: convert here, not in make_unique
+    link_ = std::make_unique<SyncLink>(base_, std::move(link_options), *state_, observer);
+
+    write_track(kTrackNotReady, "starting, not yet in sync with the peer");
+    fifo_ = std::make_unique<NotifyFifoReader>(base_, config_.vrrp.notify_fifo,
+                                               [this](std::string_view line) { on_notify_line(line); });
+    vip_ = std::make_unique<VipWatch>(base_, config_.vrrp.virtual_ips, [this](bool present) { on_vip(present); });
+    if (!fifo_->start(error) || !vip_->start(error) || !link_->start(error)) return false;
+
+    Server::set_observer(this);
+    readiness_timer_ = make_event(base_, -1, EV_PERSIST, &HaNode::on_readiness_timer, this);
+    timeval tick{0, kTickMs * 1000};
+    event_add(readiness_timer_.get(), &tick);
+    LOG_INFO("ha: node %s of cluster %s, instance %s, sync %s <-> %s", config_.node_id.c_str(),
+             config_.cluster_id.c_str(), vrrp_instance_name(config_.vrrp).c_str(),
+             config_.sync.listen.to_string().c_str(), config_.sync.peer.to_string().c_str());
+    return true;
+}
+
+void HaNode::watch(PoolSet& pools) {
+    for (const auto& pool : pools.pools()) {
+        StickTable* table = pool->stick_table();
+        if (table == nullptr || table->has_change_listener()) continue;
+        // Runs on workers (stick_table.h: in change order, no lock held).
+        table->set_change_listener([this, name = pool->name()](const StickChange& change) {
+            tasks_.post([this, name, change] { local_stick(name, change); });
+        });
+    }
+}
+
+void HaNode::begin_shutdown() {
+    shutting_down_ = true;
+    write_track(kTrackFault, "lbd is stopping");
+}
+
+// --- local changes -> peer ---------------------------------------------------
+
+void HaNode::server_state_changed(const Server& server, ServerState, ServerState, const char*) {
+    tasks_.post([this, pool = server.pool_name(), name = server.name()] { local_health(pool, name); });
+}
+
+void HaNode::local_health(const std::string& pool_name, const std::string& server_name) {
+    Pool* pool = current_pools_().find(pool_name);
+    std::shared_ptr<Server> server = pool != nullptr ? pool->find_server(server_name) : nullptr;
+    if (server == nullptr) return;  // removed meanwhile
+    lbd::v1::ServerHealth record;
+    record.set_pool(pool_name);
+    record.set_server(server_name);
+    record.set_state(to_record_state(server->state()));
+    record.set_weight(server->weight());
+    record.set_last_change_unix_ms(server->last_change_ms());
+    // The state the sync already holds (the peer's write we just applied,
+    // or our own): nothing new to tell.
+    if (auto known = state_->find_health(pool_name, server_name);
+        known && known->state() == record.state() && known->weight() == record.weight())
+        return;
+    if (uint64_t sequence = state_->record_local(std::move(record))) link_->local_change(sequence);
+}
+
+void HaNode::local_stick(const std::string& pool, const StickChange& change) {
+    lbd::v1::StickRecord record;
+    record.set_pool(pool);
+    record.set_kind(lbd::v1::StickRecord::SOURCE_IP);
+    record.set_key(change.key);
+    record.set_server(change.server);
+    record.set_ttl_remaining_ms(change.ttl_remaining_ms);
+    record.set_erase(change.kind == StickChange::Kind::kErase);
+    if (uint64_t sequence = state_->record_local(std::move(record), monotonic_ms())) link_->local_change(sequence);
+}
+
+// --- peer -> local -----------------------------------------------------------
+
+void HaNode::remote_health(const lbd::v1::ServerHealth& health) {
+    Pool* pool = current_pools_().find(health.pool());
+    std::shared_ptr<Server> server = pool != nullptr ? pool->find_server(health.server()) : nullptr;
+    if (server == nullptr) return;
+    std::string reason = "synced from " + health.version().node_id();
+    switch (health.state()) {
+        case lbd::v1::ServerHealth::UP:
+        case lbd::v1::ServerHealth::DOWN:
+            // Health first, then the operator state, so a server does not
+            // pass through the wrong effective state on its way.
+            server->set_health(health.state() == lbd::v1::ServerHealth::UP ? HealthState::kUp : HealthState::kDown,
+                               reason.c_str());
+            server->set_admin_state(AdminState::kReady, reason.c_str());
+            break;
+        case lbd::v1::ServerHealth::DRAIN: server->set_admin_state(AdminState::kDrain, reason.c_str()); break;
+        case lbd::v1::ServerHealth::MAINT: server->set_admin_state(AdminState::kMaint, reason.c_str()); break;
+        default: return;  // SyncState refuses invalid records before us
+    }
+    if (health.weight() != 0) server->set_weight(health.weight());
+}
+
+void HaNode::remote_stick(const lbd::v1::StickRecord& stick) {
+    // Cookie tables come with the L7 tier; a peer that has them sends their
+    // records only if we listed the capability, which we do not yet.
+    if (stick.kind() != lbd::v1::StickRecord::SOURCE_IP) return;
+    Pool* pool = current_pools_().find(stick.pool());
+    StickTable* table = pool != nullptr ? pool->stick_table() : nullptr;
+    if (table == nullptr) return;
+    StickChange change{stick.erase() ? StickChange::Kind::kErase : StickChange::Kind::kSet, stick.key(),
+                       stick.server(), stick.ttl_remaining_ms()};
+    table->apply(change, monotonic_ms());
+}
+
+void HaNode::link_changed(bool up, const std::string& peer_node_id) {
+    peer_node_id_ = up ? peer_node_id : std::string();
+}
+
+// --- role ---------------------------------------------------------------------
+
+void HaNode::on_notify_line(std::string_view line) {
+    std::optional<NotifyLine> parsed = parse_notify_line(line);
+    if (!parsed) return;
+    if (parsed->instance == vrrp_instance_name(config_.vrrp)) keepalived_state_ = vrrp_state_name(parsed->state);
+    NodeRole previous = role_.role();
+    if (role_.on_notify(*parsed)) role_changed(previous);
+}
+
+void HaNode::on_vip(bool present) {
+    LOG_INFO("ha: virtual IPs %s", present ? "present" : "absent");
+    NodeRole previous = role_.role();
+    if (role_.on_vip(present)) role_changed(previous);
+    update_readiness();  // a planned failover waits for the VIP to leave
+}
+
+void HaNode::role_changed(NodeRole previous) {
+    role_since_ms_ = monotonic_ms();
+    LOG_INFO("ha role %s -> %s (keepalived %s, virtual IPs %s)", to_string(previous), to_string(role_.role()),
+             keepalived_state_.empty() ? "silent" : keepalived_state_.c_str(),
+             role_.vip_present() ? "present" : "absent");
+}
+
+// --- readiness and the track file ---------------------------------------------
+
+void HaNode::on_readiness_timer(evutil_socket_t, short, void* arg) { static_cast<HaNode*>(arg)->update_readiness(); }
+
+void HaNode::update_readiness() {
+    if (shutting_down_ || !link_) return;
+    uint64_t now = monotonic_ms();
+    if (failover_active_) {
+        if (role_.vip_present()) return;
+        if (failover_vip_gone_ms_ == 0) failover_vip_gone_ms_ = now;
+        if (now - failover_vip_gone_ms_ < failover_hold_ms_) return;
+        failover_active_ = false;
+        write_track(kTrackReady, "planned failover done");
+        return;
+    }
+    if (ready_) return;
+    SyncLink::Stats stats = link_->stats();
+    const char* reason = nullptr;
+    if (stats.synced_with_peer)
+        reason = "in sync with the peer";
+    else if (!stats.connected && now - started_ms_ >= kAloneGraceMs)
+        reason = "peer unreachable since start, serving alone";
+    else if (now - started_ms_ >= kSnapshotGraceMs)
+        reason = "peer's snapshot still incomplete after 30 s";
+    if (reason == nullptr) return;
+    ready_ = true;
+    write_track(kTrackReady, reason);
+}
+
+// Written whole to a temporary file and renamed over the tracked one, so
+// keepalived (which reads it on inotify events) never sees half a number.
+void HaNode::write_track(int value, const char* reason) {
+    track_value_ = value;
+    track_reason_ = reason;
+    const std::string& path = config_.vrrp.track_file;
+    std::string temporary = path + ".tmp";
+    char text[16];
+    int length = std::snprintf(text, sizeof text, "%d\n", value);
+    UniqueFd fd(open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    bool ok = fd && write(fd.get(), text, size_t(length)) == length;
+    fd.reset();
+    if (!ok || rename(temporary.c_str(), path.c_str()) != 0) {
+        LOG_ERROR("ha: cannot write track file %s: %s", path.c_str(), strerror(errno));
+        return;
+    }
+    LOG_INFO("ha: track file %s = %d (%s)", path.c_str(), value, reason);
+}
+
+}  // namespace lbd::ha

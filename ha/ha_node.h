@@ -1,0 +1,126 @@
+// This node's part in the HA pair, at run time: everything between
+// keepalived, the peer, and the pools.
+//
+//   keepalived --notify FIFO--> NotifyFifoReader --+
+//   kernel ----netlink addr---> VipWatch ----------+--> RoleMachine --> role, logs, metrics
+//   lbd <------track file------ readiness / failover / shutdown (keepalived moves the VIP)
+//
+//   workers, health checks --Server observer, stick listeners--> (TaskQueue)
+//        --> SyncState.record_local --> SyncLink --> peer
+//   peer --> SyncLink --> Observer --> servers' states, stick tables
+//
+// Thread model: everything here runs on the control thread's event loop.
+// The Server observer and the stick-table listeners are called on workers
+// and the health checker's thread; they only post a task (TaskQueue) that
+// does the work on the control thread, so SyncState needs no lock.
+//
+// Echoes: a change applied from the peer goes through the same Server
+// setters and fires the observer again. The posted task compares the
+// server's state with SyncState's record and records nothing when they
+// match, so a peer's write never comes back as a new local write. Stick
+// changes from the peer use StickTable::apply, which reports nothing.
+//
+// Readiness (the track file, ha/keepalived_config.h): lbd writes NotReady
+// at start, so a node that just came up loses an election to a ready peer;
+// Ready once it holds the peer's state (snapshot received), or once the
+// peer has been unreachable for the start-up grace; Fault during a planned
+// failover and at shutdown, so the VIP leaves before lbd does.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/admin_registry.h"
+#include "core/config.h"
+#include "core/event.h"
+#include "core/pool.h"
+#include "core/server.h"
+#include "core/task_queue.h"
+#include "ha/notify_fifo.h"
+#include "ha/sync_link.h"
+#include "ha/sync_state.h"
+#include "ha/vip_watch.h"
+#include "ha/vrrp_role.h"
+
+namespace lbd::ha {
+
+class HaNode final : public Server::StateObserver, private SyncLink::Observer {
+public:
+    // `process_name` is what keepalived's track_process watches (the
+    // rendered config for `lbctl ha keepalived-config` names it).
+    // `current_pools` gives the pools of the running configuration (they
+    // change on reload).
+    HaNode(event_base* control, const HaConfig& config, std::string process_name,
+           std::function<PoolSet&()> current_pools);
+    ~HaNode() override;
+    HaNode(const HaNode&) = delete;
+    HaNode& operator=(const HaNode&) = delete;
+
+    // Reads the key, writes the track file, opens the FIFO, the VIP watch
+    // and the sync link. Call after watch() and before workers start.
+    bool start(std::string* error);
+    // Makes the stick tables of `pools` report to the sync. On a reload,
+    // call it for the new pools before workers can see them (a table's
+    // listener is set once, before any worker uses it; kept tables keep
+    // theirs).
+    void watch(PoolSet& pools);
+    // lbd is stopping: the VIP should leave now (the track file says FAULT).
+    void begin_shutdown();
+
+    void register_admin_commands(AdminRegistry& registry);
+    void write_metrics(std::string& out) const;
+    NodeRole role() const { return role_.role(); }
+
+    // Server::StateObserver (any thread).
+    void server_state_changed(const Server& server, ServerState old_state, ServerState new_state,
+                              const char* reason) override;
+
+private:
+    // SyncLink::Observer (control thread).
+    void remote_health(const lbd::v1::ServerHealth& health) override;
+    void remote_stick(const lbd::v1::StickRecord& stick) override;
+    void link_changed(bool up, const std::string& peer_node_id) override;
+
+    void local_health(const std::string& pool, const std::string& server);
+    void local_stick(const std::string& pool, const StickChange& change);
+    void on_notify_line(std::string_view line);
+    void on_vip(bool present);
+    void role_changed(NodeRole previous);
+    void update_readiness();
+    void write_track(int value, const char* reason);
+    static void on_readiness_timer(evutil_socket_t, short, void* arg);
+
+    void describe(lbd::v1::HaStatusReply& out) const;
+    void failover(const lbd::v1::HaFailoverRequest& request, lbd::v1::HaFailoverReply& reply, AdminResponse& response);
+
+    event_base* base_;
+    const HaConfig config_;
+    std::string process_name_;
+    std::function<PoolSet&()> current_pools_;
+    TaskQueue tasks_;
+
+    RoleMachine role_;
+    uint64_t failover_hold_ms_;
+    std::string keepalived_state_;
+    uint64_t role_since_ms_;
+    std::unique_ptr<NotifyFifoReader> fifo_;
+    std::unique_ptr<VipWatch> vip_;
+
+    std::unique_ptr<SyncState> state_;
+    std::unique_ptr<SyncLink> link_;
+    std::string peer_node_id_;
+
+    int track_value_ = 0;
+    std::string track_reason_;
+    uint64_t started_ms_;
+    bool ready_ = false;
+    bool shutting_down_ = false;
+    // A planned failover holds FAULT until the VIP has been gone for
+    // failover_hold_ms_, long enough for the peer to take it.
+    bool failover_active_ = false;
+    uint64_t failover_vip_gone_ms_ = 0;
+    EventPtr readiness_timer_;
+};
+
+}  // namespace lbd::ha

@@ -1,0 +1,336 @@
+// Two real lbd nodes of an HA pair on loopback, without keepalived: the peer
+// sync of server health and stick tables, the refusal of a wrong peer, the
+// track file, the role from the notify FIFO, and `lbctl ha`.
+//
+// Node A syncs on 127.0.0.1, node B on 127.0.0.2 (all of 127/8 is local).
+// The VIP (127.0.0.10) is never on an interface here, so keepalived's MASTER
+// line leaves a node in MASTER_PENDING: the VIP and failover themselves are
+// the netns test's (tests/ha/). Backends greet with their name ("a\n").
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lbd/v1/admin.pb.h"
+#include "tests/integration/lbctl_run.h"
+#include "tests/integration/scenario.h"
+
+namespace lbd::test {
+namespace {
+
+namespace v1 = ::lbd::v1;
+
+// A sync change crosses loopback in milliseconds; this is for sanitizer builds on a busy machine.
+constexpr int kSyncTimeoutMs = 10000;
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+struct NodeSpec {
+    std::string node_id;
+    std::string sync_ip;
+    std::string peer_ip;
+    std::string key_file;
+    std::string health_check;
+};
+
+// One node: its own dir (admin socket, notify FIFO, track file) and lbd.
+class Node {
+public:
+    Node(const NodeSpec& spec, uint16_t sync_port, uint16_t peer_port, const std::string& pool_body)
+        : socket_(dir_.path() + "/admin.sock"), fifo_(dir_.path() + "/vrrp.fifo"), track_(dir_.path() + "/vrrp.weight") {
+        std::string ha = "ha {\n"
+                         "  node_id: \"" + spec.node_id + "\"\n"
+                         "  cluster_id: \"test\"\n"
+                         "  vrrp {\n"
+                         "    interface: \"lo\"\n"
+                         "    virtual_router_id: 51\n"
+                         "    priority: 100\n"
+                         "    virtual_ips: \"127.0.0.10/8\"\n"
+                         "    unicast_source: \"" + spec.sync_ip + "\"\n"
+                         "    unicast_peers: \"" + spec.peer_ip + "\"\n"
+                         "    notify_fifo: \"" + fifo_ + "\"\n"
+                         "    track_file: \"" + track_ + "\"\n"
+                         "  }\n"
+                         "  sync {\n"
+                         "    listen: \"" + spec.sync_ip + ":" + std::to_string(sync_port) + "\"\n"
+                         "    peer: \"" + spec.peer_ip + ":" + std::to_string(peer_port) + "\"\n"
+                         "    key_file: \"" + spec.key_file + "\"\n"
+                         "    heartbeat_ms: 100\n"
+                         "  }\n"
+                         "}\n";
+        std::string global = "workers: 2 drain_timeout_ms: 2000 admin { socket_path: \"" + socket_ + "\" }\n" + ha;
+        lbd_ = std::make_unique<RunningLbd>(single_pool_config(pool_body + spec.health_check, "", global));
+    }
+
+    bool ok() { return lbd_->ok(); }
+    uint16_t port() { return lbd_->port(); }
+    std::string log() { return (*lbd_)->log(); }
+    LbdProcess& process() { return *lbd_->operator->(); }
+    const std::string& fifo() const { return fifo_; }
+    const std::string& track_file() const { return track_; }
+
+    Run ctl(std::vector<std::string> args) const {
+        args.insert(args.begin(), {"--socket", socket_});
+        return lbctl(args);
+    }
+    Run ctl_until(std::vector<std::string> args, const std::function<bool(const Run&)>& done) const {
+        args.insert(args.begin(), {"--socket", socket_});
+        return lbctl_until(args, done, kSyncTimeoutMs);
+    }
+    std::optional<v1::HaStatusReply> ha_status() const {
+        return parse_json<v1::HaStatusReply>(ctl({"--json", "ha", "status"}).output);
+    }
+    // `servers --json` state of p/NAME once it equals `state` (or the last seen).
+    std::string await_state(const std::string& name, const std::string& state) const {
+        std::string seen = "<none>";
+        ctl_until({"--json", "servers"}, [&](const Run& run) {
+            auto reply = parse_json<v1::ServersReply>(run.output);
+            if (!reply) return false;
+            for (const auto& s : reply->servers())
+                if (s.name() == name) seen = s.state();
+            return seen == state;
+        });
+        return seen;
+    }
+    // The stick table of pool p as {key: server}, once it has `n` entries (or the last seen).
+    std::map<std::string, std::string> await_sticks(size_t n) const {
+        std::map<std::string, std::string> entries;
+        ctl_until({"--json", "stick", "show", "p"}, [&](const Run& run) {
+            auto reply = parse_json<v1::StickShowReply>(run.output);
+            if (!reply) return false;
+            entries.clear();
+            for (const auto& e : reply->entries()) entries[e.key()] = e.server();
+            return entries.size() >= n;
+        });
+        return entries;
+    }
+
+    // Writes a line to keepalived's FIFO as keepalived would.
+    bool notify(const std::string& line) {
+        UniqueFd fd(::open(fifo_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        std::string text = line + "\n";
+        return fd && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    }
+
+private:
+    TempDir dir_;
+    std::string socket_, fifo_, track_;
+    std::unique_ptr<RunningLbd> lbd_;
+};
+
+// A pair A (127.0.0.1) and B (127.0.0.2) in front of the same three backends.
+class Pair {
+public:
+    explicit Pair(const std::string& pool_body, const std::string& health_a = "", const std::string& health_b = "",
+                  const std::string& key_b = "")
+        : key_(std::string(48, 'k')),
+          port_a_(pick_free_port()),
+          port_b_(pick_free_port()) {
+        std::string key_b_path = key_.path();
+        if (!key_b.empty()) {
+            other_key_ = std::make_unique<TempFile>(key_b, ".key");
+            key_b_path = other_key_->path();
+        }
+        a = std::make_unique<Node>(NodeSpec{"lb-a", "127.0.0.1", "127.0.0.2", key_.path(), health_a}, port_a_, port_b_,
+                                   pool_body);
+        b = std::make_unique<Node>(NodeSpec{"lb-b", "127.0.0.2", "127.0.0.1", key_b_path, health_b}, port_b_, port_a_,
+                                   pool_body);
+    }
+    bool ok() { return a->ok() && b->ok(); }
+    // Both sides hold each other's state.
+    bool synced() {
+        for (Node* node : {a.get(), b.get()}) {
+            Run run = node->ctl_until({"--json", "ha", "status"}, [](const Run& r) {
+                auto status = parse_json<v1::HaStatusReply>(r.output);
+                return status && status->peer().connected() && status->peer().synced();
+            });
+            auto status = parse_json<v1::HaStatusReply>(run.output);
+            if (!status || !status->peer().synced()) return false;
+        }
+        return true;
+    }
+
+    std::unique_ptr<Node> a, b;
+
+private:
+    TempFile key_;
+    std::unique_ptr<TempFile> other_key_;
+    uint16_t port_a_, port_b_;
+};
+
+std::string pool_of(const NamedServer& a, const NamedServer& b, const NamedServer& c) {
+    return server_entry("a", a.port()) + server_entry("b", b.port()) + server_entry("c", c.port()) +
+           "  stickiness { ttl_ms: 600000 }\n";
+}
+
+TEST_CASE("ha sync: the peers connect, say so, and mark themselves ready in the track file") {
+    NamedServer a("a"), b("b"), c("c");
+    Pair pair(pool_of(a, b, c));
+    REQUIRE(pair.ok());
+    INFO("A:\n", pair.a->log(), "\nB:\n", pair.b->log());
+    REQUIRE(pair.synced());
+
+    auto status = pair.a->ha_status();
+    REQUIRE(status.has_value());
+    CHECK(status->enabled());
+    CHECK(status->node_id() == "lb-a");
+    CHECK(status->peer().node_id() == "lb-b");
+    CHECK(status->peer().auth_failures() == 0);
+    // Written -253 (not ready) at start, then 0 once in sync.
+    CHECK(pair.a->process().wait_for_line(" = -253 (starting", kIoTimeoutMs));
+    CHECK(pair.a->process().wait_for_line(" = 0 (in sync with the peer)", kSyncTimeoutMs));
+    CHECK(read_file(pair.a->track_file()) == "0\n");
+
+    Run human = pair.b->ctl({"ha", "status"});
+    CHECK(human.exit_code == 0);
+    CHECK(contains(human.output, "lb-a at 127.0.0.1:"));
+    CHECK(contains(human.output, "connected, synced"));
+}
+
+TEST_CASE("ha sync: 30 clients stuck on A reach the same servers through B") {
+    NamedServer a("a"), b("b"), c("c");
+    Pair pair(pool_of(a, b, c));
+    REQUIRE(pair.ok());
+    INFO("A:\n", pair.a->log(), "\nB:\n", pair.b->log());
+    REQUIRE(pair.synced());
+
+    std::map<std::string, std::string> via_a;
+    for (int i = 0; i < 30; ++i) {
+        std::string ip = "127.0.1." + std::to_string(10 + i);
+        via_a[ip] = visit_from(ip, pair.a->port());
+        REQUIRE(via_a[ip] != "<none>");
+    }
+    // Round robin spread them: without the sync, B would place them anew.
+    std::set<std::string> used;
+    for (const auto& [ip, server] : via_a) used.insert(server);
+    CHECK(used.size() == 3);
+
+    auto on_b = pair.b->await_sticks(30);
+    CHECK(on_b.size() == 30);
+    int same = 0;
+    for (const auto& [ip, server] : via_a) same += visit_from(ip, pair.b->port()) == server ? 1 : 0;
+    CHECK(same == 30);
+    auto status = pair.a->ha_status();
+    REQUIRE(status.has_value());
+    MESSAGE("sync lag on A: p50 ", status->peer().lag_p50_ms(), " ms, p99 ", status->peer().lag_p99_ms(), " ms");
+    CHECK(status->peer().lag_p99_ms() < 1000);
+}
+
+TEST_CASE("ha sync: a server A finds dead is DOWN on B, whose own checks have not run again") {
+    NamedServer a("a"), b("b");
+    auto c = std::make_unique<NamedServer>("c");
+    // A checks every 100 ms; B's next check is a minute away.
+    Pair pair(pool_of(a, b, *c), "  health_check { interval_ms: 100 timeout_ms: 100 rise: 1 fall: 1 }\n",
+              "  health_check { interval_ms: 60000 timeout_ms: 1000 rise: 1 fall: 1 }\n");
+    REQUIRE(pair.ok());
+    INFO("A:\n", pair.a->log(), "\nB:\n", pair.b->log());
+    REQUIRE(pair.synced());
+    CHECK(pair.b->await_state("c", "UP") == "UP");
+
+    c.reset();  // the backend dies
+    CHECK(pair.a->await_state("c", "DOWN") == "DOWN");
+    CHECK(pair.b->await_state("c", "DOWN") == "DOWN");
+    CHECK(pair.b->process().wait_for_line("server p/c is DOWN (synced from lb-a", kIoTimeoutMs));
+
+    // Operator states travel too, both ways, and no change echoes back.
+    CHECK(pair.b->ctl({"server", "drain", "p/a"}).exit_code == 0);
+    CHECK(pair.a->await_state("a", "DRAIN") == "DRAIN");
+    CHECK(pair.a->ctl({"server", "enable", "p/a"}).exit_code == 0);
+    CHECK(pair.b->await_state("a", "UP") == "UP");
+    CHECK(pair.a->ctl({"server", "weight", "p/b", "7"}).exit_code == 0);
+    bool weight_synced = pair.b->ctl_until({"--json", "servers"}, [](const Run& run) {
+        auto reply = parse_json<v1::ServersReply>(run.output);
+        if (!reply) return false;
+        for (const auto& s : reply->servers())
+            if (s.name() == "b") return s.weight() == 7;
+        return false;
+    }).exit_code == 0;
+    CHECK(weight_synced);
+    CHECK(pair.a->process().count(LinePattern("server p/a is DRAIN (synced from lb-b")) == 1);
+    CHECK(pair.b->process().count(LinePattern("server p/a is UP (synced from lb-a")) == 1);
+}
+
+TEST_CASE("ha sync: a peer with the wrong key is refused and nothing crosses") {
+    NamedServer a("a"), b("b"), c("c");
+    Pair pair(pool_of(a, b, c), "", "", std::string(48, 'x'));
+    REQUIRE(pair.ok());
+    INFO("A:\n", pair.a->log(), "\nB:\n", pair.b->log());
+
+    // Whichever side receives the other's first frame logs the failure.
+    bool logged = false;
+    Deadline deadline(kSyncTimeoutMs);
+    while (!logged && !deadline.expired()) {
+        logged = pair.a->process().count(LinePattern("authentication")) > 0 ||
+                 pair.b->process().count(LinePattern("authentication")) > 0;
+        if (!logged) ::poll(nullptr, 0, 50);
+    }
+    CHECK(logged);
+    auto status_a = pair.a->ha_status();
+    auto status_b = pair.b->ha_status();
+    REQUIRE((status_a && status_b));
+    CHECK(status_a->peer().auth_failures() + status_b->peer().auth_failures() > 0);
+    CHECK_FALSE(status_a->peer().connected());
+    CHECK_FALSE(status_b->peer().synced());
+
+    for (int i = 0; i < 5; ++i) CHECK(visit_from("127.0.1." + std::to_string(50 + i), pair.a->port()) != "<none>");
+    CHECK(pair.a->await_sticks(5).size() == 5);
+    CHECK(pair.b->ctl({"--json", "stick", "show", "p"}).output.find("127.0.1.5") == std::string::npos);
+    // Alone, each node calls itself ready after the grace period.
+    CHECK(pair.b->process().wait_for_line("serving alone", kSyncTimeoutMs));
+}
+
+TEST_CASE("ha role: keepalived's FIFO lines drive the role; without the VIP, MASTER waits") {
+    NamedServer a("a"), b("b"), c("c");
+    Pair pair(pool_of(a, b, c));
+    REQUIRE(pair.ok());
+    INFO("A:\n", pair.a->log());
+
+    auto role_is = [&](const std::string& role) {
+        Run run = pair.a->ctl_until({"--json", "ha", "status"}, [&](const Run& r) {
+            auto status = parse_json<v1::HaStatusReply>(r.output);
+            return status && status->role() == role;
+        });
+        auto status = parse_json<v1::HaStatusReply>(run.output);
+        return status && status->role() == role;
+    };
+    CHECK(role_is("STARTING"));
+    REQUIRE(pair.a->notify("INSTANCE \"VI_51\" BACKUP 100"));
+    CHECK(role_is("BACKUP"));
+    CHECK(pair.a->process().wait_for_line("ha role STARTING -> BACKUP", kIoTimeoutMs));
+    REQUIRE(pair.a->notify("INSTANCE \"VI_99\" MASTER 100"));  // another instance: ignored
+    REQUIRE(pair.a->notify("INSTANCE \"VI_51\" MASTER 100"));
+    CHECK(role_is("MASTER_PENDING"));
+    CHECK(pair.a->process().count(LinePattern("-> MASTER (")) == 0);
+
+    // Only a MASTER hands over.
+    Run failover = pair.a->ctl({"ha", "failover"});
+    CHECK(failover.exit_code == 1);
+    CHECK(contains(failover.output, "not MASTER"));
+    CHECK(pair.a->ctl({"status"}).output.find("MASTER_PENDING") != std::string::npos);
+
+    REQUIRE(pair.a->notify("INSTANCE \"VI_51\" FAULT 100"));
+    CHECK(role_is("FAULT"));
+
+    Run keepalived = pair.a->ctl({"ha", "keepalived-config"});
+    CHECK(keepalived.exit_code == 0);
+    CHECK(contains(keepalived.output, "vrrp_instance VI_51"));
+    CHECK(contains(keepalived.output, pair.a->fifo()));
+}
+
+}  // namespace
+}  // namespace lbd::test
