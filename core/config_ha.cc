@@ -2,6 +2,7 @@
 // loader, split out because it is a subsystem of its own.
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 
 #include <cstring>
 
@@ -187,6 +188,12 @@ VrrpConfig check_vrrp(const pb::Vrrp& msg, const Node& node, Errors& errors) {
     return out;
 }
 
+bool is_wildcard(const SocketAddress& address) {
+    if (address.is_v4())
+        return reinterpret_cast<const sockaddr_in*>(address.sockaddr_ptr())->sin_addr.s_addr == htonl(INADDR_ANY);
+    return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(address.sockaddr_ptr())->sin6_addr);
+}
+
 // listen and peer: required, and a real port (the peer must know where to dial).
 SocketAddress check_sync_address(const char* field, const std::string& text, const Node& node, int number,
                                  Errors& errors) {
@@ -198,6 +205,10 @@ SocketAddress check_sync_address(const char* field, const std::string& text, con
     auto address = parse_address(text, at, errors);
     if (!address) return {};
     if (address->port() == 0) errors.add(at, std::string("ha sync ") + field + ": port 0 is not allowed");
+    if (is_wildcard(*address))
+        errors.add(at, std::string("ha sync ") + field + " " + quote(text) +
+                           " is a wildcard: name this node's (or the peer's) own address, which the "
+                           "other side checks");
     return *address;
 }
 
@@ -206,6 +217,8 @@ PeerSyncConfig check_sync(const pb::PeerSync& msg, const Node& node, Errors& err
     PeerSyncConfig out;
     out.listen = check_sync_address("listen", msg.listen(), node, F::kListenFieldNumber, errors);
     out.peer = check_sync_address("peer", msg.peer(), node, F::kPeerFieldNumber, errors);
+    if (out.listen.port() != 0 && out.listen == out.peer)
+        errors.add(node.at(F::kPeerFieldNumber), "ha sync peer is this node's own listen address");
     out.key_file = msg.key_file();
     if (out.key_file.empty())
         errors.add(node.at(F::kKeyFileFieldNumber), "ha sync has no key_file");

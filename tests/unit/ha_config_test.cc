@@ -222,6 +222,11 @@ TEST_CASE("ha sync: addresses, key file, heartbeat") {
                  "bad address 'lb-b:7946': expected host:port or [v6]:port");
     expect_error(with("\"192.168.56.12:7946\"", "\"192.168.56.12:0\""), "peer: ",
                  "ha sync peer: port 0 is not allowed");
+    expect_error(with("\"192.168.56.11:7946\"", "\"0.0.0.0:7946\""), "listen: ",
+                 "ha sync listen '0.0.0.0:7946' is a wildcard: name this node's (or the peer's) own address, "
+                 "which the other side checks");
+    expect_error(with("\"192.168.56.12:7946\"", "\"192.168.56.11:7946\""), "peer: ",
+                 "ha sync peer is this node's own listen address");
     expect_error(with("      key_file: \"/etc/lbd/sync.key\"\n", ""), "sync {", "ha sync has no key_file");
     expect_error(with("\"/etc/lbd/sync.key\"", "\"sync.key\""), "key_file",
                  "ha sync key_file 'sync.key' must be an absolute path");
