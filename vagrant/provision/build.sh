@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds lbd from the repository copied to /vagrant and installs it.
+#   build.sh lb       lbd and lbctl (cmake --install: /usr/local/sbin/lbd, /usr/local/bin/lbctl)
+#   build.sh client   lbd_ha_probe (/usr/local/bin): the backends and clients of tests/ha/scenarios.sh
+# Safe to run again (vagrant provision): apt-get and the build skip what is done.
+set -euo pipefail
+role=${1:?usage: build.sh lb|client}
+
+# The build section of .ci/install-deps, plus what each role runs. Not the
+# whole of it: the lab needs no nginx, haproxy or chromium.
+packages=(build-essential cmake pkg-config libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev
+  protobuf-compiler libprotobuf-dev libcli11-dev iproute2)
+case $role in
+  lb) packages+=(keepalived) ;;
+  client) packages+=(doctest-dev nftables) ;;  # tests/ needs doctest to configure
+  *) echo "build.sh: role is lb or client" >&2; exit 2 ;;
+esac
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+
+# Outside /vagrant: the copy of the repository is refreshed by `vagrant rsync`.
+build=/var/tmp/lbd-build
+jobs=$(nproc)
+if [[ $role == lb ]]; then
+  cmake -S /vagrant -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+  cmake --build "$build" -j "$jobs" --target lbd lbctl
+  cmake --install "$build" >/dev/null
+  echo "build.sh: installed $(/usr/local/sbin/lbd --version) and lbctl"
+else
+  cmake -S /vagrant -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON >/dev/null
+  cmake --build "$build" -j "$jobs" --target lbd_ha_probe
+  install -m 0755 "$build/tests/ha/lbd_ha_probe" /usr/local/bin/lbd_ha_probe
+  echo "build.sh: installed /usr/local/bin/lbd_ha_probe"
+fi
