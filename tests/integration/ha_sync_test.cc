@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -200,6 +201,11 @@ TEST_CASE("ha sync: the peers connect, say so, and mark themselves ready in the 
     CHECK(human.exit_code == 0);
     CHECK(contains(human.output, "lb-a at 127.0.0.1:"));
     CHECK(contains(human.output, "connected, synced"));
+
+    // Stopping, lbd first sends keepalived to FAULT, so the VIP leaves before the drain.
+    REQUIRE(pair.a->process().send_signal(SIGTERM));
+    CHECK(pair.a->process().wait_exit(kIoTimeoutMs) == 0);
+    CHECK(read_file(pair.a->track_file()) == "-254\n");
 }
 
 TEST_CASE("ha sync: 30 clients stuck on A reach the same servers through B") {
