@@ -199,9 +199,14 @@ void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::
         PoolSet& pools = current();
         StickTable* table = find_table(pools, request.stick_flush().pool(), response);
         if (table == nullptr) return;
-        size_t before = table->size();
-        table->clear();
-        response.mutable_stick_flush()->set_removed(before);
+        // Entry by entry rather than clear(): each erase is reported, so an
+        // HA peer flushes its copy too.
+        size_t removed = 0;
+        for (const StickEntry& entry : table->snapshot(monotonic_ms())) {
+            table->erase(entry.key);
+            ++removed;
+        }
+        response.mutable_stick_flush()->set_removed(removed);
     });
 
     registry.add(AdminRequest::kStickSet, [current](const AdminRequest& request, AdminResponse& response) {

@@ -204,7 +204,7 @@ bool Impl::start(std::string* error) {
         base_, -1, 0, [](evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->graveyard_.clear(); }, this);
     timeval tick{static_cast<time_t>(tick_ms_ / 1000), static_cast<suseconds_t>((tick_ms_ % 1000) * 1000)};
     event_add(tick_timer_.get(), &tick);
-    last_tick_ms_ = last_expire_ms_ = monotonic_ms();
+    last_tick_ms_ = monotonic_ms();
     started_ = true;
     LOG_INFO("peer sync: listening on %s; %s %s", options_.listen.to_string().c_str(),
              dials_ ? "dialing the peer at" : "accepting the peer from", options_.peer.to_string().c_str());
@@ -348,10 +348,9 @@ void Impl::tick() {
     uint64_t now = monotonic_ms();
     uint64_t gap = now - std::min(now, last_tick_ms_);
     last_tick_ms_ = now;
-    if (now - last_expire_ms_ >= kExpireEveryMs) {
-        state_.expire(now);
-        last_expire_ms_ = now;
-    }
+    // A full sweep of the stick records about every kExpireEveryMs, a slice
+    // per tick (SyncState::expire_step says why).
+    state_.expire_step(now, state_.stick_buckets() * tick_ms_ / kExpireEveryMs + 1);
     Connection* c = conn_.get();
     if (c == nullptr) return;
     // Our own loop was stalled (a big snapshot, a slow disk write): the time

@@ -131,7 +131,7 @@ public:
     std::vector<std::unique_ptr<Connection>> graveyard_;  // closed, freed by reap_event_
     uint32_t backoff_ms_ = kDialBackoffStartMs;
     std::string last_failure_;  // the last failed attempt's reason, to log changes only
-    uint64_t last_tick_ms_ = 0, last_expire_ms_ = 0;
+    uint64_t last_tick_ms_ = 0;
     uint64_t last_heard_ms_ = 0;  // 0 = never
     uint64_t last_reject_log_ms_ = 0, rejects_unlogged_ = 0;
 

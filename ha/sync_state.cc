@@ -425,6 +425,26 @@ size_t SyncState::expire(uint64_t now_ms) {
     return dropped;
 }
 
+size_t SyncState::expire_step(uint64_t now_ms, size_t max_buckets) {
+    size_t dropped = 0;
+    std::vector<StickKey> expired;
+    for (size_t walked = 0; walked < max_buckets && !sticks_.empty(); ++walked) {
+        // A rehash since the last call changes the bucket count: the cursor
+        // wraps, and a record missed this sweep is dropped by the next one.
+        size_t bucket = expire_cursor_++ % sticks_.bucket_count();
+        for (auto it = sticks_.begin(bucket); it != sticks_.end(bucket); ++it)
+            if (it->second.expires_at_ms <= now_ms) expired.push_back(it->first);
+        for (const StickKey& key : expired) {
+            auto it = sticks_.find(key);
+            dequeue(it->second.queued_at);
+            sticks_.erase(it);
+            ++dropped;
+        }
+        expired.clear();
+    }
+    return dropped;
+}
+
 SnapshotRecords SyncState::records(uint64_t now_ms) const {
     SnapshotRecords out;
     out.health.reserve(health_.size());

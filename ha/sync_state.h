@@ -168,6 +168,12 @@ public:
     // Drops stick records and tombstones whose TTL ran out; returns how many.
     // Walks every stick record: call it every few seconds, not per change.
     size_t expire(uint64_t now_ms);
+    // The same, a slice at a time: walks at most `max_buckets` buckets of the
+    // stick map from where the last call stopped, so a sweep of a million
+    // records is spread over many loop turns instead of stalling the link's
+    // thread (and its heartbeats) for a few hundred milliseconds at once.
+    size_t expire_step(uint64_t now_ms, size_t max_buckets);
+    size_t stick_buckets() const { return sticks_.bucket_count(); }
     // All records (live sticks and tombstones) as the peer would get them.
     SnapshotRecords records(uint64_t now_ms) const;
     std::optional<lbd::v1::ServerHealth> find_health(std::string_view pool, std::string_view server) const;
@@ -251,6 +257,7 @@ private:
     bool have_peer_ = false;
     uint32_t next_chunk_ = 0;
     std::unordered_map<std::string, Progress> applied_;
+    size_t expire_cursor_ = 0;  // next bucket for expire_step()
 };
 
 }  // namespace lbd::ha

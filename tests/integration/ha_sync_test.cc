@@ -235,6 +235,14 @@ TEST_CASE("ha sync: 30 clients stuck on A reach the same servers through B") {
     REQUIRE(status.has_value());
     MESSAGE("sync lag on A: p50 ", status->peer().lag_p50_ms(), " ms, p99 ", status->peer().lag_p99_ms(), " ms");
     CHECK(status->peer().lag_p99_ms() < 1000);
+
+    // A flush on one node empties the peer's table too.
+    CHECK(contains(pair.a->ctl({"stick", "flush", "p"}).output, "removed 30"));
+    pair.b->ctl_until({"--json", "stick", "show", "p"}, [](const Run& run) {
+        auto reply = parse_json<v1::StickShowReply>(run.output);
+        return reply && reply->entries_size() == 0;
+    });
+    CHECK(pair.b->await_sticks(0).empty());
 }
 
 TEST_CASE("ha sync: a server A finds dead is DOWN on B, whose own checks have not run again") {
@@ -259,14 +267,15 @@ TEST_CASE("ha sync: a server A finds dead is DOWN on B, whose own checks have no
     CHECK(pair.a->ctl({"server", "enable", "p/a"}).exit_code == 0);
     CHECK(pair.b->await_state("a", "UP") == "UP");
     CHECK(pair.a->ctl({"server", "weight", "p/b", "7"}).exit_code == 0);
-    bool weight_synced = pair.b->ctl_until({"--json", "servers"}, [](const Run& run) {
+    uint32_t weight_on_b = 0;
+    pair.b->ctl_until({"--json", "servers"}, [&](const Run& run) {
         auto reply = parse_json<v1::ServersReply>(run.output);
         if (!reply) return false;
         for (const auto& s : reply->servers())
-            if (s.name() == "b") return s.weight() == 7;
-        return false;
-    }).exit_code == 0;
-    CHECK(weight_synced);
+            if (s.name() == "b") weight_on_b = s.weight();
+        return weight_on_b == 7;
+    });
+    CHECK(weight_on_b == 7);
     CHECK(pair.a->process().count(LinePattern("server p/a is DRAIN (synced from lb-b")) == 1);
     CHECK(pair.b->process().count(LinePattern("server p/a is UP (synced from lb-a")) == 1);
 }

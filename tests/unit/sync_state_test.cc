@@ -470,6 +470,27 @@ TEST_CASE("stick records expire with their TTL; snapshots carry the time left") 
     CHECK(b.stick_count() == 1);
 }
 
+TEST_CASE("expire_step sweeps the records a slice at a time and drops the same ones as expire") {
+    SyncState a = node("lb-a", 1);
+    for (int i = 0; i < 1000; ++i)
+        a.record_local(stick("k" + std::to_string(i), "s1", i % 2 == 0 ? 1000 : 5000), kNow);
+    size_t buckets = a.stick_buckets();
+    REQUIRE(buckets >= 1000);
+    // Slices of 100 buckets: nothing goes before the TTL, half after, over one sweep.
+    CHECK(a.expire_step(kNow + 999, buckets) == 0);
+    size_t dropped = 0, steps = 0;
+    while (steps * 100 < buckets) {
+        dropped += a.expire_step(kNow + 1000, 100);
+        ++steps;
+    }
+    CHECK(steps > 1);
+    CHECK(dropped == 500);
+    CHECK(a.stick_count() == 500);
+    CHECK(a.expire(kNow + 1000) == 0);  // the full walk finds nothing left
+    CHECK(a.expire_step(kNow + 5000, buckets) == 500);
+    CHECK(a.stick_count() == 0);
+}
+
 TEST_CASE("hello_check refuses another cluster, protocol version, server set or the same node id") {
     SyncState a = node("lb-a", 1), b = node("lb-b", 2);
     auto local = a.make_hello("prod", kDigest);
