@@ -269,6 +269,9 @@ std::optional<int> ChildProcess::wait_exit(int timeout_ms) {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     exit_status_ = decode_status(status);
+    // The exit can be seen before the reader thread has drained the pipe: wait for the end of
+    // the output (everyone holding the pipe is gone now), so lines() holds the last line.
+    await_output_end(5000);
     return exit_status_;
 }
 
