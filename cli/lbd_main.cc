@@ -35,6 +35,7 @@
 #include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
 #include "l4/l4_tier.h"
+#include "l7/l7_tier.h"
 
 #ifndef LBD_VERSION
 #define LBD_VERSION "0.1.0"
@@ -65,8 +66,9 @@ public:
         for (auto& w : workers_) worker_ptrs.push_back(w.get());
 
         l4_ = std::make_unique<l4::L4Tier>(worker_ptrs, global);
+        l7_ = std::make_unique<l7::L7Tier>(worker_ptrs, global);
         std::string error;
-        if (!l4_->start(current_, &error)) {
+        if (!l4_->start(current_, &error) || !l7_->start(current_, &error)) {
             LOG_ERROR("%s", error.c_str());
             return 1;
         }
@@ -97,6 +99,7 @@ public:
         admin_.reset();
         ha_.reset();
         l4_.reset();
+        l7_.reset();
         health_.reset();
         workers_.clear();
         LOG_INFO("lbd stopped");
@@ -131,7 +134,11 @@ private:
     bool start_admin(std::string* error) {
         register_pool_commands(
             admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); });
-        l4_->register_admin_commands(admin_registry_);
+        // lbctl stats: the TCP listeners, then the HTTP ones.
+        admin_registry_.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {
+            l4_->fill_stats(*response.mutable_stats());
+            l7_->fill_stats(*response.mutable_stats());
+        });
         register_ha_commands();
         admin_registry_.add(AdminRequest::kStatus, [this](const AdminRequest&, AdminResponse& response) {
             describe(*response.mutable_status());
@@ -148,6 +155,7 @@ private:
             admin_http_ = std::make_unique<AdminHttp>(control_.get(), admin_registry_, admin.http_token);
             admin_http_->add_metrics([this](std::string& out) { write_daemon_metrics(out); });
             admin_http_->add_metrics([this](std::string& out) { l4_->write_metrics(out); });
+            admin_http_->add_metrics([this](std::string& out) { l7_->write_metrics(out); });
             admin_http_->add_metrics([this](std::string& out) { write_pool_metrics(current_->pools, out); });
             if (ha_) admin_http_->add_metrics([this](std::string& out) { ha_->write_metrics(out); });
             admin_http_->add_metrics(&write_process_metrics);
@@ -212,7 +220,11 @@ private:
         // New stick tables report to the sync before workers can use them.
         if (ha_) ha_->watch(next->pools);
         std::string error;
+        // The L4 tier switches first; if the L7 tier then fails to open a
+        // socket, lbd runs the new TCP listeners with the old HTTP ones (and
+        // says so): a socket failure past the bind probe is rare.
         if (!l4_->reload(next, &error)) return reject(error);
+        if (!l7_->reload(next, &error)) LOG_ERROR("reload: HTTP listeners not changed: %s", error.c_str());
         // Health checks restart on the new pools; kept servers keep their state.
         health_ = std::make_unique<HealthChecker>(control_.get(), next->pools);
         health_->start();
@@ -240,11 +252,16 @@ private:
         for (const ListenerConfig& lc : config.listeners) {
             auto* info = out.add_listeners();
             info->set_name(lc.name);
-            auto bound = l4_->bound_address(lc.name);
+            const bool tcp = lc.mode == ListenerMode::kTcp;
+            auto bound = tcp ? l4_->bound_address(lc.name) : l7_->bound_address(lc.name);
             info->set_bind((bound ? *bound : lc.bind).to_string());
-            info->set_mode(lc.mode == ListenerMode::kTcp ? "tcp" : "http");
+            info->set_mode(tcp ? "tcp" : "http");
             info->set_pool(lc.pool);
-            if (const l4::ListenerStats* stats = l4_->stats(lc.name)) {
+            if (const l4::ListenerStats* stats = tcp ? l4_->stats(lc.name) : nullptr) {
+                info->set_active_connections(stats->active.load(std::memory_order_relaxed));
+                info->set_accepted_connections(stats->accepted.load(std::memory_order_relaxed));
+            }
+            if (const l7::HttpListenerStats* stats = tcp ? nullptr : l7_->stats(lc.name)) {
                 info->set_active_connections(stats->active.load(std::memory_order_relaxed));
                 info->set_accepted_connections(stats->accepted.load(std::memory_order_relaxed));
             }
@@ -296,8 +313,9 @@ private:
         if (self->ha_) self->ha_->begin_shutdown();
         self->drain_deadline_ms_ = monotonic_ms() + self->current_->config.global.drain_timeout_ms;
         self->l4_->stop_accepting();
+        self->l7_->stop_accepting();
         LOG_INFO("signal %d: stopped accepting, draining %llu connections (deadline %u ms)", static_cast<int>(sig),
-                 static_cast<unsigned long long>(self->l4_->active_connections()),
+                 static_cast<unsigned long long>(self->active_connections()),
                  self->current_->config.global.drain_timeout_ms);
         // Checked every 50 ms: a drain lasts seconds, and a tick is cheaper
         // than having every connection's end report to the control thread.
@@ -314,13 +332,13 @@ private:
 
     static void on_drain_tick(evutil_socket_t, short, void* arg) {
         auto* self = static_cast<Daemon*>(arg);
-        if (self->l4_->active_connections() == 0) {
+        if (self->active_connections() == 0) {
             event_base_loopbreak(self->control_.get());
             return;
         }
         if (!self->aborting_ && monotonic_ms() >= self->drain_deadline_ms_) {
             LOG_WARN("drain deadline passed: closing %llu connections",
-                     static_cast<unsigned long long>(self->l4_->active_connections()));
+                     static_cast<unsigned long long>(self->active_connections()));
             self->abort_connections();
         }
     }
@@ -328,7 +346,11 @@ private:
     void abort_connections() {
         aborting_ = true;
         l4_->abort_all(l4::EndReason::kDrainTimeout);
+        l7_->abort_all();
     }
+
+    // Both tiers: what a drain waits for.
+    uint64_t active_connections() const { return l4_->active_connections() + l7_->active_connections(); }
 
     RuntimePtr current_;
     std::string process_name_;
@@ -337,6 +359,7 @@ private:
     EventBasePtr control_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<l4::L4Tier> l4_;
+    std::unique_ptr<l7::L7Tier> l7_;
     std::unique_ptr<HealthChecker> health_;
     std::unique_ptr<ha::HaNode> ha_;
     AdminRegistry admin_registry_;

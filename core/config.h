@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/address.h"
+#include "core/config_http.h"
 #include "core/log.h"
 #include "core/server_types.h"
 
@@ -76,6 +77,7 @@ struct ListenerConfig {
     uint32_t idle_timeout_ms = 300000;
     uint32_t backlog = 1024;
     bool freebind = false;
+    HttpConfig http;  // mode kHttp only
 };
 
 struct AdminConfig {

@@ -7,6 +7,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -157,5 +158,8 @@ inline bool is_prime(uint32_t n) {
 
 // global.ha (config_ha.cc).
 HaConfig check_ha(const pb::HighAvailability& msg, const Node& node, Errors& errors);
+
+// A listener's http block (config_http.cc); `pools` are the pool names.
+HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pools, Errors& errors);
 
 }  // namespace lbd::config_check

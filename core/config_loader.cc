@@ -146,20 +146,26 @@ ListenerConfig check_listener(const pb::Listener& msg, const Node& node, int ind
     switch (msg.mode()) {
         case pb::MODE_UNSPECIFIED:
         case pb::MODE_TCP: out.mode = ListenerMode::kTcp; break;
-        case pb::MODE_HTTP:
-            out.mode = ListenerMode::kHttp;
-            errors.add(node.at(F::kModeFieldNumber), "mode HTTP is not available yet in this build");
-            break;
+        case pb::MODE_HTTP: out.mode = ListenerMode::kHttp; break;
         default: errors.add(node.at(F::kModeFieldNumber), "unknown mode " + std::to_string(msg.mode()));
     }
+    const bool http = out.mode == ListenerMode::kHttp;
 
+    // An HTTP listener's pool is the default for requests no route takes;
+    // with routes it may be left out (unmatched requests then get 404).
     out.pool = msg.pool();
-    if (msg.pool().empty())
-        errors.add(node.self(), what + " has no pool");
-    else if (!pools.contains(msg.pool()))
+    if (msg.pool().empty()) {
+        if (!http || msg.http().routes_size() == 0) errors.add(node.self(), what + " has no pool" + (http ? " and no routes" : ""));
+    } else if (!pools.contains(msg.pool())) {
         errors.add(node.at(F::kPoolFieldNumber), what + " refers to unknown pool " + quote(msg.pool()));
+    }
+    if (msg.has_http() && !http)
+        errors.add(node.at(F::kHttpFieldNumber), what + ": an http block needs mode: MODE_HTTP");
+    if (http) out.http = check_http(msg.http(), node.child(F::kHttpFieldNumber), pools, errors);
 
-    if (msg.has_accept_proxy())
+    if (msg.has_accept_proxy() && http)
+        errors.add(node.at(F::kAcceptProxyFieldNumber), what + ": accept_proxy is not supported on HTTP listeners yet");
+    else if (msg.has_accept_proxy())
         out.accept_proxy = check_accept_proxy(msg.accept_proxy(), node.child(F::kAcceptProxyFieldNumber), errors);
     out.max_connections = msg.max_connections();
     out.idle_timeout_ms = or_default(msg.idle_timeout_ms(), out.idle_timeout_ms);

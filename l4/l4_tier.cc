@@ -7,11 +7,11 @@
 #include <cstring>
 
 #include "core/admin_http.h"
-#include "core/config_loader.h"
+#include "core/tcp_listener.h"
 #include "core/log.h"
 #include "l4/l4_worker.h"
 #include "l4/splice_session.h"
-#include "l4/tcp_listener.h"
+#include "l4/l4_listener.h"
 
 namespace lbd::l4 {
 
@@ -72,31 +72,7 @@ bool L4Tier::prepare(const Runtime& next, std::vector<Plan>& plans, std::string*
             plan.bound = slots_[lc.name].bound;
             continue;
         }
-        SocketAddress address = lc.bind;
-        if (address.port() != 0) {
-            if (int err = probe_exclusive_bind(address, lc.freebind); err != 0) {
-                *error = "listener " + lc.name + ": " + address.to_string() + ": " +
-                         (err == EADDRINUSE ? "address already in use (another lbd?)" : strerror(err));
-                return false;
-            }
-        }
-        for (size_t i = 0; i < worker_state_.size(); ++i) {
-            std::string why;
-            UniqueFd fd = open_listen_socket(lc, address, &why);
-            if (!fd) {
-                *error = "listener " + lc.name + ": " + why;
-                return false;
-            }
-            if (address.port() == 0) {
-                // Port 0: the kernel chose one; the other workers join it.
-                sockaddr_storage bound{};
-                socklen_t len = sizeof bound;
-                getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
-                address = SocketAddress(reinterpret_cast<sockaddr*>(&bound), len);
-            }
-            plan.fds.push_back(std::move(fd));
-        }
-        plan.bound = address;
+        if (!open_listener_sockets(lc, worker_state_.size(), plan.fds, plan.bound, error)) return false;
     }
     return true;
 }
@@ -110,7 +86,7 @@ bool L4Tier::start(RuntimePtr runtime, std::string* error) {
         slot.bound = plan.bound;
         for (size_t i = 0; i < worker_state_.size(); ++i) {
             L4Worker& w = *worker_state_[i];
-            auto listener = std::make_shared<TcpListener>(w, runtime, *plan.config, *plan.pool, *slot.stats,
+            auto listener = std::make_shared<L4Listener>(w, runtime, *plan.config, *plan.pool, *slot.stats,
                                                           std::move(plan.fds[i]));
             listener->start();
             w.add_listener(std::move(listener));
@@ -137,7 +113,7 @@ bool L4Tier::reload(RuntimePtr next, std::string* error) {
         L4Worker* w = worker_state_[i].get();
         // Runs on worker i: only that worker touches its listeners.
         w->worker().post([w, i, next, plans] {
-            std::vector<std::shared_ptr<TcpListener>> fresh;
+            std::vector<std::shared_ptr<L4Listener>> fresh;
             for (Plan& plan : *plans) {
                 UniqueFd fd;
                 if (plan.kept) {
@@ -148,7 +124,7 @@ bool L4Tier::reload(RuntimePtr next, std::string* error) {
                     fd = std::move(plan.fds[i]);
                 }
                 if (!fd) continue;
-                auto listener = std::make_shared<TcpListener>(*w, next, *plan.config, *plan.pool, *plan.stats,
+                auto listener = std::make_shared<L4Listener>(*w, next, *plan.config, *plan.pool, *plan.stats,
                                                               std::move(fd));
                 listener->start();
                 fresh.push_back(std::move(listener));
@@ -195,16 +171,16 @@ void L4Tier::write_metrics(std::string& out) const {
     write_histograms(out);
     metric_header(out, "lbd_listener_connections_accepted_total", "counter", "Connections accepted.");
     for (const ListenerConfig& lc : current_->config.listeners)
-        if (const ListenerStats* s = stats(lc.name))
+        if (const ListenerStats* s = lc.mode == ListenerMode::kTcp ? stats(lc.name) : nullptr)
             metric_sample(out, "lbd_listener_connections_accepted_total", {{"listener", lc.name}}, double(s->accepted.load()));
     metric_header(out, "lbd_listener_connections_active", "gauge", "Connections open now.");
     for (const ListenerConfig& lc : current_->config.listeners)
-        if (const ListenerStats* s = stats(lc.name))
+        if (const ListenerStats* s = lc.mode == ListenerMode::kTcp ? stats(lc.name) : nullptr)
             metric_sample(out, "lbd_listener_connections_active", {{"listener", lc.name}}, double(s->active.load()));
     metric_header(out, "lbd_listener_connections_ended_total", "counter",
                   "Connections closed, by how they ended (the end= of the connection log line).");
     for (const ListenerConfig& lc : current_->config.listeners) {
-        const ListenerStats* s = stats(lc.name);
+        const ListenerStats* s = lc.mode == ListenerMode::kTcp ? stats(lc.name) : nullptr;
         if (s == nullptr) continue;
         for (size_t i = 0; i < static_cast<size_t>(EndReason::kCount); ++i)
             metric_sample(out, "lbd_listener_connections_ended_total",
@@ -216,25 +192,22 @@ void L4Tier::write_histograms(std::string& out) const {
     metric_header(out, "lbd_listener_connection_duration_seconds", "histogram",
                   "How long connections stayed open, from accept to close.");
     for (const ListenerConfig& lc : current_->config.listeners)
-        if (const ListenerStats* s = stats(lc.name))
+        if (const ListenerStats* s = lc.mode == ListenerMode::kTcp ? stats(lc.name) : nullptr)
             s->duration.write(out, "lbd_listener_connection_duration_seconds", "listener=\"" + lc.name + "\"");
 }
 
-void L4Tier::register_admin_commands(AdminRegistry& registry) const {
-    registry.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {
-        auto* reply = response.mutable_stats();
-        for (const ListenerConfig& lc : current_->config.listeners) {
-            const ListenerStats* s = stats(lc.name);
-            if (s == nullptr) continue;
-            auto* info = reply->add_listeners();
-            info->set_name(lc.name);
-            info->set_accepted(s->accepted.load(std::memory_order_relaxed));
-            info->set_active(s->active.load(std::memory_order_relaxed));
-            for (size_t i = 0; i < static_cast<size_t>(EndReason::kCount); ++i)
-                (*info->mutable_ended())[to_string(static_cast<EndReason>(i))] =
-                    s->ended[i].load(std::memory_order_relaxed);
-        }
-    });
+void L4Tier::fill_stats(::lbd::v1::StatsReply& reply) const {
+    for (const ListenerConfig& lc : current_->config.listeners) {
+        if (lc.mode != ListenerMode::kTcp) continue;
+        const ListenerStats* s = stats(lc.name);
+        if (s == nullptr) continue;
+        auto* info = reply.add_listeners();
+        info->set_name(lc.name);
+        info->set_accepted(s->accepted.load(std::memory_order_relaxed));
+        info->set_active(s->active.load(std::memory_order_relaxed));
+        for (size_t i = 0; i < static_cast<size_t>(EndReason::kCount); ++i)
+            (*info->mutable_ended())[to_string(static_cast<EndReason>(i))] = s->ended[i].load(std::memory_order_relaxed);
+    }
 }
 
 }  // namespace lbd::l4

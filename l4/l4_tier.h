@@ -47,8 +47,8 @@ public:
     // The address a listener is bound to (its port resolved if it was 0).
     std::optional<SocketAddress> bound_address(const std::string& listener_name) const;
 
-    // Registers the L4 tier's admin commands (stats).
-    void register_admin_commands(AdminRegistry& registry) const;
+    // Adds the TCP listeners to `lbctl stats`.
+    void fill_stats(::lbd::v1::StatsReply& reply) const;
     // Prometheus text for the TCP listeners.
     void write_metrics(std::string& out) const;
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "l4/splice_session.h"
-#include "l4/tcp_listener.h"
+#include "l4/l4_listener.h"
 
 namespace lbd::l4 {
 
@@ -25,7 +25,7 @@ L4Worker::~L4Worker() {
     listeners_.clear();
 }
 
-ServerPicker& L4Worker::picker_for(const TcpListener& listener) {
+ServerPicker& L4Worker::picker_for(const L4Listener& listener) {
     PickerEntry& entry = pickers_[&listener.pool()];
     if (!entry.picker) {
         entry.runtime = listener.runtime();
@@ -34,15 +34,15 @@ ServerPicker& L4Worker::picker_for(const TcpListener& listener) {
     return *entry.picker;
 }
 
-void L4Worker::add_listener(std::shared_ptr<TcpListener> listener) { listeners_.push_back(std::move(listener)); }
+void L4Worker::add_listener(std::shared_ptr<L4Listener> listener) { listeners_.push_back(std::move(listener)); }
 
-std::shared_ptr<TcpListener> L4Worker::find_listener(const std::string& name) const {
+std::shared_ptr<L4Listener> L4Worker::find_listener(const std::string& name) const {
     for (const auto& listener : listeners_)
         if (listener->config().name == name) return listener;
     return nullptr;
 }
 
-void L4Worker::replace_listeners(std::vector<std::shared_ptr<TcpListener>> next, const GlobalConfig& global) {
+void L4Worker::replace_listeners(std::vector<std::shared_ptr<L4Listener>> next, const GlobalConfig& global) {
     for (auto& old : listeners_) old->stop();  // no-op for those whose socket moved on
     listeners_ = std::move(next);
     global_ = global;

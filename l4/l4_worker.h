@@ -21,7 +21,7 @@
 namespace lbd::l4 {
 
 class SpliceSession;
-class TcpListener;
+class L4Listener;
 
 class L4Worker {
 public:
@@ -36,16 +36,16 @@ public:
     std::span<char> copy_buffer() { return copy_buffer_; }
     const GlobalConfig& global() const { return global_; }
     // The worker's balancer for the pool of `listener`.
-    ServerPicker& picker_for(const TcpListener& listener);
+    ServerPicker& picker_for(const L4Listener& listener);
 
-    void add_listener(std::shared_ptr<TcpListener> listener);
-    const std::vector<std::shared_ptr<TcpListener>>& listeners() const { return listeners_; }
+    void add_listener(std::shared_ptr<L4Listener> listener);
+    const std::vector<std::shared_ptr<L4Listener>>& listeners() const { return listeners_; }
     // Reload: the listener of this worker named `name`, if any.
-    std::shared_ptr<TcpListener> find_listener(const std::string& name) const;
+    std::shared_ptr<L4Listener> find_listener(const std::string& name) const;
     // Reload: `next` becomes the worker's listener set (already started);
     // listeners not carried into it stop accepting. Their open connections
     // go on. Pickers of the old configuration are dropped.
-    void replace_listeners(std::vector<std::shared_ptr<TcpListener>> next, const GlobalConfig& global);
+    void replace_listeners(std::vector<std::shared_ptr<L4Listener>> next, const GlobalConfig& global);
 
     // Takes ownership of a new session and starts it.
     void start_session(std::unique_ptr<SpliceSession> session);
@@ -81,7 +81,7 @@ private:
         std::unique_ptr<ServerPicker> picker;
     };
     std::map<const Pool*, PickerEntry> pickers_;
-    std::vector<std::shared_ptr<TcpListener>> listeners_;
+    std::vector<std::shared_ptr<L4Listener>> listeners_;
     std::list<std::unique_ptr<SpliceSession>> sessions_;
     std::map<Pool*, std::deque<SpliceSession*>> queues_;
     EventPtr queue_timer_;

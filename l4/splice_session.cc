@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "l4/l4_worker.h"
 #include "l4/proxy_protocol.h"
-#include "l4/tcp_listener.h"
+#include "l4/l4_listener.h"
 
 namespace lbd::l4 {
 
@@ -38,7 +38,7 @@ void close_with_reset(UniqueFd& fd) {
 
 }  // namespace
 
-SpliceSession::SpliceSession(L4Worker& worker, std::shared_ptr<TcpListener> listener, UniqueFd client_fd,
+SpliceSession::SpliceSession(L4Worker& worker, std::shared_ptr<L4Listener> listener, UniqueFd client_fd,
                              const SocketAddress& peer)
     : worker_(worker),
       listener_(std::move(listener)),

@@ -46,11 +46,11 @@
 namespace lbd::l4 {
 
 class L4Worker;
-class TcpListener;
+class L4Listener;
 
 class SpliceSession {
 public:
-    SpliceSession(L4Worker& worker, std::shared_ptr<TcpListener> listener, UniqueFd client_fd,
+    SpliceSession(L4Worker& worker, std::shared_ptr<L4Listener> listener, UniqueFd client_fd,
                   const SocketAddress& peer);
     ~SpliceSession();
     SpliceSession(const SpliceSession&) = delete;
@@ -113,7 +113,7 @@ private:
     L4Worker& worker_;
     // Keeps the listener, and through it the configuration (Runtime) the
     // connection started on, alive until the connection ends.
-    std::shared_ptr<TcpListener> listener_;
+    std::shared_ptr<L4Listener> listener_;
     Pool& pool_;
     State state_ = State::kConnecting;
     Side client_;

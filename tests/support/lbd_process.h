@@ -174,6 +174,7 @@ public:
     int stop(int timeout_ms) { return process_.stop(timeout_ms); }
 
     const std::string& config_path() const { return config_.path(); }
+    pid_t pid() const { return process_.pid(); }
     // Print the whole log to stderr when this object is destroyed (also when the environment
     // variable LBD_TEST_VERBOSE is set), for debugging a scenario outside doctest's INFO.
     void set_dump_log_on_exit(bool dump) { dump_log_on_exit_ = dump; }

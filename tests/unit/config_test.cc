@@ -339,9 +339,9 @@ TEST_CASE("listener errors") {
         std::string text = "listeners {\n  name: \"x\"\n  bind: \"127.0.0.1:0\"\n}\n" + config_with();
         expect_error(text, "listeners {", "listener 'x' has no pool");
     }
-    SUBCASE("HTTP mode is not built yet") {
-        std::string text = config_with("  mode: MODE_HTTP\n");
-        expect_error(text, "mode: MODE_HTTP", "mode HTTP is not available yet in this build");
+    SUBCASE("an http block on a TCP listener") {
+        std::string text = config_with("  http {\n    hide_server_headers: true\n  }\n");
+        expect_error(text, "http {", "listener 'l': an http block needs mode: MODE_HTTP");
     }
     SUBCASE("two listeners on one address and port") {
         std::string text = "listeners {\n  name: \"a\"\n  bind: \"127.0.0.1:8080\"\n  pool: \"p\"\n}\n"

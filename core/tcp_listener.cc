@@ -1,18 +1,16 @@
-#include "l4/tcp_listener.h"
+#include "core/tcp_listener.h"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "core/config_loader.h"
 #include "core/log.h"
 #include "core/tcp_socket.h"
-#include "l4/l4_worker.h"
-#include "l4/splice_session.h"
 
-namespace lbd::l4 {
+namespace lbd {
 
 namespace {
 
@@ -40,11 +38,41 @@ UniqueFd open_listen_socket(const ListenerConfig& config, const SocketAddress& a
     return fd;
 }
 
-TcpListener::TcpListener(L4Worker& worker, RuntimePtr runtime, const ListenerConfig& config, Pool& pool,
-                         ListenerStats& stats, UniqueFd fd)
-    : worker_(worker), runtime_(std::move(runtime)), config_(config), pool_(pool), stats_(stats), fd_(std::move(fd)) {
-    accept_event_ = make_event(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &TcpListener::on_acceptable, this);
-    resume_timer_ = make_event(worker_.base(), -1, 0, &TcpListener::on_resume, this);
+bool open_listener_sockets(const ListenerConfig& config, size_t count, std::vector<UniqueFd>& fds,
+                           SocketAddress& bound, std::string* error) {
+    SocketAddress address = config.bind;
+    if (address.port() != 0) {
+        if (int err = probe_exclusive_bind(address, config.freebind); err != 0) {
+            *error = "listener " + config.name + ": " + address.to_string() + ": " +
+                     (err == EADDRINUSE ? "address already in use (another lbd?)" : strerror(err));
+            return false;
+        }
+    }
+    for (size_t i = 0; i < count; ++i) {
+        std::string why;
+        UniqueFd fd = open_listen_socket(config, address, &why);
+        if (!fd) {
+            *error = "listener " + config.name + ": " + why;
+            return false;
+        }
+        if (address.port() == 0) {
+            // Port 0: the kernel chose one; the other workers join it.
+            sockaddr_storage local{};
+            socklen_t len = sizeof local;
+            getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len);
+            address = SocketAddress(reinterpret_cast<sockaddr*>(&local), len);
+        }
+        fds.push_back(std::move(fd));
+    }
+    bound = address;
+    return true;
+}
+
+TcpListener::TcpListener(event_base* base, const ListenerConfig& config, std::atomic<uint64_t>& accepted,
+                         std::atomic<uint32_t>& active, UniqueFd fd, AcceptFn on_accept)
+    : config_(config), accepted_(accepted), active_(active), fd_(std::move(fd)), on_accept_(std::move(on_accept)) {
+    accept_event_ = make_event(base, fd_.get(), EV_READ | EV_PERSIST, &TcpListener::on_acceptable, this);
+    resume_timer_ = make_event(base, -1, 0, &TcpListener::on_resume, this);
 }
 
 TcpListener::~TcpListener() = default;
@@ -90,9 +118,9 @@ void TcpListener::connection_closed() {
 // workers racing for the last slot cannot overshoot it.
 bool TcpListener::reserve_slot() {
     uint32_t limit = config_.max_connections;
-    uint32_t active = stats_.active.fetch_add(1, std::memory_order_acq_rel);
+    uint32_t active = active_.fetch_add(1, std::memory_order_acq_rel);
     if (limit == 0 || active < limit) return true;
-    stats_.active.fetch_sub(1, std::memory_order_acq_rel);
+    active_.fetch_sub(1, std::memory_order_acq_rel);
     return false;
 }
 
@@ -107,7 +135,7 @@ void TcpListener::accept_some() {
         socklen_t len = sizeof peer;
         int fd = accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            stats_.active.fetch_sub(1, std::memory_order_acq_rel);
+            active_.fetch_sub(1, std::memory_order_acq_rel);
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 LOG_WARN("listener %s: accept: %s; pausing %u ms", config_.name.c_str(), strerror(errno),
@@ -117,11 +145,12 @@ void TcpListener::accept_some() {
             LOG_WARN("listener %s: accept: %s", config_.name.c_str(), strerror(errno));
             return;
         }
-        stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+        accepted_.fetch_add(1, std::memory_order_relaxed);
         SocketAddress peer_addr(reinterpret_cast<sockaddr*>(&peer), len);
-        worker_.start_session(
-            std::make_unique<SpliceSession>(worker_, shared_from_this(), UniqueFd(fd), peer_addr.unmapped()));
+        // The callback may start a session that ends at once; the loop only
+        // reads members of this listener afterwards, which it owns.
+        on_accept_(UniqueFd(fd), peer_addr.unmapped());
     }
 }
 
-}  // namespace lbd::l4
+}  // namespace lbd

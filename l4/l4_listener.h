@@ -1,0 +1,45 @@
+// An L4 listener on one worker: the core TcpListener (core/tcp_listener.h)
+// plus what its splice sessions need (pool, counters, the Runtime).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/pool.h"
+#include "core/runtime.h"
+#include "core/tcp_listener.h"
+#include "l4/l4_types.h"
+
+namespace lbd::l4 {
+
+class L4Worker;
+
+// Owned by its worker and shared with its connections: after a reload
+// replaces it, it lives (with its Runtime) until its last connection ends.
+class L4Listener : public std::enable_shared_from_this<L4Listener> {
+public:
+    L4Listener(L4Worker& worker, RuntimePtr runtime, const ListenerConfig& config, Pool& pool, ListenerStats& stats,
+               UniqueFd fd);
+
+    const ListenerConfig& config() const { return listener_.config(); }
+    const RuntimePtr& runtime() const { return runtime_; }
+    Pool& pool() const { return pool_; }
+    ListenerStats& stats() const { return stats_; }
+
+    void start() { listener_.start(); }
+    void stop() { listener_.stop(); }
+    UniqueFd release_fd() { return listener_.release_fd(); }
+    void connection_closed() { listener_.connection_closed(); }
+
+private:
+    void accepted(UniqueFd fd, const SocketAddress& peer);
+
+    L4Worker& worker_;
+    RuntimePtr runtime_;
+    Pool& pool_;
+    ListenerStats& stats_;
+    TcpListener listener_;
+};
+
+}  // namespace lbd::l4

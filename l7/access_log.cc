@@ -1,0 +1,67 @@
+#include "l7/access_log.h"
+
+#include <cstdio>
+
+namespace lbd::l7 {
+
+namespace {
+
+// Text: bytes outside visible ASCII, and '"', '\\', '%' become %XX; "-" for empty.
+std::string text_safe(const std::string& s) {
+    if (s.empty()) return "-";
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%') {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", c);
+            out += hex;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c >= 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\u%04x", c);
+            out += hex;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
+
+std::string ms(int64_t v) { return v < 0 ? "-" : std::to_string(v); }
+
+}  // namespace
+
+std::string format_access_text(const AccessRecord& r) {
+    return "http listener=" + r.listener + " client=" + r.client + " host=" + text_safe(r.host) +
+           " method=" + text_safe(r.method) + " path=" + text_safe(r.path) + " status=" +
+           (r.status == 0 ? "-" : std::to_string(r.status)) + " in=" + std::to_string(r.bytes_in) +
+           " out=" + std::to_string(r.bytes_out) + " server=" + r.server + " route=" + text_safe(r.route) +
+           " time_ms=" + std::to_string(r.time_ms) + " connect_ms=" + ms(r.connect_ms) +
+           " header_ms=" + ms(r.header_ms) + " term=" + r.term;
+}
+
+std::string format_access_json(const AccessRecord& r) {
+    auto num = [](int64_t v) { return v < 0 ? std::string("null") : std::to_string(v); };
+    return "http {\"listener\":" + json_string(r.listener) + ",\"client\":" + json_string(r.client) +
+           ",\"host\":" + json_string(r.host) + ",\"method\":" + json_string(r.method) +
+           ",\"path\":" + json_string(r.path) + ",\"status\":" + num(r.status == 0 ? -1 : r.status) +
+           ",\"bytes_in\":" + std::to_string(r.bytes_in) + ",\"bytes_out\":" + std::to_string(r.bytes_out) +
+           ",\"server\":" + json_string(r.server) + ",\"route\":" + json_string(r.route) +
+           ",\"time_ms\":" + std::to_string(r.time_ms) + ",\"connect_ms\":" + num(r.connect_ms) +
+           ",\"header_ms\":" + num(r.header_ms) + ",\"term\":" + json_string(r.term) + "}";
+}
+
+}  // namespace lbd::l7

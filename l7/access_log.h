@@ -1,0 +1,32 @@
+// The access-log line of one request: `http key=value ...` (like the l4
+// line) or `http {json}` (log_format: HTTP_LOG_FORMAT_JSON).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lbd::l7 {
+
+struct AccessRecord {
+    std::string listener;
+    std::string client;  // ip:port
+    std::string host;    // as the client sent it
+    std::string method;
+    std::string path;    // before '?', after routing rewrites
+    int status = 0;      // 0 = no response
+    uint64_t bytes_in = 0;   // from the client: head and body
+    uint64_t bytes_out = 0;  // to the client: head and body
+    std::string server;      // "pool/server" or "-"
+    std::string route;       // route name or "-"
+    int64_t time_ms = 0;     // head phase start to the end
+    int64_t connect_ms = -1;  // -1 = no connect (0: a reused connection)
+    int64_t header_ms = -1;   // request sent to response head; -1 = none
+    std::string term;
+};
+
+// Fields holding client-supplied text are escaped: no space, quote or
+// control character can forge another field (or another line).
+std::string format_access_text(const AccessRecord& r);
+std::string format_access_json(const AccessRecord& r);
+
+}  // namespace lbd::l7

@@ -1,0 +1,49 @@
+// An HTTP listener on one worker: the core TcpListener plus what its
+// sessions need (the Runtime it was built from, its pools, its counters).
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "core/config.h"
+#include "core/pool.h"
+#include "core/runtime.h"
+#include "core/tcp_listener.h"
+#include "l7/proxy_types.h"
+
+namespace lbd::l7 {
+
+class L7Worker;
+
+// Owned by its worker and shared with its sessions: after a reload replaces
+// it, it lives (with its Runtime) until its last connection ends.
+class HttpListener : public std::enable_shared_from_this<HttpListener> {
+public:
+    HttpListener(L7Worker& worker, RuntimePtr runtime, const ListenerConfig& config, HttpListenerStats& stats,
+                 UniqueFd fd);
+
+    const ListenerConfig& config() const { return listener_.config(); }
+    const HttpConfig& http() const { return listener_.config().http; }
+    const RuntimePtr& runtime() const { return runtime_; }
+    HttpListenerStats& stats() const { return stats_; }
+    // The listener's default pool, or null when it has none.
+    Pool* default_pool() const { return default_pool_; }
+    // A pool of the listener's configuration (routes name them).
+    Pool* pool(std::string_view name) const { return runtime_->pools.find(name); }
+
+    void start() { listener_.start(); }
+    void stop() { listener_.stop(); }
+    UniqueFd release_fd() { return listener_.release_fd(); }
+    void connection_closed() { listener_.connection_closed(); }
+
+private:
+    void accepted(UniqueFd fd, const SocketAddress& peer);
+
+    L7Worker& worker_;
+    RuntimePtr runtime_;
+    HttpListenerStats& stats_;
+    Pool* default_pool_ = nullptr;
+    TcpListener listener_;
+};
+
+}  // namespace lbd::l7

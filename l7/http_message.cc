@@ -1,0 +1,276 @@
+#include "l7/http_message.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace lbd::l7 {
+
+namespace {
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+std::string lower_copy(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), lower);
+    return out;
+}
+
+// "example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]".
+std::string host_without_port(std::string_view authority) {
+    if (!authority.empty() && authority.front() == '[') {
+        size_t close = authority.find(']');
+        return lower_copy(authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
+    }
+    return lower_copy(authority.substr(0, authority.find(':')));
+}
+
+bool trusted(const HttpForwardedConfig& config, const SocketAddress& peer) {
+    return std::any_of(config.trusted_proxies.begin(), config.trusted_proxies.end(),
+                       [&](const Cidr& cidr) { return cidr.contains(peer); });
+}
+
+// All lines of `name` joined as one list (RFC 9110 §5.3), then removed.
+std::string take_joined(HeaderList& headers, std::string_view name) {
+    std::string joined;
+    for (const auto& [n, v] : headers)
+        if (iequals(n, name)) joined += (joined.empty() ? "" : ", ") + v;
+    remove_header(headers, name);
+    return joined;
+}
+
+void append_line(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+}
+
+}  // namespace
+
+const std::string* find_header(const HeaderList& headers, std::string_view name) {
+    for (const auto& [n, v] : headers)
+        if (iequals(n, name)) return &v;
+    return nullptr;
+}
+
+void remove_header(HeaderList& headers, std::string_view name) {
+    headers.erase(std::remove_if(headers.begin(), headers.end(), [&](const auto& h) { return iequals(h.first, name); }),
+                  headers.end());
+}
+
+void set_header(HeaderList& headers, std::string_view name, std::string_view value) {
+    remove_header(headers, name);
+    headers.emplace_back(std::string(name), std::string(value));
+}
+
+void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions) {
+    for (const std::string& name : actions.remove) remove_header(headers, name);
+    for (const HttpHeaderValue& h : actions.set) set_header(headers, h.name, h.value);
+    for (const HttpHeaderValue& h : actions.add) headers.emplace_back(h.name, h.value);
+}
+
+bool RequestInfo::replayable() const {
+    const bool idempotent = method_kind == HttpMethod::kGet || method_kind == HttpMethod::kHead ||
+                            method_kind == HttpMethod::kOptions || method_kind == HttpMethod::kTrace ||
+                            method_kind == HttpMethod::kPut || method_kind == HttpMethod::kDelete;
+    const bool no_body = framing == BodyFraming::kNone || (framing == BodyFraming::kContentLength && content_length == 0);
+    return idempotent && no_body;
+}
+
+RequestInfo copy_request(const HttpRequestHead& head) {
+    RequestInfo out;
+    out.method = std::string(head.method_token);
+    out.method_kind = head.method;
+    out.version = head.version;
+    out.target_form = head.target_form;
+    if (head.target_form == TargetForm::kAsterisk) {
+        out.path = "*";
+    } else {
+        std::string_view target = head.path.empty() ? std::string_view("/") : head.path;
+        size_t q = target.find('?');
+        out.path = std::string(target.substr(0, q));
+        if (q != std::string_view::npos) out.query = std::string(target.substr(q));
+        if (out.path.empty()) out.path = "/";
+    }
+    // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
+    std::string_view authority = head.target_form == TargetForm::kAbsolute ? head.authority : head.host;
+    out.host_header = std::string(authority);
+    out.host = host_without_port(authority);
+    for (size_t i = 0; i < head.headers.size(); ++i) {
+        const HttpHeader& h = head.headers[i];
+        if (iequals(h.name, "transfer-encoding")) {
+            out.transfer_encoding += (out.transfer_encoding.empty() ? "" : ", ") + std::string(h.value);
+            continue;
+        }
+        if (is_hop_by_hop(head, i) || iequals(h.name, "host") || iequals(h.name, "content-length")) continue;
+        out.headers.emplace_back(std::string(h.name), std::string(h.value));
+    }
+    out.framing = head.framing;
+    out.content_length = head.content_length;
+    out.keep_alive = head.keep_alive;
+    out.upgrade = head.upgrade_requested;
+    out.upgrade_protocols = std::string(head.upgrade);
+    out.expect_continue = head.expect_continue;
+    return out;
+}
+
+ResponseInfo copy_response(const HttpResponseHead& head) {
+    ResponseInfo out;
+    out.status = head.status;
+    out.reason = std::string(head.reason);
+    out.version = head.version;
+    for (size_t i = 0; i < head.headers.size(); ++i) {
+        const HttpHeader& h = head.headers[i];
+        if (iequals(h.name, "transfer-encoding")) {
+            out.transfer_encoding += (out.transfer_encoding.empty() ? "" : ", ") + std::string(h.value);
+            continue;
+        }
+        if (is_hop_by_hop(head, i)) continue;
+        // Content-Length is kept: it frames the body we relay as is (or, for
+        // HEAD and 304, tells the size of the representation).
+        out.headers.emplace_back(std::string(h.name), std::string(h.value));
+    }
+    out.framing = head.framing;
+    out.keep_alive = head.keep_alive;
+    out.tunnel = head.tunnel;
+    out.upgrade_protocol = std::string(head.upgrade);
+    return out;
+}
+
+void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& config, const ClientEndpoint& client) {
+    const bool from_trusted = trusted(config, client.peer);
+    const std::string ip = client.peer.ip_string();
+    HeaderList& h = request.headers;
+    if (config.x_forwarded_for) {
+        std::string chain = take_joined(h, "x-forwarded-for");
+        h.emplace_back("X-Forwarded-For", from_trusted && !chain.empty() ? chain + ", " + ip : ip);
+    }
+    if (config.x_real_ip && !(from_trusted && find_header(h, "x-real-ip"))) set_header(h, "X-Real-IP", ip);
+    if (config.x_forwarded_proto && !(from_trusted && find_header(h, "x-forwarded-proto")))
+        set_header(h, "X-Forwarded-Proto", client.scheme);
+    if (config.x_forwarded_host && !(from_trusted && find_header(h, "x-forwarded-host")))
+        set_header(h, "X-Forwarded-Host", request.host_header);
+    if (config.x_forwarded_port && !(from_trusted && find_header(h, "x-forwarded-port")))
+        set_header(h, "X-Forwarded-Port", std::to_string(client.local_port));
+    if (config.forwarded) {
+        // RFC 7239 §6: an IPv6 node is quoted and bracketed.
+        std::string node = client.peer.is_v6() ? "\"[" + ip + "]\"" : ip;
+        std::string element = "for=" + node + ";proto=" + client.scheme;
+        if (!request.host_header.empty()) element += ";host=\"" + request.host_header + "\"";
+        std::string chain = take_joined(h, "forwarded");
+        h.emplace_back("Forwarded", from_trusted && !chain.empty() ? chain + ", " + element : element);
+    }
+    if (config.via) {
+        std::string chain = take_joined(h, "via");
+        const char* self = request.version == HttpVersion::k10 ? "1.0 lbd" : "1.1 lbd";
+        h.emplace_back("Via", chain.empty() ? self : chain + ", " + self);
+    }
+}
+
+std::string serialize_request(const RequestInfo& request) {
+    std::string out;
+    out.reserve(256 + request.headers.size() * 48);
+    out.append(request.method).append(" ").append(request.path).append(request.query).append(" HTTP/1.1\r\n");
+    if (!find_header(request.headers, "host")) append_line(out, "Host", request.host_header);
+    for (const auto& [name, value] : request.headers) append_line(out, name, value);
+    if (request.framing == BodyFraming::kChunked)
+        append_line(out, "Transfer-Encoding", request.transfer_encoding);
+    else if (request.framing == BodyFraming::kContentLength)
+        append_line(out, "Content-Length", std::to_string(request.content_length));
+    if (request.upgrade) {
+        append_line(out, "Connection", "upgrade");
+        append_line(out, "Upgrade", request.upgrade_protocols);
+    }
+    out.append("\r\n");
+    return out;
+}
+
+ClientFraming client_framing(const ResponseInfo& response, HttpVersion client_version) {
+    switch (response.framing) {
+        case BodyFraming::kNone: return ClientFraming::kNone;
+        case BodyFraming::kContentLength: return ClientFraming::kAsIs;
+        case BodyFraming::kChunked:
+            // RFC 9112 §6.1: no chunked to an HTTP/1.0 recipient.
+            return client_version == HttpVersion::k10 ? ClientFraming::kDechunk : ClientFraming::kAsIs;
+        case BodyFraming::kUntilClose: return ClientFraming::kUntilClose;
+    }
+    return ClientFraming::kUntilClose;
+}
+
+std::string serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version,
+                               bool close) {
+    std::string out;
+    out.reserve(256 + response.headers.size() * 48);
+    out.append(client_version == HttpVersion::k10 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        .append(std::to_string(response.status))
+        .append(" ")
+        .append(response.reason)
+        .append("\r\n");
+    for (const auto& [name, value] : response.headers) append_line(out, name, value);
+    if (framing == ClientFraming::kAsIs && response.framing == BodyFraming::kChunked)
+        append_line(out, "Transfer-Encoding", response.transfer_encoding);
+    if (response.status == 101) {
+        append_line(out, "Connection", "upgrade");
+        append_line(out, "Upgrade", response.upgrade_protocol);
+    } else if (close) {
+        append_line(out, "Connection", "close");
+    } else if (client_version == HttpVersion::k10) {
+        append_line(out, "Connection", "keep-alive");
+    }
+    out.append("\r\n");
+    return out;
+}
+
+const char* reason_phrase(int status) {
+    switch (status) {
+        case 100: return "Continue";
+        case 101: return "Switching Protocols";
+        case 200: return "OK";
+        case 201: return "Created";
+        case 204: return "No Content";
+        case 301: return "Moved Permanently";
+        case 302: return "Found";
+        case 304: return "Not Modified";
+        case 307: return "Temporary Redirect";
+        case 308: return "Permanent Redirect";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 413: return "Content Too Large";
+        case 414: return "URI Too Long";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        case 505: return "HTTP Version Not Supported";
+        default: return "";
+    }
+}
+
+std::pair<std::string, std::string> error_body(const HttpConfig& config, int status) {
+    if (const HttpErrorPage* page = config.error_page(status)) return {page->content_type, page->body};
+    return {"text/plain; charset=utf-8", std::to_string(status) + " " + reason_phrase(status) + "\n"};
+}
+
+std::string local_response(int status, std::string_view content_type, std::string_view body, const HeaderList& extra,
+                           const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version) {
+    ResponseInfo response;
+    response.status = status;
+    response.reason = reason_phrase(status);
+    response.headers = extra;
+    response.headers.emplace_back("Content-Type", std::string(content_type));
+    response.headers.emplace_back("Content-Length", std::to_string(body.size()));
+    apply_header_actions(response.headers, actions);
+    response.framing = BodyFraming::kContentLength;
+    std::string out = serialize_response(response, ClientFraming::kAsIs, client_version, close);
+    if (!head_only) out.append(body);
+    return out;
+}
+
+}  // namespace lbd::l7

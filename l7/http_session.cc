@@ -1,0 +1,451 @@
+// HttpSession, part 1: life cycle, callbacks, phases 1-3 (request head,
+// route, server), local answers and the end of the connection. Phases 4-7
+// (the exchange with the server) are in http_exchange.cc.
+#include "l7/http_session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "l7/access_log.h"
+#include "l7/http_listener.h"
+#include "l7/l7_worker.h"
+#include "l7/router.h"
+
+namespace lbd::l7 {
+
+namespace {
+
+// Client input is read until this much waits unprocessed (or a whole
+// request head, if the limit is larger): a client that pipelines or
+// uploads faster than the server takes is held back by TCP.
+constexpr size_t kReadHighWater = 64 * 1024;
+// Output callbacks fire when the buffer is down to this.
+constexpr size_t kWriteLowWater = 64 * 1024;
+
+}  // namespace
+
+HttpSession::HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd,
+                         const SocketAddress& peer)
+    : worker_(worker), listener_(std::move(listener)), http_(listener_->http()), accepted_ms_(monotonic_ms()) {
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0)
+        endpoint_.local_port = SocketAddress(reinterpret_cast<sockaddr*>(&local), len).port();
+    endpoint_.peer = peer;
+    client_ = make_client_stream(worker_.base(), std::move(fd), listener_->config());
+    endpoint_.scheme = client_.scheme;
+    request_limits_.max_header_bytes = http_.limits.max_header_bytes;
+    request_limits_.max_header_count = http_.limits.max_header_count;
+    request_limits_.max_uri_bytes = http_.limits.max_uri_bytes;
+    request_limits_.max_body_bytes = http_.limits.max_body_bytes;
+}
+
+HttpSession::~HttpSession() = default;
+
+void HttpSession::start() {
+    timer_ = make_event(worker_.base(), -1, 0, &HttpSession::on_timer, this);
+    resume_ = make_event(worker_.base(), -1, 0, &HttpSession::on_resume, this);
+    bufferevent* bev = client_.bev.get();
+    bufferevent_setcb(bev, &HttpSession::on_client_read, &HttpSession::on_client_write, &HttpSession::on_client_event,
+                      this);
+    bufferevent_setwatermark(bev, EV_READ, 0, std::max<size_t>(kReadHighWater, http_.limits.max_header_bytes + 1));
+    bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    phase_ = Phase::kHead;
+    // The first request's head is timed from the accept: a client that
+    // connects and sends nothing (or a byte a minute) is a slowloris.
+    arm(Timer::kHeader, http_.timeouts.client_header_ms);
+    if (worker_.draining()) drain();
+}
+
+void HttpSession::drain() {
+    draining_ = true;
+    if (phase_ == Phase::kIdle || (phase_ == Phase::kHead && !in_request_ &&
+                                   evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0))
+        close(Termination::kOk);  // nothing in flight: a plain FIN
+    else
+        close_after_ = true;
+}
+
+void HttpSession::arm(Timer kind, uint32_t ms) {
+    // A request is timed from the start of its head phase.
+    if (kind == Timer::kHeader) request_start_ms_ = monotonic_ms();
+    timer_kind_ = kind;
+    timer_ms_ = ms;
+    if (kind == Timer::kNone) {
+        event_del(timer_.get());
+        return;
+    }
+    progress();
+    arm_timer(timer_.get(), ms);
+}
+
+// --- callbacks ----------------------------------------------------------------
+
+void HttpSession::on_client_read(bufferevent*, void* arg) {
+    auto* self = static_cast<HttpSession*>(arg);
+    switch (self->phase_) {
+        case Phase::kIdle:
+            self->phase_ = Phase::kHead;
+            self->arm(Timer::kHeader, self->http_.timeouts.client_header_ms);
+            return self->read_request_head();
+        case Phase::kHead: return self->read_request_head();
+        case Phase::kExchange:
+            if (!self->req_body_done_) self->pump_request_body();
+            return;  // else: the next pipelined request waits its turn
+        case Phase::kTunnel: return self->pump_tunnel();
+        default: return;
+    }
+}
+
+void HttpSession::on_client_write(bufferevent* bev, void* arg) {
+    auto* self = static_cast<HttpSession*>(arg);
+    switch (self->phase_) {
+        case Phase::kExchange:
+            if (self->resp_started_) self->pump_response_body();
+            return;
+        case Phase::kTunnel: return self->pump_tunnel();
+        case Phase::kClosing:
+            if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) self->close(Termination::kOk);
+            return;
+        default: return;
+    }
+}
+
+void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
+    auto* self = static_cast<HttpSession*>(arg);
+    if (what & BEV_EVENT_ERROR) return self->close(Termination::kClientAbort);
+    if (!(what & BEV_EVENT_EOF)) return;
+    self->client_eof_ = true;
+    switch (self->phase_) {
+        case Phase::kIdle: return self->close(Termination::kOk);
+        case Phase::kHead:
+            // A complete request may have come with the FIN.
+            self->read_request_head();
+            if (!self->closed_ && self->phase_ == Phase::kHead) self->close(Termination::kClientAbort);
+            return;
+        case Phase::kConnecting:
+            if (!self->req_body_done_) return self->close(Termination::kClientAbort);
+            return;  // answer, then close
+        case Phase::kExchange:
+            if (!self->req_body_done_) {
+                self->pump_request_body();
+                if (!self->closed_ && !self->req_body_done_) self->close(Termination::kClientAbort);
+                return;
+            }
+            return;  // answer (and the pipelined requests before the FIN), then close
+        case Phase::kTunnel: return self->pump_tunnel();
+        case Phase::kClosing: return self->close(Termination::kOk);
+        case Phase::kClosed: return;
+    }
+}
+
+void HttpSession::on_server_read(bufferevent*, void* arg) {
+    auto* self = static_cast<HttpSession*>(arg);
+    self->server_bytes_ = true;
+    if (self->phase_ == Phase::kExchange) {
+        if (!self->resp_started_) return self->read_response_head();
+        return self->pump_response_body();
+    }
+    if (self->phase_ == Phase::kTunnel) self->pump_tunnel();
+}
+
+void HttpSession::on_server_write(bufferevent*, void* arg) {
+    auto* self = static_cast<HttpSession*>(arg);
+    if (self->phase_ == Phase::kExchange && !self->req_body_done_) return self->pump_request_body();
+    if (self->phase_ == Phase::kTunnel) self->pump_tunnel();
+}
+
+void HttpSession::on_server_event(bufferevent*, short what, void* arg) {
+    auto* self = static_cast<HttpSession*>(arg);
+    if (self->phase_ == Phase::kConnecting) {
+        if (what & BEV_EVENT_CONNECTED) {
+            self->connect_ms_ = static_cast<int64_t>(monotonic_ms() - self->connect_start_ms_);
+            self->server_->counters.connect_time.observe(static_cast<uint64_t>(self->connect_ms_));
+            return self->send_request();
+        }
+        int err = EVUTIL_SOCKET_ERROR();
+        return self->connect_failed(err != 0 ? strerror(err) : "connection closed");
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->server_closed((what & BEV_EVENT_ERROR) != 0);
+}
+
+void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<HttpSession*>(arg);
+    // Idle timers are armed once per period and re-armed for the rest here,
+    // rather than on every byte.
+    auto idle_left = [self]() -> uint32_t {
+        uint64_t idle = monotonic_ms() - self->last_progress_ms_;
+        return idle >= self->timer_ms_ ? 0 : static_cast<uint32_t>(self->timer_ms_ - idle);
+    };
+    switch (self->timer_kind_) {
+        case Timer::kNone: return;
+        case Timer::kKeepAlive: return self->close(Termination::kOk);
+        case Timer::kHeader:
+            // Nothing at all since the accept or the last response: close
+            // quietly, as for an idle keep-alive connection.
+            if (!self->in_request_ && evbuffer_get_length(bufferevent_get_input(self->client_.bev.get())) == 0)
+                return self->close(Termination::kOk);
+            self->in_request_ = true;
+            self->loggable_ = true;
+            return self->respond_error(408, Termination::kHeaderTimeout);
+        case Timer::kConnect: return self->connect_failed("connect timed out");
+        case Timer::kResponse: return self->respond_error(504, Termination::kServerTimeout);
+        case Timer::kBodyIdle:
+        case Timer::kTunnelIdle:
+        case Timer::kFlush: {
+            if (uint32_t left = idle_left(); left > 0) return arm_timer(self->timer_.get(), left);
+            if (self->timer_kind_ == Timer::kTunnelIdle) return self->close(Termination::kTunnel);
+            // A client that stops sending its body before any response: 408.
+            if (self->phase_ == Phase::kExchange && !self->req_body_done_ && !self->resp_started_)
+                return self->respond_error(408, Termination::kBodyTimeout);
+            return self->close(Termination::kBodyTimeout);
+        }
+    }
+}
+
+void HttpSession::on_resume(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<HttpSession*>(arg);
+    if (self->phase_ != Phase::kIdle) return;
+    self->phase_ = Phase::kHead;
+    self->arm(Timer::kHeader, self->http_.timeouts.client_header_ms);
+    self->read_request_head();
+}
+
+// --- 1. the request head --------------------------------------------------------
+
+void HttpSession::read_request_head() {
+    evbuffer* in = bufferevent_get_input(client_.bev.get());
+    const size_t available = evbuffer_get_length(in);
+    if (available == 0) return;
+    in_request_ = true;
+    const size_t n = std::min<size_t>(available, http_.limits.max_header_bytes);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
+    HeadParseResult result = parse_request_head(std::string_view(data, n), request_limits_, req_head_, &req_scan_);
+    if (result.status == HeadStatus::kIncomplete) return;
+    loggable_ = true;
+    listener_->stats().requests.fetch_add(1, std::memory_order_relaxed);
+    if (result.status == HeadStatus::kError) {
+        // Enough of the head for the log line, when the parser got that far.
+        request_.method = std::string(req_head_.method_token.substr(0, 32));
+        request_.path = std::string(req_head_.target.substr(0, 256));
+        LOG_DEBUG("http listener=%s client=%s: bad request: %s", listener_->config().name.c_str(),
+                  endpoint_.peer.to_string().c_str(), to_string(result.error));
+        return respond_error(http_status(result.error), Termination::kBadRequest);
+    }
+    request_ = copy_request(req_head_);
+    bytes_in_ = result.consumed;
+    evbuffer_drain(in, result.consumed);
+    req_body_ = BodyDecoder(request_.framing, request_.content_length, request_limits_);
+    req_body_done_ = req_body_.done();
+    arm(Timer::kNone, 0);
+    if (http_.limits.max_body_bytes != 0 && request_.framing == BodyFraming::kContentLength &&
+        request_.content_length > http_.limits.max_body_bytes)
+        return respond_error(413, Termination::kBadRequest);
+    route_request();
+}
+
+// --- 2. the route -----------------------------------------------------------------
+
+void HttpSession::route_request() {
+    // A reverse proxy is no CONNECT tunnel (RFC 9110 §9.3.6).
+    if (request_.target_form == TargetForm::kAuthority) {
+        HeaderList allow{{"Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"}};
+        return respond_local(405, "text/plain; charset=utf-8", "405 Method Not Allowed\n", allow,
+                             Termination::kBadRequest, true);
+    }
+    route_ = match_route(http_, request_);
+    if (route_ != nullptr) {
+        switch (route_->action) {
+            case HttpRouteAction::kRedirect: {
+                HeaderList location{{"Location", redirect_location(route_->redirect, request_, endpoint_.scheme)}};
+                HeaderList extra = location;
+                std::string body = std::to_string(route_->redirect.status) + " " +
+                                   reason_phrase(route_->redirect.status) + "\n";
+                return respond_local(route_->redirect.status, "text/plain; charset=utf-8", body, extra,
+                                     Termination::kLocal, false);
+            }
+            case HttpRouteAction::kRespond:
+                return respond_local(route_->respond.status, route_->respond.content_type, route_->respond.body, {},
+                                     Termination::kLocal, false);
+            case HttpRouteAction::kPool: pool_ = listener_->pool(route_->pool); break;
+        }
+        rewrite_path(*route_, request_);
+    } else {
+        pool_ = listener_->default_pool();
+    }
+    if (pool_ == nullptr) return respond_error(404, Termination::kNoRoute);
+
+    add_forwarding_headers(request_, http_.forwarded, endpoint_);
+    if (route_ != nullptr) apply_header_actions(request_.headers, route_->request_headers);
+    apply_header_actions(request_.headers, http_.request_headers);
+    tried_.clear();
+    choose_server();
+}
+
+// --- 3. the server ------------------------------------------------------------------
+
+void HttpSession::choose_server() {
+    // Cookie stickiness goes here: a server named by the request, if usable,
+    // before the balancer's choice.
+    ServerPicker& picker = worker_.picker_for(*pool_, listener_->runtime());
+    std::shared_ptr<Server> server;
+    // A server can fill up between the pick and the slot (other workers).
+    for (size_t attempt = 0; attempt <= picker.server_count(); ++attempt) {
+        server = picker.pick(endpoint_.peer, tried_);
+        if (server == nullptr || server->try_acquire_slot()) break;
+        tried_.push_back(server.get());
+        server = nullptr;
+    }
+    if (server == nullptr)
+        return respond_error(503, tried_.empty() ? Termination::kNoServer : Termination::kConnectFailed);
+    server_ = std::move(server);
+    server_label_ = pool_->name() + "/" + server_->name();
+    fresh_only_ = false;
+    connect_server();
+}
+
+void HttpSession::connect_server() {
+    phase_ = Phase::kConnecting;
+    server_bytes_ = false;
+    server_eof_ = false;
+    if (!fresh_only_ && http_.max_idle_per_server != 0) upstream_ = worker_.upstreams().take(server_.get());
+    if (upstream_) {
+        bufferevent_setcb(upstream_->bev.get(), &HttpSession::on_server_read, &HttpSession::on_server_write,
+                          &HttpSession::on_server_event, this);
+        connect_ms_ = 0;
+        return send_request();
+    }
+    upstream_ = std::make_unique<UpstreamConn>();
+    upstream_->server = server_;
+    upstream_->bev = make_server_stream(worker_.base());
+    bufferevent* bev = upstream_->bev.get();
+    bufferevent_setcb(bev, &HttpSession::on_server_read, &HttpSession::on_server_write, &HttpSession::on_server_event,
+                      this);
+    server_->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    connect_start_ms_ = monotonic_ms();
+    const SocketAddress& addr = server_->address();
+    // bufferevent_socket_connect takes a non-const sockaddr.
+    SocketAddress copy = addr;
+    if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0)
+        return connect_failed(strerror(errno));
+    int one = 1;
+    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint32_t timeout = http_.timeouts.server_connect_ms != 0 ? http_.timeouts.server_connect_ms
+                                                            : pool_->config().connect_timeout_ms;
+    arm(Timer::kConnect, timeout);
+}
+
+void HttpSession::connect_failed(const char* why) {
+    upstream_.reset();
+    std::shared_ptr<Server> server = std::move(server_);
+    server_ = nullptr;
+    server->release_slot();
+    server->counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
+    tried_.push_back(server.get());
+    LOG_DEBUG("pool %s: connect to %s failed: %s", pool_->name().c_str(), server->name().c_str(), why);
+    const PassiveHealthConfig& passive = pool_->config().passive_health;
+    if (passive.enabled && server->record_connect_failure(monotonic_ms(), passive.max_fails, passive.fail_timeout_ms)) {
+        server->set_health(HealthState::kDown, "passive: connect failures within fail_timeout_ms");
+        // Without active checks nothing else would bring it back (as nginx's max_fails).
+        if (!pool_->config().health_check.enabled) worker_.schedule_revive(server, passive.fail_timeout_ms);
+    }
+    if (tried_.size() > pool_->config().retries) return respond_error(503, Termination::kConnectFailed);
+    choose_server();
+}
+
+void HttpSession::release_server() {
+    upstream_.reset();
+    if (server_ != nullptr) {
+        server_->release_slot();
+        server_ = nullptr;
+    }
+}
+
+// --- answers lbd writes itself ----------------------------------------------------
+
+void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,
+                                const HeaderList& extra, Termination term, bool close) {
+    release_server();
+    // Unread request body bytes would be taken for the next request.
+    close = close || !req_body_done_ || !request_.keep_alive || draining_ ||
+            (client_eof_ && evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0);
+    status_ = status;
+    HeaderList headers = extra;
+    if (route_ != nullptr) apply_header_actions(headers, route_->response_headers);
+    std::string out = local_response(status, content_type, body, headers, http_.response_headers,
+                                     request_.method_kind == HttpMethod::kHead, close, request_.version);
+    bytes_out_ += out.size();
+    bufferevent_write(client_.bev.get(), out.data(), out.size());
+    listener_->stats().responses[static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1)].fetch_add(
+        1, std::memory_order_relaxed);
+    close_after_ = close;
+    finish_request(term);
+}
+
+void HttpSession::respond_error(int status, Termination term) {
+    // A response already under way cannot be replaced: cut the connection.
+    if (resp_started_) return close(term);
+    auto [content_type, body] = error_body(http_, status);
+    const bool parse_error = term == Termination::kBadRequest || term == Termination::kHeaderTimeout;
+    respond_local(status, content_type, body, {}, term, parse_error);
+}
+
+// --- the end ----------------------------------------------------------------------
+
+void HttpSession::flush_and_close() {
+    phase_ = Phase::kClosing;
+    bufferevent_disable(client_.bev.get(), EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(client_.bev.get())) == 0) return close(Termination::kOk);
+    arm(Timer::kFlush, http_.timeouts.body_idle_ms);
+}
+
+void HttpSession::close(Termination term) {
+    if (closed_) return;
+    end_request(term);
+    closed_ = true;
+    phase_ = Phase::kClosed;
+    event_del(timer_.get());
+    event_del(resume_.get());
+    release_server();
+    if (term == Termination::kDrain || term == Termination::kServerAbort || term == Termination::kClientAbort) {
+        // RST rather than FIN: a truncated response must not look complete.
+        int fd = bufferevent_getfd(client_.bev.get());
+        linger lin{1, 0};
+        if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin);
+    }
+    client_.bev.reset();
+    HttpListenerStats& stats = listener_->stats();
+    stats.active.fetch_sub(1, std::memory_order_acq_rel);
+    listener_->connection_closed();
+    worker_.session_ended(this);
+}
+
+void HttpSession::log_request(Termination term) {
+    if (!worker_.global().log_connections) return;
+    AccessRecord r;
+    r.listener = listener_->config().name;
+    r.client = endpoint_.peer.to_string();
+    r.host = request_.host_header;
+    r.method = request_.method;
+    r.path = request_.path;
+    r.status = status_;
+    r.bytes_in = bytes_in_;
+    r.bytes_out = bytes_out_;
+    r.server = server_label_.empty() ? "-" : server_label_;
+    r.route = route_ != nullptr && !route_->name.empty() ? route_->name : "-";
+    r.time_ms = static_cast<int64_t>(monotonic_ms() - request_start_ms_);
+    r.connect_ms = connect_ms_;
+    r.header_ms = header_ms_;
+    r.term = to_string(term);
+    std::string line = http_.log_format == HttpLogFormat::kJson ? format_access_json(r) : format_access_text(r);
+    LOG_INFO("%s", line.c_str());
+}
+
+}  // namespace lbd::l7

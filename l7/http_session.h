@@ -1,0 +1,184 @@
+// One client connection of the HTTP proxy, and the requests it carries, one
+// at a time (pipelined requests wait in the input buffer, so responses go
+// out in order).
+//
+// Each request goes through the phases below, each one function with one
+// input and one output (STYLE.md #6). Later features slot in at a phase:
+// cookie stickiness in choose_server(), rate limits after route_request(),
+// caching around send_request()/read_response_head().
+//
+//   1 read_request_head   client bytes         -> request_ (owned copy)
+//   2 route_request       request_             -> route_ + pool_, or a local answer
+//   3 choose_server       pool_ + client       -> server_ (the pool's ServerPicker)
+//     connect_server      server_              -> upstream_ (idle reused, or a new connect)
+//   4 send_request        request_             -> head written, body streamed
+//   5 read_response_head  server bytes         -> response_ (1xx relayed; 101 -> tunnel)
+//   6 pump_response_body  server bytes         -> client (as is, or de-chunked for HTTP/1.0)
+//   7 finish_request      termination          -> access log; next request, or close
+//
+// Connection life cycle:
+//
+//   accept -> HEAD ---request head---> CONNECTING --connected/reused--> EXCHANGE
+//              ^  \--bad head/timeout-> 4xx, CLOSING   |  connect failed: another server
+//              |                                       |  (retries exhausted: 503)
+//              |                                       v
+//            IDLE <--response done, keep-alive------ EXCHANGE --101--> TUNNEL --> closed
+//              |                                       | server broke before the response: 502
+//              +--keep-alive timeout: closed           | (a reused conn: retried once if replayable)
+//                                                      +--response done, close--> CLOSING -> closed
+//
+// Bodies stream both ways through bounded buffers: data moves from one
+// side's input to the other side's output only while that output is below
+// kHighWater; the reader stops at its read watermark (libevent suspends the
+// socket read), and the writer's low watermark callback resumes the flow.
+// Memory per connection is bounded whatever the body size.
+//
+// Worker thread only. Callbacks are deferred (transport.h) and the worker
+// frees an ended session only from its loop, so `this` stays valid until
+// the current callback returns; `closed_` tells code after a call whether
+// the session ended meanwhile.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/address.h"
+#include "core/event.h"
+#include "core/pool.h"
+#include "l7/http_body.h"
+#include "l7/http_message.h"
+#include "l7/http_parser.h"
+#include "l7/proxy_types.h"
+#include "l7/transport.h"
+#include "l7/upstream.h"
+
+namespace lbd::l7 {
+
+class L7Worker;
+class HttpListener;
+
+class HttpSession {
+public:
+    HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd, const SocketAddress& peer);
+    ~HttpSession();
+    HttpSession(const HttpSession&) = delete;
+    HttpSession& operator=(const HttpSession&) = delete;
+
+    void start();
+    // Shutdown deadline: end now.
+    void abort() { close(Termination::kDrain); }
+    // Drain began: an idle connection closes now, a busy one after its response.
+    void drain();
+
+    // Set by L7Worker; used to erase the session in O(1).
+    std::list<std::unique_ptr<HttpSession>>::iterator self;
+
+private:
+    enum class Phase : uint8_t { kIdle, kHead, kConnecting, kExchange, kTunnel, kClosing, kClosed };
+    enum class Timer : uint8_t { kNone, kKeepAlive, kHeader, kConnect, kResponse, kBodyIdle, kTunnelIdle, kFlush };
+
+    // Phases (http_session.cc: 1-3; http_exchange.cc: 4-7).
+    void read_request_head();
+    void route_request();
+    void choose_server();
+    void connect_server();
+    void send_request();
+    void read_response_head();
+    void pump_response_body();
+    void finish_request(Termination term);
+    void end_request(Termination term);  // stats and log only
+
+    // Streaming (http_exchange.cc).
+    void pump_request_body();
+    void start_response();
+    void response_complete();
+    void start_tunnel();
+    void pump_tunnel();
+    void server_closed(bool error);
+
+    // Answers and endings (http_session.cc).
+    void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
+                       Termination term, bool close);
+    void respond_error(int status, Termination term);
+    void connect_failed(const char* why);
+    void release_server();
+    void flush_and_close();
+    void close(Termination term);
+    void log_request(Termination term);
+
+    void arm(Timer kind, uint32_t ms);
+    void progress() { last_progress_ms_ = monotonic_ms(); }
+    // Whether the request's body (if any) is fully read from the client.
+    bool request_body_consumed() const { return req_body_done_; }
+
+    static void on_client_read(bufferevent* bev, void* arg);
+    static void on_client_write(bufferevent* bev, void* arg);
+    static void on_client_event(bufferevent* bev, short what, void* arg);
+    static void on_server_read(bufferevent* bev, void* arg);
+    static void on_server_write(bufferevent* bev, void* arg);
+    static void on_server_event(bufferevent* bev, short what, void* arg);
+    static void on_timer(evutil_socket_t fd, short what, void* arg);
+    static void on_resume(evutil_socket_t fd, short what, void* arg);
+
+    L7Worker& worker_;
+    // Keeps the listener, and through it the configuration (Runtime) the
+    // connection started on, alive until the connection ends.
+    std::shared_ptr<HttpListener> listener_;
+    const HttpConfig& http_;
+    ClientStream client_;
+    ClientEndpoint endpoint_;
+    HttpLimits request_limits_;
+    Phase phase_ = Phase::kHead;
+    bool closed_ = false;
+    bool client_eof_ = false;
+    bool close_after_ = false;  // close the client connection after this response
+    bool draining_ = false;
+    EventPtr timer_;
+    EventPtr resume_;  // runs the next pipelined request from the loop
+    Timer timer_kind_ = Timer::kNone;
+    uint32_t timer_ms_ = 0;
+    uint64_t last_progress_ms_ = 0;
+    uint64_t accepted_ms_;
+    bool loggable_ = false;
+
+    // The request in flight.
+    HttpRequestHead req_head_;
+    HeadScanState req_scan_;
+    bool in_request_ = false;
+    RequestInfo request_;
+    const HttpRouteConfig* route_ = nullptr;
+    Pool* pool_ = nullptr;
+    std::shared_ptr<Server> server_;  // holds one of its slots while set
+    std::vector<const Server*> tried_;
+    std::unique_ptr<UpstreamConn> upstream_;
+    bool fresh_only_ = false;     // the reused connection failed: the retry connects anew
+    bool server_bytes_ = false;   // some response byte came on upstream_
+    bool server_eof_ = false;
+    BodyDecoder req_body_;
+    bool req_body_done_ = true;
+    HttpResponseHead resp_head_;
+    HeadScanState resp_scan_;
+    bool resp_started_ = false;  // the final head went to the client
+    bool resp_done_ = false;
+    ResponseInfo response_;
+    ClientFraming framing_ = ClientFraming::kNone;
+    BodyDecoder resp_body_;
+    bool client_shut_ = false;  // tunnel: write side shut
+    bool server_shut_ = false;
+
+    // For the access log.
+    std::string server_label_;  // "pool/server" of the last server tried
+    int status_ = 0;
+    uint64_t bytes_in_ = 0;
+    uint64_t bytes_out_ = 0;
+    uint64_t request_start_ms_ = 0;
+    uint64_t connect_start_ms_ = 0;
+    int64_t connect_ms_ = -1;
+    uint64_t request_sent_ms_ = 0;
+    int64_t header_ms_ = -1;
+};
+
+}  // namespace lbd::l7

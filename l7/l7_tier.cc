@@ -1,0 +1,186 @@
+#include "l7/l7_tier.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "core/admin_http.h"
+#include "core/log.h"
+#include "core/tcp_listener.h"
+#include "l7/http_listener.h"
+#include "l7/l7_worker.h"
+
+namespace lbd::l7 {
+
+// One HTTP listener of the next configuration: its new sockets (one per
+// worker), or none when the current socket is kept.
+struct L7Tier::Plan {
+    const ListenerConfig* config = nullptr;
+    HttpListenerStats* stats = nullptr;
+    bool kept = false;
+    SocketAddress bound;
+    std::vector<UniqueFd> fds;
+};
+
+L7Tier::L7Tier(const std::vector<Worker*>& workers, const GlobalConfig& global) {
+    for (Worker* worker : workers) worker_state_.push_back(std::make_unique<L7Worker>(*worker, global));
+}
+
+L7Tier::~L7Tier() = default;
+
+bool L7Tier::prepare(const Runtime& next, std::vector<Plan>& plans, std::string* error) {
+    for (const ListenerConfig& lc : next.config.listeners) {
+        if (lc.mode != ListenerMode::kHttp) continue;
+        Plan& plan = plans.emplace_back();
+        plan.config = &lc;
+        bool is_current = current_ != nullptr &&
+                          std::any_of(current_->config.listeners.begin(), current_->config.listeners.end(),
+                                      [&](const auto& cur) {
+                                          return cur.name == lc.name && cur.bind == lc.bind && cur.mode == lc.mode;
+                                      });
+        if (is_current) {
+            plan.kept = true;
+            plan.bound = slots_[lc.name].bound;
+            continue;
+        }
+        if (!open_listener_sockets(lc, worker_state_.size(), plan.fds, plan.bound, error)) return false;
+    }
+    return true;
+}
+
+bool L7Tier::start(RuntimePtr runtime, std::string* error) {
+    std::vector<Plan> plans;
+    if (!prepare(*runtime, plans, error)) return false;
+    for (Plan& plan : plans) {
+        Slot& slot = slots_[plan.config->name];
+        slot.bound = plan.bound;
+        for (size_t i = 0; i < worker_state_.size(); ++i) {
+            L7Worker& w = *worker_state_[i];
+            auto listener = std::make_shared<HttpListener>(w, runtime, *plan.config, *slot.stats, std::move(plan.fds[i]));
+            listener->start();
+            w.add_listener(std::move(listener));
+        }
+        LOG_INFO("listener %s bound %s (mode http)", plan.config->name.c_str(), plan.bound.to_string().c_str());
+    }
+    current_ = std::move(runtime);
+    return true;
+}
+
+bool L7Tier::reload(RuntimePtr next, std::string* error) {
+    auto plans = std::make_shared<std::vector<Plan>>();
+    if (!prepare(*next, *plans, error)) return false;
+    for (Plan& plan : *plans) {
+        Slot& slot = slots_[plan.config->name];
+        slot.bound = plan.bound;
+        plan.stats = slot.stats.get();
+        LOG_INFO("listener %s %s %s (mode http)", plan.config->name.c_str(), plan.kept ? "kept" : "bound",
+                 plan.bound.to_string().c_str());
+    }
+    for (size_t i = 0; i < worker_state_.size(); ++i) {
+        L7Worker* w = worker_state_[i].get();
+        // Runs on worker i: only that worker touches its listeners.
+        w->worker().post([w, i, next, plans] {
+            std::vector<std::shared_ptr<HttpListener>> fresh;
+            for (Plan& plan : *plans) {
+                UniqueFd fd;
+                if (plan.kept) {
+                    if (auto old = w->find_listener(plan.config->name)) fd = old->release_fd();
+                    if (fd) listen(fd.get(), static_cast<int>(plan.config->backlog));
+                } else {
+                    fd = std::move(plan.fds[i]);
+                }
+                if (!fd) continue;
+                auto listener = std::make_shared<HttpListener>(*w, next, *plan.config, *plan.stats, std::move(fd));
+                listener->start();
+                fresh.push_back(std::move(listener));
+            }
+            w->replace_listeners(std::move(fresh), next->config.global);
+        });
+    }
+    current_ = std::move(next);
+    return true;
+}
+
+void L7Tier::stop_accepting() {
+    for (auto& state : worker_state_) {
+        L7Worker* w = state.get();
+        w->worker().post([w] { w->stop_accepting(); });
+    }
+}
+
+void L7Tier::abort_all() {
+    for (auto& state : worker_state_) {
+        L7Worker* w = state.get();
+        w->worker().post([w] { w->abort_all(); });
+    }
+}
+
+uint64_t L7Tier::active_connections() const {
+    uint64_t total = 0;
+    for (const auto& [name, slot] : slots_) total += slot.stats->active.load(std::memory_order_relaxed);
+    return total;
+}
+
+const HttpListenerStats* L7Tier::stats(const std::string& listener_name) const {
+    auto it = slots_.find(listener_name);
+    return it == slots_.end() ? nullptr : it->second.stats.get();
+}
+
+std::optional<SocketAddress> L7Tier::bound_address(const std::string& listener_name) const {
+    auto it = slots_.find(listener_name);
+    if (it == slots_.end()) return std::nullopt;
+    return it->second.bound;
+}
+
+void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {
+    if (!current_) return;
+    for (const ListenerConfig& lc : current_->config.listeners) {
+        if (lc.mode != ListenerMode::kHttp) continue;
+        const HttpListenerStats* s = stats(lc.name);
+        if (s == nullptr) continue;
+        auto* info = reply.add_listeners();
+        info->set_name(lc.name);
+        info->set_accepted(s->accepted.load(std::memory_order_relaxed));
+        info->set_active(s->active.load(std::memory_order_relaxed));
+        for (size_t i = 0; i < static_cast<size_t>(Termination::kCount); ++i)
+            (*info->mutable_ended())[to_string(static_cast<Termination>(i))] =
+                s->ended[i].load(std::memory_order_relaxed);
+    }
+}
+
+void L7Tier::write_metrics(std::string& out) const {
+    if (!current_) return;
+    std::vector<std::pair<std::string, const HttpListenerStats*>> listeners;
+    for (const ListenerConfig& lc : current_->config.listeners)
+        if (lc.mode == ListenerMode::kHttp)
+            if (const HttpListenerStats* s = stats(lc.name)) listeners.emplace_back(lc.name, s);
+    if (listeners.empty()) return;
+    metric_header(out, "lbd_http_connections_accepted_total", "counter", "HTTP client connections accepted.");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http_connections_accepted_total", {{"listener", name}}, double(s->accepted.load()));
+    metric_header(out, "lbd_http_connections_active", "gauge", "HTTP client connections open now.");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http_connections_active", {{"listener", name}}, double(s->active.load()));
+    metric_header(out, "lbd_http_requests_total", "counter", "HTTP requests received (heads parsed or refused).");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http_requests_total", {{"listener", name}}, double(s->requests.load()));
+    metric_header(out, "lbd_http_responses_total", "counter", "HTTP responses sent, by status class.");
+    static const char* const kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (const auto& [name, s] : listeners)
+        for (size_t i = 0; i < 5; ++i)
+            metric_sample(out, "lbd_http_responses_total", {{"listener", name}, {"class", kClasses[i]}},
+                          double(s->responses[i].load()));
+    metric_header(out, "lbd_http_requests_ended_total", "counter",
+                  "HTTP requests by how they ended (the term= of the access log).");
+    for (const auto& [name, s] : listeners)
+        for (size_t i = 0; i < static_cast<size_t>(Termination::kCount); ++i)
+            metric_sample(out, "lbd_http_requests_ended_total",
+                          {{"listener", name}, {"term", to_string(static_cast<Termination>(i))}},
+                          double(s->ended[i].load()));
+    metric_header(out, "lbd_http_request_duration_seconds", "histogram",
+                  "From a request's head phase to its response's last byte.");
+    for (const auto& [name, s] : listeners)
+        s->request_duration.write(out, "lbd_http_request_duration_seconds", "listener=\"" + name + "\"");
+}
+
+}  // namespace lbd::l7

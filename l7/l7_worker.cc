@@ -1,0 +1,88 @@
+#include "l7/l7_worker.h"
+
+#include "l7/http_listener.h"
+#include "l7/http_session.h"
+
+namespace lbd::l7 {
+
+L7Worker::L7Worker(Worker& worker, const GlobalConfig& global) : worker_(worker), global_(global) {
+    reaper_ = make_event(worker_.base(), -1, 0, &L7Worker::on_reap, this);
+}
+
+L7Worker::~L7Worker() {
+    upstreams_.clear();
+    ended_.clear();
+    sessions_.clear();
+    listeners_.clear();
+}
+
+ServerPicker& L7Worker::picker_for(Pool& pool, const RuntimePtr& runtime) {
+    PickerEntry& entry = pickers_[&pool];
+    if (!entry.picker) {
+        entry.runtime = runtime;
+        entry.picker = std::make_unique<ServerPicker>(pool);
+    }
+    return *entry.picker;
+}
+
+void L7Worker::add_listener(std::shared_ptr<HttpListener> listener) { listeners_.push_back(std::move(listener)); }
+
+std::shared_ptr<HttpListener> L7Worker::find_listener(const std::string& name) const {
+    for (const auto& listener : listeners_)
+        if (listener->config().name == name) return listener;
+    return nullptr;
+}
+
+void L7Worker::replace_listeners(std::vector<std::shared_ptr<HttpListener>> next, const GlobalConfig& global) {
+    for (auto& old : listeners_) old->stop();
+    listeners_ = std::move(next);
+    global_ = global;
+    pickers_.clear();
+    // Idle connections may be to servers the new configuration dropped.
+    upstreams_.clear();
+}
+
+void L7Worker::start_session(std::unique_ptr<HttpSession> session) {
+    HttpSession* raw = session.get();
+    sessions_.push_front(std::move(session));
+    raw->self = sessions_.begin();
+    raw->start();
+}
+
+void L7Worker::session_ended(HttpSession* session) {
+    ended_.push_back(std::move(*session->self));
+    sessions_.erase(session->self);
+    event_active(reaper_.get(), EV_TIMEOUT, 0);
+}
+
+void L7Worker::on_reap(evutil_socket_t, short, void* arg) { static_cast<L7Worker*>(arg)->ended_.clear(); }
+
+void L7Worker::schedule_revive(std::shared_ptr<Server> server, uint32_t ms) {
+    // The timer's argument is the list element itself (list nodes never move).
+    Revival& entry = revivals_.emplace_back();
+    entry.owner = this;
+    entry.self = std::prev(revivals_.end());
+    entry.server = std::move(server);
+    entry.timer = make_event(base(), -1, 0, &L7Worker::on_revive, &entry);
+    arm_timer(entry.timer.get(), ms);
+}
+
+void L7Worker::on_revive(evutil_socket_t, short, void* arg) {
+    auto* entry = static_cast<Revival*>(arg);
+    entry->server->set_health(HealthState::kUp, "passive: fail_timeout elapsed");
+    entry->owner->revivals_.erase(entry->self);
+}
+
+void L7Worker::stop_accepting() {
+    draining_ = true;
+    for (auto& listener : listeners_) listener->stop();
+    // drain() may end a session (erasing it from the list): step first.
+    for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->drain();
+    upstreams_.clear();
+}
+
+void L7Worker::abort_all() {
+    while (!sessions_.empty()) sessions_.front()->abort();
+}
+
+}  // namespace lbd::l7

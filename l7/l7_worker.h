@@ -1,0 +1,85 @@
+// What the L7 tier keeps per worker: its HTTP listeners, its sessions, one
+// ServerPicker per pool, and the pool of idle server connections. Touched
+// only on the worker's thread.
+#pragma once
+
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/pool.h"
+#include "core/runtime.h"
+#include "core/worker.h"
+#include "l7/upstream.h"
+
+namespace lbd::l7 {
+
+class HttpListener;
+class HttpSession;
+
+class L7Worker {
+public:
+    L7Worker(Worker& worker, const GlobalConfig& global);
+    ~L7Worker();
+
+    Worker& worker() { return worker_; }
+    event_base* base() { return worker_.base(); }
+    const GlobalConfig& global() const { return global_; }
+    UpstreamPool& upstreams() { return upstreams_; }
+    // The worker's balancer for `pool`; `runtime` keeps the pool alive.
+    ServerPicker& picker_for(Pool& pool, const RuntimePtr& runtime);
+    bool draining() const { return draining_; }
+
+    void add_listener(std::shared_ptr<HttpListener> listener);
+    std::shared_ptr<HttpListener> find_listener(const std::string& name) const;
+    // Reload: `next` becomes the listener set (already started); the others
+    // stop accepting, their sessions go on. Old pickers and idle server
+    // connections are dropped.
+    void replace_listeners(std::vector<std::shared_ptr<HttpListener>> next, const GlobalConfig& global);
+
+    void start_session(std::unique_ptr<HttpSession> session);
+    // The session has ended; it is freed from the loop, after the callback
+    // that ended it has returned.
+    void session_ended(HttpSession* session);
+
+    // Passive ejection without active checks: the server comes back UP
+    // after `ms` (as l4::L4Worker does).
+    void schedule_revive(std::shared_ptr<Server> server, uint32_t ms);
+
+    // Shutdown: close the listening sockets and idle client connections;
+    // busy ones close after their response.
+    void stop_accepting();
+    // Shutdown deadline: end every session.
+    void abort_all();
+
+private:
+    static void on_reap(evutil_socket_t, short, void* arg);
+
+    Worker& worker_;
+    GlobalConfig global_;
+    bool draining_ = false;
+    struct PickerEntry {
+        RuntimePtr runtime;
+        std::unique_ptr<ServerPicker> picker;
+    };
+    std::map<const Pool*, PickerEntry> pickers_;
+    std::vector<std::shared_ptr<HttpListener>> listeners_;
+    std::list<std::unique_ptr<HttpSession>> sessions_;
+    std::vector<std::unique_ptr<HttpSession>> ended_;
+    EventPtr reaper_;
+    struct Revival {
+        L7Worker* owner = nullptr;
+        std::list<Revival>::iterator self;
+        std::shared_ptr<Server> server;
+        EventPtr timer;
+    };
+    static void on_revive(evutil_socket_t, short, void* arg);
+    std::list<Revival> revivals_;
+    // Last: destroyed first, while the sessions' servers still exist.
+    UpstreamPool upstreams_;
+};
+
+}  // namespace lbd::l7

@@ -1,0 +1,26 @@
+#include "l7/proxy_types.h"
+
+namespace lbd::l7 {
+
+const char* to_string(Termination t) {
+    switch (t) {
+        case Termination::kOk: return "ok";
+        case Termination::kLocal: return "local";
+        case Termination::kNoRoute: return "no_route";
+        case Termination::kBadRequest: return "bad_request";
+        case Termination::kHeaderTimeout: return "header_timeout";
+        case Termination::kClientAbort: return "client_abort";
+        case Termination::kNoServer: return "no_server";
+        case Termination::kConnectFailed: return "connect_failed";
+        case Termination::kServerTimeout: return "server_timeout";
+        case Termination::kBadResponse: return "bad_response";
+        case Termination::kServerAbort: return "server_abort";
+        case Termination::kBodyTimeout: return "body_timeout";
+        case Termination::kTunnel: return "tunnel";
+        case Termination::kDrain: return "drain";
+        case Termination::kCount: break;
+    }
+    return "?";
+}
+
+}  // namespace lbd::l7

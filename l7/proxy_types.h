@@ -1,0 +1,48 @@
+// Plain types of the HTTP proxy: how a request ended, per-listener counters.
+// Cheap to include anywhere (the *-t.h habit); behaviour lives elsewhere.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "core/histogram.h"
+
+namespace lbd::l7 {
+
+// How a request (or the connection around it) ended: the `term=` field of
+// its access-log line and a label of lbd_http_requests_ended_total.
+enum class Termination : uint8_t {
+    kOk,             // response relayed whole
+    kLocal,          // answered by a route (redirect, fixed response)
+    kNoRoute,        // no route and no default pool: 404
+    kBadRequest,     // the parser refused the request (4xx/5xx from HttpError)
+    kHeaderTimeout,  // request head not complete within client_header_ms: 408
+    kClientAbort,    // the client closed or broke the connection mid-request
+    kNoServer,       // no server of the pool was usable: 503
+    kConnectFailed,  // every connect attempt failed: 503
+    kServerTimeout,  // no response head within server_response_ms: 504
+    kBadResponse,    // malformed response head: 502
+    kServerAbort,    // the server closed or broke the connection mid-exchange
+    kBodyTimeout,    // no body byte moved for body_idle_ms
+    kTunnel,         // an upgraded connection (101) ended
+    kDrain,          // still open when the shutdown deadline passed
+    kCount
+};
+
+const char* to_string(Termination t);
+
+// Counters of one HTTP listener, shared by its sockets on every worker.
+struct HttpListenerStats {
+    std::atomic<uint64_t> accepted{0};
+    // Open client connections; also the gate for max_connections.
+    std::atomic<uint32_t> active{0};
+    std::atomic<uint64_t> requests{0};
+    // Responses by class: [0] = 1xx (101 only) ... [4] = 5xx.
+    std::array<std::atomic<uint64_t>, 5> responses{};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(Termination::kCount)> ended{};
+    // From a request's head complete to its response's last byte written.
+    LatencyHistogram request_duration;
+};
+
+}  // namespace lbd::l7

@@ -1,0 +1,67 @@
+#include "l7/upstream.h"
+
+#include <sys/time.h>
+
+namespace lbd::l7 {
+
+namespace {
+// Servers close idle connections after their own keep-alive timeout (nginx
+// 75 s, Apache 5 s); closing ours first avoids most reuse races.
+constexpr time_t kIdleTimeoutS = 15;
+}  // namespace
+
+UpstreamPool::~UpstreamPool() = default;
+
+std::unique_ptr<UpstreamConn> UpstreamPool::take(const Server* server) {
+    auto it = idle_.find(server);
+    if (it == idle_.end() || it->second.empty()) return nullptr;
+    std::unique_ptr<UpstreamConn> conn = std::move(it->second.front());
+    it->second.pop_front();
+    if (it->second.empty()) idle_.erase(it);
+    conn->pool = nullptr;
+    conn->reused = true;
+    bufferevent_set_timeouts(conn->bev.get(), nullptr, nullptr);
+    bufferevent_setcb(conn->bev.get(), nullptr, nullptr, nullptr, nullptr);
+    return conn;
+}
+
+void UpstreamPool::put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle) {
+    auto& list = idle_[conn->server.get()];
+    if (list.size() >= max_idle) {
+        if (list.empty()) idle_.erase(conn->server.get());
+        return;  // conn closes here
+    }
+    UpstreamConn* raw = conn.get();
+    list.push_front(std::move(conn));
+    raw->pool = this;
+    raw->self = list.begin();
+    timeval idle{kIdleTimeoutS, 0};
+    bufferevent_set_timeouts(raw->bev.get(), &idle, nullptr);
+    bufferevent_setcb(raw->bev.get(), &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event, raw);
+    bufferevent_enable(raw->bev.get(), EV_READ);
+}
+
+size_t UpstreamPool::idle_count() const {
+    size_t n = 0;
+    for (const auto& [server, list] : idle_) n += list.size();
+    return n;
+}
+
+void UpstreamPool::on_idle_read(bufferevent*, void* arg) {
+    auto* conn = static_cast<UpstreamConn*>(arg);
+    conn->pool->drop(conn);  // bytes nobody asked for: the connection is unusable
+}
+
+void UpstreamPool::on_idle_event(bufferevent*, short, void* arg) {
+    auto* conn = static_cast<UpstreamConn*>(arg);
+    conn->pool->drop(conn);  // EOF, error or idle timeout
+}
+
+void UpstreamPool::drop(UpstreamConn* conn) {
+    auto it = idle_.find(conn->server.get());
+    if (it == idle_.end()) return;
+    it->second.erase(conn->self);  // frees conn
+    if (it->second.empty()) idle_.erase(it);
+}
+
+}  // namespace lbd::l7

@@ -1,0 +1,57 @@
+// Connections to servers, and each worker's pool of idle keep-alive ones.
+//
+// A connection is owned by one session while it carries a request, and by
+// the worker's UpstreamPool between requests. An idle connection that gets
+// any byte or an EOF (the server closed it, or sent garbage) or stays idle
+// too long is dropped: only a quiet, open connection is reused. A reused
+// connection may still have been closed by the server an instant before
+// the request went out: the session retries such a request once on a fresh
+// connection when it is safe (RequestInfo::replayable()).
+//
+// Worker thread only.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+
+#include "core/server.h"
+#include "l7/transport.h"
+
+namespace lbd::l7 {
+
+class UpstreamPool;
+
+struct UpstreamConn {
+    std::shared_ptr<Server> server;
+    BufferEventPtr bev;
+    bool reused = false;
+    // While idle in a pool.
+    UpstreamPool* pool = nullptr;
+    std::list<std::unique_ptr<UpstreamConn>>::iterator self;
+};
+
+class UpstreamPool {
+public:
+    UpstreamPool() = default;
+    ~UpstreamPool();
+    UpstreamPool(const UpstreamPool&) = delete;
+    UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+    // An idle connection to `server`, most recently used first; null if none.
+    std::unique_ptr<UpstreamConn> take(const Server* server);
+    // Keeps `conn` for reuse, unless `server` has max_idle idle ones already.
+    void put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle);
+    size_t idle_count() const;
+    void clear() { idle_.clear(); }
+
+private:
+    static void on_idle_read(bufferevent* bev, void* arg);
+    static void on_idle_event(bufferevent* bev, short what, void* arg);
+    void drop(UpstreamConn* conn);
+
+    std::map<const Server*, std::list<std::unique_ptr<UpstreamConn>>> idle_;
+};
+
+}  // namespace lbd::l7

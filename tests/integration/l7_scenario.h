@@ -1,0 +1,56 @@
+// Shared pieces of the L7 scenario tests: an HTTP config builder and curl.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tests/integration/scenario.h"
+#include "tests/support/http_backend.h"
+
+namespace lbd::test {
+
+// `pools { name: NAME servers {...} }` with one server per backend.
+inline std::string http_pool(const std::string& name, const std::vector<const HttpBackend*>& backends,
+                             const std::string& extra = "") {
+    std::string out = "pools {\n  name: \"" + name + "\"\n  connect_timeout_ms: 1000\n" + extra;
+    for (const HttpBackend* b : backends) out += server_entry(b->name(), b->port());
+    return out + "}\n";
+}
+
+// An HTTP listener "front" on 127.0.0.1:0 with `http_body` in its http block.
+inline std::string http_config(const std::string& pools, const std::string& http_body,
+                               const std::string& listener_extra = "  pool: \"web\"\n") {
+    return "global { workers: 2 drain_timeout_ms: 2000 }\n"
+           "listeners {\n"
+           "  name: \"front\"\n"
+           "  bind: \"127.0.0.1:0\"\n"
+           "  mode: MODE_HTTP\n" +
+           listener_extra + "  http {\n" + http_body + "  }\n}\n" + pools;
+}
+
+struct CurlRun {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr
+};
+
+inline CurlRun curl(const std::vector<std::string>& args, int timeout_ms = 10000) {
+    std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", std::to_string(timeout_ms / 1000)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ChildProcess child(argv);
+    CurlRun run;
+    run.exit_code = child.wait_exit(timeout_ms + 2000).value_or(-1);
+    child.await_output_end(kIoTimeoutMs);
+    run.output = child.output();
+    return run;
+}
+
+inline std::string url(uint16_t port, const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+}
+
+inline bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+// The access-log line of the request for `path`.
+inline LinePattern http_line_for(const std::string& path) { return LinePattern(" path=" + path + " "); }
+
+}  // namespace lbd::test

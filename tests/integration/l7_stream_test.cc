@@ -1,0 +1,184 @@
+// L7 scenarios about streams: a 100 MB upload with lbd's memory flat, Expect: 100-continue,
+// a WebSocket echo through an upgraded connection, draining keep-alive connections on SIGTERM,
+// and a wrk run for a sanity figure (printed, not asserted).
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "tests/integration/l7_scenario.h"
+
+namespace lbd::test {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+// ASan keeps freed memory in a quarantine (256 MB by default) to catch use-after-free, so the
+// buffers an upload cycles through would show as RSS growth. A small quarantine keeps the check
+// meaningful in the sanitizer build; set in lbd's environment only (it inherits ours).
+class SmallAsanQuarantine {
+public:
+    SmallAsanQuarantine() {
+        const char* old = std::getenv("ASAN_OPTIONS");
+        saved_ = old != nullptr ? std::optional<std::string>(old) : std::nullopt;
+        std::string options = saved_.value_or("");
+        setenv("ASAN_OPTIONS", (options + (options.empty() ? "" : ":") + "quarantine_size_mb=16").c_str(), 1);
+    }
+    ~SmallAsanQuarantine() {
+        if (saved_) setenv("ASAN_OPTIONS", saved_->c_str(), 1);
+        else unsetenv("ASAN_OPTIONS");
+    }
+
+private:
+    std::optional<std::string> saved_;
+};
+#else
+struct SmallAsanQuarantine {};
+#endif
+
+TEST_CASE("a 100 MB upload streams through with lbd's memory flat") {
+    HttpBackend a("a");
+    std::optional<SmallAsanQuarantine> quarantine;
+    quarantine.emplace();
+    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    quarantine.reset();
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const int pid = lbd->pid();
+    const size_t before_kib = rss_kib(pid);
+    REQUIRE(before_kib > 0);
+
+    constexpr size_t kTotal = size_t{100} << 20;
+    const std::string chunk = random_payload(size_t{1} << 20, 7);
+    UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+    REQUIRE(fd);
+    REQUIRE(send_all(fd.get(), "PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(kTotal) + "\r\n\r\n",
+                     kIoTimeoutMs));
+    size_t peak_kib = before_kib;
+    for (size_t sent = 0; sent < kTotal; sent += chunk.size()) {
+        REQUIRE(send_all(fd.get(), chunk, 10000));
+        if ((sent >> 20) % 8 == 0) peak_kib = std::max(peak_kib, rss_kib(pid));
+    }
+    auto reply = read_http_reply(fd.get(), 20000);
+    REQUIRE(reply);
+    CHECK(reply->status == 200);
+    CHECK(has(reply->body, "body_bytes=" + std::to_string(kTotal) + "\n"));
+    peak_kib = std::max(peak_kib, rss_kib(pid));
+    MESSAGE("lbd RSS before " << before_kib / 1024 << " MiB, peak during the upload " << peak_kib / 1024 << " MiB");
+    CHECK(peak_kib - before_kib < 64 * 1024);
+    auto line = lbd->await_line(http_line_for("/upload"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(std::stoull(field(*line, "in")) > kTotal);
+}
+
+TEST_CASE("Expect: 100-continue is forwarded and the server's 100 relayed") {
+    HttpBackend a("a");
+    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+    REQUIRE(send_all(fd.get(), "POST /form HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+                     kIoTimeoutMs));
+    auto interim = read_http_reply(fd.get(), kIoTimeoutMs);
+    REQUIRE(interim);
+    CHECK(interim->status == 100);
+    REQUIRE(send_all(fd.get(), "hello", kIoTimeoutMs));
+    auto reply = read_http_reply(fd.get(), kIoTimeoutMs);
+    REQUIRE(reply);
+    CHECK(reply->status == 200);
+    CHECK(has(reply->body, "Expect: 100-continue\r\n"));
+    CHECK(has(reply->body, "body_bytes=5\n"));
+
+    // curl does the same dance for a 2 MB upload (it waits 1 s for the 100 otherwise).
+    TempDir dir;
+    std::string path = dir.write_file("blob", random_payload(2 << 20, 3));
+    CurlRun run = curl({"-T", path, "-w", "\n%{http_code} %{time_total}\n", url(lbd.port(), "/put")});
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK(has(run.output, "body_bytes=2097152\n"));
+    CHECK(has(run.output, "\n200 "));
+}
+
+// A masked client frame (RFC 6455 §5.3).
+std::string masked_text_frame(const std::string& text) {
+    const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    std::string frame;
+    frame += static_cast<char>(0x81);  // FIN + text
+    frame += static_cast<char>(0x80 | text.size());
+    frame.append(mask, 4);
+    for (size_t i = 0; i < text.size(); ++i) frame += static_cast<char>(text[i] ^ mask[i % 4]);
+    return frame;
+}
+
+TEST_CASE("WebSocket: the 101 turns the connection into a tunnel both ways") {
+    HttpBackend a("a");
+    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+    REQUIRE(send_all(fd.get(),
+                     "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     kIoTimeoutMs));
+    std::string head;
+    while (head.find("\r\n\r\n") == std::string::npos) {
+        auto byte = recv_exact(fd.get(), 1, kIoTimeoutMs);
+        REQUIRE(byte);
+        head += *byte;
+    }
+    INFO(head);
+    CHECK(head.rfind("HTTP/1.1 101 ", 0) == 0);
+    CHECK(has(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));  // RFC 6455's example
+    CHECK(has(head, "Upgrade: websocket\r\n"));
+    for (const std::string text : {"hello", "through lbd"}) {
+        REQUIRE(send_all(fd.get(), masked_text_frame(text), kIoTimeoutMs));
+        auto echoed = recv_exact(fd.get(), 2 + text.size(), kIoTimeoutMs);
+        REQUIRE(echoed);
+        CHECK(static_cast<uint8_t>((*echoed)[0]) == 0x81);
+        CHECK(static_cast<uint8_t>((*echoed)[1]) == text.size());
+        CHECK(echoed->substr(2) == text);
+    }
+    REQUIRE(send_all(fd.get(), std::string("\x88\x80\x01\x02\x03\x04", 6), kIoTimeoutMs));  // close
+    RecvResult rest = recv_until_eof(fd.get(), kIoTimeoutMs);
+    CHECK(rest.end == StreamEnd::kEof);  // the server closed; its FIN came through
+    REQUIRE(shutdown_write(fd.get()));   // our FIN ends the tunnel
+    auto line = lbd->await_line(http_line_for("/ws"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(field(*line, "status") == "101");
+    CHECK(field(*line, "term") == "tunnel");
+}
+
+TEST_CASE("SIGTERM closes idle keep-alive connections at once and lbd exits") {
+    HttpBackend a("a");
+    LbdProcess lbd(http_config(http_pool("web", {&a}), ""));
+    INFO(lbd.log());
+    REQUIRE(lbd.wait_ready());
+    uint16_t port = lbd.listener_port("front");
+    UniqueFd fd = connect_tcp(port, kIoTimeoutMs);
+    REQUIRE(send_all(fd.get(), get_request("/"), kIoTimeoutMs));
+    REQUIRE(read_http_reply(fd.get(), kIoTimeoutMs));
+    Deadline deadline(10000);
+    REQUIRE(lbd.send_signal(SIGTERM));
+    CHECK(lbd.wait_exit(1500) == 0);  // well before drain_timeout_ms (2000)
+    RecvResult rest = recv_until_eof(fd.get(), kIoTimeoutMs);
+    CHECK(rest.end != StreamEnd::kTimeout);
+}
+
+TEST_CASE("wrk through lbd (a sanity figure, not a benchmark)") {
+    HttpBackend a("a");
+    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    ChildProcess wrk({"/usr/bin/wrk", "-t1", "-c8", "-d2s", url(lbd.port(), "/")});
+    auto code = wrk.wait_exit(15000);
+    wrk.await_output_end(kIoTimeoutMs);
+    MESSAGE("wrk:\n" << wrk.output());
+    CHECK(code == 0);
+    CHECK(has(wrk.output(), "Requests/sec"));
+}
+
+}  // namespace
+}  // namespace lbd::test
