@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 
+#include "core/json.h"
+
 namespace lbd::lbctl {
 
 namespace v1 = ::lbd::v1;
@@ -209,43 +211,18 @@ std::string to_json(const google::protobuf::Message& message) {
     return out;
 }
 
-namespace {
-
-// A JSON string literal. The two small documents below are written by hand
-// rather than through google.protobuf.Struct, whose map would print the keys
-// in an arbitrary order.
-std::string quoted(const std::string& text) {
-    std::string out = "\"";
-    for (unsigned char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out + "\"";
-}
-
-}  // namespace
+// The two small documents below are written by hand rather than through
+// google.protobuf.Struct, whose map would print the keys in an arbitrary order.
 
 std::string error_json(const std::string& code, const std::string& message) {
-    return "{\n \"error\": {\n  \"code\": " + quoted(code) + ",\n  \"message\": " + quoted(message) + "\n }\n}\n";
+    return "{\n \"error\": {\n  \"code\": " + json_quote(code) + ",\n  \"message\": " + json_quote(message) + "\n }\n}\n";
 }
 
 std::string config_check_json(const std::string& file, const std::vector<std::string>& errors) {
     std::string list;
-    for (const std::string& e : errors) list += std::string(list.empty() ? "\n" : ",\n") + "  " + quoted(e);
+    for (const std::string& e : errors) list += std::string(list.empty() ? "\n" : ",\n") + "  " + json_quote(e);
     if (!list.empty()) list += "\n ";
-    return "{\n \"file\": " + quoted(file) + ",\n \"ok\": " + (errors.empty() ? "true" : "false") +
+    return "{\n \"file\": " + json_quote(file) + ",\n \"ok\": " + (errors.empty() ? "true" : "false") +
            ",\n \"errors\": [" + list + "]\n}\n";
 }
 

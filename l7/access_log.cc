@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "core/json.h"
+
 namespace lbd::l7 {
 
 namespace {
@@ -23,22 +25,9 @@ std::string text_safe(const std::string& s) {
     return out;
 }
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20 || c >= 0x7f) {
-            char hex[8];
-            std::snprintf(hex, sizeof hex, "\\u%04x", c);
-            out += hex;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
+
+// Client-supplied text may be any bytes: escape past ASCII so the line stays valid JSON.
+std::string quote(const std::string& s) { return json_quote(s, JsonBytes::kAscii); }
 
 std::string ms(int64_t v) { return v < 0 ? "-" : std::to_string(v); }
 
@@ -55,13 +44,13 @@ std::string format_access_text(const AccessRecord& r) {
 
 std::string format_access_json(const AccessRecord& r) {
     auto num = [](int64_t v) { return v < 0 ? std::string("null") : std::to_string(v); };
-    return "http {\"listener\":" + json_string(r.listener) + ",\"client\":" + json_string(r.client) +
-           ",\"host\":" + json_string(r.host) + ",\"method\":" + json_string(r.method) +
-           ",\"path\":" + json_string(r.path) + ",\"status\":" + num(r.status == 0 ? -1 : r.status) +
+    return "http {\"listener\":" + quote(r.listener) + ",\"client\":" + quote(r.client) +
+           ",\"host\":" + quote(r.host) + ",\"method\":" + quote(r.method) +
+           ",\"path\":" + quote(r.path) + ",\"status\":" + num(r.status == 0 ? -1 : r.status) +
            ",\"bytes_in\":" + std::to_string(r.bytes_in) + ",\"bytes_out\":" + std::to_string(r.bytes_out) +
-           ",\"server\":" + json_string(r.server) + ",\"route\":" + json_string(r.route) +
+           ",\"server\":" + quote(r.server) + ",\"route\":" + quote(r.route) +
            ",\"time_ms\":" + std::to_string(r.time_ms) + ",\"connect_ms\":" + num(r.connect_ms) +
-           ",\"header_ms\":" + num(r.header_ms) + ",\"term\":" + json_string(r.term) + "}";
+           ",\"header_ms\":" + num(r.header_ms) + ",\"term\":" + quote(r.term) + "}";
 }
 
 }  // namespace lbd::l7

@@ -7,9 +7,8 @@
 #include <cstdio>
 #include <random>
 
-#include "ha/sync_state.h"
-
 #include "ha/sync_codec.h"
+#include "ha/sync_state.h"
 
 namespace lbd::ha {
 namespace {
