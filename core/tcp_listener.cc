@@ -1,5 +1,7 @@
 #include "core/tcp_listener.h"
 
+#include <algorithm>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -66,6 +68,22 @@ bool open_listener_sockets(const ListenerConfig& config, size_t count, std::vect
     }
     bound = address;
     return true;
+}
+
+bool plan_listener_sockets(const ListenerConfig& config, const Config* current, size_t workers,
+                           ListenerSockets& plan, std::string* error) {
+    plan.config = &config;
+    plan.kept = current != nullptr &&
+                std::any_of(current->listeners.begin(), current->listeners.end(), [&](const ListenerConfig& cur) {
+                    return cur.name == config.name && cur.bind == config.bind && cur.mode == config.mode;
+                });
+    return plan.kept || open_listener_sockets(config, workers, plan.fds, plan.bound, error);
+}
+
+UniqueFd ListenerSockets::take(size_t worker, UniqueFd released) {
+    if (!kept) return std::move(fds[worker]);
+    if (released) listen(released.get(), static_cast<int>(config->backlog));
+    return released;
 }
 
 TcpListener::TcpListener(event_base* base, const ListenerConfig& config, std::atomic<uint64_t>& accepted,

@@ -29,6 +29,28 @@ UniqueFd open_listen_socket(const ListenerConfig& config, const SocketAddress& a
 bool open_listener_sockets(const ListenerConfig& config, size_t count, std::vector<UniqueFd>& fds,
                            SocketAddress& bound, std::string* error);
 
+// One listener's sockets for a configuration about to run, in either tier.
+// A listener whose name, address and mode are unchanged keeps its sockets:
+// each worker hands its own to the listener's successor, so connections
+// waiting in the accept queues are not lost. Any other gets new ones.
+struct ListenerSockets {
+    const ListenerConfig* config = nullptr;
+    bool kept = false;
+    SocketAddress bound;         // new sockets: where they are bound; kept: the tier fills it in
+    std::vector<UniqueFd> fds;   // new sockets, one per worker
+
+    // On worker `worker`'s thread: the socket its new listener takes.
+    // `released` is what the worker's current listener of this name gave up
+    // (kept sockets only); it listens again, to take a changed backlog.
+    UniqueFd take(size_t worker, UniqueFd released);
+};
+
+// Fills `plan` for listener `config` of the next configuration: kept if
+// `current` (null at start) has it with the same name, address and mode,
+// else `workers` new sockets. False with `error` if one cannot be opened.
+bool plan_listener_sockets(const ListenerConfig& config, const Config* current, size_t workers,
+                           ListenerSockets& plan, std::string* error);
+
 class TcpListener {
 public:
     // Called on the worker's thread for each accepted connection, with the

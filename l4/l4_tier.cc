@@ -37,13 +37,9 @@ const char* to_string(EndReason reason) {
 
 // One TCP listener of the next configuration: its new sockets (one per
 // worker), or none when the current socket is kept.
-struct L4Tier::Plan {
-    const ListenerConfig* config = nullptr;
+struct L4Tier::Plan : ListenerSockets {
     Pool* pool = nullptr;
     ListenerStats* stats = nullptr;  // set on the control thread: workers never read slots_
-    bool kept = false;
-    SocketAddress bound;
-    std::vector<UniqueFd> fds;
 };
 
 L4Tier::L4Tier(const std::vector<Worker*>& workers, const GlobalConfig& global) : workers_(workers) {
@@ -56,23 +52,14 @@ bool L4Tier::prepare(const Runtime& next, std::vector<Plan>& plans, std::string*
     for (const ListenerConfig& lc : next.config.listeners) {
         if (lc.mode != ListenerMode::kTcp) continue;
         Plan& plan = plans.emplace_back();
-        plan.config = &lc;
         plan.pool = next.pools.find(lc.pool);
         if (plan.pool == nullptr) {
             *error = "listener " + lc.name + ": unknown pool " + lc.pool;
             return false;
         }
-        bool is_current = current_ != nullptr && std::any_of(current_->config.listeners.begin(),
-                                                             current_->config.listeners.end(), [&](const auto& cur) {
-                                                                 return cur.name == lc.name && cur.bind == lc.bind &&
-                                                                        cur.mode == lc.mode;
-                                                             });
-        if (is_current) {
-            plan.kept = true;
-            plan.bound = slots_[lc.name].bound;
-            continue;
-        }
-        if (!open_listener_sockets(lc, worker_state_.size(), plan.fds, plan.bound, error)) return false;
+        if (!plan_listener_sockets(lc, current_ ? &current_->config : nullptr, worker_state_.size(), plan, error))
+            return false;
+        if (plan.kept) plan.bound = slots_[lc.name].bound;
     }
     return true;
 }
@@ -115,14 +102,9 @@ bool L4Tier::reload(RuntimePtr next, std::string* error) {
         w->worker().post([w, i, next, plans] {
             std::vector<std::shared_ptr<L4Listener>> fresh;
             for (Plan& plan : *plans) {
-                UniqueFd fd;
-                if (plan.kept) {
-                    if (auto old = w->find_listener(plan.config->name)) fd = old->release_fd();
-                    // A kept socket takes a changed backlog by listening again.
-                    if (fd) listen(fd.get(), static_cast<int>(plan.config->backlog));
-                } else {
-                    fd = std::move(plan.fds[i]);
-                }
+                UniqueFd released;
+                if (auto old = plan.kept ? w->find_listener(plan.config->name) : nullptr) released = old->release_fd();
+                UniqueFd fd = plan.take(i, std::move(released));
                 if (!fd) continue;
                 auto listener = std::make_shared<L4Listener>(*w, next, *plan.config, *plan.pool, *plan.stats,
                                                               std::move(fd));

@@ -14,12 +14,8 @@ namespace lbd::l7 {
 
 // One HTTP listener of the next configuration: its new sockets (one per
 // worker), or none when the current socket is kept.
-struct L7Tier::Plan {
-    const ListenerConfig* config = nullptr;
-    HttpListenerStats* stats = nullptr;
-    bool kept = false;
-    SocketAddress bound;
-    std::vector<UniqueFd> fds;
+struct L7Tier::Plan : ListenerSockets {
+    HttpListenerStats* stats = nullptr;  // set on the control thread: workers never read slots_
 };
 
 L7Tier::L7Tier(const std::vector<Worker*>& workers, const GlobalConfig& global) {
@@ -32,18 +28,9 @@ bool L7Tier::prepare(const Runtime& next, std::vector<Plan>& plans, std::string*
     for (const ListenerConfig& lc : next.config.listeners) {
         if (lc.mode != ListenerMode::kHttp) continue;
         Plan& plan = plans.emplace_back();
-        plan.config = &lc;
-        bool is_current = current_ != nullptr &&
-                          std::any_of(current_->config.listeners.begin(), current_->config.listeners.end(),
-                                      [&](const auto& cur) {
-                                          return cur.name == lc.name && cur.bind == lc.bind && cur.mode == lc.mode;
-                                      });
-        if (is_current) {
-            plan.kept = true;
-            plan.bound = slots_[lc.name].bound;
-            continue;
-        }
-        if (!open_listener_sockets(lc, worker_state_.size(), plan.fds, plan.bound, error)) return false;
+        if (!plan_listener_sockets(lc, current_ ? &current_->config : nullptr, worker_state_.size(), plan, error))
+            return false;
+        if (plan.kept) plan.bound = slots_[lc.name].bound;
     }
     return true;
 }
@@ -82,13 +69,9 @@ bool L7Tier::reload(RuntimePtr next, std::string* error) {
         w->worker().post([w, i, next, plans] {
             std::vector<std::shared_ptr<HttpListener>> fresh;
             for (Plan& plan : *plans) {
-                UniqueFd fd;
-                if (plan.kept) {
-                    if (auto old = w->find_listener(plan.config->name)) fd = old->release_fd();
-                    if (fd) listen(fd.get(), static_cast<int>(plan.config->backlog));
-                } else {
-                    fd = std::move(plan.fds[i]);
-                }
+                UniqueFd released;
+                if (auto old = plan.kept ? w->find_listener(plan.config->name) : nullptr) released = old->release_fd();
+                UniqueFd fd = plan.take(i, std::move(released));
                 if (!fd) continue;
                 auto listener = std::make_shared<HttpListener>(*w, next, *plan.config, *plan.stats, std::move(fd));
                 listener->start();
