@@ -16,30 +16,16 @@
 #include <thread>
 
 #include "core/config_loader.h"
+#include "tests/unit/config_test_kit.h"
 
 namespace lbd {
 namespace {
 
+using test::all_errors;
+using test::column_of;
+using test::line_of;
+
 ConfigLoadResult load(const std::string& text) { return load_config_text(text, "test.conf"); }
-
-// 1-based line and column where `needle` first appears in `text`.
-int line_of(const std::string& text, const std::string& needle) {
-    size_t at = text.find(needle);
-    REQUIRE_MESSAGE(at != std::string::npos, needle);
-    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
-}
-int column_of(const std::string& text, const std::string& needle) {
-    size_t at = text.find(needle);
-    REQUIRE_MESSAGE(at != std::string::npos, needle);
-    size_t line_start = text.rfind('\n', at);
-    return static_cast<int>(at - (line_start == std::string::npos ? 0 : line_start + 1)) + 1;
-}
-
-std::string all_errors(const ConfigLoadResult& result) {
-    std::string out;
-    for (const ConfigError& e : result.errors) out += e.to_string() + "\n";
-    return out;
-}
 
 // Loads `text`, expects exactly one error, and returns it.
 ConfigError only_error(const std::string& text) {

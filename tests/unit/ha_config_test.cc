@@ -6,9 +6,14 @@
 #include <string>
 
 #include "core/config_loader.h"
+#include "tests/unit/config_test_kit.h"
 
 namespace lbd {
 namespace {
+
+using test::all_errors;
+using test::column_of;
+using test::line_of;
 
 // The lab pair's node lb-a, every optional field left out.
 const char* const kHaConfig = R"(global {
@@ -39,24 +44,6 @@ std::string with(const std::string& from, const std::string& to, std::string tex
     size_t at = text.find(from);
     REQUIRE_MESSAGE(at != std::string::npos, from);
     return text.replace(at, from.size(), to);
-}
-
-int line_of(const std::string& text, const std::string& needle) {
-    size_t at = text.find(needle);
-    REQUIRE_MESSAGE(at != std::string::npos, needle);
-    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
-}
-
-int column_of(const std::string& text, const std::string& needle) {
-    size_t at = text.find(needle);
-    REQUIRE_MESSAGE(at != std::string::npos, needle);
-    return static_cast<int>(at - (text.rfind('\n', at) + 1)) + 1;  // npos + 1 == 0 on the first line
-}
-
-std::string all_errors(const ConfigLoadResult& result) {
-    std::string out;
-    for (const ConfigError& e : result.errors) out += e.to_string() + "\n";
-    return out;
 }
 
 // Expects exactly one error, `message`, at the start of `at` in the text.

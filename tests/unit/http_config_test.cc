@@ -6,9 +6,14 @@
 #include <string>
 
 #include "core/config_loader.h"
+#include "tests/unit/config_test_kit.h"
 
 namespace lbd {
 namespace {
+
+using test::all_errors;
+using test::column_of;
+using test::line_of;
 
 // An HTTP listener "web" with `http_body` inside its http block, and pools "p" and "api".
 std::string http_config(const std::string& http_body, const std::string& listener_extra = "  pool: \"p\"\n") {
@@ -28,18 +33,6 @@ std::string http_config(const std::string& http_body, const std::string& listene
            "  name: \"api\"\n"
            "  servers { name: \"a1\" address: \"127.0.0.1:9002\" }\n"
            "}\n";
-}
-
-std::string all_errors(const ConfigLoadResult& result) {
-    std::string out;
-    for (const ConfigError& e : result.errors) out += e.to_string() + "\n";
-    return out;
-}
-
-int line_of(const std::string& text, const std::string& needle) {
-    size_t at = text.find(needle);
-    REQUIRE_MESSAGE(at != std::string::npos, needle);
-    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
 }
 
 // Exactly one error, `message`, on the line where `at` first appears.
