@@ -216,9 +216,9 @@ void HaNode::remote_stick(const lbd::v1::StickRecord& stick) {
     table->apply(change, monotonic_ms());
 }
 
-void HaNode::link_changed(bool up, const std::string& peer_node_id) {
-    peer_node_id_ = up ? peer_node_id : std::string();
-}
+// The link logs it, and `ha status` reads the peer from the link's stats:
+// nothing else here depends on the link being up.
+void HaNode::link_changed(bool, const std::string&) {}
 
 // --- role ---------------------------------------------------------------------
 

@@ -109,7 +109,6 @@ private:
 
     std::unique_ptr<SyncState> state_;
     std::unique_ptr<SyncLink> link_;
-    std::string peer_node_id_;
 
     int track_value_ = 0;
     std::string track_reason_;
