@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 namespace lbd {
@@ -27,5 +28,16 @@ constexpr uint64_t hash64(std::string_view bytes, uint64_t seed = 0) {
     }
     return mix64(h);
 }
+
+// The hash of sharded maps keyed by std::string and searched with a
+// std::string_view (C++20 heterogeneous lookup: is_transparent here and
+// std::equal_to<> in the map), so a lookup on the data path builds no
+// std::string. std::hash, not hash64: the keys of one shard all share
+// hash64(key) % shards, so a hash independent of hash64 keeps the bucket
+// spread from depending on it.
+struct ShardKeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
+};
 
 }  // namespace lbd

@@ -41,20 +41,6 @@
 
 namespace lbd {
 
-namespace {
-
-// Lets the map keyed by std::string be searched with a std::string_view
-// (C++20 heterogeneous lookup: is_transparent here and std::equal_to<> in the
-// map), so lookup() on the data path builds no std::string for its key.
-// std::hash, not hash64: the keys of one shard all share hash64(key) % shards,
-// so a hash independent of hash64 keeps the bucket spread from depending on it.
-struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
-};
-
-}  // namespace
-
 struct StickTable::Shard {
     struct Node {
         // Also the map's key; kept here to find the map entry of the LRU tail.
@@ -65,7 +51,7 @@ struct StickTable::Shard {
         uint64_t reported_expiry_ms = 0;
     };
     using List = std::list<Node>;
-    using Index = std::unordered_map<std::string, List::iterator, KeyHash, std::equal_to<>>;
+    using Index = std::unordered_map<std::string, List::iterator, ShardKeyHash, std::equal_to<>>;
 
     explicit Shard(size_t cap) : capacity(cap) {}
 
