@@ -30,13 +30,6 @@ std::string server(const std::string& name, uint16_t port, const std::string& ex
     return "  servers { name: \"" + name + "\" address: \"127.0.0.1:" + std::to_string(port) + "\" " + extra + "}\n";
 }
 
-// Rewrites the config file and asks lbd to reload it; true when lbd logs the
-// expected verdict (the n-th of its kind).
-bool reload(RunningLbd& lbd, const std::string& config, const char* verdict, size_t nth) {
-    std::ofstream(lbd->config_path(), std::ios::trunc) << config;
-    return lbd->send_signal(SIGHUP) && lbd->await_count(verdict, nth, kIoTimeoutMs);
-}
-
 // Connects, reads the NamedServer greeting ("NAME\n"), closes.
 std::optional<std::string> greeting(uint16_t port) {
     UniqueFd fd = connect_tcp(port, kIoTimeoutMs);
@@ -63,11 +56,11 @@ TEST_CASE("a client loop running through valid and invalid reloads sees no error
     // that parses but refers to no pool).
     for (int i = 1; i <= 5; ++i) {
         std::string weight = "weight: " + std::to_string(i % 2 + 1) + " ";
-        CHECK(reload(lbd, reload_config(server("a", a.port(), weight) + server("b", b.port())), "reload applied",
+        CHECK(reload_lbd(lbd, reload_config(server("a", a.port(), weight) + server("b", b.port())), "reload applied",
                      static_cast<size_t>(i)));
         std::string invalid = i % 2 ? "pools { name: \"p\" servers {" :
                                       "listeners { name: \"front\" bind: \"127.0.0.1:0\" pool: \"gone\" }\n";
-        CHECK(reload(lbd, invalid, "reload rejected", static_cast<size_t>(i)));
+        CHECK(reload_lbd(lbd, invalid, "reload rejected", static_cast<size_t>(i)));
     }
     // Let the loop make some more connections on the last config.
     int before = ok.load();
@@ -85,14 +78,14 @@ TEST_CASE("an invalid config is rejected with file:line and lbd keeps serving th
     INFO(lbd->log());
     REQUIRE(lbd.ok());
 
-    CHECK(reload(lbd, "pools { name: broken", "reload rejected", 1));
+    CHECK(reload_lbd(lbd, "pools { name: broken", "reload rejected", 1));
     auto rejected = lbd->await_line("reload rejected", kIoTimeoutMs);
     REQUIRE(rejected);
     CHECK(rejected->find(lbd->config_path() + ":1:") != std::string::npos);
     CHECK(greeting(lbd.port()) == "a\n");
 
     // A config that parses but names a pool that does not exist: same.
-    CHECK(reload(lbd, reload_config(server("a", a.port())) + "listeners { name: \"x\" bind: \"127.0.0.1:0\" pool: \"nope\" }\n",
+    CHECK(reload_lbd(lbd, reload_config(server("a", a.port())) + "listeners { name: \"x\" bind: \"127.0.0.1:0\" pool: \"nope\" }\n",
                  "reload rejected", 2));
     CHECK(greeting(lbd.port()) == "a\n");
 }
@@ -112,7 +105,7 @@ TEST_CASE("open connections finish on their config; a removed listener takes no 
     REQUIRE(echoes(held.get(), "before reload"));
 
     // The new config drops listener "second" and replaces the echo server.
-    REQUIRE(reload(lbd, reload_config(server("other", other.port())), "reload applied", 1));
+    REQUIRE(reload_lbd(lbd, reload_config(server("other", other.port())), "reload applied", 1));
     CHECK(echoes(held.get(), "after reload: still the old server"));
     CHECK(greeting(lbd.port()) == "other\n");
     UniqueFd refused = connect_tcp(second_port, 1000);
@@ -140,7 +133,7 @@ TEST_CASE("health and stick entries carry over a reload") {
     std::string victim_name = stuck == "a" ? "b" : "a";
     victim->kill();
     std::string with_passive = pool + "  passive_health { max_fails: 1 fail_timeout_ms: 60000 }\n";
-    REQUIRE(reload(lbd, reload_config(with_passive), "reload applied", 1));
+    REQUIRE(reload_lbd(lbd, reload_config(with_passive), "reload applied", 1));
     // Clients from other addresses eventually try the victim and eject it.
     for (int i = 2; i < 60 && lbd->count("p/" + victim_name + " is DOWN") == 0; ++i) {
         UniqueFd fd = connect_from("127.0.0." + std::to_string(i), lbd.port(), kIoTimeoutMs);
@@ -150,7 +143,7 @@ TEST_CASE("health and stick entries carry over a reload") {
 
     // Reload again with a change elsewhere: the victim stays DOWN (no check
     // will run for 60 s), the client stays on its server.
-    REQUIRE(reload(lbd, reload_config(with_passive + "  connect_timeout_ms: 2500\n"), "reload applied", 2));
+    REQUIRE(reload_lbd(lbd, reload_config(with_passive + "  connect_timeout_ms: 2500\n"), "reload applied", 2));
     for (int i = 0; i < 10; ++i) CHECK(greeting(lbd.port()) == stuck + "\n");
     for (int i = 2; i < 40; ++i) {
         UniqueFd fd = connect_from("127.0.0." + std::to_string(i), lbd.port(), kIoTimeoutMs);
@@ -171,7 +164,7 @@ TEST_CASE("a listener added by reload serves at once") {
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     std::string added = "listeners { name: \"added\" bind: \"127.0.0.1:0\" pool: \"p\" }\n";
-    REQUIRE(reload(lbd, reload_config(server("a", a.port()), added), "reload applied", 1));
+    REQUIRE(reload_lbd(lbd, reload_config(server("a", a.port()), added), "reload applied", 1));
     uint16_t port = lbd->listener_port("added");
     REQUIRE(port != 0);
     CHECK(greeting(port) == "a\n");

@@ -2,7 +2,9 @@
 // better as one call. Each scenario starts its own lbd and backends, so tests stay independent.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
+#include <fstream>
 #include <string>
 
 #include "tests/support/backends.h"
@@ -78,6 +80,14 @@ private:
     bool ready_ = false;
     uint16_t port_ = 0;
 };
+
+// Rewrites lbd's config file and asks it to reload (SIGHUP); true when lbd
+// logs the expected verdict ("reload applied" / "reload rejected") for the
+// nth time.
+inline bool reload_lbd(RunningLbd& lbd, const std::string& config, const char* verdict, size_t nth) {
+    std::ofstream(lbd->config_path(), std::ios::trunc) << config;
+    return lbd->send_signal(SIGHUP) && lbd->await_count(verdict, nth, kIoTimeoutMs);
+}
 
 // Sends `message` and expects it echoed back whole.
 inline bool echoes(int fd, const std::string& message) {
