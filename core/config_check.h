@@ -162,4 +162,12 @@ HaConfig check_ha(const pb::HighAvailability& msg, const Node& node, Errors& err
 // A listener's http block (config_http.cc); `pools` are the pool names.
 HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pools, Errors& errors);
 
+// A listener's http.rate_limit_zones (config_rate_limit.cc).
+std::vector<HttpRateLimitZoneConfig> check_rate_limit_zones(const pb::Http& msg, const Node& node, Errors& errors);
+// Zone names in field `field` of `node` (listener- or route-wide): each must
+// be one of `zones`, listed once.
+std::vector<std::string> check_rate_limit_names(const google::protobuf::RepeatedPtrField<std::string>& names,
+                                                const Node& node, int field,
+                                                const std::vector<HttpRateLimitZoneConfig>& zones, Errors& errors);
+
 }  // namespace lbd::config_check

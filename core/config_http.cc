@@ -320,6 +320,13 @@ HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pool
     out.timeouts = check_timeouts(msg.timeouts());
     out.limits = check_limits(msg.limits(), node.child(F::kLimitsFieldNumber), errors);
     out.error_pages = check_error_pages(msg, node, errors);
+    out.rate_limit_zones = check_rate_limit_zones(msg, node, errors);
+    out.rate_limits =
+        check_rate_limit_names(msg.rate_limits(), node, F::kRateLimitsFieldNumber, out.rate_limit_zones, errors);
+    for (int i = 0; i < msg.routes_size(); ++i)
+        out.routes[i].rate_limits =
+            check_rate_limit_names(msg.routes(i).rate_limits(), node.child(F::kRoutesFieldNumber, i),
+                                   pb::Route::kRateLimitsFieldNumber, out.rate_limit_zones, errors);
     switch (msg.log_format()) {
         case pb::HTTP_LOG_FORMAT_TEXT: out.log_format = HttpLogFormat::kText; break;
         case pb::HTTP_LOG_FORMAT_JSON: out.log_format = HttpLogFormat::kJson; break;

@@ -71,6 +71,7 @@ struct HttpRouteConfig {
     std::string replace_path_prefix;  // "" = none (unless strip)
     HttpHeaderActions request_headers;
     HttpHeaderActions response_headers;
+    std::vector<std::string> rate_limits;  // zone names, after the listener's
 };
 
 struct HttpForwardedConfig {
@@ -107,6 +108,22 @@ struct HttpErrorPage {
 
 enum class HttpLogFormat : uint8_t { kText, kJson };
 
+enum class HttpRateLimitKey : uint8_t { kClientIp, kHeader };
+
+// One rate-limit zone (lbd.v1.RateLimitZone; core/rate_limiter.h counts).
+struct HttpRateLimitZoneConfig {
+    std::string name;
+    HttpRateLimitKey key = HttpRateLimitKey::kClientIp;
+    std::string header;  // kHeader: lower case
+    uint32_t requests = 0;
+    uint32_t period_ms = 1000;
+    uint32_t burst = 0;
+    uint32_t capacity = 100000;
+    uint32_t ipv6_prefix_length = 64;
+    uint16_t status = 429;
+    bool operator==(const HttpRateLimitZoneConfig&) const = default;
+};
+
 struct HttpConfig {
     std::vector<HttpRouteConfig> routes;
     HttpForwardedConfig forwarded;
@@ -118,6 +135,8 @@ struct HttpConfig {
     std::vector<HttpErrorPage> error_pages;
     HttpLogFormat log_format = HttpLogFormat::kText;
     uint32_t max_idle_per_server = 32;  // 0 = no server keep-alive
+    std::vector<HttpRateLimitZoneConfig> rate_limit_zones;
+    std::vector<std::string> rate_limits;  // zones every request counts against
 
     // The configured page for `status`, or null.
     const HttpErrorPage* error_page(int status) const {

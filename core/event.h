@@ -56,6 +56,8 @@ private:
 
 // Milliseconds on CLOCK_MONOTONIC, for timeouts and durations.
 uint64_t monotonic_ms();
+// Microseconds on CLOCK_MONOTONIC, where milliseconds are too coarse (rate limits).
+uint64_t monotonic_us();
 // Milliseconds on CLOCK_REALTIME (Unix time), for what operators read.
 uint64_t realtime_ms();
 

@@ -15,6 +15,7 @@
 #include "l7/access_log.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
+#include "l7/rate_limit.h"
 #include "l7/router.h"
 
 namespace lbd::l7 {
@@ -261,6 +262,13 @@ void HttpSession::route_request() {
                              Termination::kBadRequest, true);
     }
     route_ = match_route(http_, request_);
+    if (auto refused = check_rate_limits(listener_->runtime()->rate_limits, listener_->config(), route_, request_,
+                                         endpoint_.peer, monotonic_us())) {
+        HeaderList retry_after{{"Retry-After", std::to_string(refused->retry_after_s)}};
+        const int status = refused->zone->config().status;
+        auto [content_type, body] = error_body(http_, status);
+        return respond_local(status, content_type, body, retry_after, Termination::kRateLimited, false);
+    }
     if (route_ != nullptr) {
         switch (route_->action) {
             case HttpRouteAction::kRedirect: {

@@ -4,11 +4,12 @@
 //
 // Each request goes through the phases below, each one function with one
 // input and one output (STYLE.md #6). Later features slot in at a phase:
-// cookie stickiness in choose_server(), rate limits after route_request(),
+// cookie stickiness in choose_server(), rate limits in route_request(),
 // caching around send_request()/read_response_head().
 //
 //   1 read_request_head   client bytes         -> request_ (owned copy)
 //   2 route_request       request_             -> route_ + pool_, or a local answer
+//                                                 (rate limits: 429 with Retry-After)
 //   3 choose_server       pool_ + client       -> server_ (the pool's ServerPicker)
 //     connect_server      server_              -> upstream_ (idle reused, or a new connect)
 //   4 send_request        request_             -> head written, body streamed

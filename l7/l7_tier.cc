@@ -164,6 +164,24 @@ void L7Tier::write_metrics(std::string& out) const {
                   "From a request's head phase to its response's last byte.");
     for (const auto& [name, s] : listeners)
         s->request_duration.write(out, "lbd_http_request_duration_seconds", "listener=\"" + name + "\"");
+    write_rate_limit_metrics(out);
+}
+
+void L7Tier::write_rate_limit_metrics(std::string& out) const {
+    const auto& zones = current_->rate_limits.all();
+    if (zones.empty()) return;
+    metric_header(out, "lbd_http_rate_limited_total", "counter", "Requests refused by a rate-limit zone.");
+    for (const auto& [listener, zone] : zones)
+        metric_sample(out, "lbd_http_rate_limited_total", {{"listener", listener}, {"zone", zone->config().name}},
+                      double(zone->refused()));
+    metric_header(out, "lbd_http_rate_limit_allowed_total", "counter", "Requests a rate-limit zone let through.");
+    for (const auto& [listener, zone] : zones)
+        metric_sample(out, "lbd_http_rate_limit_allowed_total", {{"listener", listener}, {"zone", zone->config().name}},
+                      double(zone->allowed()));
+    metric_header(out, "lbd_http_rate_limit_keys", "gauge", "Keys a rate-limit zone tracks now.");
+    for (const auto& [listener, zone] : zones)
+        metric_sample(out, "lbd_http_rate_limit_keys", {{"listener", listener}, {"zone", zone->config().name}},
+                      double(zone->size()));
 }
 
 }  // namespace lbd::l7

@@ -55,6 +55,7 @@ private:
     };
     struct Plan;
     bool prepare(const Runtime& next, std::vector<Plan>& plans, std::string* error);
+    void write_rate_limit_metrics(std::string& out) const;
 
     std::vector<std::unique_ptr<L7Worker>> worker_state_;
     std::map<std::string, Slot> slots_;  // by listener name, never erased

@@ -7,6 +7,7 @@ const char* to_string(Termination t) {
         case Termination::kOk: return "ok";
         case Termination::kLocal: return "local";
         case Termination::kNoRoute: return "no_route";
+        case Termination::kRateLimited: return "rate_limited";
         case Termination::kBadRequest: return "bad_request";
         case Termination::kHeaderTimeout: return "header_timeout";
         case Termination::kClientAbort: return "client_abort";

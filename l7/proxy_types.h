@@ -16,6 +16,7 @@ enum class Termination : uint8_t {
     kOk,             // response relayed whole
     kLocal,          // answered by a route (redirect, fixed response)
     kNoRoute,        // no route and no default pool: 404
+    kRateLimited,    // over a rate-limit zone: 429 (or the zone's status)
     kBadRequest,     // the parser refused the request (4xx/5xx from HttpError)
     kHeaderTimeout,  // request head not complete within client_header_ms: 408
     kClientAbort,    // the client closed or broke the connection mid-request

@@ -1,0 +1,96 @@
+#include "l7/rate_limit.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "l7/http_chars.h"
+
+namespace lbd::l7 {
+namespace {
+
+bool is_trusted(const HttpForwardedConfig& forwarded, const SocketAddress& address) {
+    return std::any_of(forwarded.trusted_proxies.begin(), forwarded.trusted_proxies.end(),
+                       [&](const Cidr& cidr) { return cidr.contains(address); });
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// An X-Forwarded-For element: a bare IPv4 or IPv6 address.
+std::optional<SocketAddress> parse_ip(std::string_view text) {
+    std::string with_port = text.find(':') == std::string_view::npos ? std::string(text) + ":0"
+                                                                     : "[" + std::string(text) + "]:0";
+    return SocketAddress::parse(with_port);
+}
+
+// The client behind trusted proxies: X-Forwarded-For read from the right,
+// trusted hops skipped. An element that is no address ends the walk (it was
+// written by someone untrusted), as does the left end of the list.
+SocketAddress client_address(const HttpForwardedConfig& forwarded, const RequestInfo& request,
+                             const SocketAddress& peer) {
+    if (forwarded.trusted_proxies.empty() || !is_trusted(forwarded, peer)) return peer;
+    SocketAddress client = peer;
+    for (auto line = request.headers.rbegin(); line != request.headers.rend(); ++line) {
+        if (!iequals(line->first, "x-forwarded-for")) continue;
+        std::string_view list = line->second;
+        while (!list.empty()) {
+            const size_t comma = list.rfind(',');
+            const std::string_view element = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+            auto hop = parse_ip(element);
+            if (!hop) return client;
+            client = *hop;
+            if (!is_trusted(forwarded, client)) return client;
+        }
+    }
+    return client;
+}
+
+std::string address_key(const SocketAddress& address, uint32_t ipv6_prefix_length) {
+    std::string bytes(address.unmapped().ip_bytes());
+    if (bytes.size() == 16 && ipv6_prefix_length < 128) {
+        for (size_t bit = ipv6_prefix_length; bit < 128; ++bit)
+            bytes[bit / 8] = static_cast<char>(bytes[bit / 8] & ~(0x80 >> (bit % 8)));
+    }
+    return bytes;
+}
+
+}  // namespace
+
+std::string rate_limit_key(const HttpRateLimitZoneConfig& zone, const HttpForwardedConfig& forwarded,
+                           const RequestInfo& request, const SocketAddress& peer) {
+    switch (zone.key) {
+        case HttpRateLimitKey::kClientIp:
+            return address_key(client_address(forwarded, request, peer), zone.ipv6_prefix_length);
+        case HttpRateLimitKey::kHeader:
+            if (const std::string* value = find_header(request.headers, zone.header)) return *value;
+            return {};
+    }
+    return {};
+}
+
+std::optional<RateLimitRefusal> check_rate_limits(const RateLimitZones& zones, const ListenerConfig& listener,
+                                                  const HttpRouteConfig* route, const RequestInfo& request,
+                                                  const SocketAddress& peer, uint64_t now_us) {
+    auto count = [&](const std::string& zone_name) -> std::optional<RateLimitRefusal> {
+        RateLimitZone* zone = zones.find(listener.name, zone_name);
+        if (zone == nullptr) return std::nullopt;  // the loader checked the names
+        const std::string key = rate_limit_key(zone->config(), listener.http.forwarded, request, peer);
+        if (key.empty()) return std::nullopt;
+        const RateDecision decision = zone->check(key, now_us);
+        if (decision.allowed) return std::nullopt;
+        const uint64_t seconds = (decision.retry_after_us + 999'999) / 1'000'000;
+        return RateLimitRefusal{zone, static_cast<uint32_t>(std::max<uint64_t>(1, seconds))};
+    };
+    for (const std::string& name : listener.http.rate_limits)
+        if (auto refusal = count(name)) return refusal;
+    if (route != nullptr)
+        for (const std::string& name : route->rate_limits)
+            if (auto refusal = count(name)) return refusal;
+    return std::nullopt;
+}
+
+}  // namespace lbd::l7
