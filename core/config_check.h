@@ -162,4 +162,12 @@ HaConfig check_ha(const pb::HighAvailability& msg, const Node& node, Errors& err
 // A listener's http block (config_http.cc); `pools` are the pool names.
 HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pools, Errors& errors);
 
+// A pool's stickiness block, cookie included (config_sticky.cc).
+StickinessConfig check_stickiness(const pb::Stickiness& msg, const Node& node, Errors& errors);
+// A route's weighted split (config_sticky.cc); `what` names the route.
+std::vector<HttpWeightedPool> check_split(const pb::WeightedPools& msg, const Node& node, const std::string& what,
+                                          const NameSet& pools, Errors& errors);
+// Cookie stickiness on a pool that a TCP listener uses is an error.
+void check_cookie_pools_are_http(const Config& config, const Node& root, Errors& errors);
+
 }  // namespace lbd::config_check
