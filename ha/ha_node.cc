@@ -213,6 +213,10 @@ void HaNode::remote_health(const lbd::v1::ServerHealth& health) {
 void HaNode::remote_stick(const lbd::v1::StickRecord& stick) {
     // A pool holds one table, of one kind: a record of the other kind (the
     // peer's configuration differs, or is being reloaded) is not for it.
+    // Hello's "cookie-stick" capability is not negotiated: the link sends
+    // every record to every peer, and a node that predates cookie tables
+    // dropped COOKIE records here, so mixed versions stay safe without it.
+    // (SyncState keeps such records and passes them on in snapshots.)
     Pool* pool = current_pools_().find(stick.pool());
     StickTable* table = pool != nullptr ? pool->stick_table() : nullptr;
     if (table == nullptr || stick.kind() != stick_kind(*pool)) return;

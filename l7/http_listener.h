@@ -34,7 +34,7 @@ public:
     Pool* pool(std::string_view name) const { return runtime_->pools.find(name); }
     // The weighted-split state of `route` (one of this listener's routes
     // with a split) on this worker.
-    WeightedSplit& split(const HttpRouteConfig& route) { return splits_.at(&route); }
+    SplitRoute& split(const HttpRouteConfig& route) { return splits_.at(&route); }
 
     void start() { listener_.start(); }
     void stop() { listener_.stop(); }
@@ -49,7 +49,7 @@ private:
     HttpListenerStats& stats_;
     Pool* default_pool_ = nullptr;
     TcpListener listener_;
-    std::map<const HttpRouteConfig*, WeightedSplit> splits_;
+    std::map<const HttpRouteConfig*, SplitRoute> splits_;
 };
 
 }  // namespace lbd::l7

@@ -276,7 +276,9 @@ void HttpSession::route_request() {
                 return respond_local(route_->respond.status, route_->respond.content_type, route_->respond.body, {},
                                      Termination::kLocal, false);
             case HttpRouteAction::kPool: pool_ = listener_->pool(route_->pool); break;
-            case HttpRouteAction::kSplit: pool_ = choose_split_pool(*route_, *listener_, worker_, request_); break;
+            case HttpRouteAction::kSplit:
+                pool_ = choose_split_pool(listener_->split(*route_), *listener_, worker_, request_);
+                break;
         }
         rewrite_path(*route_, request_);
     } else {

@@ -23,20 +23,21 @@ int WeightedSplit::next(const std::function<bool(size_t)>& eligible) {
     return best;
 }
 
-Pool* choose_split_pool(const HttpRouteConfig& route, HttpListener& listener, L7Worker& worker,
-                        const RequestInfo& request) {
-    std::vector<Pool*> pools;
-    for (const HttpWeightedPool& entry : route.split) pools.push_back(listener.pool(entry.pool));
+SplitRoute::SplitRoute(const HttpRouteConfig& route, const PoolSet& pool_set) : split(route.split) {
+    for (const HttpWeightedPool& entry : route.split) pools.push_back(pool_set.find(entry.pool));
+}
+
+Pool* choose_split_pool(SplitRoute& route, HttpListener& listener, L7Worker& worker, const RequestInfo& request) {
+    const std::vector<Pool*>& pools = route.pools;
     for (Pool* pool : pools) {
-        if (pool == nullptr || pool->config().stickiness.cookie.mode == CookieMode::kNone) continue;
+        if (pool == nullptr || pool->cookie_mode() == CookieMode::kNone) continue;
         ServerPicker& picker = worker.picker_for(*pool, listener.runtime());
         if (cookie_server(*pool, picker, request, {}) != nullptr) return pool;
     }
-    WeightedSplit& split = listener.split(route);
-    int chosen = split.next([&](size_t i) {
+    int chosen = route.split.next([&](size_t i) {
         return pools[i] != nullptr && worker.picker_for(*pools[i], listener.runtime()).any_up();
     });
-    if (chosen < 0) chosen = split.next([&](size_t i) { return pools[i] != nullptr; });
+    if (chosen < 0) chosen = route.split.next([&](size_t i) { return pools[i] != nullptr; });
     return chosen < 0 ? nullptr : pools[static_cast<size_t>(chosen)];
 }
 

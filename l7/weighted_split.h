@@ -42,11 +42,18 @@ private:
     std::vector<int64_t> credit_;
 };
 
+// A split route on one listener of one worker: its round robin state and
+// its pools, resolved once (the HttpListener owns it for its Runtime's life).
+struct SplitRoute {
+    SplitRoute(const HttpRouteConfig& route, const PoolSet& pools);
+    WeightedSplit split;
+    std::vector<Pool*> pools;  // as route.split; checked to exist at load
+};
+
 // Phase 2 for a split route: the sticky pool if the request's cookie names
 // one of its usable servers, else the next pool with an UP server by
 // weight, else (none UP) the next by weight, which will answer 503. Null
 // only if a pool vanished (cannot happen: routes are checked at load).
-Pool* choose_split_pool(const HttpRouteConfig& route, HttpListener& listener, L7Worker& worker,
-                        const RequestInfo& request);
+Pool* choose_split_pool(SplitRoute& route, HttpListener& listener, L7Worker& worker, const RequestInfo& request);
 
 }  // namespace lbd::l7
