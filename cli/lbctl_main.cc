@@ -477,11 +477,11 @@ int main(int argc, char** argv) {
     reload->footer(example("  lbctl config check /etc/lbd/lbd.conf && lbctl reload\n"));
     actions.emplace_back(reload, [&] { return commands.reload(); });
 
-    auto* stick = app.add_subcommand("stick", "Show, flush or set entries of a pool's source-IP stick table");
+    auto* stick = app.add_subcommand("stick", "Show, flush or set entries of a pool's stick table (source IP, or LEARN cookie)");
     stick->require_subcommand(1);
     stick->footer(example("  lbctl stick show web\n  lbctl stick set web 192.0.2.10 web1\n  lbctl stick flush web"));
     std::string stick_key, stick_server;
-    auto* show = stick->add_subcommand("show", "List the entries: client IP, server, time left");
+    auto* show = stick->add_subcommand("show", "List the entries: client IP or cookie value, server, time left");
     show->add_option("POOL", pool, "The pool (with stickiness configured)")->required();
     show->footer(example("  lbctl stick show web\n"));
     actions.emplace_back(show, [&] { return commands.stick_show(pool); });
@@ -489,9 +489,9 @@ int main(int argc, char** argv) {
     flush->add_option("POOL", pool, "The pool (with stickiness configured)")->required();
     flush->footer(example("  lbctl stick flush web\n"));
     actions.emplace_back(flush, [&] { return commands.stick_flush(pool); });
-    auto* set = stick->add_subcommand("set", "Pin a client IP address to a server");
+    auto* set = stick->add_subcommand("set", "Pin a client IP address (or a LEARN cookie value) to a server");
     set->add_option("POOL", pool, "The pool (with stickiness configured)")->required();
-    set->add_option("KEY", stick_key, "The client's IP address (IPv4 or IPv6)")->required();
+    set->add_option("KEY", stick_key, "The client's IP address (IPv4 or IPv6), or the cookie's value for a LEARN cookie table")->required();
     set->add_option("SERVER", stick_server, "A server of the pool, by name")->required();
     set->footer(example("  lbctl stick set web 192.0.2.10 web1\n"));
     actions.emplace_back(set, [&] { return commands.stick_set(pool, stick_key, stick_server); });

@@ -57,7 +57,10 @@ StickTable* find_table(PoolSet& pools, const std::string& pool_name, AdminRespon
     Pool* pool = find_pool(pools, pool_name, response);
     if (pool == nullptr) return nullptr;
     if (pool->stick_table() == nullptr)
-        admin_error(response, AdminError::FAILED_PRECONDITION, "pool '" + pool_name + "' has no stickiness");
+        admin_error(response, AdminError::FAILED_PRECONDITION,
+                    "pool '" + pool_name + "' has " +
+                        (pool->cookie_mode() == CookieMode::kInsert ? "INSERT cookies, which need no table"
+                                                                     : "no stickiness"));
     return pool->stick_table();
 }
 
@@ -187,9 +190,11 @@ void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::
         reply->set_pool(request.stick_show().pool());
         reply->set_capacity(static_cast<uint32_t>(table->capacity()));
         reply->set_ttl_ms(table->ttl_ms());
+        // Cookie tables (LEARN) are keyed by the cookie's value, as text.
+        const bool cookies = pools.find(request.stick_show().pool())->cookie_mode() == CookieMode::kLearn;
         for (const StickEntry& entry : table->snapshot(monotonic_ms())) {
             auto* info = reply->add_entries();
-            info->set_key(key_to_text(entry.key));
+            info->set_key(cookies ? entry.key : key_to_text(entry.key));
             info->set_server(entry.server);
             info->set_ttl_remaining_ms(entry.ttl_remaining_ms);
         }
@@ -219,8 +224,9 @@ void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::
                         "no server named '" + args.server() + "' in pool '" + args.pool() + "'");
             return;
         }
-        std::string key;
-        if (!text_to_key(args.key(), &key)) {
+        std::string key = args.key();
+        const bool cookies = pools.find(args.pool())->cookie_mode() == CookieMode::kLearn;
+        if (!cookies && !text_to_key(args.key(), &key)) {
             admin_error(response, AdminError::INVALID_ARGUMENT, "key '" + args.key() + "' is not an IP address");
             return;
         }

@@ -40,10 +40,25 @@ struct PassiveHealthConfig {
     uint32_t fail_timeout_ms = 10000;
 };
 
+// HTTP cookie stickiness (config.proto CookieStickiness says what each does).
+enum class CookieMode : uint8_t { kNone, kInsert, kLearn };
+
+struct CookieStickinessConfig {
+    CookieMode mode = CookieMode::kNone;  // kNone: source-IP stickiness
+    std::string name;
+    std::string path = "/";
+    uint32_t max_age_s = 0;  // 0 = session cookie
+    bool secure = false;
+    bool http_only = false;
+    std::string same_site;  // "" = not sent
+    std::string domain;     // "" = not sent
+};
+
 struct StickinessConfig {
     bool enabled = false;
     uint32_t ttl_ms = 1800000;
     uint32_t capacity = 100000;
+    CookieStickinessConfig cookie;
 };
 
 struct PoolConfig {

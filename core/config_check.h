@@ -169,5 +169,12 @@ std::vector<HttpRateLimitZoneConfig> check_rate_limit_zones(const pb::Http& msg,
 std::vector<std::string> check_rate_limit_names(const google::protobuf::RepeatedPtrField<std::string>& names,
                                                 const Node& node, int field,
                                                 const std::vector<HttpRateLimitZoneConfig>& zones, Errors& errors);
+// A pool's stickiness block, cookie included (config_sticky.cc).
+StickinessConfig check_stickiness(const pb::Stickiness& msg, const Node& node, Errors& errors);
+// A route's weighted split (config_sticky.cc); `what` names the route.
+std::vector<HttpWeightedPool> check_split(const pb::WeightedPools& msg, const Node& node, const std::string& what,
+                                          const NameSet& pools, Errors& errors);
+// Cookie stickiness on a pool that a TCP listener uses is an error.
+void check_cookie_pools_are_http(const Config& config, const Node& root, Errors& errors);
 
 }  // namespace lbd::config_check

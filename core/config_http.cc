@@ -196,8 +196,12 @@ HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, N
             out.action = HttpRouteAction::kRespond;
             out.respond = check_respond(msg.respond(), node.child(F::kRespondFieldNumber), errors);
             break;
+        case pb::Route::kSplit:
+            out.action = HttpRouteAction::kSplit;
+            out.split = check_split(msg.split(), node.child(F::kSplitFieldNumber), what, pools, errors);
+            break;
         case pb::Route::ACTION_NOT_SET:
-            errors.add(node.self(), what + " has no action: set pool, redirect or respond");
+            errors.add(node.self(), what + " has no action: set pool, split, redirect or respond");
     }
     out.strip_path_prefix = msg.strip_path_prefix();
     out.replace_path_prefix = msg.replace_path_prefix();

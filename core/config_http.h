@@ -44,7 +44,13 @@ struct HttpRouteMatch {
     std::vector<HttpHeaderMatch> headers;
 };
 
-enum class HttpRouteAction : uint8_t { kPool, kRedirect, kRespond };
+enum class HttpRouteAction : uint8_t { kPool, kRedirect, kRespond, kSplit };
+
+// One pool of a weighted split (config.proto WeightedPools).
+struct HttpWeightedPool {
+    std::string pool;
+    uint32_t weight = 0;
+};
 
 struct HttpRedirect {
     uint16_t status = 302;
@@ -67,6 +73,7 @@ struct HttpRouteConfig {
     std::string pool;  // kPool
     HttpRedirect redirect;
     HttpFixedResponse respond;
+    std::vector<HttpWeightedPool> split;  // kSplit; some weight > 0
     bool strip_path_prefix = false;
     std::string replace_path_prefix;  // "" = none (unless strip)
     HttpHeaderActions request_headers;

@@ -233,14 +233,6 @@ PassiveHealthConfig check_passive_health(const pb::PassiveHealth& msg) {
     return out;
 }
 
-StickinessConfig check_stickiness(const pb::Stickiness& msg) {
-    StickinessConfig out;
-    out.enabled = true;
-    out.ttl_ms = or_default(msg.ttl_ms(), out.ttl_ms);
-    out.capacity = or_default(msg.capacity(), out.capacity);
-    return out;
-}
-
 std::string check_balance(const std::string& balance, Loc at, Errors& errors) {
     if (balance.empty() || BalancerRegistry::has(balance)) return balance.empty() ? PoolConfig{}.balance : balance;
     std::vector<std::string> known = BalancerRegistry::names();
@@ -293,7 +285,8 @@ PoolConfig check_pool(const pb::Pool& msg, const Node& node, int index, NameSet&
     if (msg.has_health_check())
         out.health_check = check_health_check(msg.health_check(), node.child(F::kHealthCheckFieldNumber), errors);
     if (msg.has_passive_health()) out.passive_health = check_passive_health(msg.passive_health());
-    if (msg.has_stickiness()) out.stickiness = check_stickiness(msg.stickiness());
+    if (msg.has_stickiness())
+        out.stickiness = check_stickiness(msg.stickiness(), node.child(F::kStickinessFieldNumber), errors);
     check_pool_tuning(msg, node, out, errors);
     return out;
 }
@@ -333,6 +326,7 @@ Config check_config(const pb::Config& msg, const Node& root, Errors& errors) {
         out.listeners.push_back(check_listener(msg.listeners(i), root.child(F::kListenersFieldNumber, i), i,
                                                listener_names, pool_names, errors));
     check_binds_distinct(out.listeners, root, errors);
+    check_cookie_pools_are_http(out, root, errors);
     return out;
 }
 

@@ -53,8 +53,11 @@ Pool::Pool(const PoolConfig& config, const Pool* previous) : config_(config) {
     }
     publish(std::move(list));
 
-    if (config.stickiness.enabled) {
-        StickTable* old_table = previous != nullptr ? previous->stick_table() : nullptr;
+    // INSERT cookies name the server themselves: no table.
+    if (config.stickiness.enabled && cookie_mode() != CookieMode::kInsert) {
+        // A table of the other kind (IPs vs cookie values) does not carry over.
+        StickTable* old_table =
+            previous != nullptr && previous->cookie_mode() == cookie_mode() ? previous->stick_table() : nullptr;
         if (old_table != nullptr && old_table->ttl_ms() == config.stickiness.ttl_ms &&
             old_table->capacity() == config.stickiness.capacity) {
             stick_table_ = previous->stick_table_;
@@ -143,6 +146,16 @@ void ServerPicker::refresh() {
     balancer_->rebuild(usable_);
 }
 
+std::shared_ptr<Server> ServerPicker::find_usable(std::string_view key, bool by_id,
+                                                 std::span<const Server* const> excluded) {
+    refresh();
+    PickContext ctx;
+    ctx.excluded = excluded;
+    for (const auto& server : *servers_)
+        if ((by_id ? server->id() : server->name()) == key) return ctx.skip(server.get()) ? nullptr : server;
+    return nullptr;
+}
+
 bool ServerPicker::any_up() {
     refresh();
     return !usable_.empty();
@@ -167,7 +180,8 @@ std::shared_ptr<Server> ServerPicker::pick(const SocketAddress& client, std::spa
     ctx.client_hash = hash64(ip);
     ctx.excluded = excluded;
 
-    StickTable* table = pool_.stick_table();
+    // A cookie table is the L7 session's business (l7/cookie_sticky.h).
+    StickTable* table = pool_.cookie_mode() == CookieMode::kNone ? pool_.stick_table() : nullptr;
     uint64_t now = table != nullptr ? monotonic_ms() : 0;
     if (table != nullptr) {
         if (auto name = table->lookup(ip, now)) {

@@ -38,8 +38,11 @@ public:
     std::shared_ptr<Server> find_server(std::string_view name) const;
     // Bumped on every change that alters balancing (state, weight, list).
     uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-    // nullptr when the pool has no stickiness.
+    // nullptr when the pool has no table: no stickiness, or cookie
+    // stickiness in INSERT mode (the cookie names the server itself). Keys
+    // are client IP bytes, or (cookie_mode() == kLearn) cookie values.
     StickTable* stick_table() const { return stick_table_.get(); }
+    CookieMode cookie_mode() const { return config_.stickiness.cookie.mode; }
 
     // Admin, control thread only. Runtime changes last until the next reload
     // (the config file stays the source of truth, as with HAProxy's API).
@@ -78,6 +81,10 @@ public:
     // the stick-table entry if it is usable, else the balancer's choice
     // (which then becomes the client's entry). nullptr when none is usable.
     std::shared_ptr<Server> pick(const SocketAddress& client, std::span<const Server* const> excluded);
+    // The server named by a stickiness cookie: by Server::id() (`by_id`) or
+    // by name, if it is UP, below its max_connections and not excluded;
+    // else nullptr (the caller then picks anew).
+    std::shared_ptr<Server> find_usable(std::string_view key, bool by_id, std::span<const Server* const> excluded);
     // True when some server is UP (even if all are at max_connections).
     bool any_up();
     // True when some server is UP and below its max_connections.

@@ -47,6 +47,11 @@ lbd::v1::ServerHealth::State to_record_state(ServerState state) {
     return lbd::v1::ServerHealth::STATE_UNSPECIFIED;
 }
 
+// Which kind of records a pool's stick table holds (pool.h).
+lbd::v1::StickRecord::Kind stick_kind(const Pool& pool) {
+    return pool.cookie_mode() == CookieMode::kLearn ? lbd::v1::StickRecord::COOKIE : lbd::v1::StickRecord::SOURCE_IP;
+}
+
 uint64_t random_u64() {
     uint64_t value = 0;
     if (RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value) != 1) value = realtime_ms();
@@ -135,8 +140,9 @@ void HaNode::watch(PoolSet& pools) {
         StickTable* table = pool->stick_table();
         if (table == nullptr || table->has_change_listener()) continue;
         // Runs on workers (stick_table.h: in change order, no lock held).
-        table->set_change_listener([this, name = pool->name()](const StickChange& change) {
-            tasks_.post([this, name, change] { local_stick(name, change); });
+        const auto kind = stick_kind(*pool);
+        table->set_change_listener([this, name = pool->name(), kind](const StickChange& change) {
+            tasks_.post([this, name, kind, change] { local_stick(name, kind, change); });
         });
     }
 }
@@ -170,10 +176,10 @@ void HaNode::local_health(const std::string& pool_name, const std::string& serve
     if (uint64_t sequence = state_->record_local(std::move(record))) link_->local_change(sequence);
 }
 
-void HaNode::local_stick(const std::string& pool, const StickChange& change) {
+void HaNode::local_stick(const std::string& pool, lbd::v1::StickRecord::Kind kind, const StickChange& change) {
     lbd::v1::StickRecord record;
     record.set_pool(pool);
-    record.set_kind(lbd::v1::StickRecord::SOURCE_IP);
+    record.set_kind(kind);
     record.set_key(change.key);
     record.set_server(change.server);
     record.set_ttl_remaining_ms(change.ttl_remaining_ms);
@@ -205,12 +211,15 @@ void HaNode::remote_health(const lbd::v1::ServerHealth& health) {
 }
 
 void HaNode::remote_stick(const lbd::v1::StickRecord& stick) {
-    // Cookie tables come with the L7 tier; a peer that has them sends their
-    // records only if we listed the capability, which we do not yet.
-    if (stick.kind() != lbd::v1::StickRecord::SOURCE_IP) return;
+    // A pool holds one table, of one kind: a record of the other kind (the
+    // peer's configuration differs, or is being reloaded) is not for it.
+    // Hello's "cookie-stick" capability is not negotiated: the link sends
+    // every record to every peer, and a node that predates cookie tables
+    // dropped COOKIE records here, so mixed versions stay safe without it.
+    // (SyncState keeps such records and passes them on in snapshots.)
     Pool* pool = current_pools_().find(stick.pool());
     StickTable* table = pool != nullptr ? pool->stick_table() : nullptr;
-    if (table == nullptr) return;
+    if (table == nullptr || stick.kind() != stick_kind(*pool)) return;
     StickChange change{stick.erase() ? StickChange::Kind::kErase : StickChange::Kind::kSet, stick.key(),
                        stick.server(), stick.ttl_remaining_ms()};
     table->apply(change, monotonic_ms());

@@ -83,7 +83,7 @@ private:
     void link_changed(bool up, const std::string& peer_node_id) override;
 
     void local_health(const std::string& pool, const std::string& server);
-    void local_stick(const std::string& pool, const StickChange& change);
+    void local_stick(const std::string& pool, lbd::v1::StickRecord::Kind kind, const StickChange& change);
     void on_notify_line(std::string_view line);
     void on_vip(bool present);
     void role_changed(NodeRole previous);

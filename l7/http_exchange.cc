@@ -133,6 +133,7 @@ void HttpSession::start_response() {
         return start_tunnel();
     }
     HeaderList& headers = response_.headers;
+    sticky_.on_response(*server_, headers);
     if (http_.hide_server_headers) {
         remove_header(headers, "server");
         remove_header(headers, "x-powered-by");

@@ -2,6 +2,7 @@
 // sessions need (the Runtime it was built from, its pools, its counters).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string_view>
 
@@ -10,6 +11,7 @@
 #include "core/runtime.h"
 #include "core/tcp_listener.h"
 #include "l7/proxy_types.h"
+#include "l7/weighted_split.h"
 
 namespace lbd::l7 {
 
@@ -30,6 +32,9 @@ public:
     Pool* default_pool() const { return default_pool_; }
     // A pool of the listener's configuration (routes name them).
     Pool* pool(std::string_view name) const { return runtime_->pools.find(name); }
+    // The weighted-split state of `route` (one of this listener's routes
+    // with a split) on this worker.
+    SplitRoute& split(const HttpRouteConfig& route) { return splits_.at(&route); }
 
     void start() { listener_.start(); }
     void stop() { listener_.stop(); }
@@ -44,6 +49,7 @@ private:
     HttpListenerStats& stats_;
     Pool* default_pool_ = nullptr;
     TcpListener listener_;
+    std::map<const HttpRouteConfig*, SplitRoute> splits_;
 };
 
 }  // namespace lbd::l7

@@ -17,6 +17,7 @@
 #include "l7/l7_worker.h"
 #include "l7/rate_limit.h"
 #include "l7/router.h"
+#include "l7/weighted_split.h"
 
 namespace lbd::l7 {
 
@@ -283,6 +284,9 @@ void HttpSession::route_request() {
                 return respond_local(route_->respond.status, route_->respond.content_type, route_->respond.body, {},
                                      Termination::kLocal, false);
             case HttpRouteAction::kPool: pool_ = listener_->pool(route_->pool); break;
+            case HttpRouteAction::kSplit:
+                pool_ = choose_split_pool(listener_->split(*route_), *listener_, worker_, request_);
+                break;
         }
         rewrite_path(*route_, request_);
     } else {
@@ -294,19 +298,19 @@ void HttpSession::route_request() {
     if (route_ != nullptr) apply_header_actions(request_.headers, route_->request_headers);
     apply_header_actions(request_.headers, http_.request_headers);
     tried_.clear();
+    sticky_.begin(*pool_, request_);
     choose_server();
 }
 
 // --- 3. the server ------------------------------------------------------------------
 
 void HttpSession::choose_server() {
-    // Cookie stickiness goes here: a server named by the request, if usable,
-    // before the balancer's choice.
     ServerPicker& picker = worker_.picker_for(*pool_, listener_->runtime());
     std::shared_ptr<Server> server;
     // A server can fill up between the pick and the slot (other workers).
     for (size_t attempt = 0; attempt <= picker.server_count(); ++attempt) {
-        server = picker.pick(endpoint_.peer, tried_);
+        // The server the stickiness cookie names, if usable, else the balancer's.
+        server = sticky_.pick(picker, endpoint_.peer, tried_);
         if (server == nullptr || server->try_acquire_slot()) break;
         tried_.push_back(server.get());
         server = nullptr;

@@ -4,7 +4,8 @@
 //
 // Each request goes through the phases below, each one function with one
 // input and one output (STYLE.md #6). Later features slot in at a phase:
-// cookie stickiness in choose_server(), rate limits in route_request(),
+// cookie stickiness in choose_server() and start_response() (cookie_sticky.h),
+// rate limits in route_request(),
 // caching around send_request()/read_response_head().
 //
 //   1 read_request_head   client bytes         -> request_ (owned copy)
@@ -49,6 +50,7 @@
 #include "core/address.h"
 #include "core/event.h"
 #include "core/pool.h"
+#include "l7/cookie_sticky.h"
 #include "l7/http_body.h"
 #include "l7/http_message.h"
 #include "l7/http_parser.h"
@@ -152,6 +154,7 @@ private:
     RequestInfo request_;
     const HttpRouteConfig* route_ = nullptr;
     Pool* pool_ = nullptr;
+    StickyRequest sticky_;            // cookie stickiness (cookie_sticky.h)
     std::shared_ptr<Server> server_;  // holds one of its slots while set
     std::vector<const Server*> tried_;
     std::unique_ptr<UpstreamConn> upstream_;

@@ -5,7 +5,8 @@
 // Node A syncs on 127.0.0.1, node B on 127.0.0.2 (all of 127/8 is local).
 // The VIP (127.0.0.10) is never on an interface here, so keepalived's MASTER
 // line leaves a node in MASTER_PENDING: the VIP and failover themselves are
-// the netns test's (tests/ha/). Backends greet with their name ("a\n").
+// the netns test's (tests/ha/). Backends greet with their name ("a\n"); the HTTP ones answer
+// "server=a\n..." (tests/support/http_backend.h).
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "lbd/v1/admin.pb.h"
 #include "tests/integration/lbctl_run.h"
 #include "tests/integration/scenario.h"
+#include "tests/support/http_backend.h"
 
 namespace lbd::test {
 namespace {
@@ -47,6 +49,7 @@ struct NodeSpec {
     std::string peer_ip;
     std::string key_file;
     std::string health_check;
+    std::string listener_extra;  // e.g. "  mode: MODE_HTTP\n"
 };
 
 // One node: its own dir (admin socket, notify FIFO, track file) and lbd.
@@ -75,7 +78,7 @@ public:
                          "  }\n"
                          "}\n";
         std::string global = "workers: 2 drain_timeout_ms: 2000 admin { socket_path: \"" + socket_ + "\" }\n" + ha;
-        lbd_ = std::make_unique<RunningLbd>(single_pool_config(pool_body + spec.health_check, "", global));
+        lbd_ = std::make_unique<RunningLbd>(single_pool_config(pool_body + spec.health_check, spec.listener_extra, global));
     }
 
     bool ok() { return lbd_->ok(); }
@@ -109,6 +112,7 @@ public:
         return seen;
     }
     // The stick table of pool p as {key: server}, once it has `n` entries (or the last seen).
+    // Keys are IPs, or cookie values for a cookie (LEARN) table.
     std::map<std::string, std::string> await_sticks(size_t n) const {
         std::map<std::string, std::string> entries;
         ctl_until({"--json", "stick", "show", "p"}, [&](const Run& run) {
@@ -138,7 +142,7 @@ private:
 class Pair {
 public:
     explicit Pair(const std::string& pool_body, const std::string& health_a = "", const std::string& health_b = "",
-                  const std::string& key_b = "")
+                  const std::string& key_b = "", const std::string& listener_extra = "")
         : key_(std::string(48, 'k')),
           port_a_(pick_free_port()),
           port_b_(pick_free_port()) {
@@ -147,9 +151,9 @@ public:
             other_key_ = std::make_unique<TempFile>(key_b, ".key");
             key_b_path = other_key_->path();
         }
-        a = std::make_unique<Node>(NodeSpec{"lb-a", "127.0.0.1", "127.0.0.2", key_.path(), health_a}, port_a_, port_b_,
+        a = std::make_unique<Node>(NodeSpec{"lb-a", "127.0.0.1", "127.0.0.2", key_.path(), health_a, listener_extra}, port_a_, port_b_,
                                    pool_body);
-        b = std::make_unique<Node>(NodeSpec{"lb-b", "127.0.0.2", "127.0.0.1", key_b_path, health_b}, port_b_, port_a_,
+        b = std::make_unique<Node>(NodeSpec{"lb-b", "127.0.0.2", "127.0.0.1", key_b_path, health_b, listener_extra}, port_b_, port_a_,
                                    pool_body);
     }
     bool ok() { return a->ok() && b->ok(); }
@@ -243,6 +247,40 @@ TEST_CASE("ha sync: 30 clients stuck on A reach the same servers through B") {
         return reply && reply->entries_size() == 0;
     });
     CHECK(pair.b->await_sticks(0).empty());
+}
+
+TEST_CASE("ha sync: a session cookie learned on A reaches B, and its client lands on the same server via B") {
+    HttpBackend a("a"), b("b"), c("c");
+    const std::string pool = server_entry("a", a.port()) + server_entry("b", b.port()) + server_entry("c", c.port()) +
+                             "  stickiness { ttl_ms: 600000 cookie { name: \"JSESSIONID\" mode: LEARN } }\n";
+    Pair pair(pool, "", "", "", "  mode: MODE_HTTP\n");
+    REQUIRE(pair.ok());
+    INFO("A:\n", pair.a->log(), "\nB:\n", pair.b->log());
+    REQUIRE(pair.synced());
+
+    // Logins through A: the application sets a session cookie, A learns it.
+    std::map<std::string, std::string> server_of_session;
+    for (int i = 0; i < 3; ++i) {
+        auto login = http_request(pair.a->port(), get_request("/login"), kIoTimeoutMs);
+        REQUIRE(login);
+        std::string set = login->header("set-cookie");  // "JSESSIONID=a-1; Path=/"
+        REQUIRE(set.rfind("JSESSIONID=", 0) == 0);
+        std::string session = set.substr(11, set.find(';') - 11);
+        server_of_session[session] = login->body.substr(7, login->body.find('\n') - 7);
+    }
+    REQUIRE(server_of_session.size() == 3);
+
+    auto on_b = pair.b->await_sticks(3);
+    for (const auto& [session, server] : server_of_session) CHECK(on_b[session] == server);
+    // Through B (round robin would spread them): each session on its own server.
+    for (const auto& [session, server] : server_of_session) {
+        for (int i = 0; i < 6; ++i) {
+            auto reply = http_request(pair.b->port(), get_request("/", "example.com", "Cookie: JSESSIONID=" + session + "\r\n"),
+                                      kIoTimeoutMs);
+            REQUIRE(reply);
+            CHECK(reply->body.rfind("server=" + server + "\n", 0) == 0);
+        }
+    }
 }
 
 TEST_CASE("ha sync: a server A finds dead is DOWN on B, whose own checks have not run again") {

@@ -244,6 +244,9 @@ void HttpBackend::serve(int fd) {
         std::string body = "server=" + name_ + "\n" + *head + "body_bytes=" + std::to_string(body_bytes) + "\n";
         std::string response = "HTTP/1.1 200 OK\r\nServer: test-backend\r\nX-Powered-By: test\r\n"
                                "Content-Type: text/plain\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n";
+        // The application's own session cookie, new on every /login (cookie LEARN stickiness).
+        if (path == "/login")
+            response += "Set-Cookie: JSESSIONID=" + name_ + "-" + std::to_string(requests_.load()) + "; Path=/\r\n";
         if (path == "/chunked") {
             response += "Transfer-Encoding: chunked\r\n\r\n";
             char size[32];

@@ -32,4 +32,14 @@ inline std::string all_errors(const ConfigLoadResult& result) {
     return out;
 }
 
+// Exactly one error, `message`, in test.conf on the line where `at` first appears.
+inline void expect_error_on_line(const std::string& text, const std::string& at, const std::string& message) {
+    ConfigLoadResult result = load_config_text(text, "test.conf");
+    INFO(all_errors(result));
+    REQUIRE(result.errors.size() == 1);
+    CHECK(result.errors[0].message == message);
+    CHECK(result.errors[0].line == line_of(text, at));
+    CHECK(result.errors[0].file == "test.conf");
+}
+
 }  // namespace lbd::test

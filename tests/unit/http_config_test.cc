@@ -36,13 +36,7 @@ std::string http_config(const std::string& http_body, const std::string& listene
 }
 
 // Exactly one error, `message`, on the line where `at` first appears.
-void expect_error(const std::string& text, const std::string& at, const std::string& message) {
-    ConfigLoadResult result = load_config_text(text, "test.conf");
-    INFO(all_errors(result));
-    REQUIRE(result.errors.size() == 1);
-    CHECK(result.errors[0].message == message);
-    CHECK(result.errors[0].line == line_of(text, at));
-}
+constexpr auto expect_error = test::expect_error_on_line;
 
 const HttpConfig& http_of(const ConfigLoadResult& result) {
     INFO(all_errors(result));
@@ -144,7 +138,7 @@ TEST_CASE("errors in the http block name their line") {
     }
     SUBCASE("route without action") {
         std::string text = http_config("    routes {\n      name: \"r\"\n    }\n");
-        expect_error(text, "routes {", "route 'r' has no action: set pool, redirect or respond");
+        expect_error(text, "routes {", "route 'r' has no action: set pool, split, redirect or respond");
     }
     SUBCASE("two actions are a syntax error (oneof)") {
         std::string text = http_config("    routes { pool: \"p\" respond { status: 200 } }\n");
