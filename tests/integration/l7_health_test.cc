@@ -172,6 +172,20 @@ TEST_CASE("http check on a TCP (L4) pool: a 503 health page takes the server DOW
     REQUIRE(lbd->wait_for_line(became("a", "UP", "health check: HTTP 200"), 3000));
 }
 
+TEST_CASE("http check: a server that never answers fails by timeout, a closed port by connection refused") {
+    TempDir dir;
+    HttpBackend a("a");
+    // Pool "spare" serves no listener: its servers are checked all the same. Nothing listens on b's port.
+    const std::string spare = "pools {\n  name: \"spare\"\n" + server_entry("b", pick_free_port()) +
+                              http_check("      path: \"/health\"\n", 200, 1, 1) + "}\n";
+    RunningLbd lbd(health_config(http_pool("web", {&a}, http_check("      path: \"/hang\"\n", 200, 1, 1)) + spare,
+                                 dir.path() + "/admin.sock"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    REQUIRE(lbd->wait_for_line(became("a", "DOWN", "health check: timeout, 1/1 failures"), 3000));
+    REQUIRE(lbd->wait_for_line(LinePattern("server spare/b is DOWN (health check: Connection refused"), 3000));
+}
+
 TEST_CASE("passive: a server answering 503 is ejected after max_fails, gets nothing, and returns after ejection_ms") {
     TempDir dir;
     HttpBackend a("a"), b("b");
@@ -200,7 +214,7 @@ TEST_CASE("passive: a server answering 503 is ejected after max_fails, gets noth
     // No active check: a comes back by itself after the ejection time, and it is fixed now.
     a.forget("*");
     REQUIRE(lbd->wait_for_line(became("a", "UP", "passive:"), ejection_ms + 3000));
-    CHECK(ms_since(down_at) >= ejection_ms - 200);
+    CHECK(ms_since(down_at) >= ejection_ms - 500);  // margin: the log line is seen a little late
     CHECK(spread(lbd.port(), 4)["a"] == 2);
 }
 
@@ -265,7 +279,7 @@ TEST_CASE("slow start: a returning server's share starts well below fair and rea
                               },
                               ramp_ms + 3000);
     INFO(settled.output);
-    CHECK(ms_since(up_at) >= ramp_ms - 200);
+    CHECK(ms_since(up_at) >= ramp_ms - 500);
     auto late = spread(lbd.port(), 400);
     CHECK(late["a"] >= 180);
     CHECK(late["a"] <= 220);
