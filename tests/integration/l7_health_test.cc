@@ -36,7 +36,9 @@ std::string health_config(const std::string& pools, const std::string& admin_soc
            "}\n" + pools;
 }
 
-std::string http_check(const std::string& http_body, int interval_ms = 100, int rise = 2, int fall = 2) {
+// Checks every interval_ms with timeout_ms = interval_ms: generous, so that a loaded machine
+// (sanitizers, parallel builds) does not time a healthy check out.
+std::string http_check(const std::string& http_body, int interval_ms = 250, int rise = 2, int fall = 2) {
     return "  health_check {\n    interval_ms: " + std::to_string(interval_ms) +
            "\n    timeout_ms: " + std::to_string(interval_ms) + "\n    rise: " + std::to_string(rise) +
            "\n    fall: " + std::to_string(fall) + "\n    http {\n" + http_body + "    }\n  }\n";
@@ -98,7 +100,7 @@ TEST_CASE("http check: a server whose /health answers 500 goes DOWN within fall*
     TempDir dir;
     const std::string socket = dir.path() + "/admin.sock";
     HttpBackend a("a"), b("b");
-    const int interval = 100, fall = 2;
+    const int interval = 250, fall = 2;
     RunningLbd lbd(health_config(
         http_pool("web", {&a, &b}, http_check("      path: \"/health\"\n      host: \"health.example\"\n", interval, 2, fall)),
         socket));
@@ -239,7 +241,7 @@ TEST_CASE("slow start: a returning server's share starts well below fair and rea
     RunningLbd lbd(health_config(
         http_pool("web", {&a, &b},
                   "  slow_start_ms: " + std::to_string(ramp_ms) + "\n" +
-                      http_check("      path: \"/health\"\n", 100, 1, 1)),
+                      http_check("      path: \"/health\"\n", 300, 1, 2)),
         socket));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
