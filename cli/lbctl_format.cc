@@ -137,9 +137,17 @@ Table servers_table() {
                   A::kLeft});
 }
 
+// "2", or "2 (slow start 35%)" while the server ramps up.
+std::string format_weight(const v1::ServerInfo& s) {
+    std::string out = std::to_string(s.weight());
+    if (s.weight() == 0 || s.effective_weight() >= s.weight()) return out;
+    const int percent = static_cast<int>(100.0 * s.effective_weight() / s.weight());
+    return out + " (slow start " + std::to_string(percent) + "%)";
+}
+
 void add_server_row(Table& table, const v1::ServerInfo& s, uint64_t now_unix_ms) {
     table.add_row({s.pool() + "/" + s.name(), s.address(), s.state(), s.health(), s.admin_state(),
-                   std::to_string(s.weight()), std::to_string(s.active_connections()),
+                   format_weight(s), std::to_string(s.active_connections()),
                    std::to_string(s.total_connections()), std::to_string(s.connect_failures()),
                    format_ago(s.last_change_unix_ms(), now_unix_ms)});
 }

@@ -83,6 +83,7 @@ void describe_server(const Server& server, ::lbd::v1::ServerInfo& out) {
     out.set_health(to_string(server.health()));
     out.set_admin_state(to_string(server.admin_state()));
     out.set_weight(server.weight());
+    out.set_effective_weight(server.effective_weight());
     out.set_max_connections(server.max_connections());
     out.set_active_connections(server.active_connections());
     out.set_total_connections(server.counters.connections_total.load(std::memory_order_relaxed));

@@ -24,7 +24,7 @@ class LeastConnBalancer final : public Balancer {
 public:
     void rebuild(std::span<Server* const> usable) override {
         entries_.clear();
-        for (Server* s : usable) entries_.push_back({s, s->weight()});
+        for (Server* s : usable) entries_.push_back({s, s->balancing_weight()});
         if (start_ >= entries_.size()) start_ = 0;
     }
 

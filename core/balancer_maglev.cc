@@ -76,7 +76,7 @@ public:
             skip[i] = hash64(name, kSkipSeed) % (m - 1) + 1;
             // Read each weight once: set_weight() may run meanwhile, and a
             // divisor from other values could leave a server with 0 turns.
-            turns[i] = servers_[i]->weight();
+            turns[i] = servers_[i]->balancing_weight();
             divisor = std::gcd(divisor, turns[i]);
         }
         for (uint32_t& t : turns) t /= divisor;

@@ -35,7 +35,7 @@ public:
                     break;
                 }
             }
-            next.push_back({s, static_cast<int64_t>(s->weight()), current});
+            next.push_back({s, static_cast<int64_t>(s->balancing_weight()), current});
         }
         entries_ = std::move(next);
     }

@@ -33,7 +33,7 @@ public:
         std::vector<uint32_t> weight;
         uint32_t divisor = 0;
         for (const Server* s : usable) {
-            weight.push_back(s->weight());
+            weight.push_back(s->balancing_weight());
             divisor = std::gcd(divisor, weight.back());
         }
         int64_t total = 0;

@@ -11,6 +11,7 @@
 #include "core/config_http.h"
 #include "core/log.h"
 #include "core/server_types.h"
+#include "core/status_ranges.h"
 
 namespace lbd {
 
@@ -25,8 +26,21 @@ struct ServerConfig {
     AdminState admin_state = AdminState::kReady;
 };
 
+// An HTTP health check's request and what a healthy answer looks like.
+struct HttpCheckConfig {
+    std::string method = "GET";
+    std::string path = "/";
+    std::string host;  // empty = the server's address
+    StatusRanges expect_status;  // the loader sets 200-399 when unset
+    std::string body_contains;   // empty = any body
+    std::vector<HttpHeaderValue> headers;
+};
+
 struct HealthCheckConfig {
     bool enabled = false;
+    // The probe strategy, by name (core/health_probe.h): "tcp" or "http".
+    std::string probe = "tcp";
+    HttpCheckConfig http;  // probe "http" only
     uint32_t interval_ms = 2000;
     uint32_t timeout_ms = 1000;
     uint32_t rise = 2;
@@ -38,6 +52,9 @@ struct PassiveHealthConfig {
     bool enabled = false;
     uint32_t max_fails = 3;
     uint32_t fail_timeout_ms = 10000;
+    // HTTP responses counted as failures; empty = connect failures only.
+    StatusRanges failure_statuses;  // the loader sets the default
+    uint32_t ejection_ms = 10000;   // without active checks: time ejected
 };
 
 // HTTP cookie stickiness (config.proto CookieStickiness says what each does).
@@ -74,6 +91,7 @@ struct PoolConfig {
     uint32_t queue_size = 0;
     uint32_t queue_timeout_ms = 5000;
     uint32_t maglev_table_size = 65537;
+    uint32_t slow_start_ms = 0;  // 0 = off
 };
 
 struct AcceptProxyConfig {

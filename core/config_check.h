@@ -159,6 +159,17 @@ inline bool is_prime(uint32_t n) {
 // global.ha (config_ha.cc).
 HaConfig check_ha(const pb::HighAvailability& msg, const Node& node, Errors& errors);
 
+// HTTP syntax shared by the http block and the HTTP health check
+// (config_http.cc): RFC 9110 token, field value, and a configured header
+// line (named in errors as `what`).
+bool is_token(const std::string& s);
+bool is_field_value(const std::string& s);
+HttpHeaderValue check_header_value(const pb::HeaderValue& msg, Loc at, const char* what, Errors& errors);
+
+// A pool's health_check and passive_health (config_health.cc).
+HealthCheckConfig check_health_check(const pb::HealthCheck& msg, const Node& node, Errors& errors);
+PassiveHealthConfig check_passive_health(const pb::PassiveHealth& msg, const Node& node, Errors& errors);
+
 // A listener's http block (config_http.cc); `pools` are the pool names.
 HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pools, Errors& errors);
 

@@ -22,6 +22,8 @@ std::string lower(std::string s) {
     return s;
 }
 
+}  // namespace
+
 // RFC 9110 §5.6.2 tchar.
 bool is_token(const std::string& s) {
     if (s.empty()) return false;
@@ -67,6 +69,8 @@ HttpHeaderValue check_header_value(const pb::HeaderValue& msg, Loc at, const cha
                            " (control characters or edge whitespace)");
     return out;
 }
+
+namespace {
 
 HttpHeaderActions check_header_actions(const pb::HeaderActions& msg, const Node& node, Errors& errors) {
     using F = pb::HeaderActions;

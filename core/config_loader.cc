@@ -207,32 +207,6 @@ ServerConfig check_server(const pb::Server& msg, const Node& node, int index, co
     return out;
 }
 
-HealthCheckConfig check_health_check(const pb::HealthCheck& msg, const Node& node, Errors& errors) {
-    using F = pb::HealthCheck;
-    HealthCheckConfig out;
-    out.enabled = true;
-    out.interval_ms = or_default(msg.interval_ms(), out.interval_ms);
-    out.timeout_ms = or_default(msg.timeout_ms(), out.timeout_ms);
-    // rise and fall are >= 1 by construction: 0 means the default.
-    out.rise = or_default(msg.rise(), out.rise);
-    out.fall = or_default(msg.fall(), out.fall);
-    out.start_down = msg.start_down();
-    // A check still running when the next is due would overlap it.
-    if (out.timeout_ms > out.interval_ms)
-        errors.add(node.at(msg.timeout_ms() != 0 ? F::kTimeoutMsFieldNumber : F::kIntervalMsFieldNumber),
-                   "health_check timeout_ms " + std::to_string(out.timeout_ms) + " exceeds interval_ms " +
-                       std::to_string(out.interval_ms));
-    return out;
-}
-
-PassiveHealthConfig check_passive_health(const pb::PassiveHealth& msg) {
-    PassiveHealthConfig out;
-    out.enabled = true;
-    out.max_fails = or_default(msg.max_fails(), out.max_fails);
-    out.fail_timeout_ms = or_default(msg.fail_timeout_ms(), out.fail_timeout_ms);
-    return out;
-}
-
 std::string check_balance(const std::string& balance, Loc at, Errors& errors) {
     if (balance.empty() || BalancerRegistry::has(balance)) return balance.empty() ? PoolConfig{}.balance : balance;
     std::vector<std::string> known = BalancerRegistry::names();
@@ -255,6 +229,7 @@ void check_pool_tuning(const pb::Pool& msg, const Node& node, PoolConfig& out, E
     // Checked whatever the balance, so switching a pool to maglev later
     // cannot turn a loaded config into a broken one.
     out.maglev_table_size = or_default(msg.maglev_table_size(), out.maglev_table_size);
+    out.slow_start_ms = msg.slow_start_ms();
     const uint32_t size = out.maglev_table_size;
     if (size < kMinMaglevTableSize || size > kMaxMaglevTableSize || !is_prime(size))
         errors.add(node.at(F::kMaglevTableSizeFieldNumber),
@@ -284,7 +259,9 @@ PoolConfig check_pool(const pb::Pool& msg, const Node& node, int index, NameSet&
     }
     if (msg.has_health_check())
         out.health_check = check_health_check(msg.health_check(), node.child(F::kHealthCheckFieldNumber), errors);
-    if (msg.has_passive_health()) out.passive_health = check_passive_health(msg.passive_health());
+    if (msg.has_passive_health())
+        out.passive_health =
+            check_passive_health(msg.passive_health(), node.child(F::kPassiveHealthFieldNumber), errors);
     if (msg.has_stickiness())
         out.stickiness = check_stickiness(msg.stickiness(), node.child(F::kStickinessFieldNumber), errors);
     check_pool_tuning(msg, node, out, errors);

@@ -1,59 +1,47 @@
 #include "core/health_checker.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <cstdio>
+#include <string>
 
-#include <cerrno>
-#include <cstring>
-
+#include "core/health_probe.h"
 #include "core/log.h"
 
 namespace lbd {
 
 // One server's check: a timer that starts a probe every interval, and the
-// probe's socket while it is in flight.
+// probe (the strategy named by the config) while it is in flight. The
+// timeout is enforced here, the same for every probe: destroying a probe
+// closes its socket.
 //
-//   IDLE --timer--> PROBING --connected / failed / timed out--> IDLE
+//   IDLE --timer--> PROBING --probe done / timed out--> IDLE
 struct HealthChecker::Check {
     Check(event_base* base, std::shared_ptr<Server> owned, const HealthCheckConfig& cfg)
         : base(base), owner(std::move(owned)), server(*owner), cfg(cfg) {
         timer = make_event(base, -1, 0, &Check::on_timer, this);
+        timeout = make_event(base, -1, 0, &Check::on_timeout, this);
     }
 
     static void on_timer(evutil_socket_t, short, void* arg) { static_cast<Check*>(arg)->begin_probe(); }
 
-    static void on_probe(evutil_socket_t fd, short what, void* arg) {
+    static void on_timeout(evutil_socket_t, short, void* arg) {
         auto* self = static_cast<Check*>(arg);
-        if (what & EV_TIMEOUT) return self->finish(false, "connect timed out");
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) return self->finish(false, strerror(err));
-        self->finish(true, "connect succeeded");
+        self->probe.reset();
+        self->finish(false, "timeout");
     }
 
     void begin_probe() {
         if (server.admin_state() == AdminState::kMaint) return schedule();
-        const SocketAddress& addr = server.address();
-        fd.reset(socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-        if (!fd) return finish(false, strerror(errno));
-        if (connect(fd.get(), addr.sockaddr_ptr(), addr.length()) == 0) return finish(true, "connect succeeded");
-        if (errno != EINPROGRESS) return finish(false, strerror(errno));
-        probe = make_event(base, fd.get(), EV_WRITE, &Check::on_probe, this);
-        arm_timer(probe.get(), cfg.timeout_ms);
+        // The previous probe is done (it may have called back from inside
+        // its own start(), so it is only freed here, never in finish()).
+        probe = ProbeRegistry::create(cfg.probe, base, cfg);
+        if (probe == nullptr) return finish(false, "unknown probe");
+        arm_timer(timeout.get(), cfg.timeout_ms);
+        probe->start(server.address(), [this](bool ok, std::string_view why) { finish(ok, why); });
     }
 
-    void finish(bool ok, const char* why) {
-        probe.reset();
-        // Close with RST: a health probe has nothing to say, and a FIN/TIME_WAIT
-        // per probe would pile up on the checker's side.
-        if (fd) {
-            linger lin{1, 0};
-            setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lin, sizeof lin);
-            fd.reset();
-        }
-        record(ok, why);
+    void finish(bool ok, std::string_view why) {
+        event_del(timeout.get());
+        record(ok, std::string(why).c_str());
         schedule();
     }
 
@@ -83,17 +71,23 @@ struct HealthChecker::Check {
     Server& server;
     HealthCheckConfig cfg;
     EventPtr timer;
-    EventPtr probe;
-    UniqueFd fd;
+    EventPtr timeout;
+    std::unique_ptr<Probe> probe;
     uint32_t successes = 0;
     uint32_t failures = 0;
 };
 
-HealthChecker::HealthChecker(event_base* base, const PoolSet& pools) : pools_(pools), base_(base) {}
+HealthChecker::HealthChecker(event_base* base, const PoolSet& pools)
+    : pools_(pools), base_(base), slow_start_(base, pools) {
+    register_builtin_probes();
+}
 
 HealthChecker::~HealthChecker() = default;
 
-void HealthChecker::start() { sync(); }
+void HealthChecker::start() {
+    sync();
+    slow_start_.start();
+}
 
 void HealthChecker::sync() {
     std::map<const Server*, std::unique_ptr<Check>> next;

@@ -1,11 +1,15 @@
 // Active health checks, run on the control thread's event loop.
 //
-// Each checked server has its own timer. A check is a probe (today a TCP
-// connect; the L7 tier adds an HTTP probe behind the same Probe interface);
+// Each checked server has its own timer. A check is a probe, a strategy
+// registered by name (health_probe.h: a TCP connect, or an HTTP request);
 // `rise` consecutive successes bring a DOWN server UP and `fall`
 // consecutive failures take an UP server DOWN. Servers in MAINT are not
-// probed. Passive ejection (a worker seeing connect failures) sets a server
-// DOWN directly; the checks then bring it back with `rise` successes.
+// probed. Passive ejection (a worker seeing connect failures or 5xx
+// statuses; passive_health.h) sets a server DOWN directly; the checks then
+// bring it back with `rise` successes.
+//
+// The checker also drives the pools' slow start (slow_start.h): both run on
+// the control thread and live as long as one configuration.
 #pragma once
 
 #include <map>
@@ -14,6 +18,7 @@
 
 #include "core/event.h"
 #include "core/pool.h"
+#include "core/slow_start.h"
 
 namespace lbd {
 
@@ -32,6 +37,7 @@ private:
     struct Check;
     const PoolSet& pools_;
     event_base* base_;
+    SlowStartTicker slow_start_;
     std::map<const Server*, std::unique_ptr<Check>> checks_;
 };
 

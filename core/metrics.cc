@@ -25,6 +25,8 @@ void write_pool_metrics(const PoolSet& pools, std::string& out) {
     };
     static const Gauge gauges[] = {
         {"lbd_server_weight", "gauge", "Current weight.", [](const Server& s) { return double(s.weight()); }},
+        {"lbd_server_effective_weight", "gauge", "Weight balancing uses now (below weight during slow start).",
+         [](const Server& s) { return s.effective_weight(); }},
         {"lbd_server_connections_active", "gauge", "Connections open to the server.",
          [](const Server& s) { return double(s.active_connections()); }},
         {"lbd_server_connections_total", "counter", "Connections made to the server.",

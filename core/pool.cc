@@ -74,7 +74,10 @@ Pool::Pool(const PoolConfig& config, const Pool* previous) : config_(config) {
 }
 
 void Pool::publish(ServerList list) {
-    for (const auto& server : list) server->attach(&generation_);
+    for (const auto& server : list) {
+        server->set_slow_start(config_.slow_start_ms);
+        server->attach(&generation_);
+    }
     servers_.store(std::make_shared<const ServerList>(std::move(list)), std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_acq_rel);
 }

@@ -1,5 +1,6 @@
 #include "core/server.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -73,6 +74,11 @@ void Server::attach(std::atomic<uint64_t>* pool_generation) {
 
 void Server::changed(ServerState old_state, const char* reason) {
     ServerState new_state = state();
+    // Back from an outage (not a drain, which kept the server warm): ramp
+    // up before the generation bump, so the rebuild already sees the ramp.
+    if (new_state == ServerState::kUp && (old_state == ServerState::kDown || old_state == ServerState::kMaint) &&
+        slow_start_ms_.load(std::memory_order_relaxed) != 0)
+        ramp_start_ms_.store(std::max<uint64_t>(monotonic_ms(), 1), std::memory_order_release);
     if (auto* generation = generation_.load(std::memory_order_acquire)) generation->fetch_add(1, std::memory_order_acq_rel);
     if (new_state == old_state) return;
     last_change_ms_.store(realtime_ms(), std::memory_order_relaxed);
@@ -123,8 +129,7 @@ bool Server::try_acquire_slot() {
 
 void Server::release_slot() { active_.fetch_sub(1, std::memory_order_relaxed); }
 
-bool Server::record_connect_failure(uint64_t now_ms, uint32_t max_fails, uint32_t window_ms) {
-    counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
+bool Server::record_failure(uint64_t now_ms, uint32_t max_fails, uint32_t window_ms) {
     std::lock_guard lock(fail_mutex_);
     if (fail_count_ == 0 || now_ms - fail_window_start_ms_ > window_ms) {
         fail_window_start_ms_ = now_ms;
@@ -134,6 +139,35 @@ bool Server::record_connect_failure(uint64_t now_ms, uint32_t max_fails, uint32_
     if (max_fails == 0 || fail_count_ < max_fails) return false;
     fail_count_ = 0;
     return true;
+}
+
+double Server::slow_start_factor(uint64_t now_ms) const {
+    const uint64_t start = ramp_start_ms_.load(std::memory_order_acquire);
+    const uint32_t ramp = slow_start_ms_.load(std::memory_order_relaxed);
+    if (start == 0 || ramp == 0) return 1.0;
+    const uint64_t elapsed = now_ms > start ? now_ms - start : 0;  // `now` may predate a ramp just begun
+    if (elapsed >= ramp) return 1.0;
+    // 10% at once: a share of 0 would leave a weight-1 server idle for most
+    // of the ramp, and a little traffic is what warms it.
+    return 0.1 + 0.9 * static_cast<double>(elapsed) / ramp;
+}
+
+double Server::effective_weight() const { return weight() * slow_start_factor(monotonic_ms()); }
+
+uint32_t Server::balancing_weight() const {
+    const double full = static_cast<double>(weight()) * kWeightScale;
+    return std::max<uint32_t>(1, static_cast<uint32_t>(full * slow_start_factor(monotonic_ms()) + 0.5));
+}
+
+void Server::slow_start_tick(uint64_t now_ms) {
+    uint64_t start = ramp_start_ms_.load(std::memory_order_acquire);
+    if (start == 0) return;
+    // Over (or switched off by a reload): the ramp ends with one last
+    // rebuild at the full weight. The CAS keeps a ramp that restarted
+    // meanwhile (DOWN and UP again) running.
+    const uint32_t ramp = slow_start_ms_.load(std::memory_order_relaxed);
+    if (ramp == 0 || now_ms - start >= ramp) ramp_start_ms_.compare_exchange_strong(start, 0, std::memory_order_acq_rel);
+    if (auto* generation = generation_.load(std::memory_order_acquire)) generation->fetch_add(1, std::memory_order_acq_rel);
 }
 
 }  // namespace lbd

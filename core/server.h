@@ -2,7 +2,7 @@
 //
 // Thread model: every field that changes at run time is atomic, so workers
 // read state, weight and connection counts without a lock. Writers (health
-// checker, admin commands, passive ejection) bump the owning pool's
+// checker, admin commands, passive ejection, slow start) bump the owning pool's
 // generation; each worker rebuilds its balancer when it sees a new one.
 //
 // Servers are shared (shared_ptr): a reload that keeps a server (same pool,
@@ -76,9 +76,28 @@ public:
     bool try_acquire_slot();
     void release_slot();
 
-    // Passive health: records a failed connect at `now_ms` (monotonic) and
-    // returns true when it makes `max_fails` failures within `window_ms`.
-    bool record_connect_failure(uint64_t now_ms, uint32_t max_fails, uint32_t window_ms);
+    // Passive health (passive_health.h): records a failure (a failed connect
+    // or a failure status) at `now_ms` (monotonic) and returns true when it
+    // makes `max_fails` failures within `window_ms`.
+    bool record_failure(uint64_t now_ms, uint32_t max_fails, uint32_t window_ms);
+
+    // Slow start (slow_start.h). Balancers weigh servers in units of
+    // 1/kWeightScale so that a weight-1 server can take 10% of a share.
+    static constexpr uint32_t kWeightScale = 20;
+    // The ramp time of the owning pool; 0 = off. Set by the pool.
+    void set_slow_start(uint32_t ms) { slow_start_ms_.store(ms, std::memory_order_relaxed); }
+    // The share of its weight the server takes at `now_ms` (monotonic):
+    // 0.1 when it has just come back UP, growing linearly to 1.0.
+    double slow_start_factor(uint64_t now_ms) const;
+    // weight() scaled by the slow start now: what lbctl and metrics show.
+    double effective_weight() const;
+    // weight() * kWeightScale * slow_start_factor(now), at least 1: what
+    // balancers weigh the server with at a rebuild.
+    uint32_t balancing_weight() const;
+    // Control thread, on each slow start tick: while the server ramps, bumps
+    // the pool generation (workers rebuild with the grown weight); ends the
+    // ramp once it is over.
+    void slow_start_tick(uint64_t now_ms);
 
     // Set by the pool that owns the server now: bumped on every change that
     // alters balancing. A reload re-attaches a kept server to its new pool.
@@ -100,6 +119,9 @@ private:
     std::atomic<uint32_t> active_{0};
     std::atomic<uint64_t> last_change_ms_{0};
     std::atomic<std::atomic<uint64_t>*> generation_{nullptr};
+    std::atomic<uint32_t> slow_start_ms_{0};
+    // Monotonic ms when the server last came back UP; 0 = not ramping.
+    std::atomic<uint64_t> ramp_start_ms_{0};
 
     // Only the failure path takes this lock; successful connects never do.
     std::mutex fail_mutex_;

@@ -116,7 +116,7 @@ void L4Worker::schedule_revive(std::shared_ptr<Server> server, uint32_t ms) {
 
 void L4Worker::on_revive(evutil_socket_t, short, void* arg) {
     auto* entry = static_cast<Revival*>(arg);
-    entry->server->set_health(HealthState::kUp, "passive: fail_timeout elapsed");
+    entry->server->set_health(HealthState::kUp, "passive: ejection_ms elapsed");
     entry->owner->revivals_.erase(entry->self);
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/passive_health.h"
 #include "l4/l4_worker.h"
 #include "l4/proxy_protocol.h"
 #include "l4/l4_listener.h"
@@ -228,19 +229,10 @@ void SpliceSession::connect_failed(const char* why) {
     server_.fd.reset();
     tried_.push_back(server.get());
 
-    const PassiveHealthConfig& passive = pool_.config().passive_health;
+    server->counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
     LOG_DEBUG("pool %s: connect to %s failed: %s", pool_.name().c_str(), server->name().c_str(), why);
-    if (passive.enabled && server->record_connect_failure(monotonic_ms(), passive.max_fails, passive.fail_timeout_ms)) {
-        char reason[128];
-        std::snprintf(reason, sizeof reason, "passive: %u connect failures within %u ms, last: %s",
-                      passive.max_fails, passive.fail_timeout_ms, why);
-        server->set_health(HealthState::kDown, reason);
-        // Without active checks nothing would bring it back: revive it after
-        // fail_timeout_ms, as nginx's max_fails/fail_timeout does.
-        if (!pool_.config().health_check.enabled) {
-            worker_.schedule_revive(server, passive.fail_timeout_ms);
-        }
-    }
+    if (passive_connect_failure(*server, pool_.config(), why))
+        worker_.schedule_revive(server, pool_.config().passive_health.ejection_ms);
     if (tried_.size() > pool_.config().retries) return end(EndReason::kConnectFailed);
     connect_next();
 }

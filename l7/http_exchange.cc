@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/passive_health.h"
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"
@@ -120,6 +121,8 @@ void HttpSession::read_response_head() {
         }
         response_ = std::move(info);
         resp_body_ = decoder;
+        if (passive_response_status(*server_, pool_->config(), response_.status))
+            worker_.schedule_revive(server_, pool_->config().passive_health.ejection_ms);
         return start_response();
     }
 }

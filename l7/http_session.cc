@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/passive_health.h"
 #include "l7/access_log.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
@@ -362,12 +363,8 @@ void HttpSession::connect_failed(const char* why) {
     server->counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
     tried_.push_back(server.get());
     LOG_DEBUG("pool %s: connect to %s failed: %s", pool_->name().c_str(), server->name().c_str(), why);
-    const PassiveHealthConfig& passive = pool_->config().passive_health;
-    if (passive.enabled && server->record_connect_failure(monotonic_ms(), passive.max_fails, passive.fail_timeout_ms)) {
-        server->set_health(HealthState::kDown, "passive: connect failures within fail_timeout_ms");
-        // Without active checks nothing else would bring it back (as nginx's max_fails).
-        if (!pool_->config().health_check.enabled) worker_.schedule_revive(server, passive.fail_timeout_ms);
-    }
+    if (passive_connect_failure(*server, pool_->config(), why))
+        worker_.schedule_revive(server, pool_->config().passive_health.ejection_ms);
     if (tried_.size() > pool_->config().retries) return respond_error(503, Termination::kConnectFailed);
     choose_server();
 }

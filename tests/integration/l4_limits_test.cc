@@ -180,7 +180,7 @@ TEST_CASE("passive ejection without active checks: max_fails takes a refusing se
 
     const LinePattern b_attempt_failed("pool p: connect to b failed");
     const LinePattern b_down("server p/b is DOWN (passive");
-    const LinePattern b_up("server p/b is UP (passive: fail_timeout elapsed");
+    const LinePattern b_up("server p/b is UP (passive: ejection_ms elapsed");
 
     // Round robin sends about every other connection to b; each is retried on a, so every client
     // is served. Two failures take b DOWN.
@@ -191,7 +191,7 @@ TEST_CASE("passive ejection without active checks: max_fails takes a refusing se
     }
     std::optional<std::string> down_line = lbd->await_line(b_down, kIoTimeoutMs);
     REQUIRE(down_line);
-    CHECK(down_line->find("2 connect failures within 1500 ms") != std::string::npos);
+    CHECK(down_line->find("ejected after 2 failures within 1500 ms, last: connect failed") != std::string::npos);
 
     // While b is DOWN every connection goes straight to a: not one more attempt on b.
     for (int i = 0; i < 10; ++i) {

@@ -153,6 +153,16 @@ std::vector<std::string> HttpBackend::heads() const {
     return heads_;
 }
 
+void HttpBackend::answer(const std::string& path, int status, const std::string& body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    canned_[path] = Canned{status, body};
+}
+
+void HttpBackend::forget(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    canned_.erase(path);
+}
+
 void HttpBackend::stop() {
     if (stopping_.exchange(true)) return;
     if (listen_fd_) shutdown(listen_fd_.get(), SHUT_RDWR);
@@ -241,9 +251,25 @@ void HttpBackend::serve(int fd) {
             websocket_echo(fd, reader);
             break;
         }
+        const bool close_after = lower(field(*head, "connection")) == "close";
+        std::optional<Canned> canned;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto it = canned_.find(path);
+            if (it == canned_.end()) it = canned_.find("*");
+            if (it != canned_.end()) canned = it->second;
+        }
+        if (canned) {
+            std::string response = "HTTP/1.1 " + std::to_string(canned->status) + " Canned\r\nServer: test-backend\r\n"
+                                   "Content-Type: text/plain\r\nContent-Length: " +
+                                   std::to_string(canned->body.size()) + "\r\n\r\n" + (head_method ? "" : canned->body);
+            if (!send_bytes(fd, response) || close_after) break;
+            continue;
+        }
         std::string body = "server=" + name_ + "\n" + *head + "body_bytes=" + std::to_string(body_bytes) + "\n";
         std::string response = "HTTP/1.1 200 OK\r\nServer: test-backend\r\nX-Powered-By: test\r\n"
-                               "Content-Type: text/plain\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n";
+                               "Content-Type: text/plain\r\n";
+        response += close_after ? "Connection: close\r\n" : "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n";
         // The application's own session cookie, new on every /login (cookie LEARN stickiness).
         if (path == "/login")
             response += "Set-Cookie: JSESSIONID=" + name_ + "-" + std::to_string(requests_.load()) + "; Path=/\r\n";
@@ -256,7 +282,7 @@ void HttpBackend::serve(int fd) {
             response += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
             if (!head_method) response += body;
         }
-        if (!send_bytes(fd, response)) break;
+        if (!send_bytes(fd, response) || close_after) break;
     }
     std::lock_guard<std::mutex> lock(mu_);
     open_fds_.erase(std::remove(open_fds_.begin(), open_fds_.end(), fd), open_fds_.end());

@@ -8,8 +8,10 @@
 //   /chunked     answers with a chunked body
 //   /login       as below, plus "Set-Cookie: JSESSIONID=NAME-N; Path=/" (N: the request count)
 //   /ws          with "Upgrade: websocket": the RFC 6455 handshake, then echoes text frames
+//   a path given to answer() (or any path, with "*"): that status and body, set at run time
 //   anything else: 200 with "server=NAME\n", the request head as received, and "body_bytes=N\n"
-// Every response carries "Server: test-backend" and "X-Powered-By: test". Request bodies
+// Every response carries "Server: test-backend" and "X-Powered-By: test"; a request with
+// "Connection: close" gets its answer and then the close. Request bodies
 // (Content-Length or chunked) are read and counted, never kept, so a 100 MB upload costs nothing.
 //
 // Threads: public methods may be called from any thread; the counters are atomic and the
@@ -46,6 +48,10 @@ public:
     std::vector<std::string> heads() const;
     // Closes the listener and every connection (the port then refuses).
     void stop();
+    // From now on, requests for `path` ("*" = every path without its own answer) get
+    // `status` with `body`. forget() returns a path to its built-in answer.
+    void answer(const std::string& path, int status, const std::string& body = "");
+    void forget(const std::string& path);
 
 private:
     void accept_loop();
@@ -59,6 +65,11 @@ private:
     std::atomic<size_t> requests_{0};
     mutable std::mutex mu_;
     std::vector<std::string> heads_;      // under mu_
+    struct Canned {
+        int status;
+        std::string body;
+    };
+    std::map<std::string, Canned> canned_;  // under mu_
     std::vector<int> open_fds_;           // under mu_
     std::vector<std::thread> conn_threads_;  // under mu_
     std::thread acceptor_;
