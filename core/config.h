@@ -11,6 +11,7 @@
 #include "core/config_http.h"
 #include "core/log.h"
 #include "core/server_types.h"
+#include "core/tls_settings.h"
 
 namespace lbd {
 
@@ -59,6 +60,7 @@ struct PoolConfig {
     uint32_t queue_size = 0;
     uint32_t queue_timeout_ms = 5000;
     uint32_t maglev_table_size = 65537;
+    PoolTlsConfig tls;  // HTTP listeners only
 };
 
 struct AcceptProxyConfig {
@@ -78,6 +80,7 @@ struct ListenerConfig {
     uint32_t backlog = 1024;
     bool freebind = false;
     HttpConfig http;  // mode kHttp only
+    ListenerTlsConfig tls;  // mode kHttp only
 };
 
 struct AdminConfig {

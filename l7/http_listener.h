@@ -10,6 +10,7 @@
 #include "core/runtime.h"
 #include "core/tcp_listener.h"
 #include "l7/proxy_types.h"
+#include "l7/tls_setup.h"
 
 namespace lbd::l7 {
 
@@ -19,8 +20,9 @@ class L7Worker;
 // it, it lives (with its Runtime) until its last connection ends.
 class HttpListener : public std::enable_shared_from_this<HttpListener> {
 public:
-    HttpListener(L7Worker& worker, RuntimePtr runtime, const ListenerConfig& config, HttpListenerStats& stats,
-                 UniqueFd fd);
+    // `tls`: the contexts of `runtime`'s configuration (TlsContexts::build).
+    HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr<const TlsContexts> tls,
+                 const ListenerConfig& config, HttpListenerStats& stats, UniqueFd fd);
 
     const ListenerConfig& config() const { return listener_.config(); }
     const HttpConfig& http() const { return listener_.config().http; }
@@ -31,16 +33,26 @@ public:
     // A pool of the listener's configuration (routes name them).
     Pool* pool(std::string_view name) const { return runtime_->pools.find(name); }
 
-    void start() { listener_.start(); }
-    void stop() { listener_.stop(); }
+    // Null: plain HTTP.
+    TlsServerContext* server_tls() const { return server_tls_; }
+    // The client context towards `pool`'s servers; null: plain HTTP. Shared:
+    // an idle server connection may outlive this listener.
+    const std::shared_ptr<const TlsClientContext>& pool_tls(const std::string& pool) const { return tls_->pool(pool); }
+
+    void start();
+    void stop();
     UniqueFd release_fd() { return listener_.release_fd(); }
     void connection_closed() { listener_.connection_closed(); }
 
 private:
     void accepted(UniqueFd fd, const SocketAddress& peer);
+    static void on_rotate(evutil_socket_t fd, short what, void* arg);
 
     L7Worker& worker_;
     RuntimePtr runtime_;
+    std::shared_ptr<const TlsContexts> tls_;
+    TlsServerContext* server_tls_ = nullptr;
+    EventPtr rotate_;  // ticket key rotation, while accepting
     HttpListenerStats& stats_;
     Pool* default_pool_ = nullptr;
     TcpListener listener_;
