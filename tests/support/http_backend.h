@@ -6,6 +6,7 @@
 //   /malformed   answers with a broken status line (502 tests)
 //   /die         resets the connection instead of answering (a server dying mid-request)
 //   /chunked     answers with a chunked body
+//   /bytes/N     answers with a body of N bytes of 'x' (large downloads)
 //   /ws          with "Upgrade: websocket": the RFC 6455 handshake, then echoes text frames
 //   anything else: 200 with "server=NAME\n", the request head as received, and "body_bytes=N\n"
 // Every response carries "Server: test-backend" and "X-Powered-By: test". Request bodies
