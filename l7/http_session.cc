@@ -321,7 +321,9 @@ void HttpSession::connect_server() {
     phase_ = Phase::kConnecting;
     server_bytes_ = false;
     server_eof_ = false;
+    const std::shared_ptr<const TlsClientContext>& tls = listener_->pool_tls(pool_->name());
     if (!fresh_only_ && http_.max_idle_per_server != 0) upstream_ = worker_.upstreams().take(server_.get());
+    if (upstream_ && upstream_->tls != tls) upstream_.reset();  // made before a reload changed the pool's tls
     if (upstream_) {
         bufferevent_setcb(upstream_->bev.get(), &HttpSession::on_server_read, &HttpSession::on_server_write,
                           &HttpSession::on_server_event, this);
@@ -330,11 +332,11 @@ void HttpSession::connect_server() {
     }
     upstream_ = std::make_unique<UpstreamConn>();
     upstream_->server = server_;
-    const TlsClientContext* tls = listener_->pool_tls(pool_->name()).get();
+    upstream_->tls = tls;
     // Over TLS the server is checked against the pool's server_name or, if
     // none, its address (an IP: against the certificate's IP SANs).
     const bool by_address = tls != nullptr && pool_->config().tls.context.server_name.empty();
-    upstream_->bev = make_server_stream(worker_.base(), tls, by_address ? server_->address().ip_string() : "");
+    upstream_->bev = make_server_stream(worker_.base(), tls.get(), by_address ? server_->address().ip_string() : "");
     if (!upstream_->bev) return connect_failed("tls: cannot make an SSL (out of memory)");
     bufferevent* bev = upstream_->bev.get();
     bufferevent_setcb(bev, &HttpSession::on_server_read, &HttpSession::on_server_write, &HttpSession::on_server_event,
