@@ -150,6 +150,27 @@ TEST_CASE("ALPN negotiates http/1.1; TLS 1.1 is refused and counted, and the lis
     CHECK(metric(admin, "lbd_http_tls_handshakes_total{listener=\"front\"}") >= 2);
 }
 
+TEST_CASE("sessions resume through lbd (tickets, TLS 1.2 and 1.3); the JSON log has tls and sni") {
+    HttpBackend a("a");
+    RunningLbd lbd(tls_config(a, sni_tls() + "  http { log_format: HTTP_LOG_FORMAT_JSON }\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+        CAPTURE(version);
+        const std::string session = pki().path("lbd_sess" + version);
+        auto first = s_client(lbd.port(), {version, "-servername", "a.example.test", "-sess_out", session});
+        CHECK_MESSAGE(l7::test::contains(first.output, "New, TLS"), first.output);
+        auto again = s_client(lbd.port(), {version, "-servername", "a.example.test", "-sess_in", session});
+        CHECK_MESSAGE(l7::test::contains(again.output, "Reused, TLS"), again.output);
+    }
+
+    CurlRun run = curl_https(lbd.port(), "a.example.test", "/json");
+    CHECK_MESSAGE(run.exit_code == 0, run.output);
+    auto line = lbd->await_line("\"path\":\"/json\"", kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(has(*line, ",\"tls\":\"TLSv1.3\",\"sni\":\"a.example.test\"}"));
+}
+
 TEST_CASE("a handshake not finished within handshake_timeout_ms is closed and counted") {
     HttpBackend a("a");
     RunningLbd lbd(tls_config(a, sni_tls("      handshake_timeout_ms: 300\n")));
