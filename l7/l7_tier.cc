@@ -135,6 +135,11 @@ void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {
         for (size_t i = 0; i < static_cast<size_t>(Termination::kCount); ++i)
             (*info->mutable_ended())[to_string(static_cast<Termination>(i))] =
                 s->ended[i].load(std::memory_order_relaxed);
+        // Connections of a TLS listener that ended before any request.
+        if (lc.tls.enabled) {
+            (*info->mutable_ended())["tls_handshake_failed"] = s->tls_handshake_failures.load(std::memory_order_relaxed);
+            (*info->mutable_ended())["tls_handshake_timeout"] = s->tls_handshake_timeouts.load(std::memory_order_relaxed);
+        }
     }
 }
 
