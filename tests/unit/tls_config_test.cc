@@ -66,7 +66,7 @@ TEST_CASE("a listener's tls block: the minimum, defaults, and every field") {
                                         "    min_version: TLS_VERSION_1_3\n"
                                         "    ciphers: \"ECDHE-ECDSA-AES128-GCM-SHA256\"\n"
                                         "    ciphersuites: \"TLS_AES_128_GCM_SHA256\"\n"
-                                        "    alpn: [\"h2\", \"http/1.1\"]\n"
+                                        "    alpn: [\"http/1.1\", \"http/1.0\"]\n"
                                         "    session_cache_size: 0\n"
                                         "    session_timeout_s: 600\n"
                                         "    session_tickets: false\n"
@@ -83,7 +83,7 @@ TEST_CASE("a listener's tls block: the minimum, defaults, and every field") {
     CHECK(s.min_version == TlsVersion::kTls13);
     CHECK(s.ciphers == "ECDHE-ECDSA-AES128-GCM-SHA256");
     CHECK(s.ciphersuites == "TLS_AES_128_GCM_SHA256");
-    CHECK(s.alpn == std::vector<std::string>{"h2", "http/1.1"});
+    CHECK(s.alpn == std::vector<std::string>{"http/1.1", "http/1.0"});
     CHECK(s.session_cache_size == 0);
     CHECK(s.session_timeout_s == 600);
     CHECK(!s.session_tickets);
@@ -159,6 +159,10 @@ TEST_CASE("settings refused before any file is read") {
     SUBCASE("an empty ALPN protocol") {
         std::string text = config(cert_entry(pem("ec"), key("ec")) + "    alpn: \"\"\n");
         CHECK(has(error_at(text, line_of(text, "alpn")), "must be 1..255 bytes"));
+    }
+    SUBCASE("ALPN h2, which the proxy does not speak") {
+        std::string text = config(cert_entry(pem("ec"), key("ec")) + "    alpn: \"h2\"\n");
+        CHECK(has(error_at(text, line_of(text, "alpn")), "alpn 'h2' is not served"));
     }
     SUBCASE("tls on a TCP listener") {
         std::string text = config(cert_entry(pem("ec"), key("ec")), "", "MODE_TCP");
