@@ -36,6 +36,7 @@
 #include "ha/keepalived_config.h"
 #include "l4/l4_tier.h"
 #include "l7/l7_tier.h"
+#include "l7/tls_setup.h"
 
 #ifndef LBD_VERSION
 #define LBD_VERSION "0.1.0"
@@ -399,6 +400,9 @@ int main(int argc, char** argv) {
     std::string process_name = std::filesystem::path(argv[0]).filename().string().substr(0, 15);
 
     lbd::register_builtin_balancers();
+    // Certificates are loaded by the config loader too, so `lbd -t` and a
+    // reload refuse one that does not load, naming its config line.
+    lbd::l7::register_tls_config_checks();
     lbd::ConfigLoadResult loaded = lbd::load_config_file(config_path);
     if (!loaded.errors.empty()) {
         print_errors(loaded.errors);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/server_types.h"
 #include "core/status_ranges.h"
+#include "core/tls_settings.h"
 
 namespace lbd {
 
@@ -92,6 +93,7 @@ struct PoolConfig {
     uint32_t queue_timeout_ms = 5000;
     uint32_t maglev_table_size = 65537;
     uint32_t slow_start_ms = 0;  // 0 = off
+    PoolTlsConfig tls;  // HTTP listeners only
 };
 
 struct AcceptProxyConfig {
@@ -111,6 +113,7 @@ struct ListenerConfig {
     uint32_t backlog = 1024;
     bool freebind = false;
     HttpConfig http;  // mode kHttp only
+    ListenerTlsConfig tls;  // mode kHttp only
 };
 
 struct AdminConfig {

@@ -38,6 +38,7 @@ public:
     explicit Errors(std::string file) : file_(std::move(file)) {}
     void add(Loc at, std::string message) { list_.push_back({file_, at.line, at.column, std::move(message)}); }
     bool empty() const { return list_.empty(); }
+    size_t size() const { return list_.size(); }
     // In text order, the way a compiler lists them.
     std::vector<ConfigError> take() {
         std::stable_sort(list_.begin(), list_.end(), [](const ConfigError& a, const ConfigError& b) {
@@ -187,5 +188,11 @@ std::vector<HttpWeightedPool> check_split(const pb::WeightedPools& msg, const No
                                           const NameSet& pools, Errors& errors);
 // Cookie stickiness on a pool that a TCP listener uses is an error.
 void check_cookie_pools_are_http(const Config& config, const Node& root, Errors& errors);
+// A listener's and a pool's tls blocks (config_tls.cc); `what` names the listener or pool.
+ListenerTlsConfig check_listener_tls(const pb::ListenerTls& msg, const Node& node, const std::string& what,
+                                     Errors& errors);
+PoolTlsConfig check_pool_tls(const pb::ServerTls& msg, const Node& node, const std::string& what, Errors& errors);
+// A pool with tls serves HTTP listeners only: a TCP listener splices bytes as they are.
+void check_tls_pools_unused_by_tcp(const Config& config, const Node& root, Errors& errors);
 
 }  // namespace lbd::config_check

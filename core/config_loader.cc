@@ -162,6 +162,11 @@ ListenerConfig check_listener(const pb::Listener& msg, const Node& node, int ind
     if (msg.has_http() && !http)
         errors.add(node.at(F::kHttpFieldNumber), what + ": an http block needs mode: MODE_HTTP");
     if (http) out.http = check_http(msg.http(), node.child(F::kHttpFieldNumber), pools, errors);
+    if (msg.has_tls() && !http)
+        errors.add(node.at(F::kTlsFieldNumber), what + ": tls needs mode: MODE_HTTP (a TCP listener passes bytes "
+                                                       "through unchanged; terminate TLS on an HTTP listener)");
+    else if (msg.has_tls())
+        out.tls = check_listener_tls(msg.tls(), node.child(F::kTlsFieldNumber), what, errors);
 
     if (msg.has_accept_proxy() && http)
         errors.add(node.at(F::kAcceptProxyFieldNumber), what + ": accept_proxy is not supported on HTTP listeners yet");
@@ -265,6 +270,8 @@ PoolConfig check_pool(const pb::Pool& msg, const Node& node, int index, NameSet&
     if (msg.has_stickiness())
         out.stickiness = check_stickiness(msg.stickiness(), node.child(F::kStickinessFieldNumber), errors);
     check_pool_tuning(msg, node, out, errors);
+    if (msg.has_tls())
+        out.tls = check_pool_tls(msg.tls(), node.child(F::kTlsFieldNumber), label("pool", msg.name(), index), errors);
     return out;
 }
 
@@ -304,6 +311,7 @@ Config check_config(const pb::Config& msg, const Node& root, Errors& errors) {
                                                listener_names, pool_names, errors));
     check_binds_distinct(out.listeners, root, errors);
     check_cookie_pools_are_http(out, root, errors);
+    check_tls_pools_unused_by_tcp(out, root, errors);
     return out;
 }
 

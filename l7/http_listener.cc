@@ -1,16 +1,31 @@
 #include "l7/http_listener.h"
 
 #include <tuple>
+#include <algorithm>
 
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"
 
 namespace lbd::l7 {
 
-HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, const ListenerConfig& config,
-                           HttpListenerStats& stats, UniqueFd fd)
+namespace {
+
+// How often a listener asks its ticket keys whether one is due to rotate: a
+// fraction of the rotation interval, so a rotation is at most that late.
+// Every worker's copy of a listener asks; the context rotates once (it
+// compares the key's age under its lock), and the others find nothing due.
+uint32_t rotate_check_ms(const TlsServerSettings& settings) {
+    return std::clamp<uint32_t>(settings.ticket_rotation_s * 1000 / 8, 1000, 60000);
+}
+
+}  // namespace
+
+HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr<const TlsContexts> tls,
+                           const ListenerConfig& config, HttpListenerStats& stats, UniqueFd fd)
     : worker_(worker),
       runtime_(std::move(runtime)),
+      tls_(std::move(tls)),
+      server_tls_(config.tls.enabled ? tls_->listener(config.name) : nullptr),
       stats_(stats),
       default_pool_(config.pool.empty() ? nullptr : runtime_->pools.find(config.pool)),
       listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd),
@@ -19,6 +34,25 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, const ListenerC
         if (route.action == HttpRouteAction::kSplit)
             splits_.emplace(std::piecewise_construct, std::forward_as_tuple(&route),
                             std::forward_as_tuple(route, runtime_->pools));
+}
+
+void HttpListener::start() {
+    listener_.start();
+    if (server_tls_ == nullptr || !config().tls.context.session_tickets) return;
+    rotate_ = make_event(worker_.base(), -1, EV_PERSIST, &HttpListener::on_rotate, this);
+    arm_timer(rotate_.get(), rotate_check_ms(config().tls.context));
+}
+
+void HttpListener::stop() {
+    listener_.stop();
+    // A replaced listener's context is the old configuration's: the new
+    // listener rotates its own.
+    rotate_.reset();
+}
+
+void HttpListener::on_rotate(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<HttpListener*>(arg);
+    self->server_tls_->rotate_ticket_keys(monotonic_ms());
 }
 
 void HttpListener::accepted(UniqueFd fd, const SocketAddress& peer) {

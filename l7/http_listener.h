@@ -12,6 +12,7 @@
 #include "core/tcp_listener.h"
 #include "l7/proxy_types.h"
 #include "l7/weighted_split.h"
+#include "l7/tls_setup.h"
 
 namespace lbd::l7 {
 
@@ -21,8 +22,9 @@ class L7Worker;
 // it, it lives (with its Runtime) until its last connection ends.
 class HttpListener : public std::enable_shared_from_this<HttpListener> {
 public:
-    HttpListener(L7Worker& worker, RuntimePtr runtime, const ListenerConfig& config, HttpListenerStats& stats,
-                 UniqueFd fd);
+    // `tls`: the contexts of `runtime`'s configuration (TlsContexts::build).
+    HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr<const TlsContexts> tls,
+                 const ListenerConfig& config, HttpListenerStats& stats, UniqueFd fd);
 
     const ListenerConfig& config() const { return listener_.config(); }
     const HttpConfig& http() const { return listener_.config().http; }
@@ -36,16 +38,26 @@ public:
     // with a split) on this worker.
     SplitRoute& split(const HttpRouteConfig& route) { return splits_.at(&route); }
 
-    void start() { listener_.start(); }
-    void stop() { listener_.stop(); }
+    // Null: plain HTTP.
+    TlsServerContext* server_tls() const { return server_tls_; }
+    // The client context towards `pool`'s servers; null: plain HTTP. Shared:
+    // an idle server connection may outlive this listener.
+    const std::shared_ptr<const TlsClientContext>& pool_tls(const std::string& pool) const { return tls_->pool(pool); }
+
+    void start();
+    void stop();
     UniqueFd release_fd() { return listener_.release_fd(); }
     void connection_closed() { listener_.connection_closed(); }
 
 private:
     void accepted(UniqueFd fd, const SocketAddress& peer);
+    static void on_rotate(evutil_socket_t fd, short what, void* arg);
 
     L7Worker& worker_;
     RuntimePtr runtime_;
+    std::shared_ptr<const TlsContexts> tls_;
+    TlsServerContext* server_tls_ = nullptr;
+    EventPtr rotate_;  // ticket key rotation, while accepting
     HttpListenerStats& stats_;
     Pool* default_pool_ = nullptr;
     TcpListener listener_;

@@ -19,6 +19,7 @@
 #include "l7/rate_limit.h"
 #include "l7/router.h"
 #include "l7/weighted_split.h"
+#include "l7/tls_context.h"
 
 namespace lbd::l7 {
 
@@ -41,7 +42,7 @@ HttpSession::HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listene
     if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0)
         endpoint_.local_port = SocketAddress(reinterpret_cast<sockaddr*>(&local), len).port();
     endpoint_.peer = peer;
-    client_ = make_client_stream(worker_.base(), std::move(fd), listener_->config());
+    client_ = make_client_stream(worker_.base(), std::move(fd), listener_->server_tls());
     endpoint_.scheme = client_.scheme;
     request_limits_.max_header_bytes = http_.limits.max_header_bytes;
     request_limits_.max_header_count = http_.limits.max_header_count;
@@ -61,9 +62,13 @@ void HttpSession::start() {
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     phase_ = Phase::kHead;
-    // The first request's head is timed from the accept: a client that
-    // connects and sends nothing (or a byte a minute) is a slowloris.
-    arm(Timer::kHeader, http_.timeouts.client_header_ms);
+    // The first request's head is timed from the accept (or, over TLS, from
+    // the handshake, itself timed from the accept): a client that connects
+    // and sends nothing (or a byte a minute) is a slowloris.
+    if (client_.ssl != nullptr)
+        arm(Timer::kHandshake, listener_->config().tls.handshake_timeout_ms);
+    else
+        arm(Timer::kHeader, http_.timeouts.client_header_ms);
     if (worker_.draining()) drain();
 }
 
@@ -123,6 +128,7 @@ void HttpSession::on_client_write(bufferevent* bev, void* arg) {
 
 void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    if (self->client_.ssl != nullptr && !self->handshake_done_) return self->client_handshake_event(what);
     if (what & BEV_EVENT_ERROR) return self->close(Termination::kClientAbort);
     if (!(what & BEV_EVENT_EOF)) return;
     self->client_eof_ = true;
@@ -165,7 +171,7 @@ void HttpSession::on_server_write(bufferevent*, void* arg) {
     if (self->phase_ == Phase::kTunnel) self->pump_tunnel();
 }
 
-void HttpSession::on_server_event(bufferevent*, short what, void* arg) {
+void HttpSession::on_server_event(bufferevent* bev, short what, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
     if (self->phase_ == Phase::kConnecting) {
         if (what & BEV_EVENT_CONNECTED) {
@@ -173,8 +179,7 @@ void HttpSession::on_server_event(bufferevent*, short what, void* arg) {
             self->server_->counters.connect_time.observe(static_cast<uint64_t>(self->connect_ms_));
             return self->send_request();
         }
-        int err = EVUTIL_SOCKET_ERROR();
-        return self->connect_failed(err != 0 ? strerror(err) : "connection closed");
+        return self->connect_failed(stream_error(bev).c_str());
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->server_closed((what & BEV_EVENT_ERROR) != 0);
 }
@@ -189,6 +194,7 @@ void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
     };
     switch (self->timer_kind_) {
         case Timer::kNone: return;
+        case Timer::kHandshake: return self->handshake_timed_out();
         case Timer::kKeepAlive: return self->close(Termination::kOk);
         case Timer::kHeader:
             // Nothing at all since the accept or the last response: close
@@ -328,7 +334,9 @@ void HttpSession::connect_server() {
     phase_ = Phase::kConnecting;
     server_bytes_ = false;
     server_eof_ = false;
+    const std::shared_ptr<const TlsClientContext>& tls = listener_->pool_tls(pool_->name());
     if (!fresh_only_ && http_.max_idle_per_server != 0) upstream_ = worker_.upstreams().take(server_.get());
+    if (upstream_ && upstream_->tls != tls) upstream_.reset();  // made before a reload changed the pool's tls
     if (upstream_) {
         bufferevent_setcb(upstream_->bev.get(), &HttpSession::on_server_read, &HttpSession::on_server_write,
                           &HttpSession::on_server_event, this);
@@ -337,7 +345,12 @@ void HttpSession::connect_server() {
     }
     upstream_ = std::make_unique<UpstreamConn>();
     upstream_->server = server_;
-    upstream_->bev = make_server_stream(worker_.base());
+    upstream_->tls = tls;
+    // Over TLS the server is checked against the pool's server_name or, if
+    // none, its address (an IP: against the certificate's IP SANs).
+    const bool by_address = tls != nullptr && pool_->config().tls.context.server_name.empty();
+    upstream_->bev = make_server_stream(worker_.base(), tls.get(), by_address ? server_->address().ip_string() : "");
+    if (!upstream_->bev) return connect_failed("tls: cannot make an SSL (out of memory)");
     bufferevent* bev = upstream_->bev.get();
     bufferevent_setcb(bev, &HttpSession::on_server_read, &HttpSession::on_server_write, &HttpSession::on_server_event,
                       this);
@@ -428,6 +441,8 @@ void HttpSession::close(Termination term) {
         int fd = bufferevent_getfd(client_.bev.get());
         linger lin{1, 0};
         if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin);
+    } else if (evbuffer_get_length(bufferevent_get_output(client_.bev.get())) == 0) {
+        close_notify(client_);
     }
     client_.bev.reset();
     HttpListenerStats& stats = listener_->stats();
@@ -453,6 +468,10 @@ void HttpSession::log_request(Termination term) {
     r.connect_ms = connect_ms_;
     r.header_ms = header_ms_;
     r.term = to_string(term);
+    if (client_.ssl != nullptr) {
+        r.tls_version = tls_version_name(client_.ssl);
+        r.sni = selected_server_name(client_.ssl);
+    }
     std::string line = http_.log_format == HttpLogFormat::kJson ? format_access_json(r) : format_access_text(r);
     LOG_INFO("%s", line.c_str());
 }

@@ -18,7 +18,9 @@
 //   6 pump_response_body  server bytes         -> client (as is, or de-chunked for HTTP/1.0)
 //   7 finish_request      termination          -> access log; next request, or close
 //
-// Connection life cycle:
+// Connection life cycle (a TLS listener's connection first shakes hands:
+// accept -> handshake -> HEAD, a failure or handshake_timeout_ms closes it,
+// counted in lbd_http_tls_handshake_failures_total, not logged per request):
 //
 //   accept -> HEAD ---request head---> CONNECTING --connected/reused--> EXCHANGE
 //              ^  \--bad head/timeout-> 4xx, CLOSING   |  connect failed: another server
@@ -81,7 +83,7 @@ public:
 
 private:
     enum class Phase : uint8_t { kIdle, kHead, kConnecting, kExchange, kTunnel, kClosing, kClosed };
-    enum class Timer : uint8_t { kNone, kKeepAlive, kHeader, kConnect, kResponse, kBodyIdle, kTunnelIdle, kFlush };
+    enum class Timer : uint8_t { kNone, kHandshake, kKeepAlive, kHeader, kConnect, kResponse, kBodyIdle, kTunnelIdle, kFlush };
 
     // Phases (http_session.cc: 1-3; http_exchange.cc: 4-7).
     void read_request_head();
@@ -101,6 +103,10 @@ private:
     void start_tunnel();
     void pump_tunnel();
     void server_closed(bool error);
+
+    // TLS listeners (http_session_tls.cc): the handshake before phase 1.
+    void client_handshake_event(short what);
+    void handshake_timed_out();
 
     // Answers and endings (http_session.cc).
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
@@ -132,6 +138,7 @@ private:
     std::shared_ptr<HttpListener> listener_;
     const HttpConfig& http_;
     ClientStream client_;
+    bool handshake_done_ = false;  // TLS: the first request may be read
     ClientEndpoint endpoint_;
     HttpLimits request_limits_;
     Phase phase_ = Phase::kHead;

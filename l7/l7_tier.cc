@@ -24,7 +24,11 @@ L7Tier::L7Tier(const std::vector<Worker*>& workers, const GlobalConfig& global) 
 
 L7Tier::~L7Tier() = default;
 
-bool L7Tier::prepare(const Runtime& next, std::vector<Plan>& plans, std::string* error) {
+bool L7Tier::prepare(const Runtime& next, std::vector<Plan>& plans, std::shared_ptr<const TlsContexts>& tls,
+                     std::string* error) {
+    // Contexts first: a certificate that no longer loads changes nothing.
+    tls = TlsContexts::build(next.config, error);
+    if (tls == nullptr) return false;
     for (const ListenerConfig& lc : next.config.listeners) {
         if (lc.mode != ListenerMode::kHttp) continue;
         Plan& plan = plans.emplace_back();
@@ -37,17 +41,19 @@ bool L7Tier::prepare(const Runtime& next, std::vector<Plan>& plans, std::string*
 
 bool L7Tier::start(RuntimePtr runtime, std::string* error) {
     std::vector<Plan> plans;
-    if (!prepare(*runtime, plans, error)) return false;
+    std::shared_ptr<const TlsContexts> tls;
+    if (!prepare(*runtime, plans, tls, error)) return false;
     for (Plan& plan : plans) {
         Slot& slot = slots_[plan.config->name];
         slot.bound = plan.bound;
         for (size_t i = 0; i < worker_state_.size(); ++i) {
             L7Worker& w = *worker_state_[i];
-            auto listener = std::make_shared<HttpListener>(w, runtime, *plan.config, *slot.stats, std::move(plan.fds[i]));
+            auto listener = std::make_shared<HttpListener>(w, runtime, tls, *plan.config, *slot.stats, std::move(plan.fds[i]));
             listener->start();
             w.add_listener(std::move(listener));
         }
-        LOG_INFO("listener %s bound %s (mode http)", plan.config->name.c_str(), plan.bound.to_string().c_str());
+        LOG_INFO("listener %s bound %s (mode http%s)", plan.config->name.c_str(), plan.bound.to_string().c_str(),
+                 plan.config->tls.enabled ? ", tls" : "");
     }
     current_ = std::move(runtime);
     return true;
@@ -55,7 +61,8 @@ bool L7Tier::start(RuntimePtr runtime, std::string* error) {
 
 bool L7Tier::reload(RuntimePtr next, std::string* error) {
     auto plans = std::make_shared<std::vector<Plan>>();
-    if (!prepare(*next, *plans, error)) return false;
+    std::shared_ptr<const TlsContexts> tls;
+    if (!prepare(*next, *plans, tls, error)) return false;
     for (Plan& plan : *plans) {
         Slot& slot = slots_[plan.config->name];
         slot.bound = plan.bound;
@@ -66,14 +73,14 @@ bool L7Tier::reload(RuntimePtr next, std::string* error) {
     for (size_t i = 0; i < worker_state_.size(); ++i) {
         L7Worker* w = worker_state_[i].get();
         // Runs on worker i: only that worker touches its listeners.
-        w->worker().post([w, i, next, plans] {
+        w->worker().post([w, i, next, plans, tls] {
             std::vector<std::shared_ptr<HttpListener>> fresh;
             for (Plan& plan : *plans) {
                 UniqueFd released;
                 if (auto old = plan.kept ? w->find_listener(plan.config->name) : nullptr) released = old->release_fd();
                 UniqueFd fd = plan.take(i, std::move(released));
                 if (!fd) continue;
-                auto listener = std::make_shared<HttpListener>(*w, next, *plan.config, *plan.stats, std::move(fd));
+                auto listener = std::make_shared<HttpListener>(*w, next, tls, *plan.config, *plan.stats, std::move(fd));
                 listener->start();
                 fresh.push_back(std::move(listener));
             }
@@ -128,6 +135,11 @@ void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {
         for (size_t i = 0; i < static_cast<size_t>(Termination::kCount); ++i)
             (*info->mutable_ended())[to_string(static_cast<Termination>(i))] =
                 s->ended[i].load(std::memory_order_relaxed);
+        // Connections of a TLS listener that ended before any request.
+        if (lc.tls.enabled) {
+            (*info->mutable_ended())["tls_handshake_failed"] = s->tls_handshake_failures.load(std::memory_order_relaxed);
+            (*info->mutable_ended())["tls_handshake_timeout"] = s->tls_handshake_timeouts.load(std::memory_order_relaxed);
+        }
     }
 }
 
@@ -160,6 +172,7 @@ void L7Tier::write_metrics(std::string& out) const {
             metric_sample(out, "lbd_http_requests_ended_total",
                           {{"listener", name}, {"term", to_string(static_cast<Termination>(i))}},
                           double(s->ended[i].load()));
+    write_tls_metrics(out);
     metric_header(out, "lbd_http_request_duration_seconds", "histogram",
                   "From a request's head phase to its response's last byte.");
     for (const auto& [name, s] : listeners)
@@ -182,6 +195,25 @@ void L7Tier::write_rate_limit_metrics(std::string& out) const {
     for (const auto& [listener, zone] : zones)
         metric_sample(out, "lbd_http_rate_limit_keys", {{"listener", listener}, {"zone", zone->config().name}},
                       double(zone->size()));
+}
+
+void L7Tier::write_tls_metrics(std::string& out) const {
+    std::vector<std::pair<std::string, const HttpListenerStats*>> listeners;
+    for (const ListenerConfig& lc : current_->config.listeners)
+        if (lc.mode == ListenerMode::kHttp && lc.tls.enabled)
+            if (const HttpListenerStats* s = stats(lc.name)) listeners.emplace_back(lc.name, s);
+    if (listeners.empty()) return;
+    metric_header(out, "lbd_http_tls_handshakes_total", "counter", "TLS handshakes completed on HTTP listeners.");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http_tls_handshakes_total", {{"listener", name}}, double(s->tls_handshakes.load()));
+    metric_header(out, "lbd_http_tls_handshake_failures_total", "counter",
+                  "TLS handshakes that failed (reason=error: refused, malformed or closed; reason=timeout).");
+    for (const auto& [name, s] : listeners) {
+        metric_sample(out, "lbd_http_tls_handshake_failures_total", {{"listener", name}, {"reason", "error"}},
+                      double(s->tls_handshake_failures.load()));
+        metric_sample(out, "lbd_http_tls_handshake_failures_total", {{"listener", name}, {"reason", "timeout"}},
+                      double(s->tls_handshake_timeouts.load()));
+    }
 }
 
 }  // namespace lbd::l7

@@ -13,6 +13,7 @@
 #include "core/runtime.h"
 #include "core/worker.h"
 #include "l7/proxy_types.h"
+#include "l7/tls_setup.h"
 #include "lbd/v1/admin.pb.h"
 
 namespace lbd::l7 {
@@ -54,8 +55,11 @@ private:
         SocketAddress bound;
     };
     struct Plan;
-    bool prepare(const Runtime& next, std::vector<Plan>& plans, std::string* error);
     void write_rate_limit_metrics(std::string& out) const;
+    void write_tls_metrics(std::string& out) const;
+    // The next configuration's sockets and TLS contexts (control thread).
+    bool prepare(const Runtime& next, std::vector<Plan>& plans, std::shared_ptr<const TlsContexts>& tls,
+                 std::string* error);
 
     std::vector<std::unique_ptr<L7Worker>> worker_state_;
     std::map<std::string, Slot> slots_;  // by listener name, never erased

@@ -44,6 +44,13 @@ struct HttpListenerStats {
     std::array<std::atomic<uint64_t>, static_cast<size_t>(Termination::kCount)> ended{};
     // From a request's head complete to its response's last byte written.
     LatencyHistogram request_duration;
+    // TLS listeners: handshakes completed, and failed (a bad or refused
+    // ClientHello, plain HTTP on the TLS port, a close mid-handshake) or
+    // timed out (handshake_timeout_ms). Counted, not logged at info: a
+    // scanner would otherwise fill the log.
+    std::atomic<uint64_t> tls_handshakes{0};
+    std::atomic<uint64_t> tls_handshake_failures{0};
+    std::atomic<uint64_t> tls_handshake_timeouts{0};
 };
 
 }  // namespace lbd::l7

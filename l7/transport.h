@@ -2,13 +2,14 @@
 //
 // Why bufferevents rather than our own Transport interface: a session reads
 // and writes evbuffers, gets read/write/event callbacks and sets watermarks,
-// and none of that changes when the bytes are encrypted. TLS on the client
-// side (l7/tls_context.h builds the SSL_CTX and picks it by SNI) is then a
-// change of this one file: make_client_stream() creates the stream with
-// bufferevent_openssl_socket_new(base, fd, SSL_new(ctx),
-// BUFFEREVENT_SSL_ACCEPTING, options) instead of bufferevent_socket_new, and
-// sets `scheme` to "https". The session, its phases and its back-pressure
-// stay as they are. (That needs libevent_openssl in the build.)
+// and none of that changes when the bytes are encrypted. TLS (the contexts of
+// l7/tls_context.h) is a choice made here: a client stream of a TLS listener
+// is a bufferevent_openssl in the accepting state, a server stream of a pool
+// with tls one in the connecting state; the session, its phases and its
+// back-pressure stay as they are. What the session sees of TLS: the
+// handshake's end as BEV_EVENT_CONNECTED on the client stream (a server
+// stream reports CONNECTED after its handshake, as a plain one after its TCP
+// connect), and a failed handshake as BEV_EVENT_ERROR.
 //
 // Every stream is made with BEV_OPT_DEFER_CALLBACKS: callbacks never run
 // inside a call the session makes (a write, a connect that fails at once),
@@ -18,8 +19,11 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include <openssl/ssl.h>
+
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/config.h"
 #include "core/event.h"
@@ -31,15 +35,33 @@ struct BufferEventDeleter {
 };
 using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventDeleter>;
 
+class TlsServerContext;
+class TlsClientContext;
+
 struct ClientStream {
-    BufferEventPtr bev;           // owns the fd
+    BufferEventPtr bev;           // owns the fd (and the SSL, if any)
     std::string scheme = "http";  // what X-Forwarded-Proto and redirects say
+    SSL* ssl = nullptr;           // owned by bev; null = plain
 };
 
-// The client side of an accepted connection of `listener`.
-ClientStream make_client_stream(event_base* base, UniqueFd fd, const ListenerConfig& listener);
+// The client side of an accepted connection; `tls` non-null = a TLS
+// listener (the handshake starts with the first read).
+ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerContext* tls);
 
 // An unconnected stream to a server (bufferevent_socket_connect connects it).
-BufferEventPtr make_server_stream(event_base* base);
+// `tls` non-null: over TLS, sending and checking `server_name` (or the
+// context's own name when empty; an IP literal is checked, not sent).
+// Null only when `tls` cannot make an SSL (out of memory).
+BufferEventPtr make_server_stream(event_base* base, const TlsClientContext* tls = nullptr,
+                                  std::string_view server_name = {});
+
+// Sends TLS close_notify on a client stream whose output is flushed, before
+// it is freed: OpenSSL keeps the session of a cleanly closed connection
+// resumable (tls_context.h, "Closing"). No-op on a plain stream.
+void close_notify(ClientStream& stream);
+
+// Why a stream failed, for a debug line: OpenSSL's reasons (and the
+// certificate verification result) on a TLS stream, else the socket error.
+std::string stream_error(bufferevent* bev);
 
 }  // namespace lbd::l7

@@ -25,6 +25,11 @@ class UpstreamPool;
 
 struct UpstreamConn {
     std::shared_ptr<Server> server;
+    // The TLS context the connection was made with (null: plain). A reload
+    // builds new contexts, and may turn a pool's tls on or off while its
+    // servers (and their idle connections) carry over: a connection is only
+    // reused for the context it was made with.
+    std::shared_ptr<const TlsClientContext> tls;
     BufferEventPtr bev;
     bool reused = false;
     // While idle in a pool.

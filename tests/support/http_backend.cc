@@ -266,6 +266,20 @@ void HttpBackend::serve(int fd) {
             if (!send_bytes(fd, response) || close_after) break;
             continue;
         }
+        if (path.rfind("/bytes/", 0) == 0) {  // a large response: N bytes of 'x', sent in 64 KiB pieces
+            uint64_t left = std::strtoull(path.c_str() + 7, nullptr, 10);
+            if (!send_bytes(fd, "HTTP/1.1 200 OK\r\nServer: test-backend\r\nContent-Length: " + std::to_string(left) +
+                                    "\r\n\r\n"))
+                break;
+            const std::string piece(64 * 1024, 'x');
+            while (left > 0 && !head_method) {
+                size_t n = static_cast<size_t>(std::min<uint64_t>(left, piece.size()));
+                if (!send_bytes(fd, piece.substr(0, n))) break;
+                left -= n;
+            }
+            if (left > 0 && !head_method) break;
+            continue;
+        }
         std::string body = "server=" + name_ + "\n" + *head + "body_bytes=" + std::to_string(body_bytes) + "\n";
         std::string response = "HTTP/1.1 200 OK\r\nServer: test-backend\r\nX-Powered-By: test\r\n"
                                "Content-Type: text/plain\r\n";

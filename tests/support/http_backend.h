@@ -7,6 +7,7 @@
 //   /die         resets the connection instead of answering (a server dying mid-request)
 //   /chunked     answers with a chunked body
 //   /login       as below, plus "Set-Cookie: JSESSIONID=NAME-N; Path=/" (N: the request count)
+//   /bytes/N     answers with a body of N bytes of 'x' (large downloads)
 //   /ws          with "Upgrade: websocket": the RFC 6455 handshake, then echoes text frames
 //   a path given to answer() (or any path, with "*"): that status and body, set at run time
 //   anything else: 200 with "server=NAME\n", the request head as received, and "body_bytes=N\n"

@@ -1,11 +1,20 @@
-// The configs shipped in sysconf/ must load: they are what operators copy.
+// The configs shipped in sysconf/ must load: they are what operators copy. Their certificates
+// (/etc/lbd/tls/NAME.pem and .key) are made here with the openssl CLI and the paths pointed at
+// them, and loaded for real (the L7 tier's check is registered, as in lbd's main).
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "core/config_loader.h"
+#include "l7/tls_setup.h"
+#include "tests/unit/tls_test_kit.h"
 
 #ifndef LBD_SOURCE_DIR
 #error "LBD_SOURCE_DIR must name the source tree (the build defines it)"
@@ -21,12 +30,51 @@ std::vector<std::string> shipped_configs() {
     return paths;
 }
 
+constexpr const char* kTlsDir = "/etc/lbd/tls/";
+
+// The config at `path` with its /etc/lbd/tls/NAME.{pem,key} made in `dir` and pointed at there.
+std::string with_test_certificates(const std::string& path, const std::filesystem::path& dir) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (size_t at = text.find(kTlsDir); at != std::string::npos; at = text.find(kTlsDir, at)) {
+        const size_t end = text.find('"', at);
+        const std::string file = text.substr(at + std::strlen(kTlsDir), end - at - std::strlen(kTlsDir));
+        const std::string stem = file.substr(0, file.rfind('.'));
+        if (!std::filesystem::exists(dir / (stem + ".pem"))) {
+            std::vector<std::string> key = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"};
+            if (stem.find("rsa") != std::string::npos) key = {"-newkey", "rsa:2048"};
+            std::vector<std::string> argv = {"openssl", "req", "-x509", "-nodes", "-days", "2", "-subj",
+                                             "/CN=www.example.com", "-addext", "subjectAltName=DNS:www.example.com",
+                                             "-keyout", (dir / (stem + ".key")).string(), "-out",
+                                             (dir / (stem + ".pem")).string()};
+            argv.insert(argv.begin() + 3, key.begin(), key.end());
+            l7::test::RunResult made = l7::test::run(argv);
+            REQUIRE_MESSAGE(made.exit_code == 0, made.output);
+        }
+        text.replace(at, std::strlen(kTlsDir), dir.string() + "/");
+    }
+    return text;
+}
+
 TEST_CASE("every sysconf/*.conf loads without errors") {
+    l7::register_tls_config_checks();
     std::vector<std::string> paths = shipped_configs();
     CHECK(paths.size() >= 2);  // lbd.conf and demo.conf at least
+    struct CertDir {
+        std::filesystem::path path;
+        CertDir() {
+            char tmpl[] = "/tmp/lbd-sysconf-test-XXXXXX";
+            REQUIRE(mkdtemp(tmpl) != nullptr);
+            path = tmpl;
+        }
+        ~CertDir() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    } certs;
     for (const std::string& path : paths) {
         CAPTURE(path);
-        ConfigLoadResult result = load_config_file(path);
+        ConfigLoadResult result = load_config_text(with_test_certificates(path, certs.path), path);
         for (const ConfigError& e : result.errors) FAIL_CHECK(e.to_string());
         REQUIRE(result.config.has_value());
         CHECK_FALSE(result.config->listeners.empty());

@@ -113,6 +113,7 @@ struct Pki {
     // stranger: EC P-256, CN stranger, signed by other_ca (client cert nobody trusts)
     // rogue:    EC P-256, SAN a.example.test, signed by other_ca (server cert nobody trusts)
     // expired:  EC P-256, SAN old.example.test, expired yesterday
+    // ip:       EC P-256, SAN IP 127.0.0.1 (a server checked by its address)
     Pki() {
         char tmpl[] = "/tmp/lbd-tls-test-XXXXXX";
         REQUIRE(mkdtemp(tmpl) != nullptr);
@@ -130,6 +131,7 @@ struct Pki {
         make_leaf("stranger", "ec", "stranger", "", "other_ca", 30, 7);
         make_leaf("rogue", "ec", "a.example.test", "DNS:a.example.test", "other_ca", 30, 8);
         make_leaf("expired", "ec", "old.example.test", "DNS:old.example.test", "ca", -1, 9);
+        make_leaf("ip", "ec", "127.0.0.1", "IP:127.0.0.1", "ca", 30, 10);
         write("garbage.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
         write("text.pem", "hello, I am not PEM\n");
         // The EC leaf followed by a broken second block: a bad chain.
