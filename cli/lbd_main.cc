@@ -226,6 +226,10 @@ private:
         // says so): a socket failure past the bind probe is rare.
         if (!l4_->reload(next, &error)) return reject(error);
         if (!l7_->reload(next, &error)) LOG_ERROR("reload: HTTP listeners not changed: %s", error.c_str());
+        // The tiers hand the new listeners to the workers by posted tasks:
+        // wait for them, so that "applied" (and lbctl reload returning) means
+        // every new connection gets the new configuration.
+        if (!await_posted_tasks(workers_, 5000)) LOG_WARN("reload: a worker took over 5 s to switch listeners");
         // Health checks restart on the new pools; kept servers keep their state.
         health_ = std::make_unique<HealthChecker>(control_.get(), next->pools);
         health_->start();

@@ -3,8 +3,11 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 #include "core/log.h"
 
@@ -50,6 +53,24 @@ void Worker::stop() {
 
 void Worker::join() {
     if (thread_.joinable()) thread_.join();
+}
+
+bool await_posted_tasks(const std::vector<std::unique_ptr<Worker>>& workers, int timeout_ms) {
+    // Shared with the posted tasks: a worker may run its task after a timeout.
+    struct Barrier {
+        std::mutex mu;
+        std::condition_variable cv;
+        size_t pending = 0;
+    };
+    auto barrier = std::make_shared<Barrier>();
+    barrier->pending = workers.size();
+    for (const auto& worker : workers)
+        worker->post([barrier] {
+            std::lock_guard lock(barrier->mu);
+            if (--barrier->pending == 0) barrier->cv.notify_all();
+        });
+    std::unique_lock lock(barrier->mu);
+    return barrier->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return barrier->pending == 0; });
 }
 
 }  // namespace lbd

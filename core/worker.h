@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "core/event.h"
 #include "core/task_queue.h"
@@ -40,5 +41,11 @@ private:
     std::unique_ptr<TaskQueue> tasks_;
     std::thread thread_;
 };
+
+// Any thread but a worker's: returns once every worker in `workers` has run
+// the tasks posted to it before the call (a barrier behind them, as the
+// queues are FIFO), or false after `timeout_ms`. A reload waits on it so
+// that once it says "applied", every new connection gets the new config.
+bool await_posted_tasks(const std::vector<std::unique_ptr<Worker>>& workers, int timeout_ms);
 
 }  // namespace lbd
