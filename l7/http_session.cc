@@ -16,6 +16,7 @@
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 #include "l7/router.h"
+#include "l7/socket_io.h"
 
 namespace lbd::l7 {
 
@@ -335,6 +336,7 @@ void HttpSession::connect_server() {
     SocketAddress copy = addr;
     if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0)
         return connect_failed(strerror(errno));
+    use_large_io(bev);
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint32_t timeout = http_.timeouts.server_connect_ms != 0 ? http_.timeouts.server_connect_ms

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "l7/socket_io.h"
+
 namespace lbd::l7 {
 
 namespace {
@@ -29,6 +31,7 @@ ClientStream make_client_stream(event_base* base, UniqueFd fd, const ListenerCon
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ClientStream stream;
     stream.bev.reset(checked(bufferevent_socket_new(base, fd.release(), kOptions)));
+    use_large_io(stream.bev.get());
     return stream;
 }
 

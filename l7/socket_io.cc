@@ -1,0 +1,97 @@
+#include "l7/socket_io.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_struct.h>
+#include <event2/event.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace lbd::l7 {
+
+namespace {
+
+// One read's reservation. Under 64 KiB so that a new evbuffer chain (the
+// size rounded up to a power of two, with its header) is one 64 KiB block.
+constexpr size_t kReadSize = 64 * 1024 - 256;
+// Read even when the input is at (or past) its high watermark: the commit
+// then runs the watermark callback, which suspends reading. libevent reads
+// this much in that case too.
+constexpr size_t kMinRead = 4096;
+// Most bytes one writev sends (libevent's default: 16 KiB). The output
+// buffers hold up to 256 KiB plus a read (kHighWater in http_exchange.cc).
+constexpr ev_ssize_t kMaxWrite = 256 * 1024;
+
+// One readv of up to `want` bytes into the free space at the end of `in`:
+// the bytes read, 0 at EOF, -1 with errno, -2 when no space could be had.
+ssize_t read_into(evutil_socket_t fd, evbuffer* in, size_t want) {
+    evbuffer_iovec vec[2];
+    const int n = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), vec, 2);
+    if (n < 1) return -2;
+    iovec iov[2];
+    size_t room = 0;
+    for (int i = 0; i < n; ++i) {
+        iov[i] = {vec[i].iov_base, std::min(vec[i].iov_len, want - room)};
+        room += iov[i].iov_len;
+    }
+    const ssize_t got = readv(fd, iov, n);
+    if (got <= 0) return got;
+    size_t left = static_cast<size_t>(got);
+    int used = 0;
+    for (; used < n && left > 0; ++used) {
+        vec[used].iov_len = std::min(iov[used].iov_len, left);
+        left -= vec[used].iov_len;
+    }
+    evbuffer_commit_space(in, vec, used);
+    return got;
+}
+
+// What libevent's bufferevent_readcb does, with one readv of up to kReadSize.
+void on_readable(evutil_socket_t fd, short what, void* arg) {
+    auto* bev = static_cast<bufferevent*>(arg);
+    short error = BEV_EVENT_READING;
+    if (what & EV_TIMEOUT) {
+        error |= BEV_EVENT_TIMEOUT;
+    } else {
+        evbuffer* in = bufferevent_get_input(bev);
+        size_t want = kReadSize;
+        if (const size_t high = bev->wm_read.high; high != 0) {
+            const size_t have = evbuffer_get_length(in);
+            want = have < high ? std::min(want, high - have) : kMinRead;
+        }
+        // A bufferevent keeps the end of its input frozen (only its own read
+        // adds there): thawed for this read, as bufferevent_readcb does.
+        evbuffer_unfreeze(in, 0);
+        const ssize_t got = read_into(fd, in, want);
+        const int read_errno = errno;
+        evbuffer_freeze(in, 0);
+        if (got > 0) {
+            bufferevent_trigger(bev, EV_READ, 0);
+            return;
+        }
+        if (got == -2) {
+            error |= BEV_EVENT_ERROR;  // out of memory
+        } else {
+            if (got < 0 && (read_errno == EAGAIN || read_errno == EWOULDBLOCK || read_errno == EINTR)) return;
+            error |= got == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR;
+        }
+    }
+    // As libevent: a stream that ended or failed stops reading, then says so.
+    bufferevent_disable(bev, EV_READ);
+    bufferevent_trigger_event(bev, error, 0);
+}
+
+}  // namespace
+
+void use_large_io(bufferevent* bev) {
+    event* ev = &bev->ev_read;
+    const bool pending = event_pending(ev, EV_READ, nullptr) != 0;
+    if (pending) event_del(ev);
+    event_assign(ev, bufferevent_get_base(bev), bufferevent_getfd(bev), EV_READ | EV_PERSIST | EV_FINALIZE,
+                 &on_readable, bev);
+    if (pending) event_add(ev, evutil_timerisset(&bev->timeout_read) ? &bev->timeout_read : nullptr);
+    bufferevent_set_max_single_write(bev, kMaxWrite);
+}
+
+}  // namespace lbd::l7
