@@ -8,6 +8,7 @@
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"
+#include "l7/socket_io.h"
 
 namespace lbd::l7 {
 
@@ -43,7 +44,7 @@ void HttpSession::send_request() {
     bufferevent* bev = upstream_->bev.get();
     bufferevent_setwatermark(bev, EV_READ, 0, kServerReadHighWater);
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    enable_stream(bev);
     std::string head = serialize_request(request_);
     bufferevent_write(bev, head.data(), head.size());
     server_->counters.bytes_to_server.fetch_add(head.size(), std::memory_order_relaxed);

@@ -57,7 +57,7 @@ void HttpSession::start() {
                       this);
     bufferevent_setwatermark(bev, EV_READ, 0, std::max<size_t>(kReadHighWater, http_.limits.max_header_bytes + 1));
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    enable_stream(bev);
     phase_ = Phase::kHead;
     // The first request's head is timed from the accept: a client that
     // connects and sends nothing (or a byte a minute) is a slowloris.
@@ -91,6 +91,7 @@ void HttpSession::arm(Timer kind, uint32_t ms) {
 
 void HttpSession::on_client_read(bufferevent*, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     switch (self->phase_) {
         case Phase::kIdle:
             self->phase_ = Phase::kHead;
@@ -107,6 +108,7 @@ void HttpSession::on_client_read(bufferevent*, void* arg) {
 
 void HttpSession::on_client_write(bufferevent* bev, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     switch (self->phase_) {
         case Phase::kExchange:
             if (self->resp_started_) self->pump_response_body();
@@ -121,6 +123,7 @@ void HttpSession::on_client_write(bufferevent* bev, void* arg) {
 
 void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     if (what & BEV_EVENT_ERROR) return self->close(Termination::kClientAbort);
     if (!(what & BEV_EVENT_EOF)) return;
     self->client_eof_ = true;
@@ -149,6 +152,7 @@ void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
 
 void HttpSession::on_server_read(bufferevent*, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     self->server_bytes_ = true;
     if (self->phase_ == Phase::kExchange) {
         if (!self->resp_started_) return self->read_response_head();
@@ -159,12 +163,14 @@ void HttpSession::on_server_read(bufferevent*, void* arg) {
 
 void HttpSession::on_server_write(bufferevent*, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     if (self->phase_ == Phase::kExchange && !self->req_body_done_) return self->pump_request_body();
     if (self->phase_ == Phase::kTunnel) self->pump_tunnel();
 }
 
 void HttpSession::on_server_event(bufferevent*, short what, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     if (self->phase_ == Phase::kConnecting) {
         if (what & BEV_EVENT_CONNECTED) {
             self->connect_ms_ = static_cast<int64_t>(monotonic_ms() - self->connect_start_ms_);
@@ -179,6 +185,7 @@ void HttpSession::on_server_event(bufferevent*, short what, void* arg) {
 
 void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     // Idle timers are armed once per period and re-armed for the rest here,
     // rather than on every byte.
     auto idle_left = [self]() -> uint32_t {
@@ -213,6 +220,7 @@ void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
 
 void HttpSession::on_resume(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     if (self->phase_ != Phase::kIdle) return;
     self->phase_ = Phase::kHead;
     self->arm(Timer::kHeader, self->http_.timeouts.client_header_ms);
@@ -400,6 +408,12 @@ void HttpSession::respond_error(int status, Termination term) {
 }
 
 // --- the end ----------------------------------------------------------------------
+
+void HttpSession::flush_streams() {
+    if (closed_) return;
+    flush_output(client_.bev.get());
+    if (upstream_) flush_output(upstream_->bev.get());
+}
 
 void HttpSession::flush_and_close() {
     phase_ = Phase::kClosing;

@@ -114,6 +114,14 @@ private:
     // Whether the request's body (if any) is fully read from the client.
     bool request_body_consumed() const { return req_body_done_; }
 
+    // Sends what a callback queued on the plain streams when it returns
+    // (socket_io.h): one writev per side, no write event unless needed.
+    struct FlushOnReturn {
+        HttpSession& session;
+        ~FlushOnReturn() { session.flush_streams(); }
+    };
+    void flush_streams();
+
     static void on_client_read(bufferevent* bev, void* arg);
     static void on_client_write(bufferevent* bev, void* arg);
     static void on_client_event(bufferevent* bev, short what, void* arg);

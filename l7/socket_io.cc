@@ -82,6 +82,8 @@ void on_readable(evutil_socket_t fd, short what, void* arg) {
     bufferevent_trigger_event(bev, error, 0);
 }
 
+bool writes_through(const bufferevent* bev) { return event_get_callback(&bev->ev_read) == &on_readable; }
+
 }  // namespace
 
 void use_large_io(bufferevent* bev) {
@@ -92,6 +94,39 @@ void use_large_io(bufferevent* bev) {
                  &on_readable, bev);
     if (pending) event_add(ev, evutil_timerisset(&bev->timeout_read) ? &bev->timeout_read : nullptr);
     bufferevent_set_max_single_write(bev, kMaxWrite);
+}
+
+void enable_stream(bufferevent* bev) {
+    if (!writes_through(bev)) {
+        bufferevent_enable(bev, EV_READ | EV_WRITE);
+        return;
+    }
+    bufferevent_enable(bev, EV_READ);
+    // On after a connect; off once nothing waits (no epoll_ctl: not pending).
+    if (!event_pending(&bev->ev_write, EV_WRITE, nullptr)) bufferevent_disable(bev, EV_WRITE);
+}
+
+void flush_output(bufferevent* bev) {
+    if (bev == nullptr || !writes_through(bev)) return;
+    // Connecting, or libevent already sends the rest: it goes on doing so.
+    if (event_pending(&bev->ev_write, EV_WRITE, nullptr)) return;
+    evbuffer* out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) == 0) {
+        if (bufferevent_get_enabled(bev) & EV_WRITE) bufferevent_disable(bev, EV_WRITE);
+        return;
+    }
+    // As the input's end, the output's start is frozen but for libevent's
+    // own writes: thawed for this one.
+    evbuffer_unfreeze(out, 1);
+    const int sent = evbuffer_write_atmost(out, bufferevent_getfd(bev), kMaxWrite);
+    evbuffer_freeze(out, 1);
+    if (sent > 0 && evbuffer_get_length(out) == 0) {
+        bufferevent_trigger(bev, EV_WRITE, 0);
+        return;
+    }
+    // Part sent, a full socket or an error: libevent's write event takes over
+    // (and reports an error as BEV_EVENT_WRITING | BEV_EVENT_ERROR).
+    bufferevent_enable(bev, EV_WRITE);
 }
 
 }  // namespace lbd::l7

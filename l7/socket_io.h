@@ -11,7 +11,18 @@
 // deferred read/event callbacks and the bufferevent's teardown. Writes go
 // out up to 256 KiB per writev rather than libevent's default 16 KiB.
 //
-// Plain sockets only: a TLS bufferevent reads through OpenSSL.
+// Writes go through too, when the owner says its callback is done:
+// libevent's bufferevent adds its write event (an epoll_ctl) when bytes
+// are queued and deletes it (another) once they are sent, so a small
+// response costs two epoll_ctl and one more loop turn per side. A plain
+// stream here keeps EV_WRITE off; flush_output() sends what the callback
+// queued with one writev and turns EV_WRITE on only when the socket did
+// not take it all (libevent sends the rest and calls the write callback,
+// as before). A flush that empties the output runs the write callback
+// too (deferred), as libevent's own write would.
+//
+// Plain sockets only: a TLS bufferevent reads and writes through OpenSSL;
+// enable_stream() and flush_output() leave it to libevent.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -22,5 +33,12 @@ namespace lbd::l7 {
 // with an fd, and after bufferevent_socket_connect (which re-creates the
 // read event). Keeps the event's pending state.
 void use_large_io(bufferevent* bev);
+
+// Turns reading on, and writing for streams that do not write through.
+void enable_stream(bufferevent* bev);
+
+// Sends what the output of a plain stream holds (see above); nullptr and
+// other streams: nothing. Call at the end of each callback that may write.
+void flush_output(bufferevent* bev);
 
 }  // namespace lbd::l7
