@@ -236,19 +236,20 @@ void HttpSession::read_request_head() {
     in_request_ = true;
     const size_t n = std::min<size_t>(available, http_.limits.max_header_bytes);
     const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
-    HeadParseResult result = parse_request_head(std::string_view(data, n), request_limits_, req_head_, &req_scan_);
+    HttpRequestHead& head = worker_.request_head();
+    HeadParseResult result = parse_request_head(std::string_view(data, n), request_limits_, head, &req_scan_);
     if (result.status == HeadStatus::kIncomplete) return;
     loggable_ = true;
     listener_->stats().requests.fetch_add(1, std::memory_order_relaxed);
     if (result.status == HeadStatus::kError) {
         // Enough of the head for the log line, when the parser got that far.
-        request_.method = std::string(req_head_.method_token.substr(0, 32));
-        request_.path = std::string(req_head_.target.substr(0, 256));
+        request_.method = std::string(head.method_token.substr(0, 32));
+        request_.path = std::string(head.target.substr(0, 256));
         LOG_DEBUG("http listener=%s client=%s: bad request: %s", listener_->config().name.c_str(),
                   endpoint_.peer.to_string().c_str(), to_string(result.error));
         return respond_error(http_status(result.error), Termination::kBadRequest);
     }
-    request_ = copy_request(req_head_);
+    request_ = copy_request(head);
     bytes_in_ = result.consumed;
     evbuffer_drain(in, result.consumed);
     req_body_ = BodyDecoder(request_.framing, request_.content_length, request_limits_);

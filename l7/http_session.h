@@ -153,8 +153,7 @@ private:
     bool loggable_ = false;
 
     // The request in flight.
-    HttpRequestHead req_head_;
-    HeadScanState req_scan_;
+    HeadScanState req_scan_;  // the head itself is parsed into the worker's request_head()
     bool in_request_ = false;
     RequestInfo request_;
     const HttpRouteConfig* route_ = nullptr;
@@ -167,8 +166,7 @@ private:
     bool server_eof_ = false;
     BodyDecoder req_body_;
     bool req_body_done_ = true;
-    HttpResponseHead resp_head_;
-    HeadScanState resp_scan_;
+    HeadScanState resp_scan_;  // into the worker's response_head()
     bool resp_started_ = false;  // the final head went to the client
     bool resp_done_ = false;
     ResponseInfo response_;
