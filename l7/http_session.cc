@@ -63,6 +63,7 @@ void HttpSession::start() {
     // connects and sends nothing (or a byte a minute) is a slowloris.
     arm(Timer::kHeader, http_.timeouts.client_header_ms);
     if (worker_.draining()) drain();
+    if (!closed_) read_now(bev);
 }
 
 void HttpSession::drain() {

@@ -96,6 +96,11 @@ void use_large_io(bufferevent* bev) {
     bufferevent_set_max_single_write(bev, kMaxWrite);
 }
 
+void read_now(bufferevent* bev) {
+    if (writes_through(bev) && (bufferevent_get_enabled(bev) & EV_READ))
+        on_readable(bufferevent_getfd(bev), EV_READ, bev);
+}
+
 void enable_stream(bufferevent* bev) {
     if (!writes_through(bev)) {
         bufferevent_enable(bev, EV_READ | EV_WRITE);

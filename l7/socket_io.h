@@ -34,6 +34,11 @@ namespace lbd::l7 {
 // read event). Keeps the event's pending state.
 void use_large_io(bufferevent* bev);
 
+// Reads what already waits on a just-accepted plain socket now rather than
+// after a loop turn (a client's request usually comes right behind its
+// handshake; HAProxy reads speculatively too). Callbacks stay deferred.
+void read_now(bufferevent* bev);
+
 // Turns reading on, and writing for streams that do not write through.
 void enable_stream(bufferevent* bev);
 
