@@ -5,6 +5,7 @@
 # this machine, and measures per path (wrk --latency, ROUNDS rounds, medians):
 #   small50   small responses over keep-alive, wrk -c50
 #   small500  the same at -c500
+#   new50     a new (plain) connection per request, wrk -c50
 #   big       1 MiB responses, wrk -c10
 #   tls_new   new TLS connections per second (ECDSA P-256, one request each)
 #   tls_ka    requests/s over TLS keep-alive connections, wrk -c50
@@ -26,7 +27,7 @@ BIG_SIZE=${BIG_SIZE:-1M}              # size of /big (head -c syntax)
 # nginx upstream keepalive (HAProxy's http-reuse keeps every one). Below the
 # client count, a share of the requests pays a connect to the backend.
 MAX_IDLE=${MAX_IDLE:-1024}
-TESTS=${TESTS:-"small50 small500 big tls_new tls_ka"}
+TESTS=${TESTS:-"small50 small500 new50 big tls_new tls_ka"}
 BASE_PORT=${BASE_PORT:-18500}         # first port tried; busy ones are skipped
 START_TIMEOUT=${START_TIMEOUT:-10}    # seconds a server gets to start accepting
 
@@ -229,7 +230,7 @@ declare -A RPS=() P50=() P99=() ERRS=() MEM=()  # space-separated samples per "t
 # url_of TEST PATH -> the URL wrk hits, or "" when the path cannot run TEST.
 url_of() {
     case $1 in
-        small50 | small500) echo "http://127.0.0.1:${PORT[$2]}/tiny" ;;
+        small50 | small500 | new50) echo "http://127.0.0.1:${PORT[$2]}/tiny" ;;
         big) echo "http://127.0.0.1:${PORT[$2]}/big" ;;
         tls_new | tls_ka) [[ ${TLS_STATUS[$2]:-} == ok ]] && echo "https://127.0.0.1:${TLS_PORT[$2]}/tiny" ;;
     esac
@@ -241,7 +242,7 @@ wrk_args() { # wrk_args TEST -> connections and headers
         small50 | tls_ka) echo "-c50" ;;
         small500) echo "-c500" ;;
         big) echo "-c10" ;;
-        tls_new) echo "-c50 -H Connection:close" ;;
+        tls_new | new50) echo "-c50 -H Connection:close" ;;
     esac
 }
 
@@ -334,7 +335,8 @@ print_header() {
     echo "lbd:      $LBD ($([[ -x $LBD ]] && { "$LBD" -v 2>&1 | head -n1 || true; } || echo absent); ${STATUS[lbd]}; TLS ${TLS_STATUS[lbd]})"
     echo "params:   DURATION=${DURATION}s ROUNDS=$ROUNDS WRK_THREADS=$WRK_THREADS IDLE_CONNS=$IDLE_CONNS BIG_SIZE=$BIG_SIZE"
     echo "          tests: $TESTS"
-    echo "          small50/small500: wrk -c50/-c500 GET /tiny (\"ok\"); big: wrk -c10 GET /big;"
+    echo "          small50/small500: wrk -c50/-c500 GET /tiny (\"ok\"); new50: the same with -H 'Connection: close';"
+    echo "          big: wrk -c10 GET /big;"
     echo "          tls_new: wrk -c50 -H 'Connection: close' https (a full ECDSA P-256 handshake per request);"
     echo "          tls_ka: wrk -c50 https keep-alive; idle: python3 holds IDLE_CONNS keep-alive connections"
     echo "          lbd: workers 1, MODE_HTTP, log_connections false, max_idle_per_server $MAX_IDLE;"
