@@ -86,8 +86,22 @@ bool writes_through(const bufferevent* bev) { return event_get_callback(&bev->ev
 
 }  // namespace
 
+// libevent's read callback of socket bufferevents (static inside libevent),
+// taken from a throwaway one: a stream of another kind, such as a TLS
+// bufferevent on its socket, is then never taken over by mistake.
+event_callback_fn socket_read_callback(event_base* base) {
+    static const event_callback_fn callback = [base] {
+        bufferevent* probe = bufferevent_socket_new(base, -1, 0);
+        event_callback_fn fn = probe != nullptr ? event_get_callback(&probe->ev_read) : nullptr;
+        if (probe != nullptr) bufferevent_free(probe);
+        return fn;
+    }();
+    return callback;
+}
+
 void use_large_io(bufferevent* bev) {
     event* ev = &bev->ev_read;
+    if (event_get_callback(ev) != socket_read_callback(bufferevent_get_base(bev))) return;
     const bool pending = event_pending(ev, EV_READ, nullptr) != 0;
     if (pending) event_del(ev);
     event_assign(ev, bufferevent_get_base(bev), bufferevent_getfd(bev), EV_READ | EV_PERSIST | EV_FINALIZE,

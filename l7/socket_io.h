@@ -31,7 +31,8 @@ namespace lbd::l7 {
 
 // Call after the bufferevent has its socket: after bufferevent_socket_new
 // with an fd, and after bufferevent_socket_connect (which re-creates the
-// read event). Keeps the event's pending state.
+// read event). Keeps the event's pending state. Any other kind of
+// bufferevent (TLS) is left as it is.
 void use_large_io(bufferevent* bev);
 
 // Reads what already waits on a just-accepted plain socket now rather than
