@@ -238,6 +238,10 @@ void HttpSession::read_request_head() {
     const size_t n = std::min<size_t>(available, http_.limits.max_header_bytes);
     const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
     HttpRequestHead& head = worker_.request_head();
+    // The parser fills `head` only once the head is complete: an error found
+    // earlier (a bad request line, 414) must not log views left by another
+    // session's parse, into a buffer that may be gone.
+    head.clear();
     HeadParseResult result = parse_request_head(std::string_view(data, n), request_limits_, head, &req_scan_);
     if (result.status == HeadStatus::kIncomplete) return;
     loggable_ = true;
