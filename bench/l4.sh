@@ -33,91 +33,25 @@ LBD_ARGS=${LBD_ARGS:--c}
 PATHS=(direct lbd haproxy nginx)
 
 # ------------------------------------------------------------------- helpers
-log() { printf '[l4.sh] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-TMP=""
-PIDS=()
-cleanup() {
-    local pid i
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    [[ -n $TMP && -d $TMP ]] && rm -rf -- "$TMP"
-    return 0
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH=l4.sh
+# shellcheck source=bench/lib.sh
+source "$REPO_ROOT/bench/lib.sh"
 
 ensure_packages() {
-    local missing=() cmd pkg
-    for pair in haproxy:haproxy nginx:nginx wrk:wrk curl:curl; do
-        cmd=${pair%%:*} pkg=${pair#*:}
-        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
-    done
+    local missing
+    mapfile -t missing < <(missing_commands haproxy:haproxy nginx:nginx wrk:wrk curl:curl)
     [[ -e /usr/lib/nginx/modules/ngx_stream_module.so ]] || missing+=(libnginx-mod-stream)
-    ((${#missing[@]} == 0)) && return 0
-    log "installing missing Debian packages: ${missing[*]}"
-    [[ $(id -u) -eq 0 ]] || die "need root to apt-get install ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    install_missing "${missing[@]}"
 }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-NEXT_PORT=$BASE_PORT
-alloc_port() { # prints a port nobody listens on (from BASE_PORT upward)
-    while port_busy "$NEXT_PORT" || ss -Htln "sport = :$NEXT_PORT" 2>/dev/null | grep -q .; do
-        NEXT_PORT=$((NEXT_PORT + 1))
-    done
-    echo "$NEXT_PORT"
-    NEXT_PORT=$((NEXT_PORT + 1))
-}
-
-# wait_port NAME PID PORT: polls until PORT accepts, PID dies, or the deadline.
-wait_port() {
-    local name=$1 pid=$2 port=$3 deadline=$((SECONDS + START_TIMEOUT))
-    while ((SECONDS < deadline)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "$name exited before accepting on :$port"
-            return 1
-        fi
-        port_busy "$port" && return 0
-        sleep 0.05
-    done
-    log "$name not accepting on :$port after ${START_TIMEOUT}s"
-    return 1
-}
-
-# check_path NAME PORT: one request through the path must answer "ok".
-check_path() {
-    local body
-    body=$(curl -fsS --max-time 5 "http://127.0.0.1:$2/tiny" 2>&1) || { log "$1: /tiny failed: $body"; return 1; }
-    [[ $body == ok ]] || { log "$1: /tiny answered '$body'"; return 1; }
-}
-
-show_log() { # show_log FILE...: last lines of a server's logs
-    local f
-    for f in "$@"; do [[ -s $f ]] && tail -n 20 "$f" | sed 's/^/    | /' >&2; done
-    return 0
-}
-
-median() { # median of the space-separated numbers in "$*" ("" if none)
-    tr -s ' ' '\n' <<<"$*" | awk 'NF' | sort -g | awk '{v[NR] = $1}
-        END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+check_path() { check_url "$1" "http://127.0.0.1:$2/tiny"; }  # NAME PORT: /tiny answers "ok"
 
 # ------------------------------------------------------------ backend + proxies
 declare -A PORT=() STATUS=()
 
 start_backend() {
     local conf=$TMP/backend.conf port
-    port=$(alloc_port)
+    alloc_port port
     mkdir -p "$TMP/www" "$TMP/backend-tmp"
     # Sparse file on tmpfs: reads of holes come from the shared zero page, so
     # the backend's sendfile costs almost no memory and no disk.
@@ -130,17 +64,10 @@ pid $TMP/backend.pid;
 error_log $TMP/backend.err warn;
 events { worker_connections 16384; }
 http {
-    access_log off;
+$(nginx_common "$TMP/backend-tmp")
     sendfile on;
     tcp_nopush on;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
     default_type application/octet-stream;
-    client_body_temp_path $TMP/backend-tmp/body;
-    proxy_temp_path $TMP/backend-tmp/proxy;
-    fastcgi_temp_path $TMP/backend-tmp/fastcgi;
-    uwsgi_temp_path $TMP/backend-tmp/uwsgi;
-    scgi_temp_path $TMP/backend-tmp/scgi;
     server {
         listen 127.0.0.1:$port$( ((BACKEND_WORKERS > 1)) && echo ' reuseport');
         root $TMP/www;
@@ -165,7 +92,7 @@ start_lbd() {
         STATUS[lbd]="n/a (no binary at $LBD)"
         return 0
     fi
-    port=$(alloc_port)
+    alloc_port port
     cat >"$conf" <<EOF
 global { workers: $WORKERS log_level: LOG_LEVEL_WARNING log_connections: false }
 listeners { name: "bench" bind: "127.0.0.1:$port" pool: "backend" max_connections: 0 }
@@ -187,7 +114,7 @@ EOF
 
 start_haproxy() {
     local conf=$TMP/haproxy.cfg port pid
-    port=$(alloc_port)
+    alloc_port port
     cat >"$conf" <<EOF
 global
     nbthread $WORKERS
@@ -219,7 +146,7 @@ EOF
 
 start_nginx_stream() {
     local conf=$TMP/stream.conf port pid
-    port=$(alloc_port)
+    alloc_port port
     cat >"$conf" <<EOF
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes $WORKERS;
@@ -264,14 +191,6 @@ measure_throughput() {
     printf 'throughput %-8s %10s MiB/s\n' "$path" "$mib" >>"$RAW"
 }
 
-# to_ms VALUE: wrk's "1.23ms" / "456.78us" / "1.02s" -> milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-        printf "%.3f", n }'
-}
-
 # measure_wrk PATH: one wrk run on /tiny; appends req/s and p99 (ms).
 measure_wrk() {
     local path=$1 out rps p99 errs
@@ -291,24 +210,7 @@ measure_wrk() {
     printf 'wrk        %-8s %10s req/s  p99 %8s ms %s\n' "$path" "$rps" "$p99" "$errs" >>"$RAW"
 }
 
-# for_each_rotated ROUND FUNC: runs FUNC on every live path, starting at
-# path number ROUND (mod count), so no path is always first or last.
-for_each_rotated() {
-    local round=$1 func=$2 live=() i n path
-    for path in "${PATHS[@]}"; do [[ ${STATUS[$path]} == ok ]] && live+=("$path"); done
-    n=${#live[@]}
-    for ((i = 0; i < n; i++)); do
-        path=${live[$(((round + i) % n))]}
-        log "round $((round + 1)): $func $path"
-        "$func" "$path"
-    done
-}
-
 # ---------------------------------------------------------------- reporting
-ratio() { # ratio A B -> "A/B" with 2 decimals, or n/a
-    [[ -n $1 && -n $2 ]] || { echo "n/a"; return; }
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'
-}
 pct() { # pct A B -> "A/B" in percent
     [[ -n $1 && -n $2 ]] || { echo "n/a"; return; }
     awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.1f%%", 100 * a / b }'

@@ -9,6 +9,7 @@
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"
+#include "l7/socket_io.h"
 
 namespace lbd::l7 {
 
@@ -44,7 +45,7 @@ void HttpSession::send_request() {
     bufferevent* bev = upstream_->bev.get();
     bufferevent_setwatermark(bev, EV_READ, 0, kServerReadHighWater);
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    enable_stream(bev);
     std::string head = serialize_request(request_);
     bufferevent_write(bev, head.data(), head.size());
     server_->counters.bytes_to_server.fetch_add(head.size(), std::memory_order_relaxed);
@@ -90,12 +91,13 @@ void HttpSession::pump_request_body() {
 void HttpSession::read_response_head() {
     evbuffer* in = bufferevent_get_input(upstream_->bev.get());
     static const HttpLimits limits = response_limits();
+    HttpResponseHead& head = worker_.response_head();
     for (;;) {
         const size_t available = evbuffer_get_length(in);
         if (available == 0) return;
         const size_t n = std::min(available, kMaxResponseHead);
         const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
-        HeadParseResult r = parse_response_head(std::string_view(data, n), request_.method_kind, limits, resp_head_,
+        HeadParseResult r = parse_response_head(std::string_view(data, n), request_.method_kind, limits, head,
                                                 &resp_scan_);
         if (r.status == HeadStatus::kIncomplete) return;
         if (r.status == HeadStatus::kError) {
@@ -105,8 +107,8 @@ void HttpSession::read_response_head() {
             return respond_error(502, Termination::kBadResponse);
         }
         if (header_ms_ < 0) header_ms_ = static_cast<int64_t>(monotonic_ms() - request_sent_ms_);
-        ResponseInfo info = copy_response(resp_head_);
-        BodyDecoder decoder(resp_head_, limits);
+        ResponseInfo info = copy_response(head);
+        BodyDecoder decoder(head, limits);
         evbuffer_drain(in, r.consumed);
         server_->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
         if (info.interim()) {
@@ -296,6 +298,10 @@ void HttpSession::end_request(Termination term) {
         stats.request_duration.observe(monotonic_ms() - request_start_ms_);
         log_request(term);
     }
+    // Each request gets fresh copies (copy_request/copy_response): what the
+    // last one left would only sit in an idle connection's memory.
+    request_ = RequestInfo{};
+    response_ = ResponseInfo{};
     route_ = nullptr;
     pool_ = nullptr;
     tried_.clear();

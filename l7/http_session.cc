@@ -18,8 +18,9 @@
 #include "l7/l7_worker.h"
 #include "l7/rate_limit.h"
 #include "l7/router.h"
-#include "l7/weighted_split.h"
+#include "l7/socket_io.h"
 #include "l7/tls_context.h"
+#include "l7/weighted_split.h"
 
 namespace lbd::l7 {
 
@@ -60,7 +61,7 @@ void HttpSession::start() {
                       this);
     bufferevent_setwatermark(bev, EV_READ, 0, std::max<size_t>(kReadHighWater, http_.limits.max_header_bytes + 1));
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    enable_stream(bev);
     phase_ = Phase::kHead;
     // The first request's head is timed from the accept (or, over TLS, from
     // the handshake, itself timed from the accept): a client that connects
@@ -70,6 +71,7 @@ void HttpSession::start() {
     else
         arm(Timer::kHeader, http_.timeouts.client_header_ms);
     if (worker_.draining()) drain();
+    if (!closed_) read_now(bev);
 }
 
 void HttpSession::drain() {
@@ -98,6 +100,7 @@ void HttpSession::arm(Timer kind, uint32_t ms) {
 
 void HttpSession::on_client_read(bufferevent*, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     switch (self->phase_) {
         case Phase::kIdle:
             self->phase_ = Phase::kHead;
@@ -114,6 +117,7 @@ void HttpSession::on_client_read(bufferevent*, void* arg) {
 
 void HttpSession::on_client_write(bufferevent* bev, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     switch (self->phase_) {
         case Phase::kExchange:
             if (self->resp_started_) self->pump_response_body();
@@ -128,6 +132,7 @@ void HttpSession::on_client_write(bufferevent* bev, void* arg) {
 
 void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     if (self->client_.ssl != nullptr && !self->handshake_done_) return self->client_handshake_event(what);
     if (what & BEV_EVENT_ERROR) return self->close(Termination::kClientAbort);
     if (!(what & BEV_EVENT_EOF)) return;
@@ -157,6 +162,7 @@ void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
 
 void HttpSession::on_server_read(bufferevent*, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     self->server_bytes_ = true;
     if (self->phase_ == Phase::kExchange) {
         if (!self->resp_started_) return self->read_response_head();
@@ -167,12 +173,14 @@ void HttpSession::on_server_read(bufferevent*, void* arg) {
 
 void HttpSession::on_server_write(bufferevent*, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     if (self->phase_ == Phase::kExchange && !self->req_body_done_) return self->pump_request_body();
     if (self->phase_ == Phase::kTunnel) self->pump_tunnel();
 }
 
 void HttpSession::on_server_event(bufferevent* bev, short what, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     if (self->phase_ == Phase::kConnecting) {
         if (what & BEV_EVENT_CONNECTED) {
             self->connect_ms_ = static_cast<int64_t>(monotonic_ms() - self->connect_start_ms_);
@@ -186,6 +194,7 @@ void HttpSession::on_server_event(bufferevent* bev, short what, void* arg) {
 
 void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     // Idle timers are armed once per period and re-armed for the rest here,
     // rather than on every byte.
     auto idle_left = [self]() -> uint32_t {
@@ -221,6 +230,7 @@ void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
 
 void HttpSession::on_resume(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
+    FlushOnReturn flush{*self};
     if (self->phase_ != Phase::kIdle) return;
     self->phase_ = Phase::kHead;
     self->arm(Timer::kHeader, self->http_.timeouts.client_header_ms);
@@ -236,19 +246,24 @@ void HttpSession::read_request_head() {
     in_request_ = true;
     const size_t n = std::min<size_t>(available, http_.limits.max_header_bytes);
     const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
-    HeadParseResult result = parse_request_head(std::string_view(data, n), request_limits_, req_head_, &req_scan_);
+    HttpRequestHead& head = worker_.request_head();
+    // The parser fills `head` only once the head is complete: an error found
+    // earlier (a bad request line, 414) must not log views left by another
+    // session's parse, into a buffer that may be gone.
+    head.clear();
+    HeadParseResult result = parse_request_head(std::string_view(data, n), request_limits_, head, &req_scan_);
     if (result.status == HeadStatus::kIncomplete) return;
     loggable_ = true;
     listener_->stats().requests.fetch_add(1, std::memory_order_relaxed);
     if (result.status == HeadStatus::kError) {
         // Enough of the head for the log line, when the parser got that far.
-        request_.method = std::string(req_head_.method_token.substr(0, 32));
-        request_.path = std::string(req_head_.target.substr(0, 256));
+        request_.method = std::string(head.method_token.substr(0, 32));
+        request_.path = std::string(head.target.substr(0, 256));
         LOG_DEBUG("http listener=%s client=%s: bad request: %s", listener_->config().name.c_str(),
                   endpoint_.peer.to_string().c_str(), to_string(result.error));
         return respond_error(http_status(result.error), Termination::kBadRequest);
     }
-    request_ = copy_request(req_head_);
+    request_ = copy_request(head);
     bytes_in_ = result.consumed;
     evbuffer_drain(in, result.consumed);
     req_body_ = BodyDecoder(request_.framing, request_.content_length, request_limits_);
@@ -361,6 +376,7 @@ void HttpSession::connect_server() {
     SocketAddress copy = addr;
     if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0)
         return connect_failed(strerror(errno));
+    use_large_io(bev);
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint32_t timeout = http_.timeouts.server_connect_ms != 0 ? http_.timeouts.server_connect_ms
@@ -420,6 +436,12 @@ void HttpSession::respond_error(int status, Termination term) {
 }
 
 // --- the end ----------------------------------------------------------------------
+
+void HttpSession::flush_streams() {
+    if (closed_) return;
+    flush_output(client_.bev.get());
+    if (upstream_) flush_output(upstream_->bev.get());
+}
 
 void HttpSession::flush_and_close() {
     phase_ = Phase::kClosing;

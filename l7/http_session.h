@@ -123,6 +123,14 @@ private:
     // Whether the request's body (if any) is fully read from the client.
     bool request_body_consumed() const { return req_body_done_; }
 
+    // Sends what a callback queued on the plain streams when it returns
+    // (socket_io.h): one writev per side, no write event unless needed.
+    struct FlushOnReturn {
+        HttpSession& session;
+        ~FlushOnReturn() { session.flush_streams(); }
+    };
+    void flush_streams();
+
     static void on_client_read(bufferevent* bev, void* arg);
     static void on_client_write(bufferevent* bev, void* arg);
     static void on_client_event(bufferevent* bev, short what, void* arg);
@@ -155,8 +163,7 @@ private:
     bool loggable_ = false;
 
     // The request in flight.
-    HttpRequestHead req_head_;
-    HeadScanState req_scan_;
+    HeadScanState req_scan_;  // the head itself is parsed into the worker's request_head()
     bool in_request_ = false;
     RequestInfo request_;
     const HttpRouteConfig* route_ = nullptr;
@@ -170,8 +177,7 @@ private:
     bool server_eof_ = false;
     BodyDecoder req_body_;
     bool req_body_done_ = true;
-    HttpResponseHead resp_head_;
-    HeadScanState resp_scan_;
+    HeadScanState resp_scan_;  // into the worker's response_head()
     bool resp_started_ = false;  // the final head went to the client
     bool resp_done_ = false;
     ResponseInfo response_;

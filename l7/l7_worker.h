@@ -13,6 +13,7 @@
 #include "core/pool.h"
 #include "core/runtime.h"
 #include "core/worker.h"
+#include "l7/http_parser.h"
 #include "l7/upstream.h"
 
 namespace lbd::l7 {
@@ -32,6 +33,12 @@ public:
     // The worker's balancer for `pool`; `runtime` keeps the pool alive.
     ServerPicker& picker_for(Pool& pool, const RuntimePtr& runtime);
     bool draining() const { return draining_; }
+    // Where a session parses a head. The parse runs whole on every call (the
+    // session keeps only its HeadScanState) and the session copies what it
+    // needs at once, so one per worker serves every session: an idle
+    // connection holds no header vectors (32 slots each).
+    HttpRequestHead& request_head() { return request_head_; }
+    HttpResponseHead& response_head() { return response_head_; }
 
     void add_listener(std::shared_ptr<HttpListener> listener);
     std::shared_ptr<HttpListener> find_listener(const std::string& name) const;
@@ -70,6 +77,8 @@ private:
     std::list<std::unique_ptr<HttpSession>> sessions_;
     std::vector<std::unique_ptr<HttpSession>> ended_;
     EventPtr reaper_;
+    HttpRequestHead request_head_;
+    HttpResponseHead response_head_;
     struct Revival {
         L7Worker* owner = nullptr;
         std::list<Revival>::iterator self;

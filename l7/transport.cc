@@ -10,7 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "l7/socket_io.h"
 #include "l7/tls_context.h"
+
+#include "l7/socket_io.h"
 
 namespace lbd::l7 {
 
@@ -35,6 +38,7 @@ ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerCo
     ClientStream stream;
     if (tls == nullptr) {
         stream.bev.reset(checked(bufferevent_socket_new(base, fd.release(), kOptions)));
+        use_large_io(stream.bev.get());
         return stream;
     }
     SslPtr ssl = tls->new_session();

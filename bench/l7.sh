@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# bench/l7.sh - L7 (HTTP) proxy benchmark: direct vs lbd vs HAProxy vs NGINX.
+#
+# Puts three HTTP reverse proxies in front of ONE nginx backend, in one run on
+# this machine, and measures per path (wrk --latency, ROUNDS rounds, medians):
+#   small50   small responses over keep-alive, wrk -c50
+#   small500  the same at -c500
+#   new50     a new (plain) connection per request, wrk -c50
+#   big       1 MiB responses, wrk -c10
+#   tls_new   new TLS connections per second (ECDSA P-256, one request each)
+#   tls_ka    requests/s over TLS keep-alive connections, wrk -c50
+# and the memory each proxy spends on an idle keep-alive client connection
+# (IDLE_CONNS connections, one request each, then idle: RSS delta / count).
+# Within a round every test visits every path, the first path rotating each
+# round, so slow drift on this shared machine hits every path alike.
+#
+# See bench/README.md. Everything talks to 127.0.0.1 only.
+set -euo pipefail
+
+# ---------------------------------------------------------------- parameters
+DURATION=${DURATION:-10}              # seconds per wrk run
+ROUNDS=${ROUNDS:-3}                   # rounds (each runs every test on every path)
+WRK_THREADS=${WRK_THREADS:-1}
+IDLE_CONNS=${IDLE_CONNS:-3000}        # idle keep-alive connections for the memory test
+BIG_SIZE=${BIG_SIZE:-1M}              # size of /big (head -c syntax)
+# Idle server connections a proxy may keep for reuse: lbd max_idle_per_server,
+# nginx upstream keepalive (HAProxy's http-reuse keeps every one). Below the
+# client count, a share of the requests pays a connect to the backend.
+MAX_IDLE=${MAX_IDLE:-1024}
+TESTS=${TESTS:-"small50 small500 new50 big tls_new tls_ka"}
+BASE_PORT=${BASE_PORT:-18500}         # first port tried; busy ones are skipped
+START_TIMEOUT=${START_TIMEOUT:-10}    # seconds a server gets to start accepting
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LBD=${1:-${LBD:-build/cli/lbd}}
+[[ $LBD = /* ]] || LBD="$REPO_ROOT/$LBD"
+
+PATHS=(direct lbd haproxy nginx)
+PROXIES=(lbd haproxy nginx)
+
+# ------------------------------------------------------------------- helpers
+BENCH=l7.sh
+# shellcheck source=bench/lib.sh
+source "$REPO_ROOT/bench/lib.sh"
+IDLE_PID=""
+end_idle_client() { [[ -z $IDLE_PID ]] || kill -TERM "$IDLE_PID" 2>/dev/null || true; }
+CLEANUP_HOOK=end_idle_client
+
+ensure_packages() {
+    local missing
+    mapfile -t missing < <(missing_commands haproxy:haproxy nginx:nginx wrk:wrk curl:curl openssl:openssl \
+        python3:python3)
+    install_missing "${missing[@]}"
+}
+
+make_cert() { # ECDSA P-256 self-signed certificate for 127.0.0.1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=bench.test -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
+    cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/haproxy.pem"
+}
+
+# ------------------------------------------------------------ backend + proxies
+declare -A PORT=() TLS_PORT=() STATUS=() TLS_STATUS=() RSS_PID=()
+
+start_backend() {
+    local conf=$TMP/backend.conf port pid
+    alloc_port port
+    mkdir -p "$TMP/www" "$TMP/backend-tmp"
+    head -c "$BIG_SIZE" /dev/urandom >"$TMP/www/big"
+    chmod 755 "$TMP" "$TMP/www"
+    chmod 644 "$TMP/www/big"
+    cat >"$conf" <<EOF
+worker_processes 1;
+pid $TMP/backend.pid;
+error_log $TMP/backend.err warn;
+events { worker_connections 16384; }
+http {
+$(nginx_common "$TMP/backend-tmp")
+    sendfile on;
+    tcp_nopush on;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$port;
+        root $TMP/www;
+        location = /tiny { return 200 "ok"; }
+        location = /big { }
+    }
+}
+EOF
+    nginx -e "$TMP/backend.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/backend.out" &
+    pid=$!
+    PIDS+=("$pid")
+    wait_port "nginx backend" "$pid" "$port" || { show_log "$TMP/backend.err" "$TMP/backend.out"; die "backend did not start"; }
+    check_url backend "http://127.0.0.1:$port/tiny" || { show_log "$TMP/backend.err"; die "backend does not answer /tiny"; }
+    BACKEND_PORT=$port
+    PORT[direct]=$port
+    STATUS[direct]=ok
+    TLS_STATUS[direct]="n/a (the backend speaks plain HTTP)"
+}
+
+# proxy_started NAME PID CONF_LOGS...: waits for the plain and TLS ports.
+proxy_started() {
+    local name=$1 pid=$2; shift 2
+    if wait_port "$name" "$pid" "${PORT[$name]}" && check_url "$name" "http://127.0.0.1:${PORT[$name]}/tiny"; then
+        STATUS[$name]=ok
+    else
+        show_log "$@"
+        STATUS[$name]="n/a (failed to start, see above)"
+        TLS_STATUS[$name]="n/a"
+        return 0
+    fi
+    [[ ${TLS_STATUS[$name]:-} == pending ]] || return 0
+    if wait_port "$name tls" "$pid" "${TLS_PORT[$name]}" && check_url "$name" "https://127.0.0.1:${TLS_PORT[$name]}/tiny"; then
+        TLS_STATUS[$name]=ok
+    else
+        show_log "$@"
+        TLS_STATUS[$name]="n/a (TLS listener failed, see above)"
+    fi
+}
+
+start_lbd() {
+    local conf=$TMP/lbd.conf pid plain tls
+    if [[ ! -x $LBD ]]; then
+        log "lbd binary not found at $LBD: lbd rows will be n/a"
+        STATUS[lbd]="n/a (no binary at $LBD)"
+        TLS_STATUS[lbd]="n/a"
+        return 0
+    fi
+    alloc_port "PORT[lbd]"
+    alloc_port "TLS_PORT[lbd]"
+    plain="global { workers: 1 log_level: LOG_LEVEL_WARNING log_connections: false }
+listeners { name: \"bench\" bind: \"127.0.0.1:${PORT[lbd]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE } }
+pools { name: \"backend\" servers { name: \"nginx\" address: \"127.0.0.1:$BACKEND_PORT\" } }"
+    tls="listeners { name: \"bench_tls\" bind: \"127.0.0.1:${TLS_PORT[lbd]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE }
+  tls { certificates { cert_file: \"$TMP/cert.pem\" key_file: \"$TMP/key.pem\" } } }"
+    printf '%s\n%s\n' "$plain" "$tls" >"$conf"
+    if "$LBD" -t -c "$conf" >"$TMP/lbd.check" 2>&1; then
+        TLS_STATUS[lbd]=pending
+    else
+        TLS_STATUS[lbd]="skipped (this lbd refuses a tls block: $(head -n1 "$TMP/lbd.check"))"
+        log "lbd: TLS rows skipped: $(head -n1 "$TMP/lbd.check")"
+        printf '%s\n' "$plain" >"$conf"
+    fi
+    "$LBD" -c "$conf" >"$TMP/lbd.err" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    RSS_PID[lbd]=$pid
+    proxy_started lbd "$pid" "$TMP/lbd.err"
+}
+
+start_haproxy() {
+    local conf=$TMP/haproxy.cfg pid
+    alloc_port "PORT[haproxy]"
+    alloc_port "TLS_PORT[haproxy]"
+    cat >"$conf" <<EOF
+global
+    nbthread 1
+    maxconn 8000
+    tune.ssl.default-dh-param 2048
+defaults
+    mode http
+    http-reuse always
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-keep-alive 300s
+frontend bench
+    bind 127.0.0.1:${PORT[haproxy]}
+    bind 127.0.0.1:${TLS_PORT[haproxy]} ssl crt $TMP/haproxy.pem
+    default_backend backend
+backend backend
+    server nginx 127.0.0.1:$BACKEND_PORT
+EOF
+    haproxy -c -q -f "$conf" >"$TMP/haproxy.err" 2>&1 || { show_log "$TMP/haproxy.err"; die "bad haproxy config"; }
+    haproxy -db -f "$conf" >"$TMP/haproxy.err" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    RSS_PID[haproxy]=$pid
+    TLS_STATUS[haproxy]=pending
+    proxy_started haproxy "$pid" "$TMP/haproxy.err"
+}
+
+start_nginx() {
+    local conf=$TMP/proxy.conf pid i
+    alloc_port "PORT[nginx]"
+    alloc_port "TLS_PORT[nginx]"
+    mkdir -p "$TMP/proxy-tmp"
+    cat >"$conf" <<EOF
+worker_processes 1;
+pid $TMP/proxy.pid;
+error_log $TMP/proxy.err warn;
+events { worker_connections 16384; }
+http {
+$(nginx_common "$TMP/proxy-tmp")
+    upstream backend {
+        server 127.0.0.1:$BACKEND_PORT;
+        keepalive $MAX_IDLE;
+        keepalive_requests 100000000;
+    }
+    server {
+        listen 127.0.0.1:${PORT[nginx]};
+        listen 127.0.0.1:${TLS_PORT[nginx]} ssl;
+        ssl_certificate $TMP/cert.pem;
+        ssl_certificate_key $TMP/key.pem;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+    nginx -e "$TMP/proxy.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/proxy.out" &
+    pid=$!
+    PIDS+=("$pid")
+    TLS_STATUS[nginx]=pending
+    proxy_started nginx "$pid" "$TMP/proxy.err" "$TMP/proxy.out"
+    # The memory that matters is the worker's (the master holds no connections).
+    for ((i = 0; i < 50; i++)); do
+        RSS_PID[nginx]=$(pgrep -P "$pid" | head -n1 || true)
+        [[ -n ${RSS_PID[nginx]} ]] && break
+        sleep 0.1
+    done
+}
+
+# ---------------------------------------------------------------- measurements
+declare -A RPS=() P50=() P99=() ERRS=() MEM=()  # space-separated samples per "test path"
+
+# url_of TEST PATH -> the URL wrk hits, or "" when the path cannot run TEST.
+url_of() {
+    case $1 in
+        small50 | small500 | new50) echo "http://127.0.0.1:${PORT[$2]}/tiny" ;;
+        big) echo "http://127.0.0.1:${PORT[$2]}/big" ;;
+        tls_new | tls_ka) [[ ${TLS_STATUS[$2]:-} == ok ]] && echo "https://127.0.0.1:${TLS_PORT[$2]}/tiny" ;;
+    esac
+    return 0
+}
+
+wrk_args() { # wrk_args TEST -> connections and headers
+    case $1 in
+        small50 | tls_ka) echo "-c50" ;;
+        small500) echo "-c500" ;;
+        big) echo "-c10" ;;
+        tls_new | new50) echo "-c50 -H Connection:close" ;;
+    esac
+}
+
+# measure TEST PATH: one wrk run; appends req/s, p50 and p99 (ms).
+measure() {
+    local test=$1 path=$2 key="$1 $2" url out rps p50 p99 errs
+    url=$(url_of "$test" "$path")
+    [[ -n $url ]] || return 0
+    # shellcheck disable=SC2046  # wrk_args is a word list on purpose
+    out=$(wrk -t"$WRK_THREADS" $(wrk_args "$test") -d"${DURATION}s" --latency "$url" 2>&1) ||
+        { log "$key: wrk failed: $out"; return 0; }
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+    p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+    errs=$(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' | paste -sd';' || true)
+    if [[ -z $rps || -z $p99 ]]; then
+        log "$key: could not parse wrk output:"; printf '%s\n' "$out" | sed 's/^/    | /' >&2
+        return 0
+    fi
+    p50=$(to_ms "$p50") p99=$(to_ms "$p99")
+    RPS[$key]+="$rps " P50[$key]+="$p50 " P99[$key]+="$p99 "
+    [[ -n $errs ]] && { ERRS[$key]+="[$errs] "; log "$key: $errs"; }
+    printf 'wrk %-9s %-8s %10s req/s  p50 %8s ms  p99 %8s ms %s\n' "$test" "$path" "$rps" "$p50" "$p99" "$errs" >>"$RAW"
+}
+
+write_idle_client() { # a python client that holds IDLE_CONNS keep-alive connections open
+    cat >"$TMP/idle.py" <<'EOF'
+import socket, sys
+port, count = int(sys.argv[1]), int(sys.argv[2])
+req = b"GET /tiny HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+socks = []
+# One at a time: each connection makes its request and gets its whole
+# response ("ok") before the next opens, so the proxy needs one server
+# connection for them all and what grows is the cost of idle clients.
+for _ in range(count):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(req)
+    buf = b""
+    while not (b"\r\n\r\n" in buf and buf.endswith(b"ok")):
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("closed by the proxy")
+        buf += chunk
+    socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()  # hold the connections until told to go
+EOF
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# measure_idle PATH: RSS of the proxy before and with IDLE_CONNS idle keep-alive connections.
+measure_idle() {
+    local path=$1 pid=${RSS_PID[$1]:-} before after line fifo=$TMP/idle.fifo bytes i
+    [[ $path != direct && -n $pid ]] || return 0
+    rm -f "$fifo"; mkfifo "$fifo"
+    before=$(rss_kib "$pid")
+    python3 "$TMP/idle.py" "${PORT[$path]}" "$IDLE_CONNS" <"$fifo" >"$TMP/idle.out" 2>&1 &
+    IDLE_PID=$!
+    exec 4>"$fifo"
+    line=""
+    for ((i = 0; i < 600; i++)); do
+        line=$(head -n1 "$TMP/idle.out" 2>/dev/null || true)
+        [[ -n $line ]] || ! kill -0 "$IDLE_PID" 2>/dev/null && break
+        sleep 0.1
+    done
+    if [[ $line == ready ]]; then
+        after=$(rss_kib "$pid")
+        bytes=$(( (after - before) * 1024 / IDLE_CONNS ))
+        MEM[$path]+="$bytes "
+        printf 'idle %-8s RSS %s -> %s KiB with %s connections: %s bytes each\n' \
+            "$path" "$before" "$after" "$IDLE_CONNS" "$bytes" >>"$RAW"
+    else
+        log "$path: idle client failed: $(cat "$TMP/idle.out")"
+    fi
+    exec 4>&-
+    wait "$IDLE_PID" 2>/dev/null || true
+    IDLE_PID=""
+}
+
+# ---------------------------------------------------------------- reporting
+print_header() {
+    echo "== lbd L7 benchmark ($(date -u '+%Y-%m-%d %H:%M:%S UTC'))"
+    echo "machine:  nproc=$(nproc)  kernel=$(uname -r)  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at start)"
+    echo "haproxy:  $(haproxy -v 2>&1 | head -n1)"
+    echo "nginx:    $(nginx -v 2>&1 | head -n1)"
+    echo "wrk:      $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)"
+    echo "openssl:  $(openssl version)"
+    echo "lbd:      $LBD ($([[ -x $LBD ]] && { "$LBD" -v 2>&1 | head -n1 || true; } || echo absent); ${STATUS[lbd]}; TLS ${TLS_STATUS[lbd]})"
+    echo "params:   DURATION=${DURATION}s ROUNDS=$ROUNDS WRK_THREADS=$WRK_THREADS IDLE_CONNS=$IDLE_CONNS BIG_SIZE=$BIG_SIZE"
+    echo "          tests: $TESTS"
+    echo "          small50/small500: wrk -c50/-c500 GET /tiny (\"ok\"); new50: the same with -H 'Connection: close';"
+    echo "          big: wrk -c10 GET /big;"
+    echo "          tls_new: wrk -c50 -H 'Connection: close' https (a full ECDSA P-256 handshake per request);"
+    echo "          tls_ka: wrk -c50 https keep-alive; idle: python3 holds IDLE_CONNS keep-alive connections"
+    echo "          lbd: workers 1, MODE_HTTP, log_connections false, max_idle_per_server $MAX_IDLE;"
+    echo "          haproxy: mode http, http-reuse always, nbthread 1;"
+    echo "          nginx: worker_processes 1, upstream keepalive $MAX_IDLE, access_log off; backend: nginx, 1 worker"
+    echo "ports:    backend=$BACKEND_PORT lbd=${PORT[lbd]:--}/${TLS_PORT[lbd]:--}" \
+         "haproxy=${PORT[haproxy]:--}/${TLS_PORT[haproxy]:--} nginx=${PORT[nginx]:--}/${TLS_PORT[nginx]:--} (plain/tls)"
+}
+
+print_results() {
+    local test path key rps p50 p99 note mem
+    declare -A MRPS=() MP99=()
+    echo
+    printf '%-9s %-8s %11s %9s %9s %8s %8s  %s\n' test path "req/s" "p50 ms" "p99 ms" "rps/hap" "p99/hap" note
+    printf '%-9s %-8s %11s %9s %9s %8s %8s\n' --------- -------- ----------- --------- --------- -------- --------
+    for test in $TESTS; do
+        for path in "${PATHS[@]}"; do
+            key="$test $path"
+            MRPS[$key]=$(median "${RPS[$key]:-}") MP99[$key]=$(median "${P99[$key]:-}")
+        done
+        for path in "${PATHS[@]}"; do
+            key="$test $path"
+            rps=${MRPS[$key]} p99=${MP99[$key]} p50=$(median "${P50[$key]:-}")
+            note=${ERRS[$key]:+errors: ${ERRS[$key]}}
+            if [[ -z $rps ]]; then
+                [[ ${STATUS[$path]} != ok ]] && note=${STATUS[$path]}
+                [[ $test == tls_* && ${STATUS[$path]} == ok ]] && note=${TLS_STATUS[$path]}
+            fi
+            printf '%-9s %-8s %11s %9s %9s %8s %8s  %s\n' "$test" "$path" \
+                "$( [[ -n $rps ]] && awk -v r="$rps" 'BEGIN { printf "%.0f", r }' || echo n/a)" \
+                "${p50:-n/a}" "${p99:-n/a}" "$(ratio "$rps" "${MRPS[$test haproxy]}")" \
+                "$(ratio "$p99" "${MP99[$test haproxy]}")" "$note"
+        done
+    done
+    echo
+    echo "medians of $ROUNDS rounds of ${DURATION}s; rps/hap and p99/hap: ratio to HAProxy (req/s: higher is better; p99: lower)"
+    if [[ -n ${MEM[haproxy]:-}${MEM[lbd]:-}${MEM[nginx]:-} ]]; then
+        echo
+        printf '%-8s %22s %8s\n' path "bytes per idle conn" "/hap"
+        for path in "${PROXIES[@]}"; do
+            mem=$(median "${MEM[$path]:-}")
+            printf '%-8s %22s %8s\n' "$path" "${mem:-n/a}" "$(ratio "$mem" "$(median "${MEM[haproxy]:-}")")"
+        done
+        echo "(RSS delta of the proxy process / $IDLE_CONNS connections that made one request each, one at a time;"
+        echo " measured once, before any other traffic)"
+    fi
+}
+
+# ---------------------------------------------------------------------- main
+main() {
+    ensure_packages
+    TMP=$(mktemp -d -p /dev/shm lbd-bench-l7.XXXXXX 2>/dev/null || mktemp -d)
+    RAW=${RAW:-$(mktemp "${TMPDIR:-/tmp}/lbd-bench-l7-$(date +%Y%m%d-%H%M%S)-XXXXXX.txt")}
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+    make_cert
+    write_idle_client
+    start_backend
+    start_lbd
+    start_haproxy
+    start_nginx
+
+    print_header | tee "$RAW"
+    awk '$1 > 0.5 { exit 1 }' /proc/loadavg ||
+        log "warning: load average $(cut -d' ' -f1 /proc/loadavg) > 0.5: something else is running, results will be noisy"
+    echo "-- raw samples" >>"$RAW"
+
+    local r test
+    for ((r = 0; r < ROUNDS; r++)); do
+        # Idle memory once, first: later the heaps have grown under wrk and
+        # memory freed then would be reused, hiding the cost.
+        ((r == 0)) && for_each_rotated "$r" measure_idle
+        for test in $TESTS; do for_each_rotated "$r" measure "$test"; done
+    done
+
+    print_results | tee -a "$RAW"
+    echo
+    echo "-- raw samples (also in $RAW)"
+    sed -n '/^-- raw samples$/,/^$/{/^-- raw/d;p}' "$RAW"
+}
+
+main "$@"

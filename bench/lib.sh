@@ -1,0 +1,136 @@
+# bench/lib.sh - helpers shared by bench/l4.sh and bench/l7.sh (sourced).
+#
+# The sourcing script sets BENCH (its name, for log lines) and uses:
+#   TMP, PIDS          its temp dir and the servers it started: `cleanup`
+#                      (installed as the EXIT trap here) stops and removes them;
+#   PATHS, STATUS      the paths measured and "ok" for those that came up,
+#                      for for_each_rotated.
+# Everything talks to 127.0.0.1 only.
+
+log() { printf '[%s] %s\n' "$BENCH" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+TMP=""
+PIDS=()
+CLEANUP_HOOK=:  # run first by cleanup (e.g. to end a client the script holds)
+cleanup() {
+    local pid i
+    trap - EXIT INT TERM
+    "$CLEANUP_HOOK"
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    [[ -n $TMP && -d $TMP ]] && rm -rf -- "$TMP"
+    return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# install_missing PKG...: apt-get install of the Debian packages given (none: nothing).
+install_missing() {
+    (($# == 0)) && return 0
+    log "installing missing Debian packages: $*"
+    [[ $(id -u) -eq 0 ]] || die "need root to apt-get install $*"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# missing_commands CMD:PKG...: prints the packages of the commands not on PATH.
+missing_commands() {
+    local pair
+    for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || echo "${pair#*:}"; done
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+NEXT_PORT=${BASE_PORT:-18400}
+# alloc_port VAR: sets VAR to a port nobody listens on (from BASE_PORT upward).
+# Not "$(alloc_port)": the subshell would lose NEXT_PORT, and a server may take
+# two ports before it listens on either.
+alloc_port() {
+    while port_busy "$NEXT_PORT" || ss -Htln "sport = :$NEXT_PORT" 2>/dev/null | grep -q .; do
+        NEXT_PORT=$((NEXT_PORT + 1))
+    done
+    printf -v "$1" '%s' "$NEXT_PORT"
+    NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+# wait_port NAME PID PORT: polls until PORT accepts, PID dies, or START_TIMEOUT.
+wait_port() {
+    local name=$1 pid=$2 port=$3 deadline=$((SECONDS + ${START_TIMEOUT:-10}))
+    while ((SECONDS < deadline)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited before accepting on :$port"
+            return 1
+        fi
+        port_busy "$port" && return 0
+        sleep 0.05
+    done
+    log "$name not accepting on :$port after ${START_TIMEOUT:-10}s"
+    return 1
+}
+
+# check_url NAME URL: one GET must answer "ok" (optionally followed by a newline).
+check_url() {
+    local body
+    body=$(curl -fsSk --max-time 5 "$2" 2>&1) || { log "$1: $2 failed: $body"; return 1; }
+    [[ $body == ok ]] || { log "$1: $2 answered '$body'"; return 1; }
+}
+
+show_log() { # show_log FILE...: last lines of a server's logs
+    local f
+    for f in "$@"; do [[ -s $f ]] && tail -n 20 "$f" | sed 's/^/    | /' >&2; done
+    return 0
+}
+
+# nginx_common DIR: the lines every nginx http{} of the benches shares: no
+# access log, long keep-alive, temp paths in DIR.
+nginx_common() {
+    cat <<EOF
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+EOF
+}
+
+median() { # median of the space-separated numbers in "$*" ("" if none)
+    tr -s ' ' '\n' <<<"$*" | awk 'NF' | sort -g | awk '{v[NR] = $1}
+        END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# to_ms VALUE: wrk's "1.23ms" / "456.78us" / "1.02s" -> milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+        printf "%.3f", n }'
+}
+
+ratio() { # ratio A B -> "A/B" with 2 decimals, or n/a
+    [[ -n $1 && -n $2 ]] || { echo "n/a"; return; }
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+
+# for_each_rotated ROUND FUNC [ARG...]: runs FUNC ARG... PATH on every live
+# path, starting at path number ROUND (mod count), so no path is always
+# first or last.
+for_each_rotated() {
+    local round=$1 func=$2 live=() i n path
+    shift 2
+    for path in "${PATHS[@]}"; do [[ ${STATUS[$path]} == ok ]] && live+=("$path"); done
+    n=${#live[@]}
+    for ((i = 0; i < n; i++)); do
+        path=${live[$(((round + i) % n))]}
+        log "round $((round + 1)): $func${*:+ $*} $path"
+        "$func" "$@" "$path"
+    done
+}
