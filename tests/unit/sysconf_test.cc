@@ -86,8 +86,9 @@ TEST_CASE("demo.conf matches the README demo") {
     REQUIRE(result.config.has_value());
     const Config& c = *result.config;
     CHECK(c.global.workers == 2);
-    REQUIRE(c.listeners.size() == 1);
+    REQUIRE(c.listeners.size() == 2);
     CHECK(c.listeners[0].bind.to_string() == "127.0.0.1:8080");
+    CHECK(c.listeners[0].mode == ListenerMode::kTcp);
     const PoolConfig* pool = c.find_pool(c.listeners[0].pool);
     REQUIRE(pool != nullptr);
     CHECK(pool->balance == "round_robin");
@@ -97,6 +98,19 @@ TEST_CASE("demo.conf matches the README demo") {
     CHECK(pool->servers[0].address.to_string() == "127.0.0.1:9001");
     CHECK(pool->servers[1].address.to_string() == "127.0.0.1:9002");
     CHECK(pool->servers[2].address.to_string() == "127.0.0.1:9003");
+
+    // The HTTP listener the README curls: lbd's stickiness cookie, a rate limit, /healthz.
+    const ListenerConfig& http = c.listeners[1];
+    CHECK(http.bind.to_string() == "127.0.0.1:8081");
+    CHECK(http.mode == ListenerMode::kHttp);
+    CHECK(http.http.rate_limits == std::vector<std::string>{"per-ip"});
+    const PoolConfig* sticky = c.find_pool(http.pool);
+    REQUIRE(sticky != nullptr);
+    CHECK(sticky->stickiness.cookie.name == "LBSRV");
+    CHECK(sticky->health_check.probe == "http");
+    CHECK(sticky->stickiness.cookie.mode == CookieMode::kInsert);
+    REQUIRE(sticky->servers.size() == 3);
+    CHECK(sticky->servers[0].address.to_string() == "127.0.0.1:9001");
 }
 
 }  // namespace
