@@ -22,6 +22,9 @@ constexpr size_t kMinRead = 4096;
 // Most bytes one writev sends (libevent's default: 16 KiB). The output
 // buffers hold up to 256 KiB plus a read (kHighWater in http_exchange.cc).
 constexpr ev_ssize_t kMaxWrite = 256 * 1024;
+// A TLS stream's output up to this size is made one piece before libevent
+// writes it: one TLS record (at most 16 KiB of plaintext) and one send().
+constexpr size_t kMaxCoalesce = 16 * 1024;
 
 // One readv of up to `want` bytes into the free space at the end of `in`:
 // the bytes read, 0 at EOF, -1 with errno, -2 when no space could be had.
@@ -126,7 +129,17 @@ void enable_stream(bufferevent* bev) {
 }
 
 void flush_output(bufferevent* bev) {
-    if (bev == nullptr || !writes_through(bev)) return;
+    if (bev == nullptr) return;
+    if (!writes_through(bev)) {
+        // TLS: bufferevent_openssl makes one SSL_write, so one record and one
+        // send(), per piece of the output, and a response head and its small
+        // body are two pieces. It sets SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+        // so joining them is safe even while a write is being retried.
+        evbuffer* out = bufferevent_get_output(bev);
+        const size_t n = evbuffer_get_length(out);
+        if (n > 0 && n <= kMaxCoalesce && evbuffer_get_contiguous_space(out) < n) evbuffer_pullup(out, -1);
+        return;
+    }
     // Connecting, or libevent already sends the rest: it goes on doing so.
     if (event_pending(&bev->ev_write, EV_WRITE, nullptr)) return;
     evbuffer* out = bufferevent_get_output(bev);

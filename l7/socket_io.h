@@ -43,8 +43,10 @@ void read_now(bufferevent* bev);
 // Turns reading on, and writing for streams that do not write through.
 void enable_stream(bufferevent* bev);
 
-// Sends what the output of a plain stream holds (see above); nullptr and
-// other streams: nothing. Call at the end of each callback that may write.
+// Sends what the output of a plain stream holds (see above). For other
+// streams (TLS), joins a small output into one piece so that libevent
+// writes it as one TLS record; nullptr: nothing. Call at the end of each
+// callback that may write.
 void flush_output(bufferevent* bev);
 
 }  // namespace lbd::l7
