@@ -16,14 +16,7 @@ using tls_detail::fail;
 TlsBuildResult<TlsClientContext> TlsClientContext::build(const TlsClientSettings& settings) {
     TlsBuildResult<TlsClientContext> result;
     TlsError error;
-    auto finish = [&](bool ok) {
-        for (const TlsError& warning : result.warnings) LOG_WARN("tls: %s", warning.to_string().c_str());
-        if (!ok) {
-            result.context.reset();
-            result.error = error;
-        }
-        return std::move(result);
-    };
+    auto finish = [&](bool ok) { return std::move(result).finish(ok, error); };
 
     std::shared_ptr<TlsClientContext> self(new TlsClientContext());
     self->verify_ = settings.verify;

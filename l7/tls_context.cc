@@ -73,14 +73,7 @@ SSL_CTX* find_name(const std::vector<std::pair<std::string, SSL_CTX*>>& table, s
 TlsBuildResult<TlsServerContext> TlsServerContext::build(const TlsServerSettings& settings) {
     TlsBuildResult<TlsServerContext> result;
     TlsError error;
-    auto finish = [&](bool ok) {
-        for (const TlsError& warning : result.warnings) LOG_WARN("tls: %s", warning.to_string().c_str());
-        if (!ok) {
-            result.context.reset();
-            result.error = error;
-        }
-        return std::move(result);
-    };
+    auto finish = [&](bool ok) { return std::move(result).finish(ok, error); };
 
     if (settings.certificates.empty()) {
         return finish(fail(&error, TlsErrorKind::kSettings, "certificates", "a TLS listener needs a certificate"));

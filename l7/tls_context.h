@@ -54,6 +54,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/log.h"
 #include "l7/tls_certificate.h"
 #include "l7/tls_types.h"
 
@@ -69,6 +70,17 @@ struct TlsBuildResult {
     std::shared_ptr<Context> context;  // null iff error is set
     std::optional<TlsError> error;
     std::vector<TlsError> warnings;
+
+    // The end of every build(): logs the warnings and, unless `ok`, drops the
+    // context and keeps `failure`.
+    TlsBuildResult finish(bool ok, const TlsError& failure) && {
+        for (const TlsError& warning : warnings) LOG_WARN("tls: %s", warning.to_string().c_str());
+        if (!ok) {
+            context.reset();
+            error = failure;
+        }
+        return std::move(*this);
+    }
 };
 
 // Ticket counters since build(), for metrics (resumption rate) and tests.
