@@ -1,7 +1,7 @@
 #include "l7/http_listener.h"
 
-#include <tuple>
 #include <algorithm>
+#include <tuple>
 
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"
@@ -29,7 +29,8 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
       stats_(stats),
       default_pool_(config.pool.empty() ? nullptr : runtime_->pools.find(config.pool)),
       listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd),
-                [this](UniqueFd client, const SocketAddress& peer) { accepted(std::move(client), peer); }) {
+                [this](UniqueFd client, const SocketAddress& peer) { accepted(std::move(client), peer); }),
+      rate_limits_(runtime_->rate_limits, config) {
     for (const HttpRouteConfig& route : http().routes)
         if (route.action == HttpRouteAction::kSplit)
             splits_.emplace(std::piecewise_construct, std::forward_as_tuple(&route),

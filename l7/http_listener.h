@@ -11,6 +11,7 @@
 #include "core/runtime.h"
 #include "core/tcp_listener.h"
 #include "l7/proxy_types.h"
+#include "l7/rate_limit.h"
 #include "l7/weighted_split.h"
 #include "l7/tls_setup.h"
 
@@ -37,6 +38,7 @@ public:
     // The weighted-split state of `route` (one of this listener's routes
     // with a split) on this worker.
     SplitRoute& split(const HttpRouteConfig& route) { return splits_.at(&route); }
+    const ListenerRateLimits& rate_limits() const { return rate_limits_; }
 
     // Null: plain HTTP.
     TlsServerContext* server_tls() const { return server_tls_; }
@@ -62,6 +64,7 @@ private:
     Pool* default_pool_ = nullptr;
     TcpListener listener_;
     std::map<const HttpRouteConfig*, SplitRoute> splits_;
+    ListenerRateLimits rate_limits_;
 };
 
 }  // namespace lbd::l7

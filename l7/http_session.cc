@@ -146,8 +146,7 @@ void HttpSession::route_request() {
                              Termination::kBadRequest, true);
     }
     route_ = match_route(http_, request_);
-    if (auto refused = check_rate_limits(listener_->runtime()->rate_limits, listener_->config(), route_, request_,
-                                         endpoint_.peer, monotonic_us())) {
+    if (auto refused = listener_->rate_limits().check(route_, request_, endpoint_.peer)) {
         HeaderList retry_after{{"Retry-After", std::to_string(refused->retry_after_s)}};
         const int status = refused->zone->config().status;
         auto [content_type, body] = error_body(http_, status);

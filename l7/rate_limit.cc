@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "core/event.h"
 #include "l7/http_chars.h"
 
 namespace lbd::l7 {
@@ -72,24 +73,37 @@ std::string rate_limit_key(const HttpRateLimitZoneConfig& zone, const HttpForwar
     return {};
 }
 
-std::optional<RateLimitRefusal> check_rate_limits(const RateLimitZones& zones, const ListenerConfig& listener,
-                                                  const HttpRouteConfig* route, const RequestInfo& request,
-                                                  const SocketAddress& peer, uint64_t now_us) {
-    auto count = [&](const std::string& zone_name) -> std::optional<RateLimitRefusal> {
-        RateLimitZone* zone = zones.find(listener.name, zone_name);
-        if (zone == nullptr) return std::nullopt;  // the loader checked the names
-        const std::string key = rate_limit_key(zone->config(), listener.http.forwarded, request, peer);
+ListenerRateLimits::ListenerRateLimits(const RateLimitZones& zones, const ListenerConfig& listener)
+    : http_(listener.http) {
+    // The loader checked that every name is a zone of this listener.
+    auto resolve = [&](const std::vector<std::string>& names) {
+        std::vector<RateLimitZone*> out;
+        for (const std::string& name : names)
+            if (RateLimitZone* zone = zones.find(listener.name, name)) out.push_back(zone);
+        any_ = any_ || !out.empty();
+        return out;
+    };
+    listener_zones_ = resolve(http_.rate_limits);
+    for (const HttpRouteConfig& route : http_.routes) route_zones_.push_back(resolve(route.rate_limits));
+}
+
+std::optional<RateLimitRefusal> ListenerRateLimits::check(const HttpRouteConfig* route, const RequestInfo& request,
+                                                          const SocketAddress& peer) const {
+    if (!any_) return std::nullopt;
+    const uint64_t now_us = monotonic_us();
+    auto count = [&](RateLimitZone* zone) -> std::optional<RateLimitRefusal> {
+        const std::string key = rate_limit_key(zone->config(), http_.forwarded, request, peer);
         if (key.empty()) return std::nullopt;
         const RateDecision decision = zone->check(key, now_us);
         if (decision.allowed) return std::nullopt;
         const uint64_t seconds = (decision.retry_after_us + 999'999) / 1'000'000;
         return RateLimitRefusal{zone, static_cast<uint32_t>(std::max<uint64_t>(1, seconds))};
     };
-    for (const std::string& name : listener.http.rate_limits)
-        if (auto refusal = count(name)) return refusal;
+    for (RateLimitZone* zone : listener_zones_)
+        if (auto refusal = count(zone)) return refusal;
     if (route != nullptr)
-        for (const std::string& name : route->rate_limits)
-            if (auto refusal = count(name)) return refusal;
+        for (RateLimitZone* zone : route_zones_.at(static_cast<size_t>(route - http_.routes.data())))
+            if (auto refusal = count(zone)) return refusal;
     return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/rate_limiter.h"
@@ -18,12 +19,25 @@ struct RateLimitRefusal {
     uint32_t retry_after_s = 1;  // the Retry-After header, whole seconds, >= 1
 };
 
-// Counts `request` against the listener's zones, then its route's, and stops
-// at the first that refuses. A zone whose key the request lacks (no such
-// header) is skipped. `now_us`: CLOCK_MONOTONIC microseconds.
-std::optional<RateLimitRefusal> check_rate_limits(const RateLimitZones& zones, const ListenerConfig& listener,
-                                                  const HttpRouteConfig* route, const RequestInfo& request,
-                                                  const SocketAddress& peer, uint64_t now_us);
+// The zones of one listener, resolved from their names once (when the
+// listener is built), so a request walks pointers, not names.
+class ListenerRateLimits {
+public:
+    ListenerRateLimits(const RateLimitZones& zones, const ListenerConfig& listener);
+
+    // Counts `request` against the listener's zones, then its route's
+    // (`route` is one of the listener's routes, or null), and stops at the
+    // first that refuses. A zone whose key the request lacks (no such
+    // header) is skipped.
+    std::optional<RateLimitRefusal> check(const HttpRouteConfig* route, const RequestInfo& request,
+                                          const SocketAddress& peer) const;
+
+private:
+    const HttpConfig& http_;
+    std::vector<RateLimitZone*> listener_zones_;
+    std::vector<std::vector<RateLimitZone*>> route_zones_;  // by route index
+    bool any_ = false;
+};
 
 // The key of `request` in `zone`; empty when it has none. CLIENT_IP: the
 // address bytes (an IPv6 address cut to the zone's prefix), the peer's or,
