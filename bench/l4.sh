@@ -49,41 +49,7 @@ check_path() { check_url "$1" "http://127.0.0.1:$2/tiny"; }  # NAME PORT: /tiny 
 # ------------------------------------------------------------ backend + proxies
 declare -A PORT=() STATUS=()
 
-start_backend() {
-    local conf=$TMP/backend.conf port
-    alloc_port port
-    mkdir -p "$TMP/www" "$TMP/backend-tmp"
-    # Sparse file on tmpfs: reads of holes come from the shared zero page, so
-    # the backend's sendfile costs almost no memory and no disk.
-    truncate -s "$BIG_SIZE" "$TMP/www/big"
-    chmod 755 "$TMP" "$TMP/www"
-    chmod 644 "$TMP/www/big"
-    cat >"$conf" <<EOF
-worker_processes $BACKEND_WORKERS;
-pid $TMP/backend.pid;
-error_log $TMP/backend.err warn;
-events { worker_connections 16384; }
-http {
-$(nginx_common "$TMP/backend-tmp")
-    sendfile on;
-    tcp_nopush on;
-    default_type application/octet-stream;
-    server {
-        listen 127.0.0.1:$port$( ((BACKEND_WORKERS > 1)) && echo ' reuseport');
-        root $TMP/www;
-        location = /tiny { return 200 "ok\n"; }
-        location = /big { }
-    }
-}
-EOF
-    nginx -e "$TMP/backend.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/backend.out" &
-    PIDS+=($!)
-    wait_port "nginx backend" $! "$port" || { show_log "$TMP/backend.err" "$TMP/backend.out"; die "backend did not start"; }
-    check_path "backend" "$port" || { show_log "$TMP/backend.err" "$TMP/backend.out"; die "backend does not answer /tiny"; }
-    BACKEND_PORT=$port
-    PORT[direct]=$port
-    STATUS[direct]=ok
-}
+start_backend() { start_nginx_backend "$BACKEND_WORKERS"; }
 
 start_lbd() {
     local conf=$TMP/lbd.conf port pid

@@ -134,3 +134,43 @@ for_each_rotated() {
         "$func" "$@" "$path"
     done
 }
+
+# start_nginx_backend WORKERS: the nginx that both benchmarks put behind the
+# proxies, on a free port: /tiny answers "ok\n", /big sends BIG_SIZE bytes.
+# Sets BACKEND_PORT, PORT[direct] and STATUS[direct] (the caller declares
+# PORT and STATUS as associative arrays).
+start_nginx_backend() {
+    local workers=$1 conf=$TMP/backend.conf port
+    alloc_port port
+    mkdir -p "$TMP/www" "$TMP/backend-tmp"
+    # Sparse file on tmpfs: reads of holes come from the shared zero page, so
+    # the backend's sendfile costs almost no memory and no disk.
+    truncate -s "$BIG_SIZE" "$TMP/www/big"
+    chmod 755 "$TMP" "$TMP/www"
+    chmod 644 "$TMP/www/big"
+    cat >"$conf" <<EOF
+worker_processes $workers;
+pid $TMP/backend.pid;
+error_log $TMP/backend.err warn;
+events { worker_connections 16384; }
+http {
+$(nginx_common "$TMP/backend-tmp")
+    sendfile on;
+    tcp_nopush on;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$port$( ((workers > 1)) && echo ' reuseport');
+        root $TMP/www;
+        location = /tiny { return 200 "ok\n"; }
+        location = /big { }
+    }
+}
+EOF
+    nginx -e "$TMP/backend.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/backend.out" &
+    PIDS+=($!)
+    wait_port "nginx backend" $! "$port" || { show_log "$TMP/backend.err" "$TMP/backend.out"; die "backend did not start"; }
+    check_url backend "http://127.0.0.1:$port/tiny" || { show_log "$TMP/backend.err" "$TMP/backend.out"; die "backend does not answer /tiny"; }
+    BACKEND_PORT=$port
+    PORT[direct]=$port
+    STATUS[direct]=ok
+}
