@@ -45,6 +45,9 @@ TlsServerContext* TlsContexts::listener(const std::string& name) const {
 
 const std::shared_ptr<const TlsClientContext>& TlsContexts::pool(const std::string& name) const {
     static const std::shared_ptr<const TlsClientContext> kNone;
+    // Asked on every request (connect_server): a config without re-encryption
+    // pays no string compares.
+    if (pools_.empty()) return kNone;
     auto it = pools_.find(name);
     return it == pools_.end() ? kNone : it->second;
 }
