@@ -36,4 +36,19 @@ bool passive_response_status(Server& server, const PoolConfig& pool, int status)
     return count_failure(server, pool, what);
 }
 
+void PassiveRevivals::schedule(std::shared_ptr<Server> server, uint32_t ms) {
+    Revival& entry = revivals_.emplace_back();
+    entry.owner = this;
+    entry.self = std::prev(revivals_.end());
+    entry.server = std::move(server);
+    entry.timer = make_event(base_, -1, 0, &PassiveRevivals::on_revive, &entry);
+    arm_timer(entry.timer.get(), ms);
+}
+
+void PassiveRevivals::on_revive(evutil_socket_t, short, void* arg) {
+    auto* entry = static_cast<Revival*>(arg);
+    entry->server->set_health(HealthState::kUp, "passive: ejection_ms elapsed");
+    entry->owner->revivals_.erase(entry->self);
+}
+
 }  // namespace lbd

@@ -8,7 +8,12 @@
 // Any worker thread. Only failures take a lock (Server::record_failure).
 #pragma once
 
+#include <cstdint>
+#include <list>
+#include <memory>
+
 #include "core/config.h"
+#include "core/event.h"
 #include "core/server.h"
 
 namespace lbd {
@@ -22,5 +27,31 @@ bool passive_connect_failure(Server& server, const PoolConfig& pool, const char*
 // The same for a response with `status` from the server: counts only the
 // statuses the pool treats as failures.
 bool passive_response_status(Server& server, const PoolConfig& pool, int status);
+
+// A worker's pending revivals of servers it ejected (the "true" above): one
+// timer each, which sets the server UP when ejection_ms has passed. Worker
+// thread only; pending timers die with the worker.
+class PassiveRevivals {
+public:
+    explicit PassiveRevivals(event_base* base) : base_(base) {}
+    PassiveRevivals(const PassiveRevivals&) = delete;
+    PassiveRevivals& operator=(const PassiveRevivals&) = delete;
+
+    void schedule(std::shared_ptr<Server> server, uint32_t ms);
+
+private:
+    // The timer's argument is the list element itself (list nodes never
+    // move); the entry, its timer and its server reference go together.
+    struct Revival {
+        PassiveRevivals* owner = nullptr;
+        std::list<Revival>::iterator self;
+        std::shared_ptr<Server> server;
+        EventPtr timer;
+    };
+    static void on_revive(evutil_socket_t fd, short what, void* arg);
+
+    event_base* base_;
+    std::list<Revival> revivals_;
+};
 
 }  // namespace lbd

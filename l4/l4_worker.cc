@@ -14,7 +14,8 @@ namespace {
 constexpr uint32_t kQueueCheckMs = 10;
 }  // namespace
 
-L4Worker::L4Worker(Worker& worker, const GlobalConfig& global) : worker_(worker), global_(global) {
+L4Worker::L4Worker(Worker& worker, const GlobalConfig& global)
+    : worker_(worker), global_(global), revivals_(worker.base()) {
     queue_timer_ = make_event(worker_.base(), -1, 0, &L4Worker::on_queue_timer, this);
 }
 
@@ -101,23 +102,6 @@ void L4Worker::service_queues() {
         waiting = waiting || !queue.empty();
     }
     if (waiting && !event_pending(queue_timer_.get(), EV_TIMEOUT, nullptr)) arm_timer(queue_timer_.get(), kQueueCheckMs);
-}
-
-void L4Worker::schedule_revive(std::shared_ptr<Server> server, uint32_t ms) {
-    // The timer's argument is the list element itself (list nodes never
-    // move); the entry, its timer and its server reference go together.
-    Revival& entry = revivals_.emplace_back();
-    entry.owner = this;
-    entry.self = std::prev(revivals_.end());
-    entry.server = std::move(server);
-    entry.timer = make_event(base(), -1, 0, &L4Worker::on_revive, &entry);
-    arm_timer(entry.timer.get(), ms);
-}
-
-void L4Worker::on_revive(evutil_socket_t, short, void* arg) {
-    auto* entry = static_cast<Revival*>(arg);
-    entry->server->set_health(HealthState::kUp, "passive: ejection_ms elapsed");
-    entry->owner->revivals_.erase(entry->self);
 }
 
 void L4Worker::stop_accepting() {

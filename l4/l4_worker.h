@@ -12,6 +12,7 @@
 #include <span>
 
 #include "core/config.h"
+#include "core/passive_health.h"
 #include "core/pool.h"
 #include "core/runtime.h"
 #include "core/worker.h"
@@ -60,7 +61,7 @@ public:
 
     // Passive ejection without active checks: the server comes back UP
     // after `ms`, as nginx's max_fails/fail_timeout does.
-    void schedule_revive(std::shared_ptr<Server> server, uint32_t ms);
+    void schedule_revive(std::shared_ptr<Server> server, uint32_t ms) { revivals_.schedule(std::move(server), ms); }
 
     // Shutdown: close listening sockets (established sessions go on).
     void stop_accepting();
@@ -85,14 +86,7 @@ private:
     std::list<std::unique_ptr<SpliceSession>> sessions_;
     std::map<Pool*, std::deque<SpliceSession*>> queues_;
     EventPtr queue_timer_;
-    struct Revival {
-        L4Worker* owner = nullptr;
-        std::list<Revival>::iterator self;
-        std::shared_ptr<Server> server;
-        EventPtr timer;
-    };
-    static void on_revive(evutil_socket_t fd, short what, void* arg);
-    std::list<Revival> revivals_;
+    PassiveRevivals revivals_;
 };
 
 }  // namespace lbd::l4

@@ -5,7 +5,8 @@
 
 namespace lbd::l7 {
 
-L7Worker::L7Worker(Worker& worker, const GlobalConfig& global) : worker_(worker), global_(global) {
+L7Worker::L7Worker(Worker& worker, const GlobalConfig& global)
+    : worker_(worker), global_(global), revivals_(worker.base()) {
     reaper_ = make_event(worker_.base(), -1, 0, &L7Worker::on_reap, this);
 }
 
@@ -56,22 +57,6 @@ void L7Worker::session_ended(HttpSession* session) {
 }
 
 void L7Worker::on_reap(evutil_socket_t, short, void* arg) { static_cast<L7Worker*>(arg)->ended_.clear(); }
-
-void L7Worker::schedule_revive(std::shared_ptr<Server> server, uint32_t ms) {
-    // The timer's argument is the list element itself (list nodes never move).
-    Revival& entry = revivals_.emplace_back();
-    entry.owner = this;
-    entry.self = std::prev(revivals_.end());
-    entry.server = std::move(server);
-    entry.timer = make_event(base(), -1, 0, &L7Worker::on_revive, &entry);
-    arm_timer(entry.timer.get(), ms);
-}
-
-void L7Worker::on_revive(evutil_socket_t, short, void* arg) {
-    auto* entry = static_cast<Revival*>(arg);
-    entry->server->set_health(HealthState::kUp, "passive: ejection_ms elapsed");
-    entry->owner->revivals_.erase(entry->self);
-}
 
 void L7Worker::stop_accepting() {
     draining_ = true;

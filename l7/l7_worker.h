@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/passive_health.h"
 #include "core/pool.h"
 #include "core/runtime.h"
 #include "core/worker.h"
@@ -53,8 +54,8 @@ public:
     void session_ended(HttpSession* session);
 
     // Passive ejection without active checks: the server comes back UP
-    // after `ms` (as l4::L4Worker does).
-    void schedule_revive(std::shared_ptr<Server> server, uint32_t ms);
+    // after `ms` (core/passive_health.h).
+    void schedule_revive(std::shared_ptr<Server> server, uint32_t ms) { revivals_.schedule(std::move(server), ms); }
 
     // Shutdown: close the listening sockets and idle client connections;
     // busy ones close after their response.
@@ -79,14 +80,7 @@ private:
     EventPtr reaper_;
     HttpRequestHead request_head_;
     HttpResponseHead response_head_;
-    struct Revival {
-        L7Worker* owner = nullptr;
-        std::list<Revival>::iterator self;
-        std::shared_ptr<Server> server;
-        EventPtr timer;
-    };
-    static void on_revive(evutil_socket_t, short, void* arg);
-    std::list<Revival> revivals_;
+    PassiveRevivals revivals_;
     // Last: destroyed first, while the sessions' servers still exist.
     UpstreamPool upstreams_;
 };
