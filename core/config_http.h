@@ -141,7 +141,7 @@ struct HttpConfig {
     HttpLimitsConfig limits;
     std::vector<HttpErrorPage> error_pages;
     HttpLogFormat log_format = HttpLogFormat::kText;
-    uint32_t max_idle_per_server = 32;  // 0 = no server keep-alive
+    uint32_t max_idle_per_server = 256;  // 0 = no server keep-alive
     std::vector<HttpRateLimitZoneConfig> rate_limit_zones;
     std::vector<std::string> rate_limits;  // zones every request counts against
 

@@ -56,7 +56,7 @@ TEST_CASE("an HTTP listener with no http block takes the defaults") {
     CHECK(http.timeouts.server_response_ms == 60000);
     CHECK(http.limits.max_header_bytes == 32768);
     CHECK(http.limits.max_body_bytes == 0);
-    CHECK(http.max_idle_per_server == 32);
+    CHECK(http.max_idle_per_server == 256);
     CHECK(http.log_format == HttpLogFormat::kText);
 }
 
