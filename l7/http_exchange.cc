@@ -319,7 +319,7 @@ void HttpSession::finish_request(Termination term) {
     evbuffer* in = bufferevent_get_input(client_.bev.get());
     if (close_after_ || draining_ || (client_eof_ && evbuffer_get_length(in) == 0)) return flush_and_close();
     phase_ = Phase::kIdle;
-    arm(Timer::kKeepAlive, http_.timeouts.client_keep_alive_ms);
+    wait_idle();
     // A pipelined request already waiting raises no new read event.
     if (evbuffer_get_length(in) > 0) event_active(resume_.get(), EV_TIMEOUT, 0);
 }

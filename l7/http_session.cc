@@ -34,6 +34,11 @@ namespace {
 constexpr size_t kReadHighWater = 64 * 1024;
 // Output callbacks fire when the buffer is down to this.
 constexpr size_t kWriteLowWater = 64 * 1024;
+// An idle keep-alive connection gives up its session after this long
+// (parked_client.h). Not at once: a busy client's next request usually comes
+// within a millisecond, and would pay for a new session and bufferevent
+// (a few percent of throughput); an idle one waits seconds.
+constexpr uint32_t kParkAfterMs = 50;
 
 }  // namespace
 
@@ -53,6 +58,19 @@ HttpSession::HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listene
     request_limits_.max_body_bytes = http_.limits.max_body_bytes;
 }
 
+HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
+    : worker_(worker), listener_(std::move(client.listener)), http_(listener_->http()), accepted_ms_(monotonic_ms()),
+      resumed_(true) {
+    endpoint_.local_port = client.local_port;
+    endpoint_.peer = client.peer_address();
+    client_ = resume_client_stream(worker_.base(), std::move(client.fd));
+    endpoint_.scheme = client_.scheme;
+    request_limits_.max_header_bytes = http_.limits.max_header_bytes;
+    request_limits_.max_header_count = http_.limits.max_header_count;
+    request_limits_.max_uri_bytes = http_.limits.max_uri_bytes;
+    request_limits_.max_body_bytes = http_.limits.max_body_bytes;
+}
+
 HttpSession::~HttpSession() = default;
 
 void HttpSession::start() {
@@ -64,6 +82,13 @@ void HttpSession::start() {
     bufferevent_setwatermark(bev, EV_READ, 0, std::max<size_t>(kReadHighWater, http_.limits.max_header_bytes + 1));
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
     enable_stream(bev);
+    if (resumed_) {
+        // Between requests, as before parking; read_waiting() reads.
+        phase_ = Phase::kIdle;
+        arm(Timer::kKeepAlive, http_.timeouts.client_keep_alive_ms);
+        if (worker_.draining()) drain();
+        return;
+    }
     phase_ = Phase::kHead;
     // The first request's head is timed from the accept (or, over TLS, from
     // the handshake, itself timed from the accept): a client that connects
@@ -74,6 +99,10 @@ void HttpSession::start() {
         arm(Timer::kHeader, http_.timeouts.client_header_ms);
     if (worker_.draining()) drain();
     if (!closed_) read_now(bev);
+}
+
+void HttpSession::read_waiting() {
+    if (!closed_) read_now(client_.bev.get());
 }
 
 void HttpSession::drain() {
@@ -301,6 +330,42 @@ void HttpSession::flush_streams() {
     if (closed_) return;
     flush_output(client_.bev.get());
     if (upstream_) flush_output(upstream_->bev.get());
+}
+
+void HttpSession::wait_idle() {
+    const uint32_t keep_alive = http_.timeouts.client_keep_alive_ms;
+    if (can_park() && kParkAfterMs < keep_alive) return arm(Timer::kPark, kParkAfterMs);
+    arm(Timer::kKeepAlive, keep_alive);
+}
+
+bool HttpSession::can_park() const {
+    // TLS streams (bufferevent_openssl) own their SSL: they stay sessions.
+    return client_.ssl == nullptr && !client_eof_ && !draining_ && !upstream_ && server_ == nullptr;
+}
+
+void HttpSession::park_idle() {
+    const uint32_t keep_alive = http_.timeouts.client_keep_alive_ms;
+    const uint32_t left = keep_alive > kParkAfterMs ? keep_alive - kParkAfterMs : 0;
+    if (left == 0) return close(Termination::kOk);
+    bufferevent* bev = client_.bev.get();
+    ParkedClient client;
+    // Something buffered (a slow reader's response), or an address that does
+    // not fit: a session until the keep-alive timeout.
+    if (!can_park() || evbuffer_get_length(bufferevent_get_input(bev)) != 0 ||
+        evbuffer_get_length(bufferevent_get_output(bev)) != 0 || !client.set_peer(endpoint_.peer))
+        return arm(Timer::kKeepAlive, left);
+    client.listener = listener_;
+    client.local_port = endpoint_.local_port;
+    client.fd = UniqueFd(bufferevent_getfd(bev));
+    // The parked read event first, then ours goes (parked_client.h: no
+    // epoll_ctl); the bufferevent no longer closes the socket.
+    worker_.parked().park(std::move(client), left);
+    bufferevent_setfd(bev, -1);
+    closed_ = true;
+    phase_ = Phase::kClosed;
+    event_del(timer_.get());
+    event_del(resume_.get());
+    worker_.session_ended(this);
 }
 
 void HttpSession::flush_and_close() {

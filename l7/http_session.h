@@ -27,8 +27,11 @@
 //              |                                       |  (retries exhausted: 503)
 //              |                                       v
 //            IDLE <--response done, keep-alive------ EXCHANGE --101--> TUNNEL --> closed
-//              |                                       | server broke before the response: 502
-//              +--keep-alive timeout: closed           | (a reused conn: retried once if replayable)
+//              |  \                                    | server broke before the response: 502
+//              |   +--50 ms, nothing buffered: PARKED  | (a reused conn: retried once if replayable)
+//              |      (session freed; next request:    |
+//              |       a new session in IDLE)          |
+//              +--keep-alive timeout: closed           |
 //                                                      +--response done, close--> CLOSING -> closed
 //
 // Bodies stream both ways through bounded buffers: data moves from one
@@ -56,6 +59,7 @@
 #include "l7/http_body.h"
 #include "l7/http_message.h"
 #include "l7/http_parser.h"
+#include "l7/parked_client.h"
 #include "l7/proxy_types.h"
 #include "l7/transport.h"
 #include "l7/upstream.h"
@@ -68,11 +72,15 @@ class HttpListener;
 class HttpSession {
 public:
     HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd, const SocketAddress& peer);
+    // The session of a parked connection whose next request (or EOF) came.
+    HttpSession(L7Worker& worker, ParkedClient client);
     ~HttpSession();
     HttpSession(const HttpSession&) = delete;
     HttpSession& operator=(const HttpSession&) = delete;
 
     void start();
+    // A resumed session: read what woke the parked connection.
+    void read_waiting();
     // Shutdown deadline: end now.
     void abort() { close(Termination::kDrain); }
     // Drain began: an idle connection closes now, a busy one after its response.
@@ -83,7 +91,7 @@ public:
 
 private:
     enum class Phase : uint8_t { kIdle, kHead, kConnecting, kExchange, kTunnel, kClosing, kClosed };
-    enum class Timer : uint8_t { kNone, kHandshake, kKeepAlive, kHeader, kConnect, kResponse, kBodyIdle, kTunnelIdle, kFlush };
+    enum class Timer : uint8_t { kNone, kHandshake, kPark, kKeepAlive, kHeader, kConnect, kResponse, kBodyIdle, kTunnelIdle, kFlush };
 
     // Phases (http_session.cc: 1-3; http_exchange.cc: 4-7).
     void read_request_head();
@@ -130,6 +138,12 @@ private:
         ~FlushOnReturn() { session.flush_streams(); }
     };
     void flush_streams();
+    // Between requests: the keep-alive timeout, or first the park timer.
+    void wait_idle();
+    bool can_park() const;
+    // Idle a while with nothing buffered: hand the socket to the worker's
+    // parked clients and end this session (parked_client.h).
+    void park_idle();
 
     static void on_client_read(bufferevent* bev, void* arg);
     static void on_client_write(bufferevent* bev, void* arg);
@@ -161,6 +175,7 @@ private:
     uint64_t last_progress_ms_ = 0;
     uint64_t accepted_ms_;
     bool loggable_ = false;
+    bool resumed_ = false;  // made for a parked connection
 
     // The request in flight.
     HeadScanState req_scan_;  // the head itself is parsed into the worker's request_head()

@@ -114,6 +114,7 @@ void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
     switch (self->timer_kind_) {
         case Timer::kNone: return;
         case Timer::kHandshake: return self->handshake_timed_out();
+        case Timer::kPark: return self->park_idle();
         case Timer::kKeepAlive: return self->close(Termination::kOk);
         case Timer::kHeader:
             // Nothing at all since the accept or the last response: close

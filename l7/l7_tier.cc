@@ -156,6 +156,10 @@ void L7Tier::write_metrics(std::string& out) const {
     metric_header(out, "lbd_http_connections_active", "gauge", "HTTP client connections open now.");
     for (const auto& [name, s] : listeners)
         metric_sample(out, "lbd_http_connections_active", {{"listener", name}}, double(s->active.load()));
+    metric_header(out, "lbd_http_connections_parked", "gauge",
+                  "Idle keep-alive connections among the active ones that hold no session, only their socket.");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http_connections_parked", {{"listener", name}}, double(s->parked.load()));
     metric_header(out, "lbd_http_requests_total", "counter", "HTTP requests received (heads parsed or refused).");
     for (const auto& [name, s] : listeners)
         metric_sample(out, "lbd_http_requests_total", {{"listener", name}}, double(s->requests.load()));

@@ -6,7 +6,7 @@
 namespace lbd::l7 {
 
 L7Worker::L7Worker(Worker& worker, const GlobalConfig& global)
-    : worker_(worker), global_(global), revivals_(worker.base()) {
+    : worker_(worker), global_(global), parked_(worker.base(), *this), revivals_(worker.base()) {
     reaper_ = make_event(worker_.base(), -1, 0, &L7Worker::on_reap, this);
 }
 
@@ -14,6 +14,7 @@ L7Worker::~L7Worker() {
     upstreams_.clear();
     ended_.clear();
     sessions_.clear();
+    parked_.close_all();
     listeners_.clear();
 }
 
@@ -50,6 +51,13 @@ void L7Worker::start_session(std::unique_ptr<HttpSession> session) {
     raw->start();
 }
 
+HttpSession* L7Worker::resume_session(ParkedClient client) {
+    auto session = std::make_unique<HttpSession>(*this, std::move(client));
+    HttpSession* raw = session.get();
+    start_session(std::move(session));
+    return raw;
+}
+
 void L7Worker::session_ended(HttpSession* session) {
     ended_.push_back(std::move(*session->self));
     sessions_.erase(session->self);
@@ -63,10 +71,12 @@ void L7Worker::stop_accepting() {
     for (auto& listener : listeners_) listener->stop();
     // drain() may end a session (erasing it from the list): step first.
     for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->drain();
+    parked_.close_all();
     upstreams_.clear();
 }
 
 void L7Worker::abort_all() {
+    parked_.close_all();
     while (!sessions_.empty()) sessions_.front()->abort();
 }
 

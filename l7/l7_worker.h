@@ -15,6 +15,7 @@
 #include "core/runtime.h"
 #include "core/worker.h"
 #include "l7/http_parser.h"
+#include "l7/parked_client.h"
 #include "l7/upstream.h"
 
 namespace lbd::l7 {
@@ -49,6 +50,11 @@ public:
     void replace_listeners(std::vector<std::shared_ptr<HttpListener>> next, const GlobalConfig& global);
 
     void start_session(std::unique_ptr<HttpSession> session);
+    // An idle connection with nothing buffered gives up its session
+    // (parked_client.h); its next request resumes one, which the caller
+    // then lets read (HttpSession::read_waiting).
+    ParkedClients& parked() { return parked_; }
+    HttpSession* resume_session(ParkedClient client);
     // The session has ended; it is freed from the loop, after the callback
     // that ended it has returned.
     void session_ended(HttpSession* session);
@@ -77,6 +83,7 @@ private:
     std::vector<std::shared_ptr<HttpListener>> listeners_;
     std::list<std::unique_ptr<HttpSession>> sessions_;
     std::vector<std::unique_ptr<HttpSession>> ended_;
+    ParkedClients parked_;
     EventPtr reaper_;
     HttpRequestHead request_head_;
     HttpResponseHead response_head_;

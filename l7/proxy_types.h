@@ -38,6 +38,8 @@ struct HttpListenerStats {
     std::atomic<uint64_t> accepted{0};
     // Open client connections; also the gate for max_connections.
     std::atomic<uint32_t> active{0};
+    // Of those, idle ones parked without a session (l7/parked_client.h).
+    std::atomic<uint32_t> parked{0};
     std::atomic<uint64_t> requests{0};
     // Responses by class: [0] = 1xx (101 only) ... [4] = 5xx.
     std::array<std::atomic<uint64_t>, 5> responses{};

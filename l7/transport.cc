@@ -13,8 +13,6 @@
 #include "l7/socket_io.h"
 #include "l7/tls_context.h"
 
-#include "l7/socket_io.h"
-
 namespace lbd::l7 {
 
 namespace {
@@ -55,6 +53,13 @@ ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerCo
     // the TLS close, tells whether a request was complete.
     bufferevent_openssl_set_allow_dirty_shutdown(stream.bev.get(), 1);
     stream.scheme = "https";
+    return stream;
+}
+
+ClientStream resume_client_stream(event_base* base, UniqueFd fd) {
+    ClientStream stream;
+    stream.bev.reset(checked(bufferevent_socket_new(base, fd.release(), kOptions)));
+    use_large_io(stream.bev.get());
     return stream;
 }
 

@@ -48,6 +48,11 @@ struct ClientStream {
 // listener (the handshake starts with the first read).
 ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerContext* tls);
 
+// The client side of a parked plain connection that has a request again
+// (parked_client.h): as make_client_stream, without the socket options the
+// accept already set.
+ClientStream resume_client_stream(event_base* base, UniqueFd fd);
+
 // An unconnected stream to a server (bufferevent_socket_connect connects it).
 // `tls` non-null: over TLS, sending and checking `server_name` (or the
 // context's own name when empty; an IP literal is checked, not sent).

@@ -61,20 +61,6 @@ l7::test::RunResult s_client(uint16_t port, std::vector<std::string> extra) {
     return l7::test::run(argv);
 }
 
-uint16_t admin_port(RunningLbd& lbd) {
-    auto line = lbd->await_line("admin http listening on 127.0.0.1:", kIoTimeoutMs);
-    return line ? static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1))) : 0;
-}
-
-// One sample of /metrics, e.g. `lbd_http_tls_handshake_failures_total{listener="front",reason="error"}`.
-double metric(uint16_t admin, const std::string& sample) {
-    auto reply = http_request(admin, get_request("/metrics", "127.0.0.1"), kIoTimeoutMs);
-    if (!reply) return -1;
-    size_t at = reply->body.find("\n" + sample + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(reply->body.substr(at + sample.size() + 2));
-}
-
 // Polls a counter until it reaches `want` (the session counts after the client has seen the close).
 bool metric_reaches(uint16_t admin, const std::string& sample, double want) {
     Deadline deadline(kIoTimeoutMs);

@@ -1,0 +1,64 @@
+#include "l7/parked_client.h"
+
+#include <cstring>
+
+#include "l7/http_listener.h"
+#include "l7/http_session.h"
+#include "l7/l7_worker.h"
+
+namespace lbd::l7 {
+
+bool ParkedClient::set_peer(const SocketAddress& address) {
+    if (address.length() > sizeof peer) return false;
+    std::memcpy(&peer, address.sockaddr_ptr(), address.length());
+    peer_length = address.length();
+    return true;
+}
+
+SocketAddress ParkedClient::peer_address() const {
+    return SocketAddress(reinterpret_cast<const sockaddr*>(&peer), peer_length);
+}
+
+void ParkedClients::park(ParkedClient client, uint32_t keep_alive_ms) {
+    Entry& entry = entries_.emplace_front();
+    entry.client = std::move(client);
+    entry.owner = this;
+    entry.self = entries_.begin();
+    entry.client.listener->stats().parked.fetch_add(1, std::memory_order_relaxed);
+    // Persistent: a one-shot event is deleted from epoll when it fires, and
+    // the resumed session would add it back (two epoll_ctl per request).
+    event_assign(&entry.ev, base_, entry.client.fd.get(), EV_READ | EV_PERSIST, &ParkedClients::on_event, &entry);
+    arm_timer(&entry.ev, keep_alive_ms);
+}
+
+void ParkedClients::on_event(evutil_socket_t, short what, void* arg) {
+    auto& entry = *static_cast<Entry*>(arg);
+    ParkedClients& self = *entry.owner;
+    if (what & EV_TIMEOUT) return self.close(entry);
+    entry.client.listener->stats().parked.fetch_sub(1, std::memory_order_relaxed);
+    // The next request, or EOF: the new session reads it. Its read event is
+    // on before ours goes (see the header), and it reads only once ours is
+    // gone, since reading may end the session and close the socket.
+    HttpSession* session = self.worker_.resume_session(std::move(entry.client));
+    event_del(&entry.ev);
+    self.entries_.erase(entry.self);
+    session->read_waiting();
+}
+
+void ParkedClients::close(Entry& entry) {
+    event_del(&entry.ev);
+    // A plain FIN, as for a session closed idle (HttpSession::close).
+    entry.client.fd.reset();
+    if (std::shared_ptr<HttpListener> listener = std::move(entry.client.listener)) {
+        listener->stats().parked.fetch_sub(1, std::memory_order_relaxed);
+        listener->stats().active.fetch_sub(1, std::memory_order_acq_rel);
+        listener->connection_closed();
+    }
+    entries_.erase(entry.self);
+}
+
+void ParkedClients::close_all() {
+    while (!entries_.empty()) close(entries_.front());
+}
+
+}  // namespace lbd::l7
