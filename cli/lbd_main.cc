@@ -262,7 +262,7 @@ private:
             const bool tcp = lc.mode == ListenerMode::kTcp;
             auto bound = tcp ? l4_->bound_address(lc.name) : l7_->bound_address(lc.name);
             info->set_bind((bound ? *bound : lc.bind).to_string());
-            info->set_mode(tcp ? "tcp" : "http");
+            info->set_mode(tcp ? "tcp" : lc.tls.enabled ? "https" : "http");
             info->set_pool(lc.pool);
             if (const l4::ListenerStats* stats = tcp ? l4_->stats(lc.name) : nullptr) {
                 info->set_active_connections(stats->active.load(std::memory_order_relaxed));

@@ -104,6 +104,13 @@ TEST_CASE("SNI picks the certificate; an unknown name gets the default; ECDSA an
     REQUIRE(line);
     CHECK(field(*line, "sni") == "a.example.test");
     CHECK(field(*line, "tls").rfind("TLSv1.", 0) == 0);
+
+    // lbctl status (the admin API) says what the listener speaks.
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    auto status = http_request(admin, get_request("/api/status", "127.0.0.1"), kIoTimeoutMs);
+    REQUIRE(status);
+    CHECK_MESSAGE(has(status->body, "\"mode\":\"https\""), status->body);
 }
 
 TEST_CASE("ALPN negotiates http/1.1; TLS 1.1 is refused and counted, and the listener keeps serving") {
