@@ -9,8 +9,9 @@
 #   big       1 MiB responses, wrk -c10
 #   tls_new   new TLS connections per second (ECDSA P-256, one request each)
 #   tls_ka    requests/s over TLS keep-alive connections, wrk -c50
-# and the memory each proxy spends on an idle keep-alive client connection
-# (IDLE_CONNS connections, one request each, then idle: RSS delta / count).
+# and the memory each proxy spends on an idle keep-alive client connection,
+# plain and TLS (IDLE_CONNS connections, one request each, then idle: RSS
+# delta / count).
 # Within a round every test visits every path, the first path rotating each
 # round, so slow drift on this shared machine hits every path alike.
 #
@@ -194,7 +195,7 @@ EOF
 }
 
 # ---------------------------------------------------------------- measurements
-declare -A RPS=() P50=() P99=() ERRS=() MEM=()  # space-separated samples per "test path"
+declare -A RPS=() P50=() P99=() ERRS=() MEM=() MEM_TLS=()  # space-separated samples per "test path"
 
 # url_of TEST PATH -> the URL wrk hits, or "" when the path cannot run TEST.
 url_of() {
@@ -239,15 +240,20 @@ measure() {
 
 write_idle_client() { # a python client that holds IDLE_CONNS keep-alive connections open
     cat >"$TMP/idle.py" <<'EOF'
-import socket, sys
-port, count = int(sys.argv[1]), int(sys.argv[2])
+import socket, ssl, sys
+port, count, tls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "tls"
 req = b"GET /tiny HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
 socks = []
 # One at a time: each connection makes its request and gets its whole
 # response ("ok\n") before the next opens, so the proxy needs one server
 # connection for them all and what grows is the cost of idle clients.
 for _ in range(count):
     s = socket.create_connection(("127.0.0.1", port))
+    if tls:
+        s = ctx.wrap_socket(s)
     s.sendall(req)
     buf = b""
     while not (b"\r\n\r\n" in buf and buf.rstrip(b"\n").endswith(b"ok")):
@@ -263,13 +269,21 @@ EOF
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-# measure_idle PATH: RSS of the proxy before and with IDLE_CONNS idle keep-alive connections.
+# measure_idle [tls] PATH: RSS of the proxy before and with IDLE_CONNS idle keep-alive
+# connections (over TLS: a full handshake each).
 measure_idle() {
-    local path=$1 pid=${RSS_PID[$1]:-} before after line fifo=$TMP/idle.fifo bytes i
+    local kind=plain
+    (($# == 2)) && { kind=$1; shift; }
+    local path=$1 pid=${RSS_PID[$1]:-} before after line fifo=$TMP/idle.fifo bytes i port
     [[ $path != direct && -n $pid ]] || return 0
+    port=${PORT[$path]}
+    if [[ $kind == tls ]]; then
+        [[ ${TLS_STATUS[$path]:-} == ok ]] || return 0
+        port=${TLS_PORT[$path]}
+    fi
     rm -f "$fifo"; mkfifo "$fifo"
     before=$(rss_kib "$pid")
-    python3 "$TMP/idle.py" "${PORT[$path]}" "$IDLE_CONNS" <"$fifo" >"$TMP/idle.out" 2>&1 &
+    python3 "$TMP/idle.py" "$port" "$IDLE_CONNS" "$kind" <"$fifo" >"$TMP/idle.out" 2>&1 &
     IDLE_PID=$!
     exec 4>"$fifo"
     line=""
@@ -281,9 +295,9 @@ measure_idle() {
     if [[ $line == ready ]]; then
         after=$(rss_kib "$pid")
         bytes=$(( (after - before) * 1024 / IDLE_CONNS ))
-        MEM[$path]+="$bytes "
-        printf 'idle %-8s RSS %s -> %s KiB with %s connections: %s bytes each\n' \
-            "$path" "$before" "$after" "$IDLE_CONNS" "$bytes" >>"$RAW"
+        if [[ $kind == tls ]]; then MEM_TLS[$path]+="$bytes "; else MEM[$path]+="$bytes "; fi
+        printf 'idle %-5s %-8s RSS %s -> %s KiB with %s connections: %s bytes each\n' \
+            "$kind" "$path" "$before" "$after" "$IDLE_CONNS" "$bytes" >>"$RAW"
     else
         log "$path: idle client failed: $(cat "$TMP/idle.out")"
     fi
@@ -344,10 +358,11 @@ print_results() {
     echo "medians of $ROUNDS rounds of ${DURATION}s; rps/hap and p99/hap: ratio to HAProxy (req/s: higher is better; p99: lower)"
     if [[ -n ${MEM[haproxy]:-}${MEM[lbd]:-}${MEM[nginx]:-} ]]; then
         echo
-        printf '%-8s %22s %8s\n' path "bytes per idle conn" "/hap"
+        printf '%-8s %22s %8s %22s %8s\n' path "bytes per idle conn" "/hap" "idle TLS conn" "/hap"
         for path in "${PROXIES[@]}"; do
-            mem=$(median "${MEM[$path]:-}")
-            printf '%-8s %22s %8s\n' "$path" "${mem:-n/a}" "$(ratio "$mem" "$(median "${MEM[haproxy]:-}")")"
+            mem=$(median "${MEM[$path]:-}") tls_mem=$(median "${MEM_TLS[$path]:-}")
+            printf '%-8s %22s %8s %22s %8s\n' "$path" "${mem:-n/a}" "$(ratio "$mem" "$(median "${MEM[haproxy]:-}")")" \
+                "${tls_mem:-n/a}" "$(ratio "$tls_mem" "$(median "${MEM_TLS[haproxy]:-}")")"
         done
         echo "(RSS delta of the proxy process / $IDLE_CONNS connections that made one request each, one at a time;"
         echo " measured once, before any other traffic)"
@@ -377,7 +392,7 @@ main() {
     for ((r = 0; r < ROUNDS; r++)); do
         # Idle memory once, first: later the heaps have grown under wrk and
         # memory freed then would be reused, hiding the cost.
-        ((r == 0)) && for_each_rotated "$r" measure_idle
+        ((r == 0)) && for_each_rotated "$r" measure_idle && for_each_rotated "$r" measure_idle tls
         for test in $TESTS; do for_each_rotated "$r" measure "$test"; done
     done
 
