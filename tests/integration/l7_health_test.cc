@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lbd/v1/admin.pb.h"
@@ -153,6 +154,24 @@ TEST_CASE("http check: a body without the expected substring takes the server DO
     a.answer("/health", 200, "status: ok\n");
     REQUIRE(lbd->wait_for_line(became("a", "UP", "health check: HTTP 200, body matches"), 3000));
     CHECK(lbd->count(became("b", "DOWN", "")) == 0);
+}
+
+TEST_CASE("http check: a chunked body is searched de-chunked") {
+    TempDir dir;
+    HttpBackend a("a"), b("b");
+    // /chunked comes in chunks of 7 bytes: "server=" | "a\nGET /" ... The raw bytes never hold "server=a".
+    RunningLbd lbd(health_config(
+        http_pool("web", {&a, &b}, http_check("      path: \"/chunked\"\n      body_contains: \"server=a\"\n")),
+        dir.path() + "/admin.sock"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    REQUIRE(lbd->wait_for_line(became("b", "DOWN", "health check: body lacks 'server=a'"), 3000));
+    // a has had as many checks as took b down, and more: it stays UP.
+    Deadline deadline(kIoTimeoutMs);
+    while (a.requests() < 4 && !deadline.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(a.requests() >= 4);
+    CHECK(lbd->count(became("a", "DOWN", "")) == 0);
+    CHECK(spread(lbd.port(), 4)["a"] == 4);
 }
 
 TEST_CASE("http check on a TCP (L4) pool: a 503 health page takes the server DOWN") {

@@ -289,9 +289,14 @@ void HttpBackend::serve(int fd) {
             response += "Set-Cookie: JSESSIONID=" + name_ + "-" + std::to_string(requests_.load()) + "; Path=/\r\n";
         if (path == "/chunked") {
             response += "Transfer-Encoding: chunked\r\n\r\n";
-            char size[32];
-            std::snprintf(size, sizeof size, "%zx\r\n", body.size());
-            if (!head_method) response += std::string(size) + body + "\r\n0\r\n\r\n";
+            // Small chunks, so that the body's words straddle chunk boundaries.
+            for (size_t at = 0; at < body.size() && !head_method; at += 7) {
+                const std::string piece = body.substr(at, 7);
+                char size[32];
+                std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+                response += std::string(size) + piece + "\r\n";
+            }
+            if (!head_method) response += "0\r\n\r\n";
         } else {
             response += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
             if (!head_method) response += body;

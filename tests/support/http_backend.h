@@ -5,7 +5,7 @@
 //   /hang        reads the request and never answers (504 tests)
 //   /malformed   answers with a broken status line (502 tests)
 //   /die         resets the connection instead of answering (a server dying mid-request)
-//   /chunked     answers with a chunked body
+//   /chunked     answers with a chunked body, in chunks of 7 bytes
 //   /login       as below, plus "Set-Cookie: JSESSIONID=NAME-N; Path=/" (N: the request count)
 //   /bytes/N     answers with a body of N bytes of 'x' (large downloads)
 //   /ws          with "Upgrade: websocket": the RFC 6455 handshake, then echoes text frames
