@@ -215,6 +215,29 @@ TEST_CASE("LEARN: the application's session cookie sticks to the server that set
     for (int i = 0; i < 5; ++i) CHECK(server_of(get_with_cookie(lbd.port(), "JSESSIONID=" + session)) == moved_to);
 }
 
+TEST_CASE("LEARN: a reload keeps the learned sessions") {
+    HttpBackend a("a"), b("b"), c("c");
+    TempDir dir;
+    RunningLbd lbd(admin_config(dir, http_pool("web", {&a, &b, &c}, kLearn), ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    std::map<std::string, std::string> session_of;  // server -> JSESSIONID
+    for (int i = 0; i < 30 && session_of.size() < 3; ++i) {
+        auto login = get_with_cookie(lbd.port(), "", "/login");
+        REQUIRE(login);
+        session_of[server_of(*login)] = set_cookie_value(*login, "JSESSIONID");
+    }
+    REQUIRE(session_of.size() == 3);
+
+    // Another timeout: the pool and its table carry over. Round robin starts afresh, so a lost
+    // table would send two requests in three elsewhere.
+    REQUIRE(reload_lbd(lbd, admin_config(dir, http_pool("web", {&a, &b, &c}, kLearn),
+                                         "    timeouts { client_header_ms: 9000 }\n"),
+                       "reload applied", 1));
+    for (const auto& [server, session] : session_of)
+        for (int i = 0; i < 12; ++i) CHECK(server_of(get_with_cookie(lbd.port(), "JSESSIONID=" + session)) == server);
+}
+
 TEST_CASE("split: 90/10 between two pools over 1000 requests") {
     HttpBackend v1("v1"), v2("v2");
     RunningLbd lbd(http_config(http_pool("v1", {&v1}) + http_pool("v2", {&v2}),
