@@ -273,6 +273,7 @@ HttpTimeoutsConfig check_timeouts(const pb::HttpTimeouts& msg) {
     out.server_connect_ms = msg.server_connect_ms();
     out.server_response_ms = or_default(msg.server_response_ms(), out.server_response_ms);
     out.body_idle_ms = or_default(msg.body_idle_ms(), out.body_idle_ms);
+    out.server_idle_ms = or_default(msg.server_idle_ms(), out.server_idle_ms);
     return out;
 }
 

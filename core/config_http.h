@@ -98,6 +98,7 @@ struct HttpTimeoutsConfig {
     uint32_t server_connect_ms = 0;  // 0 = the pool's connect_timeout_ms
     uint32_t server_response_ms = 60000;
     uint32_t body_idle_ms = 60000;
+    uint32_t server_idle_ms = 15000;
 };
 
 struct HttpLimitsConfig {

@@ -213,7 +213,8 @@ void HttpSession::response_complete() {
     const bool reusable = response_.keep_alive && req_body_done_ && !server_eof_ && http_.max_idle_per_server != 0 &&
                           !draining_ && evbuffer_get_length(bufferevent_get_input(bev)) == 0 &&
                           evbuffer_get_length(bufferevent_get_output(bev)) == 0;
-    if (reusable) worker_.upstreams().put(std::move(upstream_), http_.max_idle_per_server);
+    if (reusable)
+        worker_.upstreams().put(std::move(upstream_), http_.max_idle_per_server, http_.timeouts.server_idle_ms);
     release_server();
     finish_request(Termination::kOk);
 }

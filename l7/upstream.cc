@@ -4,12 +4,6 @@
 
 namespace lbd::l7 {
 
-namespace {
-// Servers close idle connections after their own keep-alive timeout (nginx
-// 75 s, Apache 5 s); closing ours first avoids most reuse races.
-constexpr time_t kIdleTimeoutS = 15;
-}  // namespace
-
 UpstreamPool::~UpstreamPool() = default;
 
 std::unique_ptr<UpstreamConn> UpstreamPool::take(const Server* server) {
@@ -25,7 +19,7 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const Server* server) {
     return conn;
 }
 
-void UpstreamPool::put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle) {
+void UpstreamPool::put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle, uint32_t idle_ms) {
     auto& list = idle_[conn->server.get()];
     if (list.size() >= max_idle) {
         if (list.empty()) idle_.erase(conn->server.get());
@@ -35,7 +29,7 @@ void UpstreamPool::put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle) {
     list.push_front(std::move(conn));
     raw->pool = this;
     raw->self = list.begin();
-    timeval idle{kIdleTimeoutS, 0};
+    timeval idle{static_cast<time_t>(idle_ms / 1000), static_cast<suseconds_t>(idle_ms % 1000 * 1000)};
     bufferevent_set_timeouts(raw->bev.get(), &idle, nullptr);
     bufferevent_setcb(raw->bev.get(), &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event, raw);
     bufferevent_enable(raw->bev.get(), EV_READ);

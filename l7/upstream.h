@@ -46,8 +46,11 @@ public:
 
     // An idle connection to `server`, most recently used first; null if none.
     std::unique_ptr<UpstreamConn> take(const Server* server);
-    // Keeps `conn` for reuse, unless `server` has max_idle idle ones already.
-    void put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle);
+    // Keeps `conn` for reuse for up to `idle_ms` (HttpTimeouts.server_idle_ms:
+    // servers close idle connections after their own keep-alive timeout, and
+    // closing ours first avoids most reuse races), unless `server` has
+    // max_idle idle ones already.
+    void put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle, uint32_t idle_ms);
     size_t idle_count() const;
     void clear() { idle_.clear(); }
 

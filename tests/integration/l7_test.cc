@@ -3,7 +3,9 @@
 // forwarding and hop-by-hop headers, header actions, local routes, keep-alive, pipelining.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "tests/integration/l7_scenario.h"
 
@@ -31,6 +33,28 @@ TEST_CASE("curl through lbd: the backend answers, and both connections are reuse
     CHECK(field(*line, "server") == "web/a");
     CHECK(field(*line, "connect_ms") == "0");  // reused
     CHECK(field(*line, "term") == "ok");
+}
+
+TEST_CASE("an idle server connection is closed after server_idle_ms; the next request connects anew") {
+    HttpBackend a("a");
+    RunningLbd lbd(http_config(http_pool("web", {&a}), "    timeouts { server_idle_ms: 300 }\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    auto first = http_request(lbd.port(), get_request("/one"), kIoTimeoutMs);
+    REQUIRE(first);
+    const auto answered = std::chrono::steady_clock::now();
+    auto second = http_request(lbd.port(), get_request("/two"), kIoTimeoutMs);
+    REQUIRE(second);
+    CHECK(a.connections() == 1);  // reused within server_idle_ms
+    Deadline deadline(kIoTimeoutMs);
+    while (a.ended() == 0 && !deadline.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(a.ended() == 1);  // lbd closed it
+    const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - answered);
+    CHECK(idle.count() >= 250);
+    auto third = http_request(lbd.port(), get_request("/three"), kIoTimeoutMs);
+    REQUIRE(third);
+    CHECK(has(third->body, "GET /three "));
+    CHECK(a.connections() == 2);
 }
 
 TEST_CASE("routes pick the pool by host (exact, wildcard) and path, first match wins") {

@@ -191,7 +191,10 @@ void HttpBackend::accept_loop() {
         }
         connections_++;
         open_fds_.push_back(fd);
-        conn_threads_.emplace_back([this, fd] { serve(fd); });
+        conn_threads_.emplace_back([this, fd] {
+            serve(fd);
+            ended_++;
+        });
     }
 }
 

@@ -45,6 +45,8 @@ public:
     // TCP connections accepted, requests answered (or started).
     size_t connections() const { return connections_.load(); }
     size_t requests() const { return requests_.load(); }
+    // Connections whose serving ended: closed by the client, or by the backend after an answer.
+    size_t ended() const { return ended_.load(); }
     // Every request head received, in order.
     std::vector<std::string> heads() const;
     // Closes the listener and every connection (the port then refuses).
@@ -64,6 +66,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<size_t> connections_{0};
     std::atomic<size_t> requests_{0};
+    std::atomic<size_t> ended_{0};
     mutable std::mutex mu_;
     std::vector<std::string> heads_;      // under mu_
     struct Canned {

@@ -54,6 +54,7 @@ TEST_CASE("an HTTP listener with no http block takes the defaults") {
     CHECK_FALSE(http.forwarded.forwarded);
     CHECK(http.timeouts.client_header_ms == 10000);
     CHECK(http.timeouts.server_response_ms == 60000);
+    CHECK(http.timeouts.server_idle_ms == 15000);
     CHECK(http.limits.max_header_bytes == 32768);
     CHECK(http.limits.max_body_bytes == 0);
     CHECK(http.max_idle_per_server == 256);
@@ -74,7 +75,7 @@ TEST_CASE("routes, forwarding, timeouts, limits and error pages are typed") {
         "    routes { match { path_exact: \"/health\" } respond { body: \"ok\\n\" } }\n"
         "    forwarded { trusted_proxies: \"10.0.0.0/8\" x_real_ip: false forwarded: true via: true }\n"
         "    response_headers { set { name: \"Strict-Transport-Security\" value: \"max-age=63072000\" } }\n"
-        "    timeouts { client_header_ms: 500 server_response_ms: 700 }\n"
+        "    timeouts { client_header_ms: 500 server_response_ms: 700 server_idle_ms: 2500 }\n"
         "    limits { max_body_bytes: 1048576 max_uri_bytes: 1024 }\n"
         "    error_pages { status: 503 body: \"busy\\n\" }\n"
         "    log_format: HTTP_LOG_FORMAT_JSON\n"
@@ -111,6 +112,7 @@ TEST_CASE("routes, forwarding, timeouts, limits and error pages are typed") {
     CHECK(http.timeouts.client_header_ms == 500);
     CHECK(http.timeouts.server_response_ms == 700);
     CHECK(http.timeouts.client_keep_alive_ms == 60000);
+    CHECK(http.timeouts.server_idle_ms == 2500);
     CHECK(http.limits.max_body_bytes == 1048576);
     CHECK(http.limits.max_uri_bytes == 1024);
     REQUIRE(http.error_page(503) != nullptr);
