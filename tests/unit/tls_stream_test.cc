@@ -1,0 +1,119 @@
+// TLS client streams (l7/tls_stream.h) on one end of a socketpair, an OpenSSL client on the
+// other, one event loop stepped by the test: the handshake's end, bytes both ways, and parking
+// (transport.h): a stream taken apart into its socket and SSL and built again, the connection
+// going on without a new handshake.
+#include <doctest/doctest.h>
+#include <event2/event.h>
+#include <sys/socket.h>
+
+#include <string>
+
+#include "l7/socket_io.h"
+#include "l7/transport.h"
+#include "tests/unit/tls_test_kit.h"
+
+namespace lbd::l7::test {
+namespace {
+
+// What the server-side stream's callbacks saw.
+struct Seen {
+    std::string bytes;
+    short events = 0;
+};
+
+void on_read(bufferevent* bev, void* arg) {
+    evbuffer* in = bufferevent_get_input(bev);
+    std::string chunk(evbuffer_get_length(in), '\0');
+    evbuffer_remove(in, chunk.data(), chunk.size());
+    static_cast<Seen*>(arg)->bytes += chunk;
+}
+
+void on_event(bufferevent*, short what, void* arg) { static_cast<Seen*>(arg)->events |= what; }
+
+void watch(ClientStream& stream, Seen* seen) {
+    bufferevent_setcb(stream.bev.get(), &on_read, nullptr, &on_event, seen);
+    enable_stream(stream.bev.get());
+    read_now(stream.bev.get());
+}
+
+// Turns the loop (without blocking) until `done`, or fails at the deadline.
+template <class Done>
+bool step_until(event_base* base, Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDeadlineMs);
+    while (std::chrono::steady_clock::now() < deadline) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        if (done()) return true;
+    }
+    return false;
+}
+
+TEST_CASE("a TLS client stream: handshake, both ways, parked into fd + SSL and resumed without a handshake") {
+    auto server = build_server([] {
+        TlsServerSettings settings;
+        settings.certificates = {cert("default")};
+        return settings;
+    }());
+    std::unique_ptr<event_base, decltype(&event_base_free)> base(event_base_new(), &event_base_free);
+    REQUIRE(base);
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
+    UniqueFd peer(fds[1]);
+
+    SslCtxPtr client_ctx(SSL_CTX_new(TLS_client_method()));
+    SslPtr client(SSL_new(client_ctx.get()));
+    SSL_set_fd(client.get(), peer.get());
+    SSL_set_connect_state(client.get());
+    auto client_read = [&](std::string* into) {
+        char buf[256];
+        int n = SSL_read(client.get(), buf, sizeof buf);
+        if (n > 0) into->append(buf, static_cast<size_t>(n));
+        return n;
+    };
+
+    ClientStream stream = make_client_stream(base.get(), UniqueFd(fds[0]), server.get());
+    REQUIRE(stream.tls);
+    CHECK(stream.scheme == "https");
+    Seen first;
+    watch(stream, &first);
+    REQUIRE(step_until(base.get(), [&] {
+        return SSL_do_handshake(client.get()) == 1 && (first.events & BEV_EVENT_CONNECTED);
+    }));
+
+    REQUIRE(SSL_write(client.get(), "hello", 5) == 5);
+    REQUIRE(step_until(base.get(), [&] { return first.bytes == "hello"; }));
+    bufferevent_write(stream.bev.get(), "answer", 6);
+    flush_output(stream.bev.get());
+    std::string got;
+    REQUIRE(step_until(base.get(), [&] { return client_read(&got) > 0 && got == "answer"; }));
+
+    // Idle: parked. The client speaks meanwhile; its bytes wait in the socket.
+    SSL* const ssl = stream.ssl;
+    IdleClient idle = park_client_stream(std::move(stream));
+    REQUIRE(idle.fd);
+    REQUIRE(idle.ssl.get() == ssl);
+    CHECK(!stream.bev);
+    REQUIRE(SSL_write(client.get(), "again", 5) == 5);
+    event_base_loop(base.get(), EVLOOP_NONBLOCK);  // nothing of the parked connection runs
+
+    ClientStream resumed = resume_client_stream(base.get(), std::move(idle));
+    REQUIRE(resumed.tls);
+    CHECK(resumed.ssl == ssl);
+    Seen second;
+    watch(resumed, &second);
+    REQUIRE(step_until(base.get(), [&] { return second.bytes == "again"; }));
+    CHECK(!(second.events & BEV_EVENT_CONNECTED));  // no second handshake
+    bufferevent_write(resumed.bev.get(), "still here", 10);
+    flush_output(resumed.bev.get());
+    got.clear();
+    REQUIRE(step_until(base.get(), [&] { return client_read(&got) > 0 && got == "still here"; }));
+
+    // A clean close: close_notify reaches the client.
+    close_notify(resumed);
+    resumed.bev.reset();
+    REQUIRE(step_until(base.get(), [&] {
+        return client_read(&got) <= 0 && (SSL_get_shutdown(client.get()) & SSL_RECEIVED_SHUTDOWN);
+    }));
+}
+
+}  // namespace
+}  // namespace lbd::l7::test
