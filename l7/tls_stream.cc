@@ -110,8 +110,16 @@ TlsStream* TlsStream::of(const bufferevent* bev) {
 
 void TlsStream::detach() {
     if (bev_ == nullptr) return;
+    // Deleted, and pointed at a no-op with the bufferevent as argument (what
+    // libevent's teardown expects): of() no longer finds this stream, in
+    // whatever order a ClientStream's members go.
+    event_base* base = bufferevent_get_base(bev_);
+    const evutil_socket_t fd = bufferevent_getfd(bev_);
+    auto detached = [](evutil_socket_t, short, void*) {};
     event_del(&bev_->ev_read);
     event_del(&bev_->ev_write);
+    event_assign(&bev_->ev_read, base, fd, EV_READ | EV_PERSIST | EV_FINALIZE, detached, bev_);
+    event_assign(&bev_->ev_write, base, fd, EV_WRITE | EV_PERSIST | EV_FINALIZE, detached, bev_);
     bev_ = nullptr;
 }
 

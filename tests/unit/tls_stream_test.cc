@@ -115,5 +115,31 @@ TEST_CASE("a TLS client stream: handshake, both ways, parked into fd + SSL and r
     }));
 }
 
+TEST_CASE("a TLS client stream replaced by move assignment, or freed before its owner, leaves nothing behind") {
+    auto server = build_server([] {
+        TlsServerSettings settings;
+        settings.certificates = {cert("default")};
+        return settings;
+    }());
+    std::unique_ptr<event_base, decltype(&event_base_free)> base(event_base_new(), &event_base_free);
+    REQUIRE(base);
+    int fds[4];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds + 2) == 0);
+    UniqueFd peer1(fds[1]);
+    UniqueFd peer2(fds[3]);
+    ClientStream stream = make_client_stream(base.get(), UniqueFd(fds[0]), server.get());
+    enable_stream(stream.bev.get());
+    // The members go in declaration order: the old TlsStream before the old bufferevent.
+    stream = make_client_stream(base.get(), UniqueFd(fds[2]), server.get());
+    enable_stream(stream.bev.get());
+    // The first stream's socket is closed only when libevent finalizes it, in the loop: readable now.
+    REQUIRE(send(peer1.get(), "x", 1, MSG_NOSIGNAL) == 1);
+    // The bufferevent first (as HttpSession::close does), the TlsStream later.
+    stream.bev.reset();
+    event_base_loop(base.get(), EVLOOP_NONBLOCK);
+    CHECK(TlsStream::of(stream.bev.get()) == nullptr);
+}
+
 }  // namespace
 }  // namespace lbd::l7::test
