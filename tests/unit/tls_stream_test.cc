@@ -36,6 +36,12 @@ void watch(ClientStream& stream, Seen* seen) {
     read_now(stream.bev.get());
 }
 
+std::shared_ptr<TlsServerContext> server_context() {
+    TlsServerSettings settings;
+    settings.certificates = {cert("default")};
+    return build_server(settings);
+}
+
 // Turns the loop (without blocking) until `done`, or fails at the deadline.
 template <class Done>
 bool step_until(event_base* base, Done done) {
@@ -48,12 +54,8 @@ bool step_until(event_base* base, Done done) {
 }
 
 TEST_CASE("a TLS client stream: handshake, both ways, parked into fd + SSL and resumed without a handshake") {
-    auto server = build_server([] {
-        TlsServerSettings settings;
-        settings.certificates = {cert("default")};
-        return settings;
-    }());
-    std::unique_ptr<event_base, decltype(&event_base_free)> base(event_base_new(), &event_base_free);
+    auto server = server_context();
+    EventBasePtr base(event_base_new());
     REQUIRE(base);
     int fds[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
@@ -116,12 +118,8 @@ TEST_CASE("a TLS client stream: handshake, both ways, parked into fd + SSL and r
 }
 
 TEST_CASE("a TLS client stream replaced by move assignment, or freed before its owner, leaves nothing behind") {
-    auto server = build_server([] {
-        TlsServerSettings settings;
-        settings.certificates = {cert("default")};
-        return settings;
-    }());
-    std::unique_ptr<event_base, decltype(&event_base_free)> base(event_base_new(), &event_base_free);
+    auto server = server_context();
+    EventBasePtr base(event_base_new());
     REQUIRE(base);
     int fds[4];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
