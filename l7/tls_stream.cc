@@ -317,7 +317,12 @@ TlsStream::Sent TlsStream::write_out() {
     for (;;) {
         if (const Sent sent = send_cipher(); sent != Sent::kAll) return sent;
         const size_t have = evbuffer_get_length(out);
-        if (!handshake_done_ || have == 0) return Sent::kAll;
+        if (!handshake_done_) return Sent::kAll;
+        if (have == 0) {
+            if (!closing_ || (SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN)) return Sent::kAll;
+            shutdown_after(0);
+            continue;  // to send it
+        }
         // Records from the front of the output, while the scratch holds
         // another; the plaintext is drained once the ciphertext is sent.
         while (encrypted_ < have && sizeof s.out - s.out_len >= kRecord + kRecordOverhead) {
@@ -351,6 +356,7 @@ TlsStream::Sent TlsStream::write_out() {
             }
             encrypted_ += static_cast<size_t>(r);
         }
+        shutdown_after(have);
     }
 }
 
@@ -423,13 +429,21 @@ void TlsStream::take_cipher(const char* data, size_t len) {
 }
 
 void TlsStream::close_notify() {
-    if (bev_ == nullptr || !handshake_done_ || !SSL_is_init_finished(ssl_.get())) return;
-    // One non-blocking attempt: the output is sent, so the alert fits in the
-    // socket buffer; if it does not, the peer sees a dirty close.
+    if (bev_ == nullptr || !handshake_done_ || !SSL_is_init_finished(ssl_.get()) || closing_) return;
+    closing_ = true;
+    // With an output to send, write_out() adds the alert behind its last
+    // record, in the same send(). Else now: one non-blocking attempt (the
+    // socket has room, having taken everything); if it does not take it,
+    // the peer sees a dirty close.
+    if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) write_out();
+}
+
+// The close_notify alert, once the whole output is encrypted (close_notify()).
+void TlsStream::shutdown_after(size_t have) {
+    if (!closing_ || encrypted_ != have || (SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN)) return;
     ERR_clear_error();
     SSL_shutdown(ssl_.get());
     ERR_clear_error();
-    send_cipher();
 }
 
 // --- failures -----------------------------------------------------------------------

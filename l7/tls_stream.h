@@ -80,8 +80,11 @@ public:
     // Sends what the output holds (see above); call at the end of each
     // callback that may write.
     void flush();
-    // Sends close_notify (one attempt) once the handshake is done and the
-    // output is sent; no-op otherwise.
+    // Sends close_notify once the handshake is done: now if the output is
+    // empty (one attempt), else behind the output's last record, in the
+    // same send() (the session calls it when it closes after a response).
+    // Nothing may be written to the output after. No-op before the
+    // handshake's end and the second time.
     void close_notify();
     // Why the stream failed: OpenSSL's reasons and the certificate
     // verification result, or the socket error; empty if it did not.
@@ -110,6 +113,7 @@ private:
     void read_pass();
     short decrypt(size_t room, size_t* plain);
     Sent write_out();
+    void shutdown_after(size_t have);
     Sent send_cipher();
     void take_cipher(const char* data, size_t len);
     void fail_tls(int ssl_error);
@@ -118,6 +122,7 @@ private:
     bufferevent* bev_;
     SslPtr ssl_;
     bool handshake_done_;
+    bool closing_ = false;  // close_notify() was called
     // Ciphertext made but not taken by the socket yet (null until needed).
     std::unique_ptr<evbuffer, void (*)(evbuffer*)> pending_{nullptr, &evbuffer_free};
     // The front bytes of the output whose ciphertext waits in `pending_`.

@@ -89,10 +89,10 @@ ClientStream resume_client_stream(event_base* base, IdleClient idle);
 BufferEventPtr make_server_stream(event_base* base, const TlsClientContext* tls = nullptr,
                                   std::string_view server_name = {});
 
-// Sends TLS close_notify on a client stream whose output is empty (over TLS
-// that means its ciphertext is sent too), before it is freed: OpenSSL keeps
-// the session of a cleanly closed connection resumable (tls_context.h,
-// "Closing"). No-op on a plain stream.
+// Sends TLS close_notify on a client stream that will write nothing more:
+// behind what its output holds (with its last record), or now if it is
+// empty. A clean close lets OpenSSL keep the session resumable
+// (tls_context.h, "Closing"). No-op on a plain stream, and the second time.
 void close_notify(ClientStream& stream);
 
 // Why a stream failed, for a debug line: OpenSSL's reasons (and the

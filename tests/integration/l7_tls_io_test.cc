@@ -259,31 +259,35 @@ TEST_CASE("a TLS client that stops reading holds the response back; lbd's memory
     CHECK(body == size);
 }
 
-TEST_CASE("the keep-alive timeout closes with close_notify: the session resumes (TLS 1.2 and 1.3)") {
+TEST_CASE("close_notify after Connection: close and on the keep-alive timeout: the session resumes (TLS 1.2, 1.3)") {
     HttpBackend a("a");
     RunningLbd lbd(tls_config(a, sni_tls() + "  http { timeouts { client_keep_alive_ms: 300 } }\n"));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
-        CAPTURE(version);
-        TlsTestClient first(lbd.port());
-        SSL_set_max_proto_version(first.ssl(), version);
-        REQUIRE(first.handshake());
-        REQUIRE(first.send(get_request("/one", "a.example.test")));
-        REQUIRE(first.response());
-        CHECK(first.closed_cleanly());
-        // The session (TLS 1.3: the ticket that came after the handshake) resumes.
-        SSL_SESSION* session = SSL_get1_session(first.ssl());
-        REQUIRE(session != nullptr);
-        TlsTestClient again(lbd.port(), session);
-        SSL_set_max_proto_version(again.ssl(), version);
-        REQUIRE(again.handshake());
-        REQUIRE(again.send(get_request("/two", "a.example.test")));
-        auto reply = again.response();
-        SSL_SESSION_free(session);
-        REQUIRE(reply);
-        CHECK(reply->status == 200);
-        CHECK(SSL_session_reused(again.ssl()) == 1);
+        for (const bool close : {false, true}) {
+            CAPTURE(version);
+            CAPTURE(close);
+            TlsTestClient first(lbd.port());
+            SSL_set_max_proto_version(first.ssl(), version);
+            REQUIRE(first.handshake());
+            // Closed by lbd after the response (the alert with its last record), or after 300 ms idle.
+            REQUIRE(first.send(get_request("/one", "a.example.test", close ? "Connection: close\r\n" : "")));
+            REQUIRE(first.response());
+            CHECK(first.closed_cleanly());
+            // The session (TLS 1.3: the ticket that came after the handshake) resumes.
+            SSL_SESSION* session = SSL_get1_session(first.ssl());
+            REQUIRE(session != nullptr);
+            TlsTestClient again(lbd.port(), session);
+            SSL_set_max_proto_version(again.ssl(), version);
+            REQUIRE(again.handshake());
+            REQUIRE(again.send(get_request("/two", "a.example.test")));
+            auto reply = again.response();
+            SSL_SESSION_free(session);
+            REQUIRE(reply);
+            CHECK(reply->status == 200);
+            CHECK(SSL_session_reused(again.ssl()) == 1);
+        }
     }
 }
 
