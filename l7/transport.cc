@@ -68,22 +68,16 @@ ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerCo
     return client_stream(base, std::move(fd), std::move(ssl), false);
 }
 
-IdleClient park_client_stream(ClientStream&& stream) {
-    IdleClient idle;
-    bufferevent* bev = stream.bev.get();
-    if (bev == nullptr) return idle;
-    idle.fd = UniqueFd(bufferevent_getfd(bev));
-    if (stream.tls) idle.ssl = stream.tls->release_ssl();
-    // The bufferevent lets go of the socket (no close when freed).
-    bufferevent_setfd(bev, -1);
-    stream.bev.reset();
+SslPtr release_client_ssl(ClientStream& stream) {
+    if (!stream.tls) return nullptr;
+    SslPtr ssl = stream.tls->release_ssl();
     stream.tls.reset();
     stream.ssl = nullptr;
-    return idle;
+    return ssl;
 }
 
-ClientStream resume_client_stream(event_base* base, IdleClient idle) {
-    return client_stream(base, std::move(idle.fd), std::move(idle.ssl), true);
+ClientStream resume_client_stream(event_base* base, UniqueFd fd, SslPtr ssl) {
+    return client_stream(base, std::move(fd), std::move(ssl), true);
 }
 
 BufferEventPtr make_server_stream(event_base* base, const TlsClientContext* tls, std::string_view server_name) {

@@ -20,7 +20,7 @@
 //
 // Parking: an idle keep-alive client connection can give up its stream and
 // keep only the socket and, over TLS, the SSL with its finished handshake
-// (park_client_stream), and get a stream again when the client speaks
+// (release_client_ssl), and get a stream again when the client speaks
 // (resume_client_stream), on the same worker thread.
 #pragma once
 
@@ -62,25 +62,23 @@ struct ClientStream {
 // listener (the handshake starts with the first read).
 ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerContext* tls);
 
-// An idle client connection without its stream (parking): the socket and,
-// on a TLS listener, the SSL (handshake done, nothing buffered but maybe the
-// start of a record, which stays inside it).
-struct IdleClient {
-    UniqueFd fd;
-    SslPtr ssl;  // null = plain
-};
+// Parking a TLS connection (parked_client.h keeps an idle connection's
+// socket without its session or stream): release_client_ssl() takes the SSL
+// (handshake done) out of an idle TLS client stream, whose input and output
+// are empty; the stream's own events on the socket are deleted, so add the
+// parked read event first (no epoll_ctl: libevent keeps the socket
+// registered while any event reads it), then take the SSL, then detach the
+// socket (bufferevent_setfd(bev, -1)) and free the stream. The SSL keeps what
+// it holds (at most the start of a record, read ahead). Null on a plain
+// stream.
+SslPtr release_client_ssl(ClientStream& stream);
 
-// Takes an idle client stream apart. Precondition: its input and output are
-// empty (no pipelined request waits, the last response is sent). The
-// stream's events are gone after, so readiness of the socket is the owner's
-// to watch (e.g. an EV_READ event on idle.fd).
-IdleClient park_client_stream(ClientStream&& stream);
-
-// A client stream again from a parked connection, as make_client_stream
-// made it (reads large, writes through) but without a handshake: no
+// The client side of a parked connection that has a request again: as
+// make_client_stream, without the socket options the accept already set,
+// and over `ssl` (from release_client_ssl) without a handshake: no
 // BEV_EVENT_CONNECTED comes. Then: callbacks, watermarks, enable_stream and
 // read_now (socket_io.h), as after an accept.
-ClientStream resume_client_stream(event_base* base, IdleClient idle);
+ClientStream resume_client_stream(event_base* base, UniqueFd fd, SslPtr ssl = {});
 
 // An unconnected stream to a server (bufferevent_socket_connect connects it).
 // `tls` non-null: over TLS, sending and checking `server_name` (or the

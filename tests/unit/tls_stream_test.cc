@@ -88,16 +88,19 @@ TEST_CASE("a TLS client stream: handshake, both ways, parked into fd + SSL and r
     std::string got;
     REQUIRE(step_until(base.get(), [&] { return client_read(&got) > 0 && got == "answer"; }));
 
-    // Idle: parked. The client speaks meanwhile; its bytes wait in the socket.
+    // Idle: parked (as HttpSession::park_idle does), the socket and the SSL kept. The client
+    // speaks meanwhile; its bytes wait in the socket.
     SSL* const ssl = stream.ssl;
-    IdleClient idle = park_client_stream(std::move(stream));
-    REQUIRE(idle.fd);
-    REQUIRE(idle.ssl.get() == ssl);
-    CHECK(!stream.bev);
+    UniqueFd fd(bufferevent_getfd(stream.bev.get()));
+    SslPtr taken = release_client_ssl(stream);
+    REQUIRE(taken.get() == ssl);
+    CHECK(!stream.tls);
+    bufferevent_setfd(stream.bev.get(), -1);
+    stream.bev.reset();
     REQUIRE(SSL_write(client.get(), "again", 5) == 5);
     event_base_loop(base.get(), EVLOOP_NONBLOCK);  // nothing of the parked connection runs
 
-    ClientStream resumed = resume_client_stream(base.get(), std::move(idle));
+    ClientStream resumed = resume_client_stream(base.get(), std::move(fd), std::move(taken));
     REQUIRE(resumed.tls);
     CHECK(resumed.ssl == ssl);
     Seen second;
