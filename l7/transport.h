@@ -70,7 +70,9 @@ ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerCo
 // registered while any event reads it), then take the SSL, then detach the
 // socket (bufferevent_setfd(bev, -1)) and free the stream. The SSL keeps what
 // it holds (at most the start of a record, read ahead). Null on a plain
-// stream.
+// stream. A parked TLS connection that times out should still say
+// close_notify, or its session is not resumable: resume_client_stream, then
+// close_notify (its BIO writes only through a stream).
 SslPtr release_client_ssl(ClientStream& stream);
 
 // The client side of a parked connection that has a request again: as
