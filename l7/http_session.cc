@@ -371,6 +371,8 @@ void HttpSession::park_idle() {
 void HttpSession::flush_and_close() {
     phase_ = Phase::kClosing;
     bufferevent_disable(client_.bev.get(), EV_READ);
+    // Over TLS the alert goes out with the response's last record: one send.
+    close_notify(client_);
     if (evbuffer_get_length(bufferevent_get_output(client_.bev.get())) == 0) return close(Termination::kOk);
     arm(Timer::kFlush, http_.timeouts.body_idle_ms);
 }

@@ -1,5 +1,5 @@
 // HttpSession on a TLS listener: the handshake that comes before phase 1.
-// bufferevent_openssl drives it; the session only learns its end (see
+// TlsStream (tls_stream.h) drives it; the session only learns its end (see
 // transport.h) and times it.
 #include "core/log.h"
 #include "l7/http_listener.h"

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "l7/tls_stream.h"
+
 namespace lbd::l7 {
 
 namespace {
@@ -114,12 +116,13 @@ void use_large_io(bufferevent* bev) {
 }
 
 void read_now(bufferevent* bev) {
+    if (TlsStream* tls = TlsStream::of(bev)) return tls->read_now();
     if (writes_through(bev) && (bufferevent_get_enabled(bev) & EV_READ))
         on_readable(bufferevent_getfd(bev), EV_READ, bev);
 }
 
 void enable_stream(bufferevent* bev) {
-    if (!writes_through(bev)) {
+    if (!writes_through(bev) && TlsStream::of(bev) == nullptr) {
         bufferevent_enable(bev, EV_READ | EV_WRITE);
         return;
     }
@@ -130,8 +133,9 @@ void enable_stream(bufferevent* bev) {
 
 void flush_output(bufferevent* bev) {
     if (bev == nullptr) return;
+    if (TlsStream* tls = TlsStream::of(bev)) return tls->flush();
     if (!writes_through(bev)) {
-        // TLS: bufferevent_openssl makes one SSL_write, so one record and one
+        // A server's TLS stream: bufferevent_openssl makes one SSL_write, so one record and one
         // send(), per piece of the output, and a response head and its small
         // body are two pieces. It sets SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
         // so joining them is safe even while a write is being retried.

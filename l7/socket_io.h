@@ -21,8 +21,10 @@
 // as before). A flush that empties the output runs the write callback
 // too (deferred), as libevent's own write would.
 //
-// Plain sockets only: a TLS bufferevent reads and writes through OpenSSL;
-// enable_stream() and flush_output() leave it to libevent.
+// A TLS client stream (l7/tls_stream.h) does the same through OpenSSL: the
+// functions below hand it over. A server's TLS stream is a
+// bufferevent_openssl: enable_stream() and flush_output() leave it to
+// libevent.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -35,7 +37,7 @@ namespace lbd::l7 {
 // bufferevent (TLS) is left as it is.
 void use_large_io(bufferevent* bev);
 
-// Reads what already waits on a just-accepted plain socket now rather than
+// Reads what already waits on a just-accepted socket now rather than
 // after a loop turn (a client's request usually comes right behind its
 // handshake; HAProxy reads speculatively too). Callbacks stay deferred.
 void read_now(bufferevent* bev);
@@ -43,10 +45,10 @@ void read_now(bufferevent* bev);
 // Turns reading on, and writing for streams that do not write through.
 void enable_stream(bufferevent* bev);
 
-// Sends what the output of a plain stream holds (see above). For other
-// streams (TLS), joins a small output into one piece so that libevent
-// writes it as one TLS record; nullptr: nothing. Call at the end of each
-// callback that may write.
+// Sends what the output of a plain or TLS client stream holds (see above).
+// For a bufferevent_openssl (a server's TLS stream), joins a small output
+// into one piece so that libevent writes it as one TLS record; nullptr:
+// nothing. Call at the end of each callback that may write.
 void flush_output(bufferevent* bev);
 
 }  // namespace lbd::l7

@@ -99,7 +99,7 @@ public:
     TlsServerContext& operator=(const TlsServerContext&) = delete;
 
     // A new server-side SSL (accept state set) for one client connection; the caller attaches the
-    // socket (SSL_set_fd) and drives the handshake. Null only when out of memory.
+    // socket (SSL_set_fd, or a BIO: tls_stream.h) and drives the handshake. Null only when out of memory.
     // SSL_write behaves like write(2): with SSL_MODE_ENABLE_PARTIAL_WRITE it returns after one
     // record, and with SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER a retry after SSL_ERROR_WANT_WRITE may
     // pass the same bytes from another address (an evbuffer that was reallocated).

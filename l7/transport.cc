@@ -12,6 +12,7 @@
 
 #include "l7/socket_io.h"
 #include "l7/tls_context.h"
+#include "l7/tls_stream.h"
 
 namespace lbd::l7 {
 
@@ -28,39 +29,55 @@ bufferevent* checked(bufferevent* bev) {
     return bev;
 }
 
-}  // namespace
-
-ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerContext* tls) {
-    int one = 1;
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+// A client stream on `fd`: plain (ssl null) or TLS over `ssl`.
+ClientStream client_stream(event_base* base, UniqueFd fd, SslPtr ssl, bool handshake_done) {
     ClientStream stream;
-    if (tls == nullptr) {
-        stream.bev.reset(checked(bufferevent_socket_new(base, fd.release(), kOptions)));
+    stream.bev.reset(checked(bufferevent_socket_new(base, fd.release(), kOptions)));
+    if (!ssl) {
         use_large_io(stream.bev.get());
         return stream;
     }
-    SslPtr ssl = tls->new_session();
-    if (!ssl) {
-        std::fprintf(stderr, "SSL_new failed: out of memory\n");
-        std::abort();
-    }
     stream.ssl = ssl.get();
-    // The bufferevent owns the SSL from here (BEV_OPT_CLOSE_ON_FREE frees both).
-    stream.bev.reset(checked(
-        bufferevent_openssl_socket_new(base, fd.release(), ssl.release(), BUFFEREVENT_SSL_ACCEPTING, kOptions)));
-    // A client that closes TCP without close_notify (many do, after their
-    // last response) is an EOF, as on a plain connection: HTTP framing, not
-    // the TLS close, tells whether a request was complete.
-    bufferevent_openssl_set_allow_dirty_shutdown(stream.bev.get(), 1);
+    stream.tls = std::make_unique<TlsStream>(stream.bev.get(), std::move(ssl), handshake_done);
     stream.scheme = "https";
     return stream;
 }
 
-ClientStream resume_client_stream(event_base* base, UniqueFd fd) {
-    ClientStream stream;
-    stream.bev.reset(checked(bufferevent_socket_new(base, fd.release(), kOptions)));
-    use_large_io(stream.bev.get());
-    return stream;
+}  // namespace
+
+void free_stream(bufferevent* bev) {
+    if (TlsStream* tls = TlsStream::of(bev)) tls->detach();
+    bufferevent_free(bev);
+}
+
+ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerContext* tls) {
+    int one = 1;
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    SslPtr ssl;
+    if (tls != nullptr) {
+        ssl = tls->new_session();
+        if (!ssl) {
+            std::fprintf(stderr, "SSL_new failed: out of memory\n");
+            std::abort();
+        }
+    }
+    // A client that closes TCP without close_notify (many do, after their
+    // last response) is an EOF, as on a plain connection: HTTP framing, not
+    // the TLS close, tells whether a request was complete (TlsStream reports
+    // the socket's EOF as such).
+    return client_stream(base, std::move(fd), std::move(ssl), false);
+}
+
+SslPtr release_client_ssl(ClientStream& stream) {
+    if (!stream.tls) return nullptr;
+    SslPtr ssl = stream.tls->release_ssl();
+    stream.tls.reset();
+    stream.ssl = nullptr;
+    return ssl;
+}
+
+ClientStream resume_client_stream(event_base* base, UniqueFd fd, SslPtr ssl) {
+    return client_stream(base, std::move(fd), std::move(ssl), true);
 }
 
 BufferEventPtr make_server_stream(event_base* base, const TlsClientContext* tls, std::string_view server_name) {
@@ -74,15 +91,11 @@ BufferEventPtr make_server_stream(event_base* base, const TlsClientContext* tls,
 }
 
 void close_notify(ClientStream& stream) {
-    if (stream.ssl == nullptr || !SSL_is_init_finished(stream.ssl)) return;
-    // One non-blocking attempt: the output is flushed, so the alert fits in
-    // the socket buffer; if it does not, the peer sees a dirty close.
-    ERR_clear_error();
-    SSL_shutdown(stream.ssl);
-    ERR_clear_error();
+    if (stream.tls) stream.tls->close_notify();
 }
 
 std::string stream_error(bufferevent* bev) {
+    if (TlsStream* tls = TlsStream::of(bev)) return tls->error().empty() ? "connection closed" : tls->error();
     std::string out;
     if (SSL* ssl = bufferevent_openssl_get_ssl(bev)) {
         while (unsigned long e = bufferevent_get_openssl_error(bev)) {

@@ -12,37 +12,13 @@
 #include <map>
 #include <string>
 
-#include "tests/integration/l7_scenario.h"
+#include "tests/integration/l7_tls_scenario.h"
 #include "tests/unit/config_test_kit.h"
-#include "tests/unit/tls_test_kit.h"
 
 namespace lbd::test {
 namespace {
 
 using l7::test::pki;
-
-std::string pem(const std::string& name) { return pki().path(name + ".pem"); }
-std::string key(const std::string& name) { return pki().path(name + ".key"); }
-
-std::string cert_entry(const std::string& name) {
-    return "      certificates { cert_file: \"" + pem(name) + "\" key_file: \"" + key(name) + "\" }\n";
-}
-
-// The default certificate first, then a.example.test as ECDSA and as RSA.
-std::string sni_tls(const std::string& extra = "") {
-    return "    tls {\n" + cert_entry("default") + cert_entry("ec") + cert_entry("rsa") + extra + "    }\n";
-}
-
-// "front" as an HTTPS listener on pool "web"; the admin HTTP listener on an ephemeral port.
-std::string tls_config(const HttpBackend& backend, const std::string& tls_block, const std::string& pool_extra = "") {
-    return "global { workers: 2 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }\n"
-           "listeners {\n"
-           "  name: \"front\"\n"
-           "  bind: \"127.0.0.1:0\"\n"
-           "  mode: MODE_HTTP\n"
-           "  pool: \"web\"\n" +
-           tls_block + "}\n" + http_pool("web", {&backend}, pool_extra);
-}
 
 // curl to https://NAME:PORT/PATH, NAME resolving to 127.0.0.1, trusting the test CA.
 CurlRun curl_https(uint16_t port, const std::string& name, const std::string& path,
