@@ -63,7 +63,8 @@ HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
       resumed_(true) {
     endpoint_.local_port = client.local_port;
     endpoint_.peer = client.peer_address();
-    client_ = resume_client_stream(worker_.base(), std::move(client.fd));
+    client_ = resume_client_stream(worker_.base(), std::move(client.fd), std::move(client.ssl));
+    handshake_done_ = true;  // over TLS, before parking
     endpoint_.scheme = client_.scheme;
     request_limits_.max_header_bytes = http_.limits.max_header_bytes;
     request_limits_.max_header_count = http_.limits.max_header_count;
@@ -339,8 +340,8 @@ void HttpSession::wait_idle() {
 }
 
 bool HttpSession::can_park() const {
-    // TLS streams (bufferevent_openssl) own their SSL: they stay sessions.
-    return client_.ssl == nullptr && !client_eof_ && !draining_ && !upstream_ && server_ == nullptr;
+    return (client_.ssl == nullptr || handshake_done_) && !client_eof_ && !draining_ && !upstream_ &&
+           server_ == nullptr;
 }
 
 void HttpSession::park_idle() {
@@ -359,7 +360,13 @@ void HttpSession::park_idle() {
     client.fd = UniqueFd(bufferevent_getfd(bev));
     // The parked read event first, then ours goes (parked_client.h: no
     // epoll_ctl); the bufferevent no longer closes the socket.
-    worker_.parked().park(std::move(client), left);
+    ParkedClient& parked = worker_.parked().park(std::move(client), left);
+    parked.ssl = release_client_ssl(client_);
+    // Its record buffers go too (OpenSSL allocates them again for the next
+    // record), unless the start of a record waits in them.
+    if (parked.ssl && !SSL_free_buffers(parked.ssl.get()))
+        LOG_DEBUG("http listener=%s client=%s: parked with a partial TLS record", listener_->config().name.c_str(),
+                  endpoint_.peer.to_string().c_str());
     bufferevent_setfd(bev, -1);
     closed_ = true;
     phase_ = Phase::kClosed;

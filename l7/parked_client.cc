@@ -5,6 +5,7 @@
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"
+#include "l7/transport.h"
 
 namespace lbd::l7 {
 
@@ -19,7 +20,7 @@ SocketAddress ParkedClient::peer_address() const {
     return SocketAddress(reinterpret_cast<const sockaddr*>(&peer), peer_length);
 }
 
-void ParkedClients::park(ParkedClient client, uint32_t keep_alive_ms) {
+ParkedClient& ParkedClients::park(ParkedClient client, uint32_t keep_alive_ms) {
     Entry& entry = entries_.emplace_front();
     entry.client = std::move(client);
     entry.owner = this;
@@ -29,6 +30,7 @@ void ParkedClients::park(ParkedClient client, uint32_t keep_alive_ms) {
     // the resumed session would add it back (two epoll_ctl per request).
     event_assign(&entry.ev, base_, entry.client.fd.get(), EV_READ | EV_PERSIST, &ParkedClients::on_event, &entry);
     arm_timer(&entry.ev, keep_alive_ms);
+    return entry.client;
 }
 
 void ParkedClients::on_event(evutil_socket_t, short what, void* arg) {
@@ -47,7 +49,14 @@ void ParkedClients::on_event(evutil_socket_t, short what, void* arg) {
 
 void ParkedClients::close(Entry& entry) {
     event_del(&entry.ev);
-    // A plain FIN, as for a session closed idle (HttpSession::close).
+    if (entry.client.ssl) {
+        // close_notify, as a session closed idle sends (HttpSession::close):
+        // the client's TLS session stays resumable. The SSL writes only
+        // through a stream: one for the alert, freed at once with the socket.
+        ClientStream stream = resume_client_stream(base_, std::move(entry.client.fd), std::move(entry.client.ssl));
+        close_notify(stream);
+    }
+    // A FIN, as for a session closed idle.
     entry.client.fd.reset();
     if (std::shared_ptr<HttpListener> listener = std::move(entry.client.listener)) {
         listener->stats().parked.fetch_sub(1, std::memory_order_relaxed);

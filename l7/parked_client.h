@@ -7,7 +7,9 @@
 // goes idle with nothing buffered, and made again when its next request
 // arrives: ten thousand idle clients then cost a few hundred bytes each
 // instead of ~2.6 KB. HAProxy and nginx likewise give the buffers of an idle
-// connection back; nginx frees its request, as we free the session.
+// connection back; nginx frees its request, as we free the session. A TLS
+// connection keeps its SSL (handshake done), without OpenSSL's record
+// buffers.
 //
 // The switch costs no system call: libevent registers a socket with epoll
 // once for all the events reading it. The parked read event is added before
@@ -28,6 +30,7 @@
 
 #include "core/address.h"
 #include "core/event.h"
+#include "l7/tls_certificate.h"
 
 namespace lbd::l7 {
 
@@ -38,6 +41,9 @@ class L7Worker;
 struct ParkedClient {
     std::shared_ptr<HttpListener> listener;  // and with it the configuration
     UniqueFd fd;
+    // A TLS listener's connection: its SSL, handshake done, without its
+    // record buffers while parked (SSL_free_buffers: ~0.5-34 KB each).
+    SslPtr ssl;
     uint16_t local_port = 0;
     // The peer, without SocketAddress's 128-byte sockaddr_storage.
     socklen_t peer_length = 0;
@@ -58,8 +64,9 @@ public:
 
     // Watches `client` until its next request (the worker resumes a session,
     // L7Worker::resume_session) or EOF, or until `keep_alive_ms` pass (the
-    // connection is closed). Call before the session deletes its read event.
-    void park(ParkedClient client, uint32_t keep_alive_ms);
+    // connection is closed, over TLS after close_notify). Call before the
+    // session deletes its read event; the returned entry takes the SSL then.
+    ParkedClient& park(ParkedClient client, uint32_t keep_alive_ms);
     // Shutdown: close every parked connection (nothing is in flight on them).
     void close_all();
     size_t size() const { return entries_.size(); }

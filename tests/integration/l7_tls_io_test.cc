@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/integration/l7_tls_scenario.h"
 
@@ -289,6 +291,42 @@ TEST_CASE("close_notify after Connection: close and on the keep-alive timeout: t
             CHECK(SSL_session_reused(again.ssl()) == 1);
         }
     }
+}
+
+TEST_CASE("an idle TLS connection parks with its SSL, and its next requests go on over the same session") {
+    Front front;
+    INFO(front.lbd->log());
+    const uint16_t admin = admin_port(front.lbd);
+    REQUIRE(admin != 0);
+    const std::string parked = "lbd_http_connections_parked{listener=\"front\"}";
+    std::vector<std::unique_ptr<TlsTestClient>> clients;
+    for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+        CAPTURE(version);
+        clients.push_back(std::make_unique<TlsTestClient>(front.lbd.port()));
+        TlsTestClient& client = *clients.back();
+        SSL_set_max_proto_version(client.ssl(), version);
+        REQUIRE(client.handshake());
+        for (const char* path : {"/one", "/two", "/three"}) {
+            CAPTURE(path);
+            REQUIRE(client.send(get_request(path, "a.example.test")));
+            auto reply = client.response();
+            REQUIRE(reply);
+            CHECK(has(reply->body, std::string("GET ") + path + " "));
+            // Parked after each response: no session, no stream, the SSL without its buffers.
+            Deadline deadline(kIoTimeoutMs);
+            while (metric(admin, parked) != static_cast<double>(clients.size()) && !deadline.expired())
+                std::this_thread::yield();
+            CHECK(metric(admin, parked) == static_cast<double>(clients.size()));
+        }
+        // A large body after parking: the record buffers come back as needed.
+        REQUIRE(client.send(get_request("/bytes/200000", "a.example.test")));
+        auto big = client.response();
+        REQUIRE(big);
+        CHECK(big->body == std::string(200000, 'x'));
+    }
+    // Both connections open; one handshake each.
+    CHECK(metric(admin, "lbd_http_connections_active{listener=\"front\"}") == 2);
+    CHECK(metric(admin, "lbd_http_tls_handshakes_total{listener=\"front\"}") == 2);
 }
 
 TEST_CASE("a WebSocket tunnel over TLS: frames echoed byte for byte, then the server's close reaches the client") {
