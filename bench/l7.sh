@@ -7,7 +7,10 @@
 #   small500  the same at -c500
 #   new50     a new (plain) connection per request, wrk -c50
 #   big       1 MiB responses, wrk -c10
-#   tls_new   new TLS connections per second (ECDSA P-256, one request each)
+#   tls_new   new TLS connections per second, one request each, wrk -c50: wrk
+#             resumes its TLS session, so these are abbreviated handshakes
+#   tls_full  the same with full handshakes (ECDSA P-256, ECDHE): h2load -c50,
+#             which does not resume; TLS_FULL_REQUESTS connections per run
 #   tls_ka    requests/s over TLS keep-alive connections, wrk -c50
 # and the memory each proxy spends on an idle keep-alive client connection,
 # plain and TLS (IDLE_CONNS connections, one request each, then idle: RSS
@@ -28,7 +31,8 @@ BIG_SIZE=${BIG_SIZE:-1M}              # size of /big (head -c syntax)
 # nginx upstream keepalive (HAProxy's http-reuse keeps every one). Below the
 # client count, a share of the requests pays a connect to the backend.
 MAX_IDLE=${MAX_IDLE:-1024}
-TESTS=${TESTS:-"small50 small500 new50 big tls_new tls_ka"}
+TESTS=${TESTS:-"small50 small500 new50 big tls_new tls_full tls_ka"}
+TLS_FULL_REQUESTS=${TLS_FULL_REQUESTS:-10000}  # full handshakes per tls_full run
 BASE_PORT=${BASE_PORT:-18500}         # first port tried; busy ones are skipped
 START_TIMEOUT=${START_TIMEOUT:-10}    # seconds a server gets to start accepting
 
@@ -50,7 +54,7 @@ CLEANUP_HOOK=end_idle_client
 ensure_packages() {
     local missing
     mapfile -t missing < <(missing_commands haproxy:haproxy nginx:nginx wrk:wrk curl:curl openssl:openssl \
-        python3:python3)
+        python3:python3 h2load:nghttp2-client)
     install_missing "${missing[@]}"
 }
 
@@ -202,7 +206,7 @@ url_of() {
     case $1 in
         small50 | small500 | new50) echo "http://127.0.0.1:${PORT[$2]}/tiny" ;;
         big) echo "http://127.0.0.1:${PORT[$2]}/big" ;;
-        tls_new | tls_ka) [[ ${TLS_STATUS[$2]:-} == ok ]] && echo "https://127.0.0.1:${TLS_PORT[$2]}/tiny" ;;
+        tls_new | tls_full | tls_ka) [[ ${TLS_STATUS[$2]:-} == ok ]] && echo "https://127.0.0.1:${TLS_PORT[$2]}/tiny" ;;
     esac
     return 0
 }
@@ -216,11 +220,33 @@ wrk_args() { # wrk_args TEST -> connections and headers
     esac
 }
 
-# measure TEST PATH: one wrk run; appends req/s, p50 and p99 (ms).
+# measure_h2load TEST PATH: one h2load run (tls_full): TLS_FULL_REQUESTS requests with
+# "Connection: close" over 50 clients, each reconnecting with a full handshake (h2load keeps
+# no session). p50/p99 from its per-request log (request sent to response end).
+measure_h2load() {
+    local test=$1 path=$2 key="$1 $2" url=$3 out rps p50 p99 failed reqlog=$TMP/h2load.log
+    out=$(h2load --h1 -c50 -n "$TLS_FULL_REQUESTS" -H "Connection: close" --log-file="$reqlog" "$url" 2>&1) ||
+        { log "$key: h2load failed: $out"; return 0; }
+    rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+    failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$out")
+    read -r p50 p99 < <(cut -f3 "$reqlog" | sort -n |
+        awk '{ a[NR] = $1 } END { if (NR) printf "%.3f %.3f\n", a[int((NR + 1) * 0.5)] / 1000, a[int(NR * 0.99)] / 1000 }')
+    if [[ -z $rps || -z ${p99:-} ]]; then
+        log "$key: could not parse h2load output:"; printf '%s\n' "$out" | sed 's/^/    | /' >&2
+        return 0
+    fi
+    RPS[$key]+="$rps " P50[$key]+="$p50 " P99[$key]+="$p99 "
+    [[ ${failed:-0} != 0 ]] && { ERRS[$key]+="[$failed failed] "; log "$key: $failed requests failed"; }
+    printf 'h2load %-6s %-8s %10s req/s  p50 %8s ms  p99 %8s ms %s\n' "$test" "$path" "$rps" "$p50" "$p99" \
+        "$([[ ${failed:-0} != 0 ]] && echo "failed $failed")" >>"$RAW"
+}
+
+# measure TEST PATH: one wrk run (h2load for tls_full); appends req/s, p50 and p99 (ms).
 measure() {
     local test=$1 path=$2 key="$1 $2" url out rps p50 p99 errs
     url=$(url_of "$test" "$path")
     [[ -n $url ]] || return 0
+    [[ $test == tls_full ]] && { measure_h2load "$test" "$path" "$url"; return 0; }
     # shellcheck disable=SC2046  # wrk_args is a word list on purpose
     out=$(wrk -t"$WRK_THREADS" $(wrk_args "$test") -d"${DURATION}s" --latency "$url" 2>&1) ||
         { log "$key: wrk failed: $out"; return 0; }
@@ -320,7 +346,8 @@ print_header() {
     echo "          tests: $TESTS"
     echo "          small50/small500: wrk -c50/-c500 GET /tiny (\"ok\\n\"); new50: the same with -H 'Connection: close';"
     echo "          big: wrk -c10 GET /big;"
-    echo "          tls_new: wrk -c50 -H 'Connection: close' https (a full ECDSA P-256 handshake per request);"
+    echo "          tls_new: wrk -c50 -H 'Connection: close' https (wrk resumes its TLS session: abbreviated handshakes);"
+    echo "          tls_full: h2load --h1 -c50 -n $TLS_FULL_REQUESTS -H 'Connection: close' (a full ECDSA P-256 handshake each);"
     echo "          tls_ka: wrk -c50 https keep-alive; idle: python3 holds IDLE_CONNS keep-alive connections"
     echo "          lbd: workers 1, MODE_HTTP, log_connections false, max_idle_per_server $MAX_IDLE;"
     echo "          haproxy: mode http, http-reuse always, nbthread 1;"
