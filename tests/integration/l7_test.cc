@@ -40,18 +40,23 @@ TEST_CASE("an idle server connection is closed after server_idle_ms; the next re
     RunningLbd lbd(http_config(http_pool("web", {&a}), "    timeouts { server_idle_ms: 300 }\n"));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
-    auto first = http_request(lbd.port(), get_request("/one"), kIoTimeoutMs);
-    REQUIRE(first);
+    // One client connection, so that every request is on one worker (each has its own idle pool).
+    UniqueFd client = connect_tcp(lbd.port(), kIoTimeoutMs);
+    REQUIRE(client);
+    auto request = [&](const std::string& path) {
+        return send_all(client.get(), get_request(path), kIoTimeoutMs) ? read_http_reply(client.get(), kIoTimeoutMs)
+                                                                        : std::nullopt;
+    };
+    REQUIRE(request("/one"));
     const auto answered = std::chrono::steady_clock::now();
-    auto second = http_request(lbd.port(), get_request("/two"), kIoTimeoutMs);
-    REQUIRE(second);
+    REQUIRE(request("/two"));
     CHECK(a.connections() == 1);  // reused within server_idle_ms
     Deadline deadline(kIoTimeoutMs);
     while (a.ended() == 0 && !deadline.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     REQUIRE(a.ended() == 1);  // lbd closed it
     const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - answered);
     CHECK(idle.count() >= 250);
-    auto third = http_request(lbd.port(), get_request("/three"), kIoTimeoutMs);
+    auto third = request("/three");
     REQUIRE(third);
     CHECK(has(third->body, "GET /three "));
     CHECK(a.connections() == 2);
