@@ -1,17 +1,17 @@
 #include "l7/http_message.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "l7/http_chars.h"
 
 namespace lbd::l7 {
 
 namespace {
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
+// ASCII only (a host is ASCII on the wire), without std::tolower's locale lookup per byte.
 std::string lower_copy(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
+    std::transform(out.begin(), out.end(), out.begin(), to_lower_ascii);
     return out;
 }
 
