@@ -40,11 +40,20 @@ constexpr size_t kWriteLowWater = 64 * 1024;
 // (a few percent of throughput); an idle one waits seconds.
 constexpr uint32_t kParkAfterMs = 50;
 
+HttpLimits request_limits(const HttpConfig& http) {
+    HttpLimits limits;
+    limits.max_header_bytes = http.limits.max_header_bytes;
+    limits.max_header_count = http.limits.max_header_count;
+    limits.max_uri_bytes = http.limits.max_uri_bytes;
+    limits.max_body_bytes = http.limits.max_body_bytes;
+    return limits;
+}
+
 }  // namespace
 
 HttpSession::HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd,
                          const SocketAddress& peer)
-    : worker_(worker), listener_(std::move(listener)), http_(listener_->http()), accepted_ms_(monotonic_ms()) {
+    : worker_(worker), listener_(std::move(listener)), http_(listener_->http()), request_limits_(request_limits(http_)) {
     sockaddr_storage local{};
     socklen_t len = sizeof local;
     if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0)
@@ -52,24 +61,19 @@ HttpSession::HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listene
     endpoint_.peer = peer;
     client_ = make_client_stream(worker_.base(), std::move(fd), listener_->server_tls());
     endpoint_.scheme = client_.scheme;
-    request_limits_.max_header_bytes = http_.limits.max_header_bytes;
-    request_limits_.max_header_count = http_.limits.max_header_count;
-    request_limits_.max_uri_bytes = http_.limits.max_uri_bytes;
-    request_limits_.max_body_bytes = http_.limits.max_body_bytes;
 }
 
 HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
-    : worker_(worker), listener_(std::move(client.listener)), http_(listener_->http()), accepted_ms_(monotonic_ms()),
+    : worker_(worker),
+      listener_(std::move(client.listener)),
+      http_(listener_->http()),
+      request_limits_(request_limits(http_)),
       resumed_(true) {
     endpoint_.local_port = client.local_port;
     endpoint_.peer = client.peer_address();
     client_ = resume_client_stream(worker_.base(), std::move(client.fd), std::move(client.ssl));
     handshake_done_ = true;  // over TLS, before parking
     endpoint_.scheme = client_.scheme;
-    request_limits_.max_header_bytes = http_.limits.max_header_bytes;
-    request_limits_.max_header_count = http_.limits.max_header_count;
-    request_limits_.max_uri_bytes = http_.limits.max_uri_bytes;
-    request_limits_.max_body_bytes = http_.limits.max_body_bytes;
 }
 
 HttpSession::~HttpSession() = default;
@@ -345,9 +349,8 @@ bool HttpSession::can_park() const {
 }
 
 void HttpSession::park_idle() {
-    const uint32_t keep_alive = http_.timeouts.client_keep_alive_ms;
-    const uint32_t left = keep_alive > kParkAfterMs ? keep_alive - kParkAfterMs : 0;
-    if (left == 0) return close(Termination::kOk);
+    // wait_idle() armed the park timer only below the keep-alive timeout.
+    const uint32_t left = http_.timeouts.client_keep_alive_ms - kParkAfterMs;
     bufferevent* bev = client_.bev.get();
     ParkedClient client;
     // Something buffered (a slow reader's response), or an address that does
@@ -368,11 +371,7 @@ void HttpSession::park_idle() {
         LOG_DEBUG("http listener=%s client=%s: parked with a partial TLS record", listener_->config().name.c_str(),
                   endpoint_.peer.to_string().c_str());
     bufferevent_setfd(bev, -1);
-    closed_ = true;
-    phase_ = Phase::kClosed;
-    event_del(timer_.get());
-    event_del(resume_.get());
-    worker_.session_ended(this);
+    retire();
 }
 
 void HttpSession::flush_and_close() {
@@ -384,13 +383,18 @@ void HttpSession::flush_and_close() {
     arm(Timer::kFlush, http_.timeouts.body_idle_ms);
 }
 
-void HttpSession::close(Termination term) {
-    if (closed_) return;
-    end_request(term);
+void HttpSession::retire() {
     closed_ = true;
     phase_ = Phase::kClosed;
     event_del(timer_.get());
     event_del(resume_.get());
+    worker_.session_ended(this);  // freed from the loop: `this` lives until the callback returns
+}
+
+void HttpSession::close(Termination term) {
+    if (closed_) return;
+    end_request(term);
+    retire();
     release_server();
     if (term == Termination::kDrain || term == Termination::kServerAbort || term == Termination::kClientAbort) {
         // RST rather than FIN: a truncated response must not look complete.
@@ -404,7 +408,6 @@ void HttpSession::close(Termination term) {
     HttpListenerStats& stats = listener_->stats();
     stats.active.fetch_sub(1, std::memory_order_acq_rel);
     listener_->connection_closed();
-    worker_.session_ended(this);
 }
 
 void HttpSession::log_request(Termination term) {

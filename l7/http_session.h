@@ -124,6 +124,8 @@ private:
     void release_server();
     void flush_and_close();
     void close(Termination term);
+    // Ends the session object (closed or parked): timers off, freed from the loop.
+    void retire();
     void log_request(Termination term);
 
     void arm(Timer kind, uint32_t ms);
@@ -173,7 +175,6 @@ private:
     Timer timer_kind_ = Timer::kNone;
     uint32_t timer_ms_ = 0;
     uint64_t last_progress_ms_ = 0;
-    uint64_t accepted_ms_;
     bool loggable_ = false;
     bool resumed_ = false;  // made for a parked connection
 
