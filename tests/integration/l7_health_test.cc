@@ -167,9 +167,7 @@ TEST_CASE("http check: a chunked body is searched de-chunked") {
     REQUIRE(lbd.ok());
     REQUIRE(lbd->wait_for_line(became("b", "DOWN", "health check: body lacks 'server=a'"), 3000));
     // a has had as many checks as took b down, and more: it stays UP.
-    Deadline deadline(kIoTimeoutMs);
-    while (a.requests() < 4 && !deadline.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    CHECK(a.requests() >= 4);
+    CHECK(poll_until([&] { return a.requests() >= 4; }));
     CHECK(lbd->count(became("a", "DOWN", "")) == 0);
     CHECK(spread(lbd.port(), 4)["a"] == 4);
 }

@@ -31,20 +31,13 @@ std::string park_config(const HttpBackend& backend, const std::string& http_body
            http_body + "  }\n}\n" + http_pool("web", {&backend});
 }
 
-// Polls a gauge until it equals `want`.
 bool metric_is(uint16_t admin, const std::string& sample, double want) {
-    Deadline deadline(kIoTimeoutMs);
-    for (;;) {
-        if (metric(admin, sample) == want) return true;
-        if (deadline.expired()) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a poll interval, not a synchronisation
-    }
+    return poll_until([&] { return metric(admin, sample) == want; });
 }
 
-// One request on an open connection; the reply's body, or "" on failure.
-std::string request_on(int fd, const std::string& path) {
-    if (!send_all(fd, get_request(path), kIoTimeoutMs)) return "";
-    auto reply = read_http_reply(fd, kIoTimeoutMs);
+// GET `path` on an open connection; the reply's body, or "" unless 200.
+std::string get_on(int fd, const std::string& path) {
+    auto reply = request_on(fd, get_request(path));
     return reply && reply->status == 200 ? reply->body : "";
 }
 
@@ -61,13 +54,13 @@ TEST_CASE("an idle connection is parked; its next requests are served on it, and
     for (int i = 0; i < kClients; ++i) {
         clients.push_back(connect_tcp(lbd.port(), kIoTimeoutMs));
         REQUIRE(clients.back());
-        REQUIRE(has(request_on(clients.back().get(), "/first"), "GET /first "));
+        REQUIRE(has(get_on(clients.back().get(), "/first"), "GET /first "));
     }
     CHECK(metric_is(admin, kParked, kClients));
     CHECK(metric(admin, kActive) == kClients);
 
     // Each wakes up for its second request, on the same connection; a pipelined pair is answered in order.
-    for (auto& fd : clients) CHECK(has(request_on(fd.get(), "/second"), "GET /second "));
+    for (auto& fd : clients) CHECK(has(get_on(fd.get(), "/second"), "GET /second "));
     CHECK(metric_is(admin, kParked, kClients));
     // (read_http_reply would swallow the second response with the first: read to the close.)
     REQUIRE(send_all(clients[0].get(), get_request("/p1") + get_request("/p2", "x", "Connection: close\r\n"),
@@ -96,7 +89,7 @@ TEST_CASE("a parked connection is closed at the keep-alive timeout, with a FIN")
 
     UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
     REQUIRE(fd);
-    REQUIRE(has(request_on(fd.get(), "/x"), "GET /x "));
+    REQUIRE(has(get_on(fd.get(), "/x"), "GET /x "));
     const auto answered = std::chrono::steady_clock::now();
     REQUIRE(metric_is(admin, kParked, 1));
     RecvResult rest = recv_until_eof(fd.get(), kIoTimeoutMs);
@@ -120,17 +113,17 @@ TEST_CASE("a reload leaves parked connections working; a shutdown closes them at
 
     UniqueFd old_conn = connect_tcp(lbd.port(), kIoTimeoutMs);
     REQUIRE(old_conn);
-    REQUIRE(has(request_on(old_conn.get(), "/before"), "server=a"));
+    REQUIRE(has(get_on(old_conn.get(), "/before"), "server=a"));
     REQUIRE(metric_is(admin, kParked, 1));
 
     // The pool now points at b. The parked connection keeps the configuration it began on (as a
     // busy one does); a new connection gets the new one.
     std::string next = park_config(b);
     REQUIRE(reload_lbd(lbd, next, "reload applied", 1));
-    CHECK(has(request_on(old_conn.get(), "/after"), "server=a"));
+    CHECK(has(get_on(old_conn.get(), "/after"), "server=a"));
     UniqueFd new_conn = connect_tcp(lbd.port(), kIoTimeoutMs);
     REQUIRE(new_conn);
-    CHECK(has(request_on(new_conn.get(), "/new"), "server=b"));
+    CHECK(has(get_on(new_conn.get(), "/new"), "server=b"));
     REQUIRE(metric_is(admin, kParked, 2));
 
     // SIGTERM: nothing is in flight, so both get a FIN long before drain_timeout_ms (5 s).

@@ -1,7 +1,11 @@
 // Shared pieces of the L7 scenario tests: an HTTP config builder and curl.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/scenario.h"
@@ -66,6 +70,23 @@ inline double metric(uint16_t admin, const std::string& sample) {
     size_t at = reply->body.find("\n" + sample + " ");
     if (at == std::string::npos) return -1;
     return std::stod(reply->body.substr(at + sample.size() + 2));
+}
+
+// Polls `done` every few ms until it holds or `timeout_ms` pass; whether it held. For state lbd
+// only shows from outside (a gauge, a backend's counters), where no event says "now".
+inline bool poll_until(const std::function<bool()>& done, int timeout_ms = kIoTimeoutMs) {
+    Deadline deadline(timeout_ms);
+    for (;;) {
+        if (done()) return true;
+        if (deadline.expired()) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+// Sends `request` on an open connection and reads one reply; nullopt on failure.
+inline std::optional<HttpReply> request_on(int fd, const std::string& request) {
+    if (!send_all(fd, request, kIoTimeoutMs)) return std::nullopt;
+    return read_http_reply(fd, kIoTimeoutMs);
 }
 
 }  // namespace lbd::test

@@ -57,6 +57,19 @@ std::optional<HttpReply> get_with_cookie(uint16_t port, const std::string& cooki
                         kIoTimeoutMs);
 }
 
+// Logs in (/login) until each of the three servers has set a JSESSIONID: server -> session.
+// Every login reply goes to `replies` too, when given.
+std::map<std::string, std::string> sessions_on_each_server(uint16_t port, std::vector<HttpReply>* replies = nullptr) {
+    std::map<std::string, std::string> session_of;
+    for (int i = 0; i < 30 && session_of.size() < 3; ++i) {
+        auto login = get_with_cookie(port, "", "/login");
+        if (!login) break;
+        session_of[server_of(*login)] = set_cookie_value(*login, "JSESSIONID");
+        if (replies != nullptr) replies->push_back(*login);
+    }
+    return session_of;
+}
+
 // How many of the bodies in curl's output came from each backend.
 std::map<std::string, int> count_servers(const std::string& output) {
     std::map<std::string, int> counts;
@@ -176,14 +189,10 @@ TEST_CASE("LEARN: the application's session cookie sticks to the server that set
     REQUIRE(lbd.ok());
 
     // Logins land on the three servers (round robin), each setting its own session.
-    std::map<std::string, std::string> session_of;  // server -> JSESSIONID
-    for (int i = 0; i < 30 && session_of.size() < 3; ++i) {
-        auto login = get_with_cookie(lbd.port(), "", "/login");
-        REQUIRE(login);
-        session_of[server_of(*login)] = set_cookie_value(*login, "JSESSIONID");
-        CHECK(login->header("cache-control").empty());  // lbd adds nothing in LEARN mode
-    }
+    std::vector<HttpReply> logins;
+    const std::map<std::string, std::string> session_of = sessions_on_each_server(lbd.port(), &logins);
     REQUIRE(session_of.size() == 3);
+    for (const HttpReply& login : logins) CHECK(login.header("cache-control").empty());  // nothing added in LEARN
 
     for (const auto& [server, session] : session_of) {
         for (int i = 0; i < 20; ++i) {
@@ -221,12 +230,7 @@ TEST_CASE("LEARN: a reload keeps the learned sessions") {
     RunningLbd lbd(admin_config(dir, http_pool("web", {&a, &b, &c}, kLearn), ""));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
-    std::map<std::string, std::string> session_of;  // server -> JSESSIONID
-    for (int i = 0; i < 30 && session_of.size() < 3; ++i) {
-        auto login = get_with_cookie(lbd.port(), "", "/login");
-        REQUIRE(login);
-        session_of[server_of(*login)] = set_cookie_value(*login, "JSESSIONID");
-    }
+    const std::map<std::string, std::string> session_of = sessions_on_each_server(lbd.port());
     REQUIRE(session_of.size() == 3);
 
     // Another timeout: the pool and its table carry over. Round robin starts afresh, so a lost

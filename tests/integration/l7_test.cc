@@ -43,17 +43,13 @@ TEST_CASE("an idle server connection is closed after server_idle_ms; the next re
     // One client connection, so that every request is on one worker (each has its own idle pool).
     UniqueFd client = connect_tcp(lbd.port(), kIoTimeoutMs);
     REQUIRE(client);
-    auto request = [&](const std::string& path) {
-        return send_all(client.get(), get_request(path), kIoTimeoutMs) ? read_http_reply(client.get(), kIoTimeoutMs)
-                                                                        : std::nullopt;
-    };
+    auto request = [&](const std::string& path) { return request_on(client.get(), get_request(path)); };
     REQUIRE(request("/one"));
     const auto answered = std::chrono::steady_clock::now();
     REQUIRE(request("/two"));
     CHECK(a.connections() == 1);  // reused within server_idle_ms
-    Deadline deadline(kIoTimeoutMs);
-    while (a.ended() == 0 && !deadline.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    REQUIRE(a.ended() == 1);  // lbd closed it
+    REQUIRE(poll_until([&] { return a.ended() != 0; }));
+    CHECK(a.ended() == 1);  // lbd closed it
     const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - answered);
     CHECK(idle.count() >= 250);
     auto third = request("/three");

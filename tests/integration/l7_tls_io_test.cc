@@ -313,10 +313,7 @@ TEST_CASE("an idle TLS connection parks with its SSL, and its next requests go o
             REQUIRE(reply);
             CHECK(has(reply->body, std::string("GET ") + path + " "));
             // Parked after each response: no session, no stream, the SSL without its buffers.
-            Deadline deadline(kIoTimeoutMs);
-            while (metric(admin, parked) != static_cast<double>(clients.size()) && !deadline.expired())
-                std::this_thread::yield();
-            CHECK(metric(admin, parked) == static_cast<double>(clients.size()));
+            CHECK(poll_until([&] { return metric(admin, parked) == static_cast<double>(clients.size()); }));
         }
         // A large body after parking: the record buffers come back as needed.
         REQUIRE(client.send(get_request("/bytes/200000", "a.example.test")));

@@ -39,12 +39,7 @@ l7::test::RunResult s_client(uint16_t port, std::vector<std::string> extra) {
 
 // Polls a counter until it reaches `want` (the session counts after the client has seen the close).
 bool metric_reaches(uint16_t admin, const std::string& sample, double want) {
-    Deadline deadline(kIoTimeoutMs);
-    for (;;) {
-        if (metric(admin, sample) >= want) return true;
-        if (deadline.expired()) return false;
-        std::this_thread::yield();
-    }
+    return poll_until([&] { return metric(admin, sample) >= want; });
 }
 
 const std::string kFailures = "lbd_http_tls_handshake_failures_total{listener=\"front\",reason=\"error\"}";
