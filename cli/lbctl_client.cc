@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/admin_framing.h"
+#include "core/admin/admin_framing.h"
 
 namespace lbd::lbctl {
 

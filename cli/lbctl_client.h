@@ -10,8 +10,8 @@
 
 #include <string>
 
-#include "core/admin_registry.h"
-#include "core/event.h"
+#include "core/admin/admin_registry.h"
+#include "core/loop/event.h"
 
 namespace lbd::lbctl {
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <map>
 
-#include "core/json.h"
+#include "core/base/json.h"
 
 namespace lbd::lbctl {
 

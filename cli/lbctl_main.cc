@@ -21,9 +21,9 @@
 
 #include "cli/lbctl_client.h"
 #include "cli/lbctl_format.h"
-#include "core/balancer.h"
-#include "core/config_loader.h"
-#include "core/event.h"
+#include "core/balance/balancer.h"
+#include "core/config/config_loader.h"
+#include "core/loop/event.h"
 
 #ifndef LBD_VERSION
 #define LBD_VERSION "0.1.0"

@@ -21,19 +21,19 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/admin_commands.h"
-#include "core/admin_http.h"
-#include "core/metrics.h"
-#include "core/admin_registry.h"
-#include "core/admin_server.h"
-#include "core/balancer.h"
-#include "core/config_loader.h"
-#include "core/event.h"
-#include "core/health_checker.h"
-#include "core/log.h"
-#include "core/pool.h"
-#include "core/runtime.h"
-#include "core/worker.h"
+#include "core/admin/admin_commands.h"
+#include "core/admin/admin_http.h"
+#include "core/admin/metrics.h"
+#include "core/admin/admin_registry.h"
+#include "core/admin/admin_server.h"
+#include "core/balance/balancer.h"
+#include "core/config/config_loader.h"
+#include "core/loop/event.h"
+#include "core/health/health_checker.h"
+#include "core/base/log.h"
+#include "core/balance/pool.h"
+#include "core/tier/runtime.h"
+#include "core/loop/worker.h"
 #include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
 #include "l4/l4_tier.h"
@@ -406,9 +406,6 @@ int main(int argc, char** argv) {
     std::string process_name = std::filesystem::path(argv[0]).filename().string().substr(0, 15);
 
     lbd::register_builtin_balancers();
-    // Certificates are loaded by the config loader too, so `lbd -t` and a
-    // reload refuse one that does not load, naming its config line.
-    lbd::l7::register_tls_config_checks();
     lbd::ConfigLoadResult loaded = lbd::load_config_file(config_path);
     if (!loaded.errors.empty()) {
         print_errors(loaded.errors);

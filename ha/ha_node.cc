@@ -11,7 +11,7 @@
 
 #include <openssl/rand.h>
 
-#include "core/log.h"
+#include "core/base/log.h"
 #include "ha/keepalived_config.h"
 #include "ha/sync_codec.h"
 

@@ -31,12 +31,12 @@
 #include <memory>
 #include <string>
 
-#include "core/admin_registry.h"
-#include "core/config.h"
-#include "core/event.h"
-#include "core/pool.h"
-#include "core/server.h"
-#include "core/task_queue.h"
+#include "core/admin/admin_registry.h"
+#include "core/config/config.h"
+#include "core/loop/event.h"
+#include "core/balance/pool.h"
+#include "core/balance/server.h"
+#include "core/loop/task_queue.h"
 #include "ha/notify_fifo.h"
 #include "ha/sync_link.h"
 #include "ha/sync_state.h"

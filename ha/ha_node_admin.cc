@@ -1,7 +1,7 @@
 // HaNode's faces to operators: `lbctl ha status|failover|keepalived-config`
 // and the lbd_ha_* metrics.
-#include "core/admin_http.h"
-#include "core/log.h"
+#include "core/admin/admin_http.h"
+#include "core/base/log.h"
 #include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
 

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/log.h"
+#include "core/base/log.h"
 
 namespace lbd::ha {
 

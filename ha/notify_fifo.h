@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/event.h"
+#include "core/loop/event.h"
 
 namespace lbd::ha {
 

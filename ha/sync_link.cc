@@ -21,8 +21,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/log.h"
-#include "core/tcp_socket.h"
+#include "core/base/log.h"
+#include "core/net/tcp_socket.h"
 #include "ha/sync_link_impl.h"
 
 namespace lbd::ha {

@@ -66,8 +66,8 @@
 #include <memory>
 #include <string>
 
-#include "core/address.h"
-#include "core/histogram.h"
+#include "core/net/address.h"
+#include "core/base/histogram.h"
 #include "ha/sync_state.h"
 
 struct event_base;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/event.h"
+#include "core/loop/event.h"
 #include "ha/sync_codec.h"
 #include "ha/sync_link.h"
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <sys/uio.h>
 
-#include "core/log.h"
+#include "core/base/log.h"
 #include "ha/sync_link_impl.h"
 
 namespace lbd::ha {

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "core/hash.h"
+#include "core/base/hash.h"
 
 namespace lbd::ha {
 

@@ -8,7 +8,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/socket.h>
 
-#include "core/log.h"
+#include "core/base/log.h"
 
 namespace lbd::ha {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/event.h"
+#include "core/loop/event.h"
 
 struct nl_sock;
 struct nl_msg;

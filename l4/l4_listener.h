@@ -5,10 +5,10 @@
 #include <memory>
 #include <string>
 
-#include "core/config.h"
-#include "core/pool.h"
-#include "core/runtime.h"
-#include "core/tcp_listener.h"
+#include "core/config/config.h"
+#include "core/balance/pool.h"
+#include "core/tier/runtime.h"
+#include "core/tier/tcp_listener.h"
 #include "l4/l4_types.h"
 
 namespace lbd::l4 {

@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/admin_http.h"
-#include "core/tcp_listener.h"
-#include "core/log.h"
+#include "core/admin/admin_http.h"
+#include "core/tier/tcp_listener.h"
+#include "core/base/log.h"
 #include "l4/l4_worker.h"
 #include "l4/splice_session.h"
 #include "l4/l4_listener.h"

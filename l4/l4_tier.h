@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "core/admin_registry.h"
-#include "core/config.h"
-#include "core/runtime.h"
-#include "core/worker.h"
+#include "core/admin/admin_registry.h"
+#include "core/config/config.h"
+#include "core/tier/runtime.h"
+#include "core/loop/worker.h"
 #include "l4/l4_types.h"
 
 namespace lbd::l4 {

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "core/histogram.h"
+#include "core/base/histogram.h"
 
 namespace lbd::l4 {
 

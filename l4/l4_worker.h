@@ -11,11 +11,11 @@
 #include <memory>
 #include <span>
 
-#include "core/config.h"
-#include "core/passive_health.h"
-#include "core/pool.h"
-#include "core/runtime.h"
-#include "core/worker.h"
+#include "core/config/config.h"
+#include "core/health/passive_health.h"
+#include "core/balance/pool.h"
+#include "core/tier/runtime.h"
+#include "core/loop/worker.h"
 #include "l4/l4_types.h"
 #include "l4/pipe_pool.h"
 

@@ -30,7 +30,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/address.h"
+#include "core/net/address.h"
 
 namespace lbd::l4 {
 

@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/log.h"
-#include "core/passive_health.h"
+#include "core/base/log.h"
+#include "core/health/passive_health.h"
 #include "l4/l4_worker.h"
 #include "l4/proxy_protocol.h"
 #include "l4/l4_listener.h"

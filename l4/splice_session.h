@@ -37,9 +37,9 @@
 #include <string>
 #include <vector>
 
-#include "core/address.h"
-#include "core/event.h"
-#include "core/pool.h"
+#include "core/net/address.h"
+#include "core/loop/event.h"
+#include "core/balance/pool.h"
 #include "l4/l4_types.h"
 #include "l4/pipe_pool.h"
 

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "core/json.h"
+#include "core/base/json.h"
 
 namespace lbd::l7 {
 

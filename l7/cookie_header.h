@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/config.h"
+#include "core/config/config.h"
 #include "l7/http_message.h"
 
 namespace lbd::l7 {

@@ -1,6 +1,6 @@
 #include "l7/cookie_sticky.h"
 
-#include "core/event.h"
+#include "core/loop/event.h"
 #include "l7/cookie_header.h"
 
 namespace lbd::l7 {

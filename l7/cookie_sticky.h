@@ -35,8 +35,8 @@
 #include <span>
 #include <string>
 
-#include "core/pool.h"
-#include "core/server.h"
+#include "core/balance/pool.h"
+#include "core/balance/server.h"
 #include "l7/http_message.h"
 
 namespace lbd::l7 {

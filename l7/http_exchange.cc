@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "core/log.h"
-#include "core/passive_health.h"
+#include "core/base/log.h"
+#include "core/health/passive_health.h"
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"

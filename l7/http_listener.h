@@ -6,10 +6,10 @@
 #include <memory>
 #include <string_view>
 
-#include "core/config.h"
-#include "core/pool.h"
-#include "core/runtime.h"
-#include "core/tcp_listener.h"
+#include "core/config/config.h"
+#include "core/balance/pool.h"
+#include "core/tier/runtime.h"
+#include "core/tier/tcp_listener.h"
 #include "l7/proxy_types.h"
 #include "l7/rate_limit.h"
 #include "l7/weighted_split.h"

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/address.h"
-#include "core/config_http.h"
+#include "core/net/address.h"
+#include "core/config/config_http.h"
 #include "l7/http_parser.h"
 
 namespace lbd::l7 {

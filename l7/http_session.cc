@@ -13,15 +13,15 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/log.h"
-#include "core/passive_health.h"
+#include "core/base/log.h"
+#include "core/health/passive_health.h"
 #include "l7/access_log.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 #include "l7/rate_limit.h"
 #include "l7/router.h"
 #include "l7/socket_io.h"
-#include "l7/tls_context.h"
+#include "l7/tls/tls_context.h"
 #include "l7/weighted_split.h"
 
 namespace lbd::l7 {

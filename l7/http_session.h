@@ -52,9 +52,9 @@
 #include <string>
 #include <vector>
 
-#include "core/address.h"
-#include "core/event.h"
-#include "core/pool.h"
+#include "core/net/address.h"
+#include "core/loop/event.h"
+#include "core/balance/pool.h"
 #include "l7/cookie_sticky.h"
 #include "l7/http_body.h"
 #include "l7/http_message.h"

@@ -1,10 +1,10 @@
 // HttpSession on a TLS listener: the handshake that comes before phase 1.
 // TlsStream (tls_stream.h) drives it; the session only learns its end (see
 // transport.h) and times it.
-#include "core/log.h"
+#include "core/base/log.h"
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
-#include "l7/tls_context.h"
+#include "l7/tls/tls_context.h"
 
 namespace lbd::l7 {
 

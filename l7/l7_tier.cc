@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "core/admin_http.h"
-#include "core/log.h"
-#include "core/tcp_listener.h"
+#include "core/admin/admin_http.h"
+#include "core/base/log.h"
+#include "core/tier/tcp_listener.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/runtime.h"
-#include "core/worker.h"
+#include "core/config/config.h"
+#include "core/tier/runtime.h"
+#include "core/loop/worker.h"
 #include "l7/proxy_types.h"
 #include "l7/tls_setup.h"
 #include "lbd/v1/admin.pb.h"

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/passive_health.h"
-#include "core/pool.h"
-#include "core/runtime.h"
-#include "core/worker.h"
+#include "core/config/config.h"
+#include "core/health/passive_health.h"
+#include "core/balance/pool.h"
+#include "core/tier/runtime.h"
+#include "core/loop/worker.h"
 #include "l7/http_parser.h"
 #include "l7/parked_client.h"
 #include "l7/upstream.h"

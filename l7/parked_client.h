@@ -28,9 +28,9 @@
 #include <list>
 #include <memory>
 
-#include "core/address.h"
-#include "core/event.h"
-#include "l7/tls_certificate.h"
+#include "core/net/address.h"
+#include "core/loop/event.h"
+#include "l7/tls/tls_certificate.h"
 
 namespace lbd::l7 {
 

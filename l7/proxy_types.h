@@ -6,7 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "core/histogram.h"
+#include "core/base/histogram.h"
 
 namespace lbd::l7 {
 

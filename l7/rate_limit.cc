@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string_view>
 
-#include "core/event.h"
+#include "core/loop/event.h"
 #include "l7/http_chars.h"
 
 namespace lbd::l7 {

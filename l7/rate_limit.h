@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/rate_limiter.h"
+#include "core/config/config.h"
+#include "core/state/rate_limiter.h"
 #include "l7/http_message.h"
 
 namespace lbd::l7 {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/config_http.h"
+#include "core/config/config_http.h"
 #include "l7/http_message.h"
 
 namespace lbd::l7 {

@@ -1,19 +1,6 @@
 #include "l7/tls_setup.h"
 
-#include "core/config_tls.h"
-
 namespace lbd::l7 {
-
-namespace {
-
-template <class Context, class Settings>
-std::optional<TlsLoadError> check(const Settings& settings) {
-    TlsBuildResult<Context> result = Context::build(settings);
-    if (!result.error) return std::nullopt;
-    return TlsLoadError{result.error->file, result.error->message};
-}
-
-}  // namespace
 
 std::shared_ptr<TlsContexts> TlsContexts::build(const Config& config, std::string* error) {
     auto out = std::make_shared<TlsContexts>();
@@ -50,10 +37,6 @@ const std::shared_ptr<const TlsClientContext>& TlsContexts::pool(const std::stri
     if (pools_.empty()) return kNone;
     auto it = pools_.find(name);
     return it == pools_.end() ? kNone : it->second;
-}
-
-void register_tls_config_checks() {
-    set_tls_load_checks(&check<TlsServerContext, TlsServerSettings>, &check<TlsClientContext, TlsClientSettings>);
 }
 
 }  // namespace lbd::l7

@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
-#include "core/config.h"
-#include "l7/tls_context.h"
+#include "core/config/config.h"
+#include "l7/tls/tls_context.h"
 
 namespace lbd::l7 {
 
@@ -18,7 +18,7 @@ class TlsContexts {
 public:
     // Builds every context `config` asks for; false with `error` naming the
     // listener or pool and the file at fault. The config loader has loaded
-    // the same files once already (register_tls_config_checks()), so this
+    // the same files once already (l7/config/config_tls.cc), so this
     // fails only if a file changed in between.
     static std::shared_ptr<TlsContexts> build(const Config& config, std::string* error);
 
@@ -32,8 +32,5 @@ private:
     std::map<std::string, std::shared_ptr<const TlsClientContext>> pools_;
 };
 
-// Lets the config loader load certificates, keys and CA files the way the
-// contexts will (core/config_tls.h). Call once at start-up, before loading.
-void register_tls_config_checks();
 
 }  // namespace lbd::l7

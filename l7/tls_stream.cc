@@ -16,7 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "l7/tls_context.h"
+#include "l7/tls/tls_context.h"
 #include "l7/tls_stream_scratch.h"
 
 namespace lbd::l7 {

@@ -55,7 +55,7 @@
 #include <memory>
 #include <string>
 
-#include "l7/tls_certificate.h"
+#include "l7/tls/tls_certificate.h"
 
 namespace lbd::l7 {
 

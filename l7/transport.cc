@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "l7/socket_io.h"
-#include "l7/tls_context.h"
+#include "l7/tls/tls_context.h"
 #include "l7/tls_stream.h"
 
 namespace lbd::l7 {

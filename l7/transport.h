@@ -33,8 +33,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/config.h"
-#include "core/event.h"
+#include "core/config/config.h"
+#include "core/loop/event.h"
 #include "l7/tls_stream.h"
 
 namespace lbd::l7 {

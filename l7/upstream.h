@@ -16,7 +16,7 @@
 #include <map>
 #include <memory>
 
-#include "core/server.h"
+#include "core/balance/server.h"
 #include "l7/transport.h"
 
 namespace lbd::l7 {

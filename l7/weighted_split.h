@@ -19,8 +19,8 @@
 #include <functional>
 #include <vector>
 
-#include "core/config_http.h"
-#include "core/pool.h"
+#include "core/config/config_http.h"
+#include "core/balance/pool.h"
 #include "l7/http_message.h"
 
 namespace lbd::l7 {

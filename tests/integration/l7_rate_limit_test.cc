@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <string>
 
-#include "core/event.h"
+#include "core/loop/event.h"
 #include "tests/integration/l7_scenario.h"
 
 namespace lbd::test {

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -501,6 +502,48 @@ TEST_CASE("lbctl config check: the shipped example is ok (exit 0); a broken file
 
     Run no_file = lbctl({"config", "check", "/nonexistent/lbd.conf"});
     CHECK(no_file.exit_code == 1);
+}
+
+// lbctl links the same registered config checks as lbd (core/config/config_modules.h), so it loads
+// certificates and keys too: a key that does not belong to its certificate fails both, at the same
+// line, instead of passing `lbctl config check` and failing the reload its help suggests.
+TEST_CASE("lbctl config check and lbd -t agree on a key that does not match its certificate") {
+    char dir_template[] = "/tmp/lbd-keymismatch-XXXXXX";
+    REQUIRE(mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    for (const char* name : {"a", "b"}) {
+        std::string cmd = std::string("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 ") +
+                          "-subj /CN=" + name + " -keyout " + dir + "/" + name + ".key -out " + dir + "/" + name +
+                          ".pem >/dev/null 2>&1";
+        REQUIRE(std::system(cmd.c_str()) == 0);
+    }
+    const std::string config = "global { workers: 1 }\n"                                    // 1
+                               "listeners {\n"                                              // 2
+                               "  name: \"web\" bind: \"127.0.0.1:0\" pool: \"p\" mode: MODE_HTTP\n"  // 3
+                               "  tls {\n"                                                  // 4
+                               "    certificates { cert_file: \"" + dir + "/a.pem\"\n"     // 5
+                               "                   key_file: \"" + dir + "/b.key\" }\n"    // 6
+                               "  }\n"
+                               "}\n"
+                               "pools { name: \"p\" servers { name: \"s\" address: \"127.0.0.1:9\" } }\n";
+    TempFile file(config);
+    Run checked = lbctl({"config", "check", file.path()});
+    INFO(checked.output);
+    CHECK(checked.exit_code == 1);
+    LbdProcess::CheckResult tested = LbdProcess::run_check(config);
+    INFO(tested.output);
+    CHECK(tested.exit_code == 1);
+    // Both name the same line of the certificate block (5 or 6) and the key file.
+    auto line_after = [](const std::string& output, const std::string& path) {
+        size_t at = output.find(path + ":");
+        return at == std::string::npos ? std::string() : output.substr(at + path.size() + 1, 2);
+    };
+    const std::string line = line_after(checked.output, file.path());
+    CHECK((line == "5:" || line == "6:"));
+    CHECK(line_after(tested.output, tested.config_path) == line);
+    CHECK(contains(checked.output, "b.key"));
+    CHECK(contains(checked.output, "does not match"));
+    std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/event.h"
+#include "core/loop/event.h"
 
 namespace lbd::test {
 

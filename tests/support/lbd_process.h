@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/event.h"
+#include "core/loop/event.h"
 
 namespace lbd::test {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/event.h"
+#include "core/loop/event.h"
 
 namespace lbd::test {
 

@@ -1,5 +1,5 @@
 // Unit tests for the balancing strategies and their registry.
-#include "core/balancer.h"
+#include "core/balance/balancer.h"
 
 #include <doctest/doctest.h>
 

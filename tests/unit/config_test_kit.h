@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <string>
 
-#include "core/config_loader.h"
+#include "core/config/config_loader.h"
 
 namespace lbd::test {
 

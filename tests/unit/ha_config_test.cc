@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "core/config_loader.h"
+#include "core/config/config_loader.h"
 #include "tests/unit/config_test_kit.h"
 
 namespace lbd {

@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include "core/config_loader.h"
-#include "core/event.h"
-#include "core/server.h"
-#include "core/status_ranges.h"
+#include "core/config/config_loader.h"
+#include "core/loop/event.h"
+#include "core/balance/server.h"
+#include "core/config/status_ranges.h"
 #include "tests/unit/config_test_kit.h"
 
 namespace lbd {

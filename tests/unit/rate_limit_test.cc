@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "core/config_loader.h"
-#include "core/rate_limiter.h"
+#include "core/config/config_loader.h"
+#include "core/state/rate_limiter.h"
 #include "l7/rate_limit.h"
 #include "tests/unit/config_test_kit.h"
 

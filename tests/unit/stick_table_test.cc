@@ -1,6 +1,6 @@
 // Unit tests of StickTable. Time is passed in explicitly (now_ms), so the
 // tests never sleep.
-#include "core/stick_table.h"
+#include "core/state/stick_table.h"
 
 #include <doctest/doctest.h>
 

@@ -24,8 +24,8 @@
 #include <set>
 #include <thread>
 
-#include "core/event.h"
-#include "core/log.h"
+#include "core/loop/event.h"
+#include "core/base/log.h"
 #include "ha/sync_codec.h"
 
 namespace lbd::ha {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config_loader.h"
+#include "core/config/config_loader.h"
 #include "l7/tls_setup.h"
 #include "tests/unit/tls_test_kit.h"
 
@@ -57,7 +57,6 @@ std::string with_test_certificates(const std::string& path, const std::filesyste
 }
 
 TEST_CASE("every sysconf/*.conf loads without errors") {
-    l7::register_tls_config_checks();
     std::vector<std::string> paths = shipped_configs();
     CHECK(paths.size() >= 2);  // lbd.conf and demo.conf at least
     struct CertDir {

@@ -1,12 +1,11 @@
-// The config loader on `tls` blocks (core/config_tls.cc): typed settings and their defaults, and
+// The config loader on `tls` blocks (l7/config/config_tls.cc): typed settings and their defaults, and
 // every refusal at the line of the field at fault, with the certificate's file named. The L7
-// tier's certificate check is registered, as lbd's main does.
+// tier's config module (linked whole) loads the certificates.
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "core/config_loader.h"
-#include "l7/tls_setup.h"
+#include "core/config/config_loader.h"
 #include "tests/unit/config_test_kit.h"
 #include "tests/unit/tls_test_kit.h"
 
@@ -34,8 +33,6 @@ std::string config(const std::string& tls_body, const std::string& pool_tls = ""
 }
 
 ConfigLoadResult load(const std::string& text) {
-    static const bool registered = (l7::register_tls_config_checks(), true);
-    (void)registered;
     return load_config_text(text, "tls.conf");
 }
 

@@ -32,9 +32,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/event.h"
-#include "core/log.h"
-#include "l7/tls_context.h"
+#include "core/loop/event.h"
+#include "core/base/log.h"
+#include "l7/tls/tls_context.h"
 
 extern char** environ;
 

@@ -1,0 +1,157 @@
+// The checked, typed HTTP (L7) part of a listener's configuration: what the
+// loader (config_http.cc) makes of lbd.v1.Http. Plain types, cheap to include.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/net/address.h"
+
+namespace lbd {
+
+struct HttpHeaderValue {
+    std::string name;
+    std::string value;
+};
+
+// Changes to a message's header section, applied in this order: remove, set, add.
+struct HttpHeaderActions {
+    std::vector<std::string> remove;
+    std::vector<HttpHeaderValue> set;
+    std::vector<HttpHeaderValue> add;
+    bool empty() const { return remove.empty() && set.empty() && add.empty(); }
+};
+
+// One host pattern, lower case: "www.example.com", or a wildcard whose
+// `suffix` is ".example.com" (written "*.example.com").
+struct HttpHostPattern {
+    std::string text;
+    bool wildcard = false;
+    std::string suffix;  // wildcard only: ".example.com"
+};
+
+struct HttpHeaderMatch {
+    std::string name;   // lower case
+    std::string value;  // empty = present
+};
+
+struct HttpRouteMatch {
+    std::vector<HttpHostPattern> hosts;  // empty = any
+    std::string path_exact;              // one of these two, or neither
+    std::string path_prefix;
+    std::vector<std::string> methods;  // empty = any
+    std::vector<HttpHeaderMatch> headers;
+};
+
+enum class HttpRouteAction : uint8_t { kPool, kRedirect, kRespond, kSplit };
+
+// One pool of a weighted split (config.proto WeightedPools).
+struct HttpWeightedPool {
+    std::string pool;
+    uint32_t weight = 0;
+};
+
+struct HttpRedirect {
+    uint16_t status = 302;
+    std::string location;  // set: sent as is
+    std::string scheme;    // "" = keep
+    std::string host;      // "" = keep
+    uint16_t port = 0;     // 0 = the scheme's default
+};
+
+struct HttpFixedResponse {
+    uint16_t status = 200;
+    std::string body;
+    std::string content_type = "text/plain; charset=utf-8";
+};
+
+struct HttpRouteConfig {
+    std::string name;  // may be empty
+    HttpRouteMatch match;
+    HttpRouteAction action = HttpRouteAction::kPool;
+    std::string pool;  // kPool
+    HttpRedirect redirect;
+    HttpFixedResponse respond;
+    std::vector<HttpWeightedPool> split;  // kSplit; some weight > 0
+    bool strip_path_prefix = false;
+    std::string replace_path_prefix;  // "" = none (unless strip)
+    HttpHeaderActions request_headers;
+    HttpHeaderActions response_headers;
+    std::vector<std::string> rate_limits;  // zone names, after the listener's
+};
+
+struct HttpForwardedConfig {
+    std::vector<Cidr> trusted_proxies;
+    bool x_forwarded_for = true;
+    bool x_real_ip = true;
+    bool x_forwarded_proto = true;
+    bool x_forwarded_host = true;
+    bool x_forwarded_port = true;
+    bool forwarded = false;  // RFC 7239
+    bool via = false;
+};
+
+struct HttpTimeoutsConfig {
+    uint32_t client_header_ms = 10000;
+    uint32_t client_keep_alive_ms = 60000;
+    uint32_t server_connect_ms = 0;  // 0 = the pool's connect_timeout_ms
+    uint32_t server_response_ms = 60000;
+    uint32_t body_idle_ms = 60000;
+    uint32_t server_idle_ms = 15000;
+};
+
+struct HttpLimitsConfig {
+    uint32_t max_header_bytes = 32 * 1024;
+    uint32_t max_header_count = 100;
+    uint32_t max_uri_bytes = 8 * 1024;
+    uint64_t max_body_bytes = 0;  // 0 = unlimited
+};
+
+struct HttpErrorPage {
+    uint16_t status = 0;
+    std::string body;
+    std::string content_type = "text/plain; charset=utf-8";
+};
+
+enum class HttpLogFormat : uint8_t { kText, kJson };
+
+enum class HttpRateLimitKey : uint8_t { kClientIp, kHeader };
+
+// One rate-limit zone (lbd.v1.RateLimitZone; core/rate_limiter.h counts).
+struct HttpRateLimitZoneConfig {
+    std::string name;
+    HttpRateLimitKey key = HttpRateLimitKey::kClientIp;
+    std::string header;  // kHeader: lower case
+    uint32_t requests = 0;
+    uint32_t period_ms = 1000;
+    uint32_t burst = 0;
+    uint32_t capacity = 100000;
+    uint32_t ipv6_prefix_length = 64;
+    uint16_t status = 429;
+    bool operator==(const HttpRateLimitZoneConfig&) const = default;
+};
+
+struct HttpConfig {
+    std::vector<HttpRouteConfig> routes;
+    HttpForwardedConfig forwarded;
+    bool hide_server_headers = false;
+    HttpHeaderActions request_headers;
+    HttpHeaderActions response_headers;
+    HttpTimeoutsConfig timeouts;
+    HttpLimitsConfig limits;
+    std::vector<HttpErrorPage> error_pages;
+    HttpLogFormat log_format = HttpLogFormat::kText;
+    uint32_t max_idle_per_server = 256;  // 0 = no server keep-alive
+    std::vector<HttpRateLimitZoneConfig> rate_limit_zones;
+    std::vector<std::string> rate_limits;  // zones every request counts against
+
+    // The configured page for `status`, or null.
+    const HttpErrorPage* error_page(int status) const {
+        for (const HttpErrorPage& page : error_pages)
+            if (page.status == status) return &page;
+        return nullptr;
+    }
+};
+
+}  // namespace lbd

@@ -1,0 +1,113 @@
+#include "core/health/health_checker.h"
+
+#include <cstdio>
+#include <string>
+
+#include "core/health/health_probe.h"
+#include "core/base/log.h"
+
+namespace lbd {
+
+// One server's check: a timer that starts a probe every interval, and the
+// probe (the strategy named by the config) while it is in flight. The
+// timeout is enforced here, the same for every probe: destroying a probe
+// closes its socket.
+//
+//   IDLE --timer--> PROBING --probe done / timed out--> IDLE
+struct HealthChecker::Check {
+    Check(event_base* base, std::shared_ptr<Server> owned, const HealthCheckConfig& cfg)
+        : base(base), owner(std::move(owned)), server(*owner), cfg(cfg) {
+        timer = make_event(base, -1, 0, &Check::on_timer, this);
+        timeout = make_event(base, -1, 0, &Check::on_timeout, this);
+    }
+
+    static void on_timer(evutil_socket_t, short, void* arg) { static_cast<Check*>(arg)->begin_probe(); }
+
+    static void on_timeout(evutil_socket_t, short, void* arg) {
+        auto* self = static_cast<Check*>(arg);
+        self->probe.reset();
+        self->finish(false, "timeout");
+    }
+
+    void begin_probe() {
+        if (server.admin_state() == AdminState::kMaint) return schedule();
+        // The previous probe is done (it may have called back from inside
+        // its own start(), so it is only freed here, never in finish()).
+        probe = ProbeRegistry::create(cfg.probe, base, cfg);
+        if (probe == nullptr) return finish(false, "unknown probe");
+        arm_timer(timeout.get(), cfg.timeout_ms);
+        probe->start(server.address(), [this](bool ok, std::string_view why) { finish(ok, why); });
+    }
+
+    void finish(bool ok, std::string_view why) {
+        event_del(timeout.get());
+        record(ok, std::string(why).c_str());
+        schedule();
+    }
+
+    void record(bool ok, const char* why) {
+        char reason[160];
+        if (ok) {
+            failures = 0;
+            if (server.health() == HealthState::kUp) return;
+            if (++successes < cfg.rise) return;
+            std::snprintf(reason, sizeof reason, "health check: %s, %u/%u successes", why, successes, cfg.rise);
+            successes = 0;
+            server.set_health(HealthState::kUp, reason);
+        } else {
+            successes = 0;
+            if (server.health() == HealthState::kDown) return;
+            if (++failures < cfg.fall) return;
+            std::snprintf(reason, sizeof reason, "health check: %s, %u/%u failures", why, failures, cfg.fall);
+            failures = 0;
+            server.set_health(HealthState::kDown, reason);
+        }
+    }
+
+    void schedule() { arm_timer(timer.get(), cfg.interval_ms); }
+
+    event_base* base;
+    std::shared_ptr<Server> owner;
+    Server& server;
+    HealthCheckConfig cfg;
+    EventPtr timer;
+    EventPtr timeout;
+    std::unique_ptr<Probe> probe;
+    uint32_t successes = 0;
+    uint32_t failures = 0;
+};
+
+HealthChecker::HealthChecker(event_base* base, const PoolSet& pools)
+    : pools_(pools), base_(base), slow_start_(base, pools) {
+    register_builtin_probes();
+}
+
+HealthChecker::~HealthChecker() = default;
+
+void HealthChecker::start() {
+    sync();
+    slow_start_.start();
+}
+
+void HealthChecker::sync() {
+    std::map<const Server*, std::unique_ptr<Check>> next;
+    for (const auto& pool : pools_.pools()) {
+        const HealthCheckConfig& cfg = pool->config().health_check;
+        if (!cfg.enabled) continue;
+        for (const auto& server : *pool->servers()) {
+            auto it = checks_.find(server.get());
+            if (it != checks_.end()) {
+                next.emplace(server.get(), std::move(it->second));
+                continue;
+            }
+            auto check = std::make_unique<Check>(base_, server, cfg);
+            // The first probe goes out at once, so a dead server is found
+            // within `fall` probes rather than `fall` intervals later.
+            check->begin_probe();
+            next.emplace(server.get(), std::move(check));
+        }
+    }
+    checks_.swap(next);  // checks of removed servers are destroyed here
+}
+
+}  // namespace lbd

@@ -1,0 +1,32 @@
+// One loaded configuration and the pools built from it.
+//
+// A reload builds a new Runtime from the new config and the current one
+// (kept servers, stick tables and rate-limit zones carry over). Listeners and connections hold
+// the Runtime they started on through a shared_ptr, so an old Runtime lives
+// exactly as long as something still uses it.
+#pragma once
+
+#include <memory>
+
+#include "core/config/config.h"
+#include "core/balance/pool.h"
+#include "core/state/rate_limiter.h"
+
+namespace lbd {
+
+struct Runtime {
+    Runtime(Config loaded, const Runtime* previous)
+        : config(std::move(loaded)),
+          pools(config, previous != nullptr ? &previous->pools : nullptr),
+          rate_limits(config, previous != nullptr ? &previous->rate_limits : nullptr) {}
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+
+    const Config config;
+    PoolSet pools;
+    RateLimitZones rate_limits;
+};
+
+using RuntimePtr = std::shared_ptr<Runtime>;
+
+}  // namespace lbd

@@ -1,0 +1,174 @@
+#include "core/tier/tcp_listener.h"
+
+#include <algorithm>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/config/config_loader.h"
+#include "core/base/log.h"
+#include "core/net/tcp_socket.h"
+
+namespace lbd {
+
+namespace {
+
+// Accepting too many connections in one callback starves established
+// connections on the same worker; the rest wait for the next loop turn.
+constexpr int kAcceptBatch = 64;
+// Paused because of max_connections or fd exhaustion: check again after.
+constexpr uint32_t kResumeCheckMs = 50;
+constexpr uint32_t kFdExhaustedPauseMs = 200;
+
+}  // namespace
+
+UniqueFd open_listen_socket(const ListenerConfig& config, const SocketAddress& address, std::string* error) {
+    int err = 0;
+    // One socket per worker on the same address; the kernel balances accepts.
+    UniqueFd fd = bind_tcp_socket(address, /*reuseport=*/true, config.freebind, &err);
+    if (!fd) {
+        *error = "bind " + address.to_string() + ": " + strerror(err);
+        return {};
+    }
+    if (listen(fd.get(), static_cast<int>(config.backlog)) != 0) {
+        *error = "listen " + address.to_string() + ": " + strerror(errno);
+        return {};
+    }
+    return fd;
+}
+
+bool open_listener_sockets(const ListenerConfig& config, size_t count, std::vector<UniqueFd>& fds,
+                           SocketAddress& bound, std::string* error) {
+    SocketAddress address = config.bind;
+    if (address.port() != 0) {
+        if (int err = probe_exclusive_bind(address, config.freebind); err != 0) {
+            *error = "listener " + config.name + ": " + address.to_string() + ": " +
+                     (err == EADDRINUSE ? "address already in use (another lbd?)" : strerror(err));
+            return false;
+        }
+    }
+    for (size_t i = 0; i < count; ++i) {
+        std::string why;
+        UniqueFd fd = open_listen_socket(config, address, &why);
+        if (!fd) {
+            *error = "listener " + config.name + ": " + why;
+            return false;
+        }
+        if (address.port() == 0) {
+            // Port 0: the kernel chose one; the other workers join it.
+            sockaddr_storage local{};
+            socklen_t len = sizeof local;
+            getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len);
+            address = SocketAddress(reinterpret_cast<sockaddr*>(&local), len);
+        }
+        fds.push_back(std::move(fd));
+    }
+    bound = address;
+    return true;
+}
+
+bool plan_listener_sockets(const ListenerConfig& config, const Config* current, size_t workers,
+                           ListenerSockets& plan, std::string* error) {
+    plan.config = &config;
+    plan.kept = current != nullptr &&
+                std::any_of(current->listeners.begin(), current->listeners.end(), [&](const ListenerConfig& cur) {
+                    return cur.name == config.name && cur.bind == config.bind && cur.mode == config.mode;
+                });
+    return plan.kept || open_listener_sockets(config, workers, plan.fds, plan.bound, error);
+}
+
+UniqueFd ListenerSockets::take(size_t worker, UniqueFd released) {
+    if (!kept) return std::move(fds[worker]);
+    if (released) listen(released.get(), static_cast<int>(config->backlog));
+    return released;
+}
+
+TcpListener::TcpListener(event_base* base, const ListenerConfig& config, std::atomic<uint64_t>& accepted,
+                         std::atomic<uint32_t>& active, UniqueFd fd, AcceptFn on_accept)
+    : config_(config), accepted_(accepted), active_(active), fd_(std::move(fd)), on_accept_(std::move(on_accept)) {
+    accept_event_ = make_event(base, fd_.get(), EV_READ | EV_PERSIST, &TcpListener::on_acceptable, this);
+    resume_timer_ = make_event(base, -1, 0, &TcpListener::on_resume, this);
+}
+
+TcpListener::~TcpListener() = default;
+
+void TcpListener::start() { event_add(accept_event_.get(), nullptr); }
+
+void TcpListener::stop() {
+    accept_event_.reset();
+    resume_timer_.reset();
+    fd_.reset();
+}
+
+UniqueFd TcpListener::release_fd() {
+    accept_event_.reset();
+    resume_timer_.reset();
+    return std::move(fd_);
+}
+
+void TcpListener::on_acceptable(evutil_socket_t, short, void* arg) { static_cast<TcpListener*>(arg)->accept_some(); }
+
+void TcpListener::on_resume(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<TcpListener*>(arg);
+    if (!self->accept_event_) return;
+    self->paused_ = false;
+    event_add(self->accept_event_.get(), nullptr);
+    self->accept_some();
+}
+
+void TcpListener::pause(uint32_t ms) {
+    if (!paused_) event_del(accept_event_.get());
+    paused_ = true;
+    arm_timer(resume_timer_.get(), ms);
+}
+
+void TcpListener::connection_closed() {
+    if (paused_ && accept_event_) {
+        event_del(resume_timer_.get());
+        on_resume(-1, 0, this);
+    }
+}
+
+// Takes one of the listener's max_connections before accept(), so that
+// workers racing for the last slot cannot overshoot it.
+bool TcpListener::reserve_slot() {
+    uint32_t limit = config_.max_connections;
+    uint32_t active = active_.fetch_add(1, std::memory_order_acq_rel);
+    if (limit == 0 || active < limit) return true;
+    active_.fetch_sub(1, std::memory_order_acq_rel);
+    return false;
+}
+
+void TcpListener::accept_some() {
+    for (int i = 0; i < kAcceptBatch && fd_; ++i) {
+        if (!reserve_slot()) {
+            // Full: new connections wait in the kernel's accept queue (the
+            // bounded queue is `backlog`) until a connection ends.
+            return pause(kResumeCheckMs);
+        }
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        int fd = accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            active_.fetch_sub(1, std::memory_order_acq_rel);
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                LOG_WARN("listener %s: accept: %s; pausing %u ms", config_.name.c_str(), strerror(errno),
+                         kFdExhaustedPauseMs);
+                return pause(kFdExhaustedPauseMs);
+            }
+            LOG_WARN("listener %s: accept: %s", config_.name.c_str(), strerror(errno));
+            return;
+        }
+        accepted_.fetch_add(1, std::memory_order_relaxed);
+        SocketAddress peer_addr(reinterpret_cast<sockaddr*>(&peer), len);
+        // The callback may start a session that ends at once; the loop only
+        // reads members of this listener afterwards, which it owns.
+        on_accept_(UniqueFd(fd), peer_addr.unmapped());
+    }
+}
+
+}  // namespace lbd

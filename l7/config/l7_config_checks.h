@@ -1,0 +1,43 @@
+// The L7 tier's part of the config loader: the sections it owns (a
+// listener's `http` and `tls`, a pool's `tls` and `stickiness.cookie`),
+// registered with the loader in l7_config_module.cc. Each check reports every
+// problem at the line of the field it is about (core/config/config_check.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config/config_check.h"
+
+namespace lbd::config_check {
+
+// A listener's http block (config_http.cc); `pools` are the pool names.
+HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pools, Errors& errors);
+
+// A listener's http.rate_limit_zones (config_rate_limit.cc).
+std::vector<HttpRateLimitZoneConfig> check_rate_limit_zones(const pb::Http& msg, const Node& node, Errors& errors);
+// Zone names in field `field` of `node` (listener- or route-wide): each must
+// be one of `zones`, listed once.
+std::vector<std::string> check_rate_limit_names(const google::protobuf::RepeatedPtrField<std::string>& names,
+                                                const Node& node, int field,
+                                                const std::vector<HttpRateLimitZoneConfig>& zones, Errors& errors);
+
+// A pool's stickiness.cookie (config_cookie.cc).
+CookieStickinessConfig check_cookie(const pb::CookieStickiness& msg, const Node& node, Errors& errors);
+// A route's weighted split (config_cookie.cc); `what` names the route.
+std::vector<HttpWeightedPool> check_split(const pb::WeightedPools& msg, const Node& node, const std::string& what,
+                                          const NameSet& pools, Errors& errors);
+// Cookie stickiness on a pool that a TCP listener uses is an error.
+void check_cookie_pools_are_http(const Config& config, const Node& root, Errors& errors);
+
+// A listener's and a pool's tls blocks (config_tls.cc); `what` names the
+// listener or pool. Certificates, keys and CA files are loaded the way the
+// tier will load them, so a key that does not match its certificate is
+// refused at the line naming it, by `lbd -t` and `lbctl config check` alike.
+ListenerTlsConfig check_listener_tls(const pb::ListenerTls& msg, const Node& node, const std::string& what,
+                                     Errors& errors);
+PoolTlsConfig check_pool_tls(const pb::ServerTls& msg, const Node& node, const std::string& what, Errors& errors);
+// A pool with tls serves HTTP listeners only: a TCP listener splices bytes as they are.
+void check_tls_pools_unused_by_tcp(const Config& config, const Node& root, Errors& errors);
+
+}  // namespace lbd::config_check

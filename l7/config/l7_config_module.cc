@@ -1,0 +1,44 @@
+// Registers the L7 tier's config sections with the loader
+// (core/config/config_modules.h): linked whole into lbd, lbctl and the
+// tests, so all of them check http and tls blocks alike.
+#include "core/config/config_modules.h"
+#include "l7/config/l7_config_checks.h"
+
+namespace lbd::config_check {
+namespace {
+
+void check_listener_sections(const pb::Listener& msg, const Node& node, const std::string& what,
+                             const NameSet& pools, ListenerConfig& out, Errors& errors) {
+    using F = pb::Listener;
+    if (out.mode != ListenerMode::kHttp) return;  // the loader refuses http/tls blocks on TCP listeners
+    // Every HTTP listener gets the http defaults, written or not.
+    out.http = check_http(msg.http(), node.child(F::kHttpFieldNumber), pools, errors);
+    if (msg.has_tls()) out.tls = check_listener_tls(msg.tls(), node.child(F::kTlsFieldNumber), what, errors);
+}
+
+void check_pool_sections(const pb::Pool& msg, const Node& node, const std::string& what, PoolConfig& out,
+                         Errors& errors) {
+    using F = pb::Pool;
+    if (msg.stickiness().has_cookie())
+        out.stickiness.cookie = check_cookie(msg.stickiness().cookie(),
+                                             node.child(F::kStickinessFieldNumber).child(pb::Stickiness::kCookieFieldNumber),
+                                             errors);
+    if (msg.has_tls()) out.tls = check_pool_tls(msg.tls(), node.child(F::kTlsFieldNumber), what, errors);
+}
+
+void check_across_sections(const pb::Config&, const Node& root, const Config& config, Errors& errors) {
+    check_cookie_pools_are_http(config, root, errors);
+    check_tls_pools_unused_by_tcp(config, root, errors);
+}
+
+const bool registered = register_config_module({
+    .name = "http",
+    .owns = {"Listener.http", "Listener.tls", "Pool.tls", "Stickiness.cookie"},
+    .global = {},
+    .pool = &check_pool_sections,
+    .listener = &check_listener_sections,
+    .whole = &check_across_sections,
+});
+
+}  // namespace
+}  // namespace lbd::config_check
