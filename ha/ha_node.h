@@ -37,6 +37,7 @@
 #include "core/balance/pool.h"
 #include "core/balance/server.h"
 #include "core/loop/task_queue.h"
+#include "core/daemon/pair_member.h"
 #include "ha/notify_fifo.h"
 #include "ha/sync_link.h"
 #include "ha/sync_state.h"
@@ -45,7 +46,7 @@
 
 namespace lbd::ha {
 
-class HaNode final : public Server::StateObserver, private SyncLink::Observer {
+class HaNode final : public PairMember, public Server::StateObserver, private SyncLink::Observer {
 public:
     // `process_name` is what keepalived's track_process watches (the
     // rendered config for `lbctl ha keepalived-config` names it).
@@ -59,18 +60,19 @@ public:
 
     // Reads the key, writes the track file, opens the FIFO, the VIP watch
     // and the sync link. Call after watch() and before workers start.
-    bool start(std::string* error);
+    bool start(std::string* error) override;
     // Makes the stick tables of `pools` report to the sync. On a reload,
     // call it for the new pools before workers can see them (a table's
     // listener is set once, before any worker uses it; kept tables keep
     // theirs).
-    void watch(PoolSet& pools);
+    void watch(PoolSet& pools) override;
     // lbd is stopping: the VIP should leave now (the track file says FAULT).
-    void begin_shutdown();
+    void begin_shutdown() override;
 
-    void register_admin_commands(AdminRegistry& registry);
-    void write_metrics(std::string& out) const;
+    void register_admin_commands(AdminRegistry& registry) override;
+    void write_metrics(std::string& out) const override;
     NodeRole role() const { return role_.role(); }
+    std::string role_name() const override { return to_string(role()); }
 
     // Server::StateObserver (any thread).
     void server_state_changed(const Server& server, ServerState old_state, ServerState new_state,

@@ -1,72 +1,43 @@
-// The L4 tier: builds each worker's listening sockets and state from the
-// config, reloads them, and offers the process-level controls (stop
-// accepting, abort, stats).
+// The L4 tier: TCP listeners whose connections are spliced to a pool's
+// servers. The listener bookkeeping (sockets kept across reloads, counters,
+// per-worker switch-over) is the shared shell (core/tier/listener_tier.h);
+// this adds how an L4 listener is made and the tier's stats and metrics.
 #pragma once
 
-#include <map>
-#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "core/admin/admin_registry.h"
-#include "core/config/config.h"
-#include "core/tier/runtime.h"
 #include "core/loop/worker.h"
+#include "core/tier/listener_tier.h"
+#include "l4/l4_listener.h"
 #include "l4/l4_types.h"
+#include "l4/l4_worker.h"
 
 namespace lbd::l4 {
 
-class L4Worker;
+// An L4 listener needs nothing beyond its config and pool.
+struct NothingShared {};
 
-class L4Tier {
+class L4Tier final : public ListenerTier<L4Worker, L4Listener, ListenerStats, NothingShared> {
 public:
-    explicit L4Tier(const std::vector<Worker*>& workers, const GlobalConfig& global);
+    L4Tier(const std::vector<Worker*>& workers, const GlobalConfig& global);
     // Call after the workers' threads have stopped.
-    ~L4Tier();
-
-    // Binds every TCP listener of `runtime` on every worker, before the
-    // workers start. A port of 0 is resolved by the first bind and shared by
-    // all workers.
-    bool start(RuntimePtr runtime, std::string* error);
-
-    // Reload, on the control thread while workers run. Opens the sockets of
-    // new listeners (and of listeners whose address changed) first: if any
-    // fails, nothing changes and the error says why. Otherwise each worker
-    // gets its new listener set: an unchanged listener keeps its socket (and
-    // the connections waiting in its accept queue), a removed one closes.
-    // Open connections finish on the configuration they started with.
-    bool reload(RuntimePtr next, std::string* error);
-
-    // Any thread.
-    void stop_accepting();
-    void abort_all(EndReason reason);
-    // Control thread.
-    uint64_t active_connections() const;
-    const ListenerStats* stats(const std::string& listener_name) const;
-    // The address a listener is bound to (its port resolved if it was 0).
-    std::optional<SocketAddress> bound_address(const std::string& listener_name) const;
+    ~L4Tier() override;
 
     // Adds the TCP listeners to `lbctl stats`.
-    void fill_stats(::lbd::v1::StatsReply& reply) const;
+    void fill_stats(::lbd::v1::StatsReply& reply) const override;
     // Prometheus text for the TCP listeners.
-    void write_metrics(std::string& out) const;
+    void write_metrics(std::string& out) const override;
 
 private:
-    // What lbd knows of a listener across reloads: its counters continue.
-    struct Slot {
-        std::unique_ptr<ListenerStats> stats = std::make_unique<ListenerStats>();
-        SocketAddress configured;  // as written in the config
-        SocketAddress bound;       // with the port resolved
-    };
-    struct Plan;
+    std::shared_ptr<const NothingShared> prepare_shared(const Runtime& next, std::string* error) override;
+    std::shared_ptr<L4Listener> make_listener(L4Worker& worker, const RuntimePtr& runtime,
+                                              const std::shared_ptr<const NothingShared>& shared,
+                                              const ListenerConfig& config, ListenerStats& stats,
+                                              UniqueFd fd) override;
+    const char* mode_label(const ListenerConfig&) const override { return "tcp"; }
     void write_histograms(std::string& out) const;
-    bool prepare(const Runtime& next, std::vector<Plan>& plans, std::string* error);
-
-    std::vector<Worker*> workers_;
-    std::vector<std::unique_ptr<L4Worker>> worker_state_;
-    std::map<std::string, Slot> slots_;  // by listener name, never erased
-    RuntimePtr current_;
 };
 
 }  // namespace lbd::l4

@@ -66,7 +66,7 @@ public:
     // Shutdown: close listening sockets (established sessions go on).
     void stop_accepting();
     // Shutdown deadline: end every session.
-    void abort_all(EndReason reason);
+    void abort_all(EndReason reason = EndReason::kDrainTimeout);
 
 private:
     static void on_queue_timer(evutil_socket_t, short, void* arg);

@@ -170,5 +170,33 @@ TEST_CASE("a listener added by reload serves at once") {
     CHECK(greeting(port) == "a\n");
 }
 
+// A reload is one transaction across tiers: every tier prepares (opens its
+// new sockets, builds its TLS contexts) before any switches. Here the new TCP
+// listener could bind, but the new HTTP listener's port is held by another
+// socket: nothing may change, in either tier.
+TEST_CASE("a reload whose HTTP part fails leaves every tier on the old config") {
+    NamedServer a("a");
+    RunningLbd lbd(reload_config(server("a", a.port())));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t tcp_port = pick_free_port();
+    UniqueFd holder = listen_tcp();  // not lbd's: the HTTP listener cannot take it
+    REQUIRE(holder);
+    const uint16_t taken_port = local_port(holder.get());
+    std::string added = "listeners { name: \"added_tcp\" bind: \"127.0.0.1:" + std::to_string(tcp_port) +
+                        "\" pool: \"p\" }\n"
+                        "listeners { name: \"added_http\" bind: \"127.0.0.1:" + std::to_string(taken_port) +
+                        "\" mode: MODE_HTTP pool: \"p\" }\n";
+    REQUIRE(reload_lbd(lbd, reload_config(server("a", a.port()), added), "reload rejected", 1));
+    CHECK(lbd->count("listener added_tcp") == 0);  // neither bound nor kept
+    CHECK_FALSE(connect_tcp(tcp_port, 200));       // the TCP tier did not switch
+    CHECK(greeting(lbd.port()) == "a\n");          // and still serves the old config
+
+    // Once the port is free, the same file applies to both tiers.
+    holder.reset();
+    REQUIRE(reload_lbd(lbd, reload_config(server("a", a.port()), added), "reload applied", 1));
+    CHECK(greeting(tcp_port) == "a\n");
+}
+
 }  // namespace
 }  // namespace lbd::test
