@@ -8,6 +8,7 @@
 
 #include "core/admin/admin_http.h"
 #include "core/tier/tcp_listener.h"
+#include "core/base/check.h"
 #include "core/base/log.h"
 #include "l4/l4_worker.h"
 #include "l4/splice_session.h"
@@ -54,7 +55,7 @@ std::shared_ptr<const NothingShared> L4Tier::prepare_shared(const Runtime& next,
     // The loader checked every reference; a listener must never reach a
     // worker without its pool (make_listener dereferences it).
     for (const ListenerConfig& lc : next.config.listeners) {
-        if (lc.mode == ListenerMode::kTcp && next.pools.find(lc.pool) == nullptr) {
+        if (lc.mode == ListenerMode::kTcp && !LBD_CHECK(next.pools.find(lc.pool) != nullptr, "TCP listener without its pool")) {
             *error = "listener " + lc.name + ": unknown pool " + lc.pool;
             return nullptr;
         }

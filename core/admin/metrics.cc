@@ -1,5 +1,7 @@
 #include "core/admin/metrics.h"
 
+#include "core/base/check.h"
+
 #include <dirent.h>
 #include <unistd.h>
 
@@ -78,6 +80,9 @@ void write_process_metrics(std::string& out) {
     metric_header(out, "lbd_process_resident_memory_bytes", "gauge", "Resident memory.");
     metric_sample(out, "lbd_process_resident_memory_bytes", {}, double(resident) * double(sysconf(_SC_PAGESIZE)));
 
+    metric_header(out, "lbd_internal_errors_total", "counter",
+                  "Failed internal checks (bugs in lbd, each logged once; see CONTRIBUTING.md).");
+    metric_sample(out, "lbd_internal_errors_total", {}, double(internal_errors()));
 }
 
 }  // namespace lbd
