@@ -31,6 +31,13 @@ LBD=${LBD:-build/cli/lbd}
 LBD_ARGS=${LBD_ARGS:--c}
 
 PATHS=(direct lbd haproxy nginx)
+# A second lbd binary (say, the previous commit's) measured in the same run as
+# path lbd_base, in the same interleaved rounds: old and new side by side.
+LBD_BASE=${LBD_BASE:-}
+if [[ -n $LBD_BASE ]]; then
+    [[ $LBD_BASE = /* ]] || LBD_BASE="$REPO_ROOT/$LBD_BASE"
+    PATHS+=(lbd_base)
+fi
 
 # ------------------------------------------------------------------- helpers
 BENCH=l4.sh
@@ -51,11 +58,11 @@ declare -A PORT=() STATUS=()
 
 start_backend() { start_nginx_backend "$BACKEND_WORKERS"; }
 
-start_lbd() {
-    local conf=$TMP/lbd.conf port pid
-    if [[ ! -x $LBD ]]; then
-        log "lbd binary not found at $LBD: lbd row will be n/a"
-        STATUS[lbd]="n/a (no binary at $LBD)"
+start_lbd() { # start_lbd NAME BINARY
+    local name=$1 bin=$2 conf=$TMP/$1.conf port pid
+    if [[ ! -x $bin ]]; then
+        log "lbd binary not found at $bin: $name row will be n/a"
+        STATUS[$name]="n/a (no binary at $bin)"
         return 0
     fi
     alloc_port port
@@ -65,15 +72,15 @@ listeners { name: "bench" bind: "127.0.0.1:$port" pool: "backend" max_connection
 pools { name: "backend" servers { name: "nginx" address: "127.0.0.1:$BACKEND_PORT" } }
 EOF
     # shellcheck disable=SC2086  # LBD_ARGS is a word list on purpose
-    "$LBD" $LBD_ARGS "$conf" >"$TMP/lbd.err" 2>&1 &
+    "$bin" $LBD_ARGS "$conf" >"$TMP/$name.err" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    if wait_port "lbd" "$pid" "$port" && check_path "lbd" "$port"; then
-        PORT[lbd]=$port
-        STATUS[lbd]=ok
+    if wait_port "$name" "$pid" "$port" && check_path "$name" "$port"; then
+        PORT[$name]=$port
+        STATUS[$name]=ok
     else
-        show_log "$TMP/lbd.err"
-        STATUS[lbd]="n/a (failed to start, see above)"
+        show_log "$TMP/$name.err"
+        STATUS[$name]="n/a (failed to start, see above)"
         kill -TERM "$pid" 2>/dev/null || true
     fi
 }
@@ -198,6 +205,7 @@ print_header() {
     echo "          haproxy: mode tcp, option splice-auto, nbthread $WORKERS;" \
          "nginx stream: worker_processes $WORKERS$( ((WORKERS > 1)) && echo ', reuseport');" \
          "lbd: workers $WORKERS"
+    [[ -z $LBD_BASE ]] || echo "lbd_base: $LBD_BASE ($("$LBD_BASE" -v 2>&1 | head -n1 || true); ${STATUS[lbd_base]:-})"
     echo "ports:    backend=$BACKEND_PORT lbd=${PORT[lbd]:--} haproxy=${PORT[haproxy]:--} nginx=${PORT[nginx]:--}"
 }
 
@@ -224,7 +232,7 @@ print_results() {
     echo "medians: throughput of $TP_REPEATS x $BIG_SIZE downloads; req/s and p99 of $ROUNDS wrk rounds"
     echo
     printf '%-22s %10s %10s\n' "ratio to haproxy" "req/s" "throughput"
-    for path in lbd nginx direct; do
+    for path in lbd ${LBD_BASE:+lbd_base} nginx direct; do
         printf '%-22s %10s %10s\n' "$path/haproxy" \
             "$(ratio "${MRPS[$path]:-}" "${MRPS[haproxy]:-}")" "$(ratio "${MTP[$path]:-}" "${MTP[haproxy]:-}")"
     done
@@ -243,7 +251,8 @@ main() {
 
     start_backend
     BIG_BYTES=$(stat -c %s "$TMP/www/big")
-    start_lbd
+    start_lbd lbd "$LBD"
+    [[ -z $LBD_BASE ]] || start_lbd lbd_base "$LBD_BASE"
     start_haproxy
     start_nginx_stream
 

@@ -42,6 +42,14 @@ LBD=${1:-${LBD:-build/cli/lbd}}
 
 PATHS=(direct lbd haproxy nginx)
 PROXIES=(lbd haproxy nginx)
+# A second lbd binary (say, the previous commit's) measured in the same run as
+# path lbd_base, in the same interleaved rounds: old and new side by side.
+LBD_BASE=${LBD_BASE:-}
+if [[ -n $LBD_BASE ]]; then
+    [[ $LBD_BASE = /* ]] || LBD_BASE="$REPO_ROOT/$LBD_BASE"
+    PATHS+=(lbd_base)
+    PROXIES+=(lbd_base)
+fi
 
 # ------------------------------------------------------------------- helpers
 BENCH=l7.sh
@@ -93,34 +101,34 @@ proxy_started() {
     fi
 }
 
-start_lbd() {
-    local conf=$TMP/lbd.conf pid plain tls
-    if [[ ! -x $LBD ]]; then
-        log "lbd binary not found at $LBD: lbd rows will be n/a"
-        STATUS[lbd]="n/a (no binary at $LBD)"
-        TLS_STATUS[lbd]="n/a"
+start_lbd() { # start_lbd NAME BINARY
+    local name=$1 bin=$2 conf=$TMP/$1.conf pid plain tls
+    if [[ ! -x $bin ]]; then
+        log "lbd binary not found at $bin: $name rows will be n/a"
+        STATUS[$name]="n/a (no binary at $bin)"
+        TLS_STATUS[$name]="n/a"
         return 0
     fi
-    alloc_port "PORT[lbd]"
-    alloc_port "TLS_PORT[lbd]"
+    alloc_port "PORT[$name]"
+    alloc_port "TLS_PORT[$name]"
     plain="global { workers: 1 log_level: LOG_LEVEL_WARNING log_connections: false }
-listeners { name: \"bench\" bind: \"127.0.0.1:${PORT[lbd]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE } }
+listeners { name: \"bench\" bind: \"127.0.0.1:${PORT[$name]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE } }
 pools { name: \"backend\" servers { name: \"nginx\" address: \"127.0.0.1:$BACKEND_PORT\" } }"
-    tls="listeners { name: \"bench_tls\" bind: \"127.0.0.1:${TLS_PORT[lbd]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE }
+    tls="listeners { name: \"bench_tls\" bind: \"127.0.0.1:${TLS_PORT[$name]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE }
   tls { certificates { cert_file: \"$TMP/cert.pem\" key_file: \"$TMP/key.pem\" } } }"
     printf '%s\n%s\n' "$plain" "$tls" >"$conf"
-    if "$LBD" -t -c "$conf" >"$TMP/lbd.check" 2>&1; then
-        TLS_STATUS[lbd]=pending
+    if "$bin" -t -c "$conf" >"$TMP/$name.check" 2>&1; then
+        TLS_STATUS[$name]=pending
     else
-        TLS_STATUS[lbd]="skipped (this lbd refuses a tls block: $(head -n1 "$TMP/lbd.check"))"
-        log "lbd: TLS rows skipped: $(head -n1 "$TMP/lbd.check")"
+        TLS_STATUS[$name]="skipped (this lbd refuses a tls block: $(head -n1 "$TMP/$name.check"))"
+        log "$name: TLS rows skipped: $(head -n1 "$TMP/$name.check")"
         printf '%s\n' "$plain" >"$conf"
     fi
-    "$LBD" -c "$conf" >"$TMP/lbd.err" 2>&1 &
+    "$bin" -c "$conf" >"$TMP/$name.err" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    RSS_PID[lbd]=$pid
-    proxy_started lbd "$pid" "$TMP/lbd.err"
+    RSS_PID[$name]=$pid
+    proxy_started "$name" "$pid" "$TMP/$name.err"
 }
 
 start_haproxy() {
@@ -342,6 +350,7 @@ print_header() {
     echo "wrk:      $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)"
     echo "openssl:  $(openssl version)"
     echo "lbd:      $LBD ($([[ -x $LBD ]] && { "$LBD" -v 2>&1 | head -n1 || true; } || echo absent); ${STATUS[lbd]}; TLS ${TLS_STATUS[lbd]})"
+    [[ -z $LBD_BASE ]] || echo "lbd_base: $LBD_BASE ($("$LBD_BASE" -v 2>&1 | head -n1 || true); ${STATUS[lbd_base]:-}; TLS ${TLS_STATUS[lbd_base]:-})"
     echo "params:   DURATION=${DURATION}s ROUNDS=$ROUNDS WRK_THREADS=$WRK_THREADS IDLE_CONNS=$IDLE_CONNS BIG_SIZE=$BIG_SIZE"
     echo "          tests: $TESTS"
     echo "          small50/small500: wrk -c50/-c500 GET /tiny (\"ok\\n\"); new50: the same with -H 'Connection: close';"
@@ -406,7 +415,8 @@ main() {
     make_cert
     write_idle_client
     start_backend
-    start_lbd
+    start_lbd lbd "$LBD"
+    [[ -z $LBD_BASE ]] || start_lbd lbd_base "$LBD_BASE"
     start_haproxy
     start_nginx
 
