@@ -32,6 +32,8 @@
 #include "core/health_checker.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "core/process/notify.h"
+#include "core/process/privileges.h"
 #include "core/runtime.h"
 #include "core/worker.h"
 #include "ha/ha_node.h"
@@ -75,7 +77,9 @@ public:
             LOG_ERROR("%s", error.c_str());
             return 1;
         }
-        if (!start_ha(&error) || !start_admin(&error)) {
+        // Every socket is bound: root is not needed any more (before threads start).
+        if (!start_ha(&error) || !start_admin(&error) ||
+            !process::drop_privileges({global.user, global.group}, &error)) {
             LOG_ERROR("%s", error.c_str());
             return 1;
         }
@@ -93,6 +97,7 @@ public:
 
         LOG_INFO("lbd ready: %zu listeners, %u workers, pid %d", current_->config.listeners.size(), global.workers,
                  static_cast<int>(getpid()));
+        process::notify_ready();
         event_base_dispatch(control_.get());
 
         for (auto& w : workers_) w->stop();
@@ -190,6 +195,7 @@ private:
     // was), then switch: workers swap listeners, health checks restart on
     // the new pools, and the old Runtime lives until its connections end.
     void reload(::lbd::v1::ReloadReply& reply) {
+        process::ReloadNotice reload_notice;  // RELOADING=1 now, READY=1 on return
         auto reject = [&](const std::string& why) {
             reply.add_errors(why);
             ++reloads_rejected_;
@@ -316,6 +322,7 @@ private:
             return;
         }
         self->draining_ = true;
+        process::notify_stopping();
         // The VIP leaves first, so the peer takes new clients while we drain.
         if (self->ha_) self->ha_->begin_shutdown();
         self->drain_deadline_ms_ = monotonic_ms() + self->current_->config.global.drain_timeout_ms;
