@@ -162,6 +162,8 @@ struct GlobalConfig {
     bool log_connections = true;
     AdminConfig admin;
     HaConfig ha;
+    std::string user;   // empty = the user lbd was started as
+    std::string group;  // empty = the user's primary group
 };
 
 struct Config {

@@ -92,6 +92,8 @@ GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& error
     }
     out.drain_timeout_ms = or_default(msg.drain_timeout_ms(), out.drain_timeout_ms);
     out.log_connections = msg.has_log_connections() ? msg.log_connections() : out.log_connections;
+    out.user = msg.user();
+    out.group = msg.group();
     if (msg.has_admin()) {
         const pb::Admin& admin = msg.admin();
         Node admin_node = node.child(F::kAdminFieldNumber);

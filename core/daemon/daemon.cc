@@ -9,6 +9,8 @@
 #include "core/base/log.h"
 #include "core/config/config_loader.h"
 #include "core/daemon/config_file.h"
+#include "core/process/notify.h"
+#include "core/process/privileges.h"
 
 namespace lbd {
 
@@ -30,7 +32,10 @@ int Daemon::run() {
     tiers_ = parts_.make_tiers(worker_ptrs, global);
 
     std::string error;
-    if (!start_tiers(&error) || !start_pair(&error) || !start_admin(&error)) {
+    // Every socket is bound: root is not needed any more (before the
+    // worker threads start, as capabilities are per thread).
+    if (!start_tiers(&error) || !start_pair(&error) || !start_admin(&error) ||
+        !process::drop_privileges({global.user, global.group}, &error)) {
         LOG_ERROR("%s", error.c_str());
         return 1;
     }
@@ -48,6 +53,7 @@ int Daemon::run() {
 
     LOG_INFO("lbd ready: %zu listeners, %u workers, pid %d", current_->config.listeners.size(), global.workers,
              static_cast<int>(getpid()));
+    process::notify_ready();
     event_base_dispatch(control_.get());
 
     for (auto& w : workers_) w->stop();
@@ -187,6 +193,7 @@ void Daemon::on_stop_signal(evutil_socket_t sig, short, void* arg) {
 
 void Daemon::begin_drain(int signal) {
     draining_ = true;
+    process::notify_stopping();
     // The VIP leaves first, so the peer takes new clients while we drain.
     if (pair_) pair_->begin_shutdown();
     drain_deadline_ms_ = monotonic_ms() + current_->config.global.drain_timeout_ms;

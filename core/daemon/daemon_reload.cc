@@ -3,6 +3,7 @@
 #include "core/config/config_loader.h"
 #include "core/daemon/config_file.h"
 #include "core/daemon/daemon.h"
+#include "core/process/notify.h"
 
 namespace lbd {
 namespace {
@@ -24,6 +25,7 @@ bool admin_changed(const AdminConfig& a, const AdminConfig& b) {
 }  // namespace
 
 void Daemon::reload(::lbd::v1::ReloadReply& reply) {
+    process::ReloadNotice reload_notice;  // systemd: RELOADING=1 now, READY=1 on return
     // A refused reload names the configuration that keeps running.
     auto reject = [&](const std::string& why) {
         reply.add_errors(why);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds lbd from the repository copied to /vagrant and installs it.
-#   build.sh lb       lbd and lbctl (cmake --install: /usr/local/sbin/lbd, /usr/local/bin/lbctl)
+#   build.sh lb       the Debian package lbd (.ci/package), installed with apt-get: /usr/sbin/lbd,
+#                     /usr/bin/lbctl, the unit, the lbd user
 #   build.sh client   lbd_ha_probe (/usr/local/bin): the backends and clients of tests/ha/scenarios.sh
 # Safe to run again (vagrant provision): apt-get and the build skip what is done.
 set -euo pipefail
@@ -11,7 +12,7 @@ role=${1:?usage: build.sh lb|client}
 packages=(build-essential cmake pkg-config libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev
   protobuf-compiler libprotobuf-dev libcli11-dev iproute2)
 case $role in
-  lb) packages+=(keepalived) ;;
+  lb) packages+=(keepalived libcap-dev libsystemd-dev python3 dpkg-dev) ;;
   client) packages+=(doctest-dev nftables) ;;  # tests/ needs doctest to configure
   *) echo "build.sh: role is lb or client" >&2; exit 2 ;;
 esac
@@ -24,9 +25,9 @@ build=/var/tmp/lbd-build
 jobs=$(nproc)
 if [[ $role == lb ]]; then
   cmake -S /vagrant -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
-  cmake --build "$build" -j "$jobs" --target lbd lbctl
-  cmake --install "$build" >/dev/null
-  echo "build.sh: installed $(/usr/local/sbin/lbd --version) and lbctl"
+  deb=$(/vagrant/.ci/package "$build" | tail -1)
+  apt-get install -y -qq --no-install-recommends "$deb" >/dev/null
+  echo "build.sh: installed $deb: $(/usr/sbin/lbd --version) and lbctl"
 else
   cmake -S /vagrant -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON >/dev/null
   cmake --build "$build" -j "$jobs" --target lbd_ha_probe

@@ -13,25 +13,14 @@ source /vagrant/tests/ha/lib.sh
 iface=$(ip -o -4 addr show | awk -v ip="$self_ip" '{ split($4, a, "/"); if (a[1] == ip) print $2 }')
 [[ -n $iface ]] || { echo "lb.sh: no interface has $self_ip" >&2; exit 1; }
 
+# The package (build.sh lb) installed the unit, the sysctl and tmpfiles
+# settings (/run/lbd exists from boot: keepalived watches it with inotify
+# from its start) and the user lbd, which must be able to read the key.
 install -d -m 0755 /etc/lbd /etc/keepalived
 if [[ -f /tmp/lbd-sync.key ]]; then
-  install -m 0600 /tmp/lbd-sync.key /etc/lbd/sync.key
+  install -m 0640 -g lbd /tmp/lbd-sync.key /etc/lbd/sync.key
   rm -f /tmp/lbd-sync.key
 fi
-install -m 0644 /vagrant/sysconf/lbd.service /etc/systemd/system/lbd.service
-install -m 0644 /vagrant/sysconf/sysctl.d/99-lbd.conf /etc/sysctl.d/99-lbd.conf
-sysctl -q --system
-
-# keepalived watches the track file's directory with inotify from its
-# start: /run/lbd must exist by then and never be recreated while it runs.
-# So it is made at boot (sysconf/tmpfiles.d), and by keepalived's unit
-# before it starts.
-if [[ -f /vagrant/sysconf/tmpfiles.d/lbd.conf ]]; then
-  install -m 0644 /vagrant/sysconf/tmpfiles.d/lbd.conf /etc/tmpfiles.d/lbd.conf
-else
-  echo "d /run/lbd 0755 root root -" >/etc/tmpfiles.d/lbd.conf
-fi
-systemd-tmpfiles --create /etc/tmpfiles.d/lbd.conf
 install -d /etc/systemd/system/keepalived.service.d
 cat >/etc/systemd/system/keepalived.service.d/lbd.conf <<'UNIT'
 # lbd's keepalived: VRRP only, after lbd, with lbd's run directory in place.
@@ -46,9 +35,9 @@ render_lbd_config node_id="$node_id" priority="$priority" iface="$iface" self_ip
   vip="$vip" vip_prefix=24 admin_socket=/run/lbd/admin.sock keepalived_conf=/etc/keepalived/keepalived.conf \
   notify_fifo=/run/lbd/vrrp.fifo track_file=/run/lbd/vrrp.weight sync_key=/etc/lbd/sync.key \
   backends="$backends" >/etc/lbd/lbd.conf.new
-/usr/local/sbin/lbd -t -c /etc/lbd/lbd.conf.new
+/usr/sbin/lbd -t -c /etc/lbd/lbd.conf.new
 mv /etc/lbd/lbd.conf.new /etc/lbd/lbd.conf
-/usr/local/sbin/lbd --render-keepalived -c /etc/lbd/lbd.conf >/etc/keepalived/keepalived.conf.new
+/usr/sbin/lbd --render-keepalived -c /etc/lbd/lbd.conf >/etc/keepalived/keepalived.conf.new
 mv /etc/keepalived/keepalived.conf.new /etc/keepalived/keepalived.conf
 
 systemctl daemon-reload
