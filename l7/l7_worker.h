@@ -14,7 +14,7 @@
 #include "core/pool.h"
 #include "core/runtime.h"
 #include "core/worker.h"
-#include "l7/http_parser.h"
+#include "l7/http1.h"
 #include "l7/parked_client.h"
 #include "l7/upstream.h"
 
