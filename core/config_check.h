@@ -17,6 +17,7 @@
 #include "core/address.h"
 #include "core/config.h"
 #include "core/config_loader.h"
+#include "core/http1/chars.h"
 #include "lbd/v1/config.pb.h"
 
 namespace lbd::config_check {
@@ -160,11 +161,12 @@ inline bool is_prime(uint32_t n) {
 // global.ha (config_ha.cc).
 HaConfig check_ha(const pb::HighAvailability& msg, const Node& node, Errors& errors);
 
-// HTTP syntax shared by the http block and the HTTP health check
-// (config_http.cc): RFC 9110 token, field value, and a configured header
-// line (named in errors as `what`).
-bool is_token(const std::string& s);
-bool is_field_value(const std::string& s);
+// HTTP syntax shared by the http block and the HTTP health check: RFC 9110
+// token and field value from the grammar the proxy parses with (ASCII, no
+// locale), and a configured header line (config_http.cc; named in errors as
+// `what`).
+using http1::is_field_value;
+using http1::is_token;
 HttpHeaderValue check_header_value(const pb::HeaderValue& msg, Loc at, const char* what, Errors& errors);
 
 // A pool's health_check and passive_health (config_health.cc).

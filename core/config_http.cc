@@ -2,7 +2,6 @@
 // HttpConfig (config_http.h). Part of the config loader: every problem is
 // reported at the line of the field it is about.
 #include <algorithm>
-#include <cctype>
 #include <string>
 
 #include "core/config_check.h"
@@ -17,26 +16,13 @@ constexpr uint32_t kMinUriBytes = 16;
 constexpr size_t kMaxErrorBody = 4096;
 constexpr size_t kMaxFixedBody = 64 * 1024;
 
+// ASCII only: names are compared with what the proxy lower-cases the same way, whatever the locale.
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(), http1::to_lower_ascii);
     return s;
 }
 
 }  // namespace
-
-// RFC 9110 §5.6.2 tchar.
-bool is_token(const std::string& s) {
-    if (s.empty()) return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-    });
-}
-
-// RFC 9110 §5.5: no CR, LF, NUL or other controls but HTAB; no edge whitespace.
-bool is_field_value(const std::string& s) {
-    if (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' || s.back() == '\t')) return false;
-    return std::none_of(s.begin(), s.end(), [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
-}
 
 // What a configured header may not name: these decide framing or the
 // connection, and lbd writes them itself.
@@ -49,12 +35,15 @@ bool is_managed_header(const std::string& lower_name) {
 // An origin-form path: '/' then visible ASCII, no '?' or '#'.
 bool is_path(const std::string& s) {
     if (s.empty() || s.front() != '/') return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f && c != '?' && c != '#'; });
+    return std::all_of(s.begin(), s.end(), [](char c) { return http1::is_target_char(c) && c != '?'; });
 }
 
+// A DNS name, an IPv4 address or a bracketed IPv6 one, maybe with a port: a narrower set than the
+// reg-name the parser accepts in Host, so a route or redirect names only what a host can be.
 bool is_host_chars(const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '[' || c == ']' || c == ':';
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return http1::is_alpha(c) || http1::is_digit(c) || c == '-' || c == '.' || c == '_' || c == '[' || c == ']' ||
+               c == ':';
     });
 }
 
