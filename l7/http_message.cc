@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "l7/http_chars.h"
+#include "l7/http1.h"
 
 namespace lbd::l7 {
 

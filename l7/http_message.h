@@ -16,13 +16,13 @@
 
 #include "core/net/address.h"
 #include "core/config/config_http.h"
-#include "l7/http_parser.h"
+#include "l7/http1.h"
 
 namespace lbd::l7 {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
-// iequals() comes from l7/http_chars.h.
+// iequals() comes from core/http1/chars.h (through l7/http1.h).
 // The first value of `name`, or nullptr.
 const std::string* find_header(const HeaderList& headers, std::string_view name);
 void remove_header(HeaderList& headers, std::string_view name);

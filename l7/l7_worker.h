@@ -14,7 +14,7 @@
 #include "core/balance/pool.h"
 #include "core/tier/runtime.h"
 #include "core/loop/worker.h"
-#include "l7/http_parser.h"
+#include "l7/http1.h"
 #include "l7/parked_client.h"
 #include "l7/upstream.h"
 

@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "core/loop/event.h"
-#include "l7/http_chars.h"
+#include "l7/http1.h"
 
 namespace lbd::l7 {
 namespace {

@@ -17,6 +17,7 @@
 #include "core/net/address.h"
 #include "core/config/config.h"
 #include "core/config/config_loader.h"
+#include "core/http1/chars.h"
 #include "lbd/v1/config.pb.h"
 
 namespace lbd::config_check {
@@ -157,11 +158,12 @@ inline bool is_prime(uint32_t n) {
 }
 
 
-// HTTP syntax shared by the http block (l7/config/) and the HTTP health
-// check (config_http_syntax.cc): RFC 9110 token, field value, and a
-// configured header line (named in errors as `what`).
-bool is_token(const std::string& s);
-bool is_field_value(const std::string& s);
+// HTTP syntax shared by the http block (l7/config/) and the HTTP health check:
+// RFC 9110 token and field value from the grammar the proxy parses with
+// (core/http1: ASCII, no locale), and a configured header line
+// (config_http_syntax.cc; named in errors as `what`).
+using http1::is_field_value;
+using http1::is_token;
 HttpHeaderValue check_header_value(const pb::HeaderValue& msg, Loc at, const char* what, Errors& errors);
 
 // A pool's health_check and passive_health (config_health.cc).

@@ -1,7 +1,6 @@
 // Checks a pool's health_check (with its optional http check) and
 // passive_health blocks. Part of the config loader: every problem is
 // reported at the line of the field it is about.
-#include <strings.h>
 
 #include <string>
 
@@ -10,7 +9,7 @@
 namespace lbd::config_check {
 namespace {
 
-// The HTTP check reads at most this much of a response (core/probe_http.cc).
+// The HTTP check reads at most 64 KiB of a response (HttpCheckReader::kMaxResponse).
 constexpr size_t kMaxBodyContains = 16 * 1024;
 
 constexpr const char* kDefaultExpectStatus = "200-399";
@@ -28,11 +27,12 @@ StatusRanges check_statuses(const std::string& text, const char* fallback, const
     return *ranges;
 }
 
-// A request target sent as is: origin-form, visible ASCII (a query is fine).
+// A request target sent as is: origin-form, what the proxy's parser accepts in a target (visible
+// ASCII but '#'; a query is fine).
 bool is_check_path(const std::string& s) {
     if (s.empty() || s.front() != '/') return false;
-    for (unsigned char c : s)
-        if (c <= 0x20 || c >= 0x7f || c == '#') return false;
+    for (char c : s)
+        if (!http1::is_target_char(c)) return false;
     return true;
 }
 
@@ -58,7 +58,7 @@ HttpCheckConfig check_http_check(const pb::HttpCheck& msg, const Node& node, Err
     for (int i = 0; i < msg.headers_size(); ++i) {
         const Loc at = node.at(F::kHeadersFieldNumber, i);
         HttpHeaderValue header = check_header_value(msg.headers(i), at, "http check", errors);
-        if (strcasecmp(header.name.c_str(), "host") == 0) errors.add(at, "http check: set the Host header with `host`");
+        if (http1::iequals(header.name, "host")) errors.add(at, "http check: set the Host header with `host`");
         out.headers.push_back(std::move(header));
     }
     return out;

@@ -1,17 +1,17 @@
-// HTTP syntax that config checks share (the http block, the HTTP health
-// check): RFC 9110 tokens and field values, and configured header lines.
+// A configured header line, as the http block and the HTTP health check write
+// them: a token name (RFC 9110 §5.6.2, from core/http1), a field value
+// (§5.5), and never a header that lbd manages itself.
 #include <algorithm>
-#include <cctype>
 #include <string>
-#include <string_view>
 
 #include "core/config/config_check.h"
 
 namespace lbd::config_check {
 namespace {
 
+// ASCII only: names are compared with what the proxy lower-cases the same way, whatever the locale.
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(), http1::to_lower_ascii);
     return s;
 }
 
@@ -24,20 +24,6 @@ bool is_managed_header(const std::string& lower_name) {
 }
 
 }  // namespace
-
-// RFC 9110 §5.6.2 tchar.
-bool is_token(const std::string& s) {
-    if (s.empty()) return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-    });
-}
-
-// RFC 9110 §5.5: no CR, LF, NUL or other controls but HTAB; no edge whitespace.
-bool is_field_value(const std::string& s) {
-    if (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' || s.back() == '\t')) return false;
-    return std::none_of(s.begin(), s.end(), [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
-}
 
 HttpHeaderValue check_header_value(const pb::HeaderValue& msg, Loc at, const char* what, Errors& errors) {
     HttpHeaderValue out{msg.name(), msg.value()};

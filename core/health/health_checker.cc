@@ -1,10 +1,12 @@
 #include "core/health/health_checker.h"
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "core/health/health_probe.h"
 #include "core/base/log.h"
+#include "core/health/rise_fall.h"
 
 namespace lbd {
 
@@ -46,22 +48,12 @@ struct HealthChecker::Check {
     }
 
     void record(bool ok, const char* why) {
+        const std::optional<RiseFall::Change> change = rise_fall.record(ok, server.health());
+        if (!change) return;
         char reason[160];
-        if (ok) {
-            failures = 0;
-            if (server.health() == HealthState::kUp) return;
-            if (++successes < cfg.rise) return;
-            std::snprintf(reason, sizeof reason, "health check: %s, %u/%u successes", why, successes, cfg.rise);
-            successes = 0;
-            server.set_health(HealthState::kUp, reason);
-        } else {
-            successes = 0;
-            if (server.health() == HealthState::kDown) return;
-            if (++failures < cfg.fall) return;
-            std::snprintf(reason, sizeof reason, "health check: %s, %u/%u failures", why, failures, cfg.fall);
-            failures = 0;
-            server.set_health(HealthState::kDown, reason);
-        }
+        std::snprintf(reason, sizeof reason, "health check: %s, %u/%u %s", why, change->streak,
+                      ok ? cfg.rise : cfg.fall, ok ? "successes" : "failures");
+        server.set_health(change->health, reason);
     }
 
     void schedule() { arm_timer(timer.get(), cfg.interval_ms); }
@@ -73,8 +65,7 @@ struct HealthChecker::Check {
     EventPtr timer;
     EventPtr timeout;
     std::unique_ptr<Probe> probe;
-    uint32_t successes = 0;
-    uint32_t failures = 0;
+    RiseFall rise_fall{cfg.rise, cfg.fall};
 };
 
 HealthChecker::HealthChecker(event_base* base, const PoolSet& pools)

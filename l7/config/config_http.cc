@@ -2,7 +2,6 @@
 // HttpConfig (core/config/config_http.h). Part of the config loader: every problem is
 // reported at the line of the field it is about.
 #include <algorithm>
-#include <cctype>
 #include <string>
 
 #include "l7/config/l7_config_checks.h"
@@ -17,20 +16,24 @@ constexpr uint32_t kMinUriBytes = 16;
 constexpr size_t kMaxErrorBody = 4096;
 constexpr size_t kMaxFixedBody = 64 * 1024;
 
+// ASCII only: names are compared with what the proxy lower-cases the same way, whatever the locale.
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(), http1::to_lower_ascii);
     return s;
 }
 
 // An origin-form path: '/' then visible ASCII, no '?' or '#'.
 bool is_path(const std::string& s) {
     if (s.empty() || s.front() != '/') return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f && c != '?' && c != '#'; });
+    return std::all_of(s.begin(), s.end(), [](char c) { return http1::is_target_char(c) && c != '?'; });
 }
 
+// A DNS name, an IPv4 address or a bracketed IPv6 one, maybe with a port: a narrower set than the
+// reg-name the parser accepts in Host, so a route or redirect names only what a host can be.
 bool is_host_chars(const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '[' || c == ']' || c == ':';
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return http1::is_alpha(c) || http1::is_digit(c) || c == '-' || c == '.' || c == '_' || c == '[' || c == ']' ||
+               c == ':';
     });
 }
 

@@ -1,7 +1,6 @@
 // Checks a listener's rate-limit zones (lbd.v1.RateLimitZone) and the names
 // that refer to them. Part of the config loader (config_http.cc calls it).
 #include <algorithm>
-#include <cctype>
 
 #include "l7/config/l7_config_checks.h"
 
@@ -26,9 +25,11 @@ HttpRateLimitZoneConfig check_zone(const pb::RateLimitZone& msg, const Node& nod
         case pb::RATE_LIMIT_KEY_HEADER:
             out.key = HttpRateLimitKey::kHeader;
             out.header = msg.header();
-            std::transform(out.header.begin(), out.header.end(), out.header.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            if (out.header.empty()) errors.add(node.at(F::kKeyFieldNumber), what + ": key HEADER needs `header`");
+            std::transform(out.header.begin(), out.header.end(), out.header.begin(), http1::to_lower_ascii);
+            if (out.header.empty())
+                errors.add(node.at(F::kKeyFieldNumber), what + ": key HEADER needs `header`");
+            else if (!is_token(out.header))
+                errors.add(node.at(F::kHeaderFieldNumber), what + ": bad header name " + quote(msg.header()));
             break;
         default: errors.add(node.at(F::kKeyFieldNumber), what + ": unknown key " + std::to_string(msg.key()));
     }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -203,6 +204,25 @@ TEST_CASE("http check: a server that never answers fails by timeout, a closed po
     REQUIRE(lbd.ok());
     REQUIRE(lbd->wait_for_line(became("a", "DOWN", "health check: timeout, 1/1 failures"), 3000));
     REQUIRE(lbd->wait_for_line(LinePattern("server spare/b is DOWN (health check: Connection refused"), 3000));
+}
+
+TEST_CASE("http check: an answer the proxy's grammar refuses takes the server DOWN, whatever its status") {
+    TempDir dir;
+    HttpBackend a("a");
+    // Each answers every connection with these bytes, then closes. Both say 200; the probe's old
+    // reader looked at the status line only and kept both UP.
+    SourceServer listed(std::make_shared<const std::string>("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello"));
+    SourceServer bare_lf(std::make_shared<const std::string>("HTTP/1.1 200 OK\nContent-Length: 0\n\n"));
+    // Pool "spare" serves no listener: its servers are checked all the same.
+    const std::string spare = "pools {\n  name: \"spare\"\n" + server_entry("listed", listed.port()) +
+                              server_entry("bare_lf", bare_lf.port()) + http_check("      path: \"/\"\n", 200, 1, 1) +
+                              "}\n";
+    RunningLbd lbd(health_config(http_pool("web", {&a}) + spare, dir.path() + "/admin.sock"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    REQUIRE(lbd->wait_for_line(
+        LinePattern("server spare/listed is DOWN (health check: bad response: malformed content-length"), 3000));
+    REQUIRE(lbd->wait_for_line(LinePattern("server spare/bare_lf is DOWN (health check: bad response: LF without CR"), 3000));
 }
 
 TEST_CASE("passive: a server answering 503 is ejected after max_fails, gets nothing, and returns after ejection_ms") {

@@ -1,4 +1,4 @@
-// Unit tests for the HTTP/1.1 body decoder (l7/http_body.h) in every split, and a fuzz loop over
+// Unit tests for the HTTP/1.1 body decoder (core/http1/body.h) in every split, and a fuzz loop over
 // heads and bodies: mutated messages never crash and parse the same however they arrive.
 #include <doctest/doctest.h>
 
@@ -129,8 +129,8 @@ std::string check_consistency(const std::string& msg, bool request, HttpMethod m
     HeadParseResult growing = parse_growing(msg, random_cuts(rng, msg.size()), parse);
     if (!same(growing, whole))
         return "growing buffer disagrees with the whole: " + std::to_string(int(growing.status)) + "/" +
-               lbd::l7::to_string(growing.error) + " vs " + std::to_string(int(whole.status)) + "/" +
-               lbd::l7::to_string(whole.error) + " limits " + std::to_string(limits.max_header_bytes);
+               lbd::http1::to_string(growing.error) + " vs " + std::to_string(int(whole.status)) + "/" +
+               lbd::http1::to_string(whole.error) + " limits " + std::to_string(limits.max_header_bytes);
     if (whole.status != HeadStatus::kComplete) return "";
 
     parse(in.view(), nullptr);  // parse_growing reused the heads on other buffers

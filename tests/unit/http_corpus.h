@@ -7,15 +7,15 @@
 #include <cstdint>
 #include <string_view>
 
-#include "l7/http_types.h"
+#include "core/http1/types.h"
 
 namespace http_corpus {
 
-using lbd::l7::BodyFraming;
-using lbd::l7::HttpError;
-using lbd::l7::HttpMethod;
-using lbd::l7::HttpVersion;
-using lbd::l7::TargetForm;
+using lbd::http1::BodyFraming;
+using lbd::http1::HttpError;
+using lbd::http1::HttpMethod;
+using lbd::http1::HttpVersion;
+using lbd::http1::TargetForm;
 
 struct ValidRequest {
     const char* name;

@@ -1,4 +1,4 @@
-// Unit tests for the HTTP/1.1 head parser (l7/http_parser.h): the corpus of valid, malformed
+// Unit tests for the HTTP/1.1 head parser (core/http1/parser.h): the corpus of valid, malformed
 // and smuggling messages (http_corpus.h), prefixes, early failures, limits, pipelining and
 // hop-by-hop fields. Bodies and the fuzz loop are in http_body_test.cc.
 #include <doctest/doctest.h>
@@ -101,7 +101,7 @@ TEST_CASE("malformed requests get the error of their rule") {
         HttpRequestHead head;
         HeadParseResult r = parse_request_head(in.view(), HttpLimits{}, head);
         CHECK(r.status == HeadStatus::kError);
-        CHECK(lbd::l7::to_string(r.error) == std::string(lbd::l7::to_string(c.error)));
+        CHECK(lbd::http1::to_string(r.error) == std::string(lbd::http1::to_string(c.error)));
         CHECK(r.consumed == 0);
         // The same error arriving byte by byte: the early checks agree with the late ones.
         std::vector<size_t> cuts;
@@ -120,14 +120,14 @@ TEST_CASE("malformed responses are errors (a 502 for the client)") {
         HttpResponseHead head;
         HeadParseResult r = parse_response_head(in.view(), HttpMethod::kGet, HttpLimits{}, head);
         CHECK(r.status == HeadStatus::kError);
-        CHECK(lbd::l7::to_string(r.error) == std::string(lbd::l7::to_string(c.error)));
+        CHECK(lbd::http1::to_string(r.error) == std::string(lbd::http1::to_string(c.error)));
     }
 }
 
 TEST_CASE("request smuggling attempts are refused") {
     for (const http_corpus::MalformedMessage& c : http_corpus::kSmuggling) {
         CAPTURE(c.name);
-        CHECK(lbd::l7::to_string(request_error(c.raw)) == std::string(lbd::l7::to_string(c.error)));
+        CHECK(lbd::http1::to_string(request_error(c.raw)) == std::string(lbd::http1::to_string(c.error)));
     }
 }
 
@@ -137,7 +137,7 @@ TEST_CASE("malformed chunked bodies, whole and byte by byte") {
         BodyDecoder decoder(BodyFraming::kChunked, 0, HttpLimits{});
         Drained whole = decode_whole(decoder, c.raw);
         CHECK(whole.status == BodyStatus::kError);
-        CHECK(lbd::l7::to_string(whole.error) == std::string(lbd::l7::to_string(c.error)));
+        CHECK(lbd::http1::to_string(whole.error) == std::string(lbd::http1::to_string(c.error)));
         Drained bytewise = decode_bytewise(decoder, c.raw);
         CHECK(bytewise.status == BodyStatus::kError);
         CHECK(bytewise.error == whole.error);
@@ -157,12 +157,12 @@ TEST_CASE("error statuses and texts") {
     CHECK(http_status(HttpError::kTrailersTooLarge) == 431);
     CHECK(http_status(HttpError::kUnknownTransferCoding) == 501);
     CHECK(http_status(HttpError::kVersionNotSupported) == 505);
-    CHECK(std::string(lbd::l7::to_string(HttpError::kContentLengthAndTransferEncoding)) ==
+    CHECK(std::string(lbd::http1::to_string(HttpError::kContentLengthAndTransferEncoding)) ==
           "content-length and transfer-encoding together");
     // Every reason has its own text.
     std::set<std::string> texts;
     for (int e = 0; e < static_cast<int>(HttpError::kCount); ++e) {
-        std::string text = lbd::l7::to_string(static_cast<HttpError>(e));
+        std::string text = lbd::http1::to_string(static_cast<HttpError>(e));
         CHECK(text != "unknown error");
         texts.insert(text);
     }
@@ -298,7 +298,7 @@ TEST_CASE("limits: header bytes, header count, URI, body, trailers") {
         CHECK(decode_whole(no_trailers, "0\r\n\r\n").status == BodyStatus::kDone);
         CHECK(decode_whole(no_trailers, "0\r\nX: 1\r\n\r\n").error == HttpError::kTrailersTooLarge);
         std::string ext = "5";
-        while (ext.size() < lbd::l7::kMaxChunkLineBytes) ext += ";a";
+        while (ext.size() < lbd::http1::kMaxChunkLineBytes) ext += ";a";
         CHECK(decode_whole(decoder, ext + "\r\nhello\r\n").error == HttpError::kChunkLineTooLong);
     }
 }

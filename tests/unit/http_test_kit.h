@@ -1,5 +1,5 @@
 // What the HTTP parser tests share (http_parser_test.cc, http_body_test.cc): the corpus
-// (http_corpus.h), names from l7/, and drivers that feed a message whole, byte by byte, in random
+// (http_corpus.h), names from core/http1/, and drivers that feed a message whole, byte by byte, in random
 // splits, or as a growing buffer.
 #pragma once
 
@@ -11,35 +11,35 @@
 #include <vector>
 
 #include "http_corpus.h"
-#include "l7/http_body.h"
-#include "l7/http_parser.h"
+#include "core/http1/body.h"
+#include "core/http1/parser.h"
 
 namespace {
 
 
-using lbd::l7::BodyDecoder;
-using lbd::l7::BodyFraming;
-using lbd::l7::BodyResult;
-using lbd::l7::BodyStatus;
-using lbd::l7::connection_lists;
-using lbd::l7::HeadParseResult;
-using lbd::l7::HeadScanState;
-using lbd::l7::HeadStatus;
-using lbd::l7::http_status;
-using lbd::l7::HttpError;
-using lbd::l7::HttpHead;
-using lbd::l7::HttpHeader;
-using lbd::l7::HttpLimits;
-using lbd::l7::HttpMethod;
-using lbd::l7::HttpRequestHead;
-using lbd::l7::HttpResponseHead;
-using lbd::l7::HttpVersion;
-using lbd::l7::iequals;
-using lbd::l7::is_hop_by_hop;
-using lbd::l7::next_list_element;
-using lbd::l7::parse_request_head;
-using lbd::l7::parse_response_head;
-using lbd::l7::TargetForm;
+using lbd::http1::BodyDecoder;
+using lbd::http1::BodyFraming;
+using lbd::http1::BodyResult;
+using lbd::http1::BodyStatus;
+using lbd::http1::connection_lists;
+using lbd::http1::HeadParseResult;
+using lbd::http1::HeadScanState;
+using lbd::http1::HeadStatus;
+using lbd::http1::http_status;
+using lbd::http1::HttpError;
+using lbd::http1::HttpHead;
+using lbd::http1::HttpHeader;
+using lbd::http1::HttpLimits;
+using lbd::http1::HttpMethod;
+using lbd::http1::HttpRequestHead;
+using lbd::http1::HttpResponseHead;
+using lbd::http1::HttpVersion;
+using lbd::http1::iequals;
+using lbd::http1::is_hop_by_hop;
+using lbd::http1::next_list_element;
+using lbd::http1::parse_request_head;
+using lbd::http1::parse_response_head;
+using lbd::http1::TargetForm;
 
 // A heap copy of exactly the given bytes, so ASan catches any read past the end.
 class Bytes {

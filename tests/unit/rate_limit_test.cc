@@ -147,6 +147,9 @@ TEST_CASE("rate-limit errors name the line of the field at fault") {
                  "rate-limit zone 'z': status 404 must be 429 or 503");
     expect_error("    rate_limit_zones { name: \"z\" requests: 1\n key: RATE_LIMIT_KEY_HEADER }\n",
                  "key: RATE_LIMIT_KEY_HEADER", "rate-limit zone 'z': key HEADER needs `header`");
+    // A header name that is not a token can never match a request's field (RFC 9110 §5.6.2).
+    expect_error("    rate_limit_zones { name: \"z\" requests: 1 key: RATE_LIMIT_KEY_HEADER\n header: \"X Api\" }\n",
+                 "header: \"X Api\"", "rate-limit zone 'z': bad header name 'X Api'");
     expect_error("    rate_limit_zones { name: \"z\" requests: 1 }\n    rate_limit_zones { name: \"z\" requests: 2 }\n",
                  "name: \"z\" requests: 2", "duplicate rate-limit zone name 'z' (first defined at line 3)");
     expect_error("    rate_limit_zones { name: \"z\" requests: 2000000 }\n", "requests: 2000000",

@@ -1,11 +1,11 @@
 // Plain types of the HTTP/1.1 parser: enums, limits, the typed error. Cheap to include anywhere
-// (HAProxy's *-t.h habit); the functions live in l7/http_parser.h and l7/http_body.h.
+// (HAProxy's *-t.h habit); the functions live in core/http1/parser.h and core/http1/body.h.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 
 // Only these two are accepted (RFC 9112 §2.3); anything else is an error.
 enum class HttpVersion : uint8_t { k10, k11 };
@@ -113,4 +113,4 @@ const char* to_string(HttpError error);
 const char* to_string(HttpMethod method);
 const char* to_string(BodyFraming framing);
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

@@ -1,14 +1,14 @@
-// Internal to lbd_l7: the field section of a head (RFC 9112 §5, RFC 9110 §5): the syntax of each
+// Internal to lbd_http1: the field section of a head (RFC 9112 §5, RFC 9110 §5): the syntax of each
 // field line, and the facts derived from the fields the parser knows (framing, Host, Connection).
-// Used by http_parser.cc.
+// Used by parser.cc.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
-#include "l7/http_parser.h"
+#include "core/http1/parser.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 
 enum class MessageKind : uint8_t { kRequest, kResponse };
 
@@ -41,4 +41,4 @@ HttpError check_transfer_encoding(const HttpHead& head, const FieldFacts& facts)
 // the Connection flags must be known.
 void settle_connection(HttpHead& head, const FieldFacts& facts);
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

@@ -14,13 +14,13 @@
 //
 // Every state decides on the byte in hand alone, so how the input is split never changes the
 // result.
-#include "l7/http_body.h"
+#include "core/http1/body.h"
 
 #include <algorithm>
 
-#include "l7/http_chars.h"
+#include "core/http1/chars.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 
 BodyDecoder::BodyDecoder(BodyFraming framing, uint64_t content_length, const HttpLimits& limits)
     : max_body_bytes_(limits.max_body_bytes), max_trailer_bytes_(limits.max_trailer_bytes) {
@@ -308,4 +308,4 @@ bool BodyDecoder::step(char c) {
     return fail(HttpError::kBadChunkSize);  // not reached: decode() never steps in these states
 }
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

@@ -6,13 +6,13 @@
 //
 // Exactly one SP between parts: §3 lets a recipient split on any whitespace, which is how two
 // parsers come to disagree on the target, so we do not.
-#include "l7/http_start_line.h"
+#include "core/http1/start_line.h"
 
 #include <algorithm>
 
-#include "l7/http_chars.h"
+#include "core/http1/chars.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 namespace {
 
 // "HTTP/" DIGIT "." DIGIT; '#' stands for a digit.
@@ -31,14 +31,6 @@ constexpr KnownMethod kKnownMethods[] = {
     {"PUT", HttpMethod::kPut},         {"DELETE", HttpMethod::kDelete},   {"CONNECT", HttpMethod::kConnect},
     {"OPTIONS", HttpMethod::kOptions}, {"TRACE", HttpMethod::kTrace},     {"PATCH", HttpMethod::kPatch},
 };
-
-// Method names are case-sensitive (RFC 9110 §9.1).
-HttpMethod method_of(std::string_view token) {
-    for (const KnownMethod& m : kKnownMethods) {
-        if (m.token == token) return m.method;
-    }
-    return HttpMethod::kOther;
-}
 
 // A byte that broke the grammar: a CR there can only be a bare CR (a line never holds its own
 // CRLF), anything else is the caller's error.
@@ -98,6 +90,14 @@ bool split_absolute_form(std::string_view target, std::string_view* authority, s
 }
 
 }  // namespace
+
+// Method names are case-sensitive (RFC 9110 §9.1).
+HttpMethod method_of(std::string_view token) {
+    for (const KnownMethod& m : kKnownMethods) {
+        if (m.token == token) return m.method;
+    }
+    return HttpMethod::kOther;
+}
 
 bool is_valid_host_port(std::string_view text, bool host_required, bool port_required) {
     size_t i = 0;
@@ -223,4 +223,4 @@ HttpError check_status_line(std::string_view line, bool complete, HttpResponseHe
     return HttpError::kNone;
 }
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

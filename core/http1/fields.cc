@@ -1,13 +1,13 @@
 // Field lines and what the parser reads from them. Section numbers are RFC 9112's unless another
 // RFC is named.
-#include "l7/http_fields.h"
+#include "core/http1/fields.h"
 
 #include <algorithm>
 
-#include "l7/http_chars.h"
-#include "l7/http_start_line.h"
+#include "core/http1/chars.h"
+#include "core/http1/start_line.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 namespace {
 
 // The header vector is reserved once with this many slots; a head with more grows it (and keeps
@@ -299,4 +299,4 @@ bool connection_lists(const HttpHead& head, std::string_view option) {
     return false;
 }
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

@@ -1,5 +1,6 @@
-// The strict HTTP/1.1 head parser of the L7 tier (RFC 9112), for requests (client side) and
-// responses (server side). Section numbers are RFC 9112's unless another RFC is named.
+// The strict HTTP/1.1 head parser (RFC 9112), for requests (the L7 proxy's client side) and
+// responses (its server side, and the HTTP health probe). Section numbers are RFC 9112's unless
+// another RFC is named.
 //
 // Why our own: no well-kept C library fits. Debian's http-parser is archived upstream, and llhttp
 // is not packaged as a library in Debian 12; HAProxy and nginx own their parsers for the same
@@ -38,10 +39,10 @@
 #include <string_view>
 #include <vector>
 
-#include "l7/http_chars.h"
-#include "l7/http_types.h"
+#include "core/http1/chars.h"
+#include "core/http1/types.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 
 // One field line, as views into the parsed input.
 struct HttpHeader {
@@ -153,6 +154,9 @@ HeadParseResult parse_request_head(std::string_view input, const HttpLimits& lim
 HeadParseResult parse_response_head(std::string_view input, HttpMethod request_method, const HttpLimits& limits,
                                     HttpResponseHead& out, HeadScanState* scan = nullptr);
 
+// The method a token names (case-sensitive, RFC 9110 §9.1); kOther for any other token.
+HttpMethod method_of(std::string_view token);
+
 // Whether headers[i] must not be forwarded (RFC 9110 §7.6.1): Connection, Keep-Alive,
 // Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and any field named in Connection.
 // Computed once during the parse; O(1) here.
@@ -169,4 +173,4 @@ std::optional<std::string_view> next_list_element(std::string_view& rest);
 // Whether any Connection header of `head` lists `option` (case-insensitive).
 bool connection_lists(const HttpHead& head, std::string_view option);
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

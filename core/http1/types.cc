@@ -1,6 +1,6 @@
-#include "l7/http_types.h"
+#include "core/http1/types.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 
 int http_status(HttpError error) {
     switch (error) {
@@ -127,4 +127,4 @@ const char* to_string(BodyFraming framing) {
     return "unknown";
 }
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

@@ -18,10 +18,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "l7/http_parser.h"
-#include "l7/http_types.h"
+#include "core/http1/parser.h"
+#include "core/http1/types.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 
 enum class BodyStatus : uint8_t {
     // The body goes on. Call again with input.substr(consumed): at once if bytes are left (the
@@ -115,4 +115,4 @@ private:
     size_t line_bytes_ = 0;    // bytes of the current size line, or of the trailer section
 };
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

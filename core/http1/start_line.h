@@ -1,12 +1,12 @@
-// Internal to lbd_l7: the request line (RFC 9112 §3), the status line (§4) and the uri-host
-// grammar that Host shares with request targets. Used by http_parser.cc.
+// Internal to lbd_http1: the request line (RFC 9112 §3), the status line (§4) and the uri-host
+// grammar that Host shares with request targets. Used by parser.cc.
 #pragma once
 
 #include <string_view>
 
-#include "l7/http_parser.h"
+#include "core/http1/parser.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 
 // Checks a request line left to right and returns its first error. `complete`: `line` is the
 // whole line without its CRLF; otherwise it is all that arrived (no LF yet, possibly ending with
@@ -22,4 +22,4 @@ HttpError check_status_line(std::string_view line, bool complete, HttpResponseHe
 // 65535. No userinfo. The host may be empty only when `host_required` is false and no port follows.
 bool is_valid_host_port(std::string_view text, bool host_required, bool port_required);
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

@@ -1,5 +1,5 @@
-// HTTP/1.1 heads: finding the end, then putting the start line (http_start_line.cc) and the field
-// section (http_fields.cc) together. Section numbers are RFC 9112's unless another RFC is named.
+// HTTP/1.1 heads: finding the end, then putting the start line (start_line.cc) and the field
+// section (fields.cc) together. Section numbers are RFC 9112's unless another RFC is named.
 //
 // Parse flow:
 //
@@ -13,15 +13,15 @@
 // Everything is decided on the complete head except what the bytes so far already rule out, and
 // the scan never looks past max_header_bytes: a head gets the same answer whether it arrives in
 // one piece or byte by byte.
-#include "l7/http_parser.h"
+#include "core/http1/parser.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "l7/http_fields.h"
-#include "l7/http_start_line.h"
+#include "core/http1/fields.h"
+#include "core/http1/start_line.h"
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 namespace {
 
 struct Located {
@@ -235,4 +235,4 @@ HeadParseResult parse_response_head(std::string_view input, HttpMethod request_m
     return parse_complete(where.head_end);
 }
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1

@@ -1,5 +1,5 @@
-// Character classes of HTTP/1.1 and an ASCII case-insensitive compare, shared by the head parser
-// and the body decoder. One 256-entry table, so every class test is one load and one AND.
+// Character classes of HTTP/1.1 and an ASCII case-insensitive compare, shared by the head parser,
+// the body decoder and the config checks. One 256-entry table, so every class test is one load and one AND.
 //
 // Grammar references: RFC 9110 §5.6.2 (tchar), §5.5 (field-vchar, obs-text), §5.6.4 (qdtext),
 // RFC 3986 §2.2-2.3 (unreserved, sub-delims), RFC 5234 appendix B.1 (ALPHA, DIGIT, HEXDIG, VCHAR).
@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace lbd::l7 {
+namespace lbd::http1 {
 
 namespace char_class {
 
@@ -83,10 +83,30 @@ inline bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+// RFC 9110 §5.6.2: token = 1*tchar (method names, field names, codings, connection options).
+inline bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (!is_tchar(c)) return false;
+    }
+    return true;
+}
+
+// RFC 9110 §5.5: field-value = *field-content, field-content = field-vchar [ 1*( SP / HTAB /
+// field-vchar ) field-vchar ]: no controls (CR, LF, NUL, DEL...) and no whitespace at either end.
+// The parser is laxer only at the ends, which it trims as OWS.
+inline bool is_field_value(std::string_view s) {
+    if (!s.empty() && (is_ows(s.front()) || is_ows(s.back()))) return false;
+    for (char c : s) {
+        if (!is_field_vchar(c) && !is_ows(c)) return false;
+    }
+    return true;
+}
+
 inline std::string_view trim_ows(std::string_view s) {
     while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
     return s;
 }
 
-}  // namespace lbd::l7
+}  // namespace lbd::http1
