@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +28,14 @@ constexpr size_t kProxyPeekInitial = 256;
 constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
 bool is_transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+// True once the peer has sent its FIN. A PROXY header is peeked, never read
+// until whole, so a cut-off header followed by FIN still shows its bytes to
+// MSG_PEEK and looks like "more to come"; POLLRDHUP tells them apart.
+bool peer_finished_sending(int fd) {
+    pollfd p{fd, POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
 
 // Closing with SO_LINGER {1, 0} sends RST instead of FIN: the peer learns the
 // connection was aborted, instead of taking a truncated stream as complete.
@@ -151,6 +160,11 @@ void SpliceSession::read_proxy_header() {
             if (static_cast<size_t>(n) == buf.size() && result.need_at_least > buf.size()) {
                 buf.resize(result.need_at_least);
                 continue;
+            }
+            // Nothing more can come after the client's FIN: closing now
+            // frees the slot instead of holding it for header_timeout_ms.
+            if (client_.peer_closed || peer_finished_sending(client_.fd.get())) {
+                return end(EndReason::kProxyHeaderInvalid);
             }
             return;
         }
