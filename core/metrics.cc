@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/admin_http.h"
+#include "core/local_errors.h"
 
 namespace lbd {
 
@@ -63,6 +64,7 @@ void write_pool_metrics(const PoolSet& pools, std::string& out) {
 }
 
 void write_process_metrics(std::string& out) {
+    write_local_error_metrics(out);
     size_t fds = 0;
     if (DIR* dir = opendir("/proc/self/fd")) {
         while (readdir(dir) != nullptr) ++fds;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/local_errors.h"
 #include "core/passive_health.h"
 #include "l4/l4_worker.h"
 #include "l4/proxy_protocol.h"
@@ -212,6 +213,7 @@ void SpliceSession::connect_next() {
     server_ = Side{};
     server_.fd.reset(socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!server_.fd) {
+        if (local_cause(errno)) return local_connect_failure(errno);
         LOG_WARN("pool %s: socket: %s", pool_.name().c_str(), strerror(errno));
         return end(EndReason::kInternalError);
     }
@@ -221,6 +223,7 @@ void SpliceSession::connect_next() {
                                &SpliceSession::on_server_event, this);
     connect_start_ms_ = monotonic_ms();
     if (connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) != 0 && errno != EINPROGRESS) {
+        if (local_cause(errno)) return local_connect_failure(errno);
         return connect_failed(strerror(errno));
     }
     event_add(server_.event.get(), nullptr);
@@ -234,6 +237,18 @@ void SpliceSession::leave_queue() {
 }
 
 bool SpliceSession::has_free_server() { return worker_.picker_for(*listener_).any_free(); }
+
+void SpliceSession::local_connect_failure(int err) {
+    uint64_t unlogged = 0;
+    if (count_local_error(LocalWhere::kL4Connect, *local_cause(err), &unlogged)) {
+        LOG_WARN("pool %s: cannot connect to %s: %s (lbd's own shortage, not the server's; %llu more not logged)",
+                 pool_.name().c_str(), server_choice_->name().c_str(), strerror(err),
+                 static_cast<unsigned long long>(unlogged));
+    }
+    server_.event.reset();
+    server_.fd.reset();
+    end(EndReason::kInternalError);
+}
 
 void SpliceSession::connect_failed(const char* why) {
     std::shared_ptr<Server> server = std::move(server_choice_);
