@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tests/integration/fd_limits.h"
+#include "tests/integration/l7_scenario.h"
 #include "tests/integration/scenario.h"
 
 namespace lbd::test {
@@ -44,6 +45,43 @@ TEST_CASE("out of descriptors: health checks keep the servers UP and count a loc
     CHECK(metrics.find("lbd_local_errors_total{cause=\"EMFILE\",where=\"health_check\"} 0\n") == std::string::npos);
     CHECK(metrics.find("lbd_local_errors_total{cause=\"EMFILE\",where=\"health_check\"} ") != std::string::npos);
     CHECK(metrics.find("lbd_server_state{pool=\"p\",server=\"s\",state=\"UP\"} 1\n") != std::string::npos);
+}
+
+TEST_CASE("out of descriptors at an L7 connect: 503 term=local_error, the server not blamed") {
+    HttpBackend backend("b1");
+    // Passive ejection after one failure: a connect blamed on the server would eject it at once.
+    std::string pool = http_pool("web", {&backend}, "  passive_health { max_fails: 1 fail_timeout_ms: 60000 }\n");
+    std::string config = http_config(pool, "");
+    config.replace(config.find("global { workers: 2"), 19, "global { workers: 1");
+    config.replace(config.find("drain_timeout_ms: 2000 }"), 24,
+                   "drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }");
+    RunningLbd lbd(config);
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    // The client's connection is accepted first; then no descriptor is left for the server side.
+    UniqueFd client = connect_tcp(lbd.port(), kIoTimeoutMs);
+    REQUIRE(client);
+    REQUIRE(poll_until([&] { return metric(admin, "lbd_http_connections_active{listener=\"front\"}") == 1; }));
+    rlimit old{};
+    REQUIRE(prlimit(lbd->pid(), RLIMIT_NOFILE, nullptr, &old) == 0);
+    REQUIRE(set_nofile(lbd->pid(), static_cast<rlim_t>(lowest_free_fd(lbd->pid()))));
+    std::optional<HttpReply> reply = request_on(client.get(), get_request("/first"));
+    REQUIRE(set_nofile(lbd->pid(), old.rlim_cur));
+    REQUIRE(reply);
+    CHECK(reply->status == 503);
+    std::optional<std::string> line = lbd->await_line(http_line_for("/first"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(field(*line, "term") == "local_error");
+    CHECK(lbd->wait_for_line("lbd's own shortage, not the server's: answering 503", kIoTimeoutMs));
+
+    // The server was neither ejected nor counted as failing: the next request reaches it.
+    std::optional<HttpReply> next = http_request(lbd.port(), get_request("/second"), kIoTimeoutMs);
+    REQUIRE(next);
+    CHECK(next->status == 200);
+    CHECK(metric(admin, "lbd_server_connect_failures_total{pool=\"web\",server=\"b1\"}") == 0);
+    CHECK(metric(admin, "lbd_local_errors_total{cause=\"EMFILE\",where=\"l7_connect\"}") == 1);
 }
 
 }  // namespace lbd::test
