@@ -56,14 +56,14 @@ TEST_CASE("a silent connection from the peer's address leaves the live link up, 
     CHECK(pair.run_until(2000, [&] { return pair.b.recorder.health.size() == 1; }));
 }
 
-TEST_CASE("a connection that fails the MAC leaves the live link up") {
+TEST_CASE("a connection that sends junk after a good preamble leaves the live link up") {
     Pair pair;
     pair.start();
     pair.connect();
     UniqueFd intruder = connect_from_a(pair);
     auto nonce = random_nonce();
     REQUIRE(nonce);
-    // A well-formed preamble, then a frame it cannot sign: 64 bytes of junk.
+    // A well-formed preamble, then junk where its first frame should be (it cannot sign one).
     std::string bytes = encode_preamble(*nonce) + std::string(64, '\x01');
     REQUIRE(send(intruder.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
     CHECK(closed_by_peer(pair, intruder.get()));
