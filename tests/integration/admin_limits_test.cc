@@ -23,6 +23,8 @@ struct HttpLbd {
     EchoServer echo;
     RunningLbd lbd{single_pool_config(server_entry("s", echo.port()), "",
                                       "workers: 1 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" }")};
+    uint16_t port = lbd.ok() ? admin_port(lbd) : 0;
+    bool ok() const { return lbd.ok() && port != 0; }
 };
 
 // Sends `bytes` (lbd may cut the connection meanwhile: the send may fail) and reads to EOF.
@@ -44,9 +46,8 @@ TEST_CASE("admin http: a POST announcing a 1 GB body is refused, not buffered") 
     HttpLbd h;
     RunningLbd& lbd = h.lbd;
     INFO(lbd->log());
-    REQUIRE(lbd.ok());
-    uint16_t port = admin_port(lbd);
-    REQUIRE(port != 0);
+    REQUIRE(h.ok());
+    uint16_t port = h.port;
     std::string request = "POST /api/servers/p/s/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n";
     RecvResult r = send_then_read(port, request + std::string(256 * 1024, 'x'), kIoTimeoutMs);
     CHECK(std::string(to_string(r.end)) != "timeout");
@@ -58,9 +59,8 @@ TEST_CASE("admin http: a header line that never ends is cut off at the header li
     HttpLbd h;
     RunningLbd& lbd = h.lbd;
     INFO(lbd->log());
-    REQUIRE(lbd.ok());
-    uint16_t port = admin_port(lbd);
-    REQUIRE(port != 0);
+    REQUIRE(h.ok());
+    uint16_t port = h.port;
     RecvResult r = send_then_read(port, "GET /metrics HTTP/1.1\r\nX-Long: " + std::string(256 * 1024, 'a'),
                                   kIoTimeoutMs);
     CHECK(std::string(to_string(r.end)) != "timeout");
@@ -71,9 +71,8 @@ TEST_CASE("admin http: a connection that sends half a request line is closed at 
     HttpLbd h;
     RunningLbd& lbd = h.lbd;
     INFO(lbd->log());
-    REQUIRE(lbd.ok());
-    uint16_t port = admin_port(lbd);
-    REQUIRE(port != 0);
+    REQUIRE(h.ok());
+    uint16_t port = h.port;
     uint64_t start = monotonic_ms();
     RecvResult r = send_then_read(port, "GET /metr", 9000);
     uint64_t waited = monotonic_ms() - start;
@@ -85,9 +84,8 @@ TEST_CASE("admin http: idle connections cannot take the descriptors L4 clients n
     HttpLbd h;
     RunningLbd& lbd = h.lbd;
     INFO(lbd->log());
-    REQUIRE(lbd.ok());
-    uint16_t port = admin_port(lbd);
-    REQUIRE(port != 0);
+    REQUIRE(h.ok());
+    uint16_t port = h.port;
     // Room for the 32 admin connections lbd allows and a few L4 connections (2 fds each), above
     // the quarter of the limit that lbd keeps from clients (core/local_errors.h); 100 admin
     // connections would take all of it if nothing capped them.
@@ -116,9 +114,8 @@ TEST_CASE("admin http: out of descriptors, accept pauses with one log line inste
     HttpLbd h;
     RunningLbd& lbd = h.lbd;
     INFO(lbd->log());
-    REQUIRE(lbd.ok());
-    uint16_t port = admin_port(lbd);
-    REQUIRE(port != 0);
+    REQUIRE(h.ok());
+    uint16_t port = h.port;
     rlimit old{};
     REQUIRE(prlimit(lbd->pid(), RLIMIT_NOFILE, nullptr, &old) == 0);
     REQUIRE(set_nofile(lbd->pid(), static_cast<rlim_t>(lowest_free_fd(lbd->pid()))));
