@@ -153,6 +153,7 @@ Impl::Impl(event_base* base, Options options, SyncState& state, Observer& observ
 
 Impl::~Impl() {
     // No Observer calls: its owner is tearing down.
+    candidate_.reset();
     conn_.reset();
     graveyard_.clear();
 }
@@ -240,7 +241,7 @@ void Impl::dial() {
     }
     bufferevent* bev = bufferevent_socket_new(base_, fd.release(), BEV_OPT_CLOSE_ON_FREE);
     if (bev == nullptr) return fail("bufferevent_socket_new");
-    Connection* c = adopt(bev, Role::kDialer, peer);
+    Connection* c = adopt(bev, Role::kDialer, peer, conn_);
     // A refused connect is reported through on_event; -1 means it could
     // not even start.
     if (bufferevent_socket_connect(bev, peer.sockaddr_ptr(), static_cast<int>(peer.length())) != 0) {
@@ -248,7 +249,8 @@ void Impl::dial() {
     }
 }
 
-Impl::Connection* Impl::adopt(bufferevent* bev, Role role, const SocketAddress& remote) {
+Impl::Connection* Impl::adopt(bufferevent* bev, Role role, const SocketAddress& remote,
+                              std::unique_ptr<Connection>& slot) {
     auto c = std::make_unique<Connection>();
     c->link = this;
     c->bev = bev;
@@ -274,8 +276,8 @@ Impl::Connection* Impl::adopt(bufferevent* bev, Role role, const SocketAddress& 
         },
         c.get());
     bufferevent_enable(bev, EV_READ | EV_WRITE);
-    conn_ = std::move(c);
-    return conn_.get();
+    slot = std::move(c);
+    return slot.get();
 }
 
 void Impl::accept_ready(int listen_fd) {
@@ -321,8 +323,22 @@ void Impl::accepted(UniqueFd fd, const SocketAddress& from) {
     bufferevent* bev = bufferevent_socket_new(base_, fd.get(), BEV_OPT_CLOSE_ON_FREE);
     if (bev == nullptr) return reject(from, "out of memory");
     fd.release();
+    if (conn_ && conn_->phase == Phase::kUp) {
+        // Kept until the newcomer proves the key (candidate_ says why).
+        if (candidate_) close(candidate_.get(), "a newer connection from the peer's address", Backoff::kNormal);
+        return on_connected(adopt(bev, Role::kListener, from, candidate_));
+    }
+    // Not authenticated yet: nothing to protect, the newer one wins.
     if (conn_) close(conn_.get(), "the peer connected again (restarted?); replacing the connection", Backoff::kNormal);
-    on_connected(adopt(bev, Role::kListener, from));
+    on_connected(adopt(bev, Role::kListener, from, conn_));
+}
+
+void Impl::promote_candidate() {
+    if (conn_) {
+        close(conn_.get(), "the peer connected again and proved the key (restarted?); replacing the connection",
+              Backoff::kNormal);
+    }
+    conn_ = std::move(candidate_);
 }
 
 void Impl::on_event(Connection* c, short what) {
@@ -351,6 +367,12 @@ void Impl::tick() {
     // A full sweep of the stick records about every kExpireEveryMs, a slice
     // per tick (SyncState::expire_step says why).
     state_.expire_step(now, state_.stick_buckets() * tick_ms_ / kExpireEveryMs + 1);
+    if (candidate_ && now >= candidate_->deadline_ms) {
+        Connection* k = candidate_.get();
+        std::string why = k->phase == Phase::kClosing ? k->close_why
+                                                      : "no handshake within " + std::to_string(handshake_ms_) + " ms";
+        close(k, why, Backoff::kNormal);
+    }
     Connection* c = conn_.get();
     if (c == nullptr) return;
     // Our own loop was stalled (a big snapshot, a slow disk write): the time
@@ -390,7 +412,18 @@ void Impl::link_down(Connection* c, const std::string& why) {
 }
 
 void Impl::close(Connection* c, const std::string& why, Backoff backoff) {
-    if (c->closed || c != conn_.get()) return;
+    if (c->closed) return;
+    if (c == candidate_.get()) {
+        // The live link is not this one's business: no link change, no redial.
+        c->closed = true;
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        LOG_WARN("peer sync: a new connection from %s closed before it proved the key: %s (the live link stays)",
+                 c->remote.to_string().c_str(), why.c_str());
+        graveyard_.push_back(std::move(candidate_));
+        event_active(reap_event_.get(), 0, 0);
+        return;
+    }
+    if (c != conn_.get()) return;
     bool was_up = c->phase == Phase::kUp;
     bool established = c->phase != Phase::kConnecting;
     bool lingering = c->phase == Phase::kClosing;

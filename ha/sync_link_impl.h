@@ -82,8 +82,11 @@ public:
     void dial();
     void accept_ready(int listen_fd);
     void accepted(UniqueFd fd, const SocketAddress& from);
-    // Sets up callbacks and buffers for a new connection and makes it current.
-    Connection* adopt(bufferevent* bev, Role role, const SocketAddress& remote);
+    // Sets up callbacks and buffers for a new connection and puts it in
+    // `slot` (conn_, or candidate_ for a peer reconnecting over a live link).
+    Connection* adopt(bufferevent* bev, Role role, const SocketAddress& remote, std::unique_ptr<Connection>& slot);
+    // A candidate's Hello arrived with a good MAC: it replaces the live link.
+    void promote_candidate();
     void on_event(Connection* c, short what);
     void on_written(Connection* c);
     void tick();
@@ -128,6 +131,11 @@ public:
     UniqueFd listen_fd_;
     EventPtr accept_event_, accept_pause_, dial_timer_, tick_timer_, flush_event_, reap_event_;
     std::unique_ptr<Connection> conn_;
+    // A connection from the peer's address that arrived while conn_ was up.
+    // Anyone who can send from that address can connect, so it replaces
+    // conn_ only once its Hello has passed the MAC check (it proved the
+    // key); until then the live link is untouched. A newer one replaces it.
+    std::unique_ptr<Connection> candidate_;
     std::vector<std::unique_ptr<Connection>> graveyard_;  // closed, freed by reap_event_
     uint32_t backoff_ms_ = kDialBackoffStartMs;
     std::string last_failure_;  // the last failed attempt's reason, to log changes only

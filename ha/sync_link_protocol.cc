@@ -183,6 +183,8 @@ void Impl::on_hello(Connection* c, const lbd::v1::Hello& peer) {
                   reason_name(*reason).c_str(), detail.c_str());
         return refuse(c, *reason, detail, Backoff::kLong);
     }
+    // Its Hello frame passed the MAC check: it holds the key.
+    if (c == candidate_.get()) promote_candidate();
     SyncState::Start start = state_.on_peer_hello(peer);
     c->phase = Phase::kUp;
     ++stats_.links_up;

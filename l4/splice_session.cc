@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "core/base/log.h"
+#include "core/net/local_errors.h"
 #include "core/health/passive_health.h"
 #include "l4/l4_worker.h"
 #include "l4/proxy_protocol.h"
@@ -27,6 +29,14 @@ constexpr size_t kProxyPeekInitial = 256;
 constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
 bool is_transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+// True once the peer has sent its FIN. A PROXY header is peeked, never read
+// until whole, so a cut-off header followed by FIN still shows its bytes to
+// MSG_PEEK and looks like "more to come"; POLLRDHUP tells them apart.
+bool peer_finished_sending(int fd) {
+    pollfd p{fd, POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
 
 // Closing with SO_LINGER {1, 0} sends RST instead of FIN: the peer learns the
 // connection was aborted, instead of taking a truncated stream as complete.
@@ -152,6 +162,11 @@ void SpliceSession::read_proxy_header() {
                 buf.resize(result.need_at_least);
                 continue;
             }
+            // Nothing more can come after the client's FIN: closing now
+            // frees the slot instead of holding it for header_timeout_ms.
+            if (client_.peer_closed || peer_finished_sending(client_.fd.get())) {
+                return end(EndReason::kProxyHeaderInvalid);
+            }
             return;
         }
         ssize_t consumed = recv(client_.fd.get(), buf.data(), result.consumed, 0);
@@ -198,6 +213,7 @@ void SpliceSession::connect_next() {
     server_ = Side{};
     server_.fd.reset(socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!server_.fd) {
+        if (local_cause(errno)) return local_connect_failure(errno);
         LOG_WARN("pool %s: socket: %s", pool_.name().c_str(), strerror(errno));
         return end(EndReason::kInternalError);
     }
@@ -207,6 +223,7 @@ void SpliceSession::connect_next() {
                                &SpliceSession::on_server_event, this);
     connect_start_ms_ = monotonic_ms();
     if (connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) != 0 && errno != EINPROGRESS) {
+        if (local_cause(errno)) return local_connect_failure(errno);
         return connect_failed(strerror(errno));
     }
     event_add(server_.event.get(), nullptr);
@@ -220,6 +237,18 @@ void SpliceSession::leave_queue() {
 }
 
 bool SpliceSession::has_free_server() { return worker_.picker_for(*listener_).any_free(); }
+
+void SpliceSession::local_connect_failure(int err) {
+    uint64_t unlogged = 0;
+    if (count_local_error(LocalWhere::kL4Connect, *local_cause(err), &unlogged)) {
+        LOG_WARN("pool %s: cannot connect to %s: %s (lbd's own shortage, not the server's; %llu more not logged)",
+                 pool_.name().c_str(), server_choice_->name().c_str(), strerror(err),
+                 static_cast<unsigned long long>(unlogged));
+    }
+    server_.event.reset();
+    server_.fd.reset();
+    end(EndReason::kInternalError);
+}
 
 void SpliceSession::connect_failed(const char* why) {
     std::shared_ptr<Server> server = std::move(server_choice_);

@@ -99,6 +99,8 @@ private:
     void read_proxy_header();
     void connect_next();
     void connect_failed(const char* why);
+    // The connect failed for lack of lbd's own resources: the server is not blamed.
+    void local_connect_failure(int err);
     void connected();
     void send_proxy_header();
     void start_forwarding();

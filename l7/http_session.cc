@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "core/base/log.h"
+#include "core/net/local_errors.h"
 #include "core/health/passive_health.h"
 #include "l7/access_log.h"
 #include "l7/http_listener.h"
@@ -268,8 +269,10 @@ void HttpSession::connect_server() {
     const SocketAddress& addr = server_->address();
     // bufferevent_socket_connect takes a non-const sockaddr.
     SocketAddress copy = addr;
-    if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0)
+    if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0) {
+        if (local_cause(errno)) return local_connect_failure(errno);
         return connect_failed(strerror(errno));
+    }
     use_large_io(bev);
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -290,6 +293,18 @@ void HttpSession::connect_failed(const char* why) {
         worker_.schedule_revive(server, pool_->config().passive_health.ejection_ms);
     if (tried_.size() > pool_->config().retries) return respond_error(503, Termination::kConnectFailed);
     choose_server();
+}
+
+void HttpSession::local_connect_failure(int err) {
+    uint64_t unlogged = 0;
+    if (count_local_error(LocalWhere::kL7Connect, *local_cause(err), &unlogged)) {
+        LOG_WARN("pool %s: cannot connect to %s: %s (lbd's own shortage, not the server's: answering 503; "
+                 "%llu more not logged)",
+                 pool_->name().c_str(), server_->name().c_str(), strerror(err),
+                 static_cast<unsigned long long>(unlogged));
+    }
+    release_server();
+    respond_error(503, Termination::kLocalError);
 }
 
 void HttpSession::release_server() {

@@ -120,6 +120,8 @@ private:
                        Termination term, bool close);
     void respond_error(int status, Termination term);
     void connect_failed(const char* why);
+    // The connect failed for lack of lbd's own resources: 503, the server not blamed.
+    void local_connect_failure(int err);
     void release_server();
     void flush_and_close();
     void close(Termination term);

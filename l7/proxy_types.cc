@@ -13,6 +13,7 @@ const char* to_string(Termination t) {
         case Termination::kClientAbort: return "client_abort";
         case Termination::kNoServer: return "no_server";
         case Termination::kConnectFailed: return "connect_failed";
+        case Termination::kLocalError: return "local_error";
         case Termination::kServerTimeout: return "server_timeout";
         case Termination::kBadResponse: return "bad_response";
         case Termination::kServerAbort: return "server_abort";

@@ -28,6 +28,7 @@ enum class Termination : uint8_t {
     kBodyTimeout,    // no body byte moved for body_idle_ms
     kTunnel,         // an upgraded connection (101) ended
     kDrain,          // still open when the shutdown deadline passed
+    kLocalError,     // lbd out of descriptors, memory or local ports for the connect: 503
     kCount
 };
 

@@ -2,7 +2,7 @@
 
 namespace lbd {
 
-FrameHeader decode_frame_header(const uint8_t* data, size_t len) {
+FrameHeader decode_frame_header(const uint8_t* data, size_t len, uint32_t max_body) {
     FrameHeader out;
     uint64_t value = 0;
     // A varint of a 32-bit length takes at most 5 bytes, 7 bits each.
@@ -10,7 +10,7 @@ FrameHeader decode_frame_header(const uint8_t* data, size_t len) {
         if (i == len) return out;  // kNeedMore
         value |= static_cast<uint64_t>(data[i] & 0x7f) << (7 * i);
         if ((data[i] & 0x80) == 0) {
-            if (value > kAdminMaxMessageBytes) break;
+            if (value > max_body) break;
             out.status = FrameStatus::kComplete;
             out.header_bytes = i + 1;
             out.body_bytes = static_cast<uint32_t>(value);

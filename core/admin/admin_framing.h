@@ -11,8 +11,14 @@
 
 namespace lbd {
 
-// Admin messages are small; a bigger length is a broken or hostile peer.
+// A response may be big (`stick show` of a full table: 1e6 entries of
+// ~60 bytes); a bigger length is a broken peer. What lbctl accepts.
 constexpr uint32_t kAdminMaxMessageBytes = 64 * 1024 * 1024;
+// What lbd accepts from a client. The largest real request is `stick set`
+// (a pool, a server and a key, the key at most a 4 KiB cookie value) or
+// `server add` (three names and an address): a few KiB. 64 KiB leaves room,
+// while four hostile connections can no longer make lbd buffer 256 MiB.
+constexpr uint32_t kAdminMaxRequestBytes = 64 * 1024;
 
 enum class FrameStatus { kComplete, kNeedMore, kInvalid };
 
@@ -22,8 +28,9 @@ struct FrameHeader {
     uint32_t body_bytes = 0;
 };
 
-// Looks at the start of `data` for a length prefix.
-FrameHeader decode_frame_header(const uint8_t* data, size_t len);
+// Looks at the start of `data` for a length prefix; a length above
+// `max_body` is kInvalid.
+FrameHeader decode_frame_header(const uint8_t* data, size_t len, uint32_t max_body = kAdminMaxMessageBytes);
 
 // The message with its length prefix, ready to write.
 std::string encode_frame(const google::protobuf::MessageLite& message);

@@ -16,7 +16,7 @@
 namespace lbd {
 
 AdminHttp::AdminHttp(event_base* base, const AdminRegistry& registry, std::string token)
-    : base_(base), registry_(registry), token_(std::move(token)) {}
+    : base_(base), registry_(registry), token_(std::move(token)), limits_(base) {}
 
 AdminHttp::~AdminHttp() {
     if (http_ != nullptr) evhttp_free(http_);
@@ -26,11 +26,13 @@ bool AdminHttp::start(const SocketAddress& bind, std::string* error) {
     http_ = evhttp_new(base_);
     evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
     evhttp_set_gencb(http_, &AdminHttp::on_request, this);
+    limits_.apply(http_);
     evhttp_bound_socket* handle = evhttp_bind_socket_with_handle(http_, bind.ip_string().c_str(), bind.port());
     if (handle == nullptr) {
         *error = "admin http_bind " + bind.to_string() + ": cannot bind (" + strerror(errno) + ")";
         return false;
     }
+    limits_.watch(handle);
     sockaddr_storage bound{};
     socklen_t len = sizeof bound;
     getsockname(evhttp_bound_socket_get_fd(handle), reinterpret_cast<sockaddr*>(&bound), &len);
@@ -40,6 +42,7 @@ bool AdminHttp::start(const SocketAddress& bind, std::string* error) {
 
 void AdminHttp::on_request(evhttp_request* request, void* arg) {
     auto* self = static_cast<AdminHttp*>(arg);
+    self->limits_.request_arrived(request);
     const char* path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(request));
     std::string_view p = path != nullptr ? path : "/";
     if (evhttp_request_get_command(request) == EVHTTP_REQ_POST) return self->serve_action(request, p);

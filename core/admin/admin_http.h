@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/net/address.h"
+#include "core/admin/admin_http_limits.h"
 #include "core/admin/admin_registry.h"
 #include "core/loop/event.h"
 
@@ -50,6 +51,7 @@ private:
     event_base* base_;
     const AdminRegistry& registry_;
     std::string token_;
+    AdminHttpLimits limits_;  // outlives http_: evhttp_free may still call into it
     evhttp* http_ = nullptr;
     std::vector<MetricsWriter> writers_;
 };

@@ -24,6 +24,10 @@ public:
     Connection(AdminServer& server, int fd) : server_(server) {
         bev_ = bufferevent_socket_new(server.base_, fd, BEV_OPT_CLOSE_ON_FREE);
         bufferevent_setcb(bev_, &Connection::on_read, &Connection::on_written, &Connection::on_event, this);
+        // lbctl sends its request at once and reads the answer; even
+        // `--wait` polls every second. A silent connection is abandoned.
+        timeval idle{kAdminIdleTimeoutMs / 1000, 0};
+        bufferevent_set_timeouts(bev_, &idle, &idle);
         bufferevent_enable(bev_, EV_READ | EV_WRITE);
     }
     ~Connection() { bufferevent_free(bev_); }
@@ -37,8 +41,8 @@ private:
             if (available == 0) return;
             size_t peek = std::min<size_t>(available, 5);
             const auto* head = evbuffer_pullup(in, static_cast<ev_ssize_t>(peek));
-            FrameHeader frame = decode_frame_header(head, peek);
-            if (frame.status == FrameStatus::kInvalid) return self->close("bad frame length");
+            FrameHeader frame = decode_frame_header(head, peek, kAdminMaxRequestBytes);
+            if (frame.status == FrameStatus::kInvalid) return self->close("bad or oversized frame length");
             if (frame.status == FrameStatus::kNeedMore) return;
             size_t total = frame.header_bytes + frame.body_bytes;
             if (available < total) return;
@@ -59,6 +63,7 @@ private:
     static void on_event(bufferevent* bev, short what, void* arg) {
         auto* self = static_cast<Connection*>(arg);
         if (what & BEV_EVENT_ERROR) return self->close(nullptr);
+        if (what & BEV_EVENT_TIMEOUT) return self->close("idle for too long");
         if (what & BEV_EVENT_EOF) {
             // The client is done sending (it may have half-closed after its
             // requests): answer what is queued, then close.
@@ -77,7 +82,9 @@ private:
         if (why != nullptr) LOG_WARN("admin: closing a connection: %s", why);
         auto& list = server_.connections_;
         auto it = std::find_if(list.begin(), list.end(), [this](const auto& c) { return c.get() == this; });
+        AdminServer& server = server_;
         if (it != list.end()) list.erase(it);  // destroys this
+        server.connection_count_changed();
     }
 
     AdminServer& server_;
@@ -145,24 +152,41 @@ void AdminServer::on_accept(evutil_socket_t fd, short, void* arg) {
         int client = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (client >= 0) {
             self->connections_.push_back(std::make_unique<Connection>(*self, client));
+            if (self->connections_.size() >= kAdminMaxConnections) return self->connection_count_changed();
             continue;
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             // The accept event is level-triggered: without a pause it would
             // fire again at once and spin until an fd frees up.
             LOG_WARN("admin socket: accept: %s; pausing 100 ms", strerror(errno));
-            event_del(self->accept_event_.get());
+            self->accept_paused_ = true;
+            self->connection_count_changed();
             timeval pause{0, 100 * 1000};
             // Runs on the control loop, which stops before the server is freed.
             event_base_once(
                 self->base_, -1, EV_TIMEOUT,
                 [](evutil_socket_t, short, void* p) {
                     auto* server = static_cast<AdminServer*>(p);
-                    if (server->accept_event_) event_add(server->accept_event_.get(), nullptr);
+                    server->accept_paused_ = false;
+                    server->connection_count_changed();
                 },
                 self, &pause);
         }
         return;
+    }
+}
+
+// At the cap (or while accept is paused) new connections wait in the
+// kernel's accept queue rather than taking descriptors.
+void AdminServer::connection_count_changed() {
+    if (!accept_event_) return;
+    bool accept = !accept_paused_ && connections_.size() < kAdminMaxConnections;
+    if (accept == accepting_) return;
+    accepting_ = accept;
+    if (accept) {
+        event_add(accept_event_.get(), nullptr);
+    } else {
+        event_del(accept_event_.get());
     }
 }
 

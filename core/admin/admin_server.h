@@ -11,6 +11,12 @@
 
 namespace lbd {
 
+// lbctl runs one command per connection; a few operators and scripts at
+// once fit, and the cap bounds the descriptors the admin socket can take.
+constexpr size_t kAdminMaxConnections = 16;
+// A connection with nothing read or written for this long is closed.
+constexpr long kAdminIdleTimeoutMs = 10000;
+
 class AdminServer {
 public:
     AdminServer(event_base* base, const AdminRegistry& registry);
@@ -24,6 +30,8 @@ public:
 private:
     class Connection;
     static void on_accept(evutil_socket_t fd, short what, void* arg);
+    // Stops or resumes accepting after a connection opened or closed.
+    void connection_count_changed();
 
     event_base* base_;
     const AdminRegistry& registry_;
@@ -31,6 +39,8 @@ private:
     UniqueFd fd_;
     EventPtr accept_event_;
     std::vector<std::unique_ptr<Connection>> connections_;
+    bool accepting_ = true;
+    bool accept_paused_ = false;  // accept failed for lack of descriptors or memory
     friend class Connection;
 };
 

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/admin/admin_http.h"
+#include "core/net/local_errors.h"
 
 namespace lbd {
 
@@ -65,6 +66,15 @@ void write_pool_metrics(const PoolSet& pools, std::string& out) {
 }
 
 void write_process_metrics(std::string& out) {
+    // lbd_local_errors_total{cause,where}, every combination (zeros included,
+    // so a rate() sees the first one).
+    metric_header(out, "lbd_local_errors_total", "counter",
+                  "Failures caused by lbd's own shortage (descriptors, memory, local ports), not by a server.");
+    for (size_t w = 0; w < static_cast<size_t>(LocalWhere::kCount); ++w)
+        for (size_t c = 0; c < static_cast<size_t>(LocalCause::kCount); ++c)
+            metric_sample(out, "lbd_local_errors_total",
+                          {{"cause", to_string(static_cast<LocalCause>(c))}, {"where", to_string(static_cast<LocalWhere>(w))}},
+                          double(local_errors(static_cast<LocalWhere>(w), static_cast<LocalCause>(c))));
     size_t fds = 0;
     if (DIR* dir = opendir("/proc/self/fd")) {
         while (readdir(dir) != nullptr) ++fds;

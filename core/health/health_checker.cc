@@ -5,8 +5,8 @@
 #include <string>
 
 #include "core/health/health_probe.h"
+#include "core/net/local_errors.h"
 #include "core/base/log.h"
-#include "core/health/rise_fall.h"
 
 namespace lbd {
 
@@ -43,8 +43,23 @@ struct HealthChecker::Check {
 
     void finish(bool ok, std::string_view why) {
         event_del(timeout.get());
-        record(ok, std::string(why).c_str());
+        if (std::optional<LocalCause> cause = ok || !probe ? std::nullopt : probe->local_failure()) {
+            skip(*cause, why);
+        } else {
+            record(ok, std::string(why).c_str());
+        }
         schedule();
+    }
+
+    // The check could not run for lack of lbd's own resources: the server
+    // keeps its state and its rise/fall counts (core/local_errors.h).
+    void skip(LocalCause cause, std::string_view why) {
+        uint64_t unlogged = 0;
+        if (!count_local_error(LocalWhere::kHealthCheck, cause, &unlogged)) return;
+        LOG_WARN("health check of %s/%s not run: %.*s (lbd's own shortage, not the server's; its state stays %s; "
+                 "%llu more not logged)",
+                 server.pool_name().c_str(), server.name().c_str(), static_cast<int>(why.size()), why.data(),
+                 to_string(server.health()), static_cast<unsigned long long>(unlogged));
     }
 
     void record(bool ok, const char* why) {

@@ -35,9 +35,15 @@ void ProbeSocket::connect(event_base* base, const SocketAddress& address,
                           std::function<void(bool, const char*)> on_connected) {
     on_connected_ = std::move(on_connected);
     fd_.reset(socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd_) return on_connected_(false, strerror(errno));
+    if (!fd_) {
+        local_failure_ = local_cause(errno);
+        return on_connected_(false, strerror(errno));
+    }
     if (::connect(fd_.get(), address.sockaddr_ptr(), address.length()) == 0) return on_connected_(true, "connected");
-    if (errno != EINPROGRESS) return on_connected_(false, strerror(errno));
+    if (errno != EINPROGRESS) {
+        local_failure_ = local_cause(errno);
+        return on_connected_(false, strerror(errno));
+    }
     event_ = make_event(base, fd_.get(), EV_WRITE, &ProbeSocket::on_writable, this);
     event_add(event_.get(), nullptr);  // the checker owns the timeout
 }

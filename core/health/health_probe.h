@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "core/net/address.h"
 #include "core/config/config.h"
 #include "core/loop/event.h"
+#include "core/net/local_errors.h"
 
 namespace lbd {
 
@@ -31,6 +33,10 @@ public:
     // (that is how the checker enforces its timeout: destroying a probe
     // closes its socket). A probe is used for one check only.
     virtual void start(const SocketAddress& address, Done done) = 0;
+    // Set when the check failed for lack of lbd's own resources (no
+    // descriptor, no memory, no local port): the server was never asked, so
+    // the checker keeps its state (core/local_errors.h).
+    virtual std::optional<LocalCause> local_failure() const { return std::nullopt; }
 };
 
 using ProbeFactory = std::unique_ptr<Probe> (*)(event_base* base, const HealthCheckConfig& config);
@@ -60,12 +66,15 @@ public:
     void connect(event_base* base, const SocketAddress& address, std::function<void(bool, const char*)> on_connected);
     int fd() const { return fd_.get(); }
     void close();
+    // Why the connect failed, when it was lbd's shortage and not the server.
+    std::optional<LocalCause> local_failure() const { return local_failure_; }
 
 private:
     static void on_writable(evutil_socket_t fd, short what, void* arg);
 
     UniqueFd fd_;
     EventPtr event_;
+    std::optional<LocalCause> local_failure_;
     std::function<void(bool, const char*)> on_connected_;
 };
 

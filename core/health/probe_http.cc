@@ -22,6 +22,8 @@ class HttpProbe final : public Probe {
 public:
     HttpProbe(event_base* base, const HttpCheckConfig& config) : base_(base), config_(config), reader_(config) {}
 
+    std::optional<LocalCause> local_failure() const override { return socket_.local_failure(); }
+
     void start(const SocketAddress& address, Done done) override {
         done_ = std::move(done);
         request_ = build_request(address);

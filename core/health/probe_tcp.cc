@@ -16,6 +16,8 @@ public:
         });
     }
 
+    std::optional<LocalCause> local_failure() const override { return socket_.local_failure(); }
+
 private:
     event_base* base_;
     ProbeSocket socket_;

@@ -4,11 +4,13 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "core/config/config_loader.h"
+#include "core/net/local_errors.h"
 #include "core/base/log.h"
 #include "core/net/tcp_socket.h"
 
@@ -155,13 +157,30 @@ void TcpListener::accept_some() {
         if (fd < 0) {
             active_.fetch_sub(1, std::memory_order_acq_rel);
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                LOG_WARN("listener %s: accept: %s; pausing %u ms", config_.name.c_str(), strerror(errno),
-                         kFdExhaustedPauseMs);
+            if (std::optional<LocalCause> cause = local_cause(errno)) {
+                // Paused 5 times a second while it lasts: one line a second.
+                uint64_t unlogged = 0;
+                if (count_local_error(LocalWhere::kAccept, *cause, &unlogged)) {
+                    LOG_WARN("listener %s: accept: %s; pausing %u ms (%llu more not logged)", config_.name.c_str(),
+                             strerror(errno), kFdExhaustedPauseMs, static_cast<unsigned long long>(unlogged));
+                }
                 return pause(kFdExhaustedPauseMs);
             }
             LOG_WARN("listener %s: accept: %s", config_.name.c_str(), strerror(errno));
             return;
+        }
+        if (fd_in_reserve(fd)) {
+            // Clients may not take the descriptors kept for health checks,
+            // the admin plane and the sync link (local_errors.h).
+            ::close(fd);
+            active_.fetch_sub(1, std::memory_order_acq_rel);
+            uint64_t unlogged = 0;
+            if (count_local_error(LocalWhere::kAccept, LocalCause::kFdReserve, &unlogged)) {
+                LOG_WARN("listener %s: closed a new connection: descriptors are down to the reserve; pausing %u ms "
+                         "(%llu more not logged)",
+                         config_.name.c_str(), kFdExhaustedPauseMs, static_cast<unsigned long long>(unlogged));
+            }
+            return pause(kFdExhaustedPauseMs);
         }
         accepted_.fetch_add(1, std::memory_order_relaxed);
         SocketAddress peer_addr(reinterpret_cast<sockaddr*>(&peer), len);

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -38,17 +37,6 @@ bool executable(const char* path) { return ::access(path, X_OK) == 0; }
 std::string admin_config(const std::string& servers) {
     return single_pool_config(servers + fast_health_check(), "",
                               "workers: 2 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" }");
-}
-
-// The port of `admin http listening on 127.0.0.1:PORT`; 0 if no such line came.
-uint16_t admin_port(RunningLbd& lbd) {
-    std::optional<std::string> line = lbd->await_line("admin http listening on 127.0.0.1:", kIoTimeoutMs);
-    if (!line) return 0;
-    std::string_view text = *line;
-    text.remove_prefix(text.rfind(':') + 1);
-    uint16_t port = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-    return ec == std::errc() && end == text.data() + text.size() ? port : 0;
 }
 
 // ---- a minimal HTTP/1.0 client (no keep-alive in 1.0: the body ends at the server's EOF) ----

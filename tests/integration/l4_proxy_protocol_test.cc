@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
@@ -365,6 +366,33 @@ TEST_CASE("accept_proxy: a client that sends nothing is closed after header_time
     std::optional<std::string> line = lbd->await_line(l4_line_of(client_port), kIoTimeoutMs);
     REQUIRE(line);
     CHECK(field(*line, "end") == "proxy_header_timeout");
+    CHECK(server.accepted() == 0);
+}
+
+TEST_CASE("accept_proxy: a client that closes after half a header is closed at once, not after header_timeout_ms") {
+    NamedServer server("s");
+    REQUIRE(server.port() != 0);
+    // A long timeout: closing near it would mean the FIN went unnoticed.
+    RunningLbd lbd(single_pool_config(server_entry("s", server.port()), accept_proxy_listener(20000)));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+
+    for (const std::string& cut : {std::string("PROXY TCP4 192.0.2.7 198.51"),
+                                   proxy_v2_tcp4("192.0.2.7", 4242, "198.51.100.1", 443).substr(0, 20)}) {
+        UniqueFd client = connect_tcp(lbd.port(), kIoTimeoutMs);
+        REQUIRE(client);
+        uint16_t client_port = local_port(client.get());
+        uint64_t start = monotonic_ms();
+        REQUIRE(send_all(client.get(), cut, kIoTimeoutMs));
+        ::shutdown(client.get(), SHUT_WR);
+        RecvResult r = recv_until_eof(client.get(), kIoTimeoutMs);
+        CHECK(std::string(to_string(r.end)) != "timeout");
+        CHECK(monotonic_ms() - start < 2000);
+
+        std::optional<std::string> line = lbd->await_line(l4_line_of(client_port), kIoTimeoutMs);
+        REQUIRE(line);
+        CHECK(field(*line, "end") == "proxy_header_invalid");
+    }
     CHECK(server.accepted() == 0);
 }
 

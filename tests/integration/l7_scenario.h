@@ -57,12 +57,6 @@ inline bool has(const std::string& text, const std::string& needle) { return tex
 // The access-log line of the request for `path`.
 inline LinePattern http_line_for(const std::string& path) { return LinePattern(" path=" + path + " "); }
 
-// The port of lbd's admin HTTP listener (`admin { http_bind: "127.0.0.1:0" }`), from its log; 0 if none.
-inline uint16_t admin_port(RunningLbd& lbd) {
-    auto line = lbd->await_line("admin http listening on 127.0.0.1:", kIoTimeoutMs);
-    return line ? static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1))) : 0;
-}
-
 // One sample of /metrics, e.g. `lbd_http_connections_parked{listener="front"}`; -1 if absent.
 inline double metric(uint16_t admin, const std::string& sample) {
     auto reply = http_request(admin, get_request("/metrics", "127.0.0.1"), kIoTimeoutMs);

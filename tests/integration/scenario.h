@@ -2,6 +2,7 @@
 // better as one call. Each scenario starts its own lbd and backends, so tests stay independent.
 #pragma once
 
+#include <charconv>
 #include <csignal>
 #include <cstdint>
 #include <fstream>
@@ -80,6 +81,17 @@ private:
     bool ready_ = false;
     uint16_t port_ = 0;
 };
+
+// The port of `admin http listening on 127.0.0.1:PORT`; 0 if no such line came.
+inline uint16_t admin_port(RunningLbd& lbd) {
+    std::optional<std::string> line = lbd->await_line("admin http listening on 127.0.0.1:", kIoTimeoutMs);
+    if (!line) return 0;
+    std::string_view text = *line;
+    text.remove_prefix(text.rfind(':') + 1);
+    uint16_t port = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+    return ec == std::errc() && end == text.data() + text.size() ? port : 0;
+}
 
 // Rewrites lbd's config file and asks it to reload (SIGHUP); true when lbd
 // logs the expected verdict ("reload applied" / "reload rejected") for the
