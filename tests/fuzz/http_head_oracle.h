@@ -2,6 +2,7 @@
 //  - the answer does not depend on how the bytes arrive: a prefix, then the whole input (with the
 //    same HeadScanState, as a connection does), gives what the whole input gives at once; a prefix
 //    is never an error unless the whole input is the same error (no prefix of a valid head fails);
+//    fed one byte more per call, the first answer is the whole input's;
 //  - bytes past the head never change it: the head alone parses to the same head;
 //  - a complete head never has an ambiguous length: no Content-Length together with
 //    Transfer-Encoding, at most one Content-Length line, and the framing the fields say.
@@ -105,6 +106,24 @@ void check_head(std::string_view input, size_t split, Parse parse) {
     const l7::HeadParseResult head_only = parse(input.substr(0, expected.consumed), alone, nullptr);
     FUZZ_CHECK(same_result(head_only, expected));
     FUZZ_CHECK(describe(alone) == expected_head);
+}
+
+// The input as a slow client sends it: one more byte per call, on one scan state. The first call
+// that is not kIncomplete must give what the whole input gives.
+template <typename Head, typename Parse>
+void check_byte_by_byte(std::string_view input, Parse parse) {
+    Head whole;
+    const l7::HeadParseResult expected = parse(input, whole, nullptr);
+    l7::HeadScanState scan;
+    Head head;
+    for (size_t length = 0; length <= input.size(); ++length) {
+        const l7::HeadParseResult r = parse(input.substr(0, length), head, &scan);
+        if (r.status == l7::HeadStatus::kIncomplete) continue;
+        FUZZ_CHECK(same_result(r, expected));
+        if (r.status == l7::HeadStatus::kComplete) FUZZ_CHECK(describe(head) == describe(whole));
+        return;
+    }
+    FUZZ_CHECK(expected.status == l7::HeadStatus::kIncomplete);
 }
 
 // The split point: the fuzzer's choice from the input's first two bytes, which stay part of the

@@ -7,13 +7,6 @@
 
 #include "tests/fuzz/http_head_oracle.h"
 
-namespace {
-
-// Short inputs are cut at every point; longer ones at one point of the fuzzer's choice.
-constexpr size_t kEverySplitUpTo = 128;
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace lbd;
     const std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -21,11 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto parse = [&](std::string_view bytes, l7::HttpRequestHead& head, l7::HeadScanState* scan) {
         return l7::parse_request_head(bytes, limits, head, scan);
     };
-    if (size <= kEverySplitUpTo) {
-        for (size_t split = 0; split <= size; ++split) fuzz::check_head<l7::HttpRequestHead>(input, split, parse);
-    } else {
-        fuzz::check_head<l7::HttpRequestHead>(input, fuzz::split_point(input), parse);
-    }
+    fuzz::check_head<l7::HttpRequestHead>(input, fuzz::split_point(input), parse);
+    fuzz::check_byte_by_byte<l7::HttpRequestHead>(input, parse);
 
     l7::HttpRequestHead head;
     if (l7::parse_request_head(input, limits, head).status == l7::HeadStatus::kComplete) {

@@ -8,8 +8,6 @@
 #include "tests/fuzz/http_head_oracle.h"
 
 namespace {
-
-constexpr size_t kEverySplitUpTo = 128;
 constexpr lbd::l7::HttpMethod kRequestMethods[] = {lbd::l7::HttpMethod::kGet, lbd::l7::HttpMethod::kHead,
                                                     lbd::l7::HttpMethod::kConnect};
 
@@ -23,12 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto parse = [&](std::string_view bytes, l7::HttpResponseHead& head, l7::HeadScanState* scan) {
             return l7::parse_response_head(bytes, method, limits, head, scan);
         };
-        if (size <= kEverySplitUpTo) {
-            for (size_t split = 0; split <= size; ++split)
-                fuzz::check_head<l7::HttpResponseHead>(input, split, parse);
-        } else {
-            fuzz::check_head<l7::HttpResponseHead>(input, fuzz::split_point(input), parse);
-        }
+        fuzz::check_head<l7::HttpResponseHead>(input, fuzz::split_point(input), parse);
+        fuzz::check_byte_by_byte<l7::HttpResponseHead>(input, parse);
 
         l7::HttpResponseHead head;
         if (l7::parse_response_head(input, method, limits, head).status != l7::HeadStatus::kComplete) continue;
