@@ -43,7 +43,7 @@ void HaNode::describe(lbd::v1::HaStatusReply& out) const {
     peer.set_connected(stats.connected);
     peer.set_node_id(stats.peer_node_id);
     peer.set_synced(stats.synced_with_peer);
-    peer.set_last_heard_ms_ago(stats.last_heard_ms_ago);
+    if (stats.last_heard_ms_ago != UINT64_MAX) peer.set_last_heard_ms_ago(stats.last_heard_ms_ago);
     peer.set_queued_changes(stats.queued);
     peer.set_unacked_oldest_ms(stats.unacked_oldest_ms);
     peer.set_lag_p50_ms(link_->lag_percentile_ms(50));
