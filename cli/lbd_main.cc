@@ -36,6 +36,7 @@
 #include "core/worker.h"
 #include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
+#include "ha/track_watchdog.h"
 #include "l4/l4_tier.h"
 #include "l7/l7_tier.h"
 #include "l7/tls_setup.h"
@@ -424,6 +425,7 @@ int main(int argc, char** argv) {
         lbd::ha::RenderOptions options;
         options.source_path = config_path;
         options.process_name = process_name;
+        options.track_process = lbd::ha::track_process_wanted(ha.vrrp);
         std::fputs(lbd::ha::render_keepalived_config(ha, options).c_str(), stdout);
         return 0;
     }

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
+#include "ha/track_watchdog.h"
 
 namespace lbd::ha {
 
@@ -19,6 +20,7 @@ void HaNode::register_admin_commands(AdminRegistry& registry) {
     registry.add(AdminRequest::kHaKeepalivedConfig, [this](const AdminRequest&, AdminResponse& response) {
         RenderOptions options;
         options.process_name = process_name_;
+        options.track_process = track_process_wanted(config_.vrrp);
         response.mutable_ha_keepalived_config()->set_config(render_keepalived_config(config_, options));
     });
 }

@@ -78,7 +78,8 @@ void track_file(std::string& out, const VrrpConfig& vrrp) {
            "#   " + std::to_string(kTrackReady) + "     healthy and in sync with the peer: the priority below\n"
            "#   " + std::to_string(kTrackNotReady) + "  starting or not yet in sync: priority 1, loses to a ready peer,"
            " still takes the VIP alone\n"
-           "#   " + std::to_string(kTrackFault) + "  unhealthy: FAULT, the VIP leaves this node\n"
+           "#   " + std::to_string(kTrackFault) + "  unhealthy, stopping, or gone: FAULT, the VIP leaves this node\n"
+           "#         (lbd's watchdog process writes it the moment lbd exits, even when killed)\n"
            "# Until lbd has written it, the file says not ready (init_file).\n";
     out += "track_file " + std::string(kTrackFile) + " {\n";
     out += "    file \"" + vrrp.track_file + "\"\n";
@@ -99,7 +100,7 @@ void track_file(std::string& out, const VrrpConfig& vrrp) {
 //    reset) for no gain, made by a node whose stick tables may not be synced.
 // VRRPv3 (RFC 5798) because v2 only counts whole seconds; the loader keeps all
 // addresses in one family because keepalived runs one family per instance.
-void instance(std::string& out, const VrrpConfig& vrrp) {
+void instance(std::string& out, const VrrpConfig& vrrp, const RenderOptions& options) {
     out += "# The pair's one VRRP instance. Both nodes start as BACKUP and none preempts: a node listens\n"
            "# before it claims the VIP (no split brain when both restart at once), and a node coming back\n"
            "# leaves the VIP where it is (no second failover). The peer node has another priority and\n"
@@ -122,7 +123,8 @@ void instance(std::string& out, const VrrpConfig& vrrp) {
     out += "    virtual_ipaddress {\n";
     for (const std::string& vip : vrrp.virtual_ips) out += "        " + vip + " dev " + vrrp.interface + "\n";
     out += "    }\n";
-    out += "    track_process {\n        " + std::string(kTrackProcess) + "\n    }\n";
+    if (options.track_process)
+        out += "    track_process {\n        " + std::string(kTrackProcess) + "\n    }\n";
     out += "    track_file {\n        " + std::string(kTrackFile) + "\n    }\n";
     out += "}\n";
 }
@@ -135,9 +137,13 @@ std::string render_keepalived_config(const HaConfig& ha, const RenderOptions& op
     std::string out;
     header(out, ha, options);
     global_defs(out, ha);
-    track_process(out, options);
+    if (options.track_process)
+        track_process(out, options);
+    else
+        out += "# No vrrp_track_process: the kernel's process events do not reach this network namespace.\n"
+               "# lbd's watchdog (track file, below) tells keepalived that lbd is gone.\n\n";
     track_file(out, ha.vrrp);
-    instance(out, ha.vrrp);
+    instance(out, ha.vrrp, options);
     return out;
 }
 

@@ -16,6 +16,7 @@
 #   f  the old master comes back: resyncs, and leaves the VIP where it is
 #   g  both nodes restarted at once: never two VIP holders, exactly one after settling (lbd says MASTER there)
 #   h  planned failover with `lbctl ha failover`: gap, and stickiness kept
+#   i  keepalived in the node's own network namespace (a container): SIGKILL of lbd moves the VIP fast
 #
 # Each scenario starts a fresh pair (lba MASTER, lbb BACKUP; advert interval
 # 100 ms), prints its numbers, and stops the pair (an lbd that exits non-zero
@@ -38,13 +39,13 @@ while (($#)); do
         --lbd) LBD=$2; shift 2 ;;
         --lbctl) LBCTL=$2; shift 2 ;;
         --probe) PROBE=$2; shift 2 ;;
-        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
-        [a-h]) SELECTED+=("$1"); shift ;;
+        -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+        [a-i]) SELECTED+=("$1"); shift ;;
         *) echo "scenarios.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 if ((${#SELECTED[@]} == 0)); then
-    read -r -a SELECTED <<<"${LBD_HA_SCENARIOS:-a b c d e f g h}"
+    read -r -a SELECTED <<<"${LBD_HA_SCENARIOS:-a b c d e f g h i}"
 fi
 case $TOPOLOGY in
     netns | vagrant) ;;
@@ -62,6 +63,9 @@ source "$HERE/topology_$TOPOLOGY.sh"
 
 # The client sees the other node answer within this long (fixed, also under ASan).
 GAP_LIMIT_MS=1500
+# Scenario i: lbd's watchdog writes FAULT to the track file when lbd dies;
+# keepalived reads it at once and sends a priority-0 advert.
+OWN_NETNS_GAP_LIMIT_MS=500
 # How long the VIP must stay put when the old master is back (scenario f).
 STAY_MS=3000
 # Window watched when both nodes start at once (scenario g).
@@ -449,6 +453,30 @@ scenario_h() {
     only_holder lbb || fail "VIP holders after the failover: '$(vip_holders)', expected lbb"
     stickiness_check "after the planned failover" "$before"
     rm -f "$before"
+}
+
+# keepalived's vrrp_track_process hears process exits only in the initial
+# network namespace; rendered where keepalived runs, the config leaves it out
+# and lbd's watchdog writes FAULT to the track file instead.
+scenario_i() {
+    echo "i) keepalived in each node's own network namespace (as in a container): SIGKILL of the master's lbd"
+    if ! keepalived_own_netns on; then
+        say "skipped: this topology cannot run keepalived in a network namespace of its own"
+        return
+    fi
+    if fresh_pair; then
+        if lbctl_on lba ha keepalived-config | grep -q '^vrrp_track_process'; then
+            fail "lba renders vrrp_track_process in its own network namespace"
+        else
+            pass "no vrrp_track_process in the config lbd renders there"
+        fi
+        local limit=$GAP_LIMIT_MS
+        GAP_LIMIT_MS=$OWN_NETNS_GAP_LIMIT_MS
+        measure_failover kill_lbd lba
+        GAP_LIMIT_MS=$limit
+        only_holder lbb || fail "VIP holders after the failover: '$(vip_holders)', expected lbb"
+    fi
+    keepalived_own_netns off || fail "cannot render keepalived's config for the root namespace again"
 }
 
 # ------------------------------------------------------------ main

@@ -237,6 +237,29 @@ TEST_CASE("keepalived config: --config-test rejects a broken render") {
     CHECK(family.exit_code != 0);
 }
 
+// In a network namespace of its own keepalived cannot hear process events:
+// the render leaves vrrp_track_process out (lbd's watchdog writes the track
+// file instead), and keepalived accepts what remains.
+TEST_CASE("keepalived config: without track_process the track file alone tracks lbd") {
+    RenderOptions options = lab_options();
+    options.track_process = false;
+    const std::string conf = render_keepalived_config(lab_node_a(), options);
+    INFO(conf);
+    CHECK(conf.find("vrrp_track_process lbd {") == std::string::npos);
+    const std::string body = joined(block(conf, "vrrp_instance VI_51"));
+    CHECK(body.find("track_process") == std::string::npos);
+    CHECK(body.find("track_file {\nlbd_weight\n}\n") != std::string::npos);
+    CHECK(conf.find("lbd's watchdog process writes it the moment lbd exits") != std::string::npos);
+
+    std::string interface;
+    if (!keepalived_usable(interface)) return;
+    HaConfig ha = lab_node_a();
+    ha.vrrp.interface = interface;
+    CheckResult ok = keepalived_config_test(render_keepalived_config(ha, options));
+    INFO(ok.output);
+    CHECK(ok.exit_code == 0);
+}
+
 // sysconf/keepalived.conf.example is this render for the lab, byte for byte,
 // so the example cannot drift from the code. CMake compiles with absolute
 // source paths, so the repository is found from this file's own.
