@@ -15,6 +15,10 @@ namespace {
 constexpr std::string_view kTrackProcess = "lbd";
 constexpr std::string_view kTrackFile = "lbd_weight";
 
+// Gratuitous ARPs sent at once by a MASTER that hears a lower priority
+// (keepalived's default burst on becoming MASTER is also 5).
+constexpr int kGarpAfterSplitBrain = 5;
+
 // The kernel keeps 15 characters of a process name (TASK_COMM_LEN - 1);
 // keepalived compares with that, so a longer name would never match.
 constexpr size_t kMaxCommLength = 15;
@@ -48,6 +52,16 @@ void global_defs(std::string& out, const HaConfig& ha) {
     else
         out += "    # No gratuitous ARP refresh while MASTER (only the ones sent on takeover).\n";
     out += "    vrrp_garp_master_refresh " + std::to_string(vrrp.garp_refresh_s) + "\n";
+    // A split brain (both MASTER while they could not hear each other) ends
+    // when the lower priority hears the higher and steps down; but clients
+    // followed whichever gratuitous ARP came last, often the loser's. So the
+    // winner announces the VIP again on hearing the loser's lower-priority
+    // advert, and the loser sends one more advert before it steps down, so
+    // the winner hears it after the loser's last ARP (keepalived #166, #1528).
+    out += "    # After a split brain heals, the winner announces the VIP again (clients may have followed\n"
+           "    # the loser), and the loser sends one last advert before stepping down so the winner hears it.\n";
+    out += "    vrrp_garp_lower_prio_repeat " + std::to_string(kGarpAfterSplitBrain) + "\n";
+    out += "    vrrp_higher_prio_send_advert true\n";
     // A FIFO rather than notify scripts: events arrive in order, nothing is
     // forked per transition, and lbd reads them on its own event loop.
     out += "    # lbd learns its role here, one line per change: INSTANCE \"" + vrrp_instance_name(vrrp) +

@@ -35,6 +35,7 @@
 #                                or not; fails where the topology cannot (the scenario is skipped)
 #   keepalived_state NODE        MASTER, BACKUP, FAULT or nothing, from its log since it started
 #   link_down NODE / link_up NODE
+#   partition / heal             the two lbd nodes cannot / can reach each other (both still reach the rest)
 #   has_vip NODE / drop_vip NODE
 #   vip_watch_start / vip_watch_stop / vip_events NODE   every change of the VIP, "EPOCH_MS add|del"
 #   backend_up NAME / backend_down NAME
@@ -269,6 +270,17 @@ keepalived_state() {
 
 # ------------------------------------------------------------ links, VIP
 
+# partition / heal: lba and lbb stop hearing each other (VRRP and the sync
+# link) while both still reach the client and the backends: their bridge
+# ports are isolated, and isolated ports only talk to the others.
+partition() {
+    local n
+    for n in "${LB_NODES[@]}"; do bridge -n "$(ns_of sw)" link set dev "$n" isolated on || return 1; done
+}
+heal() {
+    local n
+    for n in "${LB_NODES[@]}"; do bridge -n "$(ns_of sw)" link set dev "$n" isolated off || return 1; done
+}
 link_down() { ip -n "$(ns_of "$1")" link set eth0 down; }
 link_up() { ip -n "$(ns_of "$1")" link set eth0 up; }
 has_vip() { ip -n "$(ns_of "$1")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $VIP/"; }

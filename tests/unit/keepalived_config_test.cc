@@ -92,6 +92,9 @@ TEST_CASE("keepalived config: the lines that make the pair behave") {
     CHECK(has_line(defs, "router_id lb-a"));
     CHECK(has_line(defs, "vrrp_garp_master_refresh 60"));
     CHECK(has_line(defs, "vrrp_notify_fifo /run/lbd/vrrp.fifo"));
+    // A healed split brain: the winner announces the VIP again (tests/ha scenario j).
+    CHECK(has_line(defs, "vrrp_garp_lower_prio_repeat 5"));
+    CHECK(has_line(defs, "vrrp_higher_prio_send_advert true"));
 
     CHECK(block(conf, "vrrp_track_process lbd") == std::vector<std::string>{"process \"lbd\"", "weight 0"});
     CHECK(block(conf, "track_file lbd_weight") ==
