@@ -110,7 +110,8 @@ std::string format_ha_status(const v1::HaStatusReply& ha) {
     const v1::HaPeerInfo& peer = ha.peer();
     std::string link = peer.connected() ? "connected" : "not connected";
     if (peer.connected()) link += peer.synced() ? ", synced" : ", receiving its snapshot";
-    link += ", heard " + format_duration(peer.last_heard_ms_ago()) + " ago";
+    link += peer.has_last_heard_ms_ago() ? ", heard " + format_duration(peer.last_heard_ms_ago()) + " ago"
+                                         : ", never heard";
     about.add_row({"peer", (peer.node_id().empty() ? std::string("?") : peer.node_id()) + " at " + peer.address() +
                                ": " + link});
     about.add_row({"sync", "queued " + std::to_string(peer.queued_changes()) + ", lag p50 " +

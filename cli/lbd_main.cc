@@ -14,6 +14,7 @@
 #include "core/base/log.h"
 #include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
+#include "ha/track_watchdog.h"
 #include "l4/l4_tier.h"
 #include "l7/l7_tier.h"
 
@@ -37,6 +38,7 @@ int render_keepalived(const Config& config, const std::string& path, const std::
     ha::RenderOptions options;
     options.source_path = path;
     options.process_name = process_name;
+    options.track_process = ha::track_process_wanted(config.global.ha.vrrp);
     std::fputs(ha::render_keepalived_config(config.global.ha, options).c_str(), stdout);
     return 0;
 }

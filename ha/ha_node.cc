@@ -120,6 +120,9 @@ bool HaNode::start(std::string* error) {
     link_ = std::make_unique<SyncLink>(base_, std::move(link_options), *state_, observer);
 
     write_track(kTrackNotReady, "starting, not yet in sync with the peer");
+    if (!watchdog_.start(config_.vrrp.track_file, error)) return false;
+    LOG_INFO("ha: watchdog pid %d writes %d to %s when lbd exits", int(watchdog_.pid()), kTrackFault,
+             config_.vrrp.track_file.c_str());
     fifo_ = std::make_unique<NotifyFifoReader>(base_, config_.vrrp.notify_fifo,
                                                [this](std::string_view line) { on_notify_line(line); });
     vip_ = std::make_unique<VipWatch>(base_, config_.vrrp.virtual_ips, [this](bool present) { on_vip(present); });

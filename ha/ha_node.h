@@ -24,7 +24,8 @@
 // at start, so a node that just came up loses an election to a ready peer;
 // Ready once it holds the peer's state (snapshot received), or once the
 // peer has been unreachable for the start-up grace; Fault during a planned
-// failover and at shutdown, so the VIP leaves before lbd does.
+// failover and at shutdown, so the VIP leaves before lbd does; and its
+// watchdog writes Fault when lbd is gone (ha/track_watchdog.h).
 #pragma once
 
 #include <functional>
@@ -41,6 +42,7 @@
 #include "ha/notify_fifo.h"
 #include "ha/sync_link.h"
 #include "ha/sync_state.h"
+#include "ha/track_watchdog.h"
 #include "ha/vip_watch.h"
 #include "ha/vrrp_role.h"
 
@@ -112,6 +114,8 @@ private:
     std::unique_ptr<SyncState> state_;
     std::unique_ptr<SyncLink> link_;
 
+    // Writes FAULT to the track file when lbd exits, however it exits.
+    TrackWatchdog watchdog_;
     int track_value_ = 0;
     std::string track_reason_;
     uint64_t started_ms_;

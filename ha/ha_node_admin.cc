@@ -4,6 +4,7 @@
 #include "core/base/log.h"
 #include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
+#include "ha/track_watchdog.h"
 
 namespace lbd::ha {
 
@@ -19,6 +20,7 @@ void HaNode::register_admin_commands(AdminRegistry& registry) {
     registry.add(AdminRequest::kHaKeepalivedConfig, [this](const AdminRequest&, AdminResponse& response) {
         RenderOptions options;
         options.process_name = process_name_;
+        options.track_process = track_process_wanted(config_.vrrp);
         response.mutable_ha_keepalived_config()->set_config(render_keepalived_config(config_, options));
     });
 }
@@ -43,7 +45,7 @@ void HaNode::describe(lbd::v1::HaStatusReply& out) const {
     peer.set_connected(stats.connected);
     peer.set_node_id(stats.peer_node_id);
     peer.set_synced(stats.synced_with_peer);
-    peer.set_last_heard_ms_ago(stats.last_heard_ms_ago);
+    if (stats.last_heard_ms_ago != UINT64_MAX) peer.set_last_heard_ms_ago(stats.last_heard_ms_ago);
     peer.set_queued_changes(stats.queued);
     peer.set_unacked_oldest_ms(stats.unacked_oldest_ms);
     peer.set_lag_p50_ms(link_->lag_percentile_ms(50));

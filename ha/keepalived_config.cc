@@ -15,6 +15,10 @@ namespace {
 constexpr std::string_view kTrackProcess = "lbd";
 constexpr std::string_view kTrackFile = "lbd_weight";
 
+// Gratuitous ARPs sent at once by a MASTER that hears a lower priority
+// (keepalived's default burst on becoming MASTER is also 5).
+constexpr int kGarpAfterSplitBrain = 5;
+
 // The kernel keeps 15 characters of a process name (TASK_COMM_LEN - 1);
 // keepalived compares with that, so a longer name would never match.
 constexpr size_t kMaxCommLength = 15;
@@ -48,6 +52,16 @@ void global_defs(std::string& out, const HaConfig& ha) {
     else
         out += "    # No gratuitous ARP refresh while MASTER (only the ones sent on takeover).\n";
     out += "    vrrp_garp_master_refresh " + std::to_string(vrrp.garp_refresh_s) + "\n";
+    // A split brain (both MASTER while they could not hear each other) ends
+    // when the lower priority hears the higher and steps down; but clients
+    // followed whichever gratuitous ARP came last, often the loser's. So the
+    // winner announces the VIP again on hearing the loser's lower-priority
+    // advert, and the loser sends one more advert before it steps down, so
+    // the winner hears it after the loser's last ARP (keepalived #166, #1528).
+    out += "    # After a split brain heals, the winner announces the VIP again (clients may have followed\n"
+           "    # the loser), and the loser sends one last advert before stepping down so the winner hears it.\n";
+    out += "    vrrp_garp_lower_prio_repeat " + std::to_string(kGarpAfterSplitBrain) + "\n";
+    out += "    vrrp_higher_prio_send_advert true\n";
     // A FIFO rather than notify scripts: events arrive in order, nothing is
     // forked per transition, and lbd reads them on its own event loop.
     out += "    # lbd learns its role here, one line per change: INSTANCE \"" + vrrp_instance_name(vrrp) +
@@ -78,7 +92,8 @@ void track_file(std::string& out, const VrrpConfig& vrrp) {
            "#   " + std::to_string(kTrackReady) + "     healthy and in sync with the peer: the priority below\n"
            "#   " + std::to_string(kTrackNotReady) + "  starting or not yet in sync: priority 1, loses to a ready peer,"
            " still takes the VIP alone\n"
-           "#   " + std::to_string(kTrackFault) + "  unhealthy: FAULT, the VIP leaves this node\n"
+           "#   " + std::to_string(kTrackFault) + "  unhealthy, stopping, or gone: FAULT, the VIP leaves this node\n"
+           "#         (lbd's watchdog process writes it the moment lbd exits, even when killed)\n"
            "# Until lbd has written it, the file says not ready (init_file).\n";
     out += "track_file " + std::string(kTrackFile) + " {\n";
     out += "    file \"" + vrrp.track_file + "\"\n";
@@ -99,7 +114,7 @@ void track_file(std::string& out, const VrrpConfig& vrrp) {
 //    reset) for no gain, made by a node whose stick tables may not be synced.
 // VRRPv3 (RFC 5798) because v2 only counts whole seconds; the loader keeps all
 // addresses in one family because keepalived runs one family per instance.
-void instance(std::string& out, const VrrpConfig& vrrp) {
+void instance(std::string& out, const VrrpConfig& vrrp, const RenderOptions& options) {
     out += "# The pair's one VRRP instance. Both nodes start as BACKUP and none preempts: a node listens\n"
            "# before it claims the VIP (no split brain when both restart at once), and a node coming back\n"
            "# leaves the VIP where it is (no second failover). The peer node has another priority and\n"
@@ -122,7 +137,8 @@ void instance(std::string& out, const VrrpConfig& vrrp) {
     out += "    virtual_ipaddress {\n";
     for (const std::string& vip : vrrp.virtual_ips) out += "        " + vip + " dev " + vrrp.interface + "\n";
     out += "    }\n";
-    out += "    track_process {\n        " + std::string(kTrackProcess) + "\n    }\n";
+    if (options.track_process)
+        out += "    track_process {\n        " + std::string(kTrackProcess) + "\n    }\n";
     out += "    track_file {\n        " + std::string(kTrackFile) + "\n    }\n";
     out += "}\n";
 }
@@ -135,9 +151,13 @@ std::string render_keepalived_config(const HaConfig& ha, const RenderOptions& op
     std::string out;
     header(out, ha, options);
     global_defs(out, ha);
-    track_process(out, options);
+    if (options.track_process)
+        track_process(out, options);
+    else
+        out += "# No vrrp_track_process: the kernel's process events do not reach this network namespace.\n"
+               "# lbd's watchdog (track file, below) tells keepalived that lbd is gone.\n\n";
     track_file(out, ha.vrrp);
-    instance(out, ha.vrrp);
+    instance(out, ha.vrrp, options);
     return out;
 }
 

@@ -37,6 +37,11 @@ struct RenderOptions {
     // kernel cuts to 15 characters). Two lbd nodes sharing one PID namespace
     // (the netns tests) need distinct names, e.g. symlinks lbd-a and lbd-b.
     std::string process_name = "lbd";
+    // Render vrrp_track_process at all: only where keepalived can hear
+    // process events (track_process_wanted() in track_watchdog.h decides).
+    // Without it, lbd's watchdog writing FAULT to the track file is what
+    // moves the VIP when lbd dies.
+    bool track_process = true;
     // The lbd config the file is rendered from, named in its header.
     std::string source_path;
 };

@@ -133,10 +133,12 @@ struct VrrpConfig {
     std::string unicast_source;            // same family as the VIPs
     std::vector<std::string> unicast_peers;
     uint32_t advert_interval_ms = 1000;  // 100..25500, a multiple of 10
-    std::string keepalived_config = "/etc/keepalived/keepalived.conf";
     std::string notify_fifo = "/run/lbd/vrrp.fifo";
     std::string track_file = "/run/lbd/vrrp.weight";
     uint32_t garp_refresh_s = 60;  // 0 = off
+    // vrrp_track_process in keepalived's config (config.proto TrackProcess).
+    enum class TrackProcess : uint8_t { kAuto, kOn, kOff };
+    TrackProcess track_process = TrackProcess::kAuto;
 };
 
 // The authenticated TCP link to the peer that carries health and stick tables.

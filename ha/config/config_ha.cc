@@ -177,7 +177,6 @@ VrrpConfig check_vrrp(const pb::Vrrp& msg, const Node& node, Errors& errors) {
         into = value;
         check_ha_path(std::string("ha vrrp ") + field, value, node.at(number), errors);
     };
-    path("keepalived_config", msg.keepalived_config(), out.keepalived_config, F::kKeepalivedConfigFieldNumber);
     path("notify_fifo", msg.notify_fifo(), out.notify_fifo, F::kNotifyFifoFieldNumber);
     path("track_file", msg.track_file(), out.track_file, F::kTrackFileFieldNumber);
 
@@ -187,6 +186,14 @@ VrrpConfig check_vrrp(const pb::Vrrp& msg, const Node& node, Errors& errors) {
         errors.add(node.at(F::kGarpRefreshSFieldNumber),
                    "ha vrrp garp_refresh_s " + std::to_string(out.garp_refresh_s) + " out of range 0.." +
                        std::to_string(kMaxGarpRefreshS));
+    switch (msg.track_process()) {
+        case pb::TRACK_PROCESS_AUTO: out.track_process = VrrpConfig::TrackProcess::kAuto; break;
+        case pb::TRACK_PROCESS_ON: out.track_process = VrrpConfig::TrackProcess::kOn; break;
+        case pb::TRACK_PROCESS_OFF: out.track_process = VrrpConfig::TrackProcess::kOff; break;
+        default:
+            errors.add(node.at(F::kTrackProcessFieldNumber),
+                       "unknown ha vrrp track_process " + std::to_string(msg.track_process()));
+    }
     return out;
 }
 

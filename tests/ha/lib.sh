@@ -36,7 +36,7 @@ wait_until() {
 
 # The test pair's lbd.conf, printed. Named arguments (KEY=VALUE):
 #   node_id priority iface self_ip peer_ip vip vip_prefix admin_socket
-#   keepalived_conf notify_fifo track_file sync_key
+#   notify_fifo track_file sync_key track_process (TRACK_PROCESS_AUTO/ON/OFF)
 #   backends      space-separated NAME=IP:PORT
 #   port_sticky   listener on the VIP for pool "sticky" (round robin + source-IP stickiness)
 #   port_rr       listener on the VIP for pool "rr" (round robin, no stickiness)
@@ -49,8 +49,8 @@ wait_until() {
 # 3 failed connects) or from its peer. See scenario e in scenarios.sh.
 HA_HEALTH_INTERVAL_MS=60000
 render_lbd_config() {
-    local node_id priority iface self_ip peer_ip vip vip_prefix=24 admin_socket keepalived_conf notify_fifo \
-        track_file sync_key backends port_sticky=80 port_rr=81 sync_port=7946
+    local node_id priority iface self_ip peer_ip vip vip_prefix=24 admin_socket notify_fifo \
+        track_file sync_key backends port_sticky=80 port_rr=81 sync_port=7946 track_process=TRACK_PROCESS_AUTO
     local "$@"
     local servers="" b
     for b in $backends; do
@@ -74,9 +74,9 @@ global {
       virtual_ips: "${vip}/${vip_prefix}"
       unicast_source: "${self_ip}"
       unicast_peers: "${peer_ip}"
-      keepalived_config: "${keepalived_conf}"
       notify_fifo: "${notify_fifo}"
       track_file: "${track_file}"
+      track_process: ${track_process}
     }
     sync {
       listen: "${self_ip}:${sync_port}"

@@ -16,6 +16,8 @@
 #   f  the old master comes back: resyncs, and leaves the VIP where it is
 #   g  both nodes restarted at once: never two VIP holders, exactly one after settling (lbd says MASTER there)
 #   h  planned failover with `lbctl ha failover`: gap, and stickiness kept
+#   i  keepalived in the node's own network namespace (a container): SIGKILL of lbd moves the VIP fast
+#   j  split brain healed: partitioned, both hold the VIP; healed, one holder and the client follows it
 #
 # Each scenario starts a fresh pair (lba MASTER, lbb BACKUP; advert interval
 # 100 ms), prints its numbers, and stops the pair (an lbd that exits non-zero
@@ -38,13 +40,13 @@ while (($#)); do
         --lbd) LBD=$2; shift 2 ;;
         --lbctl) LBCTL=$2; shift 2 ;;
         --probe) PROBE=$2; shift 2 ;;
-        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
-        [a-h]) SELECTED+=("$1"); shift ;;
+        -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+        [a-j]) SELECTED+=("$1"); shift ;;
         *) echo "scenarios.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 if ((${#SELECTED[@]} == 0)); then
-    read -r -a SELECTED <<<"${LBD_HA_SCENARIOS:-a b c d e f g h}"
+    read -r -a SELECTED <<<"${LBD_HA_SCENARIOS:-a b c d e f g h i j}"
 fi
 case $TOPOLOGY in
     netns | vagrant) ;;
@@ -62,6 +64,13 @@ source "$HERE/topology_$TOPOLOGY.sh"
 
 # The client sees the other node answer within this long (fixed, also under ASan).
 GAP_LIMIT_MS=1500
+# Scenario i: lbd's watchdog writes FAULT to the track file when lbd dies;
+# keepalived reads it at once and sends a priority-0 advert.
+OWN_NETNS_GAP_LIMIT_MS=500
+# Scenario j: from the heal to one holder, and to the client's answers
+# coming through it (its ARP entry follows the winner's gratuitous ARP).
+HEAL_LIMIT_MS=3000
+PARTITION_MS=6000
 # How long the VIP must stay put when the old master is back (scenario f).
 STAY_MS=3000
 # Window watched when both nodes start at once (scenario g).
@@ -449,6 +458,91 @@ scenario_h() {
     only_holder lbb || fail "VIP holders after the failover: '$(vip_holders)', expected lbb"
     stickiness_check "after the planned failover" "$before"
     rm -f "$before"
+}
+
+# keepalived's vrrp_track_process hears process exits only in the initial
+# network namespace; rendered where keepalived runs, the config leaves it out
+# and lbd's watchdog writes FAULT to the track file instead.
+scenario_i() {
+    echo "i) keepalived in each node's own network namespace (as in a container): SIGKILL of the master's lbd"
+    if ! keepalived_own_netns on; then
+        say "skipped: this topology cannot run keepalived in a network namespace of its own"
+        return
+    fi
+    if fresh_pair; then
+        if lbctl_on lba ha keepalived-config | grep -q '^vrrp_track_process'; then
+            fail "lba renders vrrp_track_process in its own network namespace"
+        else
+            pass "no vrrp_track_process in the config lbd renders there"
+        fi
+        local limit=$GAP_LIMIT_MS
+        GAP_LIMIT_MS=$OWN_NETNS_GAP_LIMIT_MS
+        measure_failover kill_lbd lba
+        GAP_LIMIT_MS=$limit
+        only_holder lbb || fail "VIP holders after the failover: '$(vip_holders)', expected lbb"
+    fi
+    keepalived_own_netns off || fail "cannot render keepalived's config for the root namespace again"
+}
+
+# The client answered via NODE (one connection, 200 ms deadline).
+client_answered_via() {
+    local json
+    json=$(probe poll "$VIP:$PORT_RR" --interval-ms 10 --timeout-ms 200 --count 1)
+    [[ $(probe_json ok <<<"$json" 2>/dev/null) == 1 && $(probe_json last_via <<<"$json" 2>/dev/null) == "$(node_ip "$1")" ]]
+}
+both_hold() { [[ $(vip_holders) == "${LB_NODES[*]}" ]]; }
+
+# A partition makes both nodes MASTER, and the client follows the last
+# gratuitous ARP, lbb's. When it heals, lbb (lower priority) hears lba and
+# steps down, and lba hears lbb's lower-priority advert: it must announce the
+# VIP again, or the client keeps sending to lbb, which no longer has it
+# (keepalived issues #166, #1528; vrrp_garp_lower_prio_repeat and
+# vrrp_higher_prio_send_advert in the render).
+scenario_j() {
+    echo "j) split brain: the nodes cannot hear each other, then can again"
+    fresh_pair || return
+    if ! partition; then
+        say "skipped: this topology cannot partition the two nodes"
+        return
+    fi
+    if wait_until 10000 both_hold; then
+        say "partitioned: both nodes hold the VIP after ${WAITED_MS} ms"
+    else
+        fail "partitioned: holders '$(vip_holders)' after 10 s, expected both"
+        heal
+        return
+    fi
+    wait_until 5000 client_answered_via lbb || fail "during the partition the client does not reach lbb (its GARP)"
+    # The partition lasts a while, as real ones do: past the second burst of
+    # gratuitous ARPs keepalived sends 5 s after taking the VIP (which would
+    # hide a winner that stays silent after the heal), and past the client's
+    # ARP locktime (1 s), during which Linux ignores a second owner's ARP.
+    local json
+    json=$(probe poll "$VIP:$PORT_RR" --interval-ms 20 --timeout-ms 200 --duration-ms "$PARTITION_MS")
+    say "partition held ${PARTITION_MS} ms: the client got $(probe_json ok <<<"$json") answers, last via $(probe_json last_via <<<"$json")"
+    now_ms
+    local healed=$NOW_MS one_ms follow_ms holder
+    heal || { fail "cannot heal the partition"; return; }
+    if wait_until 10000 only_holder lba; then
+        one_ms=$WAITED_MS
+    else
+        fail "healed: holders '$(vip_holders)' after 10 s, expected lba alone"
+        return
+    fi
+    if wait_until 10000 client_answered_via lba; then
+        now_ms
+        follow_ms=$((NOW_MS - healed))
+    else
+        fail "healed: the client does not reach lba within 10 s (no gratuitous ARP after the heal?)"
+        return
+    fi
+    holder=$(vip_holders)
+    say "healed: one holder ($holder) after ${one_ms} ms; the client answered via it after ${follow_ms} ms"
+    if ((one_ms <= HEAL_LIMIT_MS && follow_ms <= HEAL_LIMIT_MS)); then
+        pass "one holder and the client following it within ${HEAL_LIMIT_MS} ms"
+    else
+        fail "one holder after ${one_ms} ms, client following after ${follow_ms} ms (limit ${HEAL_LIMIT_MS} ms)"
+    fi
 }
 
 # ------------------------------------------------------------ main

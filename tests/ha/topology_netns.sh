@@ -31,8 +31,11 @@
 #   lbctl_on NODE ARGS...        lbctl against NODE's lbd
 #   start_lbd NODE / stop_lbd NODE (SIGTERM, fails if lbd exits non-zero) / kill_lbd NODE (SIGKILL)
 #   start_keepalived NODE / stop_keepalived NODE / kill_keepalived NODE (SIGKILL, every process)
+#   keepalived_own_netns on|off  keepalived inside each node's network namespace (as in a container),
+#                                or not; fails where the topology cannot (the scenario is skipped)
 #   keepalived_state NODE        MASTER, BACKUP, FAULT or nothing, from its log since it started
 #   link_down NODE / link_up NODE
+#   partition / heal             the two lbd nodes cannot / can reach each other (both still reach the rest)
 #   has_vip NODE / drop_vip NODE
 #   vip_watch_start / vip_watch_stop / vip_events NODE   every change of the VIP, "EPOCH_MS add|del"
 #   backend_up NAME / backend_down NAME
@@ -193,15 +196,42 @@ kill_lbd() {
 
 # ------------------------------------------------------------ keepalived
 
+# keepalived_own_netns on|off: from now on each node's keepalived runs inside
+# the node's namespace, as in a container with its own network namespace,
+# with the config lbd renders there (no vrrp_track_process: the kernel's
+# process events do not reach it); or, by default, from the root namespace
+# with -s NAMESPACE (see the top of this file).
+KEEPALIVED_OWN_NETNS=0
+keepalived_own_netns() {
+    local node
+    if [[ $1 == on ]]; then KEEPALIVED_OWN_NETNS=1; else KEEPALIVED_OWN_NETNS=0; fi
+    for node in "${LB_NODES[@]}"; do render_keepalived "$node" || return 1; done
+}
+
+# keepalived.conf for NODE, rendered by lbd where keepalived will run (lbd
+# probes the process-events connector there to choose its trackers).
+render_keepalived() {
+    local node=$1 dir=$TOPO_DIR/$1 where=()
+    ((KEEPALIVED_OWN_NETNS)) && where=(ip netns exec "$(ns_of "$node")")
+    if ! "${where[@]}" "$TOPO_DIR/bin/${TOPO_PROC[$node]}" --render-keepalived -c "$dir/lbd.conf" >"$dir/keepalived.conf"; then
+        echo "lbd --render-keepalived failed for $node" >&2
+        return 1
+    fi
+}
+
 start_keepalived() {
     local node=$1
-    local dir=$TOPO_DIR/$node
+    local dir=$TOPO_DIR/$node where=()
     rm -f "$dir/keepalived.pid" "$dir/vrrp.pid"
+    if ((KEEPALIVED_OWN_NETNS)); then
+        where=(ip netns exec "$(ns_of "$node")" keepalived)
+    else
+        where=(keepalived -s "$(ns_of "$node")")
+    fi
     # -n foreground, -l -D -G detailed log to the console only, -P VRRP only;
     # its own pid files (keepalived.pid, vrrp.pid) per node.
     spawn "$dir/keepalived.log" "$dir/keepalived.parent" \
-        keepalived -s "$(ns_of "$node")" -n -l -D -G -P -f "$dir/keepalived.conf" \
-        -p "$dir/keepalived.pid" -r "$dir/vrrp.pid"
+        "${where[@]}" -n -l -D -G -P -f "$dir/keepalived.conf" -p "$dir/keepalived.pid" -r "$dir/vrrp.pid"
 }
 
 stop_keepalived() {
@@ -240,6 +270,17 @@ keepalived_state() {
 
 # ------------------------------------------------------------ links, VIP
 
+# partition / heal: lba and lbb stop hearing each other (VRRP and the sync
+# link) while both still reach the client and the backends: their bridge
+# ports are isolated, and isolated ports only talk to the others.
+partition() {
+    local n
+    for n in "${LB_NODES[@]}"; do bridge -n "$(ns_of sw)" link set dev "$n" isolated on || return 1; done
+}
+heal() {
+    local n
+    for n in "${LB_NODES[@]}"; do bridge -n "$(ns_of sw)" link set dev "$n" isolated off || return 1; done
+}
 link_down() { ip -n "$(ns_of "$1")" link set eth0 down; }
 link_up() { ip -n "$(ns_of "$1")" link set eth0 up; }
 has_vip() { ip -n "$(ns_of "$1")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $VIP/"; }
@@ -371,19 +412,10 @@ topo_up() {
         ln -sf "$LBD" "$TOPO_DIR/bin/${TOPO_PROC[$node]}"
         render_lbd_config node_id="${TOPO_NODE_ID[$node]}" priority="${TOPO_PRIORITY[$node]}" iface=eth0 \
             self_ip="${TOPO_IP[$node]}" peer_ip="${TOPO_IP[$(peer_of "$node")]}" vip="$VIP" vip_prefix="$VIP_PREFIX" \
-            admin_socket="$dir/admin.sock" keepalived_conf="$dir/keepalived.conf" notify_fifo="$dir/run/vrrp.fifo" \
+            admin_socket="$dir/admin.sock" notify_fifo="$dir/run/vrrp.fifo" \
             track_file="$dir/run/vrrp.weight" sync_key="$TOPO_DIR/sync.key" backends="$backends" \
             port_sticky="$PORT_STICKY" port_rr="$PORT_RR" >"$dir/lbd.conf"
-        if ! "$TOPO_DIR/bin/${TOPO_PROC[$node]}" --render-keepalived -c "$dir/lbd.conf" >"$dir/keepalived.conf"; then
-            echo "lbd --render-keepalived failed for $node" >&2
-            return 1
-        fi
-        # Until lbd names the tracked process after argv[0] (lbd-a), say so and rename it here.
-        if ! grep -q "process \"${TOPO_PROC[$node]}\"" "$dir/keepalived.conf"; then
-            echo "note: lbd --render-keepalived does not yet track '${TOPO_PROC[$node]}' (argv[0]); patched in $node's keepalived.conf"
-            sed -i "s/^\(    process \)\"lbd\"$/\1\"${TOPO_PROC[$node]}\"/" "$dir/keepalived.conf"
-            grep -q "process \"${TOPO_PROC[$node]}\"" "$dir/keepalived.conf" || return 1
-        fi
+        render_keepalived "$node" || return 1
     done
     for b in "${BACKENDS[@]}"; do backend_up "$b" || return 1; done
 }

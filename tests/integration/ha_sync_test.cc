@@ -318,6 +318,25 @@ TEST_CASE("ha sync: a server A finds dead is DOWN on B, whose own checks have no
     CHECK(pair.b->process().count(LinePattern("server p/a is UP (synced from lb-a")) == 1);
 }
 
+TEST_CASE("ha status: a peer never heard is 'never heard', and its age is absent from the JSON") {
+    NamedServer a("a"), b("b"), c("c");
+    TempFile key(std::string(48, 'k'), ".key");
+    // The peer's port is free and stays so: nobody answers there.
+    Node alone(NodeSpec{"lb-a", "127.0.0.1", "127.0.0.2", key.path(), "", ""}, pick_free_port(), pick_free_port(),
+               pool_of(a, b, c));
+    REQUIRE(alone.ok());
+    INFO(alone.log());
+
+    Run human = alone.ctl({"ha", "status"});
+    CHECK(human.exit_code == 0);
+    CHECK(contains(human.output, "not connected, never heard"));
+    Run json = alone.ctl({"--json", "ha", "status"});
+    CHECK(json.exit_code == 0);
+    CHECK(contains(json.output, "\"connected\": false"));
+    CHECK_FALSE(contains(json.output, "last_heard_ms_ago"));
+    CHECK_FALSE(contains(json.output, "18446744073709551615"));
+}
+
 TEST_CASE("ha sync: a peer with the wrong key is refused and nothing crosses") {
     NamedServer a("a"), b("b"), c("c");
     Pair pair(pool_of(a, b, c), "", "", std::string(48, 'x'));

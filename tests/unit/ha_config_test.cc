@@ -76,7 +76,7 @@ TEST_CASE("ha: a valid block loads, with the schema's defaults") {
     CHECK(ha.vrrp.unicast_source == "192.168.56.11");
     CHECK(ha.vrrp.unicast_peers == std::vector<std::string>{"192.168.56.12"});
     CHECK(ha.vrrp.advert_interval_ms == 1000);
-    CHECK(ha.vrrp.keepalived_config == "/etc/keepalived/keepalived.conf");
+    CHECK(ha.vrrp.track_process == VrrpConfig::TrackProcess::kAuto);
     CHECK(ha.vrrp.notify_fifo == "/run/lbd/vrrp.fifo");
     CHECK(ha.vrrp.track_file == "/run/lbd/vrrp.weight");
     CHECK(ha.vrrp.garp_refresh_s == 60);
@@ -99,7 +99,7 @@ TEST_CASE("ha: every field set; IPv6 addresses come out canonical") {
     std::string text = with("      interface: \"eth1\"\n",
                             "      interface: \"eth1\"\n"
                             "      advert_interval_ms: 100\n"
-                            "      keepalived_config: \"/etc/keepalived/lbd.conf\"\n"
+                            "      track_process: TRACK_PROCESS_OFF\n"
                             "      notify_fifo: \"/run/lbd/fifo\"\n"
                             "      track_file: \"/run/lbd/weight\"\n"
                             "      garp_refresh_s: 0\n");
@@ -109,7 +109,7 @@ TEST_CASE("ha: every field set; IPv6 addresses come out canonical") {
     text = with("key_file", "heartbeat_ms: 50 key_file", text);
     HaConfig ha = load_ha(text);
     CHECK(ha.vrrp.advert_interval_ms == 100);
-    CHECK(ha.vrrp.keepalived_config == "/etc/keepalived/lbd.conf");
+    CHECK(ha.vrrp.track_process == VrrpConfig::TrackProcess::kOff);
     CHECK(ha.vrrp.notify_fifo == "/run/lbd/fifo");
     CHECK(ha.vrrp.track_file == "/run/lbd/weight");
     CHECK(ha.vrrp.garp_refresh_s == 0);  // written 0 = off, not the default
@@ -192,13 +192,20 @@ TEST_CASE("ha vrrp: advert_interval_ms is 100..25500 in steps of 10") {
                   .vrrp.advert_interval_ms == ms);
 }
 
+// keepalived_config named a file lbd never wrote; the field went (reserved),
+// and a config that still sets it loads as before: nothing depended on it.
+TEST_CASE("ha vrrp: keepalived_config is gone, and an old config that sets it still loads") {
+    HaConfig ha = load_ha(with("priority: 150", "priority: 150\n      keepalived_config: \"/etc/keepalived/keepalived.conf\""));
+    CHECK(ha.vrrp.priority == 150);
+    expect_error(with("priority: 150", "priority: 150\n      track_process: 7"), "track_process",
+                 "unknown ha vrrp track_process 7");
+}
+
 TEST_CASE("ha vrrp: paths are absolute; garp_refresh_s is bounded") {
     expect_error(with("priority: 150", "priority: 150\n      notify_fifo: \"run/lbd/fifo\""), "notify_fifo",
                  "ha vrrp notify_fifo 'run/lbd/fifo' must be an absolute path");
     expect_error(with("priority: 150", "priority: 150\n      track_file: \"/run/lbd/my weight\""), "track_file",
                  "ha vrrp track_file '/run/lbd/my weight' may not contain spaces, quotes or # ! { }");
-    expect_error(with("priority: 150", "priority: 150\n      keepalived_config: \"keepalived.conf\""),
-                 "keepalived_config", "ha vrrp keepalived_config 'keepalived.conf' must be an absolute path");
     expect_error(with("priority: 150", "priority: 150\n      garp_refresh_s: 86401"), "garp_refresh_s",
                  "ha vrrp garp_refresh_s 86401 out of range 0..86400");
 }

@@ -92,6 +92,9 @@ TEST_CASE("keepalived config: the lines that make the pair behave") {
     CHECK(has_line(defs, "router_id lb-a"));
     CHECK(has_line(defs, "vrrp_garp_master_refresh 60"));
     CHECK(has_line(defs, "vrrp_notify_fifo /run/lbd/vrrp.fifo"));
+    // A healed split brain: the winner announces the VIP again (tests/ha scenario j).
+    CHECK(has_line(defs, "vrrp_garp_lower_prio_repeat 5"));
+    CHECK(has_line(defs, "vrrp_higher_prio_send_advert true"));
 
     CHECK(block(conf, "vrrp_track_process lbd") == std::vector<std::string>{"process \"lbd\"", "weight 0"});
     CHECK(block(conf, "track_file lbd_weight") ==
@@ -235,6 +238,29 @@ TEST_CASE("keepalived config: --config-test rejects a broken render") {
     CheckResult family = keepalived_config_test(replace_line(good, "        192.168.56.12\n", "        fd00::12\n"));
     INFO(family.output);
     CHECK(family.exit_code != 0);
+}
+
+// In a network namespace of its own keepalived cannot hear process events:
+// the render leaves vrrp_track_process out (lbd's watchdog writes the track
+// file instead), and keepalived accepts what remains.
+TEST_CASE("keepalived config: without track_process the track file alone tracks lbd") {
+    RenderOptions options = lab_options();
+    options.track_process = false;
+    const std::string conf = render_keepalived_config(lab_node_a(), options);
+    INFO(conf);
+    CHECK(conf.find("vrrp_track_process lbd {") == std::string::npos);
+    const std::string body = joined(block(conf, "vrrp_instance VI_51"));
+    CHECK(body.find("track_process") == std::string::npos);
+    CHECK(body.find("track_file {\nlbd_weight\n}\n") != std::string::npos);
+    CHECK(conf.find("lbd's watchdog process writes it the moment lbd exits") != std::string::npos);
+
+    std::string interface;
+    if (!keepalived_usable(interface)) return;
+    HaConfig ha = lab_node_a();
+    ha.vrrp.interface = interface;
+    CheckResult ok = keepalived_config_test(render_keepalived_config(ha, options));
+    INFO(ok.output);
+    CHECK(ok.exit_code == 0);
 }
 
 // sysconf/keepalived.conf.example is this render for the lab, byte for byte,

@@ -32,7 +32,7 @@ UNIT
 echo 'DAEMON_ARGS="--vrrp"' >/etc/default/keepalived
 
 render_lbd_config node_id="$node_id" priority="$priority" iface="$iface" self_ip="$self_ip" peer_ip="$peer_ip" \
-  vip="$vip" vip_prefix=24 admin_socket=/run/lbd/admin.sock keepalived_conf=/etc/keepalived/keepalived.conf \
+  vip="$vip" vip_prefix=24 admin_socket=/run/lbd/admin.sock \
   notify_fifo=/run/lbd/vrrp.fifo track_file=/run/lbd/vrrp.weight sync_key=/etc/lbd/sync.key \
   backends="$backends" >/etc/lbd/lbd.conf.new
 /usr/sbin/lbd -t -c /etc/lbd/lbd.conf.new
