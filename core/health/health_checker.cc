@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/health/health_probe.h"
+#include "core/health/rise_fall.h"
 #include "core/net/local_errors.h"
 #include "core/base/log.h"
 
