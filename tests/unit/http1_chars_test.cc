@@ -16,7 +16,7 @@ TEST_CASE("is_token: 1*tchar (RFC 9110 §5.6.2)") {
     CHECK(is_token("X-Request-Id"));
     CHECK(is_token("!#$%&'*+-.^_`|~09azAZ"));
     CHECK_FALSE(is_token(""));
-    for (char c : std::string("\"(),/:;<=>?@[\\]{} \t\r\n\x7f", 24)) CHECK_FALSE(is_token(std::string("a") + c));
+    for (char c : std::string("\"(),/:;<=>?@[\\]{} \t\r\n\x7f")) CHECK_FALSE(is_token(std::string("a") + c));
     CHECK_FALSE(is_token(std::string("a\0b", 3)));
 }
 
