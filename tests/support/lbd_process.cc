@@ -156,7 +156,9 @@ std::optional<std::string> TempDir::await_content(const std::string& name, const
                                                   int timeout_ms) const {
     // Watch first, then read: a write between the read and the watch would otherwise be missed.
     UniqueFd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-    if (!inotify || ::inotify_add_watch(inotify.get(), path_.c_str(), IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE) < 0)
+    // IN_MOVED_TO: files replaced whole by rename(2), as track files are.
+    if (!inotify ||
+        ::inotify_add_watch(inotify.get(), path_.c_str(), IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
         return std::nullopt;
     auto deadline = deadline_after(timeout_ms);
     for (;;) {

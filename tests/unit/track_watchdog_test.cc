@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -84,11 +85,15 @@ TEST_CASE("track watchdog: lbd killed -> the track file says FAULT at once; it h
     CHECK(can_bind(port));
     CHECK(dir.read_file("vrrp.weight") == "0\n");
 
+    const auto killed = std::chrono::steady_clock::now();
     REQUIRE(kill(lbd, SIGKILL) == 0);
     REQUIRE(waitpid(lbd, nullptr, 0) == lbd);
     auto content = dir.await_content("vrrp.weight", "-254", 5000);
     REQUIRE(content.has_value());
     CHECK(*content == std::to_string(kTrackFault) + "\n");
+    // Milliseconds here; the bound leaves room for a loaded machine.
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
+    CHECK(took.count() < 1000);
 }
 
 TEST_CASE("track watchdog: a normal stop writes FAULT too, and the watchdog is reaped") {
