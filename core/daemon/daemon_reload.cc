@@ -12,7 +12,8 @@ namespace {
 bool ha_changed(const HaConfig& a, const HaConfig& b) {
     return a.enabled != b.enabled || a.node_id != b.node_id || a.cluster_id != b.cluster_id ||
            a.vrrp.virtual_ips != b.vrrp.virtual_ips || a.vrrp.notify_fifo != b.vrrp.notify_fifo ||
-           a.vrrp.track_file != b.vrrp.track_file || !(a.sync.listen == b.sync.listen) ||
+           a.vrrp.track_file != b.vrrp.track_file || a.vrrp.track_process != b.vrrp.track_process ||
+           !(a.sync.listen == b.sync.listen) ||
            !(a.sync.peer == b.sync.peer) || a.sync.key_file != b.sync.key_file ||
            a.sync.heartbeat_ms != b.sync.heartbeat_ms;
 }
