@@ -36,9 +36,10 @@
 namespace lbd::l7 {
 
 struct Exchange {
+    // `client`: the connection's endpoint (outlives the exchange);
     // `start_ms`: when its head began (monotonic), for time_ms and the
     // request-duration histogram.
-    explicit Exchange(uint64_t start_ms) : start_ms(start_ms) {}
+    Exchange(const ClientEndpoint& client, uint64_t start_ms) : client(client), start_ms(start_ms) {}
     ~Exchange() { release_server(); }
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
@@ -53,7 +54,10 @@ struct Exchange {
         }
     }
 
-    // The request, owned (copy_request), rewritten by the request phases.
+    // Where the request came from (peer, local port, scheme).
+    const ClientEndpoint& client;
+
+    // The request, owned (copy_request), rewritten by the request filters.
     RequestInfo request;
     BodyDecoder request_body;       // checks the request body's framing on its way
     bool request_body_done = true;  // the whole body (if any) read from the client

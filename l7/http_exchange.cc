@@ -141,18 +141,12 @@ void HttpSession::start_response() {
         }
         return start_tunnel();
     }
-    HeaderList& headers = ex.response.headers;
-    ex.sticky.on_response(*ex.server, headers);
-    if (http_.hide_server_headers) {
-        remove_header(headers, "server");
-        remove_header(headers, "x-powered-by");
-    }
-    if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers);
-    apply_header_actions(headers, http_.response_headers);
-    if (http_.forwarded.via) {
-        const std::string* via = find_header(headers, "via");
-        std::string value = (via != nullptr ? *via + ", " : std::string()) + "1.1 lbd";
-        set_header(headers, "Via", value);
+    // Cookie stickiness, response header rewriting (filter.h). An answer
+    // instead of the server's response drops that response with its
+    // connection.
+    if (FilterResult r = listener_->filters().on_response_head(ex); r.responds()) {
+        ex.upstream.reset();
+        return respond(r.answer);
     }
     ex.framing = client_framing(ex.response, ex.request.version);
     // The Connection header is decided now: an HTTP/1.0 de-chunked or an

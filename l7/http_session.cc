@@ -18,11 +18,9 @@
 #include "l7/access_log.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
-#include "l7/rate_limit.h"
 #include "l7/router.h"
 #include "l7/socket_io.h"
 #include "l7/tls_context.h"
-#include "l7/weighted_split.h"
 
 namespace lbd::l7 {
 
@@ -174,49 +172,18 @@ void HttpSession::read_request_head() {
 
 void HttpSession::route_request() {
     Exchange& ex = *exchange_;
-    RequestInfo& request = ex.request;
     // A reverse proxy is no CONNECT tunnel (RFC 9110 §9.3.6).
-    if (request.target_form == TargetForm::kAuthority) {
+    if (ex.request.target_form == TargetForm::kAuthority) {
         HeaderList allow{{"Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"}};
         return respond_local(405, "text/plain; charset=utf-8", "405 Method Not Allowed\n", allow,
                              Termination::kBadRequest, true);
     }
-    ex.route = match_route(http_, request);
-    const HttpRouteConfig* route = ex.route;
-    if (auto refused = listener_->rate_limits().check(route, request, endpoint_.peer)) {
-        HeaderList retry_after{{"Retry-After", std::to_string(refused->retry_after_s)}};
-        const int status = refused->zone->config().status;
-        auto [content_type, body] = error_body(http_, status);
-        return respond_local(status, content_type, body, retry_after, Termination::kRateLimited, false);
-    }
-    if (route != nullptr) {
-        switch (route->action) {
-            case HttpRouteAction::kRedirect: {
-                HeaderList location{{"Location", redirect_location(route->redirect, request, endpoint_.scheme)}};
-                HeaderList extra = location;
-                std::string body = std::to_string(route->redirect.status) + " " +
-                                   reason_phrase(route->redirect.status) + "\n";
-                return respond_local(route->redirect.status, "text/plain; charset=utf-8", body, extra,
-                                     Termination::kLocal, false);
-            }
-            case HttpRouteAction::kRespond:
-                return respond_local(route->respond.status, route->respond.content_type, route->respond.body, {},
-                                     Termination::kLocal, false);
-            case HttpRouteAction::kPool: ex.pool = listener_->pool(route->pool); break;
-            case HttpRouteAction::kSplit:
-                ex.pool = choose_split_pool(listener_->split(*route), *listener_, worker_, request);
-                break;
-        }
-        rewrite_path(*route, request);
-    } else {
-        ex.pool = listener_->default_pool();
-    }
-    if (ex.pool == nullptr) return respond_error(404, Termination::kNoRoute);
-
-    add_forwarding_headers(request, http_.forwarded, endpoint_);
-    if (route != nullptr) apply_header_actions(request.headers, route->request_headers);
-    apply_header_actions(request.headers, http_.request_headers);
-    ex.sticky.begin(*ex.pool, request);
+    // Matched before the filters, which may count or act per route.
+    ex.route = match_route(http_, ex.request);
+    // Rate limits, the router (the pool, or a local answer), request
+    // header rewriting (filter.h).
+    if (FilterResult r = listener_->filters().on_request_head(ex); r.responds()) return respond(r.answer);
+    ex.sticky.begin(*ex.pool, ex.request);
     choose_server();
 }
 
@@ -301,7 +268,7 @@ void HttpSession::connect_failed(const char* why) {
 
 Exchange& HttpSession::begin_exchange() {
     head_started_ = true;
-    return exchange_.emplace(head_start_ms_);
+    return exchange_.emplace(endpoint_, head_start_ms_);
 }
 
 void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,
@@ -322,6 +289,10 @@ void HttpSession::respond_local(int status, const std::string& content_type, con
         1, std::memory_order_relaxed);
     close_after_ = close;
     finish_request(term);
+}
+
+void HttpSession::respond(const LocalAnswer& answer) {
+    respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term, answer.close);
 }
 
 void HttpSession::respond_error(int status, Termination term) {

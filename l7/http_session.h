@@ -6,18 +6,18 @@
 // and parking, timers).
 //
 // Each request goes through the phases below, each one function with one
-// input and one output (STYLE.md #6). Later features slot in at a phase:
-// cookie stickiness in choose_server() and start_response() (cookie_sticky.h),
-// rate limits in route_request(),
-// caching around send_request()/read_response_head().
+// input and one output (STYLE.md #6). What acts on a request or response
+// head is a filter (filter.h: rate limits, the router, header rewriting,
+// cookie stickiness), run in order at phases 2 and 5; later features
+// (access control, auth, caching, compression) are more filters there.
 //
 //   1 read_request_head   client bytes         -> exchange_ (request: an owned copy)
-//   2 route_request       request              -> route + pool, or a local answer
-//                                                 (rate limits: 429 with Retry-After)
+//   2 route_request       request              -> route matched; request filters: pool, or a local
+//                                                 answer (429, redirect, fixed, 404)
 //   3 choose_server       pool + client        -> server (the pool's ServerPicker)
 //     connect_server      server               -> upstream (idle reused, or a new connect)
 //   4 send_request        request              -> head written, body streamed
-//   5 read_response_head  server bytes         -> response (1xx relayed; 101 -> tunnel)
+//   5 read_response_head  server bytes         -> response (1xx relayed; 101 -> tunnel); response filters
 //   6 pump_response_body  server bytes         -> client (as is, or de-chunked for HTTP/1.0)
 //   7 finish_request      termination          -> access log, exchange_ dropped; next request, or close
 //
@@ -60,6 +60,7 @@
 #include "core/event.h"
 #include "core/pool.h"
 #include "l7/exchange.h"
+#include "l7/filter.h"
 #include "l7/http_message.h"
 #include "l7/http_parser.h"
 #include "l7/parked_client.h"
@@ -122,6 +123,7 @@ private:
     // Answers and endings (http_session.cc).
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
                        Termination term, bool close);
+    void respond(const LocalAnswer& answer);
     void respond_error(int status, Termination term);
     void connect_failed(const char* why);
     void flush_and_close();
