@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@
 #include "l7/http_body.h"
 #include "l7/http_message.h"
 #include "l7/http_parser.h"
+#include "l7/proxy_error.h"
 #include "l7/upstream.h"
 
 namespace lbd::l7 {
@@ -46,6 +48,12 @@ struct Exchange {
 
     // Closes the server connection (if still held) and gives the server's
     // slot back (if one is held).
+    // The last attempt was a reused connection the server closed, and is
+    // retried once on a new connection (README "Retries").
+    bool fresh_connection_only() const {
+        return last_error && last_error->cause == ErrorCause::kServerClosed && last_error->retryable;
+    }
+
     void release_server() {
         upstream.reset();
         if (server != nullptr) {
@@ -69,7 +77,9 @@ struct Exchange {
     std::shared_ptr<Server> server;        // holds one of its slots while set
     std::vector<const Server*> tried;      // servers that failed or were full
     std::unique_ptr<UpstreamConn> upstream;
-    bool fresh_only = false;    // the reused connection failed: the retry connects anew
+    // The last server-side failure of this exchange (proxy_error.h), which
+    // decides the next attempt.
+    std::optional<ProxyError> last_error;
     bool server_bytes = false;  // some response byte came on `upstream`
     bool server_eof = false;
 

@@ -107,7 +107,7 @@ void HttpSession::read_response_head() {
             LOG_DEBUG("http listener=%s server=%s: bad response: %s", listener_->config().name.c_str(),
                       ex.server_label.c_str(), to_string(r.error));
             ex.upstream.reset();
-            return respond_error(502, Termination::kBadResponse);
+            return server_failed(ProxyError::server(ErrorCause::kBadResponse));
         }
         if (ex.header_ms < 0) ex.header_ms = static_cast<int64_t>(monotonic_ms() - ex.request_sent_ms);
         ResponseInfo info = copy_response(head);
@@ -137,7 +137,7 @@ void HttpSession::start_response() {
     if (ex.response.status == 101) {
         if (!ex.request.upgrade) {  // switching protocols nobody asked for
             ex.upstream.reset();
-            return respond_error(502, Termination::kBadResponse);
+            return server_failed(ProxyError::server(ErrorCause::kBadResponse));
         }
         return start_tunnel();
     }
@@ -231,19 +231,18 @@ void HttpSession::server_closed(bool error) {
         // Checked in this order: an answered request's exchange is gone.
         if (closed_ || phase_ != Phase::kExchange || ex.response_started) return;
         ex.upstream.reset();
-        return respond_error(502, Termination::kBadResponse);
+        return server_failed(ProxyError::server(ErrorCause::kBadResponse));
     }
     // A reused connection the server closed before our request reached it:
     // once, on a fresh connection, when sending it again is safe.
-    if (!ex.server_bytes && ex.upstream->reused && ex.request.replayable() && !ex.fresh_only) {
-        LOG_DEBUG("http listener=%s server=%s: reused connection closed; retrying on a new one",
-                  listener_->config().name.c_str(), ex.server_label.c_str());
-        ex.upstream.reset();
-        ex.fresh_only = true;
-        return connect_server();
-    }
+    const bool retryable = !ex.server_bytes && ex.upstream->reused && ex.request.replayable() &&
+                           !ex.fresh_connection_only();
+    const ProxyError& closed = ex.last_error.emplace(ProxyError::server(ErrorCause::kServerClosed, retryable));
     ex.upstream.reset();
-    respond_error(502, Termination::kServerAbort);
+    if (!closed.retryable) return server_failed(closed);
+    LOG_DEBUG("http listener=%s server=%s: reused connection closed; retrying on a new one",
+              listener_->config().name.c_str(), ex.server_label.c_str());
+    connect_server();
 }
 
 // --- upgraded connections -------------------------------------------------------------

@@ -202,10 +202,9 @@ void HttpSession::choose_server() {
         server = nullptr;
     }
     if (server == nullptr)
-        return respond_error(503, ex.tried.empty() ? Termination::kNoServer : Termination::kConnectFailed);
+        return server_failed(ProxyError::server(ex.tried.empty() ? ErrorCause::kNoServer : ErrorCause::kConnectFailed));
     ex.server = std::move(server);
     ex.server_label = ex.pool->name() + "/" + ex.server->name();
-    ex.fresh_only = false;
     connect_server();
 }
 
@@ -215,7 +214,7 @@ void HttpSession::connect_server() {
     ex.server_bytes = false;
     ex.server_eof = false;
     const std::shared_ptr<const TlsClientContext>& tls = listener_->pool_tls(ex.pool->name());
-    if (!ex.fresh_only && http_.max_idle_per_server != 0) ex.upstream = worker_.upstreams().take(ex.server.get());
+    if (!ex.fresh_connection_only() && http_.max_idle_per_server != 0) ex.upstream = worker_.upstreams().take(ex.server.get());
     if (ex.upstream && ex.upstream->tls != tls) ex.upstream.reset();  // made before a reload changed the pool's tls
     if (ex.upstream) {
         bufferevent_setcb(ex.upstream->bev.get(), &HttpSession::on_server_read, &HttpSession::on_server_write,
@@ -260,7 +259,11 @@ void HttpSession::connect_failed(const char* why) {
     LOG_DEBUG("pool %s: connect to %s failed: %s", ex.pool->name().c_str(), server->name().c_str(), why);
     if (passive_connect_failure(*server, ex.pool->config(), why))
         worker_.schedule_revive(server, ex.pool->config().passive_health.ejection_ms);
-    if (ex.tried.size() > ex.pool->config().retries) return respond_error(503, Termination::kConnectFailed);
+    // Nothing reached the server: another one may take the request, up to
+    // the pool's retries.
+    const ProxyError& error = ex.last_error.emplace(
+        ProxyError::server(ErrorCause::kConnectFailed, ex.tried.size() <= ex.pool->config().retries));
+    if (!error.retryable) return server_failed(error);
     choose_server();
 }
 

@@ -126,6 +126,8 @@ private:
     void respond(const LocalAnswer& answer);
     void respond_error(int status, Termination term);
     void connect_failed(const char* why);
+    // A server-side failure ends the exchange: its status, its termination.
+    void server_failed(const ProxyError& error) { respond_error(error.status(), error.termination()); }
     void flush_and_close();
     void close(Termination term);
     // Ends the session object (closed or parked): timers off, freed from the loop.

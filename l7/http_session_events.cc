@@ -125,7 +125,7 @@ void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
             self->begin_exchange();
             return self->respond_error(408, Termination::kHeaderTimeout);
         case Timer::kConnect: return self->connect_failed("connect timed out");
-        case Timer::kResponse: return self->respond_error(504, Termination::kServerTimeout);
+        case Timer::kResponse: return self->server_failed(ProxyError::server(ErrorCause::kResponseTimeout));
         case Timer::kBodyIdle:
         case Timer::kTunnelIdle:
         case Timer::kFlush: {
