@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <tuple>
 
+#include "l7/cookie_sticky_filter.h"
+#include "l7/header_filters.h"
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"
+#include "l7/route_filter.h"
 
 namespace lbd::l7 {
 
@@ -35,6 +38,12 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
         if (route.action == HttpRouteAction::kSplit)
             splits_.emplace(std::piecewise_construct, std::forward_as_tuple(&route),
                             std::forward_as_tuple(route, runtime_->pools));
+    // The order is the phase diagram of filter.h.
+    filters_.add(std::make_unique<RateLimitFilter>(rate_limits_, http()));
+    filters_.add(std::make_unique<RouteFilter>(*this, worker_));
+    filters_.add(std::make_unique<RequestHeadersFilter>(http()));
+    filters_.add(std::make_unique<CookieStickyFilter>());
+    filters_.add(std::make_unique<ResponseHeadersFilter>(http()));
 }
 
 void HttpListener::start() {

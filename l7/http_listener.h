@@ -10,6 +10,7 @@
 #include "core/balance/pool.h"
 #include "core/tier/runtime.h"
 #include "core/tier/tcp_listener.h"
+#include "l7/filter.h"
 #include "l7/proxy_types.h"
 #include "l7/rate_limit.h"
 #include "l7/weighted_split.h"
@@ -39,6 +40,8 @@ public:
     // with a split) on this worker.
     SplitRoute& split(const HttpRouteConfig& route) { return splits_.at(&route); }
     const ListenerRateLimits& rate_limits() const { return rate_limits_; }
+    // The request and response filters of this listener's exchanges, in order.
+    const FilterChain& filters() const { return filters_; }
 
     // Null: plain HTTP.
     TlsServerContext* server_tls() const { return server_tls_; }
@@ -65,6 +68,7 @@ private:
     TcpListener listener_;
     std::map<const HttpRouteConfig*, SplitRoute> splits_;
     ListenerRateLimits rate_limits_;
+    FilterChain filters_;  // last: its filters refer to the members above
 };
 
 }  // namespace lbd::l7

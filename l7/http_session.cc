@@ -19,11 +19,9 @@
 #include "l7/access_log.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
-#include "l7/rate_limit.h"
 #include "l7/router.h"
 #include "l7/socket_io.h"
 #include "l7/tls/tls_context.h"
-#include "l7/weighted_split.h"
 
 namespace lbd::l7 {
 
@@ -113,7 +111,7 @@ void HttpSession::read_waiting() {
 
 void HttpSession::drain() {
     draining_ = true;
-    if (phase_ == Phase::kIdle || (phase_ == Phase::kHead && !in_request_ &&
+    if (phase_ == Phase::kIdle || (phase_ == Phase::kHead && !head_started_ &&
                                    evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0))
         close(Termination::kOk);  // nothing in flight: a plain FIN
     else
@@ -122,7 +120,7 @@ void HttpSession::drain() {
 
 void HttpSession::arm(Timer kind, uint32_t ms) {
     // A request is timed from the start of its head phase.
-    if (kind == Timer::kHeader) request_start_ms_ = monotonic_ms();
+    if (kind == Timer::kHeader) head_start_ms_ = monotonic_ms();
     timer_kind_ = kind;
     timer_ms_ = ms;
     if (kind == Timer::kNone) {
@@ -139,7 +137,7 @@ void HttpSession::read_request_head() {
     evbuffer* in = bufferevent_get_input(client_.bev.get());
     const size_t available = evbuffer_get_length(in);
     if (available == 0) return;
-    in_request_ = true;
+    head_started_ = true;
     const size_t n = std::min<size_t>(available, http_.limits.max_header_bytes);
     const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
     HttpRequestHead& head = worker_.request_head();
@@ -149,24 +147,24 @@ void HttpSession::read_request_head() {
     head.clear();
     HeadParseResult result = parse_request_head(std::string_view(data, n), request_limits_, head, &req_scan_);
     if (result.status == HeadStatus::kIncomplete) return;
-    loggable_ = true;
+    Exchange& ex = begin_exchange();
     listener_->stats().requests.fetch_add(1, std::memory_order_relaxed);
     if (result.status == HeadStatus::kError) {
         // Enough of the head for the log line, when the parser got that far.
-        request_.method = std::string(head.method_token.substr(0, 32));
-        request_.path = std::string(head.target.substr(0, 256));
+        ex.request.method = std::string(head.method_token.substr(0, 32));
+        ex.request.path = std::string(head.target.substr(0, 256));
         LOG_DEBUG("http listener=%s client=%s: bad request: %s", listener_->config().name.c_str(),
                   endpoint_.peer.to_string().c_str(), to_string(result.error));
         return respond_error(http_status(result.error), Termination::kBadRequest);
     }
-    request_ = copy_request(head);
-    bytes_in_ = result.consumed;
+    ex.request = copy_request(head);
+    ex.bytes_in = result.consumed;
     evbuffer_drain(in, result.consumed);
-    req_body_ = BodyDecoder(request_.framing, request_.content_length, request_limits_);
-    req_body_done_ = req_body_.done();
+    ex.request_body = BodyDecoder(ex.request.framing, ex.request.content_length, request_limits_);
+    ex.request_body_done = ex.request_body.done();
     arm(Timer::kNone, 0);
-    if (http_.limits.max_body_bytes != 0 && request_.framing == BodyFraming::kContentLength &&
-        request_.content_length > http_.limits.max_body_bytes)
+    if (http_.limits.max_body_bytes != 0 && ex.request.framing == BodyFraming::kContentLength &&
+        ex.request.content_length > http_.limits.max_body_bytes)
         return respond_error(413, Termination::kBadRequest);
     route_request();
 }
@@ -174,101 +172,73 @@ void HttpSession::read_request_head() {
 // --- 2. the route -----------------------------------------------------------------
 
 void HttpSession::route_request() {
+    Exchange& ex = *exchange_;
     // A reverse proxy is no CONNECT tunnel (RFC 9110 §9.3.6).
-    if (request_.target_form == TargetForm::kAuthority) {
+    if (ex.request.target_form == TargetForm::kAuthority) {
         HeaderList allow{{"Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"}};
         return respond_local(405, "text/plain; charset=utf-8", "405 Method Not Allowed\n", allow,
                              Termination::kBadRequest, true);
     }
-    route_ = match_route(http_, request_);
-    if (auto refused = listener_->rate_limits().check(route_, request_, endpoint_.peer)) {
-        HeaderList retry_after{{"Retry-After", std::to_string(refused->retry_after_s)}};
-        const int status = refused->zone->config().status;
-        auto [content_type, body] = error_body(http_, status);
-        return respond_local(status, content_type, body, retry_after, Termination::kRateLimited, false);
-    }
-    if (route_ != nullptr) {
-        switch (route_->action) {
-            case HttpRouteAction::kRedirect: {
-                HeaderList location{{"Location", redirect_location(route_->redirect, request_, endpoint_.scheme)}};
-                HeaderList extra = location;
-                std::string body = std::to_string(route_->redirect.status) + " " +
-                                   reason_phrase(route_->redirect.status) + "\n";
-                return respond_local(route_->redirect.status, "text/plain; charset=utf-8", body, extra,
-                                     Termination::kLocal, false);
-            }
-            case HttpRouteAction::kRespond:
-                return respond_local(route_->respond.status, route_->respond.content_type, route_->respond.body, {},
-                                     Termination::kLocal, false);
-            case HttpRouteAction::kPool: pool_ = listener_->pool(route_->pool); break;
-            case HttpRouteAction::kSplit:
-                pool_ = choose_split_pool(listener_->split(*route_), *listener_, worker_, request_);
-                break;
-        }
-        rewrite_path(*route_, request_);
-    } else {
-        pool_ = listener_->default_pool();
-    }
-    if (pool_ == nullptr) return respond_error(404, Termination::kNoRoute);
-
-    add_forwarding_headers(request_, http_.forwarded, endpoint_);
-    if (route_ != nullptr) apply_header_actions(request_.headers, route_->request_headers);
-    apply_header_actions(request_.headers, http_.request_headers);
-    tried_.clear();
-    sticky_.begin(*pool_, request_);
+    // Matched before the filters, which may count or act per route.
+    ex.route = match_route(http_, ex.request);
+    // Rate limits, the router (the pool, or a local answer), request
+    // header rewriting (filter.h).
+    if (FilterResult r = listener_->filters().on_request_head(ex); r.responds()) return respond(r.answer);
+    ex.sticky.begin(*ex.pool, ex.request);
     choose_server();
 }
 
 // --- 3. the server ------------------------------------------------------------------
 
 void HttpSession::choose_server() {
-    ServerPicker& picker = worker_.picker_for(*pool_, listener_->runtime());
+    Exchange& ex = *exchange_;
+    ServerPicker& picker = worker_.picker_for(*ex.pool, listener_->runtime());
     std::shared_ptr<Server> server;
     // A server can fill up between the pick and the slot (other workers).
     for (size_t attempt = 0; attempt <= picker.server_count(); ++attempt) {
         // The server the stickiness cookie names, if usable, else the balancer's.
-        server = sticky_.pick(picker, endpoint_.peer, tried_);
+        server = ex.sticky.pick(picker, endpoint_.peer, ex.tried);
         if (server == nullptr || server->try_acquire_slot()) break;
-        tried_.push_back(server.get());
+        ex.tried.push_back(server.get());
         server = nullptr;
     }
     if (server == nullptr)
-        return respond_error(503, tried_.empty() ? Termination::kNoServer : Termination::kConnectFailed);
-    server_ = std::move(server);
-    server_label_ = pool_->name() + "/" + server_->name();
-    fresh_only_ = false;
+        return server_failed(ProxyError::server(ex.tried.empty() ? ErrorCause::kNoServer : ErrorCause::kConnectFailed));
+    ex.server = std::move(server);
+    ex.server_label = ex.pool->name() + "/" + ex.server->name();
     connect_server();
 }
 
 void HttpSession::connect_server() {
+    Exchange& ex = *exchange_;
     phase_ = Phase::kConnecting;
-    server_bytes_ = false;
-    server_eof_ = false;
-    const std::shared_ptr<const TlsClientContext>& tls = listener_->pool_tls(pool_->name());
-    if (!fresh_only_ && http_.max_idle_per_server != 0) upstream_ = worker_.upstreams().take(server_.get());
-    if (upstream_ && upstream_->tls != tls) upstream_.reset();  // made before a reload changed the pool's tls
-    if (upstream_) {
-        bufferevent_setcb(upstream_->bev.get(), &HttpSession::on_server_read, &HttpSession::on_server_write,
+    ex.server_bytes = false;
+    ex.server_eof = false;
+    const std::shared_ptr<const TlsClientContext>& tls = listener_->pool_tls(ex.pool->name());
+    if (!ex.fresh_connection_only() && http_.max_idle_per_server != 0) ex.upstream = worker_.upstreams().take(ex.server.get());
+    if (ex.upstream && ex.upstream->tls != tls) ex.upstream.reset();  // made before a reload changed the pool's tls
+    if (ex.upstream) {
+        bufferevent_setcb(ex.upstream->bev.get(), &HttpSession::on_server_read, &HttpSession::on_server_write,
                           &HttpSession::on_server_event, this);
-        connect_ms_ = 0;
+        ex.connect_ms = 0;
         return send_request();
     }
-    upstream_ = std::make_unique<UpstreamConn>();
-    upstream_->server = server_;
-    upstream_->tls = tls;
+    ex.upstream = std::make_unique<UpstreamConn>();
+    ex.upstream->server = ex.server;
+    ex.upstream->tls = tls;
     // Over TLS the server is checked against the pool's server_name or, if
     // none, its address (an IP: against the certificate's IP SANs).
-    const bool by_address = tls != nullptr && pool_->config().tls.context.server_name.empty();
-    upstream_->bev = make_server_stream(worker_.base(), tls.get(), by_address ? server_->address().ip_string() : "");
-    if (!upstream_->bev) return connect_failed("tls: cannot make an SSL (out of memory)");
-    bufferevent* bev = upstream_->bev.get();
+    const bool by_address = tls != nullptr && ex.pool->config().tls.context.server_name.empty();
+    ex.upstream->bev =
+        make_server_stream(worker_.base(), tls.get(), by_address ? ex.server->address().ip_string() : "");
+    if (!ex.upstream->bev) return connect_failed("tls: cannot make an SSL (out of memory)");
+    bufferevent* bev = ex.upstream->bev.get();
     bufferevent_setcb(bev, &HttpSession::on_server_read, &HttpSession::on_server_write, &HttpSession::on_server_event,
                       this);
-    server_->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
-    connect_start_ms_ = monotonic_ms();
-    const SocketAddress& addr = server_->address();
+    ex.server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    ex.connect_start_ms = monotonic_ms();
     // bufferevent_socket_connect takes a non-const sockaddr.
-    SocketAddress copy = addr;
+    SocketAddress copy = ex.server->address();
     if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0) {
         if (local_cause(errno)) return local_connect_failure(errno);
         return connect_failed(strerror(errno));
@@ -277,58 +247,63 @@ void HttpSession::connect_server() {
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint32_t timeout = http_.timeouts.server_connect_ms != 0 ? http_.timeouts.server_connect_ms
-                                                            : pool_->config().connect_timeout_ms;
+                                                            : ex.pool->config().connect_timeout_ms;
     arm(Timer::kConnect, timeout);
 }
 
 void HttpSession::connect_failed(const char* why) {
-    upstream_.reset();
-    std::shared_ptr<Server> server = std::move(server_);
-    server_ = nullptr;
+    Exchange& ex = *exchange_;
+    ex.upstream.reset();
+    std::shared_ptr<Server> server = std::move(ex.server);
+    ex.server = nullptr;
     server->release_slot();
     server->counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
-    tried_.push_back(server.get());
-    LOG_DEBUG("pool %s: connect to %s failed: %s", pool_->name().c_str(), server->name().c_str(), why);
-    if (passive_connect_failure(*server, pool_->config(), why))
-        worker_.schedule_revive(server, pool_->config().passive_health.ejection_ms);
-    if (tried_.size() > pool_->config().retries) return respond_error(503, Termination::kConnectFailed);
+    ex.tried.push_back(server.get());
+    LOG_DEBUG("pool %s: connect to %s failed: %s", ex.pool->name().c_str(), server->name().c_str(), why);
+    if (passive_connect_failure(*server, ex.pool->config(), why))
+        worker_.schedule_revive(server, ex.pool->config().passive_health.ejection_ms);
+    // Nothing reached the server: another one may take the request, up to
+    // the pool's retries.
+    const ProxyError& error = ex.last_error.emplace(
+        ProxyError::server(ErrorCause::kConnectFailed, ex.tried.size() <= ex.pool->config().retries));
+    if (!error.retryable) return server_failed(error);
     choose_server();
 }
 
 void HttpSession::local_connect_failure(int err) {
+    Exchange& ex = *exchange_;
     uint64_t unlogged = 0;
     if (count_local_error(LocalWhere::kL7Connect, *local_cause(err), &unlogged)) {
         LOG_WARN("pool %s: cannot connect to %s: %s (lbd's own shortage, not the server's: answering 503; "
                  "%llu more not logged)",
-                 pool_->name().c_str(), server_->name().c_str(), strerror(err),
+                 ex.pool->name().c_str(), ex.server->name().c_str(), strerror(err),
                  static_cast<unsigned long long>(unlogged));
     }
-    release_server();
-    respond_error(503, Termination::kLocalError);
-}
-
-void HttpSession::release_server() {
-    upstream_.reset();
-    if (server_ != nullptr) {
-        server_->release_slot();
-        server_ = nullptr;
-    }
+    // The server is not blamed: no connect failure counted, no passive ejection, no retry elsewhere.
+    ex.release_server();
+    server_failed(ex.last_error.emplace(ProxyError::local(ErrorCause::kLocalShortage)));
 }
 
 // --- answers lbd writes itself ----------------------------------------------------
 
+Exchange& HttpSession::begin_exchange() {
+    head_started_ = true;
+    return exchange_.emplace(endpoint_, head_start_ms_);
+}
+
 void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,
                                 const HeaderList& extra, Termination term, bool close) {
-    release_server();
+    Exchange& ex = *exchange_;
+    ex.release_server();
     // Unread request body bytes would be taken for the next request.
-    close = close || !req_body_done_ || !request_.keep_alive || draining_ ||
+    close = close || !ex.request_body_done || !ex.request.keep_alive || draining_ ||
             (client_eof_ && evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0);
-    status_ = status;
+    ex.status = status;
     HeaderList headers = extra;
-    if (route_ != nullptr) apply_header_actions(headers, route_->response_headers);
+    if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers);
     std::string out = local_response(status, content_type, body, headers, http_.response_headers,
-                                     request_.method_kind == HttpMethod::kHead, close, request_.version);
-    bytes_out_ += out.size();
+                                     ex.request.method_kind == HttpMethod::kHead, close, ex.request.version);
+    ex.bytes_out += out.size();
     bufferevent_write(client_.bev.get(), out.data(), out.size());
     listener_->stats().responses[static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1)].fetch_add(
         1, std::memory_order_relaxed);
@@ -336,9 +311,13 @@ void HttpSession::respond_local(int status, const std::string& content_type, con
     finish_request(term);
 }
 
+void HttpSession::respond(const LocalAnswer& answer) {
+    respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term, answer.close);
+}
+
 void HttpSession::respond_error(int status, Termination term) {
     // A response already under way cannot be replaced: cut the connection.
-    if (resp_started_) return close(term);
+    if (exchange_->response_started) return close(term);
     auto [content_type, body] = error_body(http_, status);
     const bool parse_error = term == Termination::kBadRequest || term == Termination::kHeaderTimeout;
     respond_local(status, content_type, body, {}, term, parse_error);
@@ -349,7 +328,7 @@ void HttpSession::respond_error(int status, Termination term) {
 void HttpSession::flush_streams() {
     if (closed_) return;
     flush_output(client_.bev.get());
-    if (upstream_) flush_output(upstream_->bev.get());
+    if (exchange_ && exchange_->upstream) flush_output(exchange_->upstream->bev.get());
 }
 
 void HttpSession::wait_idle() {
@@ -359,8 +338,8 @@ void HttpSession::wait_idle() {
 }
 
 bool HttpSession::can_park() const {
-    return (client_.ssl == nullptr || handshake_done_) && !client_eof_ && !draining_ && !upstream_ &&
-           server_ == nullptr;
+    // Between requests there is no exchange, so no server connection or slot.
+    return (client_.ssl == nullptr || handshake_done_) && !client_eof_ && !draining_ && !exchange_;
 }
 
 void HttpSession::park_idle() {
@@ -408,9 +387,8 @@ void HttpSession::retire() {
 
 void HttpSession::close(Termination term) {
     if (closed_) return;
-    end_request(term);
+    end_request(term);  // also gives back the server connection and slot
     retire();
-    release_server();
     if (term == Termination::kDrain || term == Termination::kServerAbort || term == Termination::kClientAbort) {
         // RST rather than FIN: a truncated response must not look complete.
         int fd = bufferevent_getfd(client_.bev.get());
@@ -425,22 +403,22 @@ void HttpSession::close(Termination term) {
     listener_->connection_closed();
 }
 
-void HttpSession::log_request(Termination term) {
+void HttpSession::log_request(const Exchange& ex, Termination term) {
     if (!worker_.global().log_connections) return;
     AccessRecord r;
     r.listener = listener_->config().name;
     r.client = endpoint_.peer.to_string();
-    r.host = request_.host_header;
-    r.method = request_.method;
-    r.path = request_.path;
-    r.status = status_;
-    r.bytes_in = bytes_in_;
-    r.bytes_out = bytes_out_;
-    r.server = server_label_.empty() ? "-" : server_label_;
-    r.route = route_ != nullptr && !route_->name.empty() ? route_->name : "-";
-    r.time_ms = static_cast<int64_t>(monotonic_ms() - request_start_ms_);
-    r.connect_ms = connect_ms_;
-    r.header_ms = header_ms_;
+    r.host = ex.request.host_header;
+    r.method = ex.request.method;
+    r.path = ex.request.path;
+    r.status = ex.status;
+    r.bytes_in = ex.bytes_in;
+    r.bytes_out = ex.bytes_out;
+    r.server = ex.server_label.empty() ? "-" : ex.server_label;
+    r.route = ex.route != nullptr && !ex.route->name.empty() ? ex.route->name : "-";
+    r.time_ms = static_cast<int64_t>(monotonic_ms() - ex.start_ms);
+    r.connect_ms = ex.connect_ms;
+    r.header_ms = ex.header_ms;
     r.term = to_string(term);
     if (client_.ssl != nullptr) {
         r.tls_version = tls_version_name(client_.ssl);

@@ -1,22 +1,25 @@
 // One client connection of the HTTP proxy, and the requests it carries, one
 // at a time (pipelined requests wait in the input buffer, so responses go
-// out in order).
+// out in order). Each request and its response is an Exchange (exchange.h),
+// made when its head is read and dropped when its response ends; this object
+// keeps only what outlives a request (stream, listener, endpoint, keep-alive
+// and parking, timers).
 //
 // Each request goes through the phases below, each one function with one
-// input and one output (STYLE.md #6). Later features slot in at a phase:
-// cookie stickiness in choose_server() and start_response() (cookie_sticky.h),
-// rate limits in route_request(),
-// caching around send_request()/read_response_head().
+// input and one output (STYLE.md #6). What acts on a request or response
+// head is a filter (filter.h: rate limits, the router, header rewriting,
+// cookie stickiness), run in order at phases 2 and 5; later features
+// (access control, auth, caching, compression) are more filters there.
 //
-//   1 read_request_head   client bytes         -> request_ (owned copy)
-//   2 route_request       request_             -> route_ + pool_, or a local answer
-//                                                 (rate limits: 429 with Retry-After)
-//   3 choose_server       pool_ + client       -> server_ (the pool's ServerPicker)
-//     connect_server      server_              -> upstream_ (idle reused, or a new connect)
-//   4 send_request        request_             -> head written, body streamed
-//   5 read_response_head  server bytes         -> response_ (1xx relayed; 101 -> tunnel)
+//   1 read_request_head   client bytes         -> exchange_ (request: an owned copy)
+//   2 route_request       request              -> route matched; request filters: pool, or a local
+//                                                 answer (429, redirect, fixed, 404)
+//   3 choose_server       pool + client        -> server (the pool's ServerPicker)
+//     connect_server      server               -> upstream (idle reused, or a new connect)
+//   4 send_request        request              -> head written, body streamed
+//   5 read_response_head  server bytes         -> response (1xx relayed; 101 -> tunnel); response filters
 //   6 pump_response_body  server bytes         -> client (as is, or de-chunked for HTTP/1.0)
-//   7 finish_request      termination          -> access log; next request, or close
+//   7 finish_request      termination          -> access log, exchange_ dropped; next request, or close
 //
 // Connection life cycle (a TLS listener's connection first shakes hands:
 // accept -> handshake -> HEAD, a failure or handshake_timeout_ms closes it,
@@ -49,14 +52,15 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/net/address.h"
 #include "core/loop/event.h"
 #include "core/balance/pool.h"
-#include "l7/cookie_sticky.h"
-#include "l7/http1.h"
+#include "l7/exchange.h"
+#include "l7/filter.h"
 #include "l7/http_message.h"
 #include "l7/parked_client.h"
 #include "l7/proxy_types.h"
@@ -101,7 +105,7 @@ private:
     void read_response_head();
     void pump_response_body();
     void finish_request(Termination term);
-    void end_request(Termination term);  // stats and log only
+    void end_request(Termination term);  // stats and log, then the exchange goes
 
     // Streaming (http_exchange.cc).
     void pump_request_body();
@@ -118,21 +122,27 @@ private:
     // Answers and endings (http_session.cc).
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
                        Termination term, bool close);
+    void respond(const LocalAnswer& answer);
     void respond_error(int status, Termination term);
     void connect_failed(const char* why);
+    // A server-side failure ends the exchange: its status, its termination.
+    void server_failed(const ProxyError& error) { respond_error(error.status(), error.termination()); }
     // The connect failed for lack of lbd's own resources: 503, the server not blamed.
     void local_connect_failure(int err);
-    void release_server();
     void flush_and_close();
     void close(Termination term);
     // Ends the session object (closed or parked): timers off, freed from the loop.
     void retire();
-    void log_request(Termination term);
+    void log_request(const Exchange& ex, Termination term);
 
     void arm(Timer kind, uint32_t ms);
     void progress() { last_progress_ms_ = monotonic_ms(); }
-    // Whether the request's body (if any) is fully read from the client.
-    bool request_body_consumed() const { return req_body_done_; }
+    // Starts the exchange whose head was read (or refused, or timed out).
+    Exchange& begin_exchange();
+    // Whether a request body is still coming from the client.
+    bool request_body_pending() const { return exchange_ && !exchange_->request_body_done; }
+    // Whether the current response's head went to the client.
+    bool response_started() const { return exchange_ && exchange_->response_started; }
 
     // Sends what a callback queued on the plain streams when it returns
     // (socket_io.h): one writev per side, no write event unless needed.
@@ -176,43 +186,15 @@ private:
     Timer timer_kind_ = Timer::kNone;
     uint32_t timer_ms_ = 0;
     uint64_t last_progress_ms_ = 0;
-    bool loggable_ = false;
     bool resumed_ = false;  // made for a parked connection
 
-    // The request in flight.
+    // The request head being read, before it makes an Exchange.
     HeadScanState req_scan_;  // the head itself is parsed into the worker's request_head()
-    bool in_request_ = false;
-    RequestInfo request_;
-    const HttpRouteConfig* route_ = nullptr;
-    Pool* pool_ = nullptr;
-    StickyRequest sticky_;            // cookie stickiness (cookie_sticky.h)
-    std::shared_ptr<Server> server_;  // holds one of its slots while set
-    std::vector<const Server*> tried_;
-    std::unique_ptr<UpstreamConn> upstream_;
-    bool fresh_only_ = false;     // the reused connection failed: the retry connects anew
-    bool server_bytes_ = false;   // some response byte came on upstream_
-    bool server_eof_ = false;
-    BodyDecoder req_body_;
-    bool req_body_done_ = true;
-    HeadScanState resp_scan_;  // into the worker's response_head()
-    bool resp_started_ = false;  // the final head went to the client
-    bool resp_done_ = false;
-    ResponseInfo response_;
-    ClientFraming framing_ = ClientFraming::kNone;
-    BodyDecoder resp_body_;
-    bool client_shut_ = false;  // tunnel: write side shut
-    bool server_shut_ = false;
-
-    // For the access log.
-    std::string server_label_;  // "pool/server" of the last server tried
-    int status_ = 0;
-    uint64_t bytes_in_ = 0;
-    uint64_t bytes_out_ = 0;
-    uint64_t request_start_ms_ = 0;
-    uint64_t connect_start_ms_ = 0;
-    int64_t connect_ms_ = -1;
-    uint64_t request_sent_ms_ = 0;
-    int64_t header_ms_ = -1;
+    bool head_started_ = false;  // a byte of the next request came
+    uint64_t head_start_ms_ = 0;  // when its head phase began (arm(Timer::kHeader))
+    // The request in flight and its response (exchange.h); held inline: no
+    // allocation per request.
+    std::optional<Exchange> exchange_;
 };
 
 }  // namespace lbd::l7

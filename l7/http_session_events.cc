@@ -18,7 +18,7 @@ void HttpSession::on_client_read(bufferevent*, void* arg) {
             return self->read_request_head();
         case Phase::kHead: return self->read_request_head();
         case Phase::kExchange:
-            if (!self->req_body_done_) self->pump_request_body();
+            if (self->request_body_pending()) self->pump_request_body();
             return;  // else: the next pipelined request waits its turn
         case Phase::kTunnel: return self->pump_tunnel();
         default: return;
@@ -30,7 +30,7 @@ void HttpSession::on_client_write(bufferevent* bev, void* arg) {
     FlushOnReturn flush{*self};
     switch (self->phase_) {
         case Phase::kExchange:
-            if (self->resp_started_) self->pump_response_body();
+            if (self->response_started()) self->pump_response_body();
             return;
         case Phase::kTunnel: return self->pump_tunnel();
         case Phase::kClosing:
@@ -55,12 +55,12 @@ void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
             if (!self->closed_ && self->phase_ == Phase::kHead) self->close(Termination::kClientAbort);
             return;
         case Phase::kConnecting:
-            if (!self->req_body_done_) return self->close(Termination::kClientAbort);
+            if (self->request_body_pending()) return self->close(Termination::kClientAbort);
             return;  // answer, then close
         case Phase::kExchange:
-            if (!self->req_body_done_) {
+            if (self->request_body_pending()) {
                 self->pump_request_body();
-                if (!self->closed_ && !self->req_body_done_) self->close(Termination::kClientAbort);
+                if (!self->closed_ && self->request_body_pending()) self->close(Termination::kClientAbort);
                 return;
             }
             return;  // answer (and the pipelined requests before the FIN), then close
@@ -73,9 +73,9 @@ void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
 void HttpSession::on_server_read(bufferevent*, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
     FlushOnReturn flush{*self};
-    self->server_bytes_ = true;
+    self->exchange_->server_bytes = true;  // only an exchange's connection calls back
     if (self->phase_ == Phase::kExchange) {
-        if (!self->resp_started_) return self->read_response_head();
+        if (!self->exchange_->response_started) return self->read_response_head();
         return self->pump_response_body();
     }
     if (self->phase_ == Phase::kTunnel) self->pump_tunnel();
@@ -84,7 +84,7 @@ void HttpSession::on_server_read(bufferevent*, void* arg) {
 void HttpSession::on_server_write(bufferevent*, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
     FlushOnReturn flush{*self};
-    if (self->phase_ == Phase::kExchange && !self->req_body_done_) return self->pump_request_body();
+    if (self->phase_ == Phase::kExchange && self->request_body_pending()) return self->pump_request_body();
     if (self->phase_ == Phase::kTunnel) self->pump_tunnel();
 }
 
@@ -93,8 +93,9 @@ void HttpSession::on_server_event(bufferevent* bev, short what, void* arg) {
     FlushOnReturn flush{*self};
     if (self->phase_ == Phase::kConnecting) {
         if (what & BEV_EVENT_CONNECTED) {
-            self->connect_ms_ = static_cast<int64_t>(monotonic_ms() - self->connect_start_ms_);
-            self->server_->counters.connect_time.observe(static_cast<uint64_t>(self->connect_ms_));
+            Exchange& ex = *self->exchange_;
+            ex.connect_ms = static_cast<int64_t>(monotonic_ms() - ex.connect_start_ms);
+            ex.server->counters.connect_time.observe(static_cast<uint64_t>(ex.connect_ms));
             return self->send_request();
         }
         return self->connect_failed(stream_error(bev).c_str());
@@ -119,20 +120,19 @@ void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
         case Timer::kHeader:
             // Nothing at all since the accept or the last response: close
             // quietly, as for an idle keep-alive connection.
-            if (!self->in_request_ && evbuffer_get_length(bufferevent_get_input(self->client_.bev.get())) == 0)
+            if (!self->head_started_ && evbuffer_get_length(bufferevent_get_input(self->client_.bev.get())) == 0)
                 return self->close(Termination::kOk);
-            self->in_request_ = true;
-            self->loggable_ = true;
+            self->begin_exchange();
             return self->respond_error(408, Termination::kHeaderTimeout);
         case Timer::kConnect: return self->connect_failed("connect timed out");
-        case Timer::kResponse: return self->respond_error(504, Termination::kServerTimeout);
+        case Timer::kResponse: return self->server_failed(ProxyError::server(ErrorCause::kResponseTimeout));
         case Timer::kBodyIdle:
         case Timer::kTunnelIdle:
         case Timer::kFlush: {
             if (uint32_t left = idle_left(); left > 0) return arm_timer(self->timer_.get(), left);
             if (self->timer_kind_ == Timer::kTunnelIdle) return self->close(Termination::kTunnel);
             // A client that stops sending its body before any response: 408.
-            if (self->phase_ == Phase::kExchange && !self->req_body_done_ && !self->resp_started_)
+            if (self->phase_ == Phase::kExchange && self->request_body_pending() && !self->response_started())
                 return self->respond_error(408, Termination::kBodyTimeout);
             return self->close(Termination::kBodyTimeout);
         }

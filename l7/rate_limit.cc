@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <tuple>
 
 #include "core/loop/event.h"
 #include "l7/http1.h"
@@ -105,6 +106,17 @@ std::optional<RateLimitRefusal> ListenerRateLimits::check(const HttpRouteConfig*
         for (RateLimitZone* zone : route_zones_.at(static_cast<size_t>(route - http_.routes.data())))
             if (auto refusal = count(zone)) return refusal;
     return std::nullopt;
+}
+
+FilterResult RateLimitFilter::on_request_head(Exchange& exchange) {
+    auto refused = limits_.check(exchange.route, exchange.request, exchange.client.peer);
+    if (!refused) return FilterResult::next();
+    LocalAnswer answer;
+    answer.status = refused->zone->config().status;
+    std::tie(answer.content_type, answer.body) = error_body(http_, answer.status);
+    answer.headers.emplace_back("Retry-After", std::to_string(refused->retry_after_s));
+    answer.term = Termination::kRateLimited;
+    return FilterResult::respond(std::move(answer));
 }
 
 }  // namespace lbd::l7

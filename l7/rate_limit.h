@@ -10,6 +10,7 @@
 
 #include "core/config/config.h"
 #include "core/state/rate_limiter.h"
+#include "l7/filter.h"
 #include "l7/http_message.h"
 
 namespace lbd::l7 {
@@ -37,6 +38,20 @@ private:
     std::vector<RateLimitZone*> listener_zones_;
     std::vector<std::vector<RateLimitZone*>> route_zones_;  // by route index
     bool any_ = false;
+};
+
+// The rate-limit request filter (filter.h): runs first, on the matched
+// route before the router acts on it, and answers the refusing zone's status
+// (429 by default) with Retry-After and the listener's error body.
+class RateLimitFilter final : public RequestFilter {
+public:
+    explicit RateLimitFilter(const ListenerRateLimits& limits, const HttpConfig& http)
+        : limits_(limits), http_(http) {}
+    FilterResult on_request_head(Exchange& exchange) override;
+
+private:
+    const ListenerRateLimits& limits_;
+    const HttpConfig& http_;
 };
 
 // The key of `request` in `zone`; empty when it has none. CLIENT_IP: the

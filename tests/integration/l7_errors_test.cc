@@ -3,7 +3,9 @@
 // checks the status the client gets and, where it matters, that nothing reached a backend.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "tests/integration/l7_scenario.h"
 
@@ -180,6 +182,28 @@ TEST_CASE("a server dying mid-request fails only that request") {
     auto again = read_http_reply(fd.get(), kIoTimeoutMs);
     REQUIRE(again);
     CHECK(again->status == 200);
+}
+
+TEST_CASE("a GET on a reused connection that the server closes is sent again on a new one, once") {
+    HttpBackend a("a");
+    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+    REQUIRE(send_all(fd.get(), get_request("/before"), kIoTimeoutMs));
+    REQUIRE(read_http_reply(fd.get(), kIoTimeoutMs));  // leaves an idle server connection to reuse
+    const size_t connections = a.connections();
+    REQUIRE(send_all(fd.get(), get_request("/die"), kIoTimeoutMs));
+    auto reply = read_http_reply(fd.get(), kIoTimeoutMs);
+    REQUIRE(reply);
+    CHECK(reply->status == 502);  // the new connection closed too: no third attempt
+    auto line = lbd->await_line(http_line_for("/die"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(field(*line, "term") == "server_abort");
+    const std::vector<std::string> heads = a.heads();
+    CHECK(std::count_if(heads.begin(), heads.end(),
+                        [](const std::string& head) { return head.find("GET /die ") != std::string::npos; }) == 2);
+    CHECK(a.connections() == connections + 1);
 }
 
 TEST_CASE("a body larger than max_body_bytes gets 413 before anything is forwarded") {

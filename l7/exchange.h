@@ -1,0 +1,108 @@
+// One request and its response: everything that lives exactly as long as
+// one exchange between a client and (maybe) a server. Created when a request
+// head is read (or refused, or timed out: anything that makes an access-log
+// line), destroyed when its response has ended and the line is written.
+// The connection (HttpSession) keeps only what outlives a request: the
+// stream, listener, endpoint, keep-alive and parking, timers.
+//
+// Destroying an Exchange gives back what it holds: its server connection is
+// closed (unless response_complete() put it into the worker's idle pool
+// first) and its server slot released. Nothing has to be reset by hand
+// between two requests on one connection.
+//
+// Memory: an HttpSession holds its one Exchange inline
+// (std::optional<Exchange>), so a request costs no allocation for it: HTTP/1
+// carries one exchange at a time. An HTTP/2 connection, carrying many, will
+// hold them in a per-worker free list instead (a stream's exchange is taken
+// from it at HEADERS and given back at the stream's end), again no
+// allocation per request once the list is warm.
+//
+// Worker thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/balance/pool.h"
+#include "core/balance/server.h"
+#include "l7/cookie_sticky.h"
+#include "l7/http_body.h"
+#include "l7/http_message.h"
+#include "l7/http_parser.h"
+#include "l7/proxy_error.h"
+#include "l7/upstream.h"
+
+namespace lbd::l7 {
+
+struct Exchange {
+    // `client`: the connection's endpoint (outlives the exchange);
+    // `start_ms`: when its head began (monotonic), for time_ms and the
+    // request-duration histogram.
+    Exchange(const ClientEndpoint& client, uint64_t start_ms) : client(client), start_ms(start_ms) {}
+    ~Exchange() { release_server(); }
+    Exchange(const Exchange&) = delete;
+    Exchange& operator=(const Exchange&) = delete;
+
+    // Closes the server connection (if still held) and gives the server's
+    // slot back (if one is held).
+    // The last attempt was a reused connection the server closed, and is
+    // retried once on a new connection (README "Retries").
+    bool fresh_connection_only() const {
+        return last_error && last_error->cause == ErrorCause::kServerClosed && last_error->retryable;
+    }
+
+    void release_server() {
+        upstream.reset();
+        if (server != nullptr) {
+            server->release_slot();
+            server = nullptr;
+        }
+    }
+
+    // Where the request came from (peer, local port, scheme).
+    const ClientEndpoint& client;
+
+    // The request, owned (copy_request), rewritten by the request filters.
+    RequestInfo request;
+    BodyDecoder request_body;       // checks the request body's framing on its way
+    bool request_body_done = true;  // the whole body (if any) read from the client
+
+    // Where it goes (phases 2-3).
+    const HttpRouteConfig* route = nullptr;  // null: no route matched (default pool)
+    Pool* pool = nullptr;
+    StickyRequest sticky;                  // cookie stickiness (cookie_sticky.h)
+    std::shared_ptr<Server> server;        // holds one of its slots while set
+    std::vector<const Server*> tried;      // servers that failed or were full
+    std::unique_ptr<UpstreamConn> upstream;
+    // The last server-side failure of this exchange (proxy_error.h), which
+    // decides the next attempt.
+    std::optional<ProxyError> last_error;
+    bool server_bytes = false;  // some response byte came on `upstream`
+    bool server_eof = false;
+
+    // The response (phases 5-6).
+    HeadScanState response_scan;  // the head is parsed into the worker's response_head()
+    bool response_started = false;  // the final head went to the client
+    bool response_done = false;
+    ResponseInfo response;
+    ClientFraming framing = ClientFraming::kNone;
+    BodyDecoder response_body;
+    bool client_shut = false;  // tunnel: write side shut
+    bool server_shut = false;
+
+    // For the access log.
+    std::string server_label;  // "pool/server" of the last server tried
+    int status = 0;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+    uint64_t start_ms = 0;
+    uint64_t connect_start_ms = 0;
+    int64_t connect_ms = -1;  // 0: a reused connection; -1: no connect
+    uint64_t request_sent_ms = 0;
+    int64_t header_ms = -1;
+};
+
+}  // namespace lbd::l7

@@ -1,0 +1,51 @@
+#include "l7/route_filter.h"
+
+#include <string>
+
+#include "l7/http_listener.h"
+#include "l7/router.h"
+#include "l7/weighted_split.h"
+
+namespace lbd::l7 {
+
+LocalAnswer route_answer(const HttpRouteConfig& route, const RequestInfo& request, std::string_view scheme) {
+    LocalAnswer answer;
+    answer.term = Termination::kLocal;
+    if (route.action == HttpRouteAction::kRedirect) {
+        answer.status = route.redirect.status;
+        answer.content_type = "text/plain; charset=utf-8";
+        answer.body = std::to_string(route.redirect.status) + " " + reason_phrase(route.redirect.status) + "\n";
+        answer.headers.emplace_back("Location", redirect_location(route.redirect, request, scheme));
+    } else {
+        answer.status = route.respond.status;
+        answer.content_type = route.respond.content_type;
+        answer.body = route.respond.body;
+    }
+    return answer;
+}
+
+FilterResult RouteFilter::on_request_head(Exchange& exchange) {
+    const HttpRouteConfig* route = exchange.route;
+    if (route == nullptr) {
+        exchange.pool = listener_.default_pool();
+    } else {
+        switch (route->action) {
+            case HttpRouteAction::kRedirect:
+            case HttpRouteAction::kRespond:
+                return FilterResult::respond(route_answer(*route, exchange.request, exchange.client.scheme));
+            case HttpRouteAction::kPool: exchange.pool = listener_.pool(route->pool); break;
+            case HttpRouteAction::kSplit:
+                exchange.pool = choose_split_pool(listener_.split(*route), listener_, worker_, exchange.request);
+                break;
+        }
+        rewrite_path(*route, exchange.request);
+    }
+    if (exchange.pool != nullptr) return FilterResult::next();
+    LocalAnswer answer;
+    answer.status = 404;
+    std::tie(answer.content_type, answer.body) = error_body(listener_.http(), 404);
+    answer.term = Termination::kNoRoute;
+    return FilterResult::respond(std::move(answer));
+}
+
+}  // namespace lbd::l7
