@@ -29,9 +29,8 @@
 #include "core/balance/pool.h"
 #include "core/balance/server.h"
 #include "l7/cookie_sticky.h"
-#include "l7/http_body.h"
+#include "l7/http1.h"
 #include "l7/http_message.h"
-#include "l7/http_parser.h"
 #include "l7/proxy_error.h"
 #include "l7/upstream.h"
 
