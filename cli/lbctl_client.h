@@ -1,7 +1,7 @@
 // lbctl's side of the admin socket: a blocking client that sends one
 // AdminRequest and reads its AdminResponse, with a deadline on every step.
 //
-// The wire format is lbd's (core/admin_framing.h): each message preceded by
+// The wire format is lbd's (core/admin/admin_framing.h): each message preceded by
 // its length as a varint. One connection carries any number of
 // request/response pairs, so `server drain --wait` polls over one socket.
 //

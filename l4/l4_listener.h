@@ -1,4 +1,4 @@
-// An L4 listener on one worker: the core TcpListener (core/tcp_listener.h)
+// An L4 listener on one worker: the core TcpListener (core/tier/tcp_listener.h)
 // plus what its splice sessions need (pool, counters, the Runtime).
 #pragma once
 

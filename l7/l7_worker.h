@@ -60,7 +60,7 @@ public:
     void session_ended(HttpSession* session);
 
     // Passive ejection without active checks: the server comes back UP
-    // after `ms` (core/passive_health.h).
+    // after `ms` (core/health/passive_health.h).
     void schedule_revive(std::shared_ptr<Server> server, uint32_t ms) { revivals_.schedule(std::move(server), ms); }
 
     // Shutdown: close the listening sockets and idle client connections;

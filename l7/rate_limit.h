@@ -1,6 +1,6 @@
 // The rate-limit phase of a request: between route_request (the route is
 // known, nothing is rewritten yet) and choose_server. The counting itself is
-// core/rate_limiter.h; this file decides what a request's key is.
+// core/state/rate_limiter.h; this file decides what a request's key is.
 #pragma once
 
 #include <cstdint>

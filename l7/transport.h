@@ -3,7 +3,7 @@
 // Why bufferevents rather than our own Transport interface: a session reads
 // and writes evbuffers, gets read/write/event callbacks and sets watermarks,
 // and none of that changes when the bytes are encrypted. TLS (the contexts of
-// l7/tls_context.h) is a choice made here: a client stream of a TLS listener
+// l7/tls/tls_context.h) is a choice made here: a client stream of a TLS listener
 // is a socket bufferevent whose read and write events go through OpenSSL
 // (l7/tls_stream.h: large reads, writes at the end of each callback, as the
 // plain streams of l7/socket_io.h), a server stream of a pool with tls a

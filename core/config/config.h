@@ -39,7 +39,7 @@ struct HttpCheckConfig {
 
 struct HealthCheckConfig {
     bool enabled = false;
-    // The probe strategy, by name (core/health_probe.h): "tcp" or "http".
+    // The probe strategy, by name (core/health/health_probe.h): "tcp" or "http".
     std::string probe = "tcp";
     HttpCheckConfig http;  // probe "http" only
     uint32_t interval_ms = 2000;

@@ -118,7 +118,7 @@ enum class HttpLogFormat : uint8_t { kText, kJson };
 
 enum class HttpRateLimitKey : uint8_t { kClientIp, kHeader };
 
-// One rate-limit zone (lbd.v1.RateLimitZone; core/rate_limiter.h counts).
+// One rate-limit zone (lbd.v1.RateLimitZone; core/state/rate_limiter.h counts).
 struct HttpRateLimitZoneConfig {
     std::string name;
     HttpRateLimitKey key = HttpRateLimitKey::kClientIp;

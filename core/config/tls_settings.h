@@ -1,5 +1,5 @@
-// Plain TLS settings: what the config loader (core/config_tls.cc) fills from a listener's `tls`
-// and a pool's `tls`, and what the L7 tier builds its OpenSSL contexts from (l7/tls_context.h).
+// Plain TLS settings: what the config loader (l7/config/config_tls.cc) fills from a listener's `tls`
+// and a pool's `tls`, and what the L7 tier builds its OpenSSL contexts from (l7/tls/tls_context.h).
 // They live in core, not l7, because the checked Config holds them and core does not depend on
 // l7; l7/tls_types.h re-exports them, so there is one definition and no copy to keep in step.
 // No OpenSSL headers.

@@ -53,7 +53,7 @@ struct HealthChecker::Check {
     }
 
     // The check could not run for lack of lbd's own resources: the server
-    // keeps its state and its rise/fall counts (core/local_errors.h).
+    // keeps its state and its rise/fall counts (core/net/local_errors.h).
     void skip(LocalCause cause, std::string_view why) {
         uint64_t unlogged = 0;
         if (!count_local_error(LocalWhere::kHealthCheck, cause, &unlogged)) return;

@@ -35,7 +35,7 @@ public:
     virtual void start(const SocketAddress& address, Done done) = 0;
     // Set when the check failed for lack of lbd's own resources (no
     // descriptor, no memory, no local port): the server was never asked, so
-    // the checker keeps its state (core/local_errors.h).
+    // the checker keeps its state (core/net/local_errors.h).
     virtual std::optional<LocalCause> local_failure() const { return std::nullopt; }
 };
 

@@ -2,7 +2,7 @@
 //
 // Everything a worker owns (listening sockets, connections, timers, its
 // balancer instances) is touched only from its own thread. Other threads
-// talk to it by post() (core/task_queue.h); that is the only cross-thread
+// talk to it by post() (core/loop/task_queue.h); that is the only cross-thread
 // entry point.
 #pragma once
 

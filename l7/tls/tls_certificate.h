@@ -1,7 +1,7 @@
 // What the server and client TLS contexts share: RAII owners for OpenSSL objects, loading a
 // certificate and its key with errors that name the file, the names a certificate serves, and
 // the settings both kinds of SSL_CTX take (versions, ciphers, ALPN wire format).
-// Internal to l7/tls_*; the session code needs only l7/tls_context.h.
+// Internal to l7/tls/tls_*; the session code needs only l7/tls/tls_context.h.
 #pragma once
 
 #include <openssl/ssl.h>

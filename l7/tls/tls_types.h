@@ -1,6 +1,6 @@
 // Plain types of the L7 TLS tier: the typed error the context builders return, and (from
-// core/tls_settings.h, where the checked Config holds them) the settings they are built from.
-// Cheap to include anywhere (no OpenSSL headers); the behaviour lives in l7/tls_context.h.
+// core/config/tls_settings.h, where the checked Config holds them) the settings they are built from.
+// Cheap to include anywhere (no OpenSSL headers); the behaviour lives in l7/tls/tls_context.h.
 #pragma once
 
 #include <cstdint>

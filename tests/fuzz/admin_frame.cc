@@ -1,5 +1,5 @@
-// Fuzz target: the admin socket's framing (core/admin_framing.h) and the request it carries, read
-// the way core/admin_server.cc reads a connection's bytes: a varint length, then an AdminRequest.
+// Fuzz target: the admin socket's framing (core/admin/admin_framing.h) and the request it carries, read
+// the way core/admin/admin_server.cc reads a connection's bytes: a varint length, then an AdminRequest.
 // Oracles:
 //  - a complete header is 1..5 bytes and never announces more than kAdminMaxMessageBytes; a
 //    header that needs more never has 5 bytes in hand;

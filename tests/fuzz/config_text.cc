@@ -1,4 +1,4 @@
-// Fuzz target: the config text loader (core/config_loader.h load_config_text), protobuf text
+// Fuzz target: the config text loader (core/config/config_loader.h load_config_text), protobuf text
 // format plus every semantic check. Oracles:
 //  - a config comes back exactly when there is no error;
 //  - every error names the file, has a line >= 0 (0 = not tied to a line) within the text, a

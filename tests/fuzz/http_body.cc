@@ -1,4 +1,4 @@
-// Fuzz target: the body decoder (l7/http_body.h), chunked above all. Oracles:
+// Fuzz target: the body decoder (core/http1/body.h), chunked above all. Oracles:
 //  - the split never matters: whole input, byte by byte and 3 bytes at a time give the same data,
 //    status, error and consumed count (the decoder's own promise, see BodyResult::data);
 //  - a kMore result on non-empty input always consumed something (a caller's loop progresses);

@@ -1,4 +1,4 @@
-// Oracles shared by the request-head and response-head targets (l7/http_parser.h):
+// Oracles shared by the request-head and response-head targets (core/http1/parser.h):
 //  - the answer does not depend on how the bytes arrive: a prefix, then the whole input (with the
 //    same HeadScanState, as a connection does), gives what the whole input gives at once; a prefix
 //    is never an error unless the whole input is the same error (no prefix of a valid head fails);

@@ -1,4 +1,4 @@
-// Fuzz target: HTTP/1.1 request heads (l7/http_parser.h parse_request_head). Oracles in
+// Fuzz target: HTTP/1.1 request heads (core/http1/parser.h parse_request_head). Oracles in
 // http_head_oracle.h: split input parses as whole input, trailing bytes never change the head,
 // and no request is accepted with an ambiguous length.
 #include <cstddef>

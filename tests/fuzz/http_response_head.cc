@@ -1,4 +1,4 @@
-// Fuzz target: HTTP/1.1 response heads (l7/http_parser.h parse_response_head), for a GET, a HEAD
+// Fuzz target: HTTP/1.1 response heads (core/http1/parser.h parse_response_head), for a GET, a HEAD
 // and a CONNECT request. Oracles in http_head_oracle.h: split input parses as whole input,
 // trailing bytes never change the head, and no response is accepted with an ambiguous length.
 #include <cstddef>

@@ -87,7 +87,7 @@ TEST_CASE("admin http: idle connections cannot take the descriptors L4 clients n
     REQUIRE(h.ok());
     uint16_t port = h.port;
     // Room for the 32 admin connections lbd allows and a few L4 connections (2 fds each), above
-    // the quarter of the limit that lbd keeps from clients (core/local_errors.h); 100 admin
+    // the quarter of the limit that lbd keeps from clients (core/net/local_errors.h); 100 admin
     // connections would take all of it if nothing capped them.
     int base = lowest_free_fd(lbd->pid());
     int limit = (base + 32 + 10) * 4 / 3 + 2;

@@ -1,6 +1,6 @@
-// Health at L7: status-range parsing (core/status_ranges.h), the loader's checks of a pool's
-// health_check.http, passive_health and slow_start_ms (core/config_health.cc), each error named
-// by file:line:column, and the slow start ramp of a server (core/server.h).
+// Health at L7: status-range parsing (core/config/status_ranges.h), the loader's checks of a pool's
+// health_check.http, passive_health and slow_start_ms (core/config/config_health.cc), each error named
+// by file:line:column, and the slow start ramp of a server (core/balance/server.h).
 #include <doctest/doctest.h>
 
 #include <string>

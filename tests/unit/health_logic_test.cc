@@ -1,5 +1,5 @@
 // Unit tests for the health decisions that scenarios otherwise reach only through a running lbd:
-// rise/fall counting (core/rise_fall.h), passive ejection and revival (core/passive_health.h,
+// rise/fall counting (core/health/rise_fall.h), passive ejection and revival (core/health/passive_health.h,
 // Server::record_failure) and the slow-start ramp (Server::slow_start_factor). No sockets; the
 // revival runs its timer on a bare event loop.
 #include <doctest/doctest.h>

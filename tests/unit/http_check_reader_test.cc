@@ -1,4 +1,4 @@
-// Unit tests for what the HTTP health probe makes of an answer (core/http_check_reader.h): each
+// Unit tests for what the HTTP health probe makes of an answer (core/health/http_check_reader.h): each
 // answer is fed whole and byte by byte, and both must give the same verdict. The malformed ones
 // were accepted by the probe's own lax reader before it used core/http1.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// The loader's checks of a listener's http block (core/config_http.cc): defaults, the typed
+// The loader's checks of a listener's http block (l7/config/config_http.cc): defaults, the typed
 // result, and each error at the line and column of the field it is about.
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-// Rate limiting: the GCRA counting of a zone (core/rate_limiter.h), zones
-// handed over by a reload, the loader's checks (core/config_rate_limit.cc)
+// Rate limiting: the GCRA counting of a zone (core/state/rate_limiter.h), zones
+// handed over by a reload, the loader's checks (l7/config/config_rate_limit.cc)
 // and what a request's key is (l7/rate_limit.h).
 #include <doctest/doctest.h>
 

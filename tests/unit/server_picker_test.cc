@@ -1,4 +1,4 @@
-// Unit tests for the per-worker ServerPicker (core/pool.h) over a real Pool: which servers it may
+// Unit tests for the per-worker ServerPicker (core/balance/pool.h) over a real Pool: which servers it may
 // choose (UP only: not DOWN, DRAIN or MAINT; below max_connections; not already tried), that it
 // follows state changes through the pool generation, and source-IP stickiness.
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 // The loader's checks of weighted splits and cookie stickiness
-// (core/config_sticky.cc): the typed result, and each error at the line of
+// (l7/config/config_cookie.cc): the typed result, and each error at the line of
 // the field it is about.
 #include <doctest/doctest.h>
 
