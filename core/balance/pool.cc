@@ -45,13 +45,19 @@ Pool::Pool(const PoolConfig& config, const Pool* previous) : config_(config) {
                 if (s->name() == sc.name && s->address() == sc.address) kept = s;
         }
         if (kept) {
-            update_kept(*kept, sc, find_config(previous->config(), sc.name));
+            const ServerConfig* before = find_config(previous->config(), sc.name);
+            pending_kept_.push_back({kept, sc, before != nullptr ? std::optional(*before) : std::nullopt});
             list.push_back(std::move(kept));
         } else {
             list.push_back(make_server(config, sc));
         }
     }
-    publish(std::move(list));
+    if (previous == nullptr) {
+        publish(std::move(list));  // nothing shared with a running pool
+    } else {
+        servers_.store(std::make_shared<const ServerList>(), std::memory_order_release);
+        pending_list_ = std::move(list);
+    }
 
     // INSERT cookies name the server themselves: no table.
     if (config.stickiness.enabled && cookie_mode() != CookieMode::kInsert) {
@@ -71,6 +77,13 @@ Pool::Pool(const PoolConfig& config, const Pool* previous) : config_(config) {
             }
         }
     }
+}
+
+void Pool::activate() {
+    for (const KeptServer& k : pending_kept_) update_kept(*k.server, k.now, k.before ? &*k.before : nullptr);
+    pending_kept_.clear();
+    if (pending_list_) publish(std::move(*pending_list_));
+    pending_list_.reset();
 }
 
 void Pool::publish(ServerList list) {
@@ -124,6 +137,10 @@ PoolSet::PoolSet(const Config& config, const PoolSet* previous) {
         const Pool* old = previous != nullptr ? previous->find(pc.name) : nullptr;
         pools_.push_back(std::make_unique<Pool>(pc, old));
     }
+}
+
+void PoolSet::activate() {
+    for (const auto& pool : pools_) pool->activate();
 }
 
 Pool* PoolSet::find(std::string_view name) const {

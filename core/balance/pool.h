@@ -10,6 +10,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,8 +29,17 @@ class Pool {
 public:
     // `previous` is the pool of the same name in the configuration being
     // replaced (or null): its servers with the same name and address, and
-    // its stick table, carry over to this pool.
+    // its stick table, carry over to this pool. With a `previous`, nothing
+    // of the running servers changes until activate().
     Pool(const PoolConfig& config, const Pool* previous);
+
+    // Reload, control thread, once the reload is sure to apply (every tier
+    // has prepared) and before any worker sees this pool: the kept servers
+    // take this configuration's weight, limit, admin state and slow start,
+    // and report their changes to this pool. Deferred from the constructor
+    // so that a reload refused after the pools were built leaves the running
+    // servers untouched (and pointing at the running pool). Idempotent.
+    void activate();
 
     const PoolConfig& config() const { return config_; }
     const std::string& name() const { return config_.name; }
@@ -52,6 +62,15 @@ public:
 private:
     void publish(ServerList list);
 
+    // What activate() applies: kept servers' new settings, and the list.
+    struct KeptServer {
+        std::shared_ptr<Server> server;
+        ServerConfig now;
+        std::optional<ServerConfig> before;  // in the previous config, if it was there
+    };
+    std::vector<KeptServer> pending_kept_;
+    std::optional<ServerList> pending_list_;
+
     PoolConfig config_;
     std::atomic<uint64_t> generation_{1};
     std::atomic<std::shared_ptr<const ServerList>> servers_;
@@ -63,6 +82,8 @@ class PoolSet {
 public:
     // `previous`: the pools of the configuration being replaced, or null.
     PoolSet(const Config& config, const PoolSet* previous);
+    // Every pool's activate().
+    void activate();
     Pool* find(std::string_view name) const;
     const std::vector<std::unique_ptr<Pool>>& pools() const { return pools_; }
 

@@ -77,9 +77,14 @@ bool Daemon::switch_tiers(const RuntimePtr& next, std::string* error) {
     std::vector<std::unique_ptr<Tier::Plan>> plans;
     for (auto& tier : tiers_) {
         plans.push_back(tier->prepare(next, error));
-        // Dropping the plans made so far closes the sockets they opened.
+        // Dropping the plans made so far closes the sockets they opened, and
+        // `next`'s pools were never activated: no running server changed.
         if (plans.back() == nullptr) return false;
     }
+    // Past the point of no return: kept servers take the new settings, and
+    // new stick tables report to the sync before any worker can use them.
+    next->pools.activate();
+    if (pair_) pair_->watch(next->pools);
     for (size_t i = 0; i < tiers_.size(); ++i) tiers_[i]->commit(std::move(plans[i]));
     return true;
 }

@@ -19,8 +19,8 @@ bool ha_changed(const HaConfig& a, const HaConfig& b) {
 }
 
 bool admin_changed(const AdminConfig& a, const AdminConfig& b) {
-    return a.socket_path != b.socket_path || a.http_bind.has_value() != b.http_bind.has_value() ||
-           (a.http_bind && !(*a.http_bind == *b.http_bind));
+    return a.socket_path != b.socket_path || a.socket_group != b.socket_group || a.http_token != b.http_token ||
+           a.http_bind.has_value() != b.http_bind.has_value() || (a.http_bind && !(*a.http_bind == *b.http_bind));
 }
 
 }  // namespace
@@ -56,9 +56,9 @@ void Daemon::reload(::lbd::v1::ReloadReply& reply) {
     if (admin_changed(now.admin, next_global.admin)) reply.add_needs_restart("admin");
     if (ha_changed(now.ha, next_global.ha)) reply.add_needs_restart("ha");
 
+    // Built beside the running one: nothing running changes until every tier
+    // has prepared (switch_tiers activates the pools then).
     auto next = std::make_shared<Runtime>(std::move(*loaded.config), current_.get());
-    // New stick tables report to the sync before workers can use them.
-    if (pair_) pair_->watch(next->pools);
     // Every tier prepares before any switches: a socket or certificate that
     // fails in one tier leaves all of them on the running configuration.
     std::string error;

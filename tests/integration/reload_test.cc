@@ -171,9 +171,10 @@ TEST_CASE("a listener added by reload serves at once") {
 }
 
 // A reload is one transaction across tiers: every tier prepares (opens its
-// new sockets, builds its TLS contexts) before any switches. Here the new TCP
-// listener could bind, but the new HTTP listener's port is held by another
-// socket: nothing may change, in either tier.
+// new sockets, builds its TLS contexts) before any switches, and the running
+// servers take new settings only then. Here the new TCP listener could bind,
+// but the new HTTP listener's port is held by another socket: nothing may
+// change, in either tier, nor in the servers.
 TEST_CASE("a reload whose HTTP part fails leaves every tier on the old config") {
     NamedServer a("a");
     RunningLbd lbd(reload_config(server("a", a.port())));
@@ -187,8 +188,13 @@ TEST_CASE("a reload whose HTTP part fails leaves every tier on the old config") 
                         "\" pool: \"p\" }\n"
                         "listeners { name: \"added_http\" bind: \"127.0.0.1:" + std::to_string(taken_port) +
                         "\" mode: MODE_HTTP pool: \"p\" }\n";
-    REQUIRE(reload_lbd(lbd, reload_config(server("a", a.port()), added), "reload rejected", 1));
+    // The refused file also drains the only server: that must not reach the running one either.
+    REQUIRE(reload_lbd(lbd, reload_config(server("a", a.port(), "admin_state: ADMIN_STATE_DRAIN "), added),
+                       "reload rejected", 1));
     CHECK(lbd->count("listener added_tcp") == 0);  // neither bound nor kept
+    CHECK(lbd->count("config reloaded") == 0);     // no kept server took the refused settings
+    // The refusal names the bind that failed where it is written: line 4 (global, front, added_tcp, added_http).
+    CHECK(lbd->count(lbd->config_path() + ":4:") == 1);
     CHECK_FALSE(connect_tcp(tcp_port, 200));       // the TCP tier did not switch
     CHECK(greeting(lbd.port()) == "a\n");          // and still serves the old config
 
