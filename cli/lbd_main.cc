@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/running_lbd.h"
 #include "core/config/config_loader.h"
 #include "core/daemon/daemon.h"
 #include "core/base/log.h"
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
     }
     if (keepalived) return render_keepalived(*loaded.config, config_path, process_name);
     if (check_only) {
-        auto bind_errors = check_listeners_bindable(*loaded.config);
+        auto bind_errors = check_listeners_bindable(*loaded.config, running_listeners(*loaded.config));
         if (!bind_errors.empty()) {
             print_errors(bind_errors);
             return 1;

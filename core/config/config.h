@@ -114,6 +114,10 @@ struct ListenerConfig {
     bool freebind = false;
     HttpConfig http;  // mode kHttp only
     ListenerTlsConfig tls;  // mode kHttp only
+    // Where `bind` is written (1-based; 0 when unknown), so that a bind that
+    // fails at `lbd -t` or at a reload is reported at its file:line:col.
+    int bind_line = 0;
+    int bind_column = 0;
 };
 
 struct AdminConfig {

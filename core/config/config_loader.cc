@@ -145,6 +145,8 @@ ListenerConfig check_listener(const pb::Listener& msg, const Node& node, int ind
         errors.add(node.self(), what + " has no bind address");
     else if (auto bind = parse_address(msg.bind(), node.at(F::kBindFieldNumber), errors))
         out.bind = *bind;
+    out.bind_line = node.at(F::kBindFieldNumber).line;
+    out.bind_column = node.at(F::kBindFieldNumber).column;
 
     switch (msg.mode()) {
         case pb::MODE_UNSPECIFIED:
@@ -402,19 +404,21 @@ ConfigLoadResult load_config_file(const std::string& path) {
     }
 }
 
-std::vector<ConfigError> check_listeners_bindable(const Config& config) {
+std::vector<ConfigError> check_listeners_bindable(const Config& config, const RunningListenerFn& running) {
     std::vector<ConfigError> errors;
     try {
         for (const ListenerConfig& listener : config.listeners) {
             if (listener.bind.port() == 0) continue;  // the kernel picks a free port
             int err = probe_exclusive_bind(listener.bind, listener.freebind);
             if (err == 0) continue;
+            // The running lbd's own socket for this very listener: a reload keeps it.
+            if (err == EADDRINUSE && running && running(listener)) continue;
             std::string message = "listener " + quote(listener.name) + ": ";
             if (err == EADDRINUSE)
                 message += "address " + listener.bind.to_string() + " is already in use";
             else
                 message += "cannot bind " + listener.bind.to_string() + ": " + std::strerror(err);
-            errors.push_back({config.source_path, 0, 0, std::move(message)});
+            errors.push_back({config.source_path, listener.bind_line, listener.bind_column, std::move(message)});
         }
     } catch (const std::exception& e) {
         errors.push_back({config.source_path, 0, 0, std::string("internal error: ") + e.what()});

@@ -6,6 +6,7 @@
 // through the parser's ParseInfoTree.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,10 +34,17 @@ struct ConfigLoadResult {
 ConfigLoadResult load_config_file(const std::string& path);
 ConfigLoadResult load_config_text(std::string_view text, const std::string& display_name);
 
+// Whether a running lbd already serves `listener` (same name, address and
+// mode), so that a reload would keep its socket.
+using RunningListenerFn = std::function<bool(const ListenerConfig& listener)>;
+
 // Checks that each listener's address can be bound now (e.g. the port is
-// not taken by another process). Used by `lbd -t`; a running lbd checks
-// its new listeners the same way on reload.
-std::vector<ConfigError> check_listeners_bindable(const Config& config);
+// not taken by another process), each error at the line of its `bind`. Used
+// by `lbd -t`; a running lbd checks its new listeners the same way on
+// reload. An address in use by the running lbd's own listener of the same
+// name, address and mode (`running`) is no conflict: the edit, check,
+// reload habit of nginx and HAProxy works.
+std::vector<ConfigError> check_listeners_bindable(const Config& config, const RunningListenerFn& running = {});
 
 // Binds a throw-away socket the way l4/tcp_listener.cc does, minus
 // SO_REUSEPORT: with it, a port held by another process of the same user

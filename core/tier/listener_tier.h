@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/base/log.h"
+#include "core/config/config_loader.h"
 #include "core/loop/worker.h"
 #include "core/tier/tcp_listener.h"
 #include "core/tier/tier.h"
@@ -46,8 +47,11 @@ public:
             if (config.mode != mode_) continue;
             ListenerPlan& listener = plan->listeners.emplace_back();
             if (!plan_listener_sockets(config, current_ ? &current_->config : nullptr, workers_.size(), listener,
-                                       error))
+                                       error)) {
+                // Named where the operator wrote it, as every config error is.
+                *error = ConfigError{next->config.source_path, config.bind_line, config.bind_column, *error}.to_string();
                 return nullptr;  // the sockets opened so far close with the plan
+            }
             if (listener.kept) listener.bound = slots_[config.name].bound;
         }
         return plan;

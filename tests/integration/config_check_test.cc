@@ -96,5 +96,32 @@ TEST_CASE("lbd -c with an invalid config exits non-zero without becoming ready")
     CHECK(lbd.count("lbd ready") == 0);
 }
 
+// The edit, check, reload habit: `lbd -t` on the config of the lbd that runs it passes (it asks
+// that lbd, over the admin socket, which listeners it serves: a reload keeps their sockets), and an
+// address the running lbd holds for another listener is still a conflict, named at its bind line.
+TEST_CASE("lbd -t passes on a running lbd's own config and refuses its address for another listener") {
+    TempDir dir;
+    const uint16_t port = pick_free_port();
+    auto config_named = [&](const std::string& name) {
+        return "global { workers: 1 admin { socket_path: \"" + dir.path() + "/admin.sock\" } }\n"  // 1
+               "listeners { name: \"" + name + "\"\n"                                                // 2
+               "  bind: \"127.0.0.1:" + std::to_string(port) + "\" pool: \"p\" }\n"                 // 3
+               "pools { name: \"p\" servers { name: \"a\" address: \"127.0.0.1:9\" } }\n";
+    };
+    LbdProcess lbd(config_named("front"));
+    INFO(lbd.log());
+    REQUIRE(lbd.wait_ready());
+
+    LbdProcess::CheckResult same = LbdProcess::run_check(config_named("front"));
+    INFO("same config:\n", same.output);
+    CHECK(same.exit_code == 0);
+
+    LbdProcess::CheckResult other = LbdProcess::run_check(config_named("renamed"));
+    INFO("renamed listener:\n", other.output);
+    CHECK(other.exit_code == 1);
+    CHECK(other.output.find(other.config_path + ":3:") != std::string::npos);
+    CHECK(other.output.find("already in use") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace lbd::test
