@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -521,11 +522,20 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         // CLI11's own codes (105, 106, ...) would be taken for lbd's answers;
         // every usage problem is 2, and --help / --version are success.
-        return app.exit(e) == 0 ? kDone : kUsage;
+        const int status = app.exit(e) == 0 ? kDone : kUsage;
+        // --json promises one JSON document on stdout, usage errors included
+        // (CLI11 parses flags as it goes: --json is set if it came before the mistake).
+        bool json = options.json;
+        for (int i = 1; i < argc && !json; ++i) json = std::string_view(argv[i]) == "--json";
+        if (status == kUsage && json) std::fputs(error_json("USAGE", e.what()).c_str(), stdout);
+        return status;
     }
     for (auto& [command, action] : actions) {
         if (command->parsed()) return action();
     }
-    std::fprintf(stderr, "lbctl: no command given; run lbctl --help\n");
+    if (options.json)
+        std::fputs(error_json("USAGE", "no command given; run lbctl --help").c_str(), stdout);
+    else
+        std::fprintf(stderr, "lbctl: no command given; run lbctl --help\n");
     return kUsage;
 }

@@ -453,6 +453,13 @@ TEST_CASE("lbctl exit codes: 3 when no lbd answers, 2 on bad usage, 0 for --help
         Run run = lbctl(args);
         INFO(run.output);
         CHECK(run.exit_code == 2);
+        // With --json, a usage error is one JSON document too.
+        std::vector<std::string> json_args = {"--json"};
+        json_args.insert(json_args.end(), args.begin(), args.end());
+        Run json = lbctl(json_args);
+        INFO(json.output);
+        CHECK(json.exit_code == 2);
+        CHECK(contains(json.output, "\"code\": \"USAGE\""));
     }
 
     Run help = lbctl({"--help"});
