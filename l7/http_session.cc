@@ -231,7 +231,8 @@ void HttpSession::connect_server() {
     const bool by_address = tls != nullptr && ex.pool->config().tls.context.server_name.empty();
     ex.upstream->bev =
         make_server_stream(worker_.base(), tls.get(), by_address ? ex.server->address().ip_string() : "");
-    if (!ex.upstream->bev) return connect_failed("tls: cannot make an SSL (out of memory)");
+    // No SSL or bufferevent: lbd's own memory, never the server's fault.
+    if (!ex.upstream->bev) return local_connect_failure(ENOMEM);
     bufferevent* bev = ex.upstream->bev.get();
     bufferevent_setcb(bev, &HttpSession::on_server_read, &HttpSession::on_server_write, &HttpSession::on_server_event,
                       this);

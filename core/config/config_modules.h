@@ -24,7 +24,7 @@
 namespace lbd::config_check {
 
 struct ConfigModule {
-    // The module's name, e.g. "http", "tls", "ha", "balance".
+    // The module's name: "http" (with tls and cookies), "ha", "balance".
     std::string name;
     // The fields it owns, as "message.field" (e.g. "Listener.http"): a file
     // that writes one of them is refused when no linked module owns it.
