@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,7 +37,16 @@ void write_all(int fd, const char* text) {
 
 // The child. Only async-signal-safe calls: lbd may have other threads, and
 // their locks (malloc's, the logger's) were copied in whatever state.
-[[noreturn]] void watch(int read_end, const char* track_file, const char* temporary, const char* fault_text) {
+// Closes every descriptor from 3 up except `keep_a` and `keep_b`.
+void close_all_but(int keep_a, int keep_b) {
+    const unsigned low = unsigned(std::min(keep_a, keep_b)), high = unsigned(std::max(keep_a, keep_b));
+    if (low > 3) close_range(3, low - 1, 0);
+    if (high > low + 1) close_range(low + 1, high - 1, 0);
+    close_range(high + 1, ~0U, 0);
+}
+
+[[noreturn]] void watch(int read_end, int ready_end, const char* track_file, const char* temporary,
+                        const char* fault_text) {
     prctl(PR_SET_NAME, kWatchdogName, 0, 0, 0);
     // `kill $(pidof lbd)` and a reload's SIGHUP may reach us too (we share
     // lbd's command line): we leave when lbd does, not before. They were
@@ -48,9 +58,12 @@ void write_all(int fd, const char* text) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Keep stdin..stderr and the pipe; nothing else of lbd's.
-    if (read_end > 3) close_range(3, unsigned(read_end) - 1, 0);
-    close_range(unsigned(read_end) + 1, ~0U, 0);
+    // Keep stdin..stderr and the pipe; nothing else of lbd's. Then say so:
+    // start() returns only once the watchdog holds none of lbd's sockets (a
+    // listener lbd closes later is really closed, its port free again).
+    close_all_but(read_end, ready_end);
+    write_all(ready_end, "r");
+    close(ready_end);
 
     char buffer[64];
     for (;;) {
@@ -77,9 +90,15 @@ void write_all(int fd, const char* text) {
 }  // namespace
 
 bool TrackWatchdog::start(const std::string& track_file, std::string* error) {
-    int ends[2];
+    int ends[2], ready[2];
     if (pipe2(ends, O_CLOEXEC) != 0) {
         *error = std::string("ha: cannot create the watchdog's pipe: ") + strerror(errno);
+        return false;
+    }
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+        *error = std::string("ha: cannot create the watchdog's pipe: ") + strerror(errno);
+        close(ends[0]);
+        close(ends[1]);
         return false;
     }
     // Everything the child needs, made before fork (it must not allocate).
@@ -97,10 +116,21 @@ bool TrackWatchdog::start(const std::string& track_file, std::string* error) {
         *error = std::string("ha: cannot fork the track-file watchdog: ") + strerror(errno);
         close(ends[0]);
         close(ends[1]);
+        close(ready[0]);
+        close(ready[1]);
         return false;
     }
-    if (pid == 0) watch(ends[0], track_file.c_str(), temporary.c_str(), fault_text.c_str());
+    if (pid == 0) {
+        close(ready[0]);
+        watch(ends[0], ready[1], track_file.c_str(), temporary.c_str(), fault_text.c_str());
+    }
     close(ends[0]);
+    close(ready[1]);
+    // Wait until the child has shed lbd's descriptors (EOF if it died first).
+    char byte;
+    while (read(ready[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(ready[0]);
     pid_ = pid;
     write_end_ = ends[1];
     return true;

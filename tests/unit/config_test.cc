@@ -556,7 +556,8 @@ TEST_CASE("check_listeners_bindable reports a port already in use") {
 
     std::vector<ConfigError> errors = check_listeners_bindable(*result.config);
     REQUIRE(errors.size() == 1);
-    CHECK(errors[0].to_string() == "test.conf: listener 'taken': address 127.0.0.1:" + port + " is already in use");
+    // At the bind field: line 1, column 27 (where `bind:` is written).
+    CHECK(errors[0].to_string() == "test.conf:1:27: listener 'taken': address 127.0.0.1:" + port + " is already in use");
 
     close(holder);
     CHECK(check_listeners_bindable(*result.config).empty());
