@@ -24,7 +24,7 @@ if ! command -v "$cxx" >/dev/null ||
   exit 77
 fi
 
-all_targets=$(sed -n 's/^  \([a-z0-9_]*\):lbd_[a-z0-9]*$/\1/p' tests/fuzz/CMakeLists.txt)
+all_targets=$(sed -n 's/^  \([a-z0-9_]*\):lbd_[a-z0-9_+]*$/\1/p' tests/fuzz/CMakeLists.txt)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then read -r -a targets <<<"$(echo $all_targets)"; fi
 
