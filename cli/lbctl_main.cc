@@ -22,7 +22,6 @@
 
 #include "cli/lbctl_client.h"
 #include "cli/lbctl_format.h"
-#include "core/balance/balancer.h"
 #include "core/config/config_loader.h"
 #include "core/loop/event.h"
 
@@ -253,7 +252,6 @@ public:
     // Local: reads the file with lbd's own loader; no lbd needed. Whether the
     // addresses can be bound is left out: the running lbd holds them.
     int config_check(const std::string& file) {
-        register_builtin_balancers();
         ConfigLoadResult loaded = load_config_file(file);
         std::vector<std::string> errors;
         for (const ConfigError& e : loaded.errors) errors.push_back(e.to_string());
