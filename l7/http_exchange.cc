@@ -1,5 +1,5 @@
-// HttpSession, part 2: the exchange with the server (phases 4-7), body
-// streaming with back-pressure, and upgraded tunnels.
+// ExchangeDriver, part 2: the exchange with the server (phases 4-7), body
+// streaming with back-pressure, and upgraded tunnels (exchange_driver.h).
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -7,7 +7,7 @@
 #include "core/base/log.h"
 #include "core/health/passive_health.h"
 #include "l7/http_listener.h"
-#include "l7/http_session.h"
+#include "l7/exchange_driver.h"
 #include "l7/l7_worker.h"
 #include "l7/socket_io.h"
 
@@ -40,9 +40,9 @@ std::string_view first_piece(evbuffer* buffer) {
 
 // --- 4. the request to the server ------------------------------------------------
 
-void HttpSession::send_request() {
-    Exchange& ex = *exchange_;
-    phase_ = Phase::kExchange;
+void ExchangeDriver::send_request() {
+    Exchange& ex = *ex_;
+    state_ = State::kExchange;
     bufferevent* bev = ex.upstream->bev.get();
     bufferevent_setwatermark(bev, EV_READ, 0, kServerReadHighWater);
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
@@ -59,10 +59,10 @@ void HttpSession::send_request() {
     pump_request_body();
 }
 
-void HttpSession::pump_request_body() {
-    Exchange& ex = *exchange_;
+void ExchangeDriver::pump_request_body() {
+    Exchange& ex = *ex_;
     if (!ex.upstream) return;
-    evbuffer* in = bufferevent_get_input(client_.bev.get());
+    evbuffer* in = client_.request_input();
     evbuffer* out = bufferevent_get_output(ex.upstream->bev.get());
     bool moved = false;
     while (!ex.request_body_done && evbuffer_get_length(out) < kHighWater) {
@@ -71,7 +71,7 @@ void HttpSession::pump_request_body() {
         BodyResult r = ex.request_body.decode(piece);
         if (r.status == BodyStatus::kError) {
             ex.upstream.reset();  // it has part of a request: useless
-            return respond_error(http_status(r.error), Termination::kBadRequest);
+            return client_.respond_error(http_status(r.error), Termination::kBadRequest);
         }
         // The framing goes on as it came (the decoder has checked it).
         evbuffer_remove_buffer(in, out, r.consumed);
@@ -83,15 +83,15 @@ void HttpSession::pump_request_body() {
     if (moved) progress();
     if (ex.request_body_done) {
         if (!ex.response_started) arm(Timer::kResponse, http_.timeouts.server_response_ms);
-    } else if (client_eof_ && evbuffer_get_length(in) == 0) {
-        close(Termination::kClientAbort);
+    } else if (client_.request_input_ended() && evbuffer_get_length(in) == 0) {
+        client_.abort(Termination::kClientAbort);
     }
 }
 
 // --- 5. the response head -----------------------------------------------------------
 
-void HttpSession::read_response_head() {
-    Exchange& ex = *exchange_;
+void ExchangeDriver::read_response_head() {
+    Exchange& ex = *ex_;
     evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
     static const HttpLimits limits = response_limits();
     HttpResponseHead& head = worker_.response_head();
@@ -104,7 +104,7 @@ void HttpSession::read_response_head() {
                                                 &ex.response_scan);
         if (r.status == HeadStatus::kIncomplete) return;
         if (r.status == HeadStatus::kError) {
-            LOG_DEBUG("http listener=%s server=%s: bad response: %s", listener_->config().name.c_str(),
+            LOG_DEBUG("http listener=%s server=%s: bad response: %s", listener_.config().name.c_str(),
                       ex.server_label.c_str(), to_string(r.error));
             ex.upstream.reset();
             return server_failed(ProxyError::server(ErrorCause::kBadResponse));
@@ -117,11 +117,8 @@ void HttpSession::read_response_head() {
         if (info.interim()) {
             // 100 Continue and friends: relayed to an HTTP/1.1 client (RFC
             // 9110 §15.2: not to 1.0), then the final head follows.
-            if (ex.request.version == HttpVersion::k11) {
-                std::string head = serialize_response(info, ClientFraming::kNone, HttpVersion::k11, false);
-                bufferevent_write(client_.bev.get(), head.data(), head.size());
-                ex.bytes_out += head.size();
-            }
+            client_.send_interim(ex, info);
+            if (ex_ == nullptr) return;
             continue;
         }
         ex.response = std::move(info);
@@ -132,8 +129,8 @@ void HttpSession::read_response_head() {
     }
 }
 
-void HttpSession::start_response() {
-    Exchange& ex = *exchange_;
+void ExchangeDriver::start_response() {
+    Exchange& ex = *ex_;
     if (ex.response.status == 101) {
         if (!ex.request.upgrade) {  // switching protocols nobody asked for
             ex.upstream.reset();
@@ -144,46 +141,34 @@ void HttpSession::start_response() {
     // Cookie stickiness, response header rewriting (filter.h). An answer
     // instead of the server's response drops that response with its
     // connection.
-    if (FilterResult r = listener_->filters().on_response_head(ex); r.responds()) {
+    if (FilterResult r = listener_.filters().on_response_head(ex); r.responds()) {
         ex.upstream.reset();
         return respond(r.answer);
     }
-    ex.framing = client_framing(ex.response, ex.request.version);
-    // The Connection header is decided now: an HTTP/1.0 de-chunked or an
-    // until-close body ends with the connection; so does an answer that came
-    // before the request body ended (the rest of it would be taken for the
-    // next request).
-    if (ex.framing == ClientFraming::kDechunk || ex.framing == ClientFraming::kUntilClose || !ex.request.keep_alive ||
-        !ex.request_body_done || draining_)
-        close_after_ = true;
-    const bool close = close_after_ || (client_eof_ && evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0);
-    std::string head = serialize_response(ex.response, ex.framing, ex.request.version, close);
-    bufferevent_write(client_.bev.get(), head.data(), head.size());
-    ex.bytes_out += head.size();
-    ex.status = ex.response.status;
-    ex.response_started = true;
-    listener_->stats().responses[static_cast<size_t>(std::clamp(ex.status / 100, 1, 5) - 1)].fetch_add(
-        1, std::memory_order_relaxed);
+    // The head goes out in the client's protocol (ClientSide), which
+    // chooses the body's framing.
+    client_.send_response_head(ex);
+    if (ex_ == nullptr) return;
     arm(Timer::kBodyIdle, http_.timeouts.body_idle_ms);
     pump_response_body();
 }
 
 // --- 6. the response body -------------------------------------------------------------
 
-void HttpSession::pump_response_body() {
-    Exchange& ex = *exchange_;
+void ExchangeDriver::pump_response_body() {
+    Exchange& ex = *ex_;
     if (!ex.upstream || ex.response_done) return;
     evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
-    evbuffer* out = bufferevent_get_output(client_.bev.get());
+    evbuffer* out = client_.response_output();
     bool moved = false;
     while (!ex.response_body.done() && evbuffer_get_length(out) < kHighWater) {
         std::string_view piece = first_piece(in);
         if (piece.empty()) break;
         BodyResult r = ex.response_body.decode(piece);
         if (r.status == BodyStatus::kError) {
-            LOG_DEBUG("http listener=%s server=%s: bad response body: %s", listener_->config().name.c_str(),
+            LOG_DEBUG("http listener=%s server=%s: bad response body: %s", listener_.config().name.c_str(),
                       ex.server_label.c_str(), to_string(r.error));
-            return close(Termination::kBadResponse);
+            return client_.abort(Termination::kBadResponse);
         }
         if (ex.framing == ClientFraming::kDechunk) {
             evbuffer_add(out, r.data.data(), r.data.size());
@@ -196,40 +181,43 @@ void HttpSession::pump_response_body() {
         ex.server->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
         moved = true;
     }
-    if (moved) progress();
+    if (moved) {
+        progress();
+        client_.response_data_added();
+    }
     if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
         // Until-close bodies end here; any other is truncated.
-        if (ex.response_body.finish().status != BodyStatus::kDone) return close(Termination::kServerAbort);
+        if (ex.response_body.finish().status != BodyStatus::kDone) return client_.abort(Termination::kServerAbort);
     }
     if (ex.response_body.done()) response_complete();
 }
 
-void HttpSession::response_complete() {
-    Exchange& ex = *exchange_;
+void ExchangeDriver::response_complete() {
+    Exchange& ex = *ex_;
     ex.response_done = true;
     arm(Timer::kNone, 0);
-    if (!ex.request_body_done) close_after_ = true;
     bufferevent* bev = ex.upstream->bev.get();
     const bool reusable = ex.response.keep_alive && ex.request_body_done && !ex.server_eof && http_.max_idle_per_server != 0 &&
-                          !draining_ && evbuffer_get_length(bufferevent_get_input(bev)) == 0 &&
+                          !client_.draining() && evbuffer_get_length(bufferevent_get_input(bev)) == 0 &&
                           evbuffer_get_length(bufferevent_get_output(bev)) == 0;
     if (reusable)
         worker_.upstreams().put(std::move(ex.upstream), http_.max_idle_per_server, http_.timeouts.server_idle_ms);
     ex.release_server();
-    finish_request(Termination::kOk);
+    state_ = State::kIdle;
+    client_.response_done(Termination::kOk);
 }
 
-void HttpSession::server_closed(bool error) {
-    Exchange& ex = *exchange_;
+void ExchangeDriver::server_closed(bool error) {
+    Exchange& ex = *ex_;
     ex.server_eof = true;
-    if (phase_ == Phase::kTunnel) return error ? close(Termination::kTunnel) : pump_tunnel();
-    if (phase_ != Phase::kExchange) return;
-    if (ex.response_started) return error ? close(Termination::kServerAbort) : pump_response_body();
+    if (state_ == State::kTunnel) return error ? client_.abort(Termination::kTunnel) : pump_tunnel();
+    if (state_ != State::kExchange) return;
+    if (ex.response_started) return error ? client_.abort(Termination::kServerAbort) : pump_response_body();
     evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
     if (!error && evbuffer_get_length(in) > 0) {
         read_response_head();  // a whole head may have come with the FIN
         // Checked in this order: an answered request's exchange is gone.
-        if (closed_ || phase_ != Phase::kExchange || ex.response_started) return;
+        if (ex_ == nullptr || state_ != State::kExchange || ex.response_started) return;
         ex.upstream.reset();
         return server_failed(ProxyError::server(ErrorCause::kBadResponse));
     }
@@ -241,29 +229,30 @@ void HttpSession::server_closed(bool error) {
     ex.upstream.reset();
     if (!closed.retryable) return server_failed(closed);
     LOG_DEBUG("http listener=%s server=%s: reused connection closed; retrying on a new one",
-              listener_->config().name.c_str(), ex.server_label.c_str());
+              listener_.config().name.c_str(), ex.server_label.c_str());
     connect_server();
 }
 
 // --- upgraded connections -------------------------------------------------------------
 
-void HttpSession::start_tunnel() {
-    Exchange& ex = *exchange_;
+void ExchangeDriver::start_tunnel() {
+    Exchange& ex = *ex_;
+    // Only an HTTP/1.1 client asks for an upgrade (request.upgrade).
     std::string head = serialize_response(ex.response, ClientFraming::kNone, HttpVersion::k11, false);
-    bufferevent_write(client_.bev.get(), head.data(), head.size());
+    evbuffer_add(client_.response_output(), head.data(), head.size());
     ex.bytes_out += head.size();
     ex.status = 101;
     ex.response_started = true;
-    phase_ = Phase::kTunnel;
-    listener_->stats().responses[0].fetch_add(1, std::memory_order_relaxed);
-    arm(Timer::kTunnelIdle, listener_->config().idle_timeout_ms);
+    state_ = State::kTunnel;
+    listener_.stats().responses[0].fetch_add(1, std::memory_order_relaxed);
+    arm(Timer::kTunnelIdle, listener_.config().idle_timeout_ms);
     pump_tunnel();
 }
 
-void HttpSession::pump_tunnel() {
-    Exchange& ex = *exchange_;
-    evbuffer* client_in = bufferevent_get_input(client_.bev.get());
-    evbuffer* client_out = bufferevent_get_output(client_.bev.get());
+void ExchangeDriver::pump_tunnel() {
+    Exchange& ex = *ex_;
+    evbuffer* client_in = client_.request_input();
+    evbuffer* client_out = client_.response_output();
     evbuffer* server_in = bufferevent_get_input(ex.upstream->bev.get());
     evbuffer* server_out = bufferevent_get_output(ex.upstream->bev.get());
     bool moved = false;
@@ -280,40 +269,15 @@ void HttpSession::pump_tunnel() {
     move(server_in, client_out, ex.bytes_out);
     if (moved) progress();
     // Half-close each way once everything before the FIN is delivered.
-    if (client_eof_ && !ex.server_shut && evbuffer_get_length(client_in) == 0 && evbuffer_get_length(server_out) == 0) {
+    if (client_.request_input_ended() && !ex.server_shut && evbuffer_get_length(client_in) == 0 && evbuffer_get_length(server_out) == 0) {
         shutdown(bufferevent_getfd(ex.upstream->bev.get()), SHUT_WR);
         ex.server_shut = true;
     }
     if (ex.server_eof && !ex.client_shut && evbuffer_get_length(server_in) == 0 && evbuffer_get_length(client_out) == 0) {
-        shutdown(bufferevent_getfd(client_.bev.get()), SHUT_WR);
+        client_.shutdown_write();
         ex.client_shut = true;
     }
-    if (ex.client_shut && ex.server_shut) close(Termination::kTunnel);
-}
-
-// --- 7. the end of a request --------------------------------------------------------------
-
-void HttpSession::end_request(Termination term) {
-    head_started_ = false;
-    if (!exchange_) return;  // nothing logged for a head cut short
-    HttpListenerStats& stats = listener_->stats();
-    stats.ended[static_cast<size_t>(term)].fetch_add(1, std::memory_order_relaxed);
-    stats.request_duration.observe(monotonic_ms() - exchange_->start_ms);
-    log_request(*exchange_, term);
-    // The exchange's copies of the heads go with it (what the last request
-    // left would only sit in an idle connection's memory), and so do its
-    // server connection and slot.
-    exchange_.reset();
-}
-
-void HttpSession::finish_request(Termination term) {
-    end_request(term);
-    evbuffer* in = bufferevent_get_input(client_.bev.get());
-    if (close_after_ || draining_ || (client_eof_ && evbuffer_get_length(in) == 0)) return flush_and_close();
-    phase_ = Phase::kIdle;
-    wait_idle();
-    // A pipelined request already waiting raises no new read event.
-    if (evbuffer_get_length(in) > 0) event_active(resume_.get(), EV_TIMEOUT, 0);
+    if (ex.client_shut && ex.server_shut) client_.abort(Termination::kTunnel);
 }
 
 }  // namespace lbd::l7

@@ -1,8 +1,9 @@
-// HttpSession, part 1: life cycle, phases 1-3 (request head, route,
-// server), local answers and the end of the connection. The libevent
-// callbacks that drive them are in http_session_events.cc, phases 4-7 (the
-// exchange with the server) in http_exchange.cc, the TLS handshake in
-// http_session_tls.cc.
+// HttpSession, part 1: life cycle, phase 1 (the request head), the
+// ClientSide of its exchange (client_side.h: response heads, local answers)
+// and the end of the connection. The libevent callbacks are in
+// http_session_events.cc, the TLS handshake in http_session_tls.cc; phases
+// 2-7 (route, server, the exchange with it) are the ExchangeDriver's
+// (exchange_driver.cc, http_exchange.cc).
 #include "l7/http_session.h"
 
 #include <netinet/in.h>
@@ -52,7 +53,11 @@ HttpLimits request_limits(const HttpConfig& http) {
 
 HttpSession::HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd,
                          const SocketAddress& peer)
-    : worker_(worker), listener_(std::move(listener)), http_(listener_->http()), request_limits_(request_limits(http_)) {
+    : worker_(worker),
+      listener_(std::move(listener)),
+      http_(listener_->http()),
+      request_limits_(request_limits(http_)),
+      driver_(worker_, *listener_, *this) {
     sockaddr_storage local{};
     socklen_t len = sizeof local;
     if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0)
@@ -67,7 +72,8 @@ HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
       listener_(std::move(client.listener)),
       http_(listener_->http()),
       request_limits_(request_limits(http_)),
-      resumed_(true) {
+      resumed_(true),
+      driver_(worker_, *listener_, *this) {
     endpoint_.local_port = client.local_port;
     endpoint_.peer = client.peer_address();
     client_ = resume_client_stream(worker_.base(), std::move(client.fd), std::move(client.ssl));
@@ -166,123 +172,8 @@ void HttpSession::read_request_head() {
     if (http_.limits.max_body_bytes != 0 && ex.request.framing == BodyFraming::kContentLength &&
         ex.request.content_length > http_.limits.max_body_bytes)
         return respond_error(413, Termination::kBadRequest);
-    route_request();
-}
-
-// --- 2. the route -----------------------------------------------------------------
-
-void HttpSession::route_request() {
-    Exchange& ex = *exchange_;
-    // A reverse proxy is no CONNECT tunnel (RFC 9110 §9.3.6).
-    if (ex.request.target_form == TargetForm::kAuthority) {
-        HeaderList allow{{"Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"}};
-        return respond_local(405, "text/plain; charset=utf-8", "405 Method Not Allowed\n", allow,
-                             Termination::kBadRequest, true);
-    }
-    // Matched before the filters, which may count or act per route.
-    ex.route = match_route(http_, ex.request);
-    // Rate limits, the router (the pool, or a local answer), request
-    // header rewriting (filter.h).
-    if (FilterResult r = listener_->filters().on_request_head(ex); r.responds()) return respond(r.answer);
-    ex.sticky.begin(*ex.pool, ex.request);
-    choose_server();
-}
-
-// --- 3. the server ------------------------------------------------------------------
-
-void HttpSession::choose_server() {
-    Exchange& ex = *exchange_;
-    ServerPicker& picker = worker_.picker_for(*ex.pool, listener_->runtime());
-    std::shared_ptr<Server> server;
-    // A server can fill up between the pick and the slot (other workers).
-    for (size_t attempt = 0; attempt <= picker.server_count(); ++attempt) {
-        // The server the stickiness cookie names, if usable, else the balancer's.
-        server = ex.sticky.pick(picker, endpoint_.peer, ex.tried);
-        if (server == nullptr || server->try_acquire_slot()) break;
-        ex.tried.push_back(server.get());
-        server = nullptr;
-    }
-    if (server == nullptr)
-        return server_failed(ProxyError::server(ex.tried.empty() ? ErrorCause::kNoServer : ErrorCause::kConnectFailed));
-    ex.server = std::move(server);
-    ex.server_label = ex.pool->name() + "/" + ex.server->name();
-    connect_server();
-}
-
-void HttpSession::connect_server() {
-    Exchange& ex = *exchange_;
-    phase_ = Phase::kConnecting;
-    ex.server_bytes = false;
-    ex.server_eof = false;
-    const std::shared_ptr<const TlsClientContext>& tls = listener_->pool_tls(ex.pool->name());
-    if (!ex.fresh_connection_only() && http_.max_idle_per_server != 0) ex.upstream = worker_.upstreams().take(ex.server.get());
-    if (ex.upstream && ex.upstream->tls != tls) ex.upstream.reset();  // made before a reload changed the pool's tls
-    if (ex.upstream) {
-        bufferevent_setcb(ex.upstream->bev.get(), &HttpSession::on_server_read, &HttpSession::on_server_write,
-                          &HttpSession::on_server_event, this);
-        ex.connect_ms = 0;
-        return send_request();
-    }
-    ex.upstream = std::make_unique<UpstreamConn>();
-    ex.upstream->server = ex.server;
-    ex.upstream->tls = tls;
-    // Over TLS the server is checked against the pool's server_name or, if
-    // none, its address (an IP: against the certificate's IP SANs).
-    const bool by_address = tls != nullptr && ex.pool->config().tls.context.server_name.empty();
-    ex.upstream->bev =
-        make_server_stream(worker_.base(), tls.get(), by_address ? ex.server->address().ip_string() : "");
-    // No SSL or bufferevent: lbd's own memory, never the server's fault.
-    if (!ex.upstream->bev) return local_connect_failure(ENOMEM);
-    bufferevent* bev = ex.upstream->bev.get();
-    bufferevent_setcb(bev, &HttpSession::on_server_read, &HttpSession::on_server_write, &HttpSession::on_server_event,
-                      this);
-    ex.server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
-    ex.connect_start_ms = monotonic_ms();
-    // bufferevent_socket_connect takes a non-const sockaddr.
-    SocketAddress copy = ex.server->address();
-    if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0) {
-        if (local_cause(errno)) return local_connect_failure(errno);
-        return connect_failed(strerror(errno));
-    }
-    use_large_io(bev);
-    int one = 1;
-    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    uint32_t timeout = http_.timeouts.server_connect_ms != 0 ? http_.timeouts.server_connect_ms
-                                                            : ex.pool->config().connect_timeout_ms;
-    arm(Timer::kConnect, timeout);
-}
-
-void HttpSession::connect_failed(const char* why) {
-    Exchange& ex = *exchange_;
-    ex.upstream.reset();
-    std::shared_ptr<Server> server = std::move(ex.server);
-    ex.server = nullptr;
-    server->release_slot();
-    server->counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
-    ex.tried.push_back(server.get());
-    LOG_DEBUG("pool %s: connect to %s failed: %s", ex.pool->name().c_str(), server->name().c_str(), why);
-    if (passive_connect_failure(*server, ex.pool->config(), why))
-        worker_.schedule_revive(server, ex.pool->config().passive_health.ejection_ms);
-    // Nothing reached the server: another one may take the request, up to
-    // the pool's retries.
-    const ProxyError& error = ex.last_error.emplace(
-        ProxyError::server(ErrorCause::kConnectFailed, ex.tried.size() <= ex.pool->config().retries));
-    if (!error.retryable) return server_failed(error);
-    choose_server();
-}
-
-void HttpSession::local_connect_failure(int err) {
-    Exchange& ex = *exchange_;
-    uint64_t unlogged = 0;
-    if (count_local_error(LocalWhere::kL7Connect, *local_cause(err), &unlogged)) {
-        LOG_WARN("pool %s: cannot connect to %s: %s (lbd's own shortage, not the server's: answering 503; "
-                 "%llu more not logged)",
-                 ex.pool->name().c_str(), ex.server->name().c_str(), strerror(err),
-                 static_cast<unsigned long long>(unlogged));
-    }
-    // The server is not blamed: no connect failure counted, no passive ejection, no retry elsewhere.
-    ex.release_server();
-    server_failed(ex.last_error.emplace(ProxyError::local(ErrorCause::kLocalShortage)));
+    phase_ = Phase::kExchange;
+    driver_.start(ex);
 }
 
 // --- answers lbd writes itself ----------------------------------------------------
@@ -312,10 +203,6 @@ void HttpSession::respond_local(int status, const std::string& content_type, con
     finish_request(term);
 }
 
-void HttpSession::respond(const LocalAnswer& answer) {
-    respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term, answer.close);
-}
-
 void HttpSession::respond_error(int status, Termination term) {
     // A response already under way cannot be replaced: cut the connection.
     if (exchange_->response_started) return close(term);
@@ -324,13 +211,56 @@ void HttpSession::respond_error(int status, Termination term) {
     respond_local(status, content_type, body, {}, term, parse_error);
 }
 
+// --- the client side of the exchange (client_side.h) ----------------------------
+
+void HttpSession::send_interim(Exchange& ex, const ResponseInfo& interim) {
+    // 100 Continue and friends: relayed to an HTTP/1.1 client (RFC 9110
+    // §15.2: not to 1.0).
+    if (ex.request.version != HttpVersion::k11) return;
+    std::string head = serialize_response(interim, ClientFraming::kNone, HttpVersion::k11, false);
+    bufferevent_write(client_.bev.get(), head.data(), head.size());
+    ex.bytes_out += head.size();
+}
+
+void HttpSession::send_response_head(Exchange& ex) {
+    ex.framing = client_framing(ex.response, ex.request.version);
+    // The Connection header is decided now: an HTTP/1.0 de-chunked or an
+    // until-close body ends with the connection; so does an answer that came
+    // before the request body ended (the rest of it would be taken for the
+    // next request).
+    if (ex.framing == ClientFraming::kDechunk || ex.framing == ClientFraming::kUntilClose || !ex.request.keep_alive ||
+        !ex.request_body_done || draining_)
+        close_after_ = true;
+    const bool close = close_after_ || (client_eof_ && evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0);
+    std::string head = serialize_response(ex.response, ex.framing, ex.request.version, close);
+    bufferevent_write(client_.bev.get(), head.data(), head.size());
+    ex.bytes_out += head.size();
+    ex.status = ex.response.status;
+    ex.response_started = true;
+    listener_->stats().responses[static_cast<size_t>(std::clamp(ex.status / 100, 1, 5) - 1)].fetch_add(
+        1, std::memory_order_relaxed);
+}
+
+void HttpSession::response_done(Termination term) {
+    // The rest of an unread request body would be taken for the next request.
+    if (exchange_ && !exchange_->request_body_done) close_after_ = true;
+    finish_request(term);
+}
+
+void HttpSession::shutdown_write() { shutdown(bufferevent_getfd(client_.bev.get()), SHUT_WR); }
+
 // --- the end ----------------------------------------------------------------------
+
+void HttpSession::flush() {
+    if (!closed_) flush_output(client_.bev.get());
+}
 
 void HttpSession::flush_streams() {
     if (closed_) return;
     flush_output(client_.bev.get());
-    if (exchange_ && exchange_->upstream) flush_output(exchange_->upstream->bev.get());
+    driver_.flush_upstream();
 }
+
 
 void HttpSession::wait_idle() {
     const uint32_t keep_alive = http_.timeouts.client_keep_alive_ms;
@@ -427,6 +357,32 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
     }
     std::string line = http_.log_format == HttpLogFormat::kJson ? format_access_json(r) : format_access_text(r);
     LOG_INFO("%s", line.c_str());
+}
+
+// --- 7. the end of a request --------------------------------------------------------------
+
+void HttpSession::end_request(Termination term) {
+    head_started_ = false;
+    if (!exchange_) return;  // nothing logged for a head cut short
+    driver_.stop();
+    HttpListenerStats& stats = listener_->stats();
+    stats.ended[static_cast<size_t>(term)].fetch_add(1, std::memory_order_relaxed);
+    stats.request_duration.observe(monotonic_ms() - exchange_->start_ms);
+    log_request(*exchange_, term);
+    // The exchange's copies of the heads go with it (what the last request
+    // left would only sit in an idle connection's memory), and so do its
+    // server connection and slot.
+    exchange_.reset();
+}
+
+void HttpSession::finish_request(Termination term) {
+    end_request(term);
+    evbuffer* in = bufferevent_get_input(client_.bev.get());
+    if (close_after_ || draining_ || (client_eof_ && evbuffer_get_length(in) == 0)) return flush_and_close();
+    phase_ = Phase::kIdle;
+    wait_idle();
+    // A pipelined request already waiting raises no new read event.
+    if (evbuffer_get_length(in) > 0) event_active(resume_.get(), EV_TIMEOUT, 0);
 }
 
 }  // namespace lbd::l7

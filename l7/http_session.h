@@ -5,20 +5,14 @@
 // keeps only what outlives a request (stream, listener, endpoint, keep-alive
 // and parking, timers).
 //
-// Each request goes through the phases below, each one function with one
-// input and one output (STYLE.md #6). What acts on a request or response
-// head is a filter (filter.h: rate limits, the router, header rewriting,
-// cookie stickiness), run in order at phases 2 and 5; later features
-// (access control, auth, caching, compression) are more filters there.
+// This is the HTTP/1 client codec: it turns the client's bytes into
+// request heads (phase 1) and the exchange's response events into bytes
+// (ClientSide, client_side.h), and knows nothing of routing or servers.
+// Phases 2-6 (route, filters, server, the exchange with it, tunnels) are
+// the ExchangeDriver's (exchange_driver.h), which it starts per request:
 //
 //   1 read_request_head   client bytes         -> exchange_ (request: an owned copy)
-//   2 route_request       request              -> route matched; request filters: pool, or a local
-//                                                 answer (429, redirect, fixed, 404)
-//   3 choose_server       pool + client        -> server (the pool's ServerPicker)
-//     connect_server      server               -> upstream (idle reused, or a new connect)
-//   4 send_request        request              -> head written, body streamed
-//   5 read_response_head  server bytes         -> response (1xx relayed; 101 -> tunnel); response filters
-//   6 pump_response_body  server bytes         -> client (as is, or de-chunked for HTTP/1.0)
+//   2-6 driver_.start()   exchange_            -> response head, body, or a local answer (ClientSide)
 //   7 finish_request      termination          -> access log, exchange_ dropped; next request, or close
 //
 // Connection life cycle (a TLS listener's connection first shakes hands:
@@ -59,7 +53,9 @@
 #include "core/net/address.h"
 #include "core/loop/event.h"
 #include "core/balance/pool.h"
+#include "l7/client_side.h"
 #include "l7/exchange.h"
+#include "l7/exchange_driver.h"
 #include "l7/filter.h"
 #include "l7/http_message.h"
 #include "l7/parked_client.h"
@@ -72,12 +68,12 @@ namespace lbd::l7 {
 class L7Worker;
 class HttpListener;
 
-class HttpSession {
+class HttpSession final : public ClientSide {
 public:
     HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd, const SocketAddress& peer);
     // The session of a parked connection whose next request (or EOF) came.
     HttpSession(L7Worker& worker, ParkedClient client);
-    ~HttpSession();
+    ~HttpSession() override;
     HttpSession(const HttpSession&) = delete;
     HttpSession& operator=(const HttpSession&) = delete;
 
@@ -93,42 +89,35 @@ public:
     std::list<std::unique_ptr<HttpSession>>::iterator self;
 
 private:
-    enum class Phase : uint8_t { kIdle, kHead, kConnecting, kExchange, kTunnel, kClosing, kClosed };
-    enum class Timer : uint8_t { kNone, kHandshake, kPark, kKeepAlive, kHeader, kConnect, kResponse, kBodyIdle, kTunnelIdle, kFlush };
+    // kExchange: the driver has the request (phases 2-6, tunnels included).
+    enum class Phase : uint8_t { kIdle, kHead, kExchange, kClosing, kClosed };
+    enum class Timer : uint8_t { kNone, kHandshake, kPark, kKeepAlive, kHeader, kFlush };
 
-    // Phases (http_session.cc: 1-3; http_exchange.cc: 4-7).
+    // Phases 1 and 7 (http_session.cc).
     void read_request_head();
-    void route_request();
-    void choose_server();
-    void connect_server();
-    void send_request();
-    void read_response_head();
-    void pump_response_body();
     void finish_request(Termination term);
     void end_request(Termination term);  // stats and log, then the exchange goes
 
-    // Streaming (http_exchange.cc).
-    void pump_request_body();
-    void start_response();
-    void response_complete();
-    void start_tunnel();
-    void pump_tunnel();
-    void server_closed(bool error);
+    // ClientSide (client_side.h), for driver_.
+    evbuffer* request_input() override { return bufferevent_get_input(client_.bev.get()); }
+    bool request_input_ended() const override { return client_eof_; }
+    evbuffer* response_output() override { return bufferevent_get_output(client_.bev.get()); }
+    void send_interim(Exchange& ex, const ResponseInfo& interim) override;
+    void send_response_head(Exchange& ex) override;
+    void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
+                       Termination term, bool close) override;
+    void respond_error(int status, Termination term) override;
+    void response_done(Termination term) override;
+    void abort(Termination term) override { close(term); }
+    bool draining() const override { return draining_; }
+    void flush() override;
+    void shutdown_write() override;
 
     // TLS listeners (http_session_tls.cc): the handshake before phase 1.
     void client_handshake_event(short what);
     void handshake_timed_out();
 
-    // Answers and endings (http_session.cc).
-    void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
-                       Termination term, bool close);
-    void respond(const LocalAnswer& answer);
-    void respond_error(int status, Termination term);
-    void connect_failed(const char* why);
-    // A server-side failure ends the exchange: its status, its termination.
-    void server_failed(const ProxyError& error) { respond_error(error.status(), error.termination()); }
-    // The connect failed for lack of lbd's own resources: 503, the server not blamed.
-    void local_connect_failure(int err);
+    // Endings (http_session.cc).
     void flush_and_close();
     void close(Termination term);
     // Ends the session object (closed or parked): timers off, freed from the loop.
@@ -139,10 +128,6 @@ private:
     void progress() { last_progress_ms_ = monotonic_ms(); }
     // Starts the exchange whose head was read (or refused, or timed out).
     Exchange& begin_exchange();
-    // Whether a request body is still coming from the client.
-    bool request_body_pending() const { return exchange_ && !exchange_->request_body_done; }
-    // Whether the current response's head went to the client.
-    bool response_started() const { return exchange_ && exchange_->response_started; }
 
     // Sends what a callback queued on the plain streams when it returns
     // (socket_io.h): one writev per side, no write event unless needed.
@@ -161,9 +146,6 @@ private:
     static void on_client_read(bufferevent* bev, void* arg);
     static void on_client_write(bufferevent* bev, void* arg);
     static void on_client_event(bufferevent* bev, short what, void* arg);
-    static void on_server_read(bufferevent* bev, void* arg);
-    static void on_server_write(bufferevent* bev, void* arg);
-    static void on_server_event(bufferevent* bev, short what, void* arg);
     static void on_timer(evutil_socket_t fd, short what, void* arg);
     static void on_resume(evutil_socket_t fd, short what, void* arg);
 
@@ -195,6 +177,9 @@ private:
     // The request in flight and its response (exchange.h); held inline: no
     // allocation per request.
     std::optional<Exchange> exchange_;
+    // Drives exchange_ towards the servers (phases 2-6); one per connection,
+    // reused for each request.
+    ExchangeDriver driver_;
 };
 
 }  // namespace lbd::l7

@@ -1,0 +1,68 @@
+// What the server-facing driver of one Exchange (exchange_driver.h) needs
+// from the client side of that exchange: the client codec (HTTP/1 today:
+// HttpSession; HTTP/2: one stream of an H2 connection) implements it. The
+// driver knows nothing of the client's protocol, only these buffers and
+// events; the codec knows nothing of routing or servers.
+//
+// Bodies: the request body arrives in request_input() in the framing the
+// Exchange's RequestInfo declares (Content-Length or chunked; the driver's
+// BodyDecoder checks it and forwards the bytes as they are). Response body
+// bytes go to response_output() in the framing the codec chose in
+// send_response_head() (Exchange::framing), while that buffer holds less
+// than the driver's high water mark; the codec calls the driver's
+// client_writable() when it has drained, and client_readable() when request
+// bytes came. That is the back-pressure both ways.
+//
+// Worker thread only.
+#pragma once
+
+#include <string>
+
+#include <event2/buffer.h>
+
+#include "l7/exchange.h"
+#include "l7/http_message.h"
+#include "l7/proxy_types.h"
+
+namespace lbd::l7 {
+
+class ClientSide {
+public:
+    virtual ~ClientSide() = default;
+
+    // Request body bytes from the client, framed as the request says.
+    virtual evbuffer* request_input() = 0;
+    // No more request bytes will come (the client closed its side).
+    virtual bool request_input_ended() const = 0;
+    // Where the response body goes (and, for a tunnel, every byte).
+    virtual evbuffer* response_output() = 0;
+
+    // A 1xx before the final head (the codec drops it for clients that
+    // cannot take one).
+    virtual void send_interim(Exchange& ex, const ResponseInfo& interim) = 0;
+    // The final head (ex.response): sets ex.framing, ex.response_started
+    // and ex.status, writes the head.
+    virtual void send_response_head(Exchange& ex) = 0;
+    // A response lbd writes itself instead of a server's; ends the exchange.
+    virtual void respond_local(int status, const std::string& content_type, const std::string& body,
+                               const HeaderList& extra, Termination term, bool close) = 0;
+    // An error answer (the configured error page), or the exchange cut if a
+    // response is already under way.
+    virtual void respond_error(int status, Termination term) = 0;
+    // The response ended well (the server connection is already given back).
+    virtual void response_done(Termination term) = 0;
+    // The exchange cannot go on: cut it (HTTP/1: the connection; HTTP/2: the stream).
+    virtual void abort(Termination term) = 0;
+    // Response bytes were added to response_output() (HTTP/2 resumes its
+    // data provider; HTTP/1 sends at the end of the callback anyway).
+    virtual void response_data_added() {}
+    // The listener is draining: servers' connections are not kept.
+    virtual bool draining() const = 0;
+    // Sends what was queued for the client (end of a server-side callback).
+    virtual void flush() = 0;
+
+    // Tunnels (101), HTTP/1 only: shut the client's write side.
+    virtual void shutdown_write() {}
+};
+
+}  // namespace lbd::l7

@@ -1,0 +1,269 @@
+// ExchangeDriver, part 1: phases 2-3 (the request filters, the server, the
+// connect and its retries), the server-side callbacks and the timer. Phases
+// 4-7 (the request and response with the server, tunnels) are in
+// http_exchange.cc.
+#include "l7/exchange_driver.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/base/log.h"
+#include "core/health/passive_health.h"
+#include "core/net/local_errors.h"
+#include "l7/http_listener.h"
+#include "l7/l7_worker.h"
+#include "l7/router.h"
+#include "l7/socket_io.h"
+
+namespace lbd::l7 {
+
+ExchangeDriver::ExchangeDriver(L7Worker& worker, HttpListener& listener, ClientSide& client)
+    : worker_(worker), listener_(listener), http_(listener.http()), client_(client) {
+    timer_ = make_event(worker_.base(), -1, 0, &ExchangeDriver::on_timer, this);
+}
+
+void ExchangeDriver::start(Exchange& ex) {
+    ex_ = &ex;
+    state_ = State::kRouting;
+    route_request();
+}
+
+void ExchangeDriver::stop() {
+    ex_ = nullptr;
+    state_ = State::kIdle;
+    if (timer_kind_ != Timer::kNone) arm(Timer::kNone, 0);
+}
+
+void ExchangeDriver::flush_upstream() {
+    if (ex_ != nullptr && ex_->upstream) flush_output(ex_->upstream->bev.get());
+}
+
+ExchangeDriver::FlushOnReturn::~FlushOnReturn() {
+    driver.client_.flush();
+    driver.flush_upstream();
+}
+
+void ExchangeDriver::arm(Timer kind, uint32_t ms) {
+    timer_kind_ = kind;
+    timer_ms_ = ms;
+    if (kind == Timer::kNone) {
+        event_del(timer_.get());
+        return;
+    }
+    progress();
+    arm_timer(timer_.get(), ms);
+}
+
+// --- 2. the route -----------------------------------------------------------------
+
+void ExchangeDriver::route_request() {
+    Exchange& ex = *ex_;
+    // A reverse proxy is no CONNECT tunnel (RFC 9110 §9.3.6).
+    if (ex.request.target_form == TargetForm::kAuthority) {
+        HeaderList allow{{"Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"}};
+        return client_.respond_local(405, "text/plain; charset=utf-8", "405 Method Not Allowed\n", allow,
+                                     Termination::kBadRequest, true);
+    }
+    // Matched before the filters, which may count or act per route.
+    ex.route = match_route(http_, ex.request);
+    // Rate limits, the router (the pool, or a local answer), request
+    // header rewriting (filter.h).
+    if (FilterResult r = listener_.filters().on_request_head(ex); r.responds()) return respond(r.answer);
+    ex.sticky.begin(*ex.pool, ex.request);
+    choose_server();
+}
+
+// --- 3. the server ------------------------------------------------------------------
+
+void ExchangeDriver::choose_server() {
+    Exchange& ex = *ex_;
+    ServerPicker& picker = worker_.picker_for(*ex.pool, listener_.runtime());
+    std::shared_ptr<Server> server;
+    // A server can fill up between the pick and the slot (other workers).
+    for (size_t attempt = 0; attempt <= picker.server_count(); ++attempt) {
+        // The server the stickiness cookie names, if usable, else the balancer's.
+        server = ex.sticky.pick(picker, ex.client.peer, ex.tried);
+        if (server == nullptr || server->try_acquire_slot()) break;
+        ex.tried.push_back(server.get());
+        server = nullptr;
+    }
+    if (server == nullptr)
+        return server_failed(ProxyError::server(ex.tried.empty() ? ErrorCause::kNoServer : ErrorCause::kConnectFailed));
+    ex.server = std::move(server);
+    ex.server_label = ex.pool->name() + "/" + ex.server->name();
+    connect_server();
+}
+
+void ExchangeDriver::connect_server() {
+    Exchange& ex = *ex_;
+    state_ = State::kConnecting;
+    ex.server_bytes = false;
+    ex.server_eof = false;
+    const std::shared_ptr<const TlsClientContext>& tls = listener_.pool_tls(ex.pool->name());
+    if (!ex.fresh_connection_only() && http_.max_idle_per_server != 0) ex.upstream = worker_.upstreams().take(ex.server.get());
+    if (ex.upstream && ex.upstream->tls != tls) ex.upstream.reset();  // made before a reload changed the pool's tls
+    if (ex.upstream) {
+        bufferevent_setcb(ex.upstream->bev.get(), &ExchangeDriver::on_server_read, &ExchangeDriver::on_server_write,
+                          &ExchangeDriver::on_server_event, this);
+        ex.connect_ms = 0;
+        return send_request();
+    }
+    ex.upstream = std::make_unique<UpstreamConn>();
+    ex.upstream->server = ex.server;
+    ex.upstream->tls = tls;
+    // Over TLS the server is checked against the pool's server_name or, if
+    // none, its address (an IP: against the certificate's IP SANs).
+    const bool by_address = tls != nullptr && ex.pool->config().tls.context.server_name.empty();
+    ex.upstream->bev =
+        make_server_stream(worker_.base(), tls.get(), by_address ? ex.server->address().ip_string() : "");
+    // No SSL or bufferevent: lbd's own memory, never the server's fault.
+    if (!ex.upstream->bev) return local_connect_failure(ENOMEM);
+    bufferevent* bev = ex.upstream->bev.get();
+    bufferevent_setcb(bev, &ExchangeDriver::on_server_read, &ExchangeDriver::on_server_write,
+                      &ExchangeDriver::on_server_event, this);
+    ex.server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    ex.connect_start_ms = monotonic_ms();
+    // bufferevent_socket_connect takes a non-const sockaddr.
+    SocketAddress copy = ex.server->address();
+    if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0) {
+        if (local_cause(errno)) return local_connect_failure(errno);
+        return connect_failed(strerror(errno));
+    }
+    use_large_io(bev);
+    int one = 1;
+    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint32_t timeout = http_.timeouts.server_connect_ms != 0 ? http_.timeouts.server_connect_ms
+                                                            : ex.pool->config().connect_timeout_ms;
+    arm(Timer::kConnect, timeout);
+}
+
+void ExchangeDriver::connect_failed(const char* why) {
+    Exchange& ex = *ex_;
+    ex.upstream.reset();
+    std::shared_ptr<Server> server = std::move(ex.server);
+    ex.server = nullptr;
+    server->release_slot();
+    server->counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
+    ex.tried.push_back(server.get());
+    LOG_DEBUG("pool %s: connect to %s failed: %s", ex.pool->name().c_str(), server->name().c_str(), why);
+    if (passive_connect_failure(*server, ex.pool->config(), why))
+        worker_.schedule_revive(server, ex.pool->config().passive_health.ejection_ms);
+    // Nothing reached the server: another one may take the request, up to
+    // the pool's retries.
+    const ProxyError& error = ex.last_error.emplace(
+        ProxyError::server(ErrorCause::kConnectFailed, ex.tried.size() <= ex.pool->config().retries));
+    if (!error.retryable) return server_failed(error);
+    choose_server();
+}
+
+void ExchangeDriver::local_connect_failure(int err) {
+    Exchange& ex = *ex_;
+    uint64_t unlogged = 0;
+    if (count_local_error(LocalWhere::kL7Connect, *local_cause(err), &unlogged)) {
+        LOG_WARN("pool %s: cannot connect to %s: %s (lbd's own shortage, not the server's: answering 503; "
+                 "%llu more not logged)",
+                 ex.pool->name().c_str(), ex.server->name().c_str(), strerror(err),
+                 static_cast<unsigned long long>(unlogged));
+    }
+    // The server is not blamed: no connect failure counted, no passive ejection, no retry elsewhere.
+    ex.release_server();
+    server_failed(ex.last_error.emplace(ProxyError::local(ErrorCause::kLocalShortage)));
+}
+
+// --- client events --------------------------------------------------------------------
+
+void ExchangeDriver::client_readable() {
+    if (state_ == State::kExchange && request_body_pending()) return pump_request_body();
+    if (state_ == State::kTunnel) pump_tunnel();
+    // else: the next pipelined request waits its turn
+}
+
+void ExchangeDriver::client_writable() {
+    if (state_ == State::kExchange && ex_->response_started) return pump_response_body();
+    if (state_ == State::kTunnel) pump_tunnel();
+}
+
+void ExchangeDriver::client_eof() {
+    switch (state_) {
+        case State::kConnecting:
+            if (request_body_pending()) client_.abort(Termination::kClientAbort);
+            return;  // else: answer, then close
+        case State::kExchange:
+            if (request_body_pending()) {
+                pump_request_body();
+                if (request_body_pending()) client_.abort(Termination::kClientAbort);
+            }
+            return;  // else: answer (and the pipelined requests before the FIN), then close
+        case State::kTunnel: return pump_tunnel();
+        default: return;
+    }
+}
+
+// --- server events --------------------------------------------------------------------
+
+void ExchangeDriver::on_server_read(bufferevent*, void* arg) {
+    auto* self = static_cast<ExchangeDriver*>(arg);
+    FlushOnReturn flush{*self};
+    if (self->ex_ == nullptr) return;
+    self->ex_->server_bytes = true;  // only an exchange's connection calls back
+    if (self->state_ == State::kExchange) {
+        if (!self->ex_->response_started) return self->read_response_head();
+        return self->pump_response_body();
+    }
+    if (self->state_ == State::kTunnel) self->pump_tunnel();
+}
+
+void ExchangeDriver::on_server_write(bufferevent*, void* arg) {
+    auto* self = static_cast<ExchangeDriver*>(arg);
+    FlushOnReturn flush{*self};
+    if (self->state_ == State::kExchange && self->request_body_pending()) return self->pump_request_body();
+    if (self->state_ == State::kTunnel) self->pump_tunnel();
+}
+
+void ExchangeDriver::on_server_event(bufferevent* bev, short what, void* arg) {
+    auto* self = static_cast<ExchangeDriver*>(arg);
+    FlushOnReturn flush{*self};
+    if (self->ex_ == nullptr) return;
+    if (self->state_ == State::kConnecting) {
+        if (what & BEV_EVENT_CONNECTED) {
+            Exchange& ex = *self->ex_;
+            ex.connect_ms = static_cast<int64_t>(monotonic_ms() - ex.connect_start_ms);
+            ex.server->counters.connect_time.observe(static_cast<uint64_t>(ex.connect_ms));
+            return self->send_request();
+        }
+        return self->connect_failed(stream_error(bev).c_str());
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->server_closed((what & BEV_EVENT_ERROR) != 0);
+}
+
+void ExchangeDriver::on_timer(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<ExchangeDriver*>(arg);
+    FlushOnReturn flush{*self};
+    if (self->ex_ != nullptr) self->timed_out();
+}
+
+void ExchangeDriver::timed_out() {
+    switch (timer_kind_) {
+        case Timer::kNone: return;
+        case Timer::kConnect: return connect_failed("connect timed out");
+        case Timer::kResponse: return server_failed(ProxyError::server(ErrorCause::kResponseTimeout));
+        case Timer::kBodyIdle:
+        case Timer::kTunnelIdle: {
+            // Idle timers are armed once per period and re-armed for the
+            // rest here, rather than on every byte.
+            const uint64_t idle = monotonic_ms() - last_progress_ms_;
+            if (idle < timer_ms_) return arm_timer(timer_.get(), static_cast<uint32_t>(timer_ms_ - idle));
+            if (timer_kind_ == Timer::kTunnelIdle) return client_.abort(Termination::kTunnel);
+            // A client that stops sending its body before any response: 408.
+            if (state_ == State::kExchange && request_body_pending() && !ex_->response_started)
+                return client_.respond_error(408, Termination::kBodyTimeout);
+            return client_.abort(Termination::kBodyTimeout);
+        }
+    }
+}
+
+}  // namespace lbd::l7

@@ -1,0 +1,113 @@
+// The server-facing half of one Exchange: phases 2-7 of a request (the
+// README's list), from the request filters to the end of the response body
+// or of a tunnel. It talks to its client only through ClientSide
+// (client_side.h), so the same driver serves an HTTP/1 connection's current
+// request and each stream of an HTTP/2 connection: same routing, filters,
+// balancing, stickiness, rate limits, forwarding headers, retries.
+//
+//   2 route_request       request              -> route matched; request filters: pool, or a local
+//                                                 answer (429, redirect, fixed, 404)
+//   3 choose_server       pool + client        -> server (the pool's ServerPicker)
+//     connect_server      server               -> upstream (idle reused, or a new connect)
+//   4 send_request        request              -> head written, body streamed
+//   5 read_response_head  server bytes         -> response (1xx relayed; 101 -> tunnel); response filters
+//   6 pump_response_body  server bytes         -> client (as the client side framed it)
+//   7 response_complete   -                    -> server connection kept or closed; ClientSide::response_done
+//
+// The driver owns the exchange's server-side timer (connect, response,
+// body idle, tunnel idle). One driver serves one exchange at a time
+// (start() ... stop()); it can be reused for the next.
+//
+// Worker thread only. Its server callbacks run with `this` valid: the owner
+// frees a driver only from the loop (HttpSession, H2 streams).
+#pragma once
+
+#include <cstdint>
+
+#include "core/loop/event.h"
+#include "l7/client_side.h"
+#include "l7/exchange.h"
+#include "l7/filter.h"
+
+namespace lbd::l7 {
+
+class L7Worker;
+class HttpListener;
+
+class ExchangeDriver {
+public:
+    ExchangeDriver(L7Worker& worker, HttpListener& listener, ClientSide& client);
+    ExchangeDriver(const ExchangeDriver&) = delete;
+    ExchangeDriver& operator=(const ExchangeDriver&) = delete;
+
+    // Phase 2 onwards for `ex`, whose request head was read and checked.
+    void start(Exchange& ex);
+    // The exchange ended (its owner drops it): timer off, nothing held.
+    void stop();
+    bool active() const { return ex_ != nullptr; }
+    bool connecting() const { return state_ == State::kConnecting; }
+    bool tunneling() const { return state_ == State::kTunnel; }
+
+    // Client events, forwarded by the codec.
+    void client_readable();
+    void client_writable();
+    // The client closed its side (request_input_ended() is now true).
+    void client_eof();
+
+    // Sends what was queued towards the server.
+    void flush_upstream();
+
+private:
+    enum class State : uint8_t { kIdle, kRouting, kConnecting, kExchange, kTunnel };
+    enum class Timer : uint8_t { kNone, kConnect, kResponse, kBodyIdle, kTunnelIdle };
+
+    void route_request();
+    void choose_server();
+    void connect_server();
+    void send_request();
+    void pump_request_body();
+    void read_response_head();
+    void start_response();
+    void pump_response_body();
+    void response_complete();
+    void server_closed(bool error);
+    void start_tunnel();
+    void pump_tunnel();
+
+    void connect_failed(const char* why);
+    void local_connect_failure(int err);
+    // A server-side failure ends the exchange: its status, its termination.
+    void server_failed(const ProxyError& error) { client_.respond_error(error.status(), error.termination()); }
+    void respond(const LocalAnswer& answer) {
+        client_.respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term,
+                              answer.close);
+    }
+    bool request_body_pending() const { return ex_ != nullptr && !ex_->request_body_done; }
+
+    void arm(Timer kind, uint32_t ms);
+    void progress() { last_progress_ms_ = monotonic_ms(); }
+    void timed_out();
+
+    // Sends what a server callback queued, both ways, when it returns.
+    struct FlushOnReturn {
+        ExchangeDriver& driver;
+        ~FlushOnReturn();
+    };
+    static void on_server_read(bufferevent* bev, void* arg);
+    static void on_server_write(bufferevent* bev, void* arg);
+    static void on_server_event(bufferevent* bev, short what, void* arg);
+    static void on_timer(evutil_socket_t fd, short what, void* arg);
+
+    L7Worker& worker_;
+    HttpListener& listener_;
+    const HttpConfig& http_;
+    ClientSide& client_;
+    Exchange* ex_ = nullptr;
+    State state_ = State::kIdle;
+    EventPtr timer_;
+    Timer timer_kind_ = Timer::kNone;
+    uint32_t timer_ms_ = 0;
+    uint64_t last_progress_ms_ = 0;
+};
+
+}  // namespace lbd::l7
