@@ -18,6 +18,7 @@
 #include "l7/l7_worker.h"
 #include "l7/router.h"
 #include "l7/socket_io.h"
+#include "l7/transport.h"
 
 namespace lbd::l7 {
 

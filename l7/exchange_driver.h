@@ -24,6 +24,7 @@
 
 #include <cstdint>
 
+#include "core/base/clock.h"
 #include "core/loop/event.h"
 #include "l7/client_side.h"
 #include "l7/exchange.h"

@@ -15,15 +15,6 @@ std::string lower_copy(std::string_view s) {
     return out;
 }
 
-// "example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]".
-std::string host_without_port(std::string_view authority) {
-    if (!authority.empty() && authority.front() == '[') {
-        size_t close = authority.find(']');
-        return lower_copy(authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
-    }
-    return lower_copy(authority.substr(0, authority.find(':')));
-}
-
 bool trusted(const HttpForwardedConfig& config, const SocketAddress& peer) {
     return std::any_of(config.trusted_proxies.begin(), config.trusted_proxies.end(),
                        [&](const Cidr& cidr) { return cidr.contains(peer); });
@@ -75,6 +66,15 @@ bool RequestInfo::replayable() const {
                             method_kind == HttpMethod::kPut || method_kind == HttpMethod::kDelete;
     const bool no_body = framing == BodyFraming::kNone || (framing == BodyFraming::kContentLength && content_length == 0);
     return idempotent && no_body;
+}
+
+// "example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]".
+std::string host_without_port(std::string_view authority) {
+    if (!authority.empty() && authority.front() == '[') {
+        size_t close = authority.find(']');
+        return lower_copy(authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
+    }
+    return lower_copy(authority.substr(0, authority.find(':')));
 }
 
 RequestInfo copy_request(const HttpRequestHead& head) {

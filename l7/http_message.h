@@ -67,6 +67,9 @@ struct ResponseInfo {
 };
 
 RequestInfo copy_request(const HttpRequestHead& head);
+// What routes match of an authority: lower case, port removed
+// ("Example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]").
+std::string host_without_port(std::string_view authority);
 ResponseInfo copy_response(const HttpResponseHead& head);
 
 // Where the client connection came from and went to, for forwarding headers.

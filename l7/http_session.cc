@@ -117,6 +117,7 @@ void HttpSession::read_waiting() {
 
 void HttpSession::drain() {
     draining_ = true;
+    if (h2_) return h2_->drain();
     if (phase_ == Phase::kIdle || (phase_ == Phase::kHead && !head_started_ &&
                                    evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0))
         close(Termination::kOk);  // nothing in flight: a plain FIN
@@ -146,6 +147,8 @@ void HttpSession::read_request_head() {
     head_started_ = true;
     const size_t n = std::min<size_t>(available, http_.limits.max_header_bytes);
     const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
+    // h2c with prior knowledge: the preface instead of a first request.
+    if (http_.http2.cleartext && !resumed_ && !had_request_ && h2_preface()) return;
     HttpRequestHead& head = worker_.request_head();
     // The parser fills `head` only once the head is complete: an error found
     // earlier (a bad request line, 414) must not log views left by another
@@ -180,6 +183,7 @@ void HttpSession::read_request_head() {
 
 Exchange& HttpSession::begin_exchange() {
     head_started_ = true;
+    had_request_ = true;
     return exchange_.emplace(endpoint_, head_start_ms_);
 }
 
@@ -257,6 +261,7 @@ void HttpSession::flush() {
 
 void HttpSession::flush_streams() {
     if (closed_) return;
+    if (h2_) h2_->flush();  // the streams' own server streams are flushed by their drivers
     flush_output(client_.bev.get());
     driver_.flush_upstream();
 }
@@ -318,6 +323,7 @@ void HttpSession::retire() {
 
 void HttpSession::close(Termination term) {
     if (closed_) return;
+    if (h2_) h2_->shutdown(term);  // its exchanges end (and are logged) first
     end_request(term);  // also gives back the server connection and slot
     retire();
     if (term == Termination::kDrain || term == Termination::kServerAbort || term == Termination::kClientAbort) {
@@ -351,6 +357,7 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
     r.connect_ms = ex.connect_ms;
     r.header_ms = ex.header_ms;
     r.term = to_string(term);
+    if (h2_) r.protocol = "h2";
     if (client_.ssl != nullptr) {
         r.tls_version = tls_version_name(client_.ssl);
         r.sni = selected_server_name(client_.ssl);

@@ -57,6 +57,7 @@
 #include "l7/exchange.h"
 #include "l7/exchange_driver.h"
 #include "l7/filter.h"
+#include "l7/h2_connection.h"
 #include "l7/http_message.h"
 #include "l7/parked_client.h"
 #include "l7/proxy_types.h"
@@ -68,7 +69,7 @@ namespace lbd::l7 {
 class L7Worker;
 class HttpListener;
 
-class HttpSession final : public ClientSide {
+class HttpSession final : public ClientSide, public H2Owner {
 public:
     HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd, const SocketAddress& peer);
     // The session of a parked connection whose next request (or EOF) came.
@@ -90,7 +91,8 @@ public:
 
 private:
     // kExchange: the driver has the request (phases 2-6, tunnels included).
-    enum class Phase : uint8_t { kIdle, kHead, kExchange, kClosing, kClosed };
+    // kH2: the connection speaks HTTP/2; h2_ has every client event.
+    enum class Phase : uint8_t { kIdle, kHead, kExchange, kH2, kClosing, kClosed };
     enum class Timer : uint8_t { kNone, kHandshake, kPark, kKeepAlive, kHeader, kFlush };
 
     // Phases 1 and 7 (http_session.cc).
@@ -116,6 +118,13 @@ private:
     // TLS listeners (http_session_tls.cc): the handshake before phase 1.
     void client_handshake_event(short what);
     void handshake_timed_out();
+
+    // HTTP/2 (http_session_h2.cc): the preface on an h2c listener, or ALPN
+    // "h2"; from then on h2_ is the codec.
+    bool h2_preface();
+    void start_h2();
+    void h2_exchange_ended(const Exchange& ex, Termination term) override;
+    void h2_close(Termination term) override { close(term); }
 
     // Endings (http_session.cc).
     void flush_and_close();
@@ -180,6 +189,9 @@ private:
     // Drives exchange_ towards the servers (phases 2-6); one per connection,
     // reused for each request.
     ExchangeDriver driver_;
+    // Set once the connection speaks HTTP/2.
+    std::unique_ptr<H2Connection> h2_;
+    bool had_request_ = false;  // an HTTP/1 request came (no h2c preface after it)
 };
 
 }  // namespace lbd::l7

@@ -19,6 +19,7 @@ void HttpSession::on_client_read(bufferevent*, void* arg) {
             return self->read_request_head();
         case Phase::kHead: return self->read_request_head();
         case Phase::kExchange: return self->driver_.client_readable();
+        case Phase::kH2: return self->h2_->on_read();
         default: return;
     }
 }
@@ -28,6 +29,7 @@ void HttpSession::on_client_write(bufferevent* bev, void* arg) {
     FlushOnReturn flush{*self};
     switch (self->phase_) {
         case Phase::kExchange: return self->driver_.client_writable();
+        case Phase::kH2: return self->h2_->on_write();
         case Phase::kClosing:
             if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) self->close(Termination::kOk);
             return;
@@ -50,6 +52,7 @@ void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
             if (!self->closed_ && self->phase_ == Phase::kHead) self->close(Termination::kClientAbort);
             return;
         case Phase::kExchange: return self->driver_.client_eof();
+        case Phase::kH2: return self->close(Termination::kClientAbort);
         case Phase::kClosing: return self->close(Termination::kOk);
         case Phase::kClosed: return;
     }

@@ -13,6 +13,8 @@ void HttpSession::client_handshake_event(short what) {
     if (what & BEV_EVENT_CONNECTED) {
         handshake_done_ = true;
         stats.tls_handshakes.fetch_add(1, std::memory_order_relaxed);
+        // The client chose HTTP/2 (the listener's alpn lists "h2").
+        if (negotiated_alpn(client_.ssl) == "h2") return start_h2();
         // The request head is timed from here, as from a plain accept.
         arm(Timer::kHeader, http_.timeouts.client_header_ms);
         return;

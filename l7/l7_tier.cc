@@ -92,6 +92,19 @@ void L7Tier::write_metrics(std::string& out) const {
     for (const auto& [name, s] : listeners)
         s->request_duration.write(out, "lbd_http_request_duration_seconds", "listener=\"" + name + "\"");
     write_rate_limit_metrics(out);
+    metric_header(out, "lbd_http2_connections_total", "counter", "Client connections that spoke HTTP/2 (ALPN h2 or h2c).");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http2_connections_total", {{"listener", name}}, double(s->h2_connections.load()));
+    metric_header(out, "lbd_http2_streams_total", "counter", "HTTP/2 streams that carried a request.");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http2_streams_total", {{"listener", name}}, double(s->h2_streams.load()));
+    metric_header(out, "lbd_http2_limits_total", "counter",
+                  "HTTP/2 limits hit, by cause (refused streams, oversized heads, protocol errors, empty DATA, "
+                  "reset rate, glitch budget, floods, idle timeouts).");
+    for (const auto& [name, s] : listeners)
+        for (size_t i = 0; i < static_cast<size_t>(H2Limit::kCount); ++i)
+            metric_sample(out, "lbd_http2_limits_total", {{"listener", name}, {"cause", to_string(static_cast<H2Limit>(i))}},
+                          double(s->h2_limits[i].load()));
 }
 
 void L7Tier::write_rate_limit_metrics(std::string& out) const {

@@ -25,4 +25,19 @@ const char* to_string(Termination t) {
     return "?";
 }
 
+const char* to_string(H2Limit limit) {
+    switch (limit) {
+        case H2Limit::kConcurrentStreams: return "concurrent_streams";
+        case H2Limit::kHeaderList: return "header_list";
+        case H2Limit::kProtocolError: return "protocol_error";
+        case H2Limit::kEmptyData: return "empty_data";
+        case H2Limit::kResetRate: return "reset_rate";
+        case H2Limit::kGlitches: return "glitches";
+        case H2Limit::kFlood: return "flood";
+        case H2Limit::kIdleTimeout: return "idle_timeout";
+        case H2Limit::kCount: break;
+    }
+    return "?";
+}
+
 }  // namespace lbd::l7

@@ -34,6 +34,22 @@ enum class Termination : uint8_t {
 
 const char* to_string(Termination t);
 
+// Why an HTTP/2 connection hit one of its limits (l7/h2_connection.h): a
+// label of lbd_http2_limits_total. The first four are glitches too.
+enum class H2Limit : uint8_t {
+    kConcurrentStreams,  // a stream over max_concurrent_streams: REFUSED_STREAM
+    kHeaderList,         // a header list over max_header_list_bytes: 431
+    kProtocolError,      // an invalid frame or header (a stream or connection error)
+    kEmptyData,          // a DATA frame with no data and no END_STREAM
+    kResetRate,          // streams reset faster than max_resets_per_second: GOAWAY
+    kGlitches,           // the glitch budget spent: GOAWAY
+    kFlood,              // nghttp2's flood checks (SETTINGS, PING, ... not read back): GOAWAY
+    kIdleTimeout,        // no stream for idle_timeout_ms: GOAWAY
+    kCount
+};
+
+const char* to_string(H2Limit limit);
+
 // Counters of one HTTP listener, shared by its sockets on every worker.
 struct HttpListenerStats {
     std::atomic<uint64_t> accepted{0};
@@ -54,6 +70,11 @@ struct HttpListenerStats {
     std::atomic<uint64_t> tls_handshakes{0};
     std::atomic<uint64_t> tls_handshake_failures{0};
     std::atomic<uint64_t> tls_handshake_timeouts{0};
+    // HTTP/2 connections (ALPN h2 or h2c) and their streams, since start;
+    // the limits they hit, by cause.
+    std::atomic<uint64_t> h2_connections{0};
+    std::atomic<uint64_t> h2_streams{0};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(H2Limit::kCount)> h2_limits{};
 };
 
 }  // namespace lbd::l7

@@ -132,6 +132,16 @@ struct HttpRateLimitZoneConfig {
     bool operator==(const HttpRateLimitZoneConfig&) const = default;
 };
 
+// HTTP/2 to clients (the Http2 message of config.proto).
+struct Http2Config {
+    bool cleartext = false;  // h2c with prior knowledge on a plain listener
+    uint32_t max_concurrent_streams = 100;
+    uint32_t max_header_list_bytes = 0;  // 0: limits.max_header_bytes
+    uint32_t max_resets_per_second = 100;
+    uint32_t max_glitches = 1000;
+    uint32_t idle_timeout_ms = 0;  // 0: timeouts.client_keep_alive_ms
+};
+
 struct HttpConfig {
     std::vector<HttpRouteConfig> routes;
     HttpForwardedConfig forwarded;
@@ -145,6 +155,7 @@ struct HttpConfig {
     uint32_t max_idle_per_server = 256;  // 0 = no server keep-alive
     std::vector<HttpRateLimitZoneConfig> rate_limit_zones;
     std::vector<std::string> rate_limits;  // zones every request counts against
+    Http2Config http2;
 
     // The configured page for `status`, or null.
     const HttpErrorPage* error_page(int status) const {

@@ -279,6 +279,25 @@ std::vector<HttpErrorPage> check_error_pages(const pb::Http& msg, const Node& no
 
 }  // namespace
 
+Http2Config check_http2(const pb::Http2& msg, const Node& node, const HttpLimitsConfig& limits, Errors& errors) {
+    using F = pb::Http2;
+    Http2Config out;
+    out.cleartext = msg.cleartext();
+    out.max_concurrent_streams = or_default(msg.max_concurrent_streams(), out.max_concurrent_streams);
+    // A client must be able to send the heads HTTP/1 takes.
+    out.max_header_list_bytes = or_default(msg.max_header_list_bytes(), limits.max_header_bytes);
+    if (out.max_header_list_bytes < kMinHeaderBytes || out.max_header_list_bytes > kMaxHeaderBytes)
+        errors.add(node.at(F::kMaxHeaderListBytesFieldNumber),
+                   "max_header_list_bytes must be " + std::to_string(kMinHeaderBytes) + ".." +
+                       std::to_string(kMaxHeaderBytes));
+    if (out.max_concurrent_streams > 10000)
+        errors.add(node.at(F::kMaxConcurrentStreamsFieldNumber), "max_concurrent_streams must be 1..10000");
+    out.max_resets_per_second = or_default(msg.max_resets_per_second(), out.max_resets_per_second);
+    out.max_glitches = or_default(msg.max_glitches(), out.max_glitches);
+    out.idle_timeout_ms = msg.idle_timeout_ms();
+    return out;
+}
+
 HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pools, Errors& errors) {
     using F = pb::Http;
     HttpConfig out;
@@ -311,6 +330,8 @@ HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pool
                    "max_idle_per_server and server_keep_alive_disabled are both set");
     out.max_idle_per_server =
         msg.server_keep_alive_disabled() ? 0 : or_default(msg.max_idle_per_server(), out.max_idle_per_server);
+    // Always: a TLS listener's h2 (ALPN) takes these defaults without a block.
+    out.http2 = check_http2(msg.http2(), node.child(F::kHttp2FieldNumber), out.limits, errors);
     return out;
 }
 

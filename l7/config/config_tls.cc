@@ -130,11 +130,12 @@ ListenerTlsConfig check_listener_tls(const pb::ListenerTls& msg, const Node& nod
     if (msg.alpn_size() != 0) {
         s.alpn.clear();
         check_alpn(msg.alpn(), node, F::kAlpnFieldNumber, s.alpn, errors);
-        // The proxy speaks HTTP/1.x to clients: agreeing on "h2" would break every request.
+        // The protocols the proxy speaks to clients (h2: l7/h2_connection.h);
+        // agreeing on another would break every request.
         for (int i = 0; i < msg.alpn_size(); ++i)
-            if (!msg.alpn(i).empty() && msg.alpn(i) != "http/1.1" && msg.alpn(i) != "http/1.0")
+            if (!msg.alpn(i).empty() && msg.alpn(i) != "h2" && msg.alpn(i) != "http/1.1" && msg.alpn(i) != "http/1.0")
                 errors.add(node.at(F::kAlpnFieldNumber, i),
-                           what + ": alpn " + quote(msg.alpn(i)) + " is not served (only http/1.1 and http/1.0)");
+                           what + ": alpn " + quote(msg.alpn(i)) + " is not served (only h2, http/1.1 and http/1.0)");
     }
     if (msg.has_session_cache_size()) s.session_cache_size = msg.session_cache_size();
     s.session_timeout_s = or_default(msg.session_timeout_s(), s.session_timeout_s);

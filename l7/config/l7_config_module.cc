@@ -14,6 +14,11 @@ void check_listener_sections(const pb::Listener& msg, const Node& node, const st
     // Every HTTP listener gets the http defaults, written or not.
     out.http = check_http(msg.http(), node.child(F::kHttpFieldNumber), pools, errors);
     if (msg.has_tls()) out.tls = check_listener_tls(msg.tls(), node.child(F::kTlsFieldNumber), what, errors);
+    // A TLS listener agrees on HTTP/2 by ALPN; a preface in clear text would
+    // never reach it.
+    if (msg.has_tls() && out.http.http2.cleartext)
+        errors.add(node.child(F::kHttpFieldNumber).child(pb::Http::kHttp2FieldNumber).at(pb::Http2::kCleartextFieldNumber),
+                   what + ": http2 cleartext is for plain listeners (a TLS listener offers h2 by its alpn)");
 }
 
 void check_pool_sections(const pb::Pool& msg, const Node& node, const std::string& what, PoolConfig& out,

@@ -1,0 +1,316 @@
+// H2Connection: the HTTP/2 client codec (h2_connection.h). nghttp2 parses
+// and frames; this feeds it the client's bytes, maps its callbacks to
+// streams (h2_stream.h), sends its output with back-pressure, and keeps the
+// limits.
+#include "l7/h2_connection.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include <algorithm>
+
+#include "core/base/log.h"
+#include "l7/h2_stream.h"
+#include "l7/http_listener.h"
+#include "l7/l7_worker.h"
+#include "l7/socket_io.h"
+
+namespace lbd::l7 {
+
+namespace {
+
+// nghttp2's output goes into the socket's buffer while it holds less than
+// this; the client's write callback (low water) sends more.
+constexpr size_t kOutputHighWater = 128 * 1024;
+// Flow-control windows: how much a client may send ahead of its servers,
+// per stream and per connection.
+constexpr int32_t kStreamWindow = 256 * 1024;
+constexpr int32_t kConnectionWindow = 1024 * 1024;
+
+}  // namespace
+
+H2Connection::H2Connection(L7Worker& worker, HttpListener& listener, const ClientEndpoint& endpoint,
+                           bufferevent* bev, H2Owner& owner)
+    : worker_(worker), listener_(listener), endpoint_(endpoint), bev_(bev), owner_(owner) {
+    timer_ = make_event(worker_.base(), -1, 0, &H2Connection::on_timer, this);
+    reaper_ = make_event(worker_.base(), -1, 0, &H2Connection::on_reap, this);
+    reset_tokens_ = 2.0 * listener_.http().http2.max_resets_per_second;
+    reset_refill_ms_ = monotonic_ms();
+}
+
+H2Connection::~H2Connection() {
+    // Streams first: their exchanges end before the session they refer to.
+    streams_.clear();
+    retired_.clear();
+    if (session_ != nullptr) nghttp2_session_del(session_);
+}
+
+nghttp2_session_callbacks* H2Connection::callbacks() {
+    // Made once per thread and never changed (nghttp2 copies them into each session).
+    thread_local nghttp2_session_callbacks* cbs = [] {
+        nghttp2_session_callbacks* c = nullptr;
+        if (nghttp2_session_callbacks_new(&c) != 0) return static_cast<nghttp2_session_callbacks*>(nullptr);
+        nghttp2_session_callbacks_set_on_begin_headers_callback(c, &H2Connection::on_begin_headers);
+        nghttp2_session_callbacks_set_on_header_callback(c, &H2Connection::on_header);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(c, &H2Connection::on_frame_recv);
+        nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, &H2Connection::on_invalid_frame_recv);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &H2Connection::on_data_chunk);
+        nghttp2_session_callbacks_set_on_stream_close_callback(c, &H2Connection::on_stream_close);
+        return c;
+    }();
+    return cbs;
+}
+
+bool H2Connection::start() {
+    nghttp2_session_callbacks* cbs = callbacks();
+    nghttp2_option* option = nullptr;
+    if (cbs == nullptr || nghttp2_option_new(&option) != 0) return false;
+    // Windows open only as servers take the bytes (h2_stream.cc).
+    nghttp2_option_set_no_auto_window_update(option, 1);
+    const Http2Config& cfg = listener_.http().http2;
+    nghttp2_option_set_max_settings(option, 32);
+    const int rc = nghttp2_session_server_new2(&session_, cbs, this, option);
+    nghttp2_option_del(option);
+    if (rc != 0) return false;
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg.max_concurrent_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, cfg.max_header_list_bytes},
+    };
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+    listener_.stats().h2_connections.fetch_add(1, std::memory_order_relaxed);
+    arm_idle();
+    on_read();
+    return true;
+}
+
+// --- bytes in and out ------------------------------------------------------------------
+
+void H2Connection::on_read() {
+    if (closed_) return;
+    evbuffer* in = bufferevent_get_input(bev_);
+    while (!closed_ && !terminating_ && evbuffer_get_length(in) > 0) {
+        evbuffer_iovec vec{};
+        if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) break;
+        const ssize_t n = nghttp2_session_mem_recv(session_, static_cast<const uint8_t*>(vec.iov_base), vec.iov_len);
+        if (n < 0) {
+            // A connection error: nghttp2 has queued GOAWAY (a bad preface
+            // has none to send).
+            LOG_DEBUG("http listener=%s client=%s: h2: %s", listener_.config().name.c_str(),
+                      endpoint_.peer.to_string().c_str(), nghttp2_strerror(static_cast<int>(n)));
+            const H2Limit cause = n == NGHTTP2_ERR_FLOODED ? H2Limit::kFlood : H2Limit::kProtocolError;
+            listener_.stats().h2_limits[static_cast<size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
+            evbuffer_drain(in, evbuffer_get_length(in));
+            if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+                terminate(NGHTTP2_PROTOCOL_ERROR, cause);
+                break;
+            }
+            closed_ = true;
+            return owner_.h2_close(Termination::kBadRequest);
+        }
+        evbuffer_drain(in, static_cast<size_t>(n));
+    }
+    flush();
+}
+
+void H2Connection::on_write() { flush(); }
+
+void H2Connection::flush() {
+    if (closed_ || flushing_ || session_ == nullptr) return;
+    flushing_ = true;
+    evbuffer* out = bufferevent_get_output(bev_);
+    for (;;) {
+        while (evbuffer_get_length(out) < kOutputHighWater) {
+            const uint8_t* data = nullptr;
+            const ssize_t n = nghttp2_session_mem_send(session_, &data);
+            if (n < 0) {
+                flushing_ = false;
+                closed_ = true;
+                return owner_.h2_close(Termination::kClientAbort);
+            }
+            if (n == 0) break;
+            evbuffer_add(out, data, static_cast<size_t>(n));
+        }
+        if (drained_.empty()) break;
+        // Streams whose bytes went out may take more from their servers;
+        // what they add is sent by the next round.
+        std::vector<H2Stream*> drained;
+        drained.swap(drained_);
+        for (H2Stream* s : drained) s->writable();
+        if (evbuffer_get_length(out) >= kOutputHighWater) break;
+    }
+    flushing_ = false;
+    flush_output(bev_);
+    // What the client's frames made the drivers write to their servers
+    // (heads, body bytes) goes out now, as HttpSession's FlushOnReturn does.
+    for (auto& stream : streams_) stream->flush_upstream();
+    maybe_close();
+}
+
+void H2Connection::maybe_close() {
+    if (closed_) return;
+    if (nghttp2_session_want_read(session_) || nghttp2_session_want_write(session_)) return;
+    // GOAWAY sent and no stream left: close once the socket took it all.
+    if (evbuffer_get_length(bufferevent_get_output(bev_)) != 0) return;
+    closed_ = true;
+    // A plain close: an RST could drop the GOAWAY before the client reads it.
+    owner_.h2_close(Termination::kOk);
+}
+
+void H2Connection::stream_drained(H2Stream* stream) {
+    if (std::find(drained_.begin(), drained_.end(), stream) == drained_.end()) drained_.push_back(stream);
+}
+
+// --- limits ---------------------------------------------------------------------------
+
+void H2Connection::glitch(H2Limit cause) {
+    listener_.stats().h2_limits[static_cast<size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
+    if (++glitches_ > listener_.http().http2.max_glitches && !terminating_)
+        terminate(NGHTTP2_ENHANCE_YOUR_CALM, H2Limit::kGlitches);
+}
+
+void H2Connection::count_reset() {
+    // A token bucket: max_resets_per_second, bursts of twice as many.
+    const double rate = listener_.http().http2.max_resets_per_second;
+    const uint64_t now = monotonic_ms();
+    reset_tokens_ = std::min(2.0 * rate, reset_tokens_ + rate * static_cast<double>(now - reset_refill_ms_) / 1000.0);
+    reset_refill_ms_ = now;
+    if (reset_tokens_ >= 1.0) {
+        reset_tokens_ -= 1.0;
+        return;
+    }
+    if (!terminating_) terminate(NGHTTP2_ENHANCE_YOUR_CALM, H2Limit::kResetRate);
+}
+
+void H2Connection::terminate(uint32_t error, H2Limit cause) {
+    if (terminating_) return;
+    terminating_ = true;
+    if (cause != H2Limit::kProtocolError && cause != H2Limit::kFlood)
+        listener_.stats().h2_limits[static_cast<size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
+    LOG_DEBUG("http listener=%s client=%s: h2 GOAWAY (%s)", listener_.config().name.c_str(),
+              endpoint_.peer.to_string().c_str(), to_string(cause));
+    nghttp2_session_terminate_session(session_, error);
+    // The exchanges end now: nothing more is read from this client.
+    for (auto& s : streams_) s->shutdown(Termination::kClientAbort);
+    // The GOAWAY gets body_idle_ms to leave.
+    arm_timer(timer_.get(), listener_.http().timeouts.body_idle_ms);
+}
+
+void H2Connection::drain() {
+    if (draining_ || closed_) return;
+    draining_ = true;
+    // Graceful: the last stream id is what came so far; open streams finish.
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+    flush();
+}
+
+void H2Connection::shutdown(Termination term) {
+    closed_ = true;
+    event_del(timer_.get());
+    for (auto& s : streams_) s->shutdown(term);
+}
+
+void H2Connection::arm_idle() {
+    if (terminating_ || draining_) return;
+    if (!streams_.empty()) return (void)event_del(timer_.get());
+    const Http2Config& cfg = listener_.http().http2;
+    arm_timer(timer_.get(), cfg.idle_timeout_ms != 0 ? cfg.idle_timeout_ms : listener_.http().timeouts.client_keep_alive_ms);
+}
+
+void H2Connection::on_timer(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<H2Connection*>(arg);
+    if (self->closed_) return;
+    if (self->terminating_ || self->draining_) {
+        // The GOAWAY did not leave in time (a client that does not read).
+        self->closed_ = true;
+        return self->owner_.h2_close(Termination::kClientAbort);
+    }
+    self->terminate(NGHTTP2_NO_ERROR, H2Limit::kIdleTimeout);
+    self->flush();
+}
+
+// --- streams --------------------------------------------------------------------------
+
+H2Stream* H2Connection::stream(int32_t id) {
+    return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session_, id));
+}
+
+void H2Connection::retire(H2Stream* stream) {
+    nghttp2_session_set_stream_user_data(session_, stream->id(), nullptr);
+    retired_.push_back(std::move(*stream->self));
+    streams_.erase(stream->self);
+    drained_.erase(std::remove(drained_.begin(), drained_.end(), stream), drained_.end());
+    event_active(reaper_.get(), EV_TIMEOUT, 0);
+    arm_idle();
+}
+
+void H2Connection::on_reap(evutil_socket_t, short, void* arg) { static_cast<H2Connection*>(arg)->retired_.clear(); }
+
+int H2Connection::on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    auto* self = static_cast<H2Connection*>(user);
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    // After a GOAWAY for abuse, what the rest of the input opens is ignored
+    // (no exchange, no server connection).
+    if (self->terminating_) return 0;
+    auto stream = std::make_unique<H2Stream>(*self, frame->hd.stream_id);
+    H2Stream* raw = stream.get();
+    self->streams_.push_front(std::move(stream));
+    raw->self = self->streams_.begin();
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, raw);
+    event_del(self->timer_.get());
+    return 0;
+}
+
+int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                            const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto* self = static_cast<H2Connection*>(user);
+    // Trailers (HCAT_HEADERS) are dropped: HTTP/1.1 servers get none.
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    if (H2Stream* s = self->stream(frame->hd.stream_id))
+        s->on_header({reinterpret_cast<const char*>(name), namelen}, {reinterpret_cast<const char*>(value), valuelen});
+    return 0;
+}
+
+int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto* self = static_cast<H2Connection*>(user);
+    const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    switch (frame->hd.type) {
+        case NGHTTP2_HEADERS:
+            if (H2Stream* s = self->stream(frame->hd.stream_id)) {
+                if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) s->on_request_head(end_stream);
+                else if (end_stream) s->on_request_end();
+            }
+            return 0;
+        case NGHTTP2_DATA:
+            if (frame->hd.length == 0 && !end_stream) self->glitch(H2Limit::kEmptyData);
+            if (end_stream)
+                if (H2Stream* s = self->stream(frame->hd.stream_id)) s->on_request_end();
+            return 0;
+        case NGHTTP2_RST_STREAM: self->count_reset(); return 0;
+        default: return 0;
+    }
+}
+
+int H2Connection::on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame*, int error, void* user) {
+    auto* self = static_cast<H2Connection*>(user);
+    self->glitch(error == NGHTTP2_ERR_REFUSED_STREAM ? H2Limit::kConcurrentStreams : H2Limit::kProtocolError);
+    return 0;
+}
+
+int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
+                                void* user) {
+    auto* self = static_cast<H2Connection*>(user);
+    if (H2Stream* s = self->stream(stream_id)) s->on_data(data, len);
+    else nghttp2_session_consume(self->session_, stream_id, len);
+    return 0;
+}
+
+int H2Connection::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
+    auto* self = static_cast<H2Connection*>(user);
+    if (H2Stream* s = self->stream(stream_id)) s->on_close(error_code);
+    return 0;
+}
+
+}  // namespace lbd::l7

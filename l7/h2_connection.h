@@ -1,0 +1,138 @@
+// The HTTP/2 client codec (RFC 9113) on libnghttp2: one client connection
+// that chose "h2" by ALPN, or opened with the preface on a plain listener
+// with `http2 { cleartext: true }`. Each stream is an H2Stream
+// (h2_stream.h): an Exchange driven by the same ExchangeDriver as an HTTP/1
+// request, towards the servers over HTTP/1.1.
+//
+// The connection is owned by its HttpSession, which keeps the socket, the
+// TLS state and the listener; the session hands every client event here
+// once the protocol is known, and this calls back H2Owner to log an
+// exchange or end the connection.
+//
+// Flow control with back-pressure both ways: nghttp2 sends no window update
+// by itself (NGHTTP2_OPT_NO_AUTO_WINDOW_UPDATE); a stream's request bytes
+// are consumed (nghttp2_session_consume) only as its server takes them, so a
+// slow server holds a client to the stream window. Response bytes leave a
+// stream's buffer only as fast as the client's socket and window take them
+// (a deferred data provider); the driver fills the buffer only below its
+// high water mark.
+//
+// Defences (each counted in lbd_http2_limits_total{cause}): concurrent
+// streams (nghttp2 refuses the extra ones with REFUSED_STREAM), header list
+// size (431), stream resets per second (Rapid Reset: GOAWAY
+// ENHANCE_YOUR_CALM), a glitch budget (protocol errors, refused and reset
+// streams, empty DATA frames, oversized heads: GOAWAY ENHANCE_YOUR_CALM),
+// nghttp2's own flood checks, an idle timeout. Drain and reload send a
+// graceful GOAWAY: open streams finish, new ones are refused.
+//
+// Worker thread only.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <vector>
+
+#include "core/base/clock.h"
+#include "core/loop/event.h"
+#include "l7/exchange.h"
+#include "l7/proxy_types.h"
+
+struct bufferevent;
+
+namespace lbd::l7 {
+
+class L7Worker;
+class HttpListener;
+class H2Stream;
+
+// What the HttpSession around the connection does for it.
+class H2Owner {
+public:
+    virtual ~H2Owner() = default;
+    // An exchange ended: counters, access log (proto=h2).
+    virtual void h2_exchange_ended(const Exchange& ex, Termination term) = 0;
+    // The connection is over (GOAWAY sent, or the client gone): close it.
+    virtual void h2_close(Termination term) = 0;
+};
+
+class H2Connection {
+public:
+    H2Connection(L7Worker& worker, HttpListener& listener, const ClientEndpoint& endpoint, bufferevent* bev,
+                 H2Owner& owner);
+    ~H2Connection();
+    H2Connection(const H2Connection&) = delete;
+    H2Connection& operator=(const H2Connection&) = delete;
+
+    // Sends the server preface (SETTINGS) and reads what waits. False:
+    // nghttp2 could not start (no memory); the caller closes.
+    bool start();
+    void on_read();
+    void on_write();
+    // Graceful GOAWAY: open streams finish, then the connection closes.
+    void drain();
+    // The owner closes the connection now: every open exchange ends with
+    // `term`. Nothing is sent or read after it.
+    void shutdown(Termination term);
+    // Sends what nghttp2 has queued (frames, stream data) into the socket.
+    void flush();
+
+    // For H2Stream.
+    nghttp2_session* session() { return session_; }
+    L7Worker& worker() { return worker_; }
+    HttpListener& listener() { return listener_; }
+    const ClientEndpoint& endpoint() const { return endpoint_; }
+    H2Owner& owner() { return owner_; }
+    bool draining() const { return draining_; }
+    // `stream` moved response bytes to nghttp2: its driver may refill.
+    void stream_drained(H2Stream* stream);
+    // A limit was hit (lbd_http2_limits_total{cause}); a glitch counts
+    // against the budget (GOAWAY when spent).
+    void glitch(H2Limit cause);
+    // The stream is done with (closed by nghttp2, exchange ended): freed
+    // from the loop.
+    void retire(H2Stream* stream);
+
+private:
+    static nghttp2_session_callbacks* callbacks();
+    static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user);
+    static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                         const uint8_t* value, size_t valuelen, uint8_t flags, void* user);
+    static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user);
+    static int on_invalid_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, int error, void* user);
+    static int on_data_chunk(nghttp2_session* session, uint8_t flags, int32_t stream_id, const uint8_t* data,
+                             size_t len, void* user);
+    static int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code, void* user);
+    static void on_timer(evutil_socket_t fd, short what, void* arg);
+    static void on_reap(evutil_socket_t fd, short what, void* arg);
+
+    H2Stream* stream(int32_t id);
+    // GOAWAY with `error`, then close once it is sent.
+    void terminate(uint32_t error, H2Limit cause);
+    void count_reset();
+    void arm_idle();
+    void maybe_close();
+
+    L7Worker& worker_;
+    HttpListener& listener_;
+    const ClientEndpoint& endpoint_;
+    bufferevent* bev_;
+    H2Owner& owner_;
+    nghttp2_session* session_ = nullptr;
+    std::list<std::unique_ptr<H2Stream>> streams_;
+    std::vector<std::unique_ptr<H2Stream>> retired_;
+    std::vector<H2Stream*> drained_;  // streams whose driver may refill (flush())
+    EventPtr timer_;  // idle timeout; after GOAWAY, the flush deadline
+    EventPtr reaper_;
+    bool draining_ = false;
+    bool terminating_ = false;
+    bool flushing_ = false;
+    bool closed_ = false;
+    uint32_t glitches_ = 0;
+    double reset_tokens_ = 0;
+    uint64_t reset_refill_ms_ = 0;
+};
+
+}  // namespace lbd::l7

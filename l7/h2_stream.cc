@@ -1,0 +1,329 @@
+// H2Stream: one HTTP/2 request and its response (h2_stream.h).
+#include "l7/h2_stream.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "core/base/log.h"
+#include "l7/h2_connection.h"
+#include "l7/http_listener.h"
+
+namespace lbd::l7 {
+
+namespace {
+
+bool is_pseudo(std::string_view name) { return !name.empty() && name.front() == ':'; }
+
+// RFC 9113 §8.2.2: fields of HTTP/1's connection management. nghttp2
+// refuses them on requests; the same goes for responses here.
+bool connection_specific(std::string_view name) {
+    return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "proxy-connection") ||
+           iequals(name, "transfer-encoding") || iequals(name, "upgrade");
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), to_lower_ascii);
+    return out;
+}
+
+nghttp2_nv make_nv(const std::string& name, const std::string& value) {
+    return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+            reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+            NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace
+
+H2Stream::H2Stream(H2Connection& conn, int32_t id)
+    : conn_(conn),
+      id_(id),
+      request_in_(evbuffer_new(), &evbuffer_free),
+      response_out_(evbuffer_new(), &evbuffer_free),
+      driver_(conn.worker(), conn.listener(), *this) {
+    evbuffer_add_cb(request_in_.get(), &H2Stream::on_request_drained, this);
+}
+
+H2Stream::~H2Stream() { evbuffer_remove_cb(request_in_.get(), &H2Stream::on_request_drained, this); }
+
+// --- the request ---------------------------------------------------------------------
+
+void H2Stream::on_header(std::string_view name, std::string_view value) {
+    // SETTINGS_MAX_HEADER_LIST_SIZE counts each field's name and value plus
+    // 32 (RFC 9113 §6.5.2); over it the rest is dropped and 431 answered.
+    head_bytes_ += name.size() + value.size() + 32;
+    if (head_bytes_ > conn_.listener().http().http2.max_header_list_bytes) head_too_large_ = true;
+    if (head_too_large_) return;
+    if (name == ":method") method_ = value;
+    else if (name == ":scheme") scheme_ = value;
+    else if (name == ":authority") authority_ = value;
+    else if (name == ":path") path_ = value;
+    else if (is_pseudo(name)) return;  // :protocol (extended CONNECT is not enabled)
+    else if (name == "cookie") cookie_.append(cookie_.empty() ? "" : "; ").append(value);  // RFC 9113 §8.2.3
+    else if (name == "te") return;  // "trailers" (nghttp2 refuses anything else): hop-by-hop for HTTP/1
+    else if (name == "host" && authority_.empty()) authority_ = value;
+    else if (name != "host") fields_.emplace_back(std::string(name), std::string(value));
+}
+
+bool H2Stream::translate_request() {
+    Exchange& ex = *ex_;
+    RequestInfo& r = ex.request;
+    r.method = method_;
+    r.method_kind = http1::method_of(method_);
+    r.version = HttpVersion::k11;  // what the servers get
+    r.keep_alive = true;
+    if (r.method_kind == HttpMethod::kConnect) {
+        r.target_form = TargetForm::kAuthority;  // answered 405 by the driver
+    } else if (path_ == "*") {
+        r.target_form = TargetForm::kAsterisk;
+        r.path = "*";
+    } else {
+        if (path_.empty() || path_.front() != '/') return false;
+        const size_t q = path_.find('?');
+        r.path = path_.substr(0, q);
+        if (q != std::string::npos) r.query = path_.substr(q);
+    }
+    if (authority_.empty()) return false;  // RFC 9113 §8.3.1: no Host to give HTTP/1.1
+    r.host_header = authority_;
+    r.host = host_without_port(authority_);
+    if (!cookie_.empty()) fields_.emplace_back("cookie", std::move(cookie_));
+    for (auto& [name, value] : fields_) {
+        if (name == "content-length") {
+            // nghttp2 has checked it is one number, and will check DATA against it.
+            r.framing = BodyFraming::kContentLength;
+            r.content_length = std::strtoull(value.c_str(), nullptr, 10);
+            continue;
+        }
+        if (name == "expect" && iequals(value, "100-continue")) r.expect_continue = true;
+        r.headers.emplace_back(std::move(name), std::move(value));
+    }
+    fields_.clear();
+    if (!request_ended_ && r.framing != BodyFraming::kContentLength) {
+        // A body of unknown length: chunked to the server.
+        r.framing = BodyFraming::kChunked;
+        r.transfer_encoding = "chunked";
+        chunked_ = true;
+    }
+    if (request_ended_ && r.framing == BodyFraming::kContentLength && r.content_length != 0) return false;
+    if (request_ended_) r.framing = BodyFraming::kNone;
+    return true;
+}
+
+void H2Stream::on_request_head(bool end_stream) {
+    HttpListener& listener = conn_.listener();
+    const HttpConfig& http = listener.http();
+    request_ended_ = end_stream;
+    ex_.emplace(conn_.endpoint(), monotonic_ms());
+    listener.stats().requests.fetch_add(1, std::memory_order_relaxed);
+    listener.stats().h2_streams.fetch_add(1, std::memory_order_relaxed);
+    ex_->bytes_in = head_bytes_;
+    if (head_too_large_) {
+        conn_.glitch(H2Limit::kHeaderList);
+        ex_->request.method = method_.substr(0, 32);
+        ex_->request.path = path_.substr(0, 256);
+        return respond_error(431, Termination::kBadRequest);
+    }
+    if (!translate_request()) {
+        conn_.glitch(H2Limit::kProtocolError);
+        return respond_error(400, Termination::kBadRequest);
+    }
+    HttpLimits limits;
+    limits.max_body_bytes = http.limits.max_body_bytes;
+    ex_->request_body = BodyDecoder(ex_->request.framing, ex_->request.content_length, limits);
+    ex_->request_body_done = ex_->request_body.done();
+    if (http.limits.max_body_bytes != 0 && ex_->request.framing == BodyFraming::kContentLength &&
+        ex_->request.content_length > http.limits.max_body_bytes)
+        return respond_error(413, Termination::kBadRequest);
+    driver_.start(*ex_);
+}
+
+void H2Stream::on_data(const uint8_t* data, size_t len) {
+    if (!ex_ || ex_->request_body_done) {
+        // Nobody reads it (answered already): give the window back at once.
+        nghttp2_session_consume(conn_.session(), id_, len);
+        return;
+    }
+    unconsumed_ += len;
+    ex_->bytes_in += len;
+    if (chunked_) {
+        char size[24];
+        const int n = std::snprintf(size, sizeof size, "%zx\r\n", len);
+        evbuffer_add(request_in_.get(), size, static_cast<size_t>(n));
+        evbuffer_add(request_in_.get(), data, len);
+        evbuffer_add(request_in_.get(), "\r\n", 2);
+    } else {
+        evbuffer_add(request_in_.get(), data, len);
+    }
+    driver_.client_readable();
+}
+
+void H2Stream::on_request_end() {
+    if (request_ended_) return;
+    request_ended_ = true;
+    if (!ex_ || ex_->request_body_done) return;
+    if (chunked_) evbuffer_add(request_in_.get(), "0\r\n\r\n", 5);
+    driver_.client_readable();
+}
+
+void H2Stream::on_request_drained(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+    auto* self = static_cast<H2Stream*>(arg);
+    if (info->n_deleted == 0 || self->unconsumed_ == 0 || self->closed_) return;
+    // The server took these bytes: the client may send as many more. The
+    // chunk framing counts too, so the window opens a little early (a few
+    // bytes per DATA frame).
+    const size_t n = std::min(info->n_deleted, self->unconsumed_);
+    self->unconsumed_ -= n;
+    nghttp2_session_consume(self->conn_.session(), self->id_, n);
+}
+
+void H2Stream::on_close(uint32_t error) {
+    closed_ = true;
+    // What was never read still counts against the connection's window.
+    if (unconsumed_ != 0) nghttp2_session_consume_connection(conn_.session(), unconsumed_);
+    unconsumed_ = 0;
+    if (ex_) {
+        LOG_DEBUG("http listener=%s client=%s: h2 stream %d closed (error %u) before its response ended",
+                  conn_.listener().config().name.c_str(), conn_.endpoint().peer.to_string().c_str(), id_, error);
+        end_exchange(Termination::kClientAbort);
+    }
+    maybe_retire();
+}
+
+void H2Stream::shutdown(Termination term) {
+    // nghttp2 may still name this stream (it goes with the connection).
+    if (ex_) end_exchange(term);
+}
+
+// --- the response (ClientSide) ---------------------------------------------------------
+
+void H2Stream::submit(const HeaderList& fields, int status, bool body) {
+    // nghttp2 copies names and values; field names go lower case (RFC 9113 §8.2).
+    std::string status_text = std::to_string(status);
+    std::vector<std::string> names;
+    names.reserve(fields.size());
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(fields.size() + 1);
+    static const std::string kStatus = ":status";
+    nva.push_back(make_nv(kStatus, status_text));
+    for (const auto& [name, value] : fields) {
+        if (connection_specific(name)) continue;
+        names.push_back(lower(name));
+        nva.push_back(make_nv(names.back(), value));
+    }
+    nghttp2_data_provider provider{};
+    provider.source.ptr = this;
+    provider.read_callback = &H2Stream::read_body;
+    if (status < 200) {
+        nghttp2_submit_headers(conn_.session(), NGHTTP2_FLAG_NONE, id_, nullptr, nva.data(), nva.size(), nullptr);
+        return;
+    }
+    response_submitted_ = true;
+    nghttp2_submit_response(conn_.session(), id_, nva.data(), nva.size(), body ? &provider : nullptr);
+}
+
+void H2Stream::send_interim(Exchange&, const ResponseInfo& interim) {
+    if (!closed_) submit(interim.headers, interim.status, false);
+}
+
+void H2Stream::send_response_head(Exchange& ex) {
+    // The driver gives the body de-framed: chunked is undone, a length kept.
+    ex.framing = ex.response.framing == BodyFraming::kChunked ? ClientFraming::kDechunk
+                                                               : client_framing(ex.response, HttpVersion::k11);
+    ex.status = ex.response.status;
+    ex.response_started = true;
+    conn_.listener().stats().responses[static_cast<size_t>(std::clamp(ex.status / 100, 1, 5) - 1)].fetch_add(
+        1, std::memory_order_relaxed);
+    // HEAD, 204, 304 and empty bodies: the head ends the stream.
+    const bool body = !ex.response_body.done();
+    if (closed_) return;
+    submit(ex.response.headers, ex.response.status, body);
+}
+
+void H2Stream::respond_local(int status, const std::string& content_type, const std::string& body,
+                             const HeaderList& extra, Termination term, bool) {
+    Exchange& ex = *ex_;
+    ex.release_server();
+    ex.status = status;
+    const HttpConfig& http = conn_.listener().http();
+    HeaderList headers = extra;
+    if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers);
+    headers.emplace_back("content-type", content_type);
+    headers.emplace_back("content-length", std::to_string(body.size()));
+    apply_header_actions(headers, http.response_headers);
+    const bool with_body = ex.request.method_kind != HttpMethod::kHead && !body.empty();
+    if (with_body) {
+        evbuffer_add(response_out_.get(), body.data(), body.size());
+        ex.bytes_out += body.size();
+    }
+    response_eof_ = true;
+    conn_.listener().stats().responses[static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1)].fetch_add(
+        1, std::memory_order_relaxed);
+    if (!closed_) submit(headers, status, with_body);
+    end_exchange(term);
+}
+
+void H2Stream::respond_error(int status, Termination term) {
+    // A response already under way cannot be replaced: reset the stream.
+    if (ex_->response_started) return abort(term);
+    auto [content_type, body] = error_body(conn_.listener().http(), status);
+    respond_local(status, content_type, body, {}, term, false);
+}
+
+void H2Stream::response_done(Termination term) {
+    response_eof_ = true;
+    response_data_added();
+    // A request body still coming is read and dropped (on_data).
+    end_exchange(term);
+}
+
+void H2Stream::abort(Termination term) {
+    if (!closed_) nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_INTERNAL_ERROR);
+    end_exchange(term);
+}
+
+void H2Stream::response_data_added() {
+    if (!deferred_ || closed_) return;
+    deferred_ = false;
+    nghttp2_session_resume_data(conn_.session(), id_);
+}
+
+bool H2Stream::draining() const { return conn_.draining(); }
+
+void H2Stream::flush() { conn_.flush(); }
+
+ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* data_flags,
+                            nghttp2_data_source* source, void*) {
+    auto* self = static_cast<H2Stream*>(source->ptr);
+    evbuffer* out = self->response_out_.get();
+    const int n = evbuffer_remove(out, buf, length);
+    if (n > 0) self->conn_.stream_drained(self);
+    if (evbuffer_get_length(out) == 0 && self->response_eof_) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        return std::max(n, 0);
+    }
+    if (n <= 0) {
+        self->deferred_ = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    return n;
+}
+
+// --- the end -------------------------------------------------------------------------------
+
+void H2Stream::end_exchange(Termination term) {
+    if (!ex_) return;
+    driver_.stop();
+    conn_.owner().h2_exchange_ended(*ex_, term);
+    ex_.reset();  // gives back the server connection and slot
+    maybe_retire();
+}
+
+void H2Stream::maybe_retire() {
+    if (retired_ || ex_ || !closed_) return;
+    retired_ = true;
+    conn_.retire(this);
+}
+
+}  // namespace lbd::l7

@@ -1,0 +1,109 @@
+// One HTTP/2 stream of an H2Connection (h2_connection.h): its request head
+// translated to a RequestInfo (RFC 9113 §8.3: :method, :path, :authority
+// -> Host; cookies joined with "; "), its Exchange and ExchangeDriver, and
+// the ClientSide (client_side.h) the driver talks to.
+//
+// The request body reaches the driver as HTTP/1.1 bytes: DATA as they are
+// when the request has a content-length (nghttp2 checks DATA against it),
+// else chunk-framed (the driver's decoder checks and forwards them; END_STREAM
+// is the last chunk). The response body is taken de-framed from the driver
+// and given to nghttp2 through a deferred data provider.
+//
+// Lifetime: made at the stream's first HEADERS; its Exchange ends when the
+// response is done (or cut); the object is freed (from the loop) once both
+// the exchange and nghttp2's stream are over.
+//
+// Worker thread only.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "l7/client_side.h"
+#include "l7/exchange.h"
+#include "l7/exchange_driver.h"
+
+namespace lbd::l7 {
+
+class H2Connection;
+
+class H2Stream final : public ClientSide {
+public:
+    H2Stream(H2Connection& conn, int32_t id);
+    ~H2Stream() override;
+
+    int32_t id() const { return id_; }
+    bool exchange_active() const { return ex_.has_value(); }
+
+    // From the connection's nghttp2 callbacks.
+    void on_header(std::string_view name, std::string_view value);
+    // The request head is complete: translate it and start the exchange.
+    void on_request_head(bool end_stream);
+    void on_data(const uint8_t* data, size_t len);
+    void on_request_end();
+    // nghttp2 closed the stream (`error`: 0 when both sides ended well).
+    void on_close(uint32_t error);
+    // The connection ends now.
+    void shutdown(Termination term);
+    // The client can take more response bytes.
+    void writable() { if (ex_) driver_.client_writable(); }
+    bool closed() const { return closed_; }
+    void flush_upstream() { driver_.flush_upstream(); }
+
+    std::list<std::unique_ptr<H2Stream>>::iterator self;
+
+private:
+    // ClientSide (client_side.h).
+    evbuffer* request_input() override { return request_in_.get(); }
+    bool request_input_ended() const override { return false; }  // a reset ends the exchange at once
+    evbuffer* response_output() override { return response_out_.get(); }
+    void send_interim(Exchange& ex, const ResponseInfo& interim) override;
+    void send_response_head(Exchange& ex) override;
+    void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
+                       Termination term, bool close) override;
+    void respond_error(int status, Termination term) override;
+    void response_done(Termination term) override;
+    void abort(Termination term) override;
+    void response_data_added() override;
+    bool draining() const override;
+    void flush() override;
+
+    // Builds ex_->request from the pseudo-headers and fields; false: a
+    // malformed request (the stream is answered 400).
+    bool translate_request();
+    // Submits a response: `nva` (":status" first) and, if `body`, the data provider.
+    void submit(const HeaderList& fields, int status, bool body);
+    void end_exchange(Termination term);
+    void maybe_retire();
+    static ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                             uint32_t* data_flags, nghttp2_data_source* source, void* user);
+    static void on_request_drained(evbuffer* buffer, const evbuffer_cb_info* info, void* arg);
+
+    H2Connection& conn_;
+    const int32_t id_;
+    using Buffer = std::unique_ptr<evbuffer, void (*)(evbuffer*)>;
+    Buffer request_in_;
+    Buffer response_out_;
+    // The head as it comes.
+    std::string method_, scheme_, authority_, path_, cookie_;
+    HeaderList fields_;
+    size_t head_bytes_ = 0;
+    bool head_too_large_ = false;
+    bool chunked_ = false;  // the request body is chunk-framed for the driver
+    bool request_ended_ = false;
+    size_t unconsumed_ = 0;  // DATA bytes not yet given back to the flow-control windows
+    bool response_submitted_ = false;
+    bool response_eof_ = false;  // every response byte is in response_out_
+    bool deferred_ = false;      // the data provider waits for bytes
+    bool closed_ = false;        // nghttp2's stream is over
+    bool retired_ = false;
+    std::optional<Exchange> ex_;
+    ExchangeDriver driver_;
+};
+
+}  // namespace lbd::l7

@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""HTTP/2 (h2c, prior knowledge) client for lbd's l7_h2_test, on Debian's python3-h2.
+
+Each subcommand talks to lbd on 127.0.0.1:PORT and prints `key=value` lines that the C++
+test checks; the exit code is 0 unless the connection itself failed unexpectedly.
+
+  translate PORT          two Cookie fields, TE: trailers, a body without content-length
+  conn_header PORT        a connection-specific header (stream error), then a good request
+  concurrent PORT N       opens N streams at once without ending them; reports the refused ones
+  big_head PORT BYTES     one request whose header list is BYTES long
+  rapid_reset PORT N      N x (HEADERS + RST_STREAM); reports the GOAWAY
+  upload PORT PATH MIB    a body of MIB MiB (content-length), as fast as the windows allow;
+                          prints progress lines `sent=N` (stdout flushed) and the status
+"""
+import socket
+import sys
+import time
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+
+TIMEOUT = 10.0
+
+
+def connect(port, validate_outbound=True):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
+                                    validate_outbound_headers=validate_outbound,
+                                    normalize_outbound_headers=validate_outbound)
+    conn = h2.connection.H2Connection(config=cfg)
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return sock, conn
+
+
+def request_headers(path, method="GET", extra=()):
+    return [(":method", method), (":scheme", "http"), (":authority", "lbd.test"), (":path", path)] + list(extra)
+
+
+def pump(sock, conn, until, deadline=TIMEOUT):
+    """Reads events until `until(events_so_far)` is true or the peer closes; returns all events."""
+    seen = []
+    end = time.time() + deadline
+    while time.time() < end:
+        if until(seen):
+            break
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            seen.append("reset")
+            break
+        if not data:
+            seen.append("eof")
+            break
+        try:
+            events = conn.receive_data(data)
+        except h2.exceptions.ProtocolError as e:
+            seen.append("protocol_error:" + str(e))
+            break
+        for ev in events:
+            seen.append(ev)
+            if isinstance(ev, h2.events.DataReceived):
+                conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+        out = conn.data_to_send()
+        if out:
+            try:
+                sock.sendall(out)
+            except OSError:
+                pass
+    return seen
+
+
+def stream_ended(sid):
+    return lambda evs: any(isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)) and e.stream_id == sid
+                           for e in evs if not isinstance(e, str))
+
+
+def response_of(events, sid):
+    status, body, reset = None, b"", None
+    for e in events:
+        if isinstance(e, h2.events.ResponseReceived) and e.stream_id == sid:
+            status = dict(e.headers).get(":status")
+        elif isinstance(e, h2.events.DataReceived) and e.stream_id == sid:
+            body += e.data
+        elif isinstance(e, h2.events.StreamReset) and e.stream_id == sid:
+            reset = int(e.error_code)
+    return status, body, reset
+
+
+def goaway_of(events):
+    for e in events:
+        if isinstance(e, h2.events.ConnectionTerminated):
+            return int(e.error_code)
+    return None
+
+
+def cmd_translate(port):
+    sock, conn = connect(port)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, request_headers("/translate", "POST",
+                                           [("cookie", "a=1"), ("cookie", "b=2"), ("te", "trailers")]))
+    conn.send_data(sid, b"x" * 1000)
+    conn.send_data(sid, b"y" * 234, end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status, body, reset = response_of(pump(sock, conn, stream_ended(sid)), sid)
+    print("status=%s" % status)
+    print("reset=%s" % reset)
+    sys.stdout.write(body.decode("latin-1"))
+
+
+def cmd_conn_header(port):
+    sock, conn = connect(port, validate_outbound=False)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, request_headers("/bad", extra=[("connection", "keep-alive")]), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status, _, reset = response_of(pump(sock, conn, stream_ended(sid)), sid)
+    print("bad_status=%s" % status)
+    print("bad_reset=%s" % reset)
+    sid2 = conn.get_next_available_stream_id()
+    conn.send_headers(sid2, request_headers("/after"), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status, _, reset = response_of(pump(sock, conn, stream_ended(sid2)), sid2)
+    print("after_status=%s" % status)
+
+
+def cmd_concurrent(port, n):
+    sock, conn = connect(port)
+    # A burst right behind the preface, before the server's SETTINGS is even read (as a
+    # browser opening a page does): the streams over the limit are refused one by one
+    # (nghttp2 treats a client that ignores an acknowledged limit as a connection error).
+    sids = []
+    for _ in range(n):
+        sid = conn.get_next_available_stream_id()
+        # POST without END_STREAM: each stream stays open.
+        conn.send_headers(sid, request_headers("/open", "POST", [("content-length", "10")]))
+        sids.append(sid)
+    sock.sendall(conn.data_to_send())
+    events = pump(sock, conn, lambda evs: False, deadline=2.0)
+    print("max_concurrent=%s" % conn.remote_settings.max_concurrent_streams)
+    refused = [e for e in events if isinstance(e, h2.events.StreamReset) and int(e.error_code) == 7]
+    print("refused=%d" % len(refused))
+    print("goaway=%s" % goaway_of(events))
+
+
+def cmd_big_head(port, size):
+    sock, conn = connect(port)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, request_headers("/big", extra=[("x-big", "v" * size)]), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status, _, reset = response_of(pump(sock, conn, stream_ended(sid)), sid)
+    print("status=%s" % status)
+    print("reset=%s" % reset)
+
+
+def cmd_rapid_reset(port, n):
+    sock, conn = connect(port)
+    sent = 0
+    events = []
+    try:
+        for i in range(n):
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, request_headers("/rr%d" % i), end_stream=True)
+            conn.reset_stream(sid)
+            sent += 1
+            if sent % 50 == 0:
+                sock.sendall(conn.data_to_send())
+        sock.sendall(conn.data_to_send())
+    except (OSError, h2.exceptions.ProtocolError):
+        pass
+    events = pump(sock, conn, lambda evs: goaway_of(evs) is not None or "eof" in evs, deadline=5.0)
+    print("sent=%d" % sent)
+    print("goaway=%s" % goaway_of(events))
+
+
+def cmd_upload(port, path, mib):
+    sock, conn = connect(port)
+    total = mib << 20
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, request_headers(path, "PUT", [("content-length", str(total))]))
+    sock.sendall(conn.data_to_send())
+    chunk = b"z" * 16384
+    sent = 0
+    last_report = 0
+    events = []
+    while sent < total:
+        window = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size, total - sent)
+        if window <= 0:
+            evs = pump(sock, conn, lambda evs: any(isinstance(e, h2.events.WindowUpdated) for e in evs)
+                       or any(isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated, str))
+                              for e in evs), deadline=3.0)
+            events += evs
+            if not any(isinstance(e, h2.events.WindowUpdated) for e in evs):
+                print("blocked=1")
+                break
+            continue
+        conn.send_data(sid, chunk[:window], end_stream=(sent + window == total))
+        sent += window
+        sock.sendall(conn.data_to_send())
+        if sent - last_report >= (8 << 20):
+            last_report = sent
+            print("sent=%d" % sent, flush=True)
+    print("sent=%d" % sent, flush=True)
+    if sent == total:
+        events += pump(sock, conn, stream_ended(sid), deadline=30.0)
+        status, body, reset = response_of(events, sid)
+        print("status=%s" % status)
+        sys.stdout.write(body.decode("latin-1"))
+
+
+def main():
+    cmd, port = sys.argv[1], int(sys.argv[2])
+    args = sys.argv[3:]
+    if cmd == "translate":
+        cmd_translate(port)
+    elif cmd == "conn_header":
+        cmd_conn_header(port)
+    elif cmd == "concurrent":
+        cmd_concurrent(port, int(args[0]))
+    elif cmd == "big_head":
+        cmd_big_head(port, int(args[0]))
+    elif cmd == "rapid_reset":
+        cmd_rapid_reset(port, int(args[0]))
+    elif cmd == "upload":
+        cmd_upload(port, args[0], int(args[1]))
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+// HTTP/2 to clients (l7/h2_connection.h), end to end with real clients: curl --http2 and
+// --http2-prior-knowledge, nghttp, h2load through h2c and TLS (ALPN), and python3-h2
+// (tests/integration/h2_client.py) for translation details and protocol abuse: Rapid Reset,
+// connection-specific headers, streams over the limit, oversized heads, and a large upload
+// with lbd's memory bounded.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/integration/l7_tls_scenario.h"
+#include "tests/unit/config_test_kit.h"
+
+namespace lbd::test {
+namespace {
+
+using l7::test::run;
+using l7::test::RunResult;
+
+const std::string kClient = H2_CLIENT;
+
+// "front" on 127.0.0.1:0, plain, h2c enabled with `h2_extra`; the admin HTTP listener on.
+std::string h2c_config(const HttpBackend& backend, const std::string& h2_extra = "",
+                       const std::string& http_extra = "") {
+    return "global { workers: 2 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }\n"
+           "listeners {\n"
+           "  name: \"front\"\n"
+           "  bind: \"127.0.0.1:0\"\n"
+           "  mode: MODE_HTTP\n"
+           "  pool: \"web\"\n"
+           "  http {\n    http2 { cleartext: true " + h2_extra + " }\n" + http_extra + "  }\n"
+           "}\n" + http_pool("web", {&backend});
+}
+
+RunResult h2_client(const std::vector<std::string>& args, int deadline_ms = 30000) {
+    std::vector<std::string> argv{"/usr/bin/python3", kClient};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, deadline_ms);
+}
+
+std::string limit(const std::string& cause) {
+    return "lbd_http2_limits_total{listener=\"front\",cause=\"" + cause + "\"}";
+}
+
+TEST_CASE("h2c with prior knowledge: curl, nghttp and h2load; HTTP/1 on the same listener; proto=h2 logged") {
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+
+    CurlRun h2 = curl({"-i", "--http2-prior-knowledge", url(lbd.port(), "/hello?q=1")});
+    CHECK_MESSAGE(h2.exit_code == 0, h2.output);
+    CHECK(has(h2.output, "HTTP/2 200"));
+    CHECK(has(h2.output, "server=a"));
+    CHECK(has(h2.output, "GET /hello?q=1 HTTP/1.1"));  // the backend got HTTP/1.1
+    auto line = lbd->await_line(http_line_for("/hello"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(has(*line, " proto=h2"));
+    CHECK(has(*line, " status=200 "));
+    CHECK(has(*line, " server=web/a "));
+
+    // HEAD: the head ends the stream.
+    CurlRun head = curl({"-I", "--http2-prior-knowledge", url(lbd.port(), "/bytes/1000")});
+    CHECK_MESSAGE(head.exit_code == 0, head.output);
+    CHECK(has(head.output, "HTTP/2 200"));
+    CHECK(has(head.output, "content-length: 1000"));
+
+    // A download and an upload (content-length), byte counts checked.
+    CurlRun down = curl({"--http2-prior-knowledge", "-o", "/dev/null", "-w", "size=%{size_download}",
+                         url(lbd.port(), "/bytes/5000000")});
+    CHECK_MESSAGE(has(down.output, "size=5000000"), down.output);
+    TempFile upload(std::string(3 << 20, 'u'));
+    CurlRun up = curl({"--http2-prior-knowledge", "--data-binary", "@" + upload.path(), url(lbd.port(), "/up")});
+    CHECK_MESSAGE(has(up.output, "body_bytes=" + std::to_string(3 << 20) + "\n"), up.output);
+
+    // The same listener still speaks HTTP/1.1.
+    CurlRun h1 = curl({"-i", url(lbd.port(), "/one")});
+    CHECK(has(h1.output, "HTTP/1.1 200"));
+    auto h1_line = lbd->await_line(http_line_for("/one"), kIoTimeoutMs);
+    REQUIRE(h1_line);
+    CHECK(!has(*h1_line, "proto="));
+
+    RunResult ng = run({"nghttp", "-n", "-s", url(lbd.port(), "/nghttp")});
+    CHECK_MESSAGE(ng.exit_code == 0, ng.output);
+
+    RunResult load = run({"h2load", "-n", "2000", "-c", "10", "-m", "10", url(lbd.port(), "/load")}, 60000);
+    MESSAGE(load.output);
+    CHECK(has(load.output, "2000 succeeded, 0 failed, 0 errored"));
+    CHECK(metric(admin, "lbd_http2_connections_total{listener=\"front\"}") >= 13);
+    CHECK(metric(admin, "lbd_http2_streams_total{listener=\"front\"}") >= 2004);
+}
+
+TEST_CASE("h2 over TLS by ALPN; an http/1.1 client of the same listener is still served") {
+    HttpBackend a("a");
+    RunningLbd lbd(tls_config(a, sni_tls("      alpn: \"h2\"\n      alpn: \"http/1.1\"\n")));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const std::string p = std::to_string(lbd.port());
+    const std::vector<std::string> base{"--cacert", pem("ca"), "--resolve", "a.example.test:" + p + ":127.0.0.1"};
+    auto curl_tls = [&](std::vector<std::string> extra, const std::string& path) {
+        std::vector<std::string> args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        args.push_back("https://a.example.test:" + p + path);
+        return curl(args);
+    };
+    CurlRun h2 = curl_tls({"-i", "--http2"}, "/tls2");
+    CHECK_MESSAGE(has(h2.output, "HTTP/2 200"), h2.output);
+    CHECK(has(h2.output, "X-Forwarded-Proto: https"));
+    auto line = lbd->await_line(http_line_for("/tls2"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(has(*line, " proto=h2 tls="));
+    CurlRun h1 = curl_tls({"-i", "--http1.1"}, "/tls1");
+    CHECK_MESSAGE(has(h1.output, "HTTP/1.1 200"), h1.output);
+
+    RunResult load = run({"h2load", "-n", "2000", "-c", "10", "-m", "10", "https://127.0.0.1:" + p + "/load"}, 60000);
+    MESSAGE(load.output);
+    CHECK(has(load.output, "2000 succeeded, 0 failed, 0 errored"));
+    CHECK(has(load.output, "Application protocol: h2"));
+}
+
+TEST_CASE("translation: cookies joined, TE dropped, a body without content-length chunked to the server") {
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    RunResult r = h2_client({"translate", std::to_string(lbd.port())});
+    INFO(r.output);
+    CHECK(has(r.output, "status=200"));
+    CHECK(has(r.output, "cookie: a=1; b=2\r\n"));
+    CHECK(has(r.output, "Host: lbd.test\r\n"));
+    CHECK(has(r.output, "Transfer-Encoding: chunked\r\n"));
+    CHECK(!has(r.output, "te: trailers"));
+    CHECK(has(r.output, "body_bytes=1234\n"));
+}
+
+TEST_CASE("abuse: connection-specific headers, streams over the limit, oversized heads, Rapid Reset") {
+    HttpBackend a("a");
+    a.answer("/open", 200, "open\n");
+    RunningLbd lbd(h2c_config(a, "max_concurrent_streams: 5 max_resets_per_second: 50 max_header_list_bytes: 4096"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string port = std::to_string(lbd.port());
+
+    // RFC 9113 §8.2.2: a stream error (RST_STREAM PROTOCOL_ERROR = 1); the connection goes on.
+    RunResult conn = h2_client({"conn_header", port});
+    INFO(conn.output);
+    CHECK(has(conn.output, "bad_reset=1"));
+    CHECK(has(conn.output, "after_status=200"));
+    CHECK(a.requests() == 1);  // only /after reached the server
+    CHECK(poll_until([&] { return metric(admin, limit("protocol_error")) >= 1; }));
+
+    // Ten streams against a limit of five: five refused (REFUSED_STREAM = 7).
+    RunResult conc = h2_client({"concurrent", port, "10"});
+    INFO(conc.output);
+    CHECK(has(conc.output, "max_concurrent=5"));
+    CHECK(has(conc.output, "refused=5"));
+    CHECK(poll_until([&] { return metric(admin, limit("concurrent_streams")) >= 5; }));
+
+    // A header list over max_header_list_bytes: 431, counted.
+    RunResult big = h2_client({"big_head", port, "8000"});
+    INFO(big.output);
+    CHECK(has(big.output, "status=431"));
+    CHECK(poll_until([&] { return metric(admin, limit("header_list")) >= 1; }));
+
+    // Rapid Reset: 2000 HEADERS+RST_STREAM pairs; GOAWAY ENHANCE_YOUR_CALM (11).
+    RunResult rr = h2_client({"rapid_reset", port, "2000"});
+    INFO(rr.output);
+    CHECK(has(rr.output, "goaway=11"));
+    CHECK(poll_until([&] { return metric(admin, limit("reset_rate")) >= 1; }));
+
+    // A well-behaved client is still served.
+    CurlRun after = curl({"--http2-prior-knowledge", url(lbd.port(), "/still")});
+    CHECK_MESSAGE(has(after.output, "server=a"), after.output);
+}
+
+TEST_CASE("a 256 MiB upload streams through with lbd's memory bounded") {
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const int pid = lbd->pid();
+    const size_t before_kib = rss_kib(pid);
+    const std::string port = std::to_string(lbd.port());
+
+    RunResult up = h2_client({"upload", port, "/upload", "256"}, 120000);
+    INFO(up.output);
+    CHECK(has(up.output, "status=200"));
+    CHECK(has(up.output, "body_bytes=" + std::to_string(size_t{256} << 20) + "\n"));
+    const size_t after_kib = rss_kib(pid);
+    MESSAGE("lbd RSS before " << before_kib / 1024 << " MiB, after a 256 MiB h2 upload " << after_kib / 1024 << " MiB");
+    CHECK(after_kib - before_kib < 48 * 1024);
+}
+
+TEST_CASE("config: alpn h2 is accepted on a TLS listener; http2 cleartext on a TLS listener is refused") {
+    HttpBackend a("a");
+    const std::string ok = tls_config(a, sni_tls("      alpn: \"h2\"\n"));
+    CHECK(all_errors(load_config_text(ok, "test.conf")).empty());
+    std::string bad = tls_config(a, sni_tls());
+    bad.replace(bad.find("  pool: \"web\"\n"), 14, "  pool: \"web\"\n  http { http2 { cleartext: true } }\n");
+    const std::string errors = all_errors(load_config_text(bad, "test.conf"));
+    CHECK_MESSAGE(has(errors, "http2 cleartext is for plain listeners"), errors);
+}
+
+}  // namespace
+}  // namespace lbd::test
