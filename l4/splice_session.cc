@@ -207,7 +207,6 @@ void SpliceSession::connect_next() {
         return;
     }
     server_choice_ = server;
-    server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
 
     const SocketAddress& addr = server->address();
     server_ = Side{};
@@ -222,10 +221,12 @@ void SpliceSession::connect_next() {
     server_.event = make_event(worker_.base(), server_.fd.get(), EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                                &SpliceSession::on_server_event, this);
     connect_start_ms_ = monotonic_ms();
-    if (connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) != 0 && errno != EINPROGRESS) {
-        if (local_cause(errno)) return local_connect_failure(errno);
-        return connect_failed(strerror(errno));
-    }
+    const bool started = connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) == 0 || errno == EINPROGRESS;
+    // Only connects that reached the network count as the server's: a local
+    // shortage (no port, no buffer) never left this host.
+    if (!started && local_cause(errno)) return local_connect_failure(errno);
+    server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    if (!started) return connect_failed(strerror(errno));
     event_add(server_.event.get(), nullptr);
     arm_timer(timer_.get(), pool_.config().connect_timeout_ms);
 }

@@ -259,14 +259,15 @@ void HttpSession::connect_server() {
     bufferevent* bev = ex.upstream->bev.get();
     bufferevent_setcb(bev, &HttpSession::on_server_read, &HttpSession::on_server_write, &HttpSession::on_server_event,
                       this);
-    ex.server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
     ex.connect_start_ms = monotonic_ms();
     // bufferevent_socket_connect takes a non-const sockaddr.
     SocketAddress copy = ex.server->address();
-    if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0) {
-        if (local_cause(errno)) return local_connect_failure(errno);
-        return connect_failed(strerror(errno));
-    }
+    const bool started = bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) == 0;
+    // Only connects that reached the network count as the server's: a local
+    // shortage (no descriptor, no port) never left this host.
+    if (!started && local_cause(errno)) return local_connect_failure(errno);
+    ex.server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    if (!started) return connect_failed(strerror(errno));
     use_large_io(bev);
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
