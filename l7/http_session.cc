@@ -91,6 +91,7 @@ void HttpSession::start() {
         phase_ = Phase::kIdle;
         arm(Timer::kKeepAlive, http_.timeouts.client_keep_alive_ms);
         if (worker_.draining()) drain();
+        else if (worker_.handing_over()) drain_softly(L7Worker::kHandoverIdleGraceMs);
         return;
     }
     phase_ = Phase::kHead;
@@ -102,6 +103,7 @@ void HttpSession::start() {
     else
         arm(Timer::kHeader, http_.timeouts.client_header_ms);
     if (worker_.draining()) drain();
+    else if (worker_.handing_over()) drain_softly(L7Worker::kHandoverIdleGraceMs);
     if (!closed_) read_now(bev);
 }
 
@@ -116,6 +118,13 @@ void HttpSession::drain() {
         close(Termination::kOk);  // nothing in flight: a plain FIN
     else
         close_after_ = true;
+}
+
+void HttpSession::drain_softly(uint32_t grace_ms) {
+    if (draining_) return;
+    draining_ = true;
+    soft_drain_grace_ms_ = grace_ms;
+    if (phase_ == Phase::kIdle) arm(Timer::kKeepAlive, grace_ms);
 }
 
 void HttpSession::arm(Timer kind, uint32_t ms) {
