@@ -266,6 +266,7 @@ scenario_c() {
     fresh_pair || return
     local i holder other gaps=() median max
     for ((i = 1; i <= LINK_CUTS; i++)); do
+        wait_until 10000 one_holder || { fail "cut $i: no single VIP holder ('$(vip_holders)')"; return; }
         holder=$(vip_holders)
         other=$(peer_of "$holder")
         MEASURED_GAP_MS=""
