@@ -113,6 +113,7 @@ void HttpSession::read_waiting() {
 
 void HttpSession::drain() {
     draining_ = true;
+    soft_drain_grace_ms_ = 0;  // lbd stopping during a handover: no grace any more
     if (phase_ == Phase::kIdle || (phase_ == Phase::kHead && !head_started_ &&
                                    evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0))
         close(Termination::kOk);  // nothing in flight: a plain FIN
