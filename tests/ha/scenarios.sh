@@ -22,7 +22,7 @@
 #      HANDOVERS x `lbctl ha failover` back and forth, and not one request fails
 #
 # Each scenario starts a fresh pair (lba MASTER, lbb BACKUP; advert interval
-# HA_ADVERT_MS, 40 ms), prints its numbers, and stops the pair (an lbd that exits non-zero
+# HA_ADVERT_MS, 100 ms by default), prints its numbers, and stops the pair (an lbd that exits non-zero
 # on SIGTERM, e.g. with a sanitizer report, fails the scenario). Thresholds
 # are fixed; deadlines for things to happen are generous (sanitizer builds
 # are slower). The last line is "ha scenarios: N passed, N failed".
