@@ -125,6 +125,16 @@ std::string format_ha_status(const v1::HaStatusReply& ha) {
                                std::to_string(peer.disconnects()) + ", auth failures " +
                                std::to_string(peer.auth_failures()) + ", refusals sent " +
                                std::to_string(refused_sent) + " received " + std::to_string(refused_received)});
+    if (ha.has_handover()) {
+        const v1::HaHandoverInfo& h = ha.handover();
+        std::string text = h.phase() + ": " + std::to_string(h.open_at_start()) + " connections on the VIP at the start";
+        if (h.phase() == "DRAINING") text += ", " + std::to_string(h.open_now()) + " open now";
+        if (h.phase() != "DRAINING")
+            text += ", drained in " + std::to_string(h.drain_ms()) + " ms (" + std::to_string(h.left_open()) +
+                    " left open" + (h.deadline_passed() ? " at the deadline" : "") + ")";
+        if (h.phase() == "DONE") text += ", VIP left after " + std::to_string(h.vip_left_ms()) + " ms";
+        about.add_row({"handover", text});
+    }
     return about.render();
 }
 

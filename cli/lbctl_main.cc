@@ -221,9 +221,10 @@ public:
 
     // Starts the handover, then (unless --no-wait) polls `ha status` until
     // the VIP has left this node; --json prints the final status.
-    int ha_failover(bool force, bool wait, double timeout_s) {
+    int ha_failover(bool force, bool wait, double timeout_s, uint32_t drain_timeout_ms) {
         AdminRequest request;
         request.mutable_ha_failover()->set_force(force);
+        request.mutable_ha_failover()->set_drain_timeout_ms(drain_timeout_ms);
         auto response = call(request, AdminResponse::kHaFailover);
         if (!response) return exit_;
         if (!wait) return print(response->ha_failover(), "failover started: " + response->ha_failover().detail() + "\n");
@@ -236,9 +237,14 @@ public:
             if (!status) return exit_;
             const v1::HaStatusReply& ha = status->ha_status();
             uint64_t now = monotonic_ms();
-            if (!ha.vip_present() && ha.role() != "MASTER") {
-                return print(ha, "failover: the virtual IPs left this node after " + std::to_string(now - start) +
-                                     " ms; role " + ha.role() + "\n");
+            if (!ha.vip_present() && ha.role() != "MASTER" && ha.handover().phase() == "DONE") {
+                const v1::HaHandoverInfo& h = ha.handover();
+                std::string left = h.left_open() == 0 ? ""
+                                                      : ", " + std::to_string(h.left_open()) +
+                                                            " still open at the drain deadline ended with the address";
+                return print(ha, "failover: drained " + std::to_string(h.open_at_start()) + " connections in " +
+                                     std::to_string(h.drain_ms()) + " ms" + left + "; the virtual IPs left after " +
+                                     std::to_string(h.vip_left_ms()) + " ms; role " + ha.role() + "\n");
             }
             if (now >= deadline) {
                 fail(kRefused, "TIMEOUT", "the virtual IPs are still on this node after " + std::to_string(now - start) +
@@ -458,16 +464,20 @@ int main(int argc, char** argv) {
     bool failover_force = false;
     bool failover_no_wait = false;
     double failover_timeout_s = 10;
+    uint32_t failover_drain_ms = 0;
     auto* ha_failover = ha->add_subcommand(
         "failover", "Hand the VIP to the peer (this node must be MASTER, the peer connected and in sync)");
     ha_failover->add_flag("--force", failover_force, "Go even if the peer is not connected or not in sync");
     ha_failover->add_flag("--no-wait", failover_no_wait, "Return once started, without waiting for the VIP to leave");
+    ha_failover->add_option("--drain-timeout", failover_drain_ms,
+                            "Milliseconds open connections on the VIP may take to end before it leaves anyway "
+                            "(default 2000)");
     ha_failover->add_option("--wait-timeout", failover_timeout_s, "Seconds to wait for the VIP to leave")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     ha_failover->footer(example("  lbctl ha failover        # on the MASTER, before maintenance\n"));
     actions.emplace_back(ha_failover,
-                         [&] { return commands.ha_failover(failover_force, !failover_no_wait, failover_timeout_s); });
+                         [&] { return commands.ha_failover(failover_force, !failover_no_wait, failover_timeout_s, failover_drain_ms); });
     auto* ha_keepalived = ha->add_subcommand("keepalived-config", "Print the keepalived.conf this node runs with");
     actions.emplace_back(ha_keepalived, [&] { return commands.ha_keepalived_config(); });
 

@@ -389,9 +389,13 @@ void HttpSession::end_request(Termination term) {
 void HttpSession::finish_request(Termination term) {
     end_request(term);
     evbuffer* in = bufferevent_get_input(client_.bev.get());
-    if (close_after_ || draining_ || (client_eof_ && evbuffer_get_length(in) == 0)) return flush_and_close();
+    const bool soft = soft_drain_grace_ms_ != 0;  // the answer said keep-alive: do not race the next request
+    if (close_after_ || (draining_ && !soft) || (client_eof_ && evbuffer_get_length(in) == 0)) return flush_and_close();
     phase_ = Phase::kIdle;
-    wait_idle();
+    if (soft)
+        arm(Timer::kKeepAlive, soft_drain_grace_ms_);
+    else
+        wait_idle();
     // A pipelined request already waiting raises no new read event.
     if (evbuffer_get_length(in) > 0) event_active(resume_.get(), EV_TIMEOUT, 0);
 }

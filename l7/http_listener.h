@@ -52,6 +52,7 @@ public:
     void start();
     void stop();
     UniqueFd release_fd() { return listener_.release_fd(); }
+    void drop_syns_to(const std::vector<std::string>& addresses) { listener_.drop_syns_to(addresses); }
     void connection_closed() { listener_.connection_closed(); }
 
 private:

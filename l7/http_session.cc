@@ -91,6 +91,7 @@ void HttpSession::start() {
         phase_ = Phase::kIdle;
         arm(Timer::kKeepAlive, http_.timeouts.client_keep_alive_ms);
         if (worker_.draining()) drain();
+        else if (worker_.handing_over()) drain_softly(L7Worker::kHandoverIdleGraceMs);
         return;
     }
     phase_ = Phase::kHead;
@@ -102,6 +103,7 @@ void HttpSession::start() {
     else
         arm(Timer::kHeader, http_.timeouts.client_header_ms);
     if (worker_.draining()) drain();
+    else if (worker_.handing_over()) drain_softly(L7Worker::kHandoverIdleGraceMs);
     if (!closed_) read_now(bev);
 }
 
@@ -111,11 +113,19 @@ void HttpSession::read_waiting() {
 
 void HttpSession::drain() {
     draining_ = true;
+    soft_drain_grace_ms_ = 0;  // lbd stopping during a handover: no grace any more
     if (phase_ == Phase::kIdle || (phase_ == Phase::kHead && !head_started_ &&
                                    evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0))
         close(Termination::kOk);  // nothing in flight: a plain FIN
     else
         close_after_ = true;
+}
+
+void HttpSession::drain_softly(uint32_t grace_ms) {
+    if (draining_) return;
+    draining_ = true;
+    soft_drain_grace_ms_ = grace_ms;
+    if (phase_ == Phase::kIdle) arm(Timer::kKeepAlive, grace_ms);
 }
 
 void HttpSession::arm(Timer kind, uint32_t ms) {

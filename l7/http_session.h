@@ -90,6 +90,11 @@ public:
     void abort() { close(Termination::kDrain); }
     // Drain began: an idle connection closes now, a busy one after its response.
     void drain();
+    // A planned handover: as drain(), but an idle connection (or one whose
+    // response went out as keep-alive before) is given `grace_ms` to send
+    // its next request, which is answered with Connection: close; closing it
+    // at once would race a request the client may be sending right then.
+    void drain_softly(uint32_t grace_ms);
 
     // Set by L7Worker; used to erase the session in O(1).
     std::list<std::unique_ptr<HttpSession>>::iterator self;
@@ -189,6 +194,7 @@ private:
     bool client_eof_ = false;
     bool close_after_ = false;  // close the client connection after this response
     bool draining_ = false;
+    uint32_t soft_drain_grace_ms_ = 0;  // drain_softly(): the idle grace; 0 otherwise
     EventPtr timer_;
     EventPtr resume_;  // runs the next pipelined request from the loop
     Timer timer_kind_ = Timer::kNone;

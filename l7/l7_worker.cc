@@ -75,6 +75,16 @@ void L7Worker::stop_accepting() {
     upstreams_.clear();
 }
 
+void L7Worker::hand_over(const std::vector<std::string>& addresses) {
+    for (auto& listener : listeners_) listener->drop_syns_to(addresses);
+    handing_over_ = !addresses.empty();
+    if (!handing_over_) return;
+    // drain_softly() may end a session (erasing it from the list): step first.
+    for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->drain_softly(kHandoverIdleGraceMs);
+    parked_.expire_within(kHandoverIdleGraceMs);
+    // Server connections stay: the sessions still being answered use them.
+}
+
 void L7Worker::abort_all() {
     parked_.close_all();
     while (!sessions_.empty()) sessions_.front()->abort();

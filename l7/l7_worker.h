@@ -68,6 +68,15 @@ public:
     void stop_accepting();
     // Shutdown deadline: end every session.
     void abort_all();
+    // Planned HA handover (Tier::hand_over): new connections to `addresses`
+    // are dropped, the listeners still accept what the kernel took; every
+    // session ends after its response in progress, idle ones after
+    // kHandoverIdleGraceMs (a client sending its next request meanwhile gets
+    // it answered with Connection: close, rather than a close racing it).
+    // Empty: sessions started from now on keep their connection again.
+    void hand_over(const std::vector<std::string>& addresses);
+    bool handing_over() const { return handing_over_; }
+    static constexpr uint32_t kHandoverIdleGraceMs = 250;
 
 private:
     static void on_reap(evutil_socket_t, short, void* arg);
@@ -75,6 +84,7 @@ private:
     Worker& worker_;
     GlobalConfig global_;
     bool draining_ = false;
+    bool handing_over_ = false;
     struct PickerEntry {
         RuntimePtr runtime;
         std::unique_ptr<ServerPicker> picker;

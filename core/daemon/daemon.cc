@@ -96,6 +96,9 @@ bool Daemon::start_pair(std::string* error) {
     if (!ha.enabled) return true;
     pair_ = parts_.make_pair(control_.get(), ha, [this]() -> PoolSet& { return current_->pools; });
     pair_->watch(current_->pools);
+    pair_->set_hand_over([this](std::shared_ptr<const std::vector<std::string>> addresses) {
+        for (auto& tier : tiers_) tier->hand_over(addresses);
+    });
     return pair_->start(error);
 }
 

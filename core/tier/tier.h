@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config/config.h"
 #include "core/tier/runtime.h"
@@ -51,6 +52,14 @@ public:
     virtual void stop_accepting() = 0;
     // Any thread: end every connection now (the drain deadline).
     virtual void abort_all() = 0;
+    // Any thread: a planned HA handover of `addresses` (raw IP bytes, the
+    // virtual IPs) to the peer (core/daemon/pair_member.h). Every listening
+    // socket drops new connections to them unanswered (their clients retry
+    // and reach the peer once it holds the address) and still accepts what
+    // the kernel already took; open connections end cleanly: HTTP after the
+    // response in progress (Connection: close), idle keep-alive ones after a
+    // short grace. Empty `addresses`: listeners take connections again.
+    virtual void hand_over(std::shared_ptr<const std::vector<std::string>> addresses) = 0;
 
     // Control thread.
     virtual uint64_t active_connections() const = 0;
