@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 
 #include "core/base/clock.h"
+#include "core/config/config_check.h"
 
 namespace lbd {
 
@@ -137,10 +137,8 @@ void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::
         ServerConfig sc;
         sc.name = args.name();
         auto address = SocketAddress::parse(args.address());
-        // Same rule as the config loader: names appear in logs and metrics labels.
-        bool name_ok = !sc.name.empty() && std::all_of(sc.name.begin(), sc.name.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == ':';
-        });
+        // The config loader's rule (not the locale's isalnum): names appear in logs and metrics labels.
+        const bool name_ok = !sc.name.empty() && config_check::plain_name(sc.name);
         if (!name_ok) {
             admin_error(response, AdminError::INVALID_ARGUMENT,
                         "server name '" + sc.name + "' must be non-empty and use only letters, digits and . _ - :");
