@@ -236,9 +236,13 @@ void HttpSession::pump_filtered_body() {
         evbuffer_add(ex.body_stages.front().get(), r.data.data(), r.data.size());
         evbuffer_drain(in, r.consumed);
         ex.server->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
-        if (!run_body_stages(false)) return close(Termination::kLocalError);
         moved = true;
     }
+    // The stages run once per batch of server bytes (at most the server
+    // stream's read watermark), not once per piece: a compressing stage
+    // flushes on each call, and an origin writing small chunks would
+    // otherwise cost a flush, and bytes, per chunk.
+    if (moved && !ex.response_body.done() && !run_body_stages(false)) return close(Termination::kLocalError);
     if (moved) progress();
     if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
         if (ex.response_body.finish().status != BodyStatus::kDone) return close(Termination::kServerAbort);

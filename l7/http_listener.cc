@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "l7/compress_filter.h"
 #include "l7/cookie_sticky_filter.h"
 #include "l7/header_filters.h"
 #include "l7/http_session.h"
@@ -44,6 +45,7 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
     filters_.add(std::make_unique<RequestHeadersFilter>(http()));
     filters_.add(std::make_unique<CookieStickyFilter>());
     filters_.add(std::make_unique<ResponseHeadersFilter>(http()));
+    filters_.add(std::make_unique<CompressFilter>(http(), stats_.compression));
 }
 
 void HttpListener::start() {

@@ -92,6 +92,42 @@ void L7Tier::write_metrics(std::string& out) const {
     for (const auto& [name, s] : listeners)
         s->request_duration.write(out, "lbd_http_request_duration_seconds", "listener=\"" + name + "\"");
     write_rate_limit_metrics(out);
+    write_compression_metrics(out);
+}
+
+void L7Tier::write_compression_metrics(std::string& out) const {
+    std::vector<std::pair<std::string, const compression::CompressionStats*>> listeners;
+    for_each_listener([&](const ListenerConfig& lc, const HttpListenerStats& s) {
+        const bool any_route = std::any_of(lc.http.routes.begin(), lc.http.routes.end(),
+                                           [](const HttpRouteConfig& r) { return r.compression.has_value(); });
+        if (lc.http.compression || any_route) listeners.emplace_back(lc.name, &s.compression);
+    });
+    if (listeners.empty()) return;
+    static const char* const kAlgorithms[] = {"br", "gzip"};  // HttpCompressionAlgorithm order
+    const auto per_algorithm = [&](const char* name, const char* help, auto member) {
+        metric_header(out, name, "counter", help);
+        for (const auto& [listener, s] : listeners)
+            for (size_t a = 0; a < compression::kAlgorithms; ++a)
+                metric_sample(out, name, {{"listener", listener}, {"algorithm", kAlgorithms[a]}},
+                              double((s->*member)[a].load()));
+    };
+    per_algorithm("lbd_http_compressed_responses_total", "Responses compressed, by algorithm.",
+                  &compression::CompressionStats::responses);
+    per_algorithm("lbd_http_compression_bytes_in_total", "Body bytes given to the encoders, by algorithm.",
+                  &compression::CompressionStats::bytes_in);
+    per_algorithm("lbd_http_compression_bytes_out_total", "Compressed bytes the encoders made, by algorithm.",
+                  &compression::CompressionStats::bytes_out);
+    metric_header(out, "lbd_http_compression_skipped_total", "counter",
+                  "Responses of compressing routes sent as they were, by cause.");
+    for (const auto& [listener, s] : listeners)
+        for (size_t c = 0; c < static_cast<size_t>(compression::SkipCause::kCount); ++c)
+            metric_sample(out, "lbd_http_compression_skipped_total",
+                          {{"listener", listener}, {"cause", to_string(static_cast<compression::SkipCause>(c))}},
+                          double(s->skipped[c].load()));
+    metric_header(out, "lbd_http_compression_lowered_total", "counter",
+                  "Responses compressed at level 1 because the CPU governor was near max_cpu_percent.");
+    for (const auto& [listener, s] : listeners)
+        metric_sample(out, "lbd_http_compression_lowered_total", {{"listener", listener}}, double(s->lowered.load()));
 }
 
 void L7Tier::write_rate_limit_metrics(std::string& out) const {

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/base/histogram.h"
+#include "l7/compression/compression_stats.h"
 
 namespace lbd::l7 {
 
@@ -54,6 +55,8 @@ struct HttpListenerStats {
     std::atomic<uint64_t> tls_handshakes{0};
     std::atomic<uint64_t> tls_handshake_failures{0};
     std::atomic<uint64_t> tls_handshake_timeouts{0};
+    // Response compression (l7/compress_filter.h).
+    compression::CompressionStats compression;
 };
 
 }  // namespace lbd::l7

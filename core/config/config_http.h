@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/config/status_ranges.h"
 #include "core/net/address.h"
 
 namespace lbd {
@@ -66,6 +68,20 @@ struct HttpFixedResponse {
     std::string content_type = "text/plain; charset=utf-8";
 };
 
+enum class HttpCompressionAlgorithm : uint8_t { kBrotli, kGzip };
+
+// Response compression (lbd.v1.Compression), defaults filled in.
+struct HttpCompressionConfig {
+    std::vector<HttpCompressionAlgorithm> algorithms;  // server preference, first wins a tie
+    uint32_t gzip_level = 6;
+    uint32_t brotli_level = 4;
+    std::vector<std::string> types;  // lower case, no parameters; "text/*" for a top-level type
+    uint32_t min_length = 256;
+    StatusRanges statuses;
+    uint32_t max_cpu_percent = 0;  // 0 = no governor
+    uint32_t cpu_window_ms = 1000;
+};
+
 struct HttpRouteConfig {
     std::string name;  // may be empty
     HttpRouteMatch match;
@@ -79,6 +95,8 @@ struct HttpRouteConfig {
     HttpHeaderActions request_headers;
     HttpHeaderActions response_headers;
     std::vector<std::string> rate_limits;  // zone names, after the listener's
+    std::optional<HttpCompressionConfig> compression;  // replaces the listener's
+    bool compression_off = false;  // BREACH: never compress this route
 };
 
 struct HttpForwardedConfig {
@@ -145,6 +163,7 @@ struct HttpConfig {
     uint32_t max_idle_per_server = 256;  // 0 = no server keep-alive
     std::vector<HttpRateLimitZoneConfig> rate_limit_zones;
     std::vector<std::string> rate_limits;  // zones every request counts against
+    std::optional<HttpCompressionConfig> compression;  // absent: no compression
 
     // The configured page for `status`, or null.
     const HttpErrorPage* error_page(int status) const {

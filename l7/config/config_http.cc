@@ -186,6 +186,11 @@ HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, N
     out.request_headers = check_header_actions(msg.request_headers(), node.child(F::kRequestHeadersFieldNumber), errors);
     out.response_headers =
         check_header_actions(msg.response_headers(), node.child(F::kResponseHeadersFieldNumber), errors);
+    if (msg.has_compression())
+        out.compression = check_compression(msg.compression(), node.child(F::kCompressionFieldNumber), errors);
+    out.compression_off = msg.compression_off();
+    if (out.compression_off && msg.has_compression())
+        errors.add(node.at(F::kCompressionOffFieldNumber), what + ": compression_off and compression are both set");
     return out;
 }
 
@@ -293,6 +298,8 @@ HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pool
         check_header_actions(msg.response_headers(), node.child(F::kResponseHeadersFieldNumber), errors);
     out.timeouts = check_timeouts(msg.timeouts());
     out.limits = check_limits(msg.limits(), node.child(F::kLimitsFieldNumber), errors);
+    if (msg.has_compression())
+        out.compression = check_compression(msg.compression(), node.child(F::kCompressionFieldNumber), errors);
     out.error_pages = check_error_pages(msg, node, errors);
     out.rate_limit_zones = check_rate_limit_zones(msg, node, errors);
     out.rate_limits =

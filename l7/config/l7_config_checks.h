@@ -22,6 +22,9 @@ std::vector<std::string> check_rate_limit_names(const google::protobuf::Repeated
                                                 const Node& node, int field,
                                                 const std::vector<HttpRateLimitZoneConfig>& zones, Errors& errors);
 
+// A listener's or a route's compression block (config_compression.cc).
+HttpCompressionConfig check_compression(const pb::Compression& msg, const Node& node, Errors& errors);
+
 // A pool's stickiness.cookie (config_cookie.cc).
 CookieStickinessConfig check_cookie(const pb::CookieStickiness& msg, const Node& node, Errors& errors);
 // A route's weighted split (config_cookie.cc); `what` names the route.
