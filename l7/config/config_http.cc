@@ -186,6 +186,10 @@ HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, N
     out.request_headers = check_header_actions(msg.request_headers(), node.child(F::kRequestHeadersFieldNumber), errors);
     out.response_headers =
         check_header_actions(msg.response_headers(), node.child(F::kResponseHeadersFieldNumber), errors);
+    if (msg.has_cache())
+        out.cache = check_route_cache(msg.cache(), node.child(F::kCacheFieldNumber),
+                                      out.action == HttpRouteAction::kPool || out.action == HttpRouteAction::kSplit,
+                                      errors);
     return out;
 }
 
