@@ -28,6 +28,7 @@
 
 #include "core/balance/pool.h"
 #include "core/balance/server.h"
+#include "l7/cache_state.h"
 #include "l7/cookie_sticky.h"
 #include "l7/http1.h"
 #include "l7/http_message.h"
@@ -73,6 +74,7 @@ struct Exchange {
     const HttpRouteConfig* route = nullptr;  // null: no route matched (default pool)
     Pool* pool = nullptr;
     StickyRequest sticky;                  // cookie stickiness (cookie_sticky.h)
+    CacheRequest cache;                    // the response cache (cache_filter.h)
     std::shared_ptr<Server> server;        // holds one of its slots while set
     std::vector<const Server*> tried;      // servers that failed or were full
     std::unique_ptr<UpstreamConn> upstream;
