@@ -516,9 +516,7 @@ int main(int argc, char** argv) {
 
     auto* cache = app.add_subcommand("cache", "Purge stored responses of a cache zone, or show the zones' counters");
     cache->require_subcommand(1);
-    cache->footer(example("  lbctl cache purge static /index.html
-  lbctl cache purge static --prefix /img/
-"
+    cache->footer(example("  lbctl cache purge static /index.html\n  lbctl cache purge static --prefix /img/\n"
                           "  lbctl cache stats"));
     std::string cache_zone, cache_target;
     bool cache_prefix = false;
@@ -528,15 +526,11 @@ int main(int argc, char** argv) {
                       "A key as lbd makes it (http://host/path?query), or a path starting with '/' (any host)")
         ->required();
     purge->add_flag("--prefix", cache_prefix, "Remove every key (or path) that starts with TARGET");
-    purge->footer(example("  lbctl cache purge static http://www.example.com/app.js
-"
-                          "  lbctl cache purge static --prefix /img/
-"));
+    purge->footer(example("  lbctl cache purge static http://www.example.com/app.js\n"
+                          "  lbctl cache purge static --prefix /img/\n"));
     actions.emplace_back(purge, [&] { return commands.cache_purge(cache_zone, cache_target, cache_prefix); });
     auto* cache_stats = cache->add_subcommand("stats", "Per zone: bytes and objects held, hits, misses, stores, evictions");
-    cache_stats->footer(example("  lbctl cache stats
-  lbctl --json cache stats
-"));
+    cache_stats->footer(example("  lbctl cache stats\n  lbctl --json cache stats\n"));
     actions.emplace_back(cache_stats, [&] { return commands.cache_stats(); });
 
     auto* stats = app.add_subcommand("stats", "Per listener: connections accepted, open, and how they ended");

@@ -114,6 +114,10 @@ FilterResult refreshed_answer(Exchange& ex, int64_t now) {
         if (iequals(name, "content-length") || iequals(name, "transfer-encoding")) continue;
         set_header(merged.headers, name, value);
     }
+    // The conditionals were ours (add_validators), not the client's: the
+    // client gets the stored response, not a 304 to a question it never asked.
+    remove_header(ex.request.headers, "if-none-match");
+    remove_header(ex.request.headers, "if-modified-since");
     StoreDecision decision = decide_store(ex.request, merged, route, now);
     std::shared_ptr<CacheObject> object = make_object(merged, decision, now);
     object->body = cache.stale->body;

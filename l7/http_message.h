@@ -112,7 +112,7 @@ std::string local_response(int status, std::string_view content_type, std::strin
                            const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version);
 
 // The head of a stored response (a cache hit) for the client: `headers` as
-// they are, Content-Length `body_size` (none on a 304, RFC 9110 §15.4.5).
+// they are, Content-Length `body_size` (none on a 204 or 304).
 std::string stored_response_head(int status, const HeaderList& headers, size_t body_size, bool close,
                                  HttpVersion client_version);
 
