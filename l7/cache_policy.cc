@@ -246,6 +246,8 @@ StoreDecision decide_store(const RequestInfo& request, const ResponseInfo& respo
     std::optional<uint64_t> lifetime = explicit_lifetime(cc, response.headers);
     // nginx's order: the response's own lifetime first, proxy_cache_valid when it has none.
     if (!lifetime) lifetime = configured;
+    // no-cache needs no lifetime: every use asks the server anyway.
+    if (!lifetime && cc.no_cache) lifetime = 0;
     if (!lifetime) return refuse("no lifetime");
     d.lifetime_s = *lifetime;
     const bool validators = has_field(response.headers, "etag") || has_field(response.headers, "last-modified");
