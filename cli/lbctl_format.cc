@@ -195,6 +195,26 @@ std::string format_stick_flush(const std::string& pool, const v1::StickFlushRepl
            (reply.removed() == 1 ? "y" : "ies") + "\n";
 }
 
+std::string format_cache_purge(const std::string& zone, const v1::CachePurgeReply& reply) {
+    return "cache zone " + zone + ": purged " + std::to_string(reply.purged()) + " object" +
+           (reply.purged() == 1 ? "" : "s") + "\n";
+}
+
+std::string format_cache_stats(const v1::CacheStatsReply& reply) {
+    using A = Table::Align;
+    Table table({"ZONE", "BYTES", "MAX BYTES", "OBJECTS", "HITS", "MISSES", "HIT RATIO", "STORES", "EVICTIONS"},
+                {A::kLeft, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight});
+    for (const auto& z : reply.zones()) {
+        const uint64_t looked = z.hits() + z.misses();
+        char ratio[16] = "-";
+        if (looked != 0) std::snprintf(ratio, sizeof ratio, "%.1f%%", 100.0 * static_cast<double>(z.hits()) / static_cast<double>(looked));
+        table.add_row({z.name(), std::to_string(z.bytes()), std::to_string(z.max_bytes()), std::to_string(z.objects()),
+                       std::to_string(z.hits()), std::to_string(z.misses()), ratio, std::to_string(z.stores()),
+                       std::to_string(z.evictions())});
+    }
+    return table.render();
+}
+
 std::string format_stats(const v1::StatsReply& stats) {
     using A = Table::Align;
     Table table({"LISTENER", "ACCEPTED", "ACTIVE", "ENDED"}, {A::kLeft, A::kRight, A::kRight, A::kLeft});

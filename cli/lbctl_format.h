@@ -49,6 +49,8 @@ std::string format_server(const ::lbd::v1::ServerInfo& server, uint64_t now_unix
 std::string format_stick_show(const ::lbd::v1::StickShowReply& reply);
 std::string format_stick_flush(const std::string& pool, const ::lbd::v1::StickFlushReply& reply);
 // Per listener: accepted, active, and the end reasons that are not zero.
+std::string format_cache_purge(const std::string& zone, const ::lbd::v1::CachePurgeReply& reply);
+std::string format_cache_stats(const ::lbd::v1::CacheStatsReply& reply);
 std::string format_stats(const ::lbd::v1::StatsReply& stats);
 
 // One JSON document (indented, ending in a newline).

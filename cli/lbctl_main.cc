@@ -203,6 +203,25 @@ public:
         return print(response->stats(), format_stats(response->stats()));
     }
 
+    int cache_purge(const std::string& zone, const std::string& target, bool prefix) {
+        AdminRequest request;
+        auto* args = request.mutable_cache_purge();
+        args->set_zone(zone);
+        args->set_target(target);
+        args->set_prefix(prefix);
+        auto response = call(request, AdminResponse::kCachePurge);
+        if (!response) return exit_;
+        return print(response->cache_purge(), format_cache_purge(zone, response->cache_purge()));
+    }
+
+    int cache_stats() {
+        AdminRequest request;
+        request.mutable_cache_stats();
+        auto response = call(request, AdminResponse::kCacheStats);
+        if (!response) return exit_;
+        return print(response->cache_stats(), format_cache_stats(response->cache_stats()));
+    }
+
     int ha_status() {
         AdminRequest request;
         request.mutable_ha_status();
@@ -504,6 +523,25 @@ int main(int argc, char** argv) {
     set->add_option("SERVER", stick_server, "A server of the pool, by name")->required();
     set->footer(example("  lbctl stick set web 192.0.2.10 web1\n"));
     actions.emplace_back(set, [&] { return commands.stick_set(pool, stick_key, stick_server); });
+
+    auto* cache = app.add_subcommand("cache", "Purge stored responses of a cache zone, or show the zones' counters");
+    cache->require_subcommand(1);
+    cache->footer(example("  lbctl cache purge static /index.html\n  lbctl cache purge static --prefix /img/\n"
+                          "  lbctl cache stats"));
+    std::string cache_zone, cache_target;
+    bool cache_prefix = false;
+    auto* purge = cache->add_subcommand("purge", "Remove a key (with its Vary variants), a path on any host, or a prefix");
+    purge->add_option("ZONE", cache_zone, "The cache zone (global.cache_zones)")->required();
+    purge->add_option("TARGET", cache_target,
+                      "A key as lbd makes it (http://host/path?query), or a path starting with '/' (any host)")
+        ->required();
+    purge->add_flag("--prefix", cache_prefix, "Remove every key (or path) that starts with TARGET");
+    purge->footer(example("  lbctl cache purge static http://www.example.com/app.js\n"
+                          "  lbctl cache purge static --prefix /img/\n"));
+    actions.emplace_back(purge, [&] { return commands.cache_purge(cache_zone, cache_target, cache_prefix); });
+    auto* cache_stats = cache->add_subcommand("stats", "Per zone: bytes and objects held, hits, misses, stores, evictions");
+    cache_stats->footer(example("  lbctl cache stats\n  lbctl --json cache stats\n"));
+    actions.emplace_back(cache_stats, [&] { return commands.cache_stats(); });
 
     auto* stats = app.add_subcommand("stats", "Per listener: connections accepted, open, and how they ended");
     stats->footer(example("  lbctl stats\n  lbctl --json stats"));

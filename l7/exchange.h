@@ -29,6 +29,7 @@
 #include "core/balance/pool.h"
 #include "core/balance/server.h"
 #include "l7/body_filter.h"
+#include "l7/cache_state.h"
 #include "l7/cookie_sticky.h"
 #include "l7/filter_result.h"
 #include "l7/http1.h"
@@ -92,6 +93,7 @@ struct Exchange {
     const HttpRouteConfig* route = nullptr;  // null: no route matched (default pool)
     Pool* pool = nullptr;
     StickyRequest sticky;                  // cookie stickiness (cookie_sticky.h)
+    CacheRequest cache;                    // the response cache (cache_filter.h)
     std::shared_ptr<Server> server;        // holds one of its slots while set
     std::vector<const Server*> tried;      // servers that failed or were full
     std::unique_ptr<UpstreamConn> upstream;

@@ -20,6 +20,11 @@ struct LocalAnswer {
     HeaderList headers;  // extra fields, e.g. Location, Retry-After, Allow
     Termination term = Termination::kLocal;
     bool close = false;  // close the connection after it, whatever the request asked
+    // A stored response (a cache hit): `headers` are sent as they are, with
+    // no Content-Type of lbd's and no header actions (they were applied
+    // before it was stored); the body is `shared_body`, sent by reference.
+    bool as_stored = false;
+    std::shared_ptr<const std::string> shared_body;
 };
 
 struct FilterResult {

@@ -34,7 +34,8 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
       default_pool_(config.pool.empty() ? nullptr : runtime_->pools.find(config.pool)),
       listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd),
                 [this](UniqueFd client, const SocketAddress& peer) { accepted(std::move(client), peer); }),
-      rate_limits_(runtime_->rate_limits, config) {
+      rate_limits_(runtime_->rate_limits, config),
+      caches_(runtime_->caches, config.http) {
     for (const HttpRouteConfig& route : http().routes)
         if (route.action == HttpRouteAction::kSplit)
             splits_.emplace(std::piecewise_construct, std::forward_as_tuple(&route),
@@ -42,10 +43,13 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
     // The order is the phase diagram of filter.h.
     filters_.add(std::make_unique<RateLimitFilter>(rate_limits_, http()));
     filters_.add(std::make_unique<RouteFilter>(*this, worker_));
+    filters_.add(std::make_unique<CacheLookupFilter>(caches_, worker_.worker()));
     filters_.add(std::make_unique<RequestHeadersFilter>(http()));
     filters_.add(std::make_unique<CookieStickyFilter>());
     filters_.add(std::make_unique<ResponseHeadersFilter>(http()));
     filters_.add(std::make_unique<CompressFilter>(http(), stats_.compression));
+    // Last: the cache stores what the client gets.
+    filters_.add(std::make_unique<CacheStoreFilter>());
 }
 
 void HttpListener::start() {

@@ -265,6 +265,19 @@ std::pair<std::string, std::string> error_body(const HttpConfig& config, int sta
     return {"text/plain; charset=utf-8", std::to_string(status) + " " + reason_phrase(status) + "\n"};
 }
 
+std::string stored_response_head(int status, const HeaderList& headers, size_t body_size, bool close,
+                                 HttpVersion client_version) {
+    ResponseInfo response;
+    response.status = status;
+    response.reason = reason_phrase(status);
+    response.headers = headers;
+    // RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would have to be the 200's.
+    const bool bodiless = status == 304 || status == 204;
+    if (!bodiless) response.headers.emplace_back("Content-Length", std::to_string(body_size));
+    response.framing = bodiless ? BodyFraming::kNone : BodyFraming::kContentLength;
+    return serialize_response(response, bodiless ? ClientFraming::kNone : ClientFraming::kAsIs, client_version, close);
+}
+
 std::string local_response(int status, std::string_view content_type, std::string_view body, const HeaderList& extra,
                            const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version) {
     ResponseInfo response;

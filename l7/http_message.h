@@ -111,6 +111,11 @@ std::string serialize_response(const ResponseInfo& response, ClientFraming frami
 std::string local_response(int status, std::string_view content_type, std::string_view body, const HeaderList& extra,
                            const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version);
 
+// The head of a stored response (a cache hit) for the client: `headers` as
+// they are, Content-Length `body_size` (none on a 204 or 304).
+std::string stored_response_head(int status, const HeaderList& headers, size_t body_size, bool close,
+                                 HttpVersion client_version);
+
 // "Not Found" for 404, "" for a status it does not know.
 const char* reason_phrase(int status);
 

@@ -328,28 +328,53 @@ Exchange& HttpSession::begin_exchange() {
     return ex;
 }
 
-void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,
-                                const HeaderList& extra, Termination term, bool close) {
+template <typename Write>
+void HttpSession::send_answer(int status, Termination term, bool close, Write&& write) {
     Exchange& ex = *exchange_;
     ex.release_server();
     // Unread request body bytes would be taken for the next request.
     close = close || !ex.request_body_done || !ex.request.keep_alive || draining_ ||
             (client_eof_ && evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0);
     ex.status = status;
-    HeaderList headers = extra;
-    if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers);
-    std::string out = local_response(status, content_type, body, headers, http_.response_headers,
-                                     ex.request.method_kind == HttpMethod::kHead, close, ex.request.version);
-    ex.bytes_out += out.size();
-    bufferevent_write(client_.bev.get(), out.data(), out.size());
+    ex.bytes_out += write(close);
     listener_->stats().responses[static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1)].fetch_add(
         1, std::memory_order_relaxed);
     close_after_ = close;
     finish_request(term);
 }
 
+void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,
+                                const HeaderList& extra, Termination term, bool close) {
+    send_answer(status, term, close, [&](bool close_now) {
+        const Exchange& ex = *exchange_;
+        HeaderList headers = extra;
+        if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers);
+        std::string out = local_response(status, content_type, body, headers, http_.response_headers,
+                                         ex.request.method_kind == HttpMethod::kHead, close_now, ex.request.version);
+        bufferevent_write(client_.bev.get(), out.data(), out.size());
+        return out.size();
+    });
+}
+
 void HttpSession::respond(const LocalAnswer& answer) {
-    respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term, answer.close);
+    if (!answer.as_stored)
+        return respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term,
+                             answer.close);
+    // A stored response: its own fields, its body by reference (no copy of it per hit).
+    send_answer(answer.status, answer.term, answer.close, [&](bool close_now) {
+        const Exchange& ex = *exchange_;
+        const bool head_only = ex.request.method_kind == HttpMethod::kHead;
+        const size_t size = answer.shared_body ? answer.shared_body->size() : 0;
+        std::string head = stored_response_head(answer.status, answer.headers, size, close_now, ex.request.version);
+        bufferevent_write(client_.bev.get(), head.data(), head.size());
+        if (head_only || size == 0) return head.size();
+        auto* owner = new std::shared_ptr<const std::string>(answer.shared_body);
+        evbuffer_add_reference(
+            bufferevent_get_output(client_.bev.get()), (*owner)->data(), size,
+            [](const void*, size_t, void* arg) { delete static_cast<std::shared_ptr<const std::string>*>(arg); },
+            owner);
+        return head.size() + size;
+    });
 }
 
 void HttpSession::respond_error(int status, Termination term) {

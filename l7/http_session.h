@@ -136,6 +136,10 @@ private:
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
                        Termination term, bool close);
     void respond(const LocalAnswer& answer);
+    // Ends the exchange with an answer of lbd's: `write(close)` puts it on
+    // the client's output and returns its size.
+    template <typename Write>
+    void send_answer(int status, Termination term, bool close, Write&& write);
     void respond_error(int status, Termination term);
     void connect_failed(const char* why);
     // A server-side failure ends the exchange: its status, its termination.

@@ -7,6 +7,7 @@
 #include "core/admin/admin_http.h"
 #include "core/base/log.h"
 #include "core/tier/tcp_listener.h"
+#include "l7/cache_metrics.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 
@@ -93,6 +94,7 @@ void L7Tier::write_metrics(std::string& out) const {
         s->request_duration.write(out, "lbd_http_request_duration_seconds", "listener=\"" + name + "\"");
     write_rate_limit_metrics(out);
     write_compression_metrics(out);
+    write_cache_metrics(current()->caches, out);
 }
 
 void L7Tier::write_compression_metrics(std::string& out) const {

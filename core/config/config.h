@@ -170,6 +170,7 @@ struct GlobalConfig {
     HaConfig ha;
     std::string user;   // empty = the user lbd was started as
     std::string group;  // empty = the user's primary group
+    std::vector<CacheZoneConfig> cache_zones;
 };
 
 struct Config {

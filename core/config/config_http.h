@@ -82,6 +82,33 @@ struct HttpCompressionConfig {
     uint32_t cpu_window_ms = 1000;
 };
 
+// A freshness lifetime for responses without their own (RouteCache.valid).
+struct HttpCacheValid {
+    std::vector<uint16_t> statuses;  // never empty once checked (200 301 302 by default)
+    uint32_t ttl_ms = 0;
+};
+
+// How a route uses a cache zone (lbd.v1.RouteCache; l7/cache_policy.h).
+struct HttpRouteCache {
+    std::string zone;  // empty: the route does not cache
+    std::vector<std::string> key_headers;  // lower case
+    std::string key_cookie;
+    std::vector<HttpCacheValid> valid;
+    std::vector<std::string> bypass_headers;  // lower case
+    std::vector<std::string> bypass_cookies;
+    bool store_set_cookie = false;
+    bool status_headers = true;
+    bool enabled() const { return !zone.empty(); }
+};
+
+// One response cache zone (lbd.v1.CacheZone; core/state/cache_store.h).
+struct CacheZoneConfig {
+    std::string name;
+    uint64_t max_bytes = 64ull << 20;
+    uint64_t max_object_bytes = 1ull << 20;
+    bool operator==(const CacheZoneConfig&) const = default;
+};
+
 struct HttpRouteConfig {
     std::string name;  // may be empty
     HttpRouteMatch match;
@@ -97,6 +124,7 @@ struct HttpRouteConfig {
     std::vector<std::string> rate_limits;  // zone names, after the listener's
     std::optional<HttpCompressionConfig> compression;  // replaces the listener's
     bool compression_off = false;  // BREACH: never compress this route
+    HttpRouteCache cache;
 };
 
 struct HttpForwardedConfig {

@@ -191,6 +191,10 @@ HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, N
     out.compression_off = msg.compression_off();
     if (out.compression_off && msg.has_compression())
         errors.add(node.at(F::kCompressionOffFieldNumber), what + ": compression_off and compression are both set");
+    if (msg.has_cache())
+        out.cache = check_route_cache(msg.cache(), node.child(F::kCacheFieldNumber),
+                                      out.action == HttpRouteAction::kPool || out.action == HttpRouteAction::kSplit,
+                                      errors);
     return out;
 }
 

@@ -24,6 +24,12 @@ std::vector<std::string> check_rate_limit_names(const google::protobuf::Repeated
 
 // A listener's or a route's compression block (config_compression.cc).
 HttpCompressionConfig check_compression(const pb::Compression& msg, const Node& node, Errors& errors);
+// The response cache (config_cache.cc): global.cache_zones; a route's cache
+// block (`forwards`: the route has a pool or a split); and every route's
+// zone name against the zones.
+std::vector<CacheZoneConfig> check_cache_zones(const pb::Global& msg, const Node& node, Errors& errors);
+HttpRouteCache check_route_cache(const pb::RouteCache& msg, const Node& node, bool forwards, Errors& errors);
+void check_route_cache_zones(const Config& config, const Node& root, Errors& errors);
 
 // A pool's stickiness.cookie (config_cookie.cc).
 CookieStickinessConfig check_cookie(const pb::CookieStickiness& msg, const Node& node, Errors& errors);
