@@ -42,6 +42,7 @@ private:
     }
     void write_rate_limit_metrics(std::string& out) const;
     void write_tls_metrics(std::string& out) const;
+    void write_proxy_metrics(std::string& out) const;
 };
 
 }  // namespace lbd::l7

@@ -54,6 +54,12 @@ struct HttpListenerStats {
     std::atomic<uint64_t> tls_handshakes{0};
     std::atomic<uint64_t> tls_handshake_failures{0};
     std::atomic<uint64_t> tls_handshake_timeouts{0};
+    // accept_proxy listeners: connections closed before their session
+    // (l7/proxy_header_wait.h): from a source not trusted, with a malformed
+    // or cut-off PROXY header, or none within header_timeout_ms.
+    std::atomic<uint64_t> proxy_untrusted{0};
+    std::atomic<uint64_t> proxy_header_invalid{0};
+    std::atomic<uint64_t> proxy_header_timeout{0};
 };
 
 }  // namespace lbd::l7

@@ -170,9 +170,7 @@ ListenerConfig check_listener(const pb::Listener& msg, const Node& node, int ind
         errors.add(node.at(F::kTlsFieldNumber), what + ": tls needs mode: MODE_HTTP (a TCP listener passes bytes "
                                                        "through unchanged; terminate TLS on an HTTP listener)");
 
-    if (msg.has_accept_proxy() && http)
-        errors.add(node.at(F::kAcceptProxyFieldNumber), what + ": accept_proxy is not supported on HTTP listeners yet");
-    else if (msg.has_accept_proxy())
+    if (msg.has_accept_proxy())
         out.accept_proxy = check_accept_proxy(msg.accept_proxy(), node.child(F::kAcceptProxyFieldNumber), errors);
     out.max_connections = msg.max_connections();
     out.idle_timeout_ms = or_default(msg.idle_timeout_ms(), out.idle_timeout_ms);
