@@ -41,6 +41,8 @@ int Daemon::run() {
     }
     health_ = std::make_unique<HealthChecker>(control_.get(), current_->pools);
     health_->start();
+    names_ = std::make_unique<ServerNames>(control_.get(), [this] { health_->sync(); });
+    names_->watch(current_->config, current_->pools);
     for (auto& w : workers_) w->start();
 
     sigterm_ = make_event(control_.get(), SIGTERM, EV_SIGNAL | EV_PERSIST, &Daemon::on_stop_signal, this);
@@ -63,6 +65,7 @@ int Daemon::run() {
     admin_.reset();
     pair_.reset();
     tiers_.clear();
+    names_.reset();
     health_.reset();
     workers_.clear();
     LOG_INFO("lbd stopped");
