@@ -3,6 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include "core/admin/admin_http.h"
 #include "core/base/log.h"
@@ -36,6 +39,32 @@ std::shared_ptr<HttpListener> L7Tier::make_listener(L7Worker& worker, const Runt
                                                     const ListenerConfig& config, HttpListenerStats& stats,
                                                     UniqueFd fd) {
     return std::make_shared<HttpListener>(worker, runtime, tls, config, stats, std::move(fd));
+}
+
+size_t L7Tier::close_idle_connections(const std::shared_ptr<Server>& server) {
+    // Each worker closes its own (its idle pool is touched only on its
+    // thread); the answer waits for them, so `lbctl server drain` can say
+    // how many.
+    struct Tally {
+        std::mutex mu;
+        std::condition_variable cv;
+        size_t done = 0;
+        size_t closed = 0;
+    };
+    auto tally = std::make_shared<Tally>();
+    for (auto& state : workers()) {
+        L7Worker* w = state.get();
+        w->worker().post([w, server, tally] {
+            const size_t n = w->upstreams().close_idle(server.get());
+            std::lock_guard<std::mutex> lock(tally->mu);
+            tally->closed += n;
+            ++tally->done;
+            tally->cv.notify_one();
+        });
+    }
+    std::unique_lock<std::mutex> lock(tally->mu);
+    tally->cv.wait_for(lock, std::chrono::seconds(1), [&] { return tally->done == workers().size(); });
+    return tally->closed;
 }
 
 void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {

@@ -117,7 +117,12 @@ void Daemon::register_pair_commands() {
 
 bool Daemon::start_admin(std::string* error) {
     register_pool_commands(
-        admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); });
+        admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); },
+        [this](const std::shared_ptr<Server>& server) {
+            size_t closed = 0;
+            for (const auto& tier : tiers_) closed += tier->close_idle_connections(server);
+            return closed;
+        });
     // lbctl stats: each tier's listeners, in tier order (TCP, then HTTP).
     admin_registry_.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {
         for (const auto& tier : tiers_) tier->fill_stats(*response.mutable_stats());
