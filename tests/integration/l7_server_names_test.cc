@@ -95,7 +95,7 @@ TEST_CASE("a server name that does not resolve at load is a config error at its 
         LbdProcess::run_check(named_config(resolvers, "  servers {\n    name: \"app\"\n    address: \"app.lbd.test:80\"\n  }\n"));
     INFO(r.output);
     CHECK(r.exit_code == 1);
-    CHECK(has(r.output, r.config_path + ":9:14: server 'app': cannot resolve 'app.lbd.test'"));
+    CHECK(has(r.output, r.config_path + ":13:5: server 'app': cannot resolve 'app.lbd.test'"));
     CHECK(has(r.output, "resolve { optional: true }"));
 
     r = LbdProcess::run_check(named_config(
