@@ -177,6 +177,12 @@ std::string format_server(const v1::ServerInfo& server, uint64_t now_unix_ms) {
     return table.render();
 }
 
+std::string format_idle_closed(const v1::ServerInfo& server) {
+    const uint32_t n = server.idle_connections_closed();
+    return "closed " + std::to_string(n) + " idle keep-alive connection" + (n == 1 ? "" : "s") + " to " +
+           server.pool() + "/" + server.name() + "\n";
+}
+
 std::string format_stick_show(const v1::StickShowReply& reply) {
     std::string out;
     // stick set answers with the one entry it made, without the table's size.

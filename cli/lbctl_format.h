@@ -46,6 +46,8 @@ std::string format_ha_status(const ::lbd::v1::HaStatusReply& ha);
 std::string format_servers(const ::lbd::v1::ServersReply& servers, uint64_t now_unix_ms);
 // One server as a one-row servers table (the reply of drain, weight, ...).
 std::string format_server(const ::lbd::v1::ServerInfo& server, uint64_t now_unix_ms);
+// "closed N idle keep-alive connections to POOL/NAME": after a drain or disable.
+std::string format_idle_closed(const ::lbd::v1::ServerInfo& server);
 std::string format_stick_show(const ::lbd::v1::StickShowReply& reply);
 std::string format_stick_flush(const std::string& pool, const ::lbd::v1::StickFlushReply& reply);
 // Per listener: accepted, active, and the end reasons that are not zero.

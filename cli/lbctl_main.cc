@@ -99,10 +99,13 @@ public:
         args->set_admin_state(state);
         auto response = call(request, AdminResponse::kServer);
         if (!response) return exit_;
+        // Drain and disable close the server's idle keep-alive connections
+        // at once (HTTP pools); the line says how many.
+        const std::string closed = state == v1::ADMIN_STATE_READY ? "" : format_idle_closed(response->server());
         // With --wait, --json prints one document: the server once drained.
-        if (!wait) return print(response->server(), format_server(response->server(), now_unix_ms()));
+        if (!wait) return print(response->server(), format_server(response->server(), now_unix_ms()) + closed);
         if (!options_.json) {
-            out(format_server(response->server(), now_unix_ms()));
+            out(format_server(response->server(), now_unix_ms()) + closed);
             std::fflush(stdout);  // the row first, even into a pipe, then the wait
         }
         return wait_idle(pool, name, wait_timeout_s);

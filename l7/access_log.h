@@ -19,7 +19,11 @@ struct AccessRecord {
     std::string server;      // "pool/server" or "-"
     std::string route;       // route name or "-"
     int64_t time_ms = 0;     // head phase start to the end
-    int64_t connect_ms = -1;  // -1 = no connect (0: a reused connection)
+    int64_t connect_ms = -1;  // -1 = no connect (0: a reused connection, or a new one under 1 ms)
+    // The server connection: "new" (connected for this request), "reused"
+    // (an idle keep-alive one), "-" (none). connect_ms alone cannot tell a
+    // reused connection from a fast new loopback connect.
+    const char* conn = "-";
     int64_t header_ms = -1;   // request sent to response head; -1 = none
     std::string term;
     // TLS listeners only (empty on plain HTTP, and then not written).

@@ -126,7 +126,8 @@ struct Exchange {
     uint64_t bytes_out = 0;
     uint64_t start_ms = 0;
     uint64_t connect_start_ms = 0;
-    int64_t connect_ms = -1;  // 0: a reused connection; -1: no connect
+    int64_t connect_ms = -1;  // 0: a reused connection (or a fast new one); -1: no connect
+    bool reused_connection = false;  // the last server connection was an idle one (conn=reused)
     uint64_t request_sent_ms = 0;
     int64_t header_ms = -1;
 };

@@ -135,20 +135,20 @@ void HttpSession::read_response_head() {
 
 void HttpSession::start_response() {
     Exchange& ex = *exchange_;
-    if (ex.response.status == 101) {
-        if (!ex.request.upgrade) {  // switching protocols nobody asked for
-            ex.upstream.reset();
-            return server_failed(ProxyError::server(ErrorCause::kBadResponse));
-        }
-        return start_tunnel();
+    if (ex.response.status == 101 && !ex.request.upgrade) {  // switching protocols nobody asked for
+        ex.upstream.reset();
+        return server_failed(ProxyError::server(ErrorCause::kBadResponse));
     }
-    // Cookie stickiness, response header rewriting (filter.h). An answer
-    // instead of the server's response drops that response with its
+    // Cookie stickiness, response header rewriting (filter.h), also on a
+    // 101: its head is the last one lbd writes on that connection, and
+    // hide_server_headers and the header actions promise every response. An
+    // answer instead of the server's response drops that response with its
     // connection.
     if (FilterResult r = listener_->filters().on_response_head(ex); r.responds()) {
         ex.upstream.reset();
         return respond(r.answer);
     }
+    if (ex.response.status == 101) return start_tunnel();
     if (ex.body_filters.empty()) {
         ex.framing = client_framing(ex.response, ex.request.version);
     } else {

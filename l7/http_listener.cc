@@ -72,6 +72,9 @@ void HttpListener::on_rotate(evutil_socket_t, short, void* arg) {
 }
 
 void HttpListener::accepted(UniqueFd fd, const SocketAddress& peer) {
+    // A load balancer in front speaks first: its PROXY header names the
+    // client the session is for (proxy_header_wait.h).
+    if (config().accept_proxy.enabled) return worker_.proxy_waits().accept(shared_from_this(), std::move(fd), peer);
     worker_.start_session(std::make_unique<HttpSession>(worker_, shared_from_this(), std::move(fd), peer));
 }
 

@@ -254,8 +254,10 @@ void HttpSession::connect_server() {
         bufferevent_setcb(ex.upstream->bev.get(), &HttpSession::on_server_read, &HttpSession::on_server_write,
                           &HttpSession::on_server_event, this);
         ex.connect_ms = 0;
+        ex.reused_connection = true;
         return send_request();
     }
+    ex.reused_connection = false;
     ex.upstream = std::make_unique<UpstreamConn>();
     ex.upstream->server = ex.server;
     ex.upstream->tls = tls;
@@ -480,6 +482,7 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
     r.route = ex.route != nullptr && !ex.route->name.empty() ? ex.route->name : "-";
     r.time_ms = static_cast<int64_t>(monotonic_ms() - ex.start_ms);
     r.connect_ms = ex.connect_ms;
+    r.conn = ex.connect_ms < 0 ? "-" : ex.reused_connection ? "reused" : "new";
     r.header_ms = ex.header_ms;
     r.term = to_string(term);
     if (client_.ssl != nullptr) {

@@ -3,6 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include "core/admin/admin_http.h"
 #include "core/base/log.h"
@@ -39,6 +42,32 @@ std::shared_ptr<HttpListener> L7Tier::make_listener(L7Worker& worker, const Runt
     return std::make_shared<HttpListener>(worker, runtime, tls, config, stats, std::move(fd));
 }
 
+size_t L7Tier::close_idle_connections(const std::shared_ptr<Server>& server) {
+    // Each worker closes its own (its idle pool is touched only on its
+    // thread); the answer waits for them, so `lbctl server drain` can say
+    // how many.
+    struct Tally {
+        std::mutex mu;
+        std::condition_variable cv;
+        size_t done = 0;
+        size_t closed = 0;
+    };
+    auto tally = std::make_shared<Tally>();
+    for (auto& state : workers()) {
+        L7Worker* w = state.get();
+        w->worker().post([w, server, tally] {
+            const size_t n = w->upstreams().close_idle(server.get());
+            std::lock_guard<std::mutex> lock(tally->mu);
+            tally->closed += n;
+            ++tally->done;
+            tally->cv.notify_one();
+        });
+    }
+    std::unique_lock<std::mutex> lock(tally->mu);
+    tally->cv.wait_for(lock, std::chrono::seconds(1), [&] { return tally->done == workers().size(); });
+    return tally->closed;
+}
+
 void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {
     for_each_listener([&](const ListenerConfig& lc, const HttpListenerStats& stats) {
         const HttpListenerStats* s = &stats;
@@ -53,6 +82,12 @@ void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {
         if (lc.tls.enabled) {
             (*info->mutable_ended())["tls_handshake_failed"] = s->tls_handshake_failures.load(std::memory_order_relaxed);
             (*info->mutable_ended())["tls_handshake_timeout"] = s->tls_handshake_timeouts.load(std::memory_order_relaxed);
+        }
+        // Connections of an accept_proxy listener closed before any request.
+        if (lc.accept_proxy.enabled) {
+            (*info->mutable_ended())["proxy_untrusted"] = s->proxy_untrusted.load(std::memory_order_relaxed);
+            (*info->mutable_ended())["proxy_header_invalid"] = s->proxy_header_invalid.load(std::memory_order_relaxed);
+            (*info->mutable_ended())["proxy_header_timeout"] = s->proxy_header_timeout.load(std::memory_order_relaxed);
         }
     });
 }
@@ -88,6 +123,7 @@ void L7Tier::write_metrics(std::string& out) const {
                           {{"listener", name}, {"term", to_string(static_cast<Termination>(i))}},
                           double(s->ended[i].load()));
     write_tls_metrics(out);
+    write_proxy_metrics(out);
     metric_header(out, "lbd_http_request_duration_seconds", "histogram",
                   "From a request's head phase to its response's last byte.");
     for (const auto& [name, s] : listeners)
@@ -147,6 +183,25 @@ void L7Tier::write_rate_limit_metrics(std::string& out) const {
     for (const auto& [listener, zone] : zones)
         metric_sample(out, "lbd_http_rate_limit_keys", {{"listener", listener}, {"zone", zone->config().name}},
                       double(zone->size()));
+}
+
+void L7Tier::write_proxy_metrics(std::string& out) const {
+    std::vector<std::pair<std::string, const HttpListenerStats*>> listeners;
+    for_each_listener([&](const ListenerConfig& lc, const HttpListenerStats& s) {
+        if (lc.accept_proxy.enabled) listeners.emplace_back(lc.name, &s);
+    });
+    if (listeners.empty()) return;
+    metric_header(out, "lbd_http_proxy_header_failures_total", "counter",
+                  "accept_proxy connections closed before a request (reason=untrusted: source not in "
+                  "trusted_sources; invalid: malformed or cut-off header; timeout).");
+    for (const auto& [name, s] : listeners) {
+        metric_sample(out, "lbd_http_proxy_header_failures_total", {{"listener", name}, {"reason", "untrusted"}},
+                      double(s->proxy_untrusted.load()));
+        metric_sample(out, "lbd_http_proxy_header_failures_total", {{"listener", name}, {"reason", "invalid"}},
+                      double(s->proxy_header_invalid.load()));
+        metric_sample(out, "lbd_http_proxy_header_failures_total", {{"listener", name}, {"reason", "timeout"}},
+                      double(s->proxy_header_timeout.load()));
+    }
 }
 
 void L7Tier::write_tls_metrics(std::string& out) const {

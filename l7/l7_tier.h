@@ -26,6 +26,7 @@ public:
 
     // Adds the HTTP listeners to `lbctl stats` (ended = by termination).
     void fill_stats(::lbd::v1::StatsReply& reply) const override;
+    size_t close_idle_connections(const std::shared_ptr<Server>& server) override;
     // Prometheus text for the HTTP listeners.
     void write_metrics(std::string& out) const override;
 
@@ -43,6 +44,7 @@ private:
     void write_rate_limit_metrics(std::string& out) const;
     void write_tls_metrics(std::string& out) const;
     void write_compression_metrics(std::string& out) const;
+    void write_proxy_metrics(std::string& out) const;
 };
 
 }  // namespace lbd::l7

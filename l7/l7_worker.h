@@ -16,6 +16,7 @@
 #include "core/loop/worker.h"
 #include "l7/http1.h"
 #include "l7/parked_client.h"
+#include "l7/proxy_header_wait.h"
 #include "l7/upstream.h"
 
 namespace lbd::l7 {
@@ -55,6 +56,9 @@ public:
     // then lets read (HttpSession::read_waiting).
     ParkedClients& parked() { return parked_; }
     HttpSession* resume_session(ParkedClient client);
+    // Connections of accept_proxy listeners waiting for their PROXY header
+    // (proxy_header_wait.h); each starts a session once it has it.
+    ProxyHeaderWaits& proxy_waits() { return proxy_waits_; }
     // The session has ended; it is freed from the loop, after the callback
     // that ended it has returned.
     void session_ended(HttpSession* session);
@@ -94,6 +98,7 @@ private:
     std::list<std::unique_ptr<HttpSession>> sessions_;
     std::vector<std::unique_ptr<HttpSession>> ended_;
     ParkedClients parked_;
+    ProxyHeaderWaits proxy_waits_;
     EventPtr reaper_;
     HttpRequestHead request_head_;
     HttpResponseHead response_head_;

@@ -57,6 +57,12 @@ struct HttpListenerStats {
     std::atomic<uint64_t> tls_handshake_timeouts{0};
     // Response compression (l7/compress_filter.h).
     compression::CompressionStats compression;
+    // accept_proxy listeners: connections closed before their session
+    // (l7/proxy_header_wait.h): from a source not trusted, with a malformed
+    // or cut-off PROXY header, or none within header_timeout_ms.
+    std::atomic<uint64_t> proxy_untrusted{0};
+    std::atomic<uint64_t> proxy_header_invalid{0};
+    std::atomic<uint64_t> proxy_header_timeout{0};
 };
 
 }  // namespace lbd::l7

@@ -42,6 +42,8 @@ int Daemon::run() {
     }
     health_ = std::make_unique<HealthChecker>(control_.get(), current_->pools);
     health_->start();
+    names_ = std::make_unique<ServerNames>(control_.get(), [this] { health_->sync(); });
+    names_->watch(current_->config, current_->pools);
     for (auto& w : workers_) w->start();
 
     sigterm_ = make_event(control_.get(), SIGTERM, EV_SIGNAL | EV_PERSIST, &Daemon::on_stop_signal, this);
@@ -64,6 +66,7 @@ int Daemon::run() {
     admin_.reset();
     pair_.reset();
     tiers_.clear();
+    names_.reset();
     health_.reset();
     workers_.clear();
     LOG_INFO("lbd stopped");
@@ -118,7 +121,12 @@ void Daemon::register_pair_commands() {
 
 bool Daemon::start_admin(std::string* error) {
     register_pool_commands(
-        admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); });
+        admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); },
+        [this](const std::shared_ptr<Server>& server) {
+            size_t closed = 0;
+            for (const auto& tier : tiers_) closed += tier->close_idle_connections(server);
+            return closed;
+        });
     register_cache_commands(admin_registry_, [this]() -> const CacheZones& { return current_->caches; }, {});
     // lbctl stats: each tier's listeners, in tier order (TCP, then HTTP).
     admin_registry_.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {

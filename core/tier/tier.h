@@ -27,6 +27,8 @@
 
 namespace lbd {
 
+class Server;
+
 class Tier {
 public:
     // What prepare() built for one configuration; dropping it undoes it.
@@ -63,6 +65,13 @@ public:
 
     // Control thread.
     virtual uint64_t active_connections() const = 0;
+    // Control thread: closes the idle keep-alive connections the workers hold
+    // to `server` (it was drained or put in MAINT: nothing will reuse them)
+    // and returns how many. Waits for the workers (at most about a second).
+    virtual size_t close_idle_connections(const std::shared_ptr<Server>& server) {
+        (void)server;
+        return 0;  // a tier without idle server connections
+    }
     // `lbctl status`: fills `out` for `listener` (one of this tier's mode).
     virtual void describe(const ListenerConfig& listener, ::lbd::v1::ListenerInfo& out) const = 0;
     // `lbctl stats`: one entry per listener of this tier.

@@ -146,6 +146,12 @@ HttpBackend::HttpBackend(std::string name) : name_(std::move(name)) {
     if (port_ != 0) acceptor_ = std::thread([this] { accept_loop(); });
 }
 
+HttpBackend::HttpBackend(std::string name, const char* ip, uint16_t port) : name_(std::move(name)) {
+    listen_fd_ = listen_tcp_on(ip, port);
+    port_ = listen_fd_ ? local_port(listen_fd_.get()) : 0;
+    if (port_ != 0) acceptor_ = std::thread([this] { accept_loop(); });
+}
+
 HttpBackend::~HttpBackend() { stop(); }
 
 std::vector<std::string> HttpBackend::heads() const {

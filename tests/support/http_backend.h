@@ -36,6 +36,9 @@ namespace lbd::test {
 class HttpBackend {
 public:
     explicit HttpBackend(std::string name);
+    // On `ip` (any 127.0.0.0/8 address works on Linux loopback) and `port` (0 = any): two backends on
+    // one port and two addresses, for a server name that moves from one address to the other.
+    HttpBackend(std::string name, const char* ip, uint16_t port);
     ~HttpBackend();
     HttpBackend(const HttpBackend&) = delete;
     HttpBackend& operator=(const HttpBackend&) = delete;
