@@ -185,6 +185,22 @@ std::string format_stick_flush(const std::string& pool, const v1::StickFlushRepl
            (reply.removed() == 1 ? "y" : "ies") + "\n";
 }
 
+std::string format_acl(const v1::AclReply& reply) {
+    using A = Table::Align;
+    if (reply.lists_size() == 1 && (reply.lists(0).prefixes_size() > 0 || reply.lists(0).size() == 0)) {
+        const auto& list = reply.lists(0);
+        std::string out = "acl " + list.name() + ": " + std::to_string(list.size()) + " prefixes" +
+                          (list.file().empty() ? "" : " (file " + list.file() + ")") + "\n";
+        for (const auto& prefix : list.prefixes()) out += "  " + prefix + "\n";
+        if (list.truncated()) out += "  ... (" + std::to_string(list.size() - list.prefixes_size()) + " more; --limit)\n";
+        return out;
+    }
+    Table table({"LIST", "PREFIXES", "FILE"}, {A::kLeft, A::kRight, A::kLeft});
+    for (const auto& list : reply.lists())
+        table.add_row({list.name(), std::to_string(list.size()), list.file().empty() ? "-" : list.file()});
+    return table.render();
+}
+
 std::string format_stats(const v1::StatsReply& stats) {
     using A = Table::Align;
     Table table({"LISTENER", "ACCEPTED", "ACTIVE", "ENDED"}, {A::kLeft, A::kRight, A::kRight, A::kLeft});

@@ -47,6 +47,8 @@ std::string format_servers(const ::lbd::v1::ServersReply& servers, uint64_t now_
 // One server as a one-row servers table (the reply of drain, weight, ...).
 std::string format_server(const ::lbd::v1::ServerInfo& server, uint64_t now_unix_ms);
 std::string format_stick_show(const ::lbd::v1::StickShowReply& reply);
+// `acl show LIST`, add, del, load: the list and its prefixes; `acl show`: one row a list.
+std::string format_acl(const v1::AclReply& reply);
 std::string format_stick_flush(const std::string& pool, const ::lbd::v1::StickFlushReply& reply);
 // Per listener: accepted, active, and the end reasons that are not zero.
 std::string format_stats(const ::lbd::v1::StatsReply& stats);

@@ -51,6 +51,7 @@ struct LocalAnswer {
     HeaderList headers;  // extra fields, e.g. Location, Retry-After, Allow
     Termination term = Termination::kLocal;
     bool close = false;  // close the connection after it, whatever the request asked
+    std::string reason;  // why, for the access log's reason= ("acl:office"); empty = none
 };
 
 struct FilterResult {

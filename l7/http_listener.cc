@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "l7/access_control.h"
 #include "l7/cookie_sticky_filter.h"
 #include "l7/header_filters.h"
 #include "l7/http_session.h"
@@ -39,6 +40,7 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
             splits_.emplace(std::piecewise_construct, std::forward_as_tuple(&route),
                             std::forward_as_tuple(route, runtime_->pools));
     // The order is the phase diagram of filter.h.
+    filters_.add(std::make_unique<AccessFilter>(runtime_->acl_lists, http()));
     filters_.add(std::make_unique<RateLimitFilter>(rate_limits_, http()));
     filters_.add(std::make_unique<RouteFilter>(*this, worker_));
     filters_.add(std::make_unique<RequestHeadersFilter>(http()));

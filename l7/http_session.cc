@@ -313,6 +313,7 @@ void HttpSession::respond_local(int status, const std::string& content_type, con
 }
 
 void HttpSession::respond(const LocalAnswer& answer) {
+    if (!answer.reason.empty()) exchange_->reason = answer.reason;
     respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term, answer.close);
 }
 
@@ -421,6 +422,7 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
     r.connect_ms = ex.connect_ms;
     r.header_ms = ex.header_ms;
     r.term = to_string(term);
+    r.reason = ex.reason;
     if (client_.ssl != nullptr) {
         r.tls_version = tls_version_name(client_.ssl);
         r.sni = selected_server_name(client_.ssl);

@@ -170,6 +170,7 @@ struct GlobalConfig {
     HaConfig ha;
     std::string user;   // empty = the user lbd was started as
     std::string group;  // empty = the user's primary group
+    std::vector<AclListConfig> acl_lists;  // by the http module (l7/config/config_access.cc)
 };
 
 struct Config {

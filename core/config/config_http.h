@@ -3,10 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/net/address.h"
+#include "core/net/prefix_set.h"
 
 namespace lbd {
 
@@ -66,6 +70,34 @@ struct HttpFixedResponse {
     std::string content_type = "text/plain; charset=utf-8";
 };
 
+// One named prefix list (lbd.v1.AclList), read and built by the loader;
+// the running copy that lbctl changes is core/state/acl_lists.h.
+struct AclListConfig {
+    std::string name;
+    std::string file;  // "" = prefixes only
+    std::shared_ptr<const PrefixSet> prefixes;
+};
+
+// An allow/deny rule (lbd.v1.AccessRule); `list` is an acl_lists name or "all".
+struct HttpAccessRule {
+    bool allow = false;
+    std::string list;
+};
+
+struct HttpAccessConfig {
+    std::vector<HttpAccessRule> rules;  // first match wins; none: allowed
+};
+
+// lbd.v1.BasicAuth, the htpasswd file read and its hashes checked by the loader.
+struct HttpBasicAuthConfig {
+    std::string realm;
+    std::string htpasswd_file;
+    std::vector<std::pair<std::string, std::string>> users;  // user, crypt(3) hash
+    bool forward_authorization = false;
+    uint32_t cache_ms = 60000;
+    uint32_t max_failures = 10;
+};
+
 struct HttpRouteConfig {
     std::string name;  // may be empty
     HttpRouteMatch match;
@@ -79,6 +111,8 @@ struct HttpRouteConfig {
     HttpHeaderActions request_headers;
     HttpHeaderActions response_headers;
     std::vector<std::string> rate_limits;  // zone names, after the listener's
+    std::optional<HttpAccessConfig> access;  // replaces the listener's
+    std::optional<HttpBasicAuthConfig> basic_auth;
 };
 
 struct HttpForwardedConfig {
@@ -145,6 +179,7 @@ struct HttpConfig {
     uint32_t max_idle_per_server = 256;  // 0 = no server keep-alive
     std::vector<HttpRateLimitZoneConfig> rate_limit_zones;
     std::vector<std::string> rate_limits;  // zones every request counts against
+    std::optional<HttpAccessConfig> access;  // unset = everyone
 
     // The configured page for `status`, or null.
     const HttpErrorPage* error_page(int status) const {

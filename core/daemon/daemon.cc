@@ -4,6 +4,7 @@
 
 #include <csignal>
 
+#include "core/admin/acl_commands.h"
 #include "core/admin/admin_commands.h"
 #include "core/admin/metrics.h"
 #include "core/base/log.h"
@@ -115,6 +116,7 @@ void Daemon::register_pair_commands() {
 bool Daemon::start_admin(std::string* error) {
     register_pool_commands(
         admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); });
+    register_acl_commands(admin_registry_, [this]() -> AclLists& { return current_->acl_lists; });
     // lbctl stats: each tier's listeners, in tier order (TCP, then HTTP).
     admin_registry_.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {
         for (const auto& tier : tiers_) tier->fill_stats(*response.mutable_stats());

@@ -10,6 +10,7 @@
 
 #include "core/config/config.h"
 #include "core/balance/pool.h"
+#include "core/state/acl_lists.h"
 #include "core/state/rate_limiter.h"
 
 namespace lbd {
@@ -18,13 +19,16 @@ struct Runtime {
     Runtime(Config loaded, const Runtime* previous)
         : config(std::move(loaded)),
           pools(config, previous != nullptr ? &previous->pools : nullptr),
-          rate_limits(config, previous != nullptr ? &previous->rate_limits : nullptr) {}
+          rate_limits(config, previous != nullptr ? &previous->rate_limits : nullptr),
+          acl_lists(config) {}
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;
 
     const Config config;
     PoolSet pools;
     RateLimitZones rate_limits;
+    // Built afresh from `config`: lbctl's changes do not outlive a reload.
+    AclLists acl_lists;
 };
 
 using RuntimePtr = std::shared_ptr<Runtime>;

@@ -22,6 +22,17 @@ std::vector<std::string> check_rate_limit_names(const google::protobuf::Repeated
                                                 const Node& node, int field,
                                                 const std::vector<HttpRateLimitZoneConfig>& zones, Errors& errors);
 
+// Access control and authentication (config_access.cc): global.acl_lists
+// (each list's prefixes and file read and built), a listener's or route's
+// access rules, a route's basic_auth (its htpasswd file read, weak hashes
+// refused); check_access_lists_known checks every rule's list name once
+// the lists are known.
+void check_acl_lists(const pb::Global& msg, const Node& node, GlobalConfig& out, Errors& errors);
+std::optional<HttpAccessConfig> check_access(const pb::AccessControl& msg, const Node& node, Errors& errors);
+std::optional<HttpBasicAuthConfig> check_basic_auth(const pb::BasicAuth& msg, const Node& node,
+                                                    const std::string& what, Errors& errors);
+void check_access_lists_known(const pb::Config& msg, const Node& root, const Config& config, Errors& errors);
+
 // A pool's stickiness.cookie (config_cookie.cc).
 CookieStickinessConfig check_cookie(const pb::CookieStickiness& msg, const Node& node, Errors& errors);
 // A route's weighted split (config_cookie.cc); `what` names the route.
