@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "core/base/log.h"
 #include "core/health/passive_health.h"
@@ -148,7 +149,17 @@ void HttpSession::start_response() {
         ex.upstream.reset();
         return respond(r.answer);
     }
-    ex.framing = client_framing(ex.response, ex.request.version);
+    if (ex.body_filters.empty()) {
+        ex.framing = client_framing(ex.response, ex.request.version);
+    } else {
+        ex.framing = staged_framing(ex.response, ex.request.version);
+        for (size_t i = 0; i <= ex.body_filters.size(); ++i) ex.body_stages.emplace_back(evbuffer_new(), &evbuffer_free);
+        // No buffer for a stage: lbd's own shortage; nothing went to the client yet.
+        if (std::any_of(ex.body_stages.begin(), ex.body_stages.end(), [](const auto& b) { return b == nullptr; })) {
+            ex.upstream.reset();
+            return server_failed(ex.last_error.emplace(ProxyError::local(ErrorCause::kLocalShortage)));
+        }
+    }
     // The Connection header is decided now: an HTTP/1.0 de-chunked or an
     // until-close body ends with the connection; so does an answer that came
     // before the request body ended (the rest of it would be taken for the
@@ -173,6 +184,7 @@ void HttpSession::start_response() {
 void HttpSession::pump_response_body() {
     Exchange& ex = *exchange_;
     if (!ex.upstream || ex.response_done) return;
+    if (!ex.body_filters.empty()) return pump_filtered_body();
     evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
     evbuffer* out = bufferevent_get_output(client_.bev.get());
     bool moved = false;
@@ -202,6 +214,74 @@ void HttpSession::pump_response_body() {
         if (ex.response_body.finish().status != BodyStatus::kDone) return close(Termination::kServerAbort);
     }
     if (ex.response_body.done()) response_complete();
+}
+
+// The same flow through the body stages: de-framed server bytes go into
+// the first stage's buffer, each stage's output into the next one's, and
+// the last one's to the client, framed as start_response chose.
+void HttpSession::pump_filtered_body() {
+    Exchange& ex = *exchange_;
+    evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
+    evbuffer* out = bufferevent_get_output(client_.bev.get());
+    bool moved = false;
+    while (!ex.response_body.done() && evbuffer_get_length(out) < kHighWater) {
+        std::string_view piece = first_piece(in);
+        if (piece.empty()) break;
+        BodyResult r = ex.response_body.decode(piece);
+        if (r.status == BodyStatus::kError) {
+            LOG_DEBUG("http listener=%s server=%s: bad response body: %s", listener_->config().name.c_str(),
+                      ex.server_label.c_str(), to_string(r.error));
+            return close(Termination::kBadResponse);
+        }
+        evbuffer_add(ex.body_stages.front().get(), r.data.data(), r.data.size());
+        evbuffer_drain(in, r.consumed);
+        ex.server->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
+        if (!run_body_stages(false)) return close(Termination::kLocalError);
+        moved = true;
+    }
+    if (moved) progress();
+    if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
+        if (ex.response_body.finish().status != BodyStatus::kDone) return close(Termination::kServerAbort);
+    }
+    if (!ex.response_body.done()) return;
+    if (!run_body_stages(true)) return close(Termination::kLocalError);
+    response_complete();
+}
+
+bool HttpSession::run_body_stages(bool end) {
+    Exchange& ex = *exchange_;
+    for (size_t i = 0; i < ex.body_filters.size(); ++i) {
+        if (!ex.body_filters[i]->on_body(ex.body_stages[i].get(), ex.body_stages[i + 1].get(), end)) {
+            LOG_WARN("http listener=%s: a response body stage failed; the response is cut",
+                     listener_->config().name.c_str());
+            return false;
+        }
+    }
+    evbuffer* staged = ex.body_stages.back().get();
+    evbuffer* out = bufferevent_get_output(client_.bev.get());
+    const size_t n = evbuffer_get_length(staged);
+    if (ex.framing == ClientFraming::kNone) {
+        evbuffer_drain(staged, n);  // HEAD, 204, 304: the stages ran, nothing is sent
+        return true;
+    }
+    if (ex.framing == ClientFraming::kChunkEncode) {
+        if (n > 0) {
+            char size_line[24];
+            const int len = snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+            evbuffer_add(out, size_line, static_cast<size_t>(len));
+            evbuffer_remove_buffer(staged, out, n);
+            evbuffer_add(out, "\r\n", 2);
+            ex.bytes_out += static_cast<size_t>(len) + n + 2;
+        }
+        if (end) {
+            evbuffer_add(out, "0\r\n\r\n", 5);
+            ex.bytes_out += 5;
+        }
+        return true;
+    }
+    evbuffer_remove_buffer(staged, out, n);
+    ex.bytes_out += n;
+    return true;
 }
 
 void HttpSession::response_complete() {

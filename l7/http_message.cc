@@ -197,6 +197,12 @@ ClientFraming client_framing(const ResponseInfo& response, HttpVersion client_ve
     return ClientFraming::kUntilClose;
 }
 
+ClientFraming staged_framing(const ResponseInfo& response, HttpVersion client_version) {
+    if (response.framing == BodyFraming::kNone) return ClientFraming::kNone;
+    if (find_header(response.headers, "Content-Length") != nullptr) return ClientFraming::kAsIs;
+    return client_version == HttpVersion::k10 ? ClientFraming::kDechunk : ClientFraming::kChunkEncode;
+}
+
 std::string serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version,
                                bool close) {
     std::string out;
@@ -209,6 +215,7 @@ std::string serialize_response(const ResponseInfo& response, ClientFraming frami
     for (const auto& [name, value] : response.headers) append_line(out, name, value);
     if (framing == ClientFraming::kAsIs && response.framing == BodyFraming::kChunked)
         append_line(out, "Transfer-Encoding", response.transfer_encoding);
+    if (framing == ClientFraming::kChunkEncode) append_line(out, "Transfer-Encoding", "chunked");
     if (response.status == 101) {
         append_line(out, "Connection", "upgrade");
         append_line(out, "Upgrade", response.upgrade_protocol);

@@ -91,9 +91,14 @@ enum class ClientFraming : uint8_t {
     kAsIs,         // Content-Length or chunked bytes relayed as they are
     kDechunk,      // chunked from the server, raw to an HTTP/1.0 client (then close)
     kUntilClose,   // until the server closes, then the client connection closes too
+    kChunkEncode,  // body stages' output (body_filter.h), chunked anew for an HTTP/1.1 client
 };
 
 ClientFraming client_framing(const ResponseInfo& response, HttpVersion client_version);
+// The framing of a body that goes through body stages: the stages' output
+// is de-framed bytes, sent as they are under the head's Content-Length if a
+// stage kept it, else chunked (HTTP/1.1) or until close (HTTP/1.0).
+ClientFraming staged_framing(const ResponseInfo& response, HttpVersion client_version);
 
 // The response head for the client. `close` adds Connection: close; an
 // HTTP/1.0 client that may keep the connection gets Connection: keep-alive.

@@ -181,11 +181,34 @@ void HttpSession::route_request() {
     }
     // Matched before the filters, which may count or act per route.
     ex.route = match_route(http_, ex.request);
+    run_request_filters();
+}
+
+void HttpSession::run_request_filters() {
+    Exchange& ex = *exchange_;
     // Rate limits, the router (the pool, or a local answer), request
     // header rewriting (filter.h).
-    if (FilterResult r = listener_->filters().on_request_head(ex); r.responds()) return respond(r.answer);
+    FilterResult r = listener_->filters().on_request_head(ex);
+    if (r.responds()) return respond(r.answer);
+    if (r.pauses()) {
+        // Nothing more is read from the client meanwhile (on_client_read
+        // ignores PAUSED; TCP holds the rest back at the read watermark).
+        // The wait counts as the server's response time: 504 past it.
+        phase_ = Phase::kPaused;
+        return arm(Timer::kResponse, http_.timeouts.server_response_ms);
+    }
     ex.sticky.begin(*ex.pool, ex.request);
     choose_server();
+}
+
+void HttpSession::resume_request(FilterResult result) {
+    FlushOnReturn flush{*this};
+    if (closed_ || phase_ != Phase::kPaused || !exchange_) return;
+    exchange_->pause.reset();  // once: a second call finds nothing
+    phase_ = Phase::kHead;
+    arm(Timer::kNone, 0);
+    if (result.responds()) return respond(result.answer);
+    run_request_filters();
 }
 
 // --- 3. the server ------------------------------------------------------------------
@@ -289,7 +312,9 @@ void HttpSession::local_connect_failure(int err) {
 
 Exchange& HttpSession::begin_exchange() {
     head_started_ = true;
-    return exchange_.emplace(endpoint_, head_start_ms_);
+    Exchange& ex = exchange_.emplace(endpoint_, head_start_ms_);
+    ex.driver = this;
+    return ex;
 }
 
 void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,

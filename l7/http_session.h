@@ -13,12 +13,14 @@
 //
 //   1 read_request_head   client bytes         -> exchange_ (request: an owned copy)
 //   2 route_request       request              -> route matched; request filters: pool, or a local
-//                                                 answer (429, redirect, fixed, 404)
+//                                                 answer (429, redirect, fixed, 404), or a pause
+//                                                 (PAUSED until the filter's resumer is called)
 //   3 choose_server       pool + client        -> server (the pool's ServerPicker)
 //     connect_server      server               -> upstream (idle reused, or a new connect)
 //   4 send_request        request              -> head written, body streamed
 //   5 read_response_head  server bytes         -> response (1xx relayed; 101 -> tunnel); response filters
-//   6 pump_response_body  server bytes         -> client (as is, or de-chunked for HTTP/1.0)
+//   6 pump_response_body  server bytes         -> client (as is, or de-chunked for HTTP/1.0, or
+//                                                 through body stages and framed anew)
 //   7 finish_request      termination          -> access log, exchange_ dropped; next request, or close
 //
 // Connection life cycle (a TLS listener's connection first shakes hands:
@@ -72,7 +74,7 @@ namespace lbd::l7 {
 class L7Worker;
 class HttpListener;
 
-class HttpSession {
+class HttpSession final : private ResumeTarget {
 public:
     HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd, const SocketAddress& peer);
     // The session of a parked connection whose next request (or EOF) came.
@@ -93,17 +95,23 @@ public:
     std::list<std::unique_ptr<HttpSession>>::iterator self;
 
 private:
-    enum class Phase : uint8_t { kIdle, kHead, kConnecting, kExchange, kTunnel, kClosing, kClosed };
+    enum class Phase : uint8_t { kIdle, kHead, kPaused, kConnecting, kExchange, kTunnel, kClosing, kClosed };
     enum class Timer : uint8_t { kNone, kHandshake, kPark, kKeepAlive, kHeader, kConnect, kResponse, kBodyIdle, kTunnelIdle, kFlush };
 
     // Phases (http_session.cc: 1-3; http_exchange.cc: 4-7).
     void read_request_head();
     void route_request();
+    void run_request_filters();
+    // A paused request filter's decision (filter_result.h); from the loop.
+    void resume_request(FilterResult result) override;
     void choose_server();
     void connect_server();
     void send_request();
     void read_response_head();
     void pump_response_body();
+    // The response body through the exchange's body stages (body_filter.h).
+    void pump_filtered_body();
+    bool run_body_stages(bool end);
     void finish_request(Termination term);
     void end_request(Termination term);  // stats and log, then the exchange goes
 

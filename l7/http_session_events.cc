@@ -54,6 +54,7 @@ void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
             self->read_request_head();
             if (!self->closed_ && self->phase_ == Phase::kHead) self->close(Termination::kClientAbort);
             return;
+        case Phase::kPaused:
         case Phase::kConnecting:
             if (self->request_body_pending()) return self->close(Termination::kClientAbort);
             return;  // answer, then close
