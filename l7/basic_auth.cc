@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "core/base/clock.h"
-#include "core/loop/event.h"
 #include "l7/http1.h"
 #include "l7/rate_limit.h"
 
