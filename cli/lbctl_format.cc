@@ -187,12 +187,12 @@ std::string format_stick_flush(const std::string& pool, const v1::StickFlushRepl
 
 std::string format_acl(const v1::AclReply& reply) {
     using A = Table::Align;
-    if (reply.lists_size() == 1 && (reply.lists(0).prefixes_size() > 0 || reply.lists(0).size() == 0)) {
+    if (reply.lists_size() == 1) {
         const auto& list = reply.lists(0);
         std::string out = "acl " + list.name() + ": " + std::to_string(list.size()) + " prefixes" +
                           (list.file().empty() ? "" : " (file " + list.file() + ")") + "\n";
         for (const auto& prefix : list.prefixes()) out += "  " + prefix + "\n";
-        if (list.truncated()) out += "  ... (" + std::to_string(list.size() - list.prefixes_size()) + " more; --limit)\n";
+        if (list.truncated() && list.prefixes_size() > 0) out += "  ... (" + std::to_string(list.size() - list.prefixes_size()) + " more; --limit)\n";
         return out;
     }
     Table table({"LIST", "PREFIXES", "FILE"}, {A::kLeft, A::kRight, A::kLeft});

@@ -35,8 +35,6 @@ std::shared_ptr<const PrefixSet> check_list_prefixes(const pb::AclList& msg, con
         std::string why;
         if (!read_prefix_file(msg.file(), prefixes, &why)) errors.add(node.at(F::kFileFieldNumber), what + ": " + why);
     }
-    if (msg.prefixes_size() == 0 && msg.file().empty())
-        errors.add(node.self(), what + " has neither prefixes nor a file (an empty list is written `prefixes: []`)");
     return std::make_shared<const PrefixSet>(std::move(prefixes));
 }
 

@@ -122,7 +122,10 @@ TEST_CASE("an IPv6 listener matches its peers by their IPv6 address") {
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     const std::string v6 = "http://[::1]:" + std::to_string(lbd.port()) + "/six";
-    auto status = [&] { return curl({"-g", "-o", "/dev/null", "-w", "%{http_code}", v6}).output; };
+    auto status = [&] {
+        std::string out = curl({"-g", "-o", "/dev/null", "-w", "%{http_code}", v6}).output;
+        return out.substr(0, out.find_first_of("\r\n"));
+    };
     CHECK(status() == "403");
     CHECK(lbd->await_line("reason=acl:local6", kIoTimeoutMs));
     CHECK(lbctl({"--socket", socket, "acl", "del", "local6", "::1"}).exit_code == 0);
