@@ -221,6 +221,22 @@ std::string format_cache_stats(const v1::CacheStatsReply& reply) {
     return table.render();
 }
 
+std::string format_acl(const v1::AclReply& reply) {
+    using A = Table::Align;
+    if (reply.lists_size() == 1) {
+        const auto& list = reply.lists(0);
+        std::string out = "acl " + list.name() + ": " + std::to_string(list.size()) + " prefixes" +
+                          (list.file().empty() ? "" : " (file " + list.file() + ")") + "\n";
+        for (const auto& prefix : list.prefixes()) out += "  " + prefix + "\n";
+        if (list.truncated() && list.prefixes_size() > 0) out += "  ... (" + std::to_string(list.size() - list.prefixes_size()) + " more; --limit)\n";
+        return out;
+    }
+    Table table({"LIST", "PREFIXES", "FILE"}, {A::kLeft, A::kRight, A::kLeft});
+    for (const auto& list : reply.lists())
+        table.add_row({list.name(), std::to_string(list.size()), list.file().empty() ? "-" : list.file()});
+    return table.render();
+}
+
 std::string format_stats(const v1::StatsReply& stats) {
     using A = Table::Align;
     Table table({"LISTENER", "ACCEPTED", "ACTIVE", "ENDED"}, {A::kLeft, A::kRight, A::kRight, A::kLeft});

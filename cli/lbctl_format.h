@@ -49,6 +49,8 @@ std::string format_server(const ::lbd::v1::ServerInfo& server, uint64_t now_unix
 // "closed N idle keep-alive connections to POOL/NAME": after a drain or disable.
 std::string format_idle_closed(const ::lbd::v1::ServerInfo& server);
 std::string format_stick_show(const ::lbd::v1::StickShowReply& reply);
+// `acl show LIST`, add, del, load: the list and its prefixes; `acl show`: one row a list.
+std::string format_acl(const v1::AclReply& reply);
 std::string format_stick_flush(const std::string& pool, const ::lbd::v1::StickFlushReply& reply);
 // Per listener: accepted, active, and the end reasons that are not zero.
 std::string format_cache_purge(const std::string& zone, const ::lbd::v1::CachePurgeReply& reply);

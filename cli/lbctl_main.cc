@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -196,6 +197,29 @@ public:
         auto response = call(request, AdminResponse::kStickShow);
         if (!response) return exit_;
         return print(response->stick_show(), format_stick_show(response->stick_show()));
+    }
+
+    int acl_show(const std::string& list, uint32_t limit) {
+        AdminRequest request;
+        request.mutable_acl_show()->set_list(list);
+        request.mutable_acl_show()->set_limit(limit);
+        auto response = call(request, AdminResponse::kAcl);
+        if (!response) return exit_;
+        return print(response->acl(), format_acl(response->acl()));
+    }
+
+    // `file` (LOAD) is made absolute: lbd reads it, from its own directory.
+    int acl_change(v1::AclChangeRequest::Op op, const std::string& list, const std::vector<std::string>& prefixes,
+                   const std::string& file) {
+        AdminRequest request;
+        auto* args = request.mutable_acl_change();
+        args->set_list(list);
+        args->set_op(op);
+        for (const std::string& prefix : prefixes) args->add_prefixes(prefix);
+        if (!file.empty()) args->set_file(std::filesystem::absolute(file).string());
+        auto response = call(request, AdminResponse::kAcl);
+        if (!response) return exit_;
+        return print(response->acl(), format_acl(response->acl()));
     }
 
     int stats() {
@@ -545,6 +569,30 @@ int main(int argc, char** argv) {
     auto* cache_stats = cache->add_subcommand("stats", "Per zone: bytes and objects held, hits, misses, stores, evictions");
     cache_stats->footer(example("  lbctl cache stats\n  lbctl --json cache stats\n"));
     actions.emplace_back(cache_stats, [&] { return commands.cache_stats(); });
+    auto* acl = app.add_subcommand("acl", "Show or change the access lists (global.acl_lists) without a reload; "
+                                          "a reload rebuilds them from the config");
+    acl->require_subcommand(1);
+    acl->footer(example("  lbctl acl show office\n  lbctl acl add blocked 203.0.113.0/24 2001:db8:bad::/48\n"
+                        "  lbctl acl del blocked 203.0.113.0/24\n  lbctl acl load blocked /etc/lbd/blocked.txt"));
+    std::string acl_name, acl_file;
+    std::vector<std::string> acl_prefixes;
+    uint32_t acl_limit = 0;
+    auto* acl_show = acl->add_subcommand("show", "Every list with its size, or one list's prefixes");
+    acl_show->add_option("LIST", acl_name, "A list name (omit for every list)");
+    acl_show->add_option("--limit", acl_limit, "Prefixes shown at most (0 = 1000)");
+    actions.emplace_back(acl_show, [&] { return commands.acl_show(acl_name, acl_limit); });
+    auto* acl_add = acl->add_subcommand("add", "Add prefixes to a list (CIDRs or addresses)");
+    acl_add->add_option("LIST", acl_name, "The list")->required();
+    acl_add->add_option("PREFIX", acl_prefixes, "e.g. 192.0.2.0/24, 2001:db8::/32")->required();
+    actions.emplace_back(acl_add, [&] { return commands.acl_change(v1::AclChangeRequest::ADD, acl_name, acl_prefixes, ""); });
+    auto* acl_del = acl->add_subcommand("del", "Remove prefixes from a list (each must be in it)");
+    acl_del->add_option("LIST", acl_name, "The list")->required();
+    acl_del->add_option("PREFIX", acl_prefixes, "As shown by acl show")->required();
+    actions.emplace_back(acl_del, [&] { return commands.acl_change(v1::AclChangeRequest::DEL, acl_name, acl_prefixes, ""); });
+    auto* acl_load = acl->add_subcommand("load", "Replace a list with the prefixes of a file (one a line, # comments)");
+    acl_load->add_option("LIST", acl_name, "The list")->required();
+    acl_load->add_option("FILE", acl_file, "Read by lbd")->required();
+    actions.emplace_back(acl_load, [&] { return commands.acl_change(v1::AclChangeRequest::LOAD, acl_name, {}, acl_file); });
 
     auto* stats = app.add_subcommand("stats", "Per listener: connections accepted, open, and how they ended");
     stats->footer(example("  lbctl stats\n  lbctl --json stats"));

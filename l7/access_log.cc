@@ -40,6 +40,7 @@ std::string format_access_text(const AccessRecord& r) {
            " out=" + std::to_string(r.bytes_out) + " server=" + r.server + " route=" + text_safe(r.route) +
            " time_ms=" + std::to_string(r.time_ms) + " connect_ms=" + ms(r.connect_ms) +
            " conn=" + r.conn + " header_ms=" + ms(r.header_ms) + " term=" + r.term +
+           (r.reason.empty() ? "" : " reason=" + text_safe(r.reason)) +
            (r.tls_version.empty() ? "" : " tls=" + r.tls_version + " sni=" + text_safe(r.sni));
 }
 
@@ -53,6 +54,7 @@ std::string format_access_json(const AccessRecord& r) {
            ",\"time_ms\":" + std::to_string(r.time_ms) + ",\"connect_ms\":" + num(r.connect_ms) +
            ",\"conn\":" + quote(r.conn) +
            ",\"header_ms\":" + num(r.header_ms) + ",\"term\":" + quote(r.term) +
+           (r.reason.empty() ? "" : ",\"reason\":" + quote(r.reason)) +
            (r.tls_version.empty() ? "" : ",\"tls\":" + quote(r.tls_version) + ",\"sni\":" + quote(r.sni)) + "}";
 }
 

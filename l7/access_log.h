@@ -26,6 +26,7 @@ struct AccessRecord {
     const char* conn = "-";
     int64_t header_ms = -1;   // request sent to response head; -1 = none
     std::string term;
+    std::string reason;  // why lbd answered itself ("acl:office"); empty = not written
     // TLS listeners only (empty on plain HTTP, and then not written).
     std::string tls_version;  // "TLSv1.3"
     std::string sni;          // the name the client sent; empty = none

@@ -121,6 +121,7 @@ struct Exchange {
 
     // For the access log.
     std::string server_label;  // "pool/server" of the last server tried
+    std::string reason;        // why a filter answered, e.g. "acl:office" (reason= in the log)
     int status = 0;
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;

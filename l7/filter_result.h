@@ -25,6 +25,7 @@ struct LocalAnswer {
     // before it was stored); the body is `shared_body`, sent by reference.
     bool as_stored = false;
     std::shared_ptr<const std::string> shared_body;
+    std::string reason;  // why, for the access log's reason= ("acl:office"); empty = none
 };
 
 struct FilterResult {

@@ -4,6 +4,8 @@
 #include <tuple>
 
 #include "l7/compress_filter.h"
+#include "l7/access_control.h"
+#include "l7/basic_auth.h"
 #include "l7/cookie_sticky_filter.h"
 #include "l7/header_filters.h"
 #include "l7/http_session.h"
@@ -41,6 +43,10 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
             splits_.emplace(std::piecewise_construct, std::forward_as_tuple(&route),
                             std::forward_as_tuple(route, runtime_->pools));
     // The order is the phase diagram of filter.h.
+    filters_.add(std::make_unique<AccessFilter>(runtime_->acl_lists, http()));
+    if (std::any_of(http().routes.begin(), http().routes.end(), [](const HttpRouteConfig& r) { return r.basic_auth; }))
+        filters_.add(std::make_unique<BasicAuthFilter>(http(), config.name, runtime_->rate_limits,
+                                                       worker_.password_pool(), worker_.worker()));
     filters_.add(std::make_unique<RateLimitFilter>(rate_limits_, http()));
     filters_.add(std::make_unique<RouteFilter>(*this, worker_));
     filters_.add(std::make_unique<CacheLookupFilter>(caches_, worker_.worker()));

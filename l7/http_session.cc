@@ -359,6 +359,7 @@ void HttpSession::respond_local(int status, const std::string& content_type, con
 }
 
 void HttpSession::respond(const LocalAnswer& answer) {
+    if (!answer.reason.empty()) exchange_->reason = answer.reason;
     if (!answer.as_stored)
         return respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term,
                              answer.close);
@@ -485,6 +486,7 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
     r.conn = ex.connect_ms < 0 ? "-" : ex.reused_connection ? "reused" : "new";
     r.header_ms = ex.header_ms;
     r.term = to_string(term);
+    r.reason = ex.reason;
     if (client_.ssl != nullptr) {
         r.tls_version = tls_version_name(client_.ssl);
         r.sni = selected_server_name(client_.ssl);

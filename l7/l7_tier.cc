@@ -26,8 +26,17 @@ std::vector<std::unique_ptr<L7Worker>> make_workers(const std::vector<Worker*>& 
 
 }  // namespace
 
+// Two threads: a bcrypt check at cost 10-12 takes 60-250 ms, so two
+// answer ~10-30 logins a second with the rest queued (bounded; past it
+// 503), while leaving the CPUs to the workers. Successes are cached.
+constexpr size_t kPasswordThreads = 2;
+constexpr size_t kPasswordQueue = 1024;
+
 L7Tier::L7Tier(const std::vector<Worker*>& workers, const GlobalConfig& global)
-    : ListenerTier(ListenerMode::kHttp, make_workers(workers, global)) {}
+    : ListenerTier(ListenerMode::kHttp, make_workers(workers, global)),
+      password_pool_(std::make_unique<ThreadPool>(kPasswordThreads, kPasswordQueue, "lbd-passwords")) {
+    for (auto& worker : this->workers()) worker->set_password_pool(password_pool_.get());
+}
 
 L7Tier::~L7Tier() = default;
 

@@ -45,6 +45,11 @@ private:
     void write_tls_metrics(std::string& out) const;
     void write_compression_metrics(std::string& out) const;
     void write_proxy_metrics(std::string& out) const;
+
+    // Password hashing for basic_auth (l7/basic_auth.h), off the loops. A
+    // member of this class, so destroyed (threads joined, queued jobs
+    // dropped) before the base's workers: a job never posts to a freed one.
+    std::unique_ptr<ThreadPool> password_pool_;
 };
 
 }  // namespace lbd::l7

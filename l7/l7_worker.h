@@ -13,6 +13,7 @@
 #include "core/health/passive_health.h"
 #include "core/balance/pool.h"
 #include "core/tier/runtime.h"
+#include "core/loop/thread_pool.h"
 #include "core/loop/worker.h"
 #include "l7/http1.h"
 #include "l7/parked_client.h"
@@ -67,6 +68,11 @@ public:
     // after `ms` (core/health/passive_health.h).
     void schedule_revive(std::shared_ptr<Server> server, uint32_t ms) { revivals_.schedule(std::move(server), ms); }
 
+    // The tier's threads for password hashing (l7/basic_auth.h), shared by
+    // every worker; set once by the tier before the loops run.
+    ThreadPool& password_pool() { return *password_pool_; }
+    void set_password_pool(ThreadPool* pool) { password_pool_ = pool; }
+
     // Shutdown: close the listening sockets and idle client connections;
     // busy ones close after their response.
     void stop_accepting();
@@ -86,6 +92,7 @@ private:
     static void on_reap(evutil_socket_t, short, void* arg);
 
     Worker& worker_;
+    ThreadPool* password_pool_ = nullptr;
     GlobalConfig global_;
     bool draining_ = false;
     bool handing_over_ = false;

@@ -30,6 +30,8 @@ enum class Termination : uint8_t {
     kTunnel,         // an upgraded connection (101) ended
     kDrain,          // still open when the shutdown deadline passed
     kLocalError,     // lbd out of descriptors, memory or local ports for the connect: 503
+    kAccessDenied,   // refused by an access rule: 403 (Exchange::reason names the list)
+    kAuthFailed,     // basic auth: no or wrong credentials (401), or too many failures (429)
     kCount
 };
 

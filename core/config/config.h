@@ -182,6 +182,7 @@ struct GlobalConfig {
     std::string group;  // empty = the user's primary group
     std::vector<CacheZoneConfig> cache_zones;
     DnsSettings resolvers;  // for server names (global.resolvers)
+    std::vector<AclListConfig> acl_lists;  // by the http module (l7/config/config_access.cc)
 };
 
 struct Config {

@@ -3,12 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config/status_ranges.h"
 #include "core/net/address.h"
+#include "core/net/prefix_set.h"
 
 namespace lbd {
 
@@ -109,6 +112,34 @@ struct CacheZoneConfig {
     bool operator==(const CacheZoneConfig&) const = default;
 };
 
+// One named prefix list (lbd.v1.AclList), read and built by the loader;
+// the running copy that lbctl changes is core/state/acl_lists.h.
+struct AclListConfig {
+    std::string name;
+    std::string file;  // "" = prefixes only
+    std::shared_ptr<const PrefixSet> prefixes;
+};
+
+// An allow/deny rule (lbd.v1.AccessRule); `list` is an acl_lists name or "all".
+struct HttpAccessRule {
+    bool allow = false;
+    std::string list;
+};
+
+struct HttpAccessConfig {
+    std::vector<HttpAccessRule> rules;  // first match wins; none: allowed
+};
+
+// lbd.v1.BasicAuth, the htpasswd file read and its hashes checked by the loader.
+struct HttpBasicAuthConfig {
+    std::string realm;
+    std::string htpasswd_file;
+    std::vector<std::pair<std::string, std::string>> users;  // user, crypt(3) hash
+    bool forward_authorization = false;
+    uint32_t cache_ms = 60000;
+    uint32_t max_failures = 10;
+};
+
 struct HttpRouteConfig {
     std::string name;  // may be empty
     HttpRouteMatch match;
@@ -125,6 +156,8 @@ struct HttpRouteConfig {
     std::optional<HttpCompressionConfig> compression;  // replaces the listener's
     bool compression_off = false;  // BREACH: never compress this route
     HttpRouteCache cache;
+    std::optional<HttpAccessConfig> access;  // replaces the listener's
+    std::optional<HttpBasicAuthConfig> basic_auth;
 };
 
 struct HttpForwardedConfig {
@@ -192,6 +225,7 @@ struct HttpConfig {
     std::vector<HttpRateLimitZoneConfig> rate_limit_zones;
     std::vector<std::string> rate_limits;  // zones every request counts against
     std::optional<HttpCompressionConfig> compression;  // absent: no compression
+    std::optional<HttpAccessConfig> access;  // unset = everyone
 
     // The configured page for `status`, or null.
     const HttpErrorPage* error_page(int status) const {

@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "core/admin/admin_cache.h"
+#include "core/admin/acl_commands.h"
 #include "core/admin/admin_commands.h"
 #include "core/admin/metrics.h"
 #include "core/base/log.h"
@@ -128,6 +129,7 @@ bool Daemon::start_admin(std::string* error) {
             return closed;
         });
     register_cache_commands(admin_registry_, [this]() -> const CacheZones& { return current_->caches; }, {});
+    register_acl_commands(admin_registry_, [this]() -> AclLists& { return current_->acl_lists; });
     // lbctl stats: each tier's listeners, in tier order (TCP, then HTTP).
     admin_registry_.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {
         for (const auto& tier : tiers_) tier->fill_stats(*response.mutable_stats());

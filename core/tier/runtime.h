@@ -11,6 +11,7 @@
 #include "core/config/config.h"
 #include "core/balance/pool.h"
 #include "core/state/cache_store.h"
+#include "core/state/acl_lists.h"
 #include "core/state/rate_limiter.h"
 
 namespace lbd {
@@ -20,7 +21,8 @@ struct Runtime {
         : config(std::move(loaded)),
           pools(config, previous != nullptr ? &previous->pools : nullptr),
           rate_limits(config, previous != nullptr ? &previous->rate_limits : nullptr),
-          caches(config, previous != nullptr ? &previous->caches : nullptr) {}
+          caches(config, previous != nullptr ? &previous->caches : nullptr),
+          acl_lists(config) {}
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;
 
@@ -28,6 +30,8 @@ struct Runtime {
     PoolSet pools;
     RateLimitZones rate_limits;
     CacheZones caches;
+    // Built afresh from `config`: lbctl's changes do not outlive a reload.
+    AclLists acl_lists;
 };
 
 using RuntimePtr = std::shared_ptr<Runtime>;

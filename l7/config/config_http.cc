@@ -195,6 +195,9 @@ HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, N
         out.cache = check_route_cache(msg.cache(), node.child(F::kCacheFieldNumber),
                                       out.action == HttpRouteAction::kPool || out.action == HttpRouteAction::kSplit,
                                       errors);
+    if (msg.has_access()) out.access = check_access(msg.access(), node.child(F::kAccessFieldNumber), errors);
+    if (msg.has_basic_auth())
+        out.basic_auth = check_basic_auth(msg.basic_auth(), node.child(F::kBasicAuthFieldNumber), what, errors);
     return out;
 }
 
@@ -312,6 +315,7 @@ HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pool
         out.routes[i].rate_limits =
             check_rate_limit_names(msg.routes(i).rate_limits(), node.child(F::kRoutesFieldNumber, i),
                                    pb::Route::kRateLimitsFieldNumber, out.rate_limit_zones, errors);
+    if (msg.has_access()) out.access = check_access(msg.access(), node.child(F::kAccessFieldNumber), errors);
     switch (msg.log_format()) {
         case pb::HTTP_LOG_FORMAT_TEXT: out.log_format = HttpLogFormat::kText; break;
         case pb::HTTP_LOG_FORMAT_JSON: out.log_format = HttpLogFormat::kJson; break;

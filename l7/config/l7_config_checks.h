@@ -30,6 +30,16 @@ HttpCompressionConfig check_compression(const pb::Compression& msg, const Node& 
 std::vector<CacheZoneConfig> check_cache_zones(const pb::Global& msg, const Node& node, Errors& errors);
 HttpRouteCache check_route_cache(const pb::RouteCache& msg, const Node& node, bool forwards, Errors& errors);
 void check_route_cache_zones(const Config& config, const Node& root, Errors& errors);
+// Access control and authentication (config_access.cc): global.acl_lists
+// (each list's prefixes and file read and built), a listener's or route's
+// access rules, a route's basic_auth (its htpasswd file read, weak hashes
+// refused); check_access_lists_known checks every rule's list name once
+// the lists are known.
+void check_acl_lists(const pb::Global& msg, const Node& node, GlobalConfig& out, Errors& errors);
+std::optional<HttpAccessConfig> check_access(const pb::AccessControl& msg, const Node& node, Errors& errors);
+std::optional<HttpBasicAuthConfig> check_basic_auth(const pb::BasicAuth& msg, const Node& node,
+                                                    const std::string& what, Errors& errors);
+void check_access_lists_known(const pb::Config& msg, const Node& root, const Config& config, Errors& errors);
 
 // A pool's stickiness.cookie (config_cookie.cc).
 CookieStickinessConfig check_cookie(const pb::CookieStickiness& msg, const Node& node, Errors& errors);
