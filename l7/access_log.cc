@@ -40,7 +40,8 @@ std::string format_access_text(const AccessRecord& r) {
            " out=" + std::to_string(r.bytes_out) + " server=" + r.server + " route=" + text_safe(r.route) +
            " time_ms=" + std::to_string(r.time_ms) + " connect_ms=" + ms(r.connect_ms) +
            " header_ms=" + ms(r.header_ms) + " term=" + r.term +
-           (r.tls_version.empty() ? "" : " tls=" + r.tls_version + " sni=" + text_safe(r.sni));
+           (r.tls_version.empty() ? "" : " tls=" + r.tls_version + " sni=" + text_safe(r.sni)) +
+           (r.request_id.empty() ? "" : " request_id=" + text_safe(r.request_id));
 }
 
 std::string format_access_json(const AccessRecord& r) {
@@ -52,7 +53,8 @@ std::string format_access_json(const AccessRecord& r) {
            ",\"server\":" + quote(r.server) + ",\"route\":" + quote(r.route) +
            ",\"time_ms\":" + std::to_string(r.time_ms) + ",\"connect_ms\":" + num(r.connect_ms) +
            ",\"header_ms\":" + num(r.header_ms) + ",\"term\":" + quote(r.term) +
-           (r.tls_version.empty() ? "" : ",\"tls\":" + quote(r.tls_version) + ",\"sni\":" + quote(r.sni)) + "}";
+           (r.tls_version.empty() ? "" : ",\"tls\":" + quote(r.tls_version) + ",\"sni\":" + quote(r.sni)) +
+           (r.request_id.empty() ? "" : ",\"request_id\":" + quote(r.request_id)) + "}";
 }
 
 }  // namespace lbd::l7

@@ -8,8 +8,9 @@
 
 namespace lbd::l7 {
 
-// X-Forwarded-*, X-Real-IP, Forwarded, Via (http.forwarded), then the
-// route's request header actions, then the listener's. Runs after the
+// X-Forwarded-*, X-Real-IP, Forwarded, Via (http.forwarded), the request id
+// (http.request_id), then the route's request header actions, then the
+// listener's, their variables expanded (variables.h). Runs after the
 // router: only requests that go to a server need them.
 class RequestHeadersFilter final : public RequestFilter {
 public:
@@ -20,8 +21,9 @@ private:
     const HttpConfig& http_;
 };
 
-// hide_server_headers (Server, X-Powered-By), the route's response header
-// actions, the listener's, then Via when http.forwarded.via asks for it.
+// hide_server_headers (Server, X-Powered-By), the route's Set-Cookie,
+// Location and Refresh rewrites (response_rewrite.h), the route's response
+// header actions, the listener's, then Via when http.forwarded.via asks for it.
 // (Local answers get the same header actions from local_response.)
 class ResponseHeadersFilter final : public ResponseFilter {
 public:
