@@ -7,26 +7,23 @@
 #include "l7/route_filter.h"
 
 namespace lbd::l7 {
-namespace {
-
-// http.request_id: the trusted client's id kept, or a new one; sent in the configured header.
-void set_request_id(const HttpConfig& http, Exchange& exchange) {
-    RequestInfo& request = exchange.request;
+void assign_request_id(const HttpConfig& http, Exchange& exchange) {
+    if (http.request_id_header.empty() || !exchange.request_id.empty()) return;
     const auto& trusted = http.forwarded.trusted_proxies;
     if (http.request_id_keep_trusted &&
         std::any_of(trusted.begin(), trusted.end(), [&](const Cidr& c) { return c.contains(exchange.client.peer); }))
-        if (const std::string* sent = find_header(request.headers, http.request_id_header))
+        if (const std::string* sent = find_header(exchange.request.headers, http.request_id_header))
             exchange.request_id.take(*sent);
     if (exchange.request_id.empty()) exchange.request_id.generate();
-    set_header(request.headers, http.request_id_header, exchange.request_id.view());
 }
-
-}  // namespace
 
 FilterResult RequestHeadersFilter::on_request_head(Exchange& exchange) {
     RequestInfo& request = exchange.request;
     add_forwarding_headers(request, http_.forwarded, exchange.client);
-    if (!http_.request_id_header.empty()) set_request_id(http_, exchange);
+    if (!http_.request_id_header.empty()) {
+        assign_request_id(http_, exchange);
+        set_header(request.headers, http_.request_id_header, exchange.request_id.view());
+    }
     const VariableSource vars = variable_source(exchange);
     if (exchange.route != nullptr) apply_header_actions(request.headers, exchange.route->request_headers, &vars);
     apply_header_actions(request.headers, http_.request_headers, &vars);

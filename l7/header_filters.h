@@ -8,6 +8,10 @@
 
 namespace lbd::l7 {
 
+// http.request_id: the id a trusted client sent (keep_trusted), or a new one, unless the exchange
+// has one already. The router calls it first, so local answers are logged with an id too.
+void assign_request_id(const HttpConfig& http, Exchange& exchange);
+
 // X-Forwarded-*, X-Real-IP, Forwarded, Via (http.forwarded), the request id
 // (http.request_id), then the route's request header actions, then the
 // listener's, their variables expanded (variables.h). Runs after the

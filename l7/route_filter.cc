@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "l7/header_filters.h"
 #include "l7/http_listener.h"
 #include "l7/router.h"
 #include "l7/weighted_split.h"
@@ -46,6 +47,7 @@ LocalAnswer route_answer(const HttpRouteConfig& route, const RequestInfo& reques
 }
 
 FilterResult RouteFilter::on_request_head(Exchange& exchange) {
+    assign_request_id(listener_.http(), exchange);
     const HttpRouteConfig* route = exchange.route;
     if (route == nullptr) {
         exchange.pool = listener_.default_pool();
