@@ -41,7 +41,8 @@ std::string format_access_text(const AccessRecord& r) {
            " time_ms=" + std::to_string(r.time_ms) + " connect_ms=" + ms(r.connect_ms) +
            " conn=" + r.conn + " header_ms=" + ms(r.header_ms) + " term=" + r.term +
            (r.reason.empty() ? "" : " reason=" + text_safe(r.reason)) +
-           (r.tls_version.empty() ? "" : " tls=" + r.tls_version + " sni=" + text_safe(r.sni));
+           (r.tls_version.empty() ? "" : " tls=" + r.tls_version + " sni=" + text_safe(r.sni)) +
+           (r.request_id.empty() ? "" : " request_id=" + text_safe(r.request_id));
 }
 
 std::string format_access_json(const AccessRecord& r) {
@@ -55,7 +56,8 @@ std::string format_access_json(const AccessRecord& r) {
            ",\"conn\":" + quote(r.conn) +
            ",\"header_ms\":" + num(r.header_ms) + ",\"term\":" + quote(r.term) +
            (r.reason.empty() ? "" : ",\"reason\":" + quote(r.reason)) +
-           (r.tls_version.empty() ? "" : ",\"tls\":" + quote(r.tls_version) + ",\"sni\":" + quote(r.sni)) + "}";
+           (r.tls_version.empty() ? "" : ",\"tls\":" + quote(r.tls_version) + ",\"sni\":" + quote(r.sni)) +
+           (r.request_id.empty() ? "" : ",\"request_id\":" + quote(r.request_id)) + "}";
 }
 
 }  // namespace lbd::l7

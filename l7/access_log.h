@@ -30,6 +30,8 @@ struct AccessRecord {
     // TLS listeners only (empty on plain HTTP, and then not written).
     std::string tls_version;  // "TLSv1.3"
     std::string sni;          // the name the client sent; empty = none
+    // The request id (http.request_id, or made for a $request_id); empty = none, not written.
+    std::string request_id;
 };
 
 // Fields holding client-supplied text are escaped: no space, quote or

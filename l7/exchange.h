@@ -36,6 +36,7 @@
 #include "l7/http_message.h"
 #include "l7/proxy_error.h"
 #include "l7/upstream.h"
+#include "l7/variables.h"
 
 namespace lbd::l7 {
 
@@ -91,6 +92,9 @@ struct Exchange {
 
     // Where it goes (phases 2-3).
     const HttpRouteConfig* route = nullptr;  // null: no route matched (default pool)
+    RegexGroups groups;                      // the route regex's $1..$9 (offsets into the path or host)
+    std::string original_path;               // set when the route rewrote the path: as the client sent it
+    RequestId request_id;                    // empty until made (variables.h)
     Pool* pool = nullptr;
     StickyRequest sticky;                  // cookie stickiness (cookie_sticky.h)
     CacheRequest cache;                    // the response cache (cache_filter.h)

@@ -10,6 +10,7 @@
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
 #include "l7/l7_worker.h"
+#include "l7/route_filter.h"
 #include "l7/socket_io.h"
 
 namespace lbd::l7 {
@@ -55,8 +56,8 @@ void HttpSession::send_request() {
     ex.response_started = false;
     ex.response_done = false;
     ex.response_scan = HeadScanState{};
-    if (ex.request_body_done) return arm(Timer::kResponse, http_.timeouts.server_response_ms);
-    arm(Timer::kBodyIdle, http_.timeouts.body_idle_ms);
+    if (ex.request_body_done) return arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
+    arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
     pump_request_body();
 }
 
@@ -83,7 +84,7 @@ void HttpSession::pump_request_body() {
     }
     if (moved) progress();
     if (ex.request_body_done) {
-        if (!ex.response_started) arm(Timer::kResponse, http_.timeouts.server_response_ms);
+        if (!ex.response_started) arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
     } else if (client_eof_ && evbuffer_get_length(in) == 0) {
         close(Termination::kClientAbort);
     }
@@ -175,7 +176,7 @@ void HttpSession::start_response() {
     ex.response_started = true;
     listener_->stats().responses[static_cast<size_t>(std::clamp(ex.status / 100, 1, 5) - 1)].fetch_add(
         1, std::memory_order_relaxed);
-    arm(Timer::kBodyIdle, http_.timeouts.body_idle_ms);
+    arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
     pump_response_body();
 }
 

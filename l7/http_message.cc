@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "l7/http1.h"
+#include "l7/variables.h"
 
 namespace lbd::l7 {
 
@@ -63,10 +64,10 @@ void set_header(HeaderList& headers, std::string_view name, std::string_view val
     headers.emplace_back(std::string(name), std::string(value));
 }
 
-void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions) {
+void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions, const VariableSource* vars) {
     for (const std::string& name : actions.remove) remove_header(headers, name);
-    for (const HttpHeaderValue& h : actions.set) set_header(headers, h.name, h.value);
-    for (const HttpHeaderValue& h : actions.add) headers.emplace_back(h.name, h.value);
+    for (const HttpHeaderValue& h : actions.set) set_header(headers, h.name, vars ? header_value(h, *vars) : h.value);
+    for (const HttpHeaderValue& h : actions.add) headers.emplace_back(h.name, vars ? header_value(h, *vars) : h.value);
 }
 
 bool RequestInfo::replayable() const {
@@ -279,14 +280,15 @@ std::string stored_response_head(int status, const HeaderList& headers, size_t b
 }
 
 std::string local_response(int status, std::string_view content_type, std::string_view body, const HeaderList& extra,
-                           const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version) {
+                           const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version,
+                           const VariableSource* vars) {
     ResponseInfo response;
     response.status = status;
     response.reason = reason_phrase(status);
     response.headers = extra;
     response.headers.emplace_back("Content-Type", std::string(content_type));
     response.headers.emplace_back("Content-Length", std::to_string(body.size()));
-    apply_header_actions(response.headers, actions);
+    apply_header_actions(response.headers, actions, vars);
     response.framing = BodyFraming::kContentLength;
     std::string out = serialize_response(response, ClientFraming::kAsIs, client_version, close);
     if (!head_only) out.append(body);

@@ -19,6 +19,7 @@
 #include "l7/access_log.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
+#include "l7/route_filter.h"
 #include "l7/router.h"
 #include "l7/socket_io.h"
 #include "l7/tls/tls_context.h"
@@ -190,7 +191,7 @@ void HttpSession::route_request() {
                              Termination::kBadRequest, true);
     }
     // Matched before the filters, which may count or act per route.
-    ex.route = match_route(http_, ex.request);
+    ex.route = match_route(http_, ex.request, &ex.groups);
     run_request_filters();
 }
 
@@ -283,8 +284,8 @@ void HttpSession::connect_server() {
     use_large_io(bev);
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    uint32_t timeout = http_.timeouts.server_connect_ms != 0 ? http_.timeouts.server_connect_ms
-                                                            : ex.pool->config().connect_timeout_ms;
+    const uint32_t route_connect_ms = effective_timeouts(http_, ex).server_connect_ms;
+    uint32_t timeout = route_connect_ms != 0 ? route_connect_ms : ex.pool->config().connect_timeout_ms;
     arm(Timer::kConnect, timeout);
 }
 
@@ -350,9 +351,11 @@ void HttpSession::respond_local(int status, const std::string& content_type, con
     send_answer(status, term, close, [&](bool close_now) {
         const Exchange& ex = *exchange_;
         HeaderList headers = extra;
-        if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers);
+        const VariableSource vars = variable_source(ex);
+        if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers, &vars);
         std::string out = local_response(status, content_type, body, headers, http_.response_headers,
-                                         ex.request.method_kind == HttpMethod::kHead, close_now, ex.request.version);
+                                         ex.request.method_kind == HttpMethod::kHead, close_now, ex.request.version,
+                                         &vars);
         bufferevent_write(client_.bev.get(), out.data(), out.size());
         return out.size();
     });
@@ -469,7 +472,7 @@ void HttpSession::close(Termination term) {
 }
 
 void HttpSession::log_request(const Exchange& ex, Termination term) {
-    if (!worker_.global().log_connections) return;
+    if (!worker_.global().log_connections || (ex.route != nullptr && !ex.route->access_log)) return;
     AccessRecord r;
     r.listener = listener_->config().name;
     r.client = endpoint_.peer.to_string();
@@ -487,6 +490,7 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
     r.header_ms = ex.header_ms;
     r.term = to_string(term);
     r.reason = ex.reason;
+    r.request_id = ex.request_id.view();
     if (client_.ssl != nullptr) {
         r.tls_version = tls_version_name(client_.ssl);
         r.sni = selected_server_name(client_.ssl);

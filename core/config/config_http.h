@@ -15,9 +15,44 @@
 
 namespace lbd {
 
+// A value with variables ($host, $request_id ...) or regex groups ($1..$9),
+// split into parts at load (l7/config/http_template.h) so that a request only
+// concatenates. No parts: the value is plain text, used as written.
+enum class HttpVariable : uint8_t {
+    kRemoteAddr,
+    kRemotePort,
+    kHost,
+    kScheme,
+    kRequestUri,
+    kUri,
+    kArgs,
+    kRequestId,
+};
+
+struct HttpTemplatePart {
+    enum class Kind : uint8_t { kText, kCapture, kVariable };
+    Kind kind = Kind::kText;
+    uint8_t capture = 0;  // kCapture: 1..9
+    HttpVariable variable = HttpVariable::kHost;
+    std::string text;  // kText
+};
+
+struct HttpTemplate {
+    std::vector<HttpTemplatePart> parts;
+    bool dynamic() const { return !parts.empty(); }
+    bool uses(HttpVariable v) const {
+        for (const HttpTemplatePart& p : parts)
+            if (p.kind == HttpTemplatePart::Kind::kVariable && p.variable == v) return true;
+        return false;
+    }
+};
+
 struct HttpHeaderValue {
+    HttpHeaderValue() = default;
+    HttpHeaderValue(std::string name, std::string value) : name(std::move(name)), value(std::move(value)) {}
     std::string name;
     std::string value;
+    HttpTemplate value_template;  // set when `value` holds variables (header actions only)
 };
 
 // Changes to a message's header section, applied in this order: remove, set, add.
@@ -41,15 +76,30 @@ struct HttpHeaderMatch {
     std::string value;  // empty = present
 };
 
+// A compiled PCRE2 pattern (l7/config/route_regex.h); opaque here so the core
+// does not depend on PCRE2.
+struct RouteRegex;
+
 struct HttpRouteMatch {
     std::vector<HttpHostPattern> hosts;  // empty = any
     std::string path_exact;              // one of these two, or neither
     std::string path_prefix;
     std::vector<std::string> methods;  // empty = any
     std::vector<HttpHeaderMatch> headers;
+    std::shared_ptr<const RouteRegex> path_regex;  // null = none; shared by copies of the config
+    std::shared_ptr<const RouteRegex> host_regex;
 };
 
 enum class HttpRouteAction : uint8_t { kPool, kRedirect, kRespond, kSplit };
+
+// What places a split's new clients (config.proto SplitBy).
+enum class HttpSplitBy : uint8_t { kRequest, kClientAddress, kHeader, kCookie };
+
+// A response rewrite's prefix (or domain) replacement.
+struct HttpRewrite {
+    std::string from;
+    std::string to;
+};
 
 // One pool of a weighted split (config.proto WeightedPools).
 struct HttpWeightedPool {
@@ -59,7 +109,8 @@ struct HttpWeightedPool {
 
 struct HttpRedirect {
     uint16_t status = 302;
-    std::string location;  // set: sent as is
+    std::string location;  // set: sent as is, or expanded from location_template
+    HttpTemplate location_template;
     std::string scheme;    // "" = keep
     std::string host;      // "" = keep
     uint16_t port = 0;     // 0 = the scheme's default
@@ -140,6 +191,15 @@ struct HttpBasicAuthConfig {
     uint32_t max_failures = 10;
 };
 
+struct HttpTimeoutsConfig {
+    uint32_t client_header_ms = 10000;
+    uint32_t client_keep_alive_ms = 60000;
+    uint32_t server_connect_ms = 0;  // 0 = the pool's connect_timeout_ms
+    uint32_t server_response_ms = 60000;
+    uint32_t body_idle_ms = 60000;
+    uint32_t server_idle_ms = 15000;
+};
+
 struct HttpRouteConfig {
     std::string name;  // may be empty
     HttpRouteMatch match;
@@ -148,8 +208,11 @@ struct HttpRouteConfig {
     HttpRedirect redirect;
     HttpFixedResponse respond;
     std::vector<HttpWeightedPool> split;  // kSplit; some weight > 0
+    HttpSplitBy split_by = HttpSplitBy::kRequest;
+    std::string split_key;  // kHeader: lower-case header name; kCookie: cookie name
     bool strip_path_prefix = false;
     std::string replace_path_prefix;  // "" = none (unless strip)
+    HttpTemplate rewrite_path;        // dynamic() = the whole path replaced
     HttpHeaderActions request_headers;
     HttpHeaderActions response_headers;
     std::vector<std::string> rate_limits;  // zone names, after the listener's
@@ -158,6 +221,17 @@ struct HttpRouteConfig {
     HttpRouteCache cache;
     std::optional<HttpAccessConfig> access;  // replaces the listener's
     std::optional<HttpBasicAuthConfig> basic_auth;
+    // The listener's timeouts with this route's overrides applied (loader).
+    HttpTimeoutsConfig timeouts;
+    bool access_log = true;
+    std::vector<HttpRewrite> cookie_domain;  // from: lower case, no leading dot
+    std::vector<HttpRewrite> cookie_path;
+    std::vector<HttpRewrite> redirect_rewrite;
+    bool redirect_rewrite_default = false;
+    bool rewrites_response() const {
+        return !cookie_domain.empty() || !cookie_path.empty() || !redirect_rewrite.empty() ||
+               redirect_rewrite_default;
+    }
 };
 
 struct HttpForwardedConfig {
@@ -171,14 +245,6 @@ struct HttpForwardedConfig {
     bool via = false;
 };
 
-struct HttpTimeoutsConfig {
-    uint32_t client_header_ms = 10000;
-    uint32_t client_keep_alive_ms = 60000;
-    uint32_t server_connect_ms = 0;  // 0 = the pool's connect_timeout_ms
-    uint32_t server_response_ms = 60000;
-    uint32_t body_idle_ms = 60000;
-    uint32_t server_idle_ms = 15000;
-};
 
 struct HttpLimitsConfig {
     uint32_t max_header_bytes = 32 * 1024;
@@ -226,6 +292,9 @@ struct HttpConfig {
     std::vector<std::string> rate_limits;  // zones every request counts against
     std::optional<HttpCompressionConfig> compression;  // absent: no compression
     std::optional<HttpAccessConfig> access;  // unset = everyone
+    // Request ids (config.proto RequestId): sent upstream when `request_id_header` is set.
+    std::string request_id_header;  // "" = not sent
+    bool request_id_keep_trusted = false;
 
     // The configured page for `status`, or null.
     const HttpErrorPage* error_page(int status) const {

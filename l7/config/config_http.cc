@@ -91,6 +91,7 @@ HttpRouteMatch check_match(const pb::RouteMatch& msg, const Node& node, Errors& 
         if (!is_field_value(h.value())) errors.add(at, "header match: bad value for " + quote(h.name()));
         out.headers.push_back({lower(h.name()), h.value()});
     }
+    check_match_regex(msg, node, out, errors);
     return out;
 }
 
@@ -143,7 +144,7 @@ HttpFixedResponse check_respond(const pb::FixedResponse& msg, const Node& node, 
 }
 
 HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, NameSet& names, const NameSet& pools,
-                            Errors& errors) {
+                            const HttpTimeoutsConfig& timeouts, Errors& errors) {
     using F = pb::Route;
     HttpRouteConfig out;
     out.name = msg.name();
@@ -198,6 +199,7 @@ HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, N
     if (msg.has_access()) out.access = check_access(msg.access(), node.child(F::kAccessFieldNumber), errors);
     if (msg.has_basic_auth())
         out.basic_auth = check_basic_auth(msg.basic_auth(), node.child(F::kBasicAuthFieldNumber), what, errors);
+    check_route_extras(msg, node, what, timeouts, out, errors);
     return out;
 }
 
@@ -295,15 +297,19 @@ HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pool
     using F = pb::Http;
     HttpConfig out;
     NameSet route_names;
+    out.timeouts = check_timeouts(msg.timeouts());
     for (int i = 0; i < msg.routes_size(); ++i)
-        out.routes.push_back(
-            check_route(msg.routes(i), node.child(F::kRoutesFieldNumber, i), i, route_names, pools, errors));
+        out.routes.push_back(check_route(msg.routes(i), node.child(F::kRoutesFieldNumber, i), i, route_names, pools,
+                                         out.timeouts, errors));
     out.forwarded = check_forwarded(msg.forwarded(), node.child(F::kForwardedFieldNumber), errors);
     out.hide_server_headers = msg.hide_server_headers();
     out.request_headers = check_header_actions(msg.request_headers(), node.child(F::kRequestHeadersFieldNumber), errors);
     out.response_headers =
         check_header_actions(msg.response_headers(), node.child(F::kResponseHeadersFieldNumber), errors);
-    out.timeouts = check_timeouts(msg.timeouts());
+    check_header_templates(out.request_headers, node.child(F::kRequestHeadersFieldNumber), errors);
+    check_header_templates(out.response_headers, node.child(F::kResponseHeadersFieldNumber),
+                           errors);
+    check_request_id(msg, node, out, errors);
     out.limits = check_limits(msg.limits(), node.child(F::kLimitsFieldNumber), errors);
     if (msg.has_compression())
         out.compression = check_compression(msg.compression(), node.child(F::kCompressionFieldNumber), errors);

@@ -14,6 +14,17 @@ namespace lbd::config_check {
 // A listener's http block (config_http.cc); `pools` are the pool names.
 HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pools, Errors& errors);
 
+// A route's regexes (config_http_route.cc): compiled into `out`.
+void check_match_regex(const pb::RouteMatch& msg, const Node& node, HttpRouteMatch& out, Errors& errors);
+// What a route adds beyond match and action (config_http_route.cc): rewrite_path, redirect and header
+// templates, timeouts over `listener_timeouts`, access_log, response rewrites, split placement.
+void check_route_extras(const pb::Route& msg, const Node& node, const std::string& what,
+                        const HttpTimeoutsConfig& listener_timeouts, HttpRouteConfig& out, Errors& errors);
+// Variables in the values of header actions (config_http_route.cc).
+void check_header_templates(HttpHeaderActions& actions, const Node& node, Errors& errors);
+// http.request_id (config_http_route.cc).
+void check_request_id(const pb::Http& msg, const Node& node, HttpConfig& out, Errors& errors);
+
 // A listener's http.rate_limit_zones (config_rate_limit.cc).
 std::vector<HttpRateLimitZoneConfig> check_rate_limit_zones(const pb::Http& msg, const Node& node, Errors& errors);
 // Zone names in field `field` of `node` (listener- or route-wide): each must

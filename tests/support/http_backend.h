@@ -55,8 +55,9 @@ public:
     // Closes the listener and every connection (the port then refuses).
     void stop();
     // From now on, requests for `path` ("*" = every path without its own answer) get
-    // `status` with `body`. forget() returns a path to its built-in answer.
-    void answer(const std::string& path, int status, const std::string& body = "");
+    // `status` with `body` (and `headers`, whole "Name: value\r\n" lines). forget() returns a path to
+    // its built-in answer.
+    void answer(const std::string& path, int status, const std::string& body = "", const std::string& headers = "");
     void forget(const std::string& path);
 
 private:
@@ -75,6 +76,7 @@ private:
     struct Canned {
         int status;
         std::string body;
+        std::string headers;
     };
     std::map<std::string, Canned> canned_;  // under mu_
     std::vector<int> open_fds_;           // under mu_
