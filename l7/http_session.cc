@@ -349,7 +349,7 @@ void HttpSession::send_answer(int status, Termination term, bool close, Write&& 
 void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,
                                 const HeaderList& extra, Termination term, bool close) {
     send_answer(status, term, close, [&](bool close_now) {
-        const Exchange& ex = *exchange_;
+        Exchange& ex = *exchange_;
         HeaderList headers = extra;
         const VariableSource vars = variable_source(ex);
         if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers, &vars);
