@@ -110,12 +110,23 @@ kill_lbd() {
 
 start_keepalived() { on_node "$1" systemctl start keepalived; }
 stop_keepalived() { on_node "$1" systemctl stop keepalived; }
-# Every process of the unit (parent and VRRP child), as a crash would.
-# Not built for the lab yet: the split-brain scenario skips itself.
-partition() { return 1; }
-heal() { return 0; }
+# Split brain (scenario j): with the lxc provider (vagrant/lab.sh) lb-a's
+# and lb-b's lab interfaces are ports of a bridge on this machine, named in
+# LBD_LAB_PARTITION_PORTS; isolated ports reach the client but not each
+# other. VirtualBox and libvirt networks offer no such switch: the scenario
+# skips itself there.
+partition() {
+    [[ -n ${LBD_LAB_PARTITION_PORTS:-} ]] || return 1
+    local p
+    for p in $LBD_LAB_PARTITION_PORTS; do bridge link set dev "$p" isolated on || return 1; done
+}
+heal() {
+    local p
+    for p in ${LBD_LAB_PARTITION_PORTS:-}; do bridge link set dev "$p" isolated off || return 1; done
+}
 # Each VM has its own kernel: keepalived runs in its root namespace there.
 keepalived_own_netns() { [[ $1 == off ]]; }
+# Every process of the unit (parent and VRRP child), as a crash would.
 kill_keepalived() { on_node "$1" systemctl kill --signal=SIGKILL keepalived; }
 keepalived_state() {
     on_node "$1" journalctl -u keepalived -o cat --no-pager -n 500 2>/dev/null |
@@ -179,7 +190,7 @@ topo_up() {
         [[ -n ${VG_IFACE[$n]} ]] || { echo "no interface with ${VG_IP[$n]} on ${VG_VM[$n]}" >&2; return 1; }
     done
     for n in "${LB_NODES[@]}"; do
-        on_node "$n" test -x /usr/local/sbin/lbd || { echo "lbd is not installed on ${VG_VM[$n]} (vagrant provision)" >&2; return 1; }
+        on_node "$n" test -x /usr/sbin/lbd || { echo "lbd is not installed on ${VG_VM[$n]} (vagrant provision)" >&2; return 1; }
     done
     on_node client test -x /usr/local/bin/lbd_ha_probe || { echo "lbd_ha_probe missing on client-backends" >&2; return 1; }
     on_node client install -d -m 1777 "$CLIENT_TMP"
@@ -202,6 +213,7 @@ topo_down() {
     local n
     if [[ -s $TOPO_DIR/ssh_config ]]; then
         vip_watch_stop 2>/dev/null
+        heal 2>/dev/null
         for n in "${LB_NODES[@]}"; do
             [[ -n ${VG_IFACE[$n]:-} ]] && link_up "$n"
             start_lbd "$n"
