@@ -115,9 +115,14 @@ if ! vagrant up --provider=lxc; then
   die "vagrant up failed"
 fi
 
+# One `vagrant ssh-config` for the checks and the scenarios (each vagrant
+# command costs seconds of Ruby start-up; ssh itself is a round trip).
+export LBD_VAGRANT_SSH_CONFIG=$prebuilt/ssh_config
+vagrant ssh-config lb-a lb-b client-backends >"$LBD_VAGRANT_SSH_CONFIG" || die "vagrant ssh-config failed"
+
 phase "the packaged lbd under systemd"
 "$here/lxc/service_checks.sh" || die "the packaged service checks failed (above)"
 
 phase "HA scenarios (tests/ha/scenarios.sh --topology vagrant ${scenarios[*]})"
-LBD_VAGRANT_DIR=$here LBD_LAB_PARTITION_PORTS="lbdlab-lb-a lbdlab-lb-b" \
+LBD_VAGRANT_DIR=$here LBD_LAB_CONTAINERS=1 LBD_LAB_PARTITION_PORTS="lbdlab-lb-a lbdlab-lb-b" \
   "$src/tests/ha/scenarios.sh" --topology vagrant "${scenarios[@]}"

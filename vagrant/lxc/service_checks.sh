@@ -9,7 +9,7 @@
 #   * `systemctl reload lbd` on the VIP holder while a client connects
 #     every 10 ms: every connection answered, the same main process, the
 #     journal says the new config was applied.
-# Run from vagrant/ (uses `vagrant ssh-config`). Exit 1 on the first failure.
+# Uses $LBD_VAGRANT_SSH_CONFIG (lab.sh) or `vagrant ssh-config`. Exit 1 on the first failure.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../../tests/ha/lib.sh
@@ -17,7 +17,11 @@ source "$here/../../tests/ha/lib.sh"
 VIP=192.168.56.10
 dir=$(mktemp -d)
 trap 'for n in lb-a lb-b client-backends; do on -O exit "$n" 2>/dev/null; done; rm -rf "$dir"' EXIT
-(cd "$here/.." && vagrant ssh-config lb-a lb-b client-backends) >"$dir/ssh_config" || exit 1
+if [[ -n ${LBD_VAGRANT_SSH_CONFIG:-} ]]; then
+  cp "$LBD_VAGRANT_SSH_CONFIG" "$dir/ssh_config"
+else
+  (cd "$here/.." && vagrant ssh-config lb-a lb-b client-backends) >"$dir/ssh_config" || exit 1
+fi
 on() { ssh -F "$dir/ssh_config" -o ControlMaster=auto -o "ControlPath=$dir/%h.ctl" -o ControlPersist=120 -o LogLevel=ERROR "$@"; }
 # as_root NODE CMD: CMD (a shell command line) as root on NODE.
 as_root() { on -n "$1" "sudo sh -c $(printf '%q' "$2")"; }
