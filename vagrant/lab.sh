@@ -99,7 +99,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # A run that was killed leaves containers behind: they would keep the names.
-vagrant destroy -f >/dev/null 2>&1
+# (Only then: even a vagrant command with nothing to do costs seconds.)
+if [[ -n $(containers) || -n $(ls "$here/.vagrant/machines/"*/lxc/id 2>/dev/null) ]]; then
+  vagrant destroy -f >/dev/null 2>&1
+fi
 for c in $(containers); do lxc-destroy -f -n "$c" >/dev/null 2>&1; done
 rm -rf "$prebuilt"
 mkdir -p "$prebuilt"
