@@ -39,7 +39,8 @@
 #   has_vip NODE / drop_vip NODE
 #   vip_watch_start / vip_watch_stop / vip_events NODE   every change of the VIP, "EPOCH_MS add|del"
 #   backend_up NAME / backend_down NAME
-#   backend_syn_count NAME       a counter that grows with every connection attempt reaching NAME
+#   backend_syn_count NAME [FROM]  a counter that grows with every connection attempt reaching NAME
+#                                (from node FROM only, where the topology restarts a killed lbd)
 #   PORT_HTTP, http_load ARGS... tests/ha/http_load.py on the client (the backends answer HTTP on
 #                                HTTP_BACKEND_PORT from topo_up on); optional: scenario k is skipped
 #                                where a topology lacks it
@@ -351,6 +352,8 @@ backend_down() {
 # TCP segments received in the backend's namespace (TcpInSegs, /proc/net/snmp).
 # With its server process gone nothing talks to it but new connections, so
 # the delta counts SYNs: connection attempts.
+# FROM is not needed here: a killed lbd stays dead, so after a kill every
+# attempt comes from the surviving node.
 backend_syn_count() {
     on_node "$1" awk '$1 == "Tcp:" { if (!n) { for (i = 1; i <= NF; i++) if ($i == "InSegs") c = i; n = 1 } else print $c }' \
         /proc/net/snmp
