@@ -4,7 +4,7 @@
 #
 # Both pairs run in the same namespaces (client with 50 source addresses,
 # lba, lbb, backends b1-b3, VIP 10.77.0.10), one pair at a time, with the
-# same keepalived setup (VRRPv3 unicast, 100 ms adverts, both BACKUP +
+# same keepalived setup (VRRPv3 unicast, HA_ADVERT_MS adverts (tests/ha/lib.sh, 100 ms by default), both BACKUP +
 # nopreempt, track_process on the proxy). Per pair and round, each on a
 # fresh pair (lba MASTER, lbb BACKUP):
 #   kill    SIGKILL of the master's proxy while a client polls VIP:81 every
@@ -184,7 +184,7 @@ EOF
 }
 
 # keepalived.conf for the HAProxy pair: the lbd node's render (same instance,
-# unicast peers, 100 ms VRRPv3 adverts, BACKUP + nopreempt), tracking
+# unicast peers, the same VRRPv3 advert interval and real-time priority, BACKUP + nopreempt), tracking
 # haproxy-a/-b instead of lbd-a/-b, without lbd's notify FIFO and track file
 # (nothing on the HAProxy side reads or writes them).
 write_haproxy_keepalived() {
@@ -498,7 +498,7 @@ print_header() {
     echo "command:    ${BENCH_COMMAND}"
     echo "params:     ROUNDS=$ROUNDS LINKDOWN=$LINKDOWN; gap client: lbd_ha_probe poll VIP:$PORT_RR --interval-ms $POLL_INTERVAL_MS --timeout-ms $POLL_TIMEOUT_MS"
     echo "topology:   tests/ha/topology_netns.sh (run $TOPO_RUN): client + 50 sources, lba, lbb, b1-b3, VIP $VIP"
-    echo "keepalived: VRRPv3 unicast, advert 100 ms, BACKUP + nopreempt, track_process lbd-a/-b resp. haproxy-a/-b"
+    echo "keepalived: VRRPv3 unicast, advert ${HA_ADVERT_MS} ms, BACKUP + nopreempt, track_process lbd-a/-b resp. haproxy-a/-b"
     echo "haproxy:    mode tcp, nbthread 2, roundrobin, stick-table ip + peers (:$PORT_STICKY), option redispatch,"
     echo "            check inter 60s observe layer4 error-limit 1 on-error mark-down; bind transparent"
     echo "lbd:        tests/ha/lib.sh render_lbd_config: workers 2, stickiness + peer sync, passive_health max_fails 3, checks every 60 s"

@@ -125,6 +125,16 @@ std::string format_ha_status(const v1::HaStatusReply& ha) {
                                std::to_string(peer.disconnects()) + ", auth failures " +
                                std::to_string(peer.auth_failures()) + ", refusals sent " +
                                std::to_string(refused_sent) + " received " + std::to_string(refused_received)});
+    if (ha.has_handover()) {
+        const v1::HaHandoverInfo& h = ha.handover();
+        std::string text = h.phase() + ": " + std::to_string(h.open_at_start()) + " connections on the VIP at the start";
+        if (h.phase() == "DRAINING") text += ", " + std::to_string(h.open_now()) + " open now";
+        if (h.phase() != "DRAINING")
+            text += ", drained in " + std::to_string(h.drain_ms()) + " ms (" + std::to_string(h.left_open()) +
+                    " left open" + (h.deadline_passed() ? " at the deadline" : "") + ")";
+        if (h.phase() == "DONE") text += ", VIP left after " + std::to_string(h.vip_left_ms()) + " ms";
+        about.add_row({"handover", text});
+    }
     return about.render();
 }
 
@@ -167,6 +177,12 @@ std::string format_server(const v1::ServerInfo& server, uint64_t now_unix_ms) {
     return table.render();
 }
 
+std::string format_idle_closed(const v1::ServerInfo& server) {
+    const uint32_t n = server.idle_connections_closed();
+    return "closed " + std::to_string(n) + " idle keep-alive connection" + (n == 1 ? "" : "s") + " to " +
+           server.pool() + "/" + server.name() + "\n";
+}
+
 std::string format_stick_show(const v1::StickShowReply& reply) {
     std::string out;
     // stick set answers with the one entry it made, without the table's size.
@@ -183,6 +199,42 @@ std::string format_stick_show(const v1::StickShowReply& reply) {
 std::string format_stick_flush(const std::string& pool, const v1::StickFlushReply& reply) {
     return "pool " + pool + ": removed " + std::to_string(reply.removed()) + " stick entr" +
            (reply.removed() == 1 ? "y" : "ies") + "\n";
+}
+
+std::string format_cache_purge(const std::string& zone, const v1::CachePurgeReply& reply) {
+    return "cache zone " + zone + ": purged " + std::to_string(reply.purged()) + " object" +
+           (reply.purged() == 1 ? "" : "s") + "\n";
+}
+
+std::string format_cache_stats(const v1::CacheStatsReply& reply) {
+    using A = Table::Align;
+    Table table({"ZONE", "BYTES", "MAX BYTES", "OBJECTS", "HITS", "MISSES", "HIT RATIO", "STORES", "EVICTIONS"},
+                {A::kLeft, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight});
+    for (const auto& z : reply.zones()) {
+        const uint64_t looked = z.hits() + z.misses();
+        char ratio[16] = "-";
+        if (looked != 0) std::snprintf(ratio, sizeof ratio, "%.1f%%", 100.0 * static_cast<double>(z.hits()) / static_cast<double>(looked));
+        table.add_row({z.name(), std::to_string(z.bytes()), std::to_string(z.max_bytes()), std::to_string(z.objects()),
+                       std::to_string(z.hits()), std::to_string(z.misses()), ratio, std::to_string(z.stores()),
+                       std::to_string(z.evictions())});
+    }
+    return table.render();
+}
+
+std::string format_acl(const v1::AclReply& reply) {
+    using A = Table::Align;
+    if (reply.lists_size() == 1) {
+        const auto& list = reply.lists(0);
+        std::string out = "acl " + list.name() + ": " + std::to_string(list.size()) + " prefixes" +
+                          (list.file().empty() ? "" : " (file " + list.file() + ")") + "\n";
+        for (const auto& prefix : list.prefixes()) out += "  " + prefix + "\n";
+        if (list.truncated() && list.prefixes_size() > 0) out += "  ... (" + std::to_string(list.size() - list.prefixes_size()) + " more; --limit)\n";
+        return out;
+    }
+    Table table({"LIST", "PREFIXES", "FILE"}, {A::kLeft, A::kRight, A::kLeft});
+    for (const auto& list : reply.lists())
+        table.add_row({list.name(), std::to_string(list.size()), list.file().empty() ? "-" : list.file()});
+    return table.render();
 }
 
 std::string format_stats(const v1::StatsReply& stats) {

@@ -46,9 +46,15 @@ std::string format_ha_status(const ::lbd::v1::HaStatusReply& ha);
 std::string format_servers(const ::lbd::v1::ServersReply& servers, uint64_t now_unix_ms);
 // One server as a one-row servers table (the reply of drain, weight, ...).
 std::string format_server(const ::lbd::v1::ServerInfo& server, uint64_t now_unix_ms);
+// "closed N idle keep-alive connections to POOL/NAME": after a drain or disable.
+std::string format_idle_closed(const ::lbd::v1::ServerInfo& server);
 std::string format_stick_show(const ::lbd::v1::StickShowReply& reply);
+// `acl show LIST`, add, del, load: the list and its prefixes; `acl show`: one row a list.
+std::string format_acl(const v1::AclReply& reply);
 std::string format_stick_flush(const std::string& pool, const ::lbd::v1::StickFlushReply& reply);
 // Per listener: accepted, active, and the end reasons that are not zero.
+std::string format_cache_purge(const std::string& zone, const ::lbd::v1::CachePurgeReply& reply);
+std::string format_cache_stats(const ::lbd::v1::CacheStatsReply& reply);
 std::string format_stats(const ::lbd::v1::StatsReply& stats);
 
 // One JSON document (indented, ending in a newline).

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -99,10 +100,13 @@ public:
         args->set_admin_state(state);
         auto response = call(request, AdminResponse::kServer);
         if (!response) return exit_;
+        // Drain and disable close the server's idle keep-alive connections
+        // at once (HTTP pools); the line says how many.
+        const std::string closed = state == v1::ADMIN_STATE_READY ? "" : format_idle_closed(response->server());
         // With --wait, --json prints one document: the server once drained.
-        if (!wait) return print(response->server(), format_server(response->server(), now_unix_ms()));
+        if (!wait) return print(response->server(), format_server(response->server(), now_unix_ms()) + closed);
         if (!options_.json) {
-            out(format_server(response->server(), now_unix_ms()));
+            out(format_server(response->server(), now_unix_ms()) + closed);
             std::fflush(stdout);  // the row first, even into a pipe, then the wait
         }
         return wait_idle(pool, name, wait_timeout_s);
@@ -195,12 +199,54 @@ public:
         return print(response->stick_show(), format_stick_show(response->stick_show()));
     }
 
+    int acl_show(const std::string& list, uint32_t limit) {
+        AdminRequest request;
+        request.mutable_acl_show()->set_list(list);
+        request.mutable_acl_show()->set_limit(limit);
+        auto response = call(request, AdminResponse::kAcl);
+        if (!response) return exit_;
+        return print(response->acl(), format_acl(response->acl()));
+    }
+
+    // `file` (LOAD) is made absolute: lbd reads it, from its own directory.
+    int acl_change(v1::AclChangeRequest::Op op, const std::string& list, const std::vector<std::string>& prefixes,
+                   const std::string& file) {
+        AdminRequest request;
+        auto* args = request.mutable_acl_change();
+        args->set_list(list);
+        args->set_op(op);
+        for (const std::string& prefix : prefixes) args->add_prefixes(prefix);
+        if (!file.empty()) args->set_file(std::filesystem::absolute(file).string());
+        auto response = call(request, AdminResponse::kAcl);
+        if (!response) return exit_;
+        return print(response->acl(), format_acl(response->acl()));
+    }
+
     int stats() {
         AdminRequest request;
         request.mutable_stats();
         auto response = call(request, AdminResponse::kStats);
         if (!response) return exit_;
         return print(response->stats(), format_stats(response->stats()));
+    }
+
+    int cache_purge(const std::string& zone, const std::string& target, bool prefix) {
+        AdminRequest request;
+        auto* args = request.mutable_cache_purge();
+        args->set_zone(zone);
+        args->set_target(target);
+        args->set_prefix(prefix);
+        auto response = call(request, AdminResponse::kCachePurge);
+        if (!response) return exit_;
+        return print(response->cache_purge(), format_cache_purge(zone, response->cache_purge()));
+    }
+
+    int cache_stats() {
+        AdminRequest request;
+        request.mutable_cache_stats();
+        auto response = call(request, AdminResponse::kCacheStats);
+        if (!response) return exit_;
+        return print(response->cache_stats(), format_cache_stats(response->cache_stats()));
     }
 
     int ha_status() {
@@ -221,9 +267,10 @@ public:
 
     // Starts the handover, then (unless --no-wait) polls `ha status` until
     // the VIP has left this node; --json prints the final status.
-    int ha_failover(bool force, bool wait, double timeout_s) {
+    int ha_failover(bool force, bool wait, double timeout_s, uint32_t drain_timeout_ms) {
         AdminRequest request;
         request.mutable_ha_failover()->set_force(force);
+        request.mutable_ha_failover()->set_drain_timeout_ms(drain_timeout_ms);
         auto response = call(request, AdminResponse::kHaFailover);
         if (!response) return exit_;
         if (!wait) return print(response->ha_failover(), "failover started: " + response->ha_failover().detail() + "\n");
@@ -236,9 +283,14 @@ public:
             if (!status) return exit_;
             const v1::HaStatusReply& ha = status->ha_status();
             uint64_t now = monotonic_ms();
-            if (!ha.vip_present() && ha.role() != "MASTER") {
-                return print(ha, "failover: the virtual IPs left this node after " + std::to_string(now - start) +
-                                     " ms; role " + ha.role() + "\n");
+            if (!ha.vip_present() && ha.role() != "MASTER" && ha.handover().phase() == "DONE") {
+                const v1::HaHandoverInfo& h = ha.handover();
+                std::string left = h.left_open() == 0 ? ""
+                                                      : ", " + std::to_string(h.left_open()) +
+                                                            " still open at the drain deadline ended with the address";
+                return print(ha, "failover: drained " + std::to_string(h.open_at_start()) + " connections in " +
+                                     std::to_string(h.drain_ms()) + " ms" + left + "; the virtual IPs left after " +
+                                     std::to_string(h.vip_left_ms()) + " ms; role " + ha.role() + "\n");
             }
             if (now >= deadline) {
                 fail(kRefused, "TIMEOUT", "the virtual IPs are still on this node after " + std::to_string(now - start) +
@@ -458,16 +510,20 @@ int main(int argc, char** argv) {
     bool failover_force = false;
     bool failover_no_wait = false;
     double failover_timeout_s = 10;
+    uint32_t failover_drain_ms = 0;
     auto* ha_failover = ha->add_subcommand(
         "failover", "Hand the VIP to the peer (this node must be MASTER, the peer connected and in sync)");
     ha_failover->add_flag("--force", failover_force, "Go even if the peer is not connected or not in sync");
     ha_failover->add_flag("--no-wait", failover_no_wait, "Return once started, without waiting for the VIP to leave");
+    ha_failover->add_option("--drain-timeout", failover_drain_ms,
+                            "Milliseconds open connections on the VIP may take to end before it leaves anyway "
+                            "(default 2000)");
     ha_failover->add_option("--wait-timeout", failover_timeout_s, "Seconds to wait for the VIP to leave")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     ha_failover->footer(example("  lbctl ha failover        # on the MASTER, before maintenance\n"));
     actions.emplace_back(ha_failover,
-                         [&] { return commands.ha_failover(failover_force, !failover_no_wait, failover_timeout_s); });
+                         [&] { return commands.ha_failover(failover_force, !failover_no_wait, failover_timeout_s, failover_drain_ms); });
     auto* ha_keepalived = ha->add_subcommand("keepalived-config", "Print the keepalived.conf this node runs with");
     actions.emplace_back(ha_keepalived, [&] { return commands.ha_keepalived_config(); });
 
@@ -494,6 +550,49 @@ int main(int argc, char** argv) {
     set->add_option("SERVER", stick_server, "A server of the pool, by name")->required();
     set->footer(example("  lbctl stick set web 192.0.2.10 web1\n"));
     actions.emplace_back(set, [&] { return commands.stick_set(pool, stick_key, stick_server); });
+
+    auto* cache = app.add_subcommand("cache", "Purge stored responses of a cache zone, or show the zones' counters");
+    cache->require_subcommand(1);
+    cache->footer(example("  lbctl cache purge static /index.html\n  lbctl cache purge static --prefix /img/\n"
+                          "  lbctl cache stats"));
+    std::string cache_zone, cache_target;
+    bool cache_prefix = false;
+    auto* purge = cache->add_subcommand("purge", "Remove a key (with its Vary variants), a path on any host, or a prefix");
+    purge->add_option("ZONE", cache_zone, "The cache zone (global.cache_zones)")->required();
+    purge->add_option("TARGET", cache_target,
+                      "A key as lbd makes it (http://host/path?query), or a path starting with '/' (any host)")
+        ->required();
+    purge->add_flag("--prefix", cache_prefix, "Remove every key (or path) that starts with TARGET");
+    purge->footer(example("  lbctl cache purge static http://www.example.com/app.js\n"
+                          "  lbctl cache purge static --prefix /img/\n"));
+    actions.emplace_back(purge, [&] { return commands.cache_purge(cache_zone, cache_target, cache_prefix); });
+    auto* cache_stats = cache->add_subcommand("stats", "Per zone: bytes and objects held, hits, misses, stores, evictions");
+    cache_stats->footer(example("  lbctl cache stats\n  lbctl --json cache stats\n"));
+    actions.emplace_back(cache_stats, [&] { return commands.cache_stats(); });
+    auto* acl = app.add_subcommand("acl", "Show or change the access lists (global.acl_lists) without a reload; "
+                                          "a reload rebuilds them from the config");
+    acl->require_subcommand(1);
+    acl->footer(example("  lbctl acl show office\n  lbctl acl add blocked 203.0.113.0/24 2001:db8:bad::/48\n"
+                        "  lbctl acl del blocked 203.0.113.0/24\n  lbctl acl load blocked /etc/lbd/blocked.txt"));
+    std::string acl_name, acl_file;
+    std::vector<std::string> acl_prefixes;
+    uint32_t acl_limit = 0;
+    auto* acl_show = acl->add_subcommand("show", "Every list with its size, or one list's prefixes");
+    acl_show->add_option("LIST", acl_name, "A list name (omit for every list)");
+    acl_show->add_option("--limit", acl_limit, "Prefixes shown at most (0 = 1000)");
+    actions.emplace_back(acl_show, [&] { return commands.acl_show(acl_name, acl_limit); });
+    auto* acl_add = acl->add_subcommand("add", "Add prefixes to a list (CIDRs or addresses)");
+    acl_add->add_option("LIST", acl_name, "The list")->required();
+    acl_add->add_option("PREFIX", acl_prefixes, "e.g. 192.0.2.0/24, 2001:db8::/32")->required();
+    actions.emplace_back(acl_add, [&] { return commands.acl_change(v1::AclChangeRequest::ADD, acl_name, acl_prefixes, ""); });
+    auto* acl_del = acl->add_subcommand("del", "Remove prefixes from a list (each must be in it)");
+    acl_del->add_option("LIST", acl_name, "The list")->required();
+    acl_del->add_option("PREFIX", acl_prefixes, "As shown by acl show")->required();
+    actions.emplace_back(acl_del, [&] { return commands.acl_change(v1::AclChangeRequest::DEL, acl_name, acl_prefixes, ""); });
+    auto* acl_load = acl->add_subcommand("load", "Replace a list with the prefixes of a file (one a line, # comments)");
+    acl_load->add_option("LIST", acl_name, "The list")->required();
+    acl_load->add_option("FILE", acl_file, "Read by lbd")->required();
+    actions.emplace_back(acl_load, [&] { return commands.acl_change(v1::AclChangeRequest::LOAD, acl_name, {}, acl_file); });
 
     auto* stats = app.add_subcommand("stats", "Per listener: connections accepted, open, and how they ended");
     stats->footer(example("  lbctl stats\n  lbctl --json stats"));

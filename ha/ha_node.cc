@@ -14,6 +14,7 @@
 #include "core/base/log.h"
 #include "ha/keepalived_config.h"
 #include "ha/sync_codec.h"
+#include "ha/vip_connections.h"
 
 namespace lbd::ha {
 
@@ -89,7 +90,8 @@ HaNode::HaNode(event_base* control, const HaConfig& config, std::string process_
       // worst (master down interval); the rest is margin.
       failover_hold_ms_(2000 + 3 * uint64_t(config.vrrp.advert_interval_ms)),
       role_since_ms_(monotonic_ms()),
-      started_ms_(monotonic_ms()) {}
+      started_ms_(monotonic_ms()),
+      vip_bytes_(vip_address_bytes(config.vrrp.virtual_ips)) {}
 
 HaNode::~HaNode() { Server::set_observer(nullptr); }
 
@@ -132,6 +134,7 @@ bool HaNode::start(std::string* error) {
     readiness_timer_ = make_event(base_, -1, EV_PERSIST, &HaNode::on_readiness_timer, this);
     timeval tick{0, kTickMs * 1000};
     event_add(readiness_timer_.get(), &tick);
+    handover_timer_ = make_event(base_, -1, EV_PERSIST, &HaNode::on_handover_timer, this);
     LOG_INFO("ha: node %s of cluster %s, instance %s, sync %s <-> %s", config_.node_id.c_str(),
              config_.cluster_id.c_str(), vrrp_instance_name(config_.vrrp).c_str(),
              config_.sync.listen.to_string().c_str(), config_.sync.peer.to_string().c_str());
@@ -246,6 +249,7 @@ void HaNode::on_vip(bool present) {
     LOG_INFO("ha: virtual IPs %s", present ? "present" : "absent");
     NodeRole previous = role_.role();
     if (role_.on_vip(present)) role_changed(previous);
+    if (!present && handover_ != Handover::kNone) handover_vip_left();
     update_readiness();  // a planned failover waits for the VIP to leave
 }
 

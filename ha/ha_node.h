@@ -70,6 +70,7 @@ public:
     void watch(PoolSet& pools) override;
     // lbd is stopping: the VIP should leave now (the track file says FAULT).
     void begin_shutdown() override;
+    void set_hand_over(HandOverFn hand_over) override { hand_over_ = std::move(hand_over); }
 
     void register_admin_commands(AdminRegistry& registry) override;
     void write_metrics(std::string& out) const override;
@@ -97,6 +98,12 @@ private:
 
     void describe(lbd::v1::HaStatusReply& out) const;
     void failover(const lbd::v1::HaFailoverRequest& request, lbd::v1::HaFailoverReply& reply, AdminResponse& response);
+    // The planned handover's steps (ha_node_handover.cc).
+    void start_handover(uint32_t drain_timeout_ms);
+    void handover_tick();
+    void release_vip(uint64_t open, bool deadline_passed);
+    void handover_vip_left();
+    static void on_handover_timer(evutil_socket_t, short, void* arg);
 
     event_base* base_;
     const HaConfig config_;
@@ -126,6 +133,19 @@ private:
     bool failover_active_ = false;
     uint64_t failover_vip_gone_ms_ = 0;
     EventPtr readiness_timer_;
+
+    // A planned handover: DRAINING (the tiers end the connections on the
+    // virtual IPs while the VIP stays), RELEASING (FAULT written, waiting for
+    // the VIP to leave), then over. The figures go to `lbctl ha status`.
+    enum class Handover { kNone, kDraining, kReleasing };
+    Handover handover_ = Handover::kNone;
+    HandOverFn hand_over_;
+    std::vector<std::string> vip_bytes_;  // the virtual IPs' raw bytes (vip_connections.h)
+    uint64_t handover_start_ms_ = 0;
+    uint64_t handover_deadline_ms_ = 0;
+    lbd::v1::HaHandoverInfo handover_info_;
+    bool handover_ran_ = false;
+    EventPtr handover_timer_;
 };
 
 }  // namespace lbd::ha

@@ -1,4 +1,5 @@
-// HaNode's faces to operators: `lbctl ha status|failover|keepalived-config`
+// HaNode's faces to operators: `lbctl ha status|keepalived-config`, the
+// admin side of `lbctl ha failover` (ha_node_handover.cc)
 // and the lbd_ha_* metrics.
 #include "core/admin/admin_http.h"
 #include "core/base/log.h"
@@ -36,6 +37,7 @@ void HaNode::describe(lbd::v1::HaStatusReply& out) const {
     out.set_track_value(track_value_);
     out.set_track_reason(track_reason_);
     out.set_role_age_ms(monotonic_ms() - role_since_ms_);
+    if (handover_ran_) *out.mutable_handover() = handover_info_;
     if (!state_ || !link_) return;
     out.set_health_records(state_->health_count());
     out.set_stick_records(state_->stick_count());
@@ -61,44 +63,6 @@ void HaNode::describe(lbd::v1::HaStatusReply& out) const {
     peer.set_frames_received(stats.frames_received);
     peer.set_bytes_sent(stats.bytes_sent);
     peer.set_bytes_received(stats.bytes_received);
-}
-
-// A planned handover. keepalived has no "give up MASTER" command, and with
-// nopreempt a lower priority would not make the peer take over; FAULT does:
-// keepalived sends a priority-0 advert and drops the VIP, and the peer
-// becomes MASTER at once. update_readiness() lifts the FAULT once the VIP
-// has been gone long enough for the peer to hold it.
-void HaNode::failover(const lbd::v1::HaFailoverRequest& request, lbd::v1::HaFailoverReply& reply,
-                      AdminResponse& response) {
-    if (role_.role() != NodeRole::kMaster) {
-        admin_error(response, lbd::v1::AdminError::FAILED_PRECONDITION,
-                    std::string("this node is ") + to_string(role_.role()) + ", not MASTER: the VIP is not here");
-        return;
-    }
-    if (failover_active_) {
-        admin_error(response, lbd::v1::AdminError::FAILED_PRECONDITION, "a failover is already in progress");
-        return;
-    }
-    SyncLink::Stats stats = link_->stats();
-    if (!request.force()) {
-        const char* missing = !stats.connected            ? "is not connected"
-                              : !stats.synced_with_peer   ? "has not sent its full state yet"
-                              : !link_->all_acked()       ? "has not acknowledged every change yet"
-                                                          : nullptr;
-        if (missing != nullptr) {
-            admin_error(response, lbd::v1::AdminError::FAILED_PRECONDITION,
-                        std::string("the peer ") + missing +
-                            ": a failover now could lose stickiness or health (--force to go anyway)");
-            return;
-        }
-    }
-    failover_active_ = true;
-    failover_vip_gone_ms_ = 0;
-    write_track(kTrackFault, "planned failover to the peer");
-    LOG_INFO("ha: planned failover to %s started%s", stats.peer_node_id.empty() ? "the peer" : stats.peer_node_id.c_str(),
-             request.force() ? " (forced)" : "");
-    reply.set_started(true);
-    reply.set_detail("keepalived told to leave MASTER; the peer takes the VIP");
 }
 
 void HaNode::write_metrics(std::string& out) const {

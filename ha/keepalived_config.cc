@@ -19,6 +19,10 @@ constexpr std::string_view kTrackFile = "lbd_weight";
 // (keepalived's default burst on becoming MASTER is also 5).
 constexpr int kGarpAfterSplitBrain = 5;
 
+// SCHED_RR priority of keepalived's VRRP process: above every normal task,
+// below the kernel's own real-time threads (50 for threaded IRQs).
+constexpr int kVrrpRealtimePriority = 40;
+
 // The kernel keeps 15 characters of a process name (TASK_COMM_LEN - 1);
 // keepalived compares with that, so a longer name would never match.
 constexpr size_t kMaxCommLength = 15;
@@ -52,6 +56,14 @@ void global_defs(std::string& out, const HaConfig& ha) {
     else
         out += "    # No gratuitous ARP refresh while MASTER (only the ones sent on takeover).\n";
     out += "    vrrp_garp_master_refresh " + std::to_string(vrrp.garp_refresh_s) + "\n";
+    // Sub-second adverts on a host whose CPUs are saturated (by lbd itself
+    // under load, or anything else) would be late and the peer would take
+    // the VIP from a working master: real-time scheduling and locked memory
+    // keep the VRRP process on time.
+    out += "    # The VRRP process runs with real-time priority and locked memory, so adverts go out on time\n"
+           "    # even when the CPUs are saturated (a late advert is a false failover).\n";
+    out += "    vrrp_rt_priority " + std::to_string(kVrrpRealtimePriority) + "\n";
+    out += "    vrrp_no_swap\n";
     // A split brain (both MASTER while they could not hear each other) ends
     // when the lower priority hears the higher and steps down; but clients
     // followed whichever gratuitous ARP came last, often the loser's. So the

@@ -29,6 +29,7 @@ public:
 
     void start() { listener_.start(); }
     void stop() { listener_.stop(); }
+    void drop_syns_to(const std::vector<std::string>& addresses) { listener_.drop_syns_to(addresses); }
     UniqueFd release_fd() { return listener_.release_fd(); }
     void connection_closed() { listener_.connection_closed(); }
 

@@ -108,6 +108,10 @@ void L4Worker::stop_accepting() {
     for (auto& listener : listeners_) listener->stop();
 }
 
+void L4Worker::hand_over(const std::vector<std::string>& addresses) {
+    for (auto& listener : listeners_) listener->drop_syns_to(addresses);
+}
+
 void L4Worker::abort_all(EndReason reason) {
     while (!sessions_.empty()) sessions_.front()->abort(reason);
 }

@@ -67,6 +67,10 @@ public:
     void stop_accepting();
     // Shutdown deadline: end every session.
     void abort_all(EndReason reason = EndReason::kDrainTimeout);
+    // Planned HA handover (Tier::hand_over): new connections to `addresses`
+    // are dropped; a TCP stream cannot be told to end, so open sessions go
+    // on (the HA node waits for them up to its drain deadline).
+    void hand_over(const std::vector<std::string>& addresses);
 
 private:
     static void on_queue_timer(evutil_socket_t, short, void* arg);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,29 +13,16 @@
 #include "core/net/local_errors.h"
 #include "core/health/passive_health.h"
 #include "l4/l4_worker.h"
-#include "l4/proxy_protocol.h"
+#include "core/net/proxy_socket.h"
 #include "l4/l4_listener.h"
 
 namespace lbd::l4 {
 
 namespace {
 
-// What a PROXY header peek reads first: a v1 line (<= 107 bytes) or a v2
-// header with IPv6 addresses and a few TLVs fits; longer v2 headers grow
-// the buffer to the length they announce.
-constexpr size_t kProxyPeekInitial = 256;
-
 constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
 bool is_transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
-
-// True once the peer has sent its FIN. A PROXY header is peeked, never read
-// until whole, so a cut-off header followed by FIN still shows its bytes to
-// MSG_PEEK and looks like "more to come"; POLLRDHUP tells them apart.
-bool peer_finished_sending(int fd) {
-    pollfd p{fd, POLLRDHUP, 0};
-    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
 
 // Closing with SO_LINGER {1, 0} sends RST instead of FIN: the peer learns the
 // connection was aborted, instead of taking a truncated stream as complete.
@@ -142,43 +128,22 @@ void SpliceSession::on_timer(evutil_socket_t, short, void* arg) {
 // --- PROXY header from a load balancer in front -----------------------------
 
 void SpliceSession::read_proxy_header() {
-    // MSG_PEEK leaves the bytes in the socket until the whole header is
-    // there; then exactly the header is consumed, and what follows it (the
-    // client's own data) stays in the socket for splice().
-    std::string buf(kProxyPeekInitial, '\0');
-    for (;;) {
-        ssize_t n = recv(client_.fd.get(), buf.data(), buf.size(), MSG_PEEK);
-        if (n < 0 && is_transient(errno)) return;
-        if (n <= 0) return end(EndReason::kProxyHeaderInvalid);  // closed or reset before a full header
-        auto result = parse_proxy_header(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(n));
-        if (result.status == ProxyParseStatus::kInvalid) {
-            LOG_DEBUG("listener %s: client %s: bad PROXY header: %s", listener_->config().name.c_str(),
-                      peer_.to_string().c_str(), result.error ? result.error : "?");
-            return end(EndReason::kProxyHeaderInvalid);
-        }
-        if (result.status == ProxyParseStatus::kNeedMore) {
-            // A long v2 header: grow and peek again; otherwise wait for bytes.
-            if (static_cast<size_t>(n) == buf.size() && result.need_at_least > buf.size()) {
-                buf.resize(result.need_at_least);
-                continue;
-            }
-            // Nothing more can come after the client's FIN: closing now
-            // frees the slot instead of holding it for header_timeout_ms.
-            if (client_.peer_closed || peer_finished_sending(client_.fd.get())) {
-                return end(EndReason::kProxyHeaderInvalid);
-            }
-            return;
-        }
-        ssize_t consumed = recv(client_.fd.get(), buf.data(), result.consumed, 0);
-        if (consumed != static_cast<ssize_t>(result.consumed)) return end(EndReason::kProxyHeaderInvalid);
-        if (!result.header.local) {
-            client_addr_ = result.header.source.unmapped();
-            dest_addr_ = result.header.destination.unmapped();
-            have_dest_ = true;
-        }
-        event_del(timer_.get());
-        return connect_next();
+    // Exactly the header is consumed (core/net/proxy_socket.h); what
+    // follows it (the client's own data) stays in the socket for splice().
+    ProxyReadResult result = lbd::read_proxy_header(client_.fd.get(), client_.peer_closed);
+    if (result.status == ProxyReadStatus::kWait) return;
+    if (result.status == ProxyReadStatus::kInvalid) {
+        LOG_DEBUG("listener %s: client %s: bad PROXY header: %s", listener_->config().name.c_str(),
+                  peer_.to_string().c_str(), result.error);
+        return end(EndReason::kProxyHeaderInvalid);
     }
+    if (!result.header.local) {
+        client_addr_ = result.header.source.unmapped();
+        dest_addr_ = result.header.destination.unmapped();
+        have_dest_ = true;
+    }
+    event_del(timer_.get());
+    return connect_next();
 }
 
 // --- choosing and connecting to a server -----------------------------------
@@ -207,7 +172,6 @@ void SpliceSession::connect_next() {
         return;
     }
     server_choice_ = server;
-    server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
 
     const SocketAddress& addr = server->address();
     server_ = Side{};
@@ -222,10 +186,12 @@ void SpliceSession::connect_next() {
     server_.event = make_event(worker_.base(), server_.fd.get(), EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                                &SpliceSession::on_server_event, this);
     connect_start_ms_ = monotonic_ms();
-    if (connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) != 0 && errno != EINPROGRESS) {
-        if (local_cause(errno)) return local_connect_failure(errno);
-        return connect_failed(strerror(errno));
-    }
+    const bool started = connect(server_.fd.get(), addr.sockaddr_ptr(), addr.length()) == 0 || errno == EINPROGRESS;
+    // Only connects that reached the network count as the server's: a local
+    // shortage (no port, no buffer) never left this host.
+    if (!started && local_cause(errno)) return local_connect_failure(errno);
+    server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    if (!started) return connect_failed(strerror(errno));
     event_add(server_.event.get(), nullptr);
     arm_timer(timer_.get(), pool_.config().connect_timeout_ms);
 }

@@ -39,9 +39,11 @@ std::string format_access_text(const AccessRecord& r) {
            (r.status == 0 ? "-" : std::to_string(r.status)) + " in=" + std::to_string(r.bytes_in) +
            " out=" + std::to_string(r.bytes_out) + " server=" + r.server + " route=" + text_safe(r.route) +
            " time_ms=" + std::to_string(r.time_ms) + " connect_ms=" + ms(r.connect_ms) +
-           " header_ms=" + ms(r.header_ms) + " term=" + r.term +
+           " conn=" + r.conn + " header_ms=" + ms(r.header_ms) + " term=" + r.term +
+           (r.reason.empty() ? "" : " reason=" + text_safe(r.reason)) +
            (r.protocol.empty() ? "" : " proto=" + r.protocol) +
-           (r.tls_version.empty() ? "" : " tls=" + r.tls_version + " sni=" + text_safe(r.sni));
+           (r.tls_version.empty() ? "" : " tls=" + r.tls_version + " sni=" + text_safe(r.sni)) +
+           (r.request_id.empty() ? "" : " request_id=" + text_safe(r.request_id));
 }
 
 std::string format_access_json(const AccessRecord& r) {
@@ -52,9 +54,12 @@ std::string format_access_json(const AccessRecord& r) {
            ",\"bytes_in\":" + std::to_string(r.bytes_in) + ",\"bytes_out\":" + std::to_string(r.bytes_out) +
            ",\"server\":" + quote(r.server) + ",\"route\":" + quote(r.route) +
            ",\"time_ms\":" + std::to_string(r.time_ms) + ",\"connect_ms\":" + num(r.connect_ms) +
+           ",\"conn\":" + quote(r.conn) +
            ",\"header_ms\":" + num(r.header_ms) + ",\"term\":" + quote(r.term) +
+           (r.reason.empty() ? "" : ",\"reason\":" + quote(r.reason)) +
            (r.protocol.empty() ? "" : ",\"proto\":" + quote(r.protocol)) +
-           (r.tls_version.empty() ? "" : ",\"tls\":" + quote(r.tls_version) + ",\"sni\":" + quote(r.sni)) + "}";
+           (r.tls_version.empty() ? "" : ",\"tls\":" + quote(r.tls_version) + ",\"sni\":" + quote(r.sni)) +
+           (r.request_id.empty() ? "" : ",\"request_id\":" + quote(r.request_id)) + "}";
 }
 
 }  // namespace lbd::l7

@@ -16,6 +16,7 @@
 // Worker thread only.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <event2/buffer.h>
@@ -46,6 +47,10 @@ public:
     // A response lbd writes itself instead of a server's; ends the exchange.
     virtual void respond_local(int status, const std::string& content_type, const std::string& body,
                                const HeaderList& extra, Termination term, bool close) = 0;
+    // A stored response (a cache hit, LocalAnswer::as_stored): its own
+    // fields as they are, its body by reference (shared_body, no copy per
+    // hit); ends the exchange.
+    virtual void respond_stored(const LocalAnswer& answer) = 0;
     // An error answer (the configured error page), or the exchange cut if a
     // response is already under way.
     virtual void respond_error(int status, Termination term) = 0;
@@ -64,5 +69,14 @@ public:
     // Tunnels (101), HTTP/1 only: shut the client's write side.
     virtual void shutdown_write() {}
 };
+
+// Appends a stored body (a cache hit's shared_body) to `out` by reference:
+// no copy per hit; the reference keeps the body alive until sent.
+inline void add_shared_body(evbuffer* out, const std::shared_ptr<const std::string>& body) {
+    auto* owner = new std::shared_ptr<const std::string>(body);
+    evbuffer_add_reference(
+        out, (*owner)->data(), (*owner)->size(),
+        [](const void*, size_t, void* arg) { delete static_cast<std::shared_ptr<const std::string>*>(arg); }, owner);
+}
 
 }  // namespace lbd::l7

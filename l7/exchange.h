@@ -28,11 +28,15 @@
 
 #include "core/balance/pool.h"
 #include "core/balance/server.h"
+#include "l7/body_filter.h"
+#include "l7/cache_state.h"
 #include "l7/cookie_sticky.h"
+#include "l7/filter_result.h"
 #include "l7/http1.h"
 #include "l7/http_message.h"
 #include "l7/proxy_error.h"
 #include "l7/upstream.h"
+#include "l7/variables.h"
 
 namespace lbd::l7 {
 
@@ -41,7 +45,12 @@ struct Exchange {
     // `start_ms`: when its head began (monotonic), for time_ms and the
     // request-duration histogram.
     Exchange(const ClientEndpoint& client, uint64_t start_ms) : client(client), start_ms(start_ms) {}
-    ~Exchange() { release_server(); }
+    ~Exchange() {
+        // A body that did not reach its end: the stages drop what they held.
+        if (!response_done)
+            for (auto& stage : body_filters) stage->on_abort();
+        release_server();
+    }
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
 
@@ -69,10 +78,26 @@ struct Exchange {
     BodyDecoder request_body;       // checks the request body's framing on its way
     bool request_body_done = true;  // the whole body (if any) read from the client
 
+    // The request filters (filter.h): the next one to run, which is where a
+    // paused chain goes on; and the pause itself, if a filter paused.
+    size_t next_request_filter = 0;
+    std::shared_ptr<ResumeSlot> pause;
+    ResumeTarget* driver = nullptr;  // what drives this exchange (its ExchangeDriver), set at its start
+    // Taken by a filter that pauses: the handle it calls once with its
+    // decision (filter_result.h).
+    ExchangeResumer resumer() {
+        pause = std::make_shared<ResumeSlot>(ResumeSlot{driver});
+        return ExchangeResumer(pause);
+    }
+
     // Where it goes (phases 2-3).
     const HttpRouteConfig* route = nullptr;  // null: no route matched (default pool)
+    RegexGroups groups;                      // the route regex's $1..$9 (offsets into the path or host)
+    std::string original_path;               // set when the route rewrote the path: as the client sent it
+    RequestId request_id;                    // empty until made (variables.h)
     Pool* pool = nullptr;
     StickyRequest sticky;                  // cookie stickiness (cookie_sticky.h)
+    CacheRequest cache;                    // the response cache (cache_filter.h)
     std::shared_ptr<Server> server;        // holds one of its slots while set
     std::vector<const Server*> tried;      // servers that failed or were full
     std::unique_ptr<UpstreamConn> upstream;
@@ -89,17 +114,25 @@ struct Exchange {
     ResponseInfo response;
     ClientFraming framing = ClientFraming::kNone;
     BodyDecoder response_body;
+    // Stages the response body goes through (body_filter.h), added by the
+    // response filters; and their input buffers (stage i reads
+    // body_stages[i], the last writes body_stages.back()), made only when
+    // there are stages.
+    std::vector<std::unique_ptr<ResponseBodyFilter>> body_filters;
+    std::vector<std::unique_ptr<evbuffer, void (*)(evbuffer*)>> body_stages;
     bool client_shut = false;  // tunnel: write side shut
     bool server_shut = false;
 
     // For the access log.
     std::string server_label;  // "pool/server" of the last server tried
+    std::string reason;        // why a filter answered, e.g. "acl:office" (reason= in the log)
     int status = 0;
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
     uint64_t start_ms = 0;
     uint64_t connect_start_ms = 0;
-    int64_t connect_ms = -1;  // 0: a reused connection; -1: no connect
+    int64_t connect_ms = -1;  // 0: a reused connection (or a fast new one); -1: no connect
+    bool reused_connection = false;  // the last server connection was an idle one (conn=reused)
     uint64_t request_sent_ms = 0;
     int64_t header_ms = -1;
 };

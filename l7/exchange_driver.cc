@@ -16,6 +16,7 @@
 #include "core/net/local_errors.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
+#include "l7/route_filter.h"
 #include "l7/router.h"
 #include "l7/socket_io.h"
 #include "l7/transport.h"
@@ -29,6 +30,7 @@ ExchangeDriver::ExchangeDriver(L7Worker& worker, HttpListener& listener, ClientS
 
 void ExchangeDriver::start(Exchange& ex) {
     ex_ = &ex;
+    ex.driver = this;  // a filter's pause resumes here (filter_result.h)
     state_ = State::kRouting;
     route_request();
 }
@@ -70,12 +72,42 @@ void ExchangeDriver::route_request() {
                                      Termination::kBadRequest, true);
     }
     // Matched before the filters, which may count or act per route.
-    ex.route = match_route(http_, ex.request);
+    ex.route = match_route(http_, ex.request, &ex.groups);
+    run_request_filters();
+}
+
+void ExchangeDriver::run_request_filters() {
+    Exchange& ex = *ex_;
     // Rate limits, the router (the pool, or a local answer), request
     // header rewriting (filter.h).
-    if (FilterResult r = listener_.filters().on_request_head(ex); r.responds()) return respond(r.answer);
+    FilterResult r = listener_.filters().on_request_head(ex);
+    if (r.responds()) return respond(r.answer);
+    if (r.pauses()) {
+        // Nothing more is read from the client meanwhile (client_readable
+        // ignores kPaused; HTTP/1: TCP holds the rest back at the read
+        // watermark; HTTP/2: the stream's window stays shut). The wait
+        // counts as the server's response time: 504 past it.
+        state_ = State::kPaused;
+        return arm(Timer::kResponse, http_.timeouts.server_response_ms);
+    }
     ex.sticky.begin(*ex.pool, ex.request);
     choose_server();
+}
+
+void ExchangeDriver::resume_request(FilterResult result) {
+    FlushOnReturn flush{*this};
+    if (ex_ == nullptr || state_ != State::kPaused) return;
+    ex_->pause.reset();  // once: a second call finds nothing
+    state_ = State::kRouting;
+    arm(Timer::kNone, 0);
+    if (result.responds()) return respond(result.answer);
+    run_request_filters();
+}
+
+void ExchangeDriver::respond(const LocalAnswer& answer) {
+    if (!answer.reason.empty()) ex_->reason = answer.reason;
+    if (answer.as_stored) return client_.respond_stored(answer);
+    client_.respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term, answer.close);
 }
 
 // --- 3. the server ------------------------------------------------------------------
@@ -111,8 +143,10 @@ void ExchangeDriver::connect_server() {
         bufferevent_setcb(ex.upstream->bev.get(), &ExchangeDriver::on_server_read, &ExchangeDriver::on_server_write,
                           &ExchangeDriver::on_server_event, this);
         ex.connect_ms = 0;
+        ex.reused_connection = true;
         return send_request();
     }
+    ex.reused_connection = false;
     ex.upstream = std::make_unique<UpstreamConn>();
     ex.upstream->server = ex.server;
     ex.upstream->tls = tls;
@@ -126,19 +160,20 @@ void ExchangeDriver::connect_server() {
     bufferevent* bev = ex.upstream->bev.get();
     bufferevent_setcb(bev, &ExchangeDriver::on_server_read, &ExchangeDriver::on_server_write,
                       &ExchangeDriver::on_server_event, this);
-    ex.server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
     ex.connect_start_ms = monotonic_ms();
     // bufferevent_socket_connect takes a non-const sockaddr.
     SocketAddress copy = ex.server->address();
-    if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0) {
-        if (local_cause(errno)) return local_connect_failure(errno);
-        return connect_failed(strerror(errno));
-    }
+    const bool started = bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) == 0;
+    // Only connects that reached the network count as the server's: a local
+    // shortage (no descriptor, no port) never left this host.
+    if (!started && local_cause(errno)) return local_connect_failure(errno);
+    ex.server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    if (!started) return connect_failed(strerror(errno));
     use_large_io(bev);
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    uint32_t timeout = http_.timeouts.server_connect_ms != 0 ? http_.timeouts.server_connect_ms
-                                                            : ex.pool->config().connect_timeout_ms;
+    const uint32_t route_connect_ms = effective_timeouts(http_, ex).server_connect_ms;
+    uint32_t timeout = route_connect_ms != 0 ? route_connect_ms : ex.pool->config().connect_timeout_ms;
     arm(Timer::kConnect, timeout);
 }
 
@@ -190,6 +225,7 @@ void ExchangeDriver::client_writable() {
 
 void ExchangeDriver::client_eof() {
     switch (state_) {
+        case State::kPaused:
         case State::kConnecting:
             if (request_body_pending()) client_.abort(Termination::kClientAbort);
             return;  // else: answer, then close

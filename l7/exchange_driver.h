@@ -6,12 +6,14 @@
 // balancing, stickiness, rate limits, forwarding headers, retries.
 //
 //   2 route_request       request              -> route matched; request filters: pool, or a local
-//                                                 answer (429, redirect, fixed, 404)
+//                                                 answer (429, redirect, fixed, 404), or a pause
+//                                                 (kPaused until the filter's resumer is called)
 //   3 choose_server       pool + client        -> server (the pool's ServerPicker)
 //     connect_server      server               -> upstream (idle reused, or a new connect)
 //   4 send_request        request              -> head written, body streamed
 //   5 read_response_head  server bytes         -> response (1xx relayed; 101 -> tunnel); response filters
-//   6 pump_response_body  server bytes         -> client (as the client side framed it)
+//   6 pump_response_body  server bytes         -> client (as the client side framed it, or
+//                                                 through body stages, framed anew by the client side)
 //   7 response_complete   -                    -> server connection kept or closed; ClientSide::response_done
 //
 // The driver owns the exchange's server-side timer (connect, response,
@@ -35,7 +37,7 @@ namespace lbd::l7 {
 class L7Worker;
 class HttpListener;
 
-class ExchangeDriver {
+class ExchangeDriver final : private ResumeTarget {
 public:
     ExchangeDriver(L7Worker& worker, HttpListener& listener, ClientSide& client);
     ExchangeDriver(const ExchangeDriver&) = delete;
@@ -59,10 +61,13 @@ public:
     void flush_upstream();
 
 private:
-    enum class State : uint8_t { kIdle, kRouting, kConnecting, kExchange, kTunnel };
+    enum class State : uint8_t { kIdle, kRouting, kPaused, kConnecting, kExchange, kTunnel };
     enum class Timer : uint8_t { kNone, kConnect, kResponse, kBodyIdle, kTunnelIdle };
 
     void route_request();
+    void run_request_filters();
+    // A paused request filter's decision (filter_result.h); from the loop.
+    void resume_request(FilterResult result) override;
     void choose_server();
     void connect_server();
     void send_request();
@@ -70,6 +75,9 @@ private:
     void read_response_head();
     void start_response();
     void pump_response_body();
+    // The response body through the exchange's body stages (body_filter.h).
+    void pump_filtered_body();
+    bool run_body_stages(bool end);
     void response_complete();
     void server_closed(bool error);
     void start_tunnel();
@@ -79,10 +87,8 @@ private:
     void local_connect_failure(int err);
     // A server-side failure ends the exchange: its status, its termination.
     void server_failed(const ProxyError& error) { client_.respond_error(error.status(), error.termination()); }
-    void respond(const LocalAnswer& answer) {
-        client_.respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term,
-                              answer.close);
-    }
+    // A filter's answer: lbd's own (respond_local) or a stored one (respond_stored).
+    void respond(const LocalAnswer& answer);
     bool request_body_pending() const { return ex_ != nullptr && !ex_->request_body_done; }
 
     void arm(Timer kind, uint32_t ms);

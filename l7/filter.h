@@ -16,13 +16,14 @@
 // How the next features attach (issues 13-15):
 //   - access control (ACLs) and authentication: request filters before the
 //     rate limits (a refused client is not counted), answering 403/401 with
-//     FilterResult::respond();
-//   - caching: a request filter before the router that answers a hit with
-//     the stored response, and a response filter that stores a cacheable one
-//     (the body through the data events of the codec, issue 11 part 4);
-//   - compression: a response filter that rewrites Content-Encoding and
-//     framing on the head (Accept-Encoding is on the Exchange's request),
-//     then transforms the body data.
+//     FilterResult::respond(); a password check pauses the exchange while a
+//     thread pool hashes (FilterResult::pause(), Exchange::resumer());
+//   - caching: a request filter after the router (`cache:` is per route)
+//     that answers a hit with the stored response and pauses a miss that
+//     waits for another request's fill, and the last response filter, whose
+//     body stage keeps a copy of what the client gets;
+//   - compression: a response filter before the cache's that rewrites
+//     Content-Encoding, Vary and ETag on the head and adds a body stage.
 // A filter needing per-request state keeps it on the Exchange (as
 // StickyRequest does), not in itself: one filter object serves every
 // exchange of its listener on its worker.
@@ -38,33 +39,17 @@
 #include <vector>
 
 #include "l7/exchange.h"
+#include "l7/filter_result.h"
 #include "l7/http_message.h"
 #include "l7/proxy_types.h"
 
 namespace lbd::l7 {
 
-// A response lbd writes itself instead of asking a server.
-struct LocalAnswer {
-    int status = 0;
-    std::string content_type;
-    std::string body;
-    HeaderList headers;  // extra fields, e.g. Location, Retry-After, Allow
-    Termination term = Termination::kLocal;
-    bool close = false;  // close the connection after it, whatever the request asked
-};
-
-struct FilterResult {
-    enum class Action : uint8_t { kContinue, kRespond };
-    Action action = Action::kContinue;
-    LocalAnswer answer;  // when kRespond
-
-    static FilterResult next() { return {}; }
-    static FilterResult respond(LocalAnswer answer) { return {Action::kRespond, std::move(answer)}; }
-    bool responds() const { return action == Action::kRespond; }
-};
-
 // Runs on a request head (the Exchange's request, route matched) before a
-// server is chosen; may rewrite the request, set the pool, or answer.
+// server is chosen; may rewrite the request, set the pool, or answer. A
+// filter whose decision needs work off the event loop (a password hash) or
+// another request's outcome (a cache fill) returns pause() and later calls
+// exchange.resumer() once, on the worker thread (filter_result.h).
 class RequestFilter {
 public:
     virtual ~RequestFilter() = default;
@@ -73,7 +58,9 @@ public:
 
 // Runs on a server's final response head (not 1xx, not 101) before it goes
 // to the client; may rewrite it, or answer instead (the server's response
-// is then dropped with its connection).
+// is then dropped with its connection). A filter that transforms or keeps
+// the body adds a stage to exchange.body_filters (body_filter.h); one that
+// changes the body's length removes Content-Length from the head.
 class ResponseFilter {
 public:
     virtual ~ResponseFilter() = default;
@@ -86,10 +73,14 @@ public:
     void add(std::unique_ptr<RequestFilter> filter) { request_.push_back(std::move(filter)); }
     void add(std::unique_ptr<ResponseFilter> filter) { response_.push_back(std::move(filter)); }
 
-    // Each filter in order until one answers; that answer, or next().
+    // Each filter in order, from the one after the last that paused, until
+    // one answers or pauses; that result, or next(). A pause keeps the
+    // place on the exchange, so its resumer goes on with the next filter.
     FilterResult on_request_head(Exchange& exchange) const {
-        for (const auto& filter : request_)
-            if (FilterResult r = filter->on_request_head(exchange); r.responds()) return r;
+        while (exchange.next_request_filter < request_.size()) {
+            FilterResult r = request_[exchange.next_request_filter++]->on_request_head(exchange);
+            if (r.action != FilterResult::Action::kContinue) return r;
+        }
         return FilterResult::next();
     }
     FilterResult on_response_head(Exchange& exchange) const {

@@ -9,6 +9,7 @@
 #include "core/base/log.h"
 #include "l7/h2_connection.h"
 #include "l7/http_listener.h"
+#include "l7/route_filter.h"
 
 namespace lbd::l7 {
 
@@ -228,9 +229,13 @@ void H2Stream::send_interim(Exchange&, const ResponseInfo& interim) {
 }
 
 void H2Stream::send_response_head(Exchange& ex) {
-    // The driver gives the body de-framed: chunked is undone, a length kept.
-    ex.framing = ex.response.framing == BodyFraming::kChunked ? ClientFraming::kDechunk
-                                                               : client_framing(ex.response, HttpVersion::k11);
+    // The driver gives the body de-framed: chunked is undone, a length kept;
+    // body stages' output goes as it comes (DATA frames are the framing).
+    if (!ex.body_filters.empty())
+        ex.framing = ex.response.framing == BodyFraming::kNone ? ClientFraming::kNone : ClientFraming::kDechunk;
+    else
+        ex.framing = ex.response.framing == BodyFraming::kChunked ? ClientFraming::kDechunk
+                                                                   : client_framing(ex.response, HttpVersion::k11);
     ex.status = ex.response.status;
     ex.response_started = true;
     conn_.listener().stats().responses[static_cast<size_t>(std::clamp(ex.status / 100, 1, 5) - 1)].fetch_add(
@@ -245,18 +250,40 @@ void H2Stream::respond_local(int status, const std::string& content_type, const 
                              const HeaderList& extra, Termination term, bool) {
     Exchange& ex = *ex_;
     ex.release_server();
-    ex.status = status;
     const HttpConfig& http = conn_.listener().http();
     HeaderList headers = extra;
-    if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers);
+    const VariableSource vars = variable_source(ex);
+    if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers, &vars);
     headers.emplace_back("content-type", content_type);
     headers.emplace_back("content-length", std::to_string(body.size()));
-    apply_header_actions(headers, http.response_headers);
+    apply_header_actions(headers, http.response_headers, &vars);
     const bool with_body = ex.request.method_kind != HttpMethod::kHead && !body.empty();
     if (with_body) {
         evbuffer_add(response_out_.get(), body.data(), body.size());
         ex.bytes_out += body.size();
     }
+    send_answer(headers, status, with_body, term);
+}
+
+void H2Stream::respond_stored(const LocalAnswer& answer) {
+    Exchange& ex = *ex_;
+    ex.release_server();
+    // Its own fields as stored; RFC 9110 §8.6: no Content-Length on a 204
+    // or 304. The body by reference (no copy per hit).
+    HeaderList headers = answer.headers;
+    const bool bodiless = answer.status == 304 || answer.status == 204;
+    const size_t size = answer.shared_body ? answer.shared_body->size() : 0;
+    if (!bodiless) headers.emplace_back("content-length", std::to_string(size));
+    const bool with_body = !bodiless && ex.request.method_kind != HttpMethod::kHead && size != 0;
+    if (with_body) {
+        add_shared_body(response_out_.get(), answer.shared_body);
+        ex.bytes_out += size;
+    }
+    send_answer(headers, answer.status, with_body, answer.term);
+}
+
+void H2Stream::send_answer(const HeaderList& headers, int status, bool with_body, Termination term) {
+    ex_->status = status;
     response_eof_ = true;
     conn_.listener().stats().responses[static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1)].fetch_add(
         1, std::memory_order_relaxed);

@@ -66,6 +66,7 @@ private:
     void send_response_head(Exchange& ex) override;
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
                        Termination term, bool close) override;
+    void respond_stored(const LocalAnswer& answer) override;
     void respond_error(int status, Termination term) override;
     void response_done(Termination term) override;
     void abort(Termination term) override;
@@ -78,6 +79,9 @@ private:
     bool translate_request();
     // Submits a response: `nva` (":status" first) and, if `body`, the data provider.
     void submit(const HeaderList& fields, int status, bool body);
+    // A local or stored answer whose body (if any) is in response_out_: the
+    // head submitted, the exchange ended.
+    void send_answer(const HeaderList& headers, int status, bool with_body, Termination term);
     void end_exchange(Termination term);
     void maybe_retire();
     static ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,

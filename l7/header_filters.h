@@ -8,8 +8,13 @@
 
 namespace lbd::l7 {
 
-// X-Forwarded-*, X-Real-IP, Forwarded, Via (http.forwarded), then the
-// route's request header actions, then the listener's. Runs after the
+// http.request_id: the id a trusted client sent (keep_trusted), or a new one, unless the exchange
+// has one already. The router calls it first, so local answers are logged with an id too.
+void assign_request_id(const HttpConfig& http, Exchange& exchange);
+
+// X-Forwarded-*, X-Real-IP, Forwarded, Via (http.forwarded), the request id
+// (http.request_id), then the route's request header actions, then the
+// listener's, their variables expanded (variables.h). Runs after the
 // router: only requests that go to a server need them.
 class RequestHeadersFilter final : public RequestFilter {
 public:
@@ -20,8 +25,9 @@ private:
     const HttpConfig& http_;
 };
 
-// hide_server_headers (Server, X-Powered-By), the route's response header
-// actions, the listener's, then Via when http.forwarded.via asks for it.
+// hide_server_headers (Server, X-Powered-By), the route's Set-Cookie,
+// Location and Refresh rewrites (response_rewrite.h), the route's response
+// header actions, the listener's, then Via when http.forwarded.via asks for it.
 // (Local answers get the same header actions from local_response.)
 class ResponseHeadersFilter final : public ResponseFilter {
 public:

@@ -3,12 +3,14 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "core/base/log.h"
 #include "core/health/passive_health.h"
 #include "l7/http_listener.h"
 #include "l7/exchange_driver.h"
 #include "l7/l7_worker.h"
+#include "l7/route_filter.h"
 #include "l7/socket_io.h"
 
 namespace lbd::l7 {
@@ -54,8 +56,8 @@ void ExchangeDriver::send_request() {
     ex.response_started = false;
     ex.response_done = false;
     ex.response_scan = HeadScanState{};
-    if (ex.request_body_done) return arm(Timer::kResponse, http_.timeouts.server_response_ms);
-    arm(Timer::kBodyIdle, http_.timeouts.body_idle_ms);
+    if (ex.request_body_done) return arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
+    arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
     pump_request_body();
 }
 
@@ -82,7 +84,7 @@ void ExchangeDriver::pump_request_body() {
     }
     if (moved) progress();
     if (ex.request_body_done) {
-        if (!ex.response_started) arm(Timer::kResponse, http_.timeouts.server_response_ms);
+        if (!ex.response_started) arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
     } else if (client_.request_input_ended() && evbuffer_get_length(in) == 0) {
         client_.abort(Termination::kClientAbort);
     }
@@ -131,25 +133,33 @@ void ExchangeDriver::read_response_head() {
 
 void ExchangeDriver::start_response() {
     Exchange& ex = *ex_;
-    if (ex.response.status == 101) {
-        if (!ex.request.upgrade) {  // switching protocols nobody asked for
-            ex.upstream.reset();
-            return server_failed(ProxyError::server(ErrorCause::kBadResponse));
-        }
-        return start_tunnel();
+    if (ex.response.status == 101 && !ex.request.upgrade) {  // switching protocols nobody asked for
+        ex.upstream.reset();
+        return server_failed(ProxyError::server(ErrorCause::kBadResponse));
     }
-    // Cookie stickiness, response header rewriting (filter.h). An answer
-    // instead of the server's response drops that response with its
+    // Cookie stickiness, response header rewriting (filter.h), also on a
+    // 101: its head is the last one lbd writes on that connection, and
+    // hide_server_headers and the header actions promise every response. An
+    // answer instead of the server's response drops that response with its
     // connection.
     if (FilterResult r = listener_.filters().on_response_head(ex); r.responds()) {
         ex.upstream.reset();
         return respond(r.answer);
     }
+    if (ex.response.status == 101) return start_tunnel();
+    if (!ex.body_filters.empty()) {
+        for (size_t i = 0; i <= ex.body_filters.size(); ++i) ex.body_stages.emplace_back(evbuffer_new(), &evbuffer_free);
+        // No buffer for a stage: lbd's own shortage; nothing went to the client yet.
+        if (std::any_of(ex.body_stages.begin(), ex.body_stages.end(), [](const auto& b) { return b == nullptr; })) {
+            ex.upstream.reset();
+            return server_failed(ex.last_error.emplace(ProxyError::local(ErrorCause::kLocalShortage)));
+        }
+    }
     // The head goes out in the client's protocol (ClientSide), which
-    // chooses the body's framing.
+    // chooses the body's framing (with body stages: of their output).
     client_.send_response_head(ex);
     if (ex_ == nullptr) return;
-    arm(Timer::kBodyIdle, http_.timeouts.body_idle_ms);
+    arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
     pump_response_body();
 }
 
@@ -158,6 +168,7 @@ void ExchangeDriver::start_response() {
 void ExchangeDriver::pump_response_body() {
     Exchange& ex = *ex_;
     if (!ex.upstream || ex.response_done) return;
+    if (!ex.body_filters.empty()) return pump_filtered_body();
     evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
     evbuffer* out = client_.response_output();
     bool moved = false;
@@ -190,6 +201,82 @@ void ExchangeDriver::pump_response_body() {
         if (ex.response_body.finish().status != BodyStatus::kDone) return client_.abort(Termination::kServerAbort);
     }
     if (ex.response_body.done()) response_complete();
+}
+
+// The same flow through the body stages: de-framed server bytes go into
+// the first stage's buffer, each stage's output into the next one's, and
+// the last one's to the client, framed as the client side chose.
+void ExchangeDriver::pump_filtered_body() {
+    Exchange& ex = *ex_;
+    evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
+    evbuffer* out = client_.response_output();
+    bool moved = false;
+    while (!ex.response_body.done() && evbuffer_get_length(out) < kHighWater) {
+        std::string_view piece = first_piece(in);
+        if (piece.empty()) break;
+        BodyResult r = ex.response_body.decode(piece);
+        if (r.status == BodyStatus::kError) {
+            LOG_DEBUG("http listener=%s server=%s: bad response body: %s", listener_.config().name.c_str(),
+                      ex.server_label.c_str(), to_string(r.error));
+            return client_.abort(Termination::kBadResponse);
+        }
+        evbuffer_add(ex.body_stages.front().get(), r.data.data(), r.data.size());
+        evbuffer_drain(in, r.consumed);
+        ex.server->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
+        moved = true;
+    }
+    // The stages run once per batch of server bytes (at most the server
+    // stream's read watermark), not once per piece: a compressing stage
+    // flushes on each call, and an origin writing small chunks would
+    // otherwise cost a flush, and bytes, per chunk.
+    if (moved && !ex.response_body.done() && !run_body_stages(false)) return client_.abort(Termination::kLocalError);
+    if (moved) progress();
+    if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
+        if (ex.response_body.finish().status != BodyStatus::kDone) return client_.abort(Termination::kServerAbort);
+    }
+    if (!ex.response_body.done()) return;
+    if (!run_body_stages(true)) return client_.abort(Termination::kLocalError);
+    response_complete();
+}
+
+// Runs the stages and moves the last one's output to the client: chunked
+// anew for an HTTP/1.1 client (ClientFraming::kChunkEncode), else as it is
+// (a kept Content-Length, an HTTP/1.0 until-close body, HTTP/2's DATA).
+bool ExchangeDriver::run_body_stages(bool end) {
+    Exchange& ex = *ex_;
+    for (size_t i = 0; i < ex.body_filters.size(); ++i) {
+        if (!ex.body_filters[i]->on_body(ex.body_stages[i].get(), ex.body_stages[i + 1].get(), end)) {
+            LOG_WARN("http listener=%s: a response body stage failed; the response is cut",
+                     listener_.config().name.c_str());
+            return false;
+        }
+    }
+    evbuffer* staged = ex.body_stages.back().get();
+    evbuffer* out = client_.response_output();
+    const size_t n = evbuffer_get_length(staged);
+    if (ex.framing == ClientFraming::kNone) {
+        evbuffer_drain(staged, n);  // HEAD, 204, 304: the stages ran, nothing is sent
+        return true;
+    }
+    if (ex.framing == ClientFraming::kChunkEncode) {
+        if (n > 0) {
+            char size_line[24];
+            const int len = snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+            evbuffer_add(out, size_line, static_cast<size_t>(len));
+            evbuffer_remove_buffer(staged, out, n);
+            evbuffer_add(out, "\r\n", 2);
+            ex.bytes_out += static_cast<size_t>(len) + n + 2;
+        }
+        if (end) {
+            evbuffer_add(out, "0\r\n\r\n", 5);
+            ex.bytes_out += 5;
+        }
+    } else {
+        evbuffer_remove_buffer(staged, out, n);
+        ex.bytes_out += n;
+    }
+    if (n > 0) client_.response_data_added();
+    return true;
 }
 
 void ExchangeDriver::response_complete() {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <tuple>
 
+#include "l7/compress_filter.h"
+#include "l7/access_control.h"
+#include "l7/basic_auth.h"
 #include "l7/cookie_sticky_filter.h"
 #include "l7/header_filters.h"
 #include "l7/http_session.h"
@@ -33,17 +36,26 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
       default_pool_(config.pool.empty() ? nullptr : runtime_->pools.find(config.pool)),
       listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd),
                 [this](UniqueFd client, const SocketAddress& peer) { accepted(std::move(client), peer); }),
-      rate_limits_(runtime_->rate_limits, config) {
+      rate_limits_(runtime_->rate_limits, config),
+      caches_(runtime_->caches, config.http) {
     for (const HttpRouteConfig& route : http().routes)
         if (route.action == HttpRouteAction::kSplit)
             splits_.emplace(std::piecewise_construct, std::forward_as_tuple(&route),
                             std::forward_as_tuple(route, runtime_->pools));
     // The order is the phase diagram of filter.h.
+    filters_.add(std::make_unique<AccessFilter>(runtime_->acl_lists, http()));
+    if (std::any_of(http().routes.begin(), http().routes.end(), [](const HttpRouteConfig& r) { return r.basic_auth; }))
+        filters_.add(std::make_unique<BasicAuthFilter>(http(), config.name, runtime_->rate_limits,
+                                                       worker_.password_pool(), worker_.worker()));
     filters_.add(std::make_unique<RateLimitFilter>(rate_limits_, http()));
     filters_.add(std::make_unique<RouteFilter>(*this, worker_));
+    filters_.add(std::make_unique<CacheLookupFilter>(caches_, worker_.worker()));
     filters_.add(std::make_unique<RequestHeadersFilter>(http()));
     filters_.add(std::make_unique<CookieStickyFilter>());
     filters_.add(std::make_unique<ResponseHeadersFilter>(http()));
+    filters_.add(std::make_unique<CompressFilter>(http(), stats_.compression));
+    // Last: the cache stores what the client gets.
+    filters_.add(std::make_unique<CacheStoreFilter>());
 }
 
 void HttpListener::start() {
@@ -66,6 +78,9 @@ void HttpListener::on_rotate(evutil_socket_t, short, void* arg) {
 }
 
 void HttpListener::accepted(UniqueFd fd, const SocketAddress& peer) {
+    // A load balancer in front speaks first: its PROXY header names the
+    // client the session is for (proxy_header_wait.h).
+    if (config().accept_proxy.enabled) return worker_.proxy_waits().accept(shared_from_this(), std::move(fd), peer);
     worker_.start_session(std::make_unique<HttpSession>(worker_, shared_from_this(), std::move(fd), peer));
 }
 

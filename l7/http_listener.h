@@ -10,6 +10,7 @@
 #include "core/balance/pool.h"
 #include "core/tier/runtime.h"
 #include "core/tier/tcp_listener.h"
+#include "l7/cache_filter.h"
 #include "l7/filter.h"
 #include "l7/proxy_types.h"
 #include "l7/rate_limit.h"
@@ -52,6 +53,7 @@ public:
     void start();
     void stop();
     UniqueFd release_fd() { return listener_.release_fd(); }
+    void drop_syns_to(const std::vector<std::string>& addresses) { listener_.drop_syns_to(addresses); }
     void connection_closed() { listener_.connection_closed(); }
 
 private:
@@ -68,6 +70,7 @@ private:
     TcpListener listener_;
     std::map<const HttpRouteConfig*, SplitRoute> splits_;
     ListenerRateLimits rate_limits_;
+    ListenerCaches caches_;
     FilterChain filters_;  // last: its filters refer to the members above
 };
 

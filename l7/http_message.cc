@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "l7/http1.h"
+#include "l7/variables.h"
 
 namespace lbd::l7 {
 
@@ -54,10 +55,10 @@ void set_header(HeaderList& headers, std::string_view name, std::string_view val
     headers.emplace_back(std::string(name), std::string(value));
 }
 
-void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions) {
+void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions, const VariableSource* vars) {
     for (const std::string& name : actions.remove) remove_header(headers, name);
-    for (const HttpHeaderValue& h : actions.set) set_header(headers, h.name, h.value);
-    for (const HttpHeaderValue& h : actions.add) headers.emplace_back(h.name, h.value);
+    for (const HttpHeaderValue& h : actions.set) set_header(headers, h.name, vars ? header_value(h, *vars) : h.value);
+    for (const HttpHeaderValue& h : actions.add) headers.emplace_back(h.name, vars ? header_value(h, *vars) : h.value);
 }
 
 bool RequestInfo::replayable() const {
@@ -197,6 +198,12 @@ ClientFraming client_framing(const ResponseInfo& response, HttpVersion client_ve
     return ClientFraming::kUntilClose;
 }
 
+ClientFraming staged_framing(const ResponseInfo& response, HttpVersion client_version) {
+    if (response.framing == BodyFraming::kNone) return ClientFraming::kNone;
+    if (find_header(response.headers, "Content-Length") != nullptr) return ClientFraming::kAsIs;
+    return client_version == HttpVersion::k10 ? ClientFraming::kDechunk : ClientFraming::kChunkEncode;
+}
+
 std::string serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version,
                                bool close) {
     std::string out;
@@ -209,6 +216,7 @@ std::string serialize_response(const ResponseInfo& response, ClientFraming frami
     for (const auto& [name, value] : response.headers) append_line(out, name, value);
     if (framing == ClientFraming::kAsIs && response.framing == BodyFraming::kChunked)
         append_line(out, "Transfer-Encoding", response.transfer_encoding);
+    if (framing == ClientFraming::kChunkEncode) append_line(out, "Transfer-Encoding", "chunked");
     if (response.status == 101) {
         append_line(out, "Connection", "upgrade");
         append_line(out, "Upgrade", response.upgrade_protocol);
@@ -258,15 +266,29 @@ std::pair<std::string, std::string> error_body(const HttpConfig& config, int sta
     return {"text/plain; charset=utf-8", std::to_string(status) + " " + reason_phrase(status) + "\n"};
 }
 
+std::string stored_response_head(int status, const HeaderList& headers, size_t body_size, bool close,
+                                 HttpVersion client_version) {
+    ResponseInfo response;
+    response.status = status;
+    response.reason = reason_phrase(status);
+    response.headers = headers;
+    // RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would have to be the 200's.
+    const bool bodiless = status == 304 || status == 204;
+    if (!bodiless) response.headers.emplace_back("Content-Length", std::to_string(body_size));
+    response.framing = bodiless ? BodyFraming::kNone : BodyFraming::kContentLength;
+    return serialize_response(response, bodiless ? ClientFraming::kNone : ClientFraming::kAsIs, client_version, close);
+}
+
 std::string local_response(int status, std::string_view content_type, std::string_view body, const HeaderList& extra,
-                           const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version) {
+                           const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version,
+                           const VariableSource* vars) {
     ResponseInfo response;
     response.status = status;
     response.reason = reason_phrase(status);
     response.headers = extra;
     response.headers.emplace_back("Content-Type", std::string(content_type));
     response.headers.emplace_back("Content-Length", std::to_string(body.size()));
-    apply_header_actions(response.headers, actions);
+    apply_header_actions(response.headers, actions, vars);
     response.framing = BodyFraming::kContentLength;
     std::string out = serialize_response(response, ClientFraming::kAsIs, client_version, close);
     if (!head_only) out.append(body);

@@ -21,14 +21,16 @@
 namespace lbd::l7 {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+struct VariableSource;  // variables.h
 
 // iequals() comes from core/http1/chars.h (through l7/http1.h).
 // The first value of `name`, or nullptr.
 const std::string* find_header(const HeaderList& headers, std::string_view name);
 void remove_header(HeaderList& headers, std::string_view name);
 void set_header(HeaderList& headers, std::string_view name, std::string_view value);
-// remove, then set, then add (config_http.h).
-void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions);
+// remove, then set, then add (config_http.h). Values with variables are
+// expanded from `vars` (variables.h); without it they go as written.
+void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions, const VariableSource* vars = nullptr);
 
 struct RequestInfo {
     std::string method;
@@ -94,9 +96,14 @@ enum class ClientFraming : uint8_t {
     kAsIs,         // Content-Length or chunked bytes relayed as they are
     kDechunk,      // chunked from the server, raw to an HTTP/1.0 client (then close)
     kUntilClose,   // until the server closes, then the client connection closes too
+    kChunkEncode,  // body stages' output (body_filter.h), chunked anew for an HTTP/1.1 client
 };
 
 ClientFraming client_framing(const ResponseInfo& response, HttpVersion client_version);
+// The framing of a body that goes through body stages: the stages' output
+// is de-framed bytes, sent as they are under the head's Content-Length if a
+// stage kept it, else chunked (HTTP/1.1) or until close (HTTP/1.0).
+ClientFraming staged_framing(const ResponseInfo& response, HttpVersion client_version);
 
 // The response head for the client. `close` adds Connection: close; an
 // HTTP/1.0 client that may keep the connection gets Connection: keep-alive.
@@ -107,7 +114,13 @@ std::string serialize_response(const ResponseInfo& response, ClientFraming frami
 // `extra` are fields such as Location; `actions` the listener's response
 // header actions (security headers apply to these responses too).
 std::string local_response(int status, std::string_view content_type, std::string_view body, const HeaderList& extra,
-                           const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version);
+                           const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version,
+                           const VariableSource* vars = nullptr);
+
+// The head of a stored response (a cache hit) for the client: `headers` as
+// they are, Content-Length `body_size` (none on a 204 or 304).
+std::string stored_response_head(int status, const HeaderList& headers, size_t body_size, bool close,
+                                 HttpVersion client_version);
 
 // "Not Found" for 404, "" for a status it does not know.
 const char* reason_phrase(int status);

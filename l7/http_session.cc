@@ -20,6 +20,7 @@
 #include "l7/access_log.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
+#include "l7/route_filter.h"
 #include "l7/router.h"
 #include "l7/socket_io.h"
 #include "l7/tls/tls_context.h"
@@ -97,6 +98,7 @@ void HttpSession::start() {
         phase_ = Phase::kIdle;
         arm(Timer::kKeepAlive, http_.timeouts.client_keep_alive_ms);
         if (worker_.draining()) drain();
+        else if (worker_.handing_over()) drain_softly(L7Worker::kHandoverIdleGraceMs);
         return;
     }
     phase_ = Phase::kHead;
@@ -108,6 +110,7 @@ void HttpSession::start() {
     else
         arm(Timer::kHeader, http_.timeouts.client_header_ms);
     if (worker_.draining()) drain();
+    else if (worker_.handing_over()) drain_softly(L7Worker::kHandoverIdleGraceMs);
     if (!closed_) read_now(bev);
 }
 
@@ -117,12 +120,21 @@ void HttpSession::read_waiting() {
 
 void HttpSession::drain() {
     draining_ = true;
+    soft_drain_grace_ms_ = 0;  // lbd stopping during a handover: no grace any more
     if (h2_) return h2_->drain();
     if (phase_ == Phase::kIdle || (phase_ == Phase::kHead && !head_started_ &&
                                    evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0))
         close(Termination::kOk);  // nothing in flight: a plain FIN
     else
         close_after_ = true;
+}
+
+void HttpSession::drain_softly(uint32_t grace_ms) {
+    if (draining_) return;
+    draining_ = true;
+    if (h2_) return h2_->drain();  // GOAWAY: open streams finish, new ones go to a new connection
+    soft_drain_grace_ms_ = grace_ms;
+    if (phase_ == Phase::kIdle) arm(Timer::kKeepAlive, grace_ms);
 }
 
 void HttpSession::arm(Timer kind, uint32_t ms) {
@@ -187,24 +199,48 @@ Exchange& HttpSession::begin_exchange() {
     return exchange_.emplace(endpoint_, head_start_ms_);
 }
 
-void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,
-                                const HeaderList& extra, Termination term, bool close) {
+template <typename Write>
+void HttpSession::send_answer(int status, Termination term, bool close, Write&& write) {
     Exchange& ex = *exchange_;
     ex.release_server();
     // Unread request body bytes would be taken for the next request.
     close = close || !ex.request_body_done || !ex.request.keep_alive || draining_ ||
             (client_eof_ && evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0);
     ex.status = status;
-    HeaderList headers = extra;
-    if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers);
-    std::string out = local_response(status, content_type, body, headers, http_.response_headers,
-                                     ex.request.method_kind == HttpMethod::kHead, close, ex.request.version);
-    ex.bytes_out += out.size();
-    bufferevent_write(client_.bev.get(), out.data(), out.size());
+    ex.bytes_out += write(close);
     listener_->stats().responses[static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1)].fetch_add(
         1, std::memory_order_relaxed);
     close_after_ = close;
     finish_request(term);
+}
+
+void HttpSession::respond_local(int status, const std::string& content_type, const std::string& body,
+                                const HeaderList& extra, Termination term, bool close) {
+    send_answer(status, term, close, [&](bool close_now) {
+        Exchange& ex = *exchange_;
+        HeaderList headers = extra;
+        const VariableSource vars = variable_source(ex);
+        if (ex.route != nullptr) apply_header_actions(headers, ex.route->response_headers, &vars);
+        std::string out = local_response(status, content_type, body, headers, http_.response_headers,
+                                         ex.request.method_kind == HttpMethod::kHead, close_now, ex.request.version,
+                                         &vars);
+        bufferevent_write(client_.bev.get(), out.data(), out.size());
+        return out.size();
+    });
+}
+
+void HttpSession::respond_stored(const LocalAnswer& answer) {
+    // Its own fields, its body by reference (no copy of it per hit).
+    send_answer(answer.status, answer.term, answer.close, [&](bool close_now) {
+        const Exchange& ex = *exchange_;
+        const bool head_only = ex.request.method_kind == HttpMethod::kHead;
+        const size_t size = answer.shared_body ? answer.shared_body->size() : 0;
+        std::string head = stored_response_head(answer.status, answer.headers, size, close_now, ex.request.version);
+        bufferevent_write(client_.bev.get(), head.data(), head.size());
+        if (head_only || size == 0) return head.size();
+        add_shared_body(bufferevent_get_output(client_.bev.get()), answer.shared_body);
+        return head.size() + size;
+    });
 }
 
 void HttpSession::respond_error(int status, Termination term) {
@@ -227,7 +263,9 @@ void HttpSession::send_interim(Exchange& ex, const ResponseInfo& interim) {
 }
 
 void HttpSession::send_response_head(Exchange& ex) {
-    ex.framing = client_framing(ex.response, ex.request.version);
+    // Body stages (body_filter.h) give de-framed bytes: chunked anew.
+    ex.framing = ex.body_filters.empty() ? client_framing(ex.response, ex.request.version)
+                                         : staged_framing(ex.response, ex.request.version);
     // The Connection header is decided now: an HTTP/1.0 de-chunked or an
     // until-close body ends with the connection; so does an answer that came
     // before the request body ended (the rest of it would be taken for the
@@ -341,7 +379,7 @@ void HttpSession::close(Termination term) {
 }
 
 void HttpSession::log_request(const Exchange& ex, Termination term) {
-    if (!worker_.global().log_connections) return;
+    if (!worker_.global().log_connections || (ex.route != nullptr && !ex.route->access_log)) return;
     AccessRecord r;
     r.listener = listener_->config().name;
     r.client = endpoint_.peer.to_string();
@@ -355,8 +393,11 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
     r.route = ex.route != nullptr && !ex.route->name.empty() ? ex.route->name : "-";
     r.time_ms = static_cast<int64_t>(monotonic_ms() - ex.start_ms);
     r.connect_ms = ex.connect_ms;
+    r.conn = ex.connect_ms < 0 ? "-" : ex.reused_connection ? "reused" : "new";
     r.header_ms = ex.header_ms;
     r.term = to_string(term);
+    r.reason = ex.reason;
+    r.request_id = ex.request_id.view();
     if (h2_) r.protocol = "h2";
     if (client_.ssl != nullptr) {
         r.tls_version = tls_version_name(client_.ssl);
@@ -385,9 +426,13 @@ void HttpSession::end_request(Termination term) {
 void HttpSession::finish_request(Termination term) {
     end_request(term);
     evbuffer* in = bufferevent_get_input(client_.bev.get());
-    if (close_after_ || draining_ || (client_eof_ && evbuffer_get_length(in) == 0)) return flush_and_close();
+    const bool soft = soft_drain_grace_ms_ != 0;  // the answer said keep-alive: do not race the next request
+    if (close_after_ || (draining_ && !soft) || (client_eof_ && evbuffer_get_length(in) == 0)) return flush_and_close();
     phase_ = Phase::kIdle;
-    wait_idle();
+    if (soft)
+        arm(Timer::kKeepAlive, soft_drain_grace_ms_);
+    else
+        wait_idle();
     // A pipelined request already waiting raises no new read event.
     if (evbuffer_get_length(in) > 0) event_active(resume_.get(), EV_TIMEOUT, 0);
 }

@@ -85,6 +85,12 @@ public:
     void abort() { close(Termination::kDrain); }
     // Drain began: an idle connection closes now, a busy one after its response.
     void drain();
+    // A planned handover: as drain(), but an idle connection (or one whose
+    // response went out as keep-alive before) is given `grace_ms` to send
+    // its next request, which is answered with Connection: close; closing it
+    // at once would race a request the client may be sending right then.
+    // (HTTP/2: a graceful GOAWAY, as drain().)
+    void drain_softly(uint32_t grace_ms);
 
     // Set by L7Worker; used to erase the session in O(1).
     std::list<std::unique_ptr<HttpSession>>::iterator self;
@@ -108,6 +114,7 @@ private:
     void send_response_head(Exchange& ex) override;
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
                        Termination term, bool close) override;
+    void respond_stored(const LocalAnswer& answer) override;
     void respond_error(int status, Termination term) override;
     void response_done(Termination term) override;
     void abort(Termination term) override { close(term); }
@@ -125,6 +132,11 @@ private:
     void start_h2();
     void h2_exchange_ended(const Exchange& ex, Termination term) override;
     void h2_close(Termination term) override { close(term); }
+
+    // Ends the exchange with an answer of lbd's: `write(close)` puts it on
+    // the client's output and returns its size.
+    template <typename Write>
+    void send_answer(int status, Termination term, bool close, Write&& write);
 
     // Endings (http_session.cc).
     void flush_and_close();
@@ -172,6 +184,7 @@ private:
     bool client_eof_ = false;
     bool close_after_ = false;  // close the client connection after this response
     bool draining_ = false;
+    uint32_t soft_drain_grace_ms_ = 0;  // drain_softly(): the idle grace; 0 otherwise
     EventPtr timer_;
     EventPtr resume_;  // runs the next pipelined request from the loop
     Timer timer_kind_ = Timer::kNone;

@@ -3,10 +3,14 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include "core/admin/admin_http.h"
 #include "core/base/log.h"
 #include "core/tier/tcp_listener.h"
+#include "l7/cache_metrics.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 
@@ -22,8 +26,17 @@ std::vector<std::unique_ptr<L7Worker>> make_workers(const std::vector<Worker*>& 
 
 }  // namespace
 
+// Two threads: a bcrypt check at cost 10-12 takes 60-250 ms, so two
+// answer ~10-30 logins a second with the rest queued (bounded; past it
+// 503), while leaving the CPUs to the workers. Successes are cached.
+constexpr size_t kPasswordThreads = 2;
+constexpr size_t kPasswordQueue = 1024;
+
 L7Tier::L7Tier(const std::vector<Worker*>& workers, const GlobalConfig& global)
-    : ListenerTier(ListenerMode::kHttp, make_workers(workers, global)) {}
+    : ListenerTier(ListenerMode::kHttp, make_workers(workers, global)),
+      password_pool_(std::make_unique<ThreadPool>(kPasswordThreads, kPasswordQueue, "lbd-passwords")) {
+    for (auto& worker : this->workers()) worker->set_password_pool(password_pool_.get());
+}
 
 L7Tier::~L7Tier() = default;
 
@@ -36,6 +49,32 @@ std::shared_ptr<HttpListener> L7Tier::make_listener(L7Worker& worker, const Runt
                                                     const ListenerConfig& config, HttpListenerStats& stats,
                                                     UniqueFd fd) {
     return std::make_shared<HttpListener>(worker, runtime, tls, config, stats, std::move(fd));
+}
+
+size_t L7Tier::close_idle_connections(const std::shared_ptr<Server>& server) {
+    // Each worker closes its own (its idle pool is touched only on its
+    // thread); the answer waits for them, so `lbctl server drain` can say
+    // how many.
+    struct Tally {
+        std::mutex mu;
+        std::condition_variable cv;
+        size_t done = 0;
+        size_t closed = 0;
+    };
+    auto tally = std::make_shared<Tally>();
+    for (auto& state : workers()) {
+        L7Worker* w = state.get();
+        w->worker().post([w, server, tally] {
+            const size_t n = w->upstreams().close_idle(server.get());
+            std::lock_guard<std::mutex> lock(tally->mu);
+            tally->closed += n;
+            ++tally->done;
+            tally->cv.notify_one();
+        });
+    }
+    std::unique_lock<std::mutex> lock(tally->mu);
+    tally->cv.wait_for(lock, std::chrono::seconds(1), [&] { return tally->done == workers().size(); });
+    return tally->closed;
 }
 
 void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {
@@ -52,6 +91,12 @@ void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {
         if (lc.tls.enabled) {
             (*info->mutable_ended())["tls_handshake_failed"] = s->tls_handshake_failures.load(std::memory_order_relaxed);
             (*info->mutable_ended())["tls_handshake_timeout"] = s->tls_handshake_timeouts.load(std::memory_order_relaxed);
+        }
+        // Connections of an accept_proxy listener closed before any request.
+        if (lc.accept_proxy.enabled) {
+            (*info->mutable_ended())["proxy_untrusted"] = s->proxy_untrusted.load(std::memory_order_relaxed);
+            (*info->mutable_ended())["proxy_header_invalid"] = s->proxy_header_invalid.load(std::memory_order_relaxed);
+            (*info->mutable_ended())["proxy_header_timeout"] = s->proxy_header_timeout.load(std::memory_order_relaxed);
         }
     });
 }
@@ -87,6 +132,7 @@ void L7Tier::write_metrics(std::string& out) const {
                           {{"listener", name}, {"term", to_string(static_cast<Termination>(i))}},
                           double(s->ended[i].load()));
     write_tls_metrics(out);
+    write_proxy_metrics(out);
     metric_header(out, "lbd_http_request_duration_seconds", "histogram",
                   "From a request's head phase to its response's last byte.");
     for (const auto& [name, s] : listeners)
@@ -105,6 +151,43 @@ void L7Tier::write_metrics(std::string& out) const {
         for (size_t i = 0; i < static_cast<size_t>(H2Limit::kCount); ++i)
             metric_sample(out, "lbd_http2_limits_total", {{"listener", name}, {"cause", to_string(static_cast<H2Limit>(i))}},
                           double(s->h2_limits[i].load()));
+    write_compression_metrics(out);
+    write_cache_metrics(current()->caches, out);
+}
+
+void L7Tier::write_compression_metrics(std::string& out) const {
+    std::vector<std::pair<std::string, const compression::CompressionStats*>> listeners;
+    for_each_listener([&](const ListenerConfig& lc, const HttpListenerStats& s) {
+        const bool any_route = std::any_of(lc.http.routes.begin(), lc.http.routes.end(),
+                                           [](const HttpRouteConfig& r) { return r.compression.has_value(); });
+        if (lc.http.compression || any_route) listeners.emplace_back(lc.name, &s.compression);
+    });
+    if (listeners.empty()) return;
+    static const char* const kAlgorithms[] = {"br", "gzip"};  // HttpCompressionAlgorithm order
+    const auto per_algorithm = [&](const char* name, const char* help, auto member) {
+        metric_header(out, name, "counter", help);
+        for (const auto& [listener, s] : listeners)
+            for (size_t a = 0; a < compression::kAlgorithms; ++a)
+                metric_sample(out, name, {{"listener", listener}, {"algorithm", kAlgorithms[a]}},
+                              double((s->*member)[a].load()));
+    };
+    per_algorithm("lbd_http_compressed_responses_total", "Responses compressed, by algorithm.",
+                  &compression::CompressionStats::responses);
+    per_algorithm("lbd_http_compression_bytes_in_total", "Body bytes given to the encoders, by algorithm.",
+                  &compression::CompressionStats::bytes_in);
+    per_algorithm("lbd_http_compression_bytes_out_total", "Compressed bytes the encoders made, by algorithm.",
+                  &compression::CompressionStats::bytes_out);
+    metric_header(out, "lbd_http_compression_skipped_total", "counter",
+                  "Responses of compressing routes sent as they were, by cause.");
+    for (const auto& [listener, s] : listeners)
+        for (size_t c = 0; c < static_cast<size_t>(compression::SkipCause::kCount); ++c)
+            metric_sample(out, "lbd_http_compression_skipped_total",
+                          {{"listener", listener}, {"cause", to_string(static_cast<compression::SkipCause>(c))}},
+                          double(s->skipped[c].load()));
+    metric_header(out, "lbd_http_compression_lowered_total", "counter",
+                  "Responses compressed at level 1 because the CPU governor was near max_cpu_percent.");
+    for (const auto& [listener, s] : listeners)
+        metric_sample(out, "lbd_http_compression_lowered_total", {{"listener", listener}}, double(s->lowered.load()));
 }
 
 void L7Tier::write_rate_limit_metrics(std::string& out) const {
@@ -122,6 +205,25 @@ void L7Tier::write_rate_limit_metrics(std::string& out) const {
     for (const auto& [listener, zone] : zones)
         metric_sample(out, "lbd_http_rate_limit_keys", {{"listener", listener}, {"zone", zone->config().name}},
                       double(zone->size()));
+}
+
+void L7Tier::write_proxy_metrics(std::string& out) const {
+    std::vector<std::pair<std::string, const HttpListenerStats*>> listeners;
+    for_each_listener([&](const ListenerConfig& lc, const HttpListenerStats& s) {
+        if (lc.accept_proxy.enabled) listeners.emplace_back(lc.name, &s);
+    });
+    if (listeners.empty()) return;
+    metric_header(out, "lbd_http_proxy_header_failures_total", "counter",
+                  "accept_proxy connections closed before a request (reason=untrusted: source not in "
+                  "trusted_sources; invalid: malformed or cut-off header; timeout).");
+    for (const auto& [name, s] : listeners) {
+        metric_sample(out, "lbd_http_proxy_header_failures_total", {{"listener", name}, {"reason", "untrusted"}},
+                      double(s->proxy_untrusted.load()));
+        metric_sample(out, "lbd_http_proxy_header_failures_total", {{"listener", name}, {"reason", "invalid"}},
+                      double(s->proxy_header_invalid.load()));
+        metric_sample(out, "lbd_http_proxy_header_failures_total", {{"listener", name}, {"reason", "timeout"}},
+                      double(s->proxy_header_timeout.load()));
+    }
 }
 
 void L7Tier::write_tls_metrics(std::string& out) const {

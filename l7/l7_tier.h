@@ -26,6 +26,7 @@ public:
 
     // Adds the HTTP listeners to `lbctl stats` (ended = by termination).
     void fill_stats(::lbd::v1::StatsReply& reply) const override;
+    size_t close_idle_connections(const std::shared_ptr<Server>& server) override;
     // Prometheus text for the HTTP listeners.
     void write_metrics(std::string& out) const override;
 
@@ -42,6 +43,13 @@ private:
     }
     void write_rate_limit_metrics(std::string& out) const;
     void write_tls_metrics(std::string& out) const;
+    void write_compression_metrics(std::string& out) const;
+    void write_proxy_metrics(std::string& out) const;
+
+    // Password hashing for basic_auth (l7/basic_auth.h), off the loops. A
+    // member of this class, so destroyed (threads joined, queued jobs
+    // dropped) before the base's workers: a job never posts to a freed one.
+    std::unique_ptr<ThreadPool> password_pool_;
 };
 
 }  // namespace lbd::l7

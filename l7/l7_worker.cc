@@ -6,7 +6,7 @@
 namespace lbd::l7 {
 
 L7Worker::L7Worker(Worker& worker, const GlobalConfig& global)
-    : worker_(worker), global_(global), parked_(worker.base(), *this), revivals_(worker.base()) {
+    : worker_(worker), global_(global), parked_(worker.base(), *this), proxy_waits_(*this), revivals_(worker.base()) {
     reaper_ = make_event(worker_.base(), -1, 0, &L7Worker::on_reap, this);
 }
 
@@ -15,6 +15,7 @@ L7Worker::~L7Worker() {
     ended_.clear();
     sessions_.clear();
     parked_.close_all();
+    proxy_waits_.close_all();
     listeners_.clear();
 }
 
@@ -72,11 +73,23 @@ void L7Worker::stop_accepting() {
     // drain() may end a session (erasing it from the list): step first.
     for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->drain();
     parked_.close_all();
+    proxy_waits_.close_all();
     upstreams_.clear();
+}
+
+void L7Worker::hand_over(const std::vector<std::string>& addresses) {
+    for (auto& listener : listeners_) listener->drop_syns_to(addresses);
+    handing_over_ = !addresses.empty();
+    if (!handing_over_) return;
+    // drain_softly() may end a session (erasing it from the list): step first.
+    for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->drain_softly(kHandoverIdleGraceMs);
+    parked_.expire_within(kHandoverIdleGraceMs);
+    // Server connections stay: the sessions still being answered use them.
 }
 
 void L7Worker::abort_all() {
     parked_.close_all();
+    proxy_waits_.close_all();
     while (!sessions_.empty()) sessions_.front()->abort();
 }
 

@@ -13,9 +13,11 @@
 #include "core/health/passive_health.h"
 #include "core/balance/pool.h"
 #include "core/tier/runtime.h"
+#include "core/loop/thread_pool.h"
 #include "core/loop/worker.h"
 #include "l7/http1.h"
 #include "l7/parked_client.h"
+#include "l7/proxy_header_wait.h"
 #include "l7/upstream.h"
 
 namespace lbd::l7 {
@@ -55,6 +57,9 @@ public:
     // then lets read (HttpSession::read_waiting).
     ParkedClients& parked() { return parked_; }
     HttpSession* resume_session(ParkedClient client);
+    // Connections of accept_proxy listeners waiting for their PROXY header
+    // (proxy_header_wait.h); each starts a session once it has it.
+    ProxyHeaderWaits& proxy_waits() { return proxy_waits_; }
     // The session has ended; it is freed from the loop, after the callback
     // that ended it has returned.
     void session_ended(HttpSession* session);
@@ -63,18 +68,34 @@ public:
     // after `ms` (core/health/passive_health.h).
     void schedule_revive(std::shared_ptr<Server> server, uint32_t ms) { revivals_.schedule(std::move(server), ms); }
 
+    // The tier's threads for password hashing (l7/basic_auth.h), shared by
+    // every worker; set once by the tier before the loops run.
+    ThreadPool& password_pool() { return *password_pool_; }
+    void set_password_pool(ThreadPool* pool) { password_pool_ = pool; }
+
     // Shutdown: close the listening sockets and idle client connections;
     // busy ones close after their response.
     void stop_accepting();
     // Shutdown deadline: end every session.
     void abort_all();
+    // Planned HA handover (Tier::hand_over): new connections to `addresses`
+    // are dropped, the listeners still accept what the kernel took; every
+    // session ends after its response in progress, idle ones after
+    // kHandoverIdleGraceMs (a client sending its next request meanwhile gets
+    // it answered with Connection: close, rather than a close racing it).
+    // Empty: sessions started from now on keep their connection again.
+    void hand_over(const std::vector<std::string>& addresses);
+    bool handing_over() const { return handing_over_; }
+    static constexpr uint32_t kHandoverIdleGraceMs = 250;
 
 private:
     static void on_reap(evutil_socket_t, short, void* arg);
 
     Worker& worker_;
+    ThreadPool* password_pool_ = nullptr;
     GlobalConfig global_;
     bool draining_ = false;
+    bool handing_over_ = false;
     struct PickerEntry {
         RuntimePtr runtime;
         std::unique_ptr<ServerPicker> picker;
@@ -84,6 +105,7 @@ private:
     std::list<std::unique_ptr<HttpSession>> sessions_;
     std::vector<std::unique_ptr<HttpSession>> ended_;
     ParkedClients parked_;
+    ProxyHeaderWaits proxy_waits_;
     EventPtr reaper_;
     HttpRequestHead request_head_;
     HttpResponseHead response_head_;

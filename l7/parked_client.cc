@@ -66,6 +66,10 @@ void ParkedClients::close(Entry& entry) {
     entries_.erase(entry.self);
 }
 
+void ParkedClients::expire_within(uint32_t ms) {
+    for (Entry& entry : entries_) arm_timer(&entry.ev, ms);
+}
+
 void ParkedClients::close_all() {
     while (!entries_.empty()) close(entries_.front());
 }

@@ -69,6 +69,9 @@ public:
     ParkedClient& park(ParkedClient client, uint32_t keep_alive_ms);
     // Shutdown: close every parked connection (nothing is in flight on them).
     void close_all();
+    // A planned handover: every parked connection closes if no request
+    // comes within `ms` (one that comes resumes a session, as always).
+    void expire_within(uint32_t ms);
     size_t size() const { return entries_.size(); }
 
 private:

@@ -14,6 +14,8 @@ const char* to_string(Termination t) {
         case Termination::kNoServer: return "no_server";
         case Termination::kConnectFailed: return "connect_failed";
         case Termination::kLocalError: return "local_error";
+        case Termination::kAccessDenied: return "acl_denied";
+        case Termination::kAuthFailed: return "auth_failed";
         case Termination::kServerTimeout: return "server_timeout";
         case Termination::kBadResponse: return "bad_response";
         case Termination::kServerAbort: return "server_abort";

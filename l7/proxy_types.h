@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/base/histogram.h"
+#include "l7/compression/compression_stats.h"
 
 namespace lbd::l7 {
 
@@ -29,6 +30,8 @@ enum class Termination : uint8_t {
     kTunnel,         // an upgraded connection (101) ended
     kDrain,          // still open when the shutdown deadline passed
     kLocalError,     // lbd out of descriptors, memory or local ports for the connect: 503
+    kAccessDenied,   // refused by an access rule: 403 (Exchange::reason names the list)
+    kAuthFailed,     // basic auth: no or wrong credentials (401), or too many failures (429)
     kCount
 };
 
@@ -75,6 +78,14 @@ struct HttpListenerStats {
     std::atomic<uint64_t> h2_connections{0};
     std::atomic<uint64_t> h2_streams{0};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(H2Limit::kCount)> h2_limits{};
+    // Response compression (l7/compress_filter.h).
+    compression::CompressionStats compression;
+    // accept_proxy listeners: connections closed before their session
+    // (l7/proxy_header_wait.h): from a source not trusted, with a malformed
+    // or cut-off PROXY header, or none within header_timeout_ms.
+    std::atomic<uint64_t> proxy_untrusted{0};
+    std::atomic<uint64_t> proxy_header_invalid{0};
+    std::atomic<uint64_t> proxy_header_timeout{0};
 };
 
 }  // namespace lbd::l7

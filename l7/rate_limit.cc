@@ -28,9 +28,17 @@ std::optional<SocketAddress> parse_ip(std::string_view text) {
     return SocketAddress::parse(with_port);
 }
 
-// The client behind trusted proxies: X-Forwarded-For read from the right,
-// trusted hops skipped. An element that is no address ends the walk (it was
-// written by someone untrusted), as does the left end of the list.
+std::string address_key(const SocketAddress& address, uint32_t ipv6_prefix_length) {
+    std::string bytes(address.unmapped().ip_bytes());
+    if (bytes.size() == 16 && ipv6_prefix_length < 128) {
+        for (size_t bit = ipv6_prefix_length; bit < 128; ++bit)
+            bytes[bit / 8] = static_cast<char>(bytes[bit / 8] & ~(0x80 >> (bit % 8)));
+    }
+    return bytes;
+}
+
+}  // namespace
+
 SocketAddress client_address(const HttpForwardedConfig& forwarded, const RequestInfo& request,
                              const SocketAddress& peer) {
     if (forwarded.trusted_proxies.empty() || !is_trusted(forwarded, peer)) return peer;
@@ -50,17 +58,6 @@ SocketAddress client_address(const HttpForwardedConfig& forwarded, const Request
     }
     return client;
 }
-
-std::string address_key(const SocketAddress& address, uint32_t ipv6_prefix_length) {
-    std::string bytes(address.unmapped().ip_bytes());
-    if (bytes.size() == 16 && ipv6_prefix_length < 128) {
-        for (size_t bit = ipv6_prefix_length; bit < 128; ++bit)
-            bytes[bit / 8] = static_cast<char>(bytes[bit / 8] & ~(0x80 >> (bit % 8)));
-    }
-    return bytes;
-}
-
-}  // namespace
 
 std::string rate_limit_key(const HttpRateLimitZoneConfig& zone, const HttpForwardedConfig& forwarded,
                            const RequestInfo& request, const SocketAddress& peer) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "l7/filter.h"
+#include "l7/variables.h"
 
 namespace lbd::l7 {
 
@@ -25,7 +26,18 @@ private:
 };
 
 // The answer of `route`'s redirect or fixed response to `request`, which
-// came over `scheme`.
-LocalAnswer route_answer(const HttpRouteConfig& route, const RequestInfo& request, std::string_view scheme);
+// came over `scheme`; `vars` expands a redirect location's variables.
+LocalAnswer route_answer(const HttpRouteConfig& route, const RequestInfo& request, std::string_view scheme,
+                         const VariableSource* vars = nullptr);
+
+// What the variables of templates read for `exchange` (variables.h).
+VariableSource variable_source(Exchange& exchange);
+
+// The timeouts of `exchange`'s requests to a server: its route's (the
+// listener's with the route's overrides, made at load) or the listener's.
+// Every timer of a request reads its value through here.
+inline const HttpTimeoutsConfig& effective_timeouts(const HttpConfig& http, const Exchange& exchange) {
+    return exchange.route != nullptr ? exchange.route->timeouts : http.timeouts;
+}
 
 }  // namespace lbd::l7

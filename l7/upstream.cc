@@ -41,6 +41,14 @@ size_t UpstreamPool::idle_count() const {
     return n;
 }
 
+size_t UpstreamPool::close_idle(const Server* server) {
+    auto it = idle_.find(server);
+    if (it == idle_.end()) return 0;
+    const size_t n = it->second.size();
+    idle_.erase(it);  // frees (closes) them
+    return n;
+}
+
 void UpstreamPool::on_idle_read(bufferevent*, void* arg) {
     auto* conn = static_cast<UpstreamConn*>(arg);
     conn->pool->drop(conn);  // bytes nobody asked for: the connection is unusable

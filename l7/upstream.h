@@ -52,6 +52,8 @@ public:
     // max_idle idle ones already.
     void put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle, uint32_t idle_ms);
     size_t idle_count() const;
+    // Closes the idle connections to `server`; how many.
+    size_t close_idle(const Server* server);
     void clear() { idle_.clear(); }
 
 private:

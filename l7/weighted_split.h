@@ -7,6 +7,13 @@
 // a worker to the first pool, interleaved rather than in runs. State is per
 // worker and per listener (the HttpListener owns it), so no lock is taken.
 //
+// By client (split `by` CLIENT_ADDRESS, HEADER, COOKIE; nginx
+// split_clients): a 64-bit hash of the client's address (or the header's or
+// cookie's value) is mapped onto the weights, so a client lands on the same
+// side on every worker and after a restart, and the clients divide by the
+// weights. A hashed pool with no UP server gives its clients to the others
+// (by request) while it is down.
+//
 // Stickiness across the split: a client whose stickiness cookie names a
 // usable server of one of the split's pools (cookie_sticky.h) goes to that
 // pool whatever the weights, so a canary's clients stay on the canary and
@@ -17,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 #include "core/config/config_http.h"
@@ -37,23 +45,36 @@ public:
     // nor lose credit, so the others keep their relative shares.
     int next(const std::function<bool(size_t)>& eligible);
 
+    // The pool's index for `hash`: the weights laid end to end over the
+    // 64-bit range, as nginx's split_clients does with percentages.
+    size_t by_hash(uint64_t hash) const;
+
 private:
     std::vector<int64_t> weights_;
     std::vector<int64_t> credit_;
+    int64_t total_ = 0;
 };
+
+// The hash `by_hash` takes: FNV-1a 64 finished by a 64-bit mixer, so nearby
+// addresses (127.0.0.1, 127.0.0.2) spread over the whole range.
+uint64_t split_hash(std::string_view key);
 
 // A split route on one listener of one worker: its round robin state and
 // its pools, resolved once (the HttpListener owns it for its Runtime's life).
 struct SplitRoute {
     SplitRoute(const HttpRouteConfig& route, const PoolSet& pools);
+    const HttpRouteConfig& route;
     WeightedSplit split;
     std::vector<Pool*> pools;  // as route.split; checked to exist at load
 };
 
 // Phase 2 for a split route: the sticky pool if the request's cookie names
-// one of its usable servers, else the next pool with an UP server by
+// one of its usable servers, else (split by client) the client's hashed
+// pool if it has an UP server, else the next pool with an UP server by
 // weight, else (none UP) the next by weight, which will answer 503. Null
 // only if a pool vanished (cannot happen: routes are checked at load).
-Pool* choose_split_pool(SplitRoute& route, HttpListener& listener, L7Worker& worker, const RequestInfo& request);
+// `peer`: the client connection's TCP peer.
+Pool* choose_split_pool(SplitRoute& route, HttpListener& listener, L7Worker& worker, const RequestInfo& request,
+                        const SocketAddress& peer);
 
 }  // namespace lbd::l7

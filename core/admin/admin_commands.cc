@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 
 #include "core/base/clock.h"
+#include "core/config/config_check.h"
 
 namespace lbd {
 
@@ -93,7 +93,8 @@ void describe_server(const Server& server, ::lbd::v1::ServerInfo& out) {
     out.set_last_change_unix_ms(server.last_change_ms());
 }
 
-void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::function<void()> servers_changed) {
+void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::function<void()> servers_changed,
+                            CloseIdleFn close_idle) {
     registry.add(AdminRequest::kServers, [current](const AdminRequest& request, AdminResponse& response) {
         PoolSet& pools = current();
         const std::string& only = request.servers().pool();
@@ -105,13 +106,20 @@ void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::
         }
     });
 
-    registry.add(AdminRequest::kSetServerState, [current](const AdminRequest& request, AdminResponse& response) {
+    registry.add(AdminRequest::kSetServerState, [current, close_idle](const AdminRequest& request,
+                                                                     AdminResponse& response) {
         PoolSet& pools = current();
         const auto& args = request.set_server_state();
         std::shared_ptr<Server> server = find_server(pools, args.pool(), args.server(), response);
         if (server == nullptr) return;
-        server->set_admin_state(to_admin_state(args.admin_state()), "set by admin");
+        const AdminState state = to_admin_state(args.admin_state());
+        server->set_admin_state(state, "set by admin");
+        // Nothing will reuse an idle keep-alive connection to a server that
+        // takes no new requests: close them now rather than at their idle
+        // timeout, so the server sees its drain at once.
+        const size_t closed = state == AdminState::kReady ? 0 : close_idle(server);
         describe_server(*server, *response.mutable_server());
+        response.mutable_server()->set_idle_connections_closed(static_cast<uint32_t>(closed));
     });
 
     registry.add(AdminRequest::kSetServerWeight, [current](const AdminRequest& request, AdminResponse& response) {
@@ -137,10 +145,8 @@ void register_pool_commands(AdminRegistry& registry, CurrentPools current, std::
         ServerConfig sc;
         sc.name = args.name();
         auto address = SocketAddress::parse(args.address());
-        // Same rule as the config loader: names appear in logs and metrics labels.
-        bool name_ok = !sc.name.empty() && std::all_of(sc.name.begin(), sc.name.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == ':';
-        });
+        // The config loader's rule (not the locale's isalnum): names appear in logs and metrics labels.
+        const bool name_ok = !sc.name.empty() && config_check::plain_name(sc.name);
         if (!name_ok) {
             admin_error(response, AdminError::INVALID_ARGUMENT,
                         "server name '" + sc.name + "' must be non-empty and use only letters, digits and . _ - :");

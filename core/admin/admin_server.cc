@@ -15,6 +15,7 @@
 
 #include "core/admin/admin_framing.h"
 #include "core/base/log.h"
+#include "core/net/local_errors.h"
 
 namespace lbd {
 
@@ -157,8 +158,12 @@ void AdminServer::on_accept(evutil_socket_t fd, short, void* arg) {
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             // The accept event is level-triggered: without a pause it would
-            // fire again at once and spin until an fd frees up.
-            LOG_WARN("admin socket: accept: %s; pausing 100 ms", strerror(errno));
+            // fire again at once and spin until an fd frees up. Counted as
+            // lbd's own shortage and logged once a second, not per pause.
+            uint64_t unlogged = 0;
+            if (count_local_error(LocalWhere::kAccept, *local_cause(errno), &unlogged))
+                LOG_WARN("admin socket: accept: %s; pausing 100 ms (%llu more not logged)", strerror(errno),
+                         static_cast<unsigned long long>(unlogged));
             self->accept_paused_ = true;
             self->connection_count_changed();
             timeval pause{0, 100 * 1000};

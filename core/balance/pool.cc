@@ -13,8 +13,10 @@ std::shared_ptr<Server> make_server(const PoolConfig& pool, const ServerConfig& 
     // successes; otherwise they start UP and checks take them down.
     HealthState initial =
         pool.health_check.enabled && pool.health_check.start_down ? HealthState::kDown : HealthState::kUp;
-    return std::make_shared<Server>(pool.name, sc.name, sc.address, sc.weight, sc.max_connections, sc.admin_state,
-                                    initial);
+    // A name that did not resolve at load (resolve { optional: true }): no
+    // traffic and no checks until it does (set_server_address).
+    const AdminState admin = sc.unresolved ? AdminState::kMaint : sc.admin_state;
+    return std::make_shared<Server>(pool.name, sc.name, sc.address, sc.weight, sc.max_connections, admin, initial);
 }
 
 const ServerConfig* find_config(const PoolConfig& pool, std::string_view name) {
@@ -29,6 +31,7 @@ const ServerConfig* find_config(const PoolConfig& pool, std::string_view name) {
 void update_kept(Server& server, const ServerConfig& now, const ServerConfig* before) {
     server.set_weight(now.weight);
     server.set_max_connections(now.max_connections);
+    if (now.unresolved) return;  // stays in MAINT until its name resolves
     if (before == nullptr || before->admin_state != now.admin_state)
         server.set_admin_state(now.admin_state, "config reloaded");
 }
@@ -130,6 +133,30 @@ bool Pool::remove_server(std::string_view server_name, std::string* error) {
     publish(std::move(next));
     LOG_INFO("server %s/%.*s removed (admin)", name().c_str(), static_cast<int>(server_name.size()), server_name.data());
     return true;
+}
+
+bool Pool::set_server_address(std::string_view server_name, const SocketAddress& address, std::string* error) {
+    auto list = servers();
+    ServerList next = *list;
+    for (auto& server : next) {
+        if (server->name() != server_name) continue;
+        if (server->address() == address) return true;
+        // A server's address is read by workers without a lock, so it never
+        // changes in place: a new server takes the name, its settings and
+        // states; connections open to the old one finish there.
+        const ServerConfig* sc = find_config(config_, server_name);
+        const bool was_unresolved = sc != nullptr && sc->unresolved && server->address().family() == AF_UNSPEC;
+        const AdminState admin = was_unresolved ? sc->admin_state : server->admin_state();
+        LOG_INFO("server %s/%s: address %s -> %s (%s)", name().c_str(), server->name().c_str(),
+                 was_unresolved ? "unresolved" : server->address().to_string().c_str(), address.to_string().c_str(),
+                 sc != nullptr && !sc->host.empty() ? sc->host.c_str() : "runtime change");
+        server = std::make_shared<Server>(config_.name, server->name(), address, server->weight(),
+                                          server->max_connections(), admin, server->health());
+        publish(std::move(next));
+        return true;
+    }
+    *error = "no server named '" + std::string(server_name) + "' in pool '" + name() + "'";
+    return false;
 }
 
 PoolSet::PoolSet(const Config& config, const PoolSet* previous) {

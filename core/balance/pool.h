@@ -58,6 +58,12 @@ public:
     // (the config file stays the source of truth, as with HAProxy's API).
     bool add_server(const ServerConfig& server, std::string* error);
     bool remove_server(std::string_view name, std::string* error);
+    // Moves a server to another address (its name resolved to a new one,
+    // core/daemon/server_names.h): a new Server object with the same name,
+    // weight, limit, admin and health state replaces it in the list (an
+    // unresolved one comes out of MAINT into its configured admin state).
+    // No-op when the address is already that.
+    bool set_server_address(std::string_view name, const SocketAddress& address, std::string* error);
 
 private:
     void publish(ServerList list);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/net/address.h"
+#include "core/net/dns.h"
 #include "core/config/config_http.h"
 #include "core/base/log.h"
 #include "core/config/server_types.h"
@@ -25,6 +26,15 @@ struct ServerConfig {
     uint32_t weight = 1;
     uint32_t max_connections = 0;  // 0 = unlimited
     AdminState admin_state = AdminState::kReady;
+    // Set when the address was given by name ("name:port"): `address` is
+    // then what the name resolved to at load (config_resolve.h).
+    std::string host;
+    uint16_t host_port = 0;  // the port written after the name
+    uint32_t resolve_interval_ms = 30000;
+    bool resolve_optional = false;
+    // Optional, and the name did not resolve at load: the server starts in
+    // MAINT, with no address, until it does.
+    bool unresolved = false;
 };
 
 // An HTTP health check's request and what a healthy answer looks like.
@@ -170,6 +180,9 @@ struct GlobalConfig {
     HaConfig ha;
     std::string user;   // empty = the user lbd was started as
     std::string group;  // empty = the user's primary group
+    std::vector<CacheZoneConfig> cache_zones;
+    DnsSettings resolvers;  // for server names (global.resolvers)
+    std::vector<AclListConfig> acl_lists;  // by the http module (l7/config/config_access.cc)
 };
 
 struct Config {

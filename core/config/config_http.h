@@ -3,16 +3,56 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/config/status_ranges.h"
 #include "core/net/address.h"
+#include "core/net/prefix_set.h"
 
 namespace lbd {
 
+// A value with variables ($host, $request_id ...) or regex groups ($1..$9),
+// split into parts at load (l7/config/http_template.h) so that a request only
+// concatenates. No parts: the value is plain text, used as written.
+enum class HttpVariable : uint8_t {
+    kRemoteAddr,
+    kRemotePort,
+    kHost,
+    kScheme,
+    kRequestUri,
+    kUri,
+    kArgs,
+    kRequestId,
+};
+
+struct HttpTemplatePart {
+    enum class Kind : uint8_t { kText, kCapture, kVariable };
+    Kind kind = Kind::kText;
+    uint8_t capture = 0;  // kCapture: 1..9
+    HttpVariable variable = HttpVariable::kHost;
+    std::string text;  // kText
+};
+
+struct HttpTemplate {
+    std::vector<HttpTemplatePart> parts;
+    bool dynamic() const { return !parts.empty(); }
+    bool uses(HttpVariable v) const {
+        for (const HttpTemplatePart& p : parts)
+            if (p.kind == HttpTemplatePart::Kind::kVariable && p.variable == v) return true;
+        return false;
+    }
+};
+
 struct HttpHeaderValue {
+    HttpHeaderValue() = default;
+    HttpHeaderValue(std::string name, std::string value) : name(std::move(name)), value(std::move(value)) {}
     std::string name;
     std::string value;
+    HttpTemplate value_template;  // set when `value` holds variables (header actions only)
 };
 
 // Changes to a message's header section, applied in this order: remove, set, add.
@@ -36,15 +76,30 @@ struct HttpHeaderMatch {
     std::string value;  // empty = present
 };
 
+// A compiled PCRE2 pattern (l7/config/route_regex.h); opaque here so the core
+// does not depend on PCRE2.
+struct RouteRegex;
+
 struct HttpRouteMatch {
     std::vector<HttpHostPattern> hosts;  // empty = any
     std::string path_exact;              // one of these two, or neither
     std::string path_prefix;
     std::vector<std::string> methods;  // empty = any
     std::vector<HttpHeaderMatch> headers;
+    std::shared_ptr<const RouteRegex> path_regex;  // null = none; shared by copies of the config
+    std::shared_ptr<const RouteRegex> host_regex;
 };
 
 enum class HttpRouteAction : uint8_t { kPool, kRedirect, kRespond, kSplit };
+
+// What places a split's new clients (config.proto SplitBy).
+enum class HttpSplitBy : uint8_t { kRequest, kClientAddress, kHeader, kCookie };
+
+// A response rewrite's prefix (or domain) replacement.
+struct HttpRewrite {
+    std::string from;
+    std::string to;
+};
 
 // One pool of a weighted split (config.proto WeightedPools).
 struct HttpWeightedPool {
@@ -54,7 +109,8 @@ struct HttpWeightedPool {
 
 struct HttpRedirect {
     uint16_t status = 302;
-    std::string location;  // set: sent as is
+    std::string location;  // set: sent as is, or expanded from location_template
+    HttpTemplate location_template;
     std::string scheme;    // "" = keep
     std::string host;      // "" = keep
     uint16_t port = 0;     // 0 = the scheme's default
@@ -66,6 +122,84 @@ struct HttpFixedResponse {
     std::string content_type = "text/plain; charset=utf-8";
 };
 
+enum class HttpCompressionAlgorithm : uint8_t { kBrotli, kGzip };
+
+// Response compression (lbd.v1.Compression), defaults filled in.
+struct HttpCompressionConfig {
+    std::vector<HttpCompressionAlgorithm> algorithms;  // server preference, first wins a tie
+    uint32_t gzip_level = 6;
+    uint32_t brotli_level = 4;
+    std::vector<std::string> types;  // lower case, no parameters; "text/*" for a top-level type
+    uint32_t min_length = 256;
+    StatusRanges statuses;
+    uint32_t max_cpu_percent = 0;  // 0 = no governor
+    uint32_t cpu_window_ms = 1000;
+};
+
+// A freshness lifetime for responses without their own (RouteCache.valid).
+struct HttpCacheValid {
+    std::vector<uint16_t> statuses;  // never empty once checked (200 301 302 by default)
+    uint32_t ttl_ms = 0;
+};
+
+// How a route uses a cache zone (lbd.v1.RouteCache; l7/cache_policy.h).
+struct HttpRouteCache {
+    std::string zone;  // empty: the route does not cache
+    std::vector<std::string> key_headers;  // lower case
+    std::string key_cookie;
+    std::vector<HttpCacheValid> valid;
+    std::vector<std::string> bypass_headers;  // lower case
+    std::vector<std::string> bypass_cookies;
+    bool store_set_cookie = false;
+    bool status_headers = true;
+    bool enabled() const { return !zone.empty(); }
+};
+
+// One response cache zone (lbd.v1.CacheZone; core/state/cache_store.h).
+struct CacheZoneConfig {
+    std::string name;
+    uint64_t max_bytes = 64ull << 20;
+    uint64_t max_object_bytes = 1ull << 20;
+    bool operator==(const CacheZoneConfig&) const = default;
+};
+
+// One named prefix list (lbd.v1.AclList), read and built by the loader;
+// the running copy that lbctl changes is core/state/acl_lists.h.
+struct AclListConfig {
+    std::string name;
+    std::string file;  // "" = prefixes only
+    std::shared_ptr<const PrefixSet> prefixes;
+};
+
+// An allow/deny rule (lbd.v1.AccessRule); `list` is an acl_lists name or "all".
+struct HttpAccessRule {
+    bool allow = false;
+    std::string list;
+};
+
+struct HttpAccessConfig {
+    std::vector<HttpAccessRule> rules;  // first match wins; none: allowed
+};
+
+// lbd.v1.BasicAuth, the htpasswd file read and its hashes checked by the loader.
+struct HttpBasicAuthConfig {
+    std::string realm;
+    std::string htpasswd_file;
+    std::vector<std::pair<std::string, std::string>> users;  // user, crypt(3) hash
+    bool forward_authorization = false;
+    uint32_t cache_ms = 60000;
+    uint32_t max_failures = 10;
+};
+
+struct HttpTimeoutsConfig {
+    uint32_t client_header_ms = 10000;
+    uint32_t client_keep_alive_ms = 60000;
+    uint32_t server_connect_ms = 0;  // 0 = the pool's connect_timeout_ms
+    uint32_t server_response_ms = 60000;
+    uint32_t body_idle_ms = 60000;
+    uint32_t server_idle_ms = 15000;
+};
+
 struct HttpRouteConfig {
     std::string name;  // may be empty
     HttpRouteMatch match;
@@ -74,11 +208,30 @@ struct HttpRouteConfig {
     HttpRedirect redirect;
     HttpFixedResponse respond;
     std::vector<HttpWeightedPool> split;  // kSplit; some weight > 0
+    HttpSplitBy split_by = HttpSplitBy::kRequest;
+    std::string split_key;  // kHeader: lower-case header name; kCookie: cookie name
     bool strip_path_prefix = false;
     std::string replace_path_prefix;  // "" = none (unless strip)
+    HttpTemplate rewrite_path;        // dynamic() = the whole path replaced
     HttpHeaderActions request_headers;
     HttpHeaderActions response_headers;
     std::vector<std::string> rate_limits;  // zone names, after the listener's
+    std::optional<HttpCompressionConfig> compression;  // replaces the listener's
+    bool compression_off = false;  // BREACH: never compress this route
+    HttpRouteCache cache;
+    std::optional<HttpAccessConfig> access;  // replaces the listener's
+    std::optional<HttpBasicAuthConfig> basic_auth;
+    // The listener's timeouts with this route's overrides applied (loader).
+    HttpTimeoutsConfig timeouts;
+    bool access_log = true;
+    std::vector<HttpRewrite> cookie_domain;  // from: lower case, no leading dot
+    std::vector<HttpRewrite> cookie_path;
+    std::vector<HttpRewrite> redirect_rewrite;
+    bool redirect_rewrite_default = false;
+    bool rewrites_response() const {
+        return !cookie_domain.empty() || !cookie_path.empty() || !redirect_rewrite.empty() ||
+               redirect_rewrite_default;
+    }
 };
 
 struct HttpForwardedConfig {
@@ -92,14 +245,6 @@ struct HttpForwardedConfig {
     bool via = false;
 };
 
-struct HttpTimeoutsConfig {
-    uint32_t client_header_ms = 10000;
-    uint32_t client_keep_alive_ms = 60000;
-    uint32_t server_connect_ms = 0;  // 0 = the pool's connect_timeout_ms
-    uint32_t server_response_ms = 60000;
-    uint32_t body_idle_ms = 60000;
-    uint32_t server_idle_ms = 15000;
-};
 
 struct HttpLimitsConfig {
     uint32_t max_header_bytes = 32 * 1024;
@@ -156,6 +301,11 @@ struct HttpConfig {
     std::vector<HttpRateLimitZoneConfig> rate_limit_zones;
     std::vector<std::string> rate_limits;  // zones every request counts against
     Http2Config http2;
+    std::optional<HttpCompressionConfig> compression;  // absent: no compression
+    std::optional<HttpAccessConfig> access;  // unset = everyone
+    // Request ids (config.proto RequestId): sent upstream when `request_id_header` is set.
+    std::string request_id_header;  // "" = not sent
+    bool request_id_keep_trusted = false;
 
     // The configured page for `status`, or null.
     const HttpErrorPage* error_page(int status) const {

@@ -26,7 +26,9 @@ bool is_managed_header(const std::string& lower_name) {
 }  // namespace
 
 HttpHeaderValue check_header_value(const pb::HeaderValue& msg, Loc at, const char* what, Errors& errors) {
-    HttpHeaderValue out{msg.name(), msg.value()};
+    HttpHeaderValue out;
+    out.name = msg.name();
+    out.value = msg.value();
     if (!is_token(msg.name()))
         errors.add(at, std::string(what) + ": bad header name " + quote(msg.name()));
     else if (is_managed_header(lower(msg.name())))

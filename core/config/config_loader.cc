@@ -10,6 +10,7 @@
 //
 // All errors are collected, not just the first, and listed in text order.
 #include "core/config/config_loader.h"
+#include "core/config/config_resolve.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -94,6 +95,8 @@ GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& error
     out.log_connections = msg.has_log_connections() ? msg.log_connections() : out.log_connections;
     out.user = msg.user();
     out.group = msg.group();
+    if (msg.has_resolvers())
+        out.resolvers = check_resolvers(msg.resolvers(), node.child(F::kResolversFieldNumber), errors);
     if (msg.has_admin()) {
         const pb::Admin& admin = msg.admin();
         Node admin_node = node.child(F::kAdminFieldNumber);
@@ -115,6 +118,13 @@ GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& error
     for (const ConfigModule& module : config_modules())
         if (module.global) module.global(msg, node, out, errors);
     return out;
+}
+
+// ":443" -> "0.0.0.0:443"; anything else as written.
+std::string any_ipv4(const std::string& bind) {
+    const bool port_only = bind.size() > 1 && bind.front() == ':' &&
+                           std::all_of(bind.begin() + 1, bind.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return port_only ? "0.0.0.0" + bind : bind;
 }
 
 AcceptProxyConfig check_accept_proxy(const pb::AcceptProxy& msg, const Node& node, Errors& errors) {
@@ -143,7 +153,10 @@ ListenerConfig check_listener(const pb::Listener& msg, const Node& node, int ind
 
     if (msg.bind().empty())
         errors.add(node.self(), what + " has no bind address");
-    else if (auto bind = parse_address(msg.bind(), node.at(F::kBindFieldNumber), errors))
+    // ":443" (HAProxy's `bind :443`, nginx's `listen 443`): every IPv4
+    // address. IPv6 sockets are IPv6-only (tcp_socket.cc: no v4-mapped
+    // peers to unmap everywhere), so "[::]:443" is a listener of its own.
+    else if (auto bind = parse_address(any_ipv4(msg.bind()), node.at(F::kBindFieldNumber), errors))
         out.bind = *bind;
     out.bind_line = node.at(F::kBindFieldNumber).line;
     out.bind_column = node.at(F::kBindFieldNumber).column;
@@ -170,9 +183,7 @@ ListenerConfig check_listener(const pb::Listener& msg, const Node& node, int ind
         errors.add(node.at(F::kTlsFieldNumber), what + ": tls needs mode: MODE_HTTP (a TCP listener passes bytes "
                                                        "through unchanged; terminate TLS on an HTTP listener)");
 
-    if (msg.has_accept_proxy() && http)
-        errors.add(node.at(F::kAcceptProxyFieldNumber), what + ": accept_proxy is not supported on HTTP listeners yet");
-    else if (msg.has_accept_proxy())
+    if (msg.has_accept_proxy())
         out.accept_proxy = check_accept_proxy(msg.accept_proxy(), node.child(F::kAcceptProxyFieldNumber), errors);
     out.max_connections = msg.max_connections();
     out.idle_timeout_ms = or_default(msg.idle_timeout_ms(), out.idle_timeout_ms);
@@ -195,6 +206,8 @@ ServerConfig check_server(const pb::Server& msg, const Node& node, int index, co
     const Loc address_at = node.at(F::kAddressFieldNumber);
     if (msg.address().empty()) {
         errors.add(node.self(), what + " has no address");
+    } else if (check_server_name(msg, node, out, errors)) {
+        // "name:port": resolved once the whole file is checked (config_resolve.h).
     } else if (auto address = parse_address(msg.address(), address_at, errors)) {
         if (address->port() == 0) errors.add(address_at, what + ": port 0 is not allowed in a server address");
         out.address = *address;
@@ -311,6 +324,8 @@ Config check_config(const pb::Config& msg, const Node& root, Errors& errors) {
     for (const ConfigModule& module : config_modules())
         if (module.whole) module.whole(msg, root, out, errors);
     check_owned_fields_have_modules(msg, root, errors);
+    // Last, and only for a file otherwise sound: it waits for nameservers.
+    if (errors.empty()) resolve_server_names(out, root, errors);
     return out;
 }
 

@@ -35,6 +35,12 @@ void check_owned_fields_have_modules(const pb::Config& msg, const Node& root, Er
     using C = pb::Config;
     if (msg.global().has_ha())
         refuse_unowned("Global.ha", root.child(C::kGlobalFieldNumber).at(pb::Global::kHaFieldNumber), errors);
+    if (msg.global().cache_zones_size() > 0)
+        refuse_unowned("Global.cache_zones",
+                       root.child(C::kGlobalFieldNumber).at(pb::Global::kCacheZonesFieldNumber), errors);
+    if (msg.global().acl_lists_size() != 0)
+        refuse_unowned("Global.acl_lists", root.child(C::kGlobalFieldNumber).at(pb::Global::kAclListsFieldNumber),
+                       errors);
     for (int i = 0; i < msg.listeners_size(); ++i) {
         const Node node = root.child(C::kListenersFieldNumber, i);
         if (msg.listeners(i).has_http()) refuse_unowned("Listener.http", node.at(pb::Listener::kHttpFieldNumber), errors);

@@ -4,6 +4,8 @@
 
 #include <csignal>
 
+#include "core/admin/admin_cache.h"
+#include "core/admin/acl_commands.h"
 #include "core/admin/admin_commands.h"
 #include "core/admin/metrics.h"
 #include "core/base/log.h"
@@ -41,6 +43,8 @@ int Daemon::run() {
     }
     health_ = std::make_unique<HealthChecker>(control_.get(), current_->pools);
     health_->start();
+    names_ = std::make_unique<ServerNames>(control_.get(), [this] { health_->sync(); });
+    names_->watch(current_->config, current_->pools);
     for (auto& w : workers_) w->start();
 
     sigterm_ = make_event(control_.get(), SIGTERM, EV_SIGNAL | EV_PERSIST, &Daemon::on_stop_signal, this);
@@ -63,6 +67,7 @@ int Daemon::run() {
     admin_.reset();
     pair_.reset();
     tiers_.clear();
+    names_.reset();
     health_.reset();
     workers_.clear();
     LOG_INFO("lbd stopped");
@@ -96,6 +101,9 @@ bool Daemon::start_pair(std::string* error) {
     if (!ha.enabled) return true;
     pair_ = parts_.make_pair(control_.get(), ha, [this]() -> PoolSet& { return current_->pools; });
     pair_->watch(current_->pools);
+    pair_->set_hand_over([this](std::shared_ptr<const std::vector<std::string>> addresses) {
+        for (auto& tier : tiers_) tier->hand_over(addresses);
+    });
     return pair_->start(error);
 }
 
@@ -114,7 +122,14 @@ void Daemon::register_pair_commands() {
 
 bool Daemon::start_admin(std::string* error) {
     register_pool_commands(
-        admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); });
+        admin_registry_, [this]() -> PoolSet& { return current_->pools; }, [this] { health_->sync(); },
+        [this](const std::shared_ptr<Server>& server) {
+            size_t closed = 0;
+            for (const auto& tier : tiers_) closed += tier->close_idle_connections(server);
+            return closed;
+        });
+    register_cache_commands(admin_registry_, [this]() -> const CacheZones& { return current_->caches; }, {});
+    register_acl_commands(admin_registry_, [this]() -> AclLists& { return current_->acl_lists; });
     // lbctl stats: each tier's listeners, in tier order (TCP, then HTTP).
     admin_registry_.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {
         for (const auto& tier : tiers_) tier->fill_stats(*response.mutable_stats());

@@ -30,6 +30,7 @@
 #include "core/admin/admin_server.h"
 #include "core/config/config.h"
 #include "core/daemon/pair_member.h"
+#include "core/daemon/server_names.h"
 #include "core/health/health_checker.h"
 #include "core/loop/event.h"
 #include "core/loop/worker.h"
@@ -84,6 +85,7 @@ private:
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::unique_ptr<Tier>> tiers_;
     std::unique_ptr<HealthChecker> health_;
+    std::unique_ptr<ServerNames> names_;  // re-resolution of server names
     std::unique_ptr<PairMember> pair_;
     AdminRegistry admin_registry_;
     std::unique_ptr<AdminServer> admin_;

@@ -71,6 +71,8 @@ void Daemon::reload(::lbd::v1::ReloadReply& reply) {
     health_ = std::make_unique<HealthChecker>(control_.get(), next->pools);
     health_->start();
     current_ = std::move(next);
+    // Names are watched in the new pools (resolved again at this load).
+    names_->watch(current_->config, current_->pools);
     set_log_level(current_->config.global.log_level);
     ++reloads_applied_;
     reply.set_applied(true);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/admin/admin_registry.h"
 #include "core/balance/pool.h"
@@ -31,6 +32,12 @@ public:
     // Shutdown begins: the virtual IPs leave first, so the peer takes new
     // clients while this node drains.
     virtual void begin_shutdown() = 0;
+    // What a planned handover asks of every tier (Tier::hand_over): stop
+    // taking connections to `addresses` (raw IP bytes) without refusing
+    // them and end the open ones cleanly; empty: back to normal. The daemon
+    // sets it before start(); the member calls it on the control thread.
+    using HandOverFn = std::function<void(std::shared_ptr<const std::vector<std::string>> addresses)>;
+    virtual void set_hand_over(HandOverFn hand_over) = 0;
 };
 
 // Builds the pair member on the control loop; `pools` gives the running

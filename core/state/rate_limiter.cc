@@ -71,6 +71,16 @@ RateDecision RateLimitZone::check(std::string_view key, uint64_t now_us) {
     return {};
 }
 
+RateDecision RateLimitZone::peek(std::string_view key, uint64_t now_us) {
+    Shard& shard = shard_for(key);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.index.find(key);
+    if (it == shard.index.end()) return {};
+    const uint64_t tat = std::max(it->second->tat_us, now_us);
+    if (tat - now_us > tolerance_us_) return {false, tat - now_us - tolerance_us_};
+    return {};
+}
+
 size_t RateLimitZone::size() const {
     size_t n = 0;
     for (const auto& shard : shards_) {
@@ -80,9 +90,25 @@ size_t RateLimitZone::size() const {
     return n;
 }
 
+std::string basic_auth_zone_name(const HttpRouteConfig& route, size_t index) {
+    return "basic_auth:" + (route.name.empty() ? "#" + std::to_string(index + 1) : route.name);
+}
+
+HttpRateLimitZoneConfig basic_auth_zone(const HttpRouteConfig& route, size_t index) {
+    HttpRateLimitZoneConfig zone;
+    zone.name = basic_auth_zone_name(route, index);
+    zone.requests = std::max<uint32_t>(1, route.basic_auth->max_failures);
+    zone.period_ms = 60000;
+    zone.burst = zone.requests - 1;
+    return zone;
+}
+
 RateLimitZones::RateLimitZones(const Config& config, const RateLimitZones* previous) {
     for (const ListenerConfig& listener : config.listeners) {
-        for (const HttpRateLimitZoneConfig& zone : listener.http.rate_limit_zones) {
+        std::vector<HttpRateLimitZoneConfig> zones = listener.http.rate_limit_zones;
+        for (size_t i = 0; i < listener.http.routes.size(); ++i)
+            if (listener.http.routes[i].basic_auth) zones.push_back(basic_auth_zone(listener.http.routes[i], i));
+        for (const HttpRateLimitZoneConfig& zone : zones) {
             std::shared_ptr<RateLimitZone> kept;
             if (previous != nullptr)
                 for (const auto& [name, old] : previous->zones_)

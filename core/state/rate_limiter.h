@@ -47,6 +47,10 @@ public:
     // Counts one request of `key` at `now_us` (CLOCK_MONOTONIC microseconds).
     // Any thread.
     RateDecision check(std::string_view key, uint64_t now_us);
+    // Whether one more of `key` would conform now, without counting it (the
+    // basic-auth failure limit counts failures only, and asks before
+    // hashing). Any thread.
+    RateDecision peek(std::string_view key, uint64_t now_us);
 
     size_t size() const;
     uint64_t allowed() const { return allowed_.load(std::memory_order_relaxed); }
@@ -64,7 +68,15 @@ private:
     std::atomic<uint64_t> refused_{0};
 };
 
-// Every zone of one configuration, by listener and zone name. A reload hands
+// The zone counting a basic_auth route's wrong passwords per client
+// (l7/basic_auth.h): "basic_auth:NAME", or "basic_auth:#N" for an unnamed
+// route (N from 1). About `max_failures` a minute: that many at once, then
+// one more every 60 s / max_failures.
+std::string basic_auth_zone_name(const HttpRouteConfig& route, size_t index);
+HttpRateLimitZoneConfig basic_auth_zone(const HttpRouteConfig& route, size_t index);
+
+// Every zone of one configuration, by listener and zone name (the
+// configured zones, then one per basic_auth route). A reload hands
 // over a zone whose settings did not change, counters and all (a reload must
 // not be a way around a limit); a changed zone starts empty.
 class RateLimitZones {

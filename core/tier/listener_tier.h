@@ -8,7 +8,7 @@
 // Parameters:
 //   WorkerState  the tier's state on one worker: worker(), add_listener(),
 //                find_listener(name), replace_listeners(next, global),
-//                stop_accepting(), abort_all()
+//                stop_accepting(), abort_all(), hand_over(addresses)
 //   Listener     one listening socket on one worker: release_fd(), start()
 //   Stats        a listener's counters (accepted, active atomics at least),
 //                shared by its listeners on every worker and kept across reloads
@@ -105,6 +105,13 @@ public:
         for (auto& state : workers_) {
             WorkerState* w = state.get();
             w->worker().post([w] { w->abort_all(); });
+        }
+    }
+
+    void hand_over(std::shared_ptr<const std::vector<std::string>> addresses) final {
+        for (auto& state : workers_) {
+            WorkerState* w = state.get();
+            w->worker().post([w, addresses] { w->hand_over(*addresses); });
         }
     }
 

@@ -12,6 +12,7 @@
 #include "core/config/config_loader.h"
 #include "core/net/local_errors.h"
 #include "core/base/log.h"
+#include "core/net/syn_filter.h"
 #include "core/net/tcp_socket.h"
 
 namespace lbd {
@@ -103,6 +104,13 @@ void TcpListener::stop() {
     accept_event_.reset();
     resume_timer_.reset();
     fd_.reset();
+}
+
+void TcpListener::drop_syns_to(const std::vector<std::string>& addresses) {
+    std::string error;
+    if (fd_ && !set_syn_drop_filter(fd_.get(), addresses, &error))
+        LOG_ERROR("listener %s: cannot %s the handover's SYN filter: %s", config_.name.c_str(),
+                  addresses.empty() ? "remove" : "attach", error.c_str());
 }
 
 UniqueFd TcpListener::release_fd() {

@@ -77,6 +77,10 @@ public:
     UniqueFd release_fd();
     // A connection of this listener ended: there may be room to accept again.
     void connection_closed();
+    // Planned HA handover (core/net/syn_filter.h): new connections to
+    // `addresses` (raw IP bytes) are dropped unanswered, everything else is
+    // accepted as before; empty: the filter goes. Failures are logged.
+    void drop_syns_to(const std::vector<std::string>& addresses);
 
 private:
     static void on_acceptable(evutil_socket_t fd, short what, void* arg);

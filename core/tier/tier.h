@@ -19,12 +19,15 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config/config.h"
 #include "core/tier/runtime.h"
 #include "lbd/v1/admin.pb.h"
 
 namespace lbd {
+
+class Server;
 
 class Tier {
 public:
@@ -51,9 +54,24 @@ public:
     virtual void stop_accepting() = 0;
     // Any thread: end every connection now (the drain deadline).
     virtual void abort_all() = 0;
+    // Any thread: a planned HA handover of `addresses` (raw IP bytes, the
+    // virtual IPs) to the peer (core/daemon/pair_member.h). Every listening
+    // socket drops new connections to them unanswered (their clients retry
+    // and reach the peer once it holds the address) and still accepts what
+    // the kernel already took; open connections end cleanly: HTTP after the
+    // response in progress (Connection: close), idle keep-alive ones after a
+    // short grace. Empty `addresses`: listeners take connections again.
+    virtual void hand_over(std::shared_ptr<const std::vector<std::string>> addresses) = 0;
 
     // Control thread.
     virtual uint64_t active_connections() const = 0;
+    // Control thread: closes the idle keep-alive connections the workers hold
+    // to `server` (it was drained or put in MAINT: nothing will reuse them)
+    // and returns how many. Waits for the workers (at most about a second).
+    virtual size_t close_idle_connections(const std::shared_ptr<Server>& server) {
+        (void)server;
+        return 0;  // a tier without idle server connections
+    }
     // `lbctl status`: fills `out` for `listener` (one of this tier's mode).
     virtual void describe(const ListenerConfig& listener, ::lbd::v1::ListenerInfo& out) const = 0;
     // `lbctl stats`: one entry per listener of this tier.

@@ -91,6 +91,7 @@ HttpRouteMatch check_match(const pb::RouteMatch& msg, const Node& node, Errors& 
         if (!is_field_value(h.value())) errors.add(at, "header match: bad value for " + quote(h.name()));
         out.headers.push_back({lower(h.name()), h.value()});
     }
+    check_match_regex(msg, node, out, errors);
     return out;
 }
 
@@ -143,7 +144,7 @@ HttpFixedResponse check_respond(const pb::FixedResponse& msg, const Node& node, 
 }
 
 HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, NameSet& names, const NameSet& pools,
-                            Errors& errors) {
+                            const HttpTimeoutsConfig& timeouts, Errors& errors) {
     using F = pb::Route;
     HttpRouteConfig out;
     out.name = msg.name();
@@ -186,6 +187,19 @@ HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, N
     out.request_headers = check_header_actions(msg.request_headers(), node.child(F::kRequestHeadersFieldNumber), errors);
     out.response_headers =
         check_header_actions(msg.response_headers(), node.child(F::kResponseHeadersFieldNumber), errors);
+    if (msg.has_compression())
+        out.compression = check_compression(msg.compression(), node.child(F::kCompressionFieldNumber), errors);
+    out.compression_off = msg.compression_off();
+    if (out.compression_off && msg.has_compression())
+        errors.add(node.at(F::kCompressionOffFieldNumber), what + ": compression_off and compression are both set");
+    if (msg.has_cache())
+        out.cache = check_route_cache(msg.cache(), node.child(F::kCacheFieldNumber),
+                                      out.action == HttpRouteAction::kPool || out.action == HttpRouteAction::kSplit,
+                                      errors);
+    if (msg.has_access()) out.access = check_access(msg.access(), node.child(F::kAccessFieldNumber), errors);
+    if (msg.has_basic_auth())
+        out.basic_auth = check_basic_auth(msg.basic_auth(), node.child(F::kBasicAuthFieldNumber), what, errors);
+    check_route_extras(msg, node, what, timeouts, out, errors);
     return out;
 }
 
@@ -302,16 +316,22 @@ HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pool
     using F = pb::Http;
     HttpConfig out;
     NameSet route_names;
+    out.timeouts = check_timeouts(msg.timeouts());
     for (int i = 0; i < msg.routes_size(); ++i)
-        out.routes.push_back(
-            check_route(msg.routes(i), node.child(F::kRoutesFieldNumber, i), i, route_names, pools, errors));
+        out.routes.push_back(check_route(msg.routes(i), node.child(F::kRoutesFieldNumber, i), i, route_names, pools,
+                                         out.timeouts, errors));
     out.forwarded = check_forwarded(msg.forwarded(), node.child(F::kForwardedFieldNumber), errors);
     out.hide_server_headers = msg.hide_server_headers();
     out.request_headers = check_header_actions(msg.request_headers(), node.child(F::kRequestHeadersFieldNumber), errors);
     out.response_headers =
         check_header_actions(msg.response_headers(), node.child(F::kResponseHeadersFieldNumber), errors);
-    out.timeouts = check_timeouts(msg.timeouts());
+    check_header_templates(out.request_headers, node.child(F::kRequestHeadersFieldNumber), errors);
+    check_header_templates(out.response_headers, node.child(F::kResponseHeadersFieldNumber),
+                           errors);
+    check_request_id(msg, node, out, errors);
     out.limits = check_limits(msg.limits(), node.child(F::kLimitsFieldNumber), errors);
+    if (msg.has_compression())
+        out.compression = check_compression(msg.compression(), node.child(F::kCompressionFieldNumber), errors);
     out.error_pages = check_error_pages(msg, node, errors);
     out.rate_limit_zones = check_rate_limit_zones(msg, node, errors);
     out.rate_limits =
@@ -320,6 +340,7 @@ HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pool
         out.routes[i].rate_limits =
             check_rate_limit_names(msg.routes(i).rate_limits(), node.child(F::kRoutesFieldNumber, i),
                                    pb::Route::kRateLimitsFieldNumber, out.rate_limit_zones, errors);
+    if (msg.has_access()) out.access = check_access(msg.access(), node.child(F::kAccessFieldNumber), errors);
     switch (msg.log_format()) {
         case pb::HTTP_LOG_FORMAT_TEXT: out.log_format = HttpLogFormat::kText; break;
         case pb::HTTP_LOG_FORMAT_JSON: out.log_format = HttpLogFormat::kJson; break;

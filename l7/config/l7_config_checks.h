@@ -14,6 +14,17 @@ namespace lbd::config_check {
 // A listener's http block (config_http.cc); `pools` are the pool names.
 HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pools, Errors& errors);
 
+// A route's regexes (config_http_route.cc): compiled into `out`.
+void check_match_regex(const pb::RouteMatch& msg, const Node& node, HttpRouteMatch& out, Errors& errors);
+// What a route adds beyond match and action (config_http_route.cc): rewrite_path, redirect and header
+// templates, timeouts over `listener_timeouts`, access_log, response rewrites, split placement.
+void check_route_extras(const pb::Route& msg, const Node& node, const std::string& what,
+                        const HttpTimeoutsConfig& listener_timeouts, HttpRouteConfig& out, Errors& errors);
+// Variables in the values of header actions (config_http_route.cc).
+void check_header_templates(HttpHeaderActions& actions, const Node& node, Errors& errors);
+// http.request_id (config_http_route.cc).
+void check_request_id(const pb::Http& msg, const Node& node, HttpConfig& out, Errors& errors);
+
 // A listener's http.rate_limit_zones (config_rate_limit.cc).
 std::vector<HttpRateLimitZoneConfig> check_rate_limit_zones(const pb::Http& msg, const Node& node, Errors& errors);
 // Zone names in field `field` of `node` (listener- or route-wide): each must
@@ -21,6 +32,25 @@ std::vector<HttpRateLimitZoneConfig> check_rate_limit_zones(const pb::Http& msg,
 std::vector<std::string> check_rate_limit_names(const google::protobuf::RepeatedPtrField<std::string>& names,
                                                 const Node& node, int field,
                                                 const std::vector<HttpRateLimitZoneConfig>& zones, Errors& errors);
+
+// A listener's or a route's compression block (config_compression.cc).
+HttpCompressionConfig check_compression(const pb::Compression& msg, const Node& node, Errors& errors);
+// The response cache (config_cache.cc): global.cache_zones; a route's cache
+// block (`forwards`: the route has a pool or a split); and every route's
+// zone name against the zones.
+std::vector<CacheZoneConfig> check_cache_zones(const pb::Global& msg, const Node& node, Errors& errors);
+HttpRouteCache check_route_cache(const pb::RouteCache& msg, const Node& node, bool forwards, Errors& errors);
+void check_route_cache_zones(const Config& config, const Node& root, Errors& errors);
+// Access control and authentication (config_access.cc): global.acl_lists
+// (each list's prefixes and file read and built), a listener's or route's
+// access rules, a route's basic_auth (its htpasswd file read, weak hashes
+// refused); check_access_lists_known checks every rule's list name once
+// the lists are known.
+void check_acl_lists(const pb::Global& msg, const Node& node, GlobalConfig& out, Errors& errors);
+std::optional<HttpAccessConfig> check_access(const pb::AccessControl& msg, const Node& node, Errors& errors);
+std::optional<HttpBasicAuthConfig> check_basic_auth(const pb::BasicAuth& msg, const Node& node,
+                                                    const std::string& what, Errors& errors);
+void check_access_lists_known(const pb::Config& msg, const Node& root, const Config& config, Errors& errors);
 
 // A pool's stickiness.cookie (config_cookie.cc).
 CookieStickinessConfig check_cookie(const pb::CookieStickiness& msg, const Node& node, Errors& errors);

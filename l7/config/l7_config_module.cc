@@ -31,15 +31,23 @@ void check_pool_sections(const pb::Pool& msg, const Node& node, const std::strin
     if (msg.has_tls()) out.tls = check_pool_tls(msg.tls(), node.child(F::kTlsFieldNumber), what, errors);
 }
 
-void check_across_sections(const pb::Config&, const Node& root, const Config& config, Errors& errors) {
+void check_across_sections(const pb::Config& msg, const Node& root, const Config& config, Errors& errors) {
     check_cookie_pools_are_http(config, root, errors);
+    check_access_lists_known(msg, root, config, errors);
     check_tls_pools_unused_by_tcp(config, root, errors);
+    check_route_cache_zones(config, root, errors);
+}
+
+void check_global_sections(const pb::Global& msg, const Node& node, GlobalConfig& out, Errors& errors) {
+    out.cache_zones = check_cache_zones(msg, node, errors);
+    check_acl_lists(msg, node, out, errors);
 }
 
 const bool registered = register_config_module({
     .name = "http",
-    .owns = {"Listener.http", "Listener.tls", "Pool.tls", "Stickiness.cookie"},
-    .global = {},
+    .owns = {"Listener.http", "Listener.tls", "Pool.tls", "Stickiness.cookie", "Global.cache_zones",
+             "Global.acl_lists"},
+    .global = &check_global_sections,
     .pool = &check_pool_sections,
     .listener = &check_listener_sections,
     .whole = &check_across_sections,

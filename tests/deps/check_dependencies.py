@@ -38,6 +38,8 @@ SUBLIBS = {
     "l7/tls": [],
     "l7/config": ["l7/tls"],
     "ha/config": [],
+    # compression's encoders and negotiation: core only, driven by l7's filter
+    "l7/compression": [],
 }
 TIERS = ["l4", "l7", "ha"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -68,6 +70,8 @@ def allowed(src, inc):
                 return None
             if inc_top == "core" and sub.startswith("core/"):
                 return allowed_in_core(sub.split("/")[1], inc)
+            if sub == "l7/compression":
+                return f"{sub} is pure (encoders, negotiation): it may not use {folder_of(inc)}"
             return f"{sub} is linked into lbctl and checks config only: it may not use {folder_of(inc)}"
     if top == "core":
         if inc_top != "core":

@@ -39,7 +39,11 @@
 #   has_vip NODE / drop_vip NODE
 #   vip_watch_start / vip_watch_stop / vip_events NODE   every change of the VIP, "EPOCH_MS add|del"
 #   backend_up NAME / backend_down NAME
-#   backend_syn_count NAME       a counter that grows with every connection attempt reaching NAME
+#   backend_syn_count NAME [FROM]  a counter that grows with every connection attempt reaching NAME
+#                                (from node FROM only, where the topology restarts a killed lbd)
+#   PORT_HTTP, http_load ARGS... tests/ha/http_load.py on the client (the backends answer HTTP on
+#                                HTTP_BACKEND_PORT from topo_up on); optional: scenario k is skipped
+#                                where a topology lacks it
 
 TOPO_RUN="lbdt$$"
 TOPO_PREFIX="${TOPO_RUN}-"
@@ -51,7 +55,13 @@ VIP=10.77.0.10
 VIP_PREFIX=24
 PORT_STICKY=80
 PORT_RR=81
+PORT_HTTP=82
 BACKEND_PORT=8080
+HTTP_BACKEND_PORT=8081
+HTTP_LOAD="$(dirname "${BASH_SOURCE[0]}")/http_load.py"
+# Debian's python3 (.ci/install-deps), not a version manager's shim that may take seconds to start.
+HA_PYTHON=/usr/bin/python3
+[[ -x $HA_PYTHON ]] || HA_PYTHON=python3
 CLIENT_SOURCES=()
 for ((i = 101; i <= 150; i++)); do CLIENT_SOURCES+=("10.77.0.$i"); done
 CLIENT_TMP="$TOPO_DIR/client"
@@ -74,6 +84,7 @@ on_node() {
     ip netns exec "$(ns_of "$node")" "$@"
 }
 probe() { ip netns exec "$(ns_of client)" "$PROBE" "$@"; }
+http_load() { ip netns exec "$(ns_of client)" "$HA_PYTHON" "$HTTP_LOAD" "$@"; }
 probe_json() { "$PROBE" json "$@"; }
 lbctl_on() {
     local node=$1
@@ -341,6 +352,8 @@ backend_down() {
 # TCP segments received in the backend's namespace (TcpInSegs, /proc/net/snmp).
 # With its server process gone nothing talks to it but new connections, so
 # the delta counts SYNs: connection attempts.
+# FROM is not needed here: a killed lbd stays dead, so after a kill every
+# attempt comes from the surviving node.
 backend_syn_count() {
     on_node "$1" awk '$1 == "Tcp:" { if (!n) { for (i = 1; i <= NF; i++) if ($i == "InSegs") c = i; n = 1 } else print $c }' \
         /proc/net/snmp
@@ -414,10 +427,17 @@ topo_up() {
             self_ip="${TOPO_IP[$node]}" peer_ip="${TOPO_IP[$(peer_of "$node")]}" vip="$VIP" vip_prefix="$VIP_PREFIX" \
             admin_socket="$dir/admin.sock" notify_fifo="$dir/run/vrrp.fifo" \
             track_file="$dir/run/vrrp.weight" sync_key="$TOPO_DIR/sync.key" backends="$backends" \
-            port_sticky="$PORT_STICKY" port_rr="$PORT_RR" >"$dir/lbd.conf"
+            port_sticky="$PORT_STICKY" port_rr="$PORT_RR" port_http="$PORT_HTTP" \
+            http_backend_port="$HTTP_BACKEND_PORT" >"$dir/lbd.conf"
         render_keepalived "$node" || return 1
     done
     for b in "${BACKENDS[@]}"; do backend_up "$b" || return 1; done
+    # The HTTP backends live as long as the topology (killed with its namespaces).
+    for b in "${BACKENDS[@]}"; do
+        spawn "$TOPO_DIR/$b/http.log" "$TOPO_DIR/$b/http" \
+            ip netns exec "$(ns_of "$b")" "$HA_PYTHON" "$HTTP_LOAD" serve "$b" "$HTTP_BACKEND_PORT" || return 1
+        wait_until 10000 grep -q listening "$TOPO_DIR/$b/http.log" || return 1
+    done
 }
 
 dump_logs() {

@@ -69,6 +69,12 @@ topo_check() {
     for tool in vagrant ssh; do
         command -v "$tool" >/dev/null || { echo "SKIP: '$tool' is not installed"; return 77; }
     done
+    # Given by vagrant/lab.sh, which just brought the lab up: each vagrant
+    # command costs seconds of Ruby start-up, ssh a round trip.
+    if [[ -n ${LBD_VAGRANT_SSH_CONFIG:-} ]]; then
+        cp "$LBD_VAGRANT_SSH_CONFIG" "$TOPO_DIR/ssh_config" || return 1
+        return 0
+    fi
     local states
     states=$(cd "$VAGRANT_DIR" && vagrant status --machine-readable 2>/dev/null | awk -F, '$3 == "state" { print $2 "=" $4 }')
     local vm
@@ -110,12 +116,27 @@ kill_lbd() {
 
 start_keepalived() { on_node "$1" systemctl start keepalived; }
 stop_keepalived() { on_node "$1" systemctl stop keepalived; }
-# Every process of the unit (parent and VRRP child), as a crash would.
-# Not built for the lab yet: the split-brain scenario skips itself.
-partition() { return 1; }
-heal() { return 0; }
+# Split brain (scenario j): with the lxc provider (vagrant/lab.sh) lb-a's
+# and lb-b's lab interfaces are ports of a bridge on this machine, named in
+# LBD_LAB_PARTITION_PORTS; isolated ports reach the client but not each
+# other. VirtualBox and libvirt networks offer no such switch: the scenario
+# skips itself there.
+partition() {
+    [[ -n ${LBD_LAB_PARTITION_PORTS:-} ]] || return 1
+    local p
+    for p in $LBD_LAB_PARTITION_PORTS; do bridge link set dev "$p" isolated on || return 1; done
+}
+heal() {
+    local p
+    for p in ${LBD_LAB_PARTITION_PORTS:-}; do bridge link set dev "$p" isolated off || return 1; done
+}
 # Each VM has its own kernel: keepalived runs in its root namespace there.
-keepalived_own_netns() { [[ $1 == off ]]; }
+# In the lxc lab's containers (LBD_LAB_CONTAINERS=1, set by vagrant/lab.sh)
+# it always runs in the container's own network namespace, with the config
+# lb.sh had lbd render there: "on" is how the lab is, "off" changes nothing
+# (the other scenarios pass either way: they run on the same nodes).
+keepalived_own_netns() { [[ $1 == off || ${LBD_LAB_CONTAINERS:-0} == 1 ]]; }
+# Every process of the unit (parent and VRRP child), as a crash would.
 kill_keepalived() { on_node "$1" systemctl kill --signal=SIGKILL keepalived; }
 keepalived_state() {
     on_node "$1" journalctl -u keepalived -o cat --no-pager -n 500 2>/dev/null |
@@ -129,7 +150,9 @@ keepalived_state() {
 
 link_down() { on_node "$1" ip link set "${VG_IFACE[$1]}" down; }
 link_up() { on_node "$1" ip link set "${VG_IFACE[$1]}" up; }
-has_vip() { on_node "$1" ip -4 -o addr show dev "${VG_IFACE[$1]}" | grep -q " $VIP/"; }
+# Without sudo (reading addresses needs no root): scenarios f and g sample
+# both nodes in a loop, and each sudo costs a PAM session.
+has_vip() { ssh_vm -n "${VG_VM[$1]}" ip -4 -o addr show dev "${VG_IFACE[$1]}" | grep -q " $VIP/"; }
 drop_vip() { on_node "$1" ip addr del "$VIP/$VIP_PREFIX" dev "${VG_IFACE[$1]}" 2>/dev/null || true; }
 
 # `ip monitor` on each node over ssh; the remote shell prints its pid (which
@@ -165,24 +188,47 @@ vip_events() {
 
 backend_up() { on_node client systemctl start "lbd-lab-backend@$1"; }
 backend_down() { on_node client systemctl stop "lbd-lab-backend@$1"; }
+# provision/client.sh counts SYNs per backend; topo_up adds counters per
+# backend and lb node (table lbd_lab_src): lbd.service restarts a killed
+# lbd, whose start-up health checks must not count as the survivor's.
 backend_syn_count() {
-    on_node client nft list counter inet lbd_lab "${1}_syn" | awk '$1 == "packets" { print $2 }'
+    local counter=${1}_syn
+    [[ -n ${2:-} ]] && counter=${1}_syn_from_$2
+    on_node client nft list counter inet "$( [[ -n ${2:-} ]] && echo lbd_lab_src || echo lbd_lab)" "$counter" |
+        awk '$1 == "packets" { print $2 }'
+}
+syn_counters_by_source() {
+    local b n rules="table inet lbd_lab_src {"$'\n'
+    for b in "${BACKENDS[@]}"; do
+        for n in "${LB_NODES[@]}"; do rules+="  counter ${b}_syn_from_$n {}"$'\n'; done
+    done
+    rules+="  chain input {"$'\n'"    type filter hook input priority 0; policy accept;"$'\n'
+    for b in "${BACKENDS[@]}"; do
+        for n in "${LB_NODES[@]}"; do
+            rules+="    ip saddr ${VG_IP[$n]} ip daddr ${VG_IP[$b]} tcp dport 8080 tcp flags & (syn | ack) == syn counter name ${b}_syn_from_$n"$'\n'
+        done
+    done
+    rules+="  }"$'\n'"}"
+    on_node client nft delete table inet lbd_lab_src 2>/dev/null
+    on_node client nft "$rules"
 }
 
 # ------------------------------------------------------------ setup, teardown
 
 topo_up() {
-    (cd "$VAGRANT_DIR" && vagrant ssh-config lb-a lb-b client-backends) >"$TOPO_DIR/ssh_config" || return 1
+    [[ -s $TOPO_DIR/ssh_config ]] ||
+        (cd "$VAGRANT_DIR" && vagrant ssh-config lb-a lb-b client-backends) >"$TOPO_DIR/ssh_config" || return 1
     local n
     for n in "${LB_NODES[@]}" client; do
         VG_IFACE[$n]=$(on_node "$n" ip -o -4 addr show | awk -v ip="${VG_IP[$n]}" '{ split($4, a, "/"); if (a[1] == ip) print $2 }')
         [[ -n ${VG_IFACE[$n]} ]] || { echo "no interface with ${VG_IP[$n]} on ${VG_VM[$n]}" >&2; return 1; }
     done
     for n in "${LB_NODES[@]}"; do
-        on_node "$n" test -x /usr/local/sbin/lbd || { echo "lbd is not installed on ${VG_VM[$n]} (vagrant provision)" >&2; return 1; }
+        on_node "$n" test -x /usr/sbin/lbd || { echo "lbd is not installed on ${VG_VM[$n]} (vagrant provision)" >&2; return 1; }
     done
     on_node client test -x /usr/local/bin/lbd_ha_probe || { echo "lbd_ha_probe missing on client-backends" >&2; return 1; }
     on_node client install -d -m 1777 "$CLIENT_TMP"
+    syn_counters_by_source || { echo "cannot add the per-source SYN counters on client-backends" >&2; return 1; }
     # The scenarios start the pair themselves.
     for n in "${LB_NODES[@]}"; do stop_keepalived "$n"; done
     for n in "${LB_NODES[@]}"; do on_node "$n" systemctl stop lbd; drop_vip "$n"; done
@@ -202,6 +248,7 @@ topo_down() {
     local n
     if [[ -s $TOPO_DIR/ssh_config ]]; then
         vip_watch_stop 2>/dev/null
+        heal 2>/dev/null
         for n in "${LB_NODES[@]}"; do
             [[ -n ${VG_IFACE[$n]:-} ]] && link_up "$n"
             start_lbd "$n"

@@ -118,7 +118,10 @@ std::string masked_text_frame(const std::string& text) {
 
 TEST_CASE("WebSocket: the 101 turns the connection into a tunnel both ways") {
     HttpBackend a("a");
-    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    // The 101's head is rewritten like any response's (hide_server_headers, header actions).
+    RunningLbd lbd(http_config(http_pool("web", {&a}),
+                               "    hide_server_headers: true\n"
+                               "    response_headers { set { name: \"X-Frame-Options\" value: \"DENY\" } }\n"));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
@@ -136,6 +139,9 @@ TEST_CASE("WebSocket: the 101 turns the connection into a tunnel both ways") {
     CHECK(head.rfind("HTTP/1.1 101 ", 0) == 0);
     CHECK(has(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));  // RFC 6455's example
     CHECK(has(head, "Upgrade: websocket\r\n"));
+    CHECK(has(head, "X-Frame-Options: DENY\r\n"));
+    CHECK_FALSE(has(head, "Server:"));
+    CHECK_FALSE(has(head, "X-Powered-By:"));
     for (const std::string text : {"hello", "through lbd"}) {
         REQUIRE(send_all(fd.get(), masked_text_frame(text), kIoTimeoutMs));
         auto echoed = recv_exact(fd.get(), 2 + text.size(), kIoTimeoutMs);

@@ -32,7 +32,12 @@ TEST_CASE("curl through lbd: the backend answers, and both connections are reuse
     CHECK(field(*line, "status") == "200");
     CHECK(field(*line, "server") == "web/a");
     CHECK(field(*line, "connect_ms") == "0");  // reused
+    CHECK(field(*line, "conn") == "reused");
     CHECK(field(*line, "term") == "ok");
+    // The first request connected: "new", though a loopback connect may well take 0 ms too.
+    line = lbd->await_line(http_line_for("/one"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(field(*line, "conn") == "new");
 }
 
 TEST_CASE("an idle server connection is closed after server_idle_ms; the next request connects anew") {

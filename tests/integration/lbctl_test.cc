@@ -591,6 +591,10 @@ TEST_CASE("lbctl server add and remove change the pool at once; removal spares o
     // Refusals: duplicate name, bad address, unknown server.
     CHECK(lbd.ctl({"server", "add", "p", "a", "127.0.0.1:1"}).exit_code == 1);
     CHECK(lbd.ctl({"server", "add", "p", "c", "nowhere"}).exit_code == 1);
+    // The config's name rule: ASCII letters and digits only, whatever the locale.
+    Run bad_name = lbd.ctl({"server", "add", "p", "c\xc3\xa9", "127.0.0.1:1"});
+    CHECK(bad_name.exit_code == 1);
+    CHECK(bad_name.output.find("only letters, digits") != std::string::npos);
     CHECK(lbd.ctl({"server", "remove", "p/zzz"}).exit_code == 1);
     CHECK(lbd.ctl({"servers", "--json"}).exit_code == 0);
 }

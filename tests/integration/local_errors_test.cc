@@ -71,6 +71,8 @@ TEST_CASE("out of descriptors at an L7 connect: 503 term=local_error, the server
     std::optional<HttpReply> warm = request_on(client.get(), get_request("/warm"));
     REQUIRE(warm);
     REQUIRE(warm->status == 200);
+    // The warm-up's server connection (not kept for reuse) must be gone before the limit is set.
+    REQUIRE(await_no_connection_to(lbd->pid(), backend.port(), kIoTimeoutMs));
     rlimit old{};
     REQUIRE(prlimit(lbd->pid(), RLIMIT_NOFILE, nullptr, &old) == 0);
     REQUIRE(set_nofile(lbd->pid(), static_cast<rlim_t>(lowest_free_fd(lbd->pid()))));
@@ -88,6 +90,8 @@ TEST_CASE("out of descriptors at an L7 connect: 503 term=local_error, the server
     REQUIRE(next);
     CHECK(next->status == 200);
     CHECK(metric(admin, "lbd_server_connect_failures_total{pool=\"web\",server=\"b1\"}") == 0);
+    // Two connects reached it (/warm, /second); the one that never left lbd is not counted.
+    CHECK(metric(admin, "lbd_server_connections_total{pool=\"web\",server=\"b1\"}") == 2);
     CHECK(metric(admin, "lbd_local_errors_total{cause=\"EMFILE\",where=\"l7_connect\"}") == 1);
 }
 

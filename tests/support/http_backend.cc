@@ -146,6 +146,12 @@ HttpBackend::HttpBackend(std::string name) : name_(std::move(name)) {
     if (port_ != 0) acceptor_ = std::thread([this] { accept_loop(); });
 }
 
+HttpBackend::HttpBackend(std::string name, const char* ip, uint16_t port) : name_(std::move(name)) {
+    listen_fd_ = listen_tcp_on(ip, port);
+    port_ = listen_fd_ ? local_port(listen_fd_.get()) : 0;
+    if (port_ != 0) acceptor_ = std::thread([this] { accept_loop(); });
+}
+
 HttpBackend::~HttpBackend() { stop(); }
 
 std::vector<std::string> HttpBackend::heads() const {
@@ -153,9 +159,9 @@ std::vector<std::string> HttpBackend::heads() const {
     return heads_;
 }
 
-void HttpBackend::answer(const std::string& path, int status, const std::string& body) {
+void HttpBackend::answer(const std::string& path, int status, const std::string& body, const std::string& headers) {
     std::lock_guard<std::mutex> lock(mu_);
-    canned_[path] = Canned{status, body};
+    canned_[path] = Canned{status, body, headers};
 }
 
 void HttpBackend::forget(const std::string& path) {
@@ -263,8 +269,8 @@ void HttpBackend::serve(int fd) {
             if (it != canned_.end()) canned = it->second;
         }
         if (canned) {
-            std::string response = "HTTP/1.1 " + std::to_string(canned->status) + " Canned\r\nServer: test-backend\r\n"
-                                   "Content-Type: text/plain\r\nContent-Length: " +
+            std::string response = "HTTP/1.1 " + std::to_string(canned->status) + " Canned\r\nServer: test-backend\r\n" +
+                                   canned->headers + "Content-Type: text/plain\r\nContent-Length: " +
                                    std::to_string(canned->body.size()) + "\r\n\r\n" + (head_method ? "" : canned->body);
             if (!send_bytes(fd, response) || close_after) break;
             continue;

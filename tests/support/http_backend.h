@@ -36,6 +36,9 @@ namespace lbd::test {
 class HttpBackend {
 public:
     explicit HttpBackend(std::string name);
+    // On `ip` (any 127.0.0.0/8 address works on Linux loopback) and `port` (0 = any): two backends on
+    // one port and two addresses, for a server name that moves from one address to the other.
+    HttpBackend(std::string name, const char* ip, uint16_t port);
     ~HttpBackend();
     HttpBackend(const HttpBackend&) = delete;
     HttpBackend& operator=(const HttpBackend&) = delete;
@@ -52,8 +55,9 @@ public:
     // Closes the listener and every connection (the port then refuses).
     void stop();
     // From now on, requests for `path` ("*" = every path without its own answer) get
-    // `status` with `body`. forget() returns a path to its built-in answer.
-    void answer(const std::string& path, int status, const std::string& body = "");
+    // `status` with `body` (and `headers`, whole "Name: value\r\n" lines). forget() returns a path to
+    // its built-in answer.
+    void answer(const std::string& path, int status, const std::string& body = "", const std::string& headers = "");
     void forget(const std::string& path);
 
 private:
@@ -72,6 +76,7 @@ private:
     struct Canned {
         int status;
         std::string body;
+        std::string headers;
     };
     std::map<std::string, Canned> canned_;  // under mu_
     std::vector<int> open_fds_;           // under mu_

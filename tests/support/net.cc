@@ -86,10 +86,13 @@ UniqueFd connect_tcp(uint16_t port, int timeout_ms) {
     return fd;
 }
 
-UniqueFd listen_tcp(uint16_t port, int backlog) {
+UniqueFd listen_tcp(uint16_t port, int backlog) { return listen_tcp_on("127.0.0.1", port, backlog); }
+
+UniqueFd listen_tcp_on(const char* ip, uint16_t port, int backlog) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return {};
     sockaddr_in sa = loopback(port);
+    if (::inet_pton(AF_INET, ip, &sa.sin_addr) != 1) return {};
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return {};
     if (::listen(fd.get(), backlog) != 0) return {};
     return fd;

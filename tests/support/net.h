@@ -39,6 +39,8 @@ UniqueFd connect_from(const std::string& source_ip, uint16_t port, int timeout_m
 
 // A listening socket on 127.0.0.1:port (0 = kernel's choice). Empty fd on failure.
 UniqueFd listen_tcp(uint16_t port = 0, int backlog = 128);
+// As listen_tcp, on the IPv4 address `ip` (e.g. "127.0.0.2").
+UniqueFd listen_tcp_on(const char* ip, uint16_t port, int backlog = 128);
 
 // The local / remote port of a connected or bound socket (0 on error).
 uint16_t local_port(int fd);

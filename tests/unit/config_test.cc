@@ -313,6 +313,13 @@ TEST_CASE("listener errors") {
             expect_error(text, "bind:", "bad address '" + std::string(bad) + "': expected host:port or [v6]:port");
         }
     }
+    SUBCASE("bind \":PORT\" is every IPv4 address") {
+        ConfigLoadResult result = load("listeners {\n  name: \"x\"\n  bind: \":8080\"\n  pool: \"p\"\n}\n" +
+                                       config_with().substr(config_with().find("pools {")));
+        INFO(all_errors(result));
+        REQUIRE(result.config.has_value());
+        CHECK(result.config->listeners[0].bind.to_string() == "0.0.0.0:8080");
+    }
     SUBCASE("missing bind") {
         std::string text = "listeners {\n  name: \"x\"\n  pool: \"p\"\n}\n" + config_with();
         expect_error(text, "listeners {", "listener 'x' has no bind address");
@@ -427,8 +434,32 @@ TEST_CASE("server errors") {
         CHECK(result.errors.empty());
     }
     SUBCASE("bad address") {
-        std::string text = config_with("", "  servers { name: \"s2\" address: \"localhost:80\" }\n");
-        expect_error(text, "address: \"localhost", "bad address 'localhost:80': expected host:port or [v6]:port");
+        // Not a host name either ('_'): neither ip:port nor name:port.
+        std::string text = config_with("", "  servers { name: \"s2\" address: \"local_host:80\" }\n");
+        expect_error(text, "address: \"local_host", "bad address 'local_host:80': expected host:port or [v6]:port");
+    }
+    SUBCASE("a name is resolved at load (localhost: /etc/hosts)") {
+        ConfigLoadResult result = load(config_with("", "  servers { name: \"s2\" address: \"localhost:80\" }\n"));
+        INFO(all_errors(result));
+        REQUIRE(result.config.has_value());
+        const ServerConfig& s2 = result.config->pools[0].servers[1];
+        CHECK(s2.host == "localhost");
+        CHECK(s2.address.to_string() == "127.0.0.1:80");
+        CHECK(s2.resolve_interval_ms == 30000);
+        CHECK_FALSE(s2.unresolved);
+    }
+    SUBCASE("resolve on an ip:port address") {
+        std::string text = config_with("", "  servers { name: \"s2\" address: \"127.0.0.1:80\" resolve { optional: true } }\n");
+        expect_error(text, "resolve {", "resolve is only for an address given by name (name:port)");
+    }
+    SUBCASE("resolve interval too short") {
+        std::string text =
+            config_with("", "  servers { name: \"s2\" address: \"localhost:80\" resolve { interval_ms: 10 } }\n");
+        expect_error(text, "interval_ms", "resolve interval_ms 10 is below 100");
+    }
+    SUBCASE("bad nameserver") {
+        std::string text = "global { resolvers { nameservers: \"dns.example\" } }\n" + config_with();
+        expect_error(text, "nameservers", "bad nameserver 'dns.example': expected ip:port, e.g. 10.0.0.53:53");
     }
     SUBCASE("missing address") {
         std::string text = config_with("", "  servers { name: \"s2\" }\n");

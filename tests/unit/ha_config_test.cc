@@ -179,15 +179,15 @@ TEST_CASE("ha vrrp: unicast source and peers") {
                  "ha vrrp unicast_peer '192.168.56.11' is this node's unicast_source");
 }
 
-TEST_CASE("ha vrrp: advert_interval_ms is 100..25500 in steps of 10") {
-    for (const char* ms : {"90", "105", "25510"}) {
+TEST_CASE("ha vrrp: advert_interval_ms is 20..25500 in steps of 10") {
+    for (const char* ms : {"10", "45", "25510"}) {
         CAPTURE(ms);
         expect_error(with("      priority: 150\n", "      priority: 150\n      advert_interval_ms: " + std::string(ms) +
                                                          "\n"),
                      "advert_interval_ms",
-                     "ha vrrp advert_interval_ms " + std::string(ms) + " must be 100..25500 in steps of 10");
+                     "ha vrrp advert_interval_ms " + std::string(ms) + " must be 20..25500 in steps of 10");
     }
-    for (uint32_t ms : {100u, 110u, 25500u})
+    for (uint32_t ms : {20u, 40u, 110u, 25500u})
         CHECK(load_ha(with("priority: 150", "priority: 150 advert_interval_ms: " + std::to_string(ms)))
                   .vrrp.advert_interval_ms == ms);
 }

@@ -242,9 +242,10 @@ TEST_CASE("errors in the http block name their line") {
                                        "\"\n    }\n");
         expect_error(text, "body:", "error page body is longer than 4096 bytes");
     }
-    SUBCASE("accept_proxy on an HTTP listener") {
-        std::string text = http_config("", "  pool: \"p\"\n  accept_proxy {\n  }\n");
-        expect_error(text, "accept_proxy", "listener 'web': accept_proxy is not supported on HTTP listeners yet");
+    SUBCASE("accept_proxy on an HTTP listener: its CIDRs are checked") {
+        std::string text =
+            http_config("", "  pool: \"p\"\n  accept_proxy {\n    trusted_sources: \"10.0.0.0/33\"\n  }\n");
+        expect_error(text, "trusted_sources", "bad CIDR '10.0.0.0/33': expected address/prefix, e.g. 10.0.0.0/8 or ::1/128");
     }
     SUBCASE("keep-alive both ways") {
         std::string text = http_config("    max_idle_per_server: 4\n    server_keep_alive_disabled: true\n");

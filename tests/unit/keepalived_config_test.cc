@@ -95,6 +95,9 @@ TEST_CASE("keepalived config: the lines that make the pair behave") {
     // A healed split brain: the winner announces the VIP again (tests/ha scenario j).
     CHECK(has_line(defs, "vrrp_garp_lower_prio_repeat 5"));
     CHECK(has_line(defs, "vrrp_higher_prio_send_advert true"));
+    // Short adverts stay on time on a saturated host (no false failover).
+    CHECK(has_line(defs, "vrrp_rt_priority 40"));
+    CHECK(has_line(defs, "vrrp_no_swap"));
 
     CHECK(block(conf, "vrrp_track_process lbd") == std::vector<std::string>{"process \"lbd\"", "weight 0"});
     CHECK(block(conf, "track_file lbd_weight") ==
@@ -114,7 +117,7 @@ TEST_CASE("keepalived config: the lines that make the pair behave") {
 
 TEST_CASE("keepalived config: advert_int in seconds with two decimals") {
     HaConfig ha = lab_node_a();
-    for (auto [ms, text] : {std::pair{100u, "0.10"}, {110u, "0.11"}, {1000u, "1.00"}, {1230u, "1.23"},
+    for (auto [ms, text] : {std::pair{20u, "0.02"}, {40u, "0.04"}, {100u, "0.10"}, {110u, "0.11"}, {1000u, "1.00"}, {1230u, "1.23"},
                             {25500u, "25.50"}}) {
         ha.vrrp.advert_interval_ms = ms;
         CHECK(has_line(render_keepalived_config(ha, {}), "advert_int " + std::string(text)));

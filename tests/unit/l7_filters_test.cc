@@ -1,7 +1,9 @@
 // The L7 filters (l7/filter.h) on an Exchange, without sockets: the chain's
-// order and early answer, rate limits, request and response header
+// order, early answer and pause/resume, body stages, rate limits, request and response header
 // rewriting, cookie stickiness on the response.
 #include <doctest/doctest.h>
+
+#include <event2/buffer.h>
 
 #include <memory>
 #include <string>
@@ -76,6 +78,123 @@ TEST_CASE("a chain runs its request filters in order and stops at the first answ
     CHECK(second == 1);
     CHECK(third == 0);
     CHECK_FALSE(FilterChain().on_response_head(exchange).responds());
+}
+
+// A filter that pauses and keeps the exchange's resumer, as a password
+// check on a thread pool does.
+struct Pauser final : RequestFilter {
+    FilterResult on_request_head(Exchange& exchange) override {
+        ++runs;
+        resumer = exchange.resumer();
+        return FilterResult::pause();
+    }
+    int runs = 0;
+    ExchangeResumer resumer;
+};
+
+// What drives the exchange on, as the session does: runs the rest of the chain.
+struct Driver final : ResumeTarget {
+    explicit Driver(const FilterChain& chain) : chain(chain) {}
+    void resume_request(FilterResult result) override {
+        ++resumes;
+        last = result.responds() ? result : chain.on_request_head(*exchange);
+    }
+    const FilterChain& chain;
+    Exchange* exchange = nullptr;
+    int resumes = 0;
+    FilterResult last;
+};
+
+TEST_CASE("a paused chain goes on after the filter that paused, once its resumer is called") {
+    int first = 0, third = 0;
+    FilterChain chain;
+    chain.add(std::make_unique<Probe>(first, 0));
+    auto pauser = std::make_unique<Pauser>();
+    Pauser& paused = *pauser;
+    chain.add(std::move(pauser));
+    chain.add(std::make_unique<Probe>(third, 401));
+    ClientEndpoint endpoint = client_at("192.0.2.1:5000");
+    Driver driver(chain);
+    Exchange exchange(endpoint, 0);
+    exchange.driver = &driver;
+    driver.exchange = &exchange;
+
+    CHECK(chain.on_request_head(exchange).pauses());
+    CHECK(first == 1);
+    CHECK(paused.runs == 1);
+    CHECK(third == 0);  // nothing after the pause runs yet
+
+    paused.resumer(FilterResult::next());
+    CHECK(driver.resumes == 1);
+    CHECK(first == 1);        // the filters before the pause do not run again
+    CHECK(paused.runs == 1);  // nor the one that paused
+    CHECK(third == 1);
+    CHECK(driver.last.answer.status == 401);
+}
+
+TEST_CASE("a resumer called after its exchange ended does nothing") {
+    FilterChain chain;
+    auto pauser = std::make_unique<Pauser>();
+    Pauser& paused = *pauser;
+    chain.add(std::move(pauser));
+    ClientEndpoint endpoint = client_at("192.0.2.1:5000");
+    Driver driver(chain);
+    {
+        Exchange exchange(endpoint, 0);
+        exchange.driver = &driver;
+        driver.exchange = &exchange;
+        CHECK(chain.on_request_head(exchange).pauses());
+    }
+    paused.resumer(FilterResult::next());  // the client went away meanwhile
+    CHECK(driver.resumes == 0);
+}
+
+// A body stage that counts what it saw and whether it was told of an abort.
+struct CountingStage final : ResponseBodyFilter {
+    CountingStage(size_t& seen, bool& aborted) : seen(seen), aborted(aborted) {}
+    bool on_body(evbuffer* in, evbuffer* out, bool) override {
+        seen += evbuffer_get_length(in);
+        evbuffer_remove_buffer(in, out, evbuffer_get_length(in));
+        return true;
+    }
+    void on_abort() override { aborted = true; }
+    size_t& seen;
+    bool& aborted;
+};
+
+TEST_CASE("an exchange whose body did not end tells its body stages, and one that ended does not") {
+    ClientEndpoint endpoint = client_at("192.0.2.1:5000");
+    size_t seen = 0;
+    bool aborted = false;
+    {
+        Exchange exchange(endpoint, 0);
+        exchange.body_filters.push_back(std::make_unique<CountingStage>(seen, aborted));
+    }
+    CHECK(aborted);
+    aborted = false;
+    {
+        Exchange exchange(endpoint, 0);
+        exchange.body_filters.push_back(std::make_unique<CountingStage>(seen, aborted));
+        exchange.response_done = true;
+    }
+    CHECK_FALSE(aborted);
+}
+
+TEST_CASE("a staged body keeps a Content-Length a stage left, else is chunked anew (HTTP/1.1) or sent until close") {
+    ResponseInfo response;
+    response.status = 200;
+    response.framing = BodyFraming::kChunked;
+    CHECK(staged_framing(response, HttpVersion::k11) == ClientFraming::kChunkEncode);
+    CHECK(staged_framing(response, HttpVersion::k10) == ClientFraming::kDechunk);
+    response.framing = BodyFraming::kContentLength;
+    response.headers = {{"Content-Length", "10"}};
+    CHECK(staged_framing(response, HttpVersion::k11) == ClientFraming::kAsIs);
+    response.headers.clear();  // a stage that changes the length removes it
+    CHECK(staged_framing(response, HttpVersion::k11) == ClientFraming::kChunkEncode);
+    response.framing = BodyFraming::kNone;  // HEAD, 204, 304
+    CHECK(staged_framing(response, HttpVersion::k11) == ClientFraming::kNone);
+    CHECK(serialize_response(response, ClientFraming::kChunkEncode, HttpVersion::k11, false)
+              .find("Transfer-Encoding: chunked\r\n") != std::string::npos);
 }
 
 TEST_CASE("the rate-limit filter answers the zone's status with Retry-After once a client is over") {

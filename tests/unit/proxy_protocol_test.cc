@@ -1,5 +1,5 @@
-// Unit tests for the PROXY protocol codec (l4/proxy_protocol.h).
-#include "l4/proxy_protocol.h"
+// Unit tests for the PROXY protocol codec (core/net/proxy_protocol.h).
+#include "core/net/proxy_protocol.h"
 
 #include <doctest/doctest.h>
 
@@ -11,14 +11,14 @@
 namespace {
 
 using lbd::SocketAddress;
-using lbd::l4::encode_proxy_v1;
-using lbd::l4::encode_proxy_v2;
-using lbd::l4::encode_proxy_v2_local;
-using lbd::l4::kProxyV1MaxLength;
-using lbd::l4::kProxyV2MaxLength;
-using lbd::l4::parse_proxy_header;
-using lbd::l4::ProxyParseResult;
-using lbd::l4::ProxyParseStatus;
+using lbd::encode_proxy_v1;
+using lbd::encode_proxy_v2;
+using lbd::encode_proxy_v2_local;
+using lbd::kProxyV1MaxLength;
+using lbd::kProxyV2MaxLength;
+using lbd::parse_proxy_header;
+using lbd::ProxyParseResult;
+using lbd::ProxyParseStatus;
 
 using Bytes = std::vector<uint8_t>;
 

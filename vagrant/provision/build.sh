@@ -4,8 +4,29 @@
 #                     /usr/bin/lbctl, the unit, the lbd user
 #   build.sh client   lbd_ha_probe (/usr/local/bin): the backends and clients of tests/ha/scenarios.sh
 # Safe to run again (vagrant provision): apt-get and the build skip what is done.
+#
+# With the lxc provider (vagrant/lab.sh) the nodes have no route out and
+# nothing is built here: lab.sh puts the package and lbd_ha_probe, built on
+# the host (the same Debian 12), in vagrant/.vagrant/prebuilt/, and the box
+# holds their dependencies, so apt-get installs the package offline.
 set -euo pipefail
 role=${1:?usage: build.sh lb|client}
+export DEBIAN_FRONTEND=noninteractive
+
+prebuilt=/vagrant/vagrant/.vagrant/prebuilt
+if [[ -d $prebuilt ]]; then
+  case $role in
+    lb)
+      deb=$(ls "$prebuilt"/lbd_*.deb)
+      apt-get install -y -qq --no-install-recommends "$deb" >/dev/null
+      echo "build.sh: installed $(basename "$deb") (built on the host): $(/usr/sbin/lbd --version)" ;;
+    client)
+      install -m 0755 "$prebuilt/lbd_ha_probe" /usr/local/bin/lbd_ha_probe
+      echo "build.sh: installed /usr/local/bin/lbd_ha_probe (built on the host)" ;;
+    *) echo "build.sh: role is lb or client" >&2; exit 2 ;;
+  esac
+  exit 0
+fi
 
 # The build section of .ci/install-deps, plus what each role runs. Not the
 # whole of it: the lab needs no nginx, haproxy or chromium.
@@ -16,7 +37,6 @@ case $role in
   client) packages+=(doctest-dev nftables) ;;  # tests/ needs doctest to configure
   *) echo "build.sh: role is lb or client" >&2; exit 2 ;;
 esac
-export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 

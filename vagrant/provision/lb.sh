@@ -31,6 +31,10 @@ ExecStartPre=/bin/mkdir -p /run/lbd
 UNIT
 echo 'DAEMON_ARGS="--vrrp"' >/etc/default/keepalived
 
+# The package's postinst started lbd on the shipped example config (port 80
+# on every address): `lbd -t` would count its listeners as conflicts with
+# the lab's on the VIP. The lab's lbd starts below.
+systemctl stop lbd
 render_lbd_config node_id="$node_id" priority="$priority" iface="$iface" self_ip="$self_ip" peer_ip="$peer_ip" \
   vip="$vip" vip_prefix=24 admin_socket=/run/lbd/admin.sock \
   notify_fifo=/run/lbd/vrrp.fifo track_file=/run/lbd/vrrp.weight sync_key=/etc/lbd/sync.key \

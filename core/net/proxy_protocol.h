@@ -32,7 +32,7 @@
 
 #include "core/net/address.h"
 
-namespace lbd::l4 {
+namespace lbd {
 
 // Longest v1 line including CRLF (section 2.1, "worst case").
 constexpr size_t kProxyV1MaxLength = 107;
@@ -79,4 +79,4 @@ std::string encode_proxy_v2(const SocketAddress& source, const SocketAddress& de
 // A v2 LOCAL header (health checks etc.): command \x0, family UNSPEC, no address block.
 std::string encode_proxy_v2_local();
 
-}  // namespace lbd::l4
+}  // namespace lbd

@@ -9,7 +9,7 @@
 // Both parsers validate whatever has arrived so far, so a header that can no longer become valid
 // is rejected on the byte that breaks it rather than after a timeout (section 2.1: "abort the
 // connection as soon as possible").
-#include "l4/proxy_protocol.h"
+#include "core/net/proxy_protocol.h"
 
 #include <arpa/inet.h>
 
@@ -18,7 +18,7 @@
 #include <cstring>
 #include <string_view>
 
-namespace lbd::l4 {
+namespace lbd {
 namespace {
 
 constexpr std::string_view kV1Prefix = "PROXY ";
@@ -495,4 +495,4 @@ std::string encode_proxy_v2_local() {
     return out;
 }
 
-}  // namespace lbd::l4
+}  // namespace lbd

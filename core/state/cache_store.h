@@ -1,0 +1,139 @@
+// The response cache's memory: zones of stored objects shared by every
+// worker (a hit on any worker for an object any worker stored). HTTP's
+// rules (what may be stored, for how long, which variant) are l7's
+// (l7/cache_policy.h); this file keeps bytes under keys.
+//
+// Thread model: a zone's keys are split into shards, each with its own
+// mutex, hash index and LRU list (as RateLimitZone), so workers contend only
+// when two keys hash to the same shard. Objects are immutable once inserted
+// and handed out as shared_ptr<const CacheObject>: a worker serves a hit
+// with no lock held, and an object replaced or evicted meanwhile lives until
+// its last reader is done.
+//
+// Memory: each shard holds at most max_bytes / shards (heads, bodies and
+// keys counted); inserting past it evicts the least recently used objects
+// of that shard first. The shard count is chosen so that a shard holds at
+// least four objects of max_object_bytes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/config/config.h"
+
+namespace lbd {
+
+// One stored response (or, with `vary` set and no status, the marker under
+// a key whose responses vary: it lists the request headers that pick the
+// variant, each variant being stored under its own key).
+struct CacheObject {
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;  // no hop-by-hop, no Content-Length
+    std::string body;
+    int64_t response_time_s = 0;       // wall clock, when the response came
+    uint64_t initial_age_s = 0;        // RFC 9111 §4.2.3 corrected_initial_age
+    uint64_t lifetime_s = 0;           // freshness_lifetime
+    bool revalidate = false;           // no-cache: ask the server before each use
+    std::vector<std::string> vary;     // lower-case request header names
+    size_t bytes() const;
+    bool is_vary_marker() const { return status == 0; }
+};
+
+using CacheObjectPtr = std::shared_ptr<const CacheObject>;
+
+struct CacheZoneCounters {
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
+    std::atomic<uint64_t> stores{0};
+    std::atomic<uint64_t> evictions{0};
+    std::atomic<uint64_t> purged{0};
+    std::atomic<uint64_t> too_large{0};  // passed through, over max_object_bytes
+    std::atomic<uint64_t> collapsed{0};  // misses that waited for another request's fill
+};
+
+// What a miss does about other requests fetching the same key (collapsing).
+enum class FillRole : uint8_t {
+    kFill,  // none under way: this request fetches it and must end_fill() once
+    kWait,  // another request fetches it: `wake` runs when that fill ends
+    kPass,  // the key was found uncacheable a moment ago (Varnish's hit-for-miss): just go to the server
+};
+
+class CacheZone {
+public:
+    explicit CacheZone(CacheZoneConfig config);
+    ~CacheZone();
+    CacheZone(const CacheZone&) = delete;
+    CacheZone& operator=(const CacheZone&) = delete;
+
+    const CacheZoneConfig& config() const { return config_; }
+
+    // The object under `key`, made most recently used; null if none. Any thread.
+    CacheObjectPtr find(std::string_view key);
+    // Stores `object` under `key` (replacing what was there), evicting the
+    // shard's least recently used objects to stay under its bound. False
+    // (nothing stored) when the object is larger than max_object_bytes.
+    // Any thread.
+    bool insert(std::string_view key, CacheObjectPtr object);
+    // Removes `target`: an exact key (with its variants), or, when it starts
+    // with '/', every key whose path and query are `target` whatever the
+    // scheme and host. `prefix`: every key (or path) that starts with it.
+    // Returns how many objects went. Any thread; takes every shard's lock
+    // in turn.
+    size_t purge(std::string_view target, bool prefix);
+
+    // Request collapsing: concurrent misses on one key make one request to
+    // the server. The first miss fills (kFill); later ones wait (kWait) and
+    // their `wake` runs, on the thread that ends the fill and with no lock
+    // held, once end_fill() is called; they then look the key up again.
+    // Any thread.
+    FillRole join_fill(std::string_view key, uint64_t now_ms, std::function<void()> wake);
+    // Ends the fill of `key`: the object was stored (or the fill failed:
+    // the waiters look up, miss, and go to the server themselves), or,
+    // `uncacheable`, the response may not be stored: the waiters go to the
+    // server at once and misses on `key` do not wait for kHitForMissMs.
+    void end_fill(std::string_view key, bool uncacheable, uint64_t now_ms);
+    static constexpr uint64_t kHitForMissMs = 10000;
+
+    size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+    size_t objects() const { return objects_.load(std::memory_order_relaxed); }
+    CacheZoneCounters& counters() { return counters_; }
+    const CacheZoneCounters& counters() const { return counters_; }
+
+private:
+    struct Shard;
+    Shard& shard_for(std::string_view key);
+
+    const CacheZoneConfig config_;
+    std::vector<std::unique_ptr<Shard>> shards_;
+    std::atomic<size_t> bytes_{0};
+    std::atomic<size_t> objects_{0};
+    CacheZoneCounters counters_;
+};
+
+// Every zone of one configuration. A reload hands over a zone whose
+// settings did not change, objects and counters included.
+class CacheZones {
+public:
+    CacheZones(const Config& config, const CacheZones* previous);
+    // The zone, or null. The pointer lives as long as this set.
+    CacheZone* find(std::string_view name) const;
+    const std::vector<std::shared_ptr<CacheZone>>& all() const { return zones_; }
+
+private:
+    std::vector<std::shared_ptr<CacheZone>> zones_;
+};
+
+// Where a key's path starts: after "scheme://host" (the default key's
+// form); npos for a key of another form.
+size_t cache_key_path_offset(std::string_view key);
+
+// The separator between a key and a variant's request header values.
+inline constexpr char kCacheVariantSeparator = '\x1f';
+
+}  // namespace lbd

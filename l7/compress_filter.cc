@@ -1,0 +1,210 @@
+#include "l7/compress_filter.h"
+
+#include <event2/buffer.h>
+
+#include <algorithm>
+#include <charconv>
+#include <memory>
+#include <span>
+
+#include "core/base/clock.h"
+#include "l7/body_filter.h"
+#include "l7/compression/encoder.h"
+#include "l7/compression/negotiation.h"
+
+namespace lbd::l7 {
+namespace {
+
+using compression::Encoder;
+using compression::SkipCause;
+
+// Output is written into the client's buffer in windows of this size.
+constexpr size_t kOutputWindow = 16 * 1024;
+// The level a governor near its limit asks for.
+constexpr uint32_t kLowLevel = 1;
+
+uint64_t monotonic_ns() { return monotonic_us() * 1000; }
+
+// Whether any `name` field holds `token` in its list.
+bool any_has(const HeaderList& headers, std::string_view name, std::string_view token) {
+    for (const auto& [n, v] : headers)
+        if (iequals(n, name) && compression::list_has(v, token)) return true;
+    return false;
+}
+
+// The body as it streams, through one encoder.
+class CompressBody final : public ResponseBodyFilter {
+public:
+    CompressBody(std::unique_ptr<Encoder> encoder, HttpCompressionAlgorithm algorithm,
+                 compression::CompressionStats& stats, compression::CpuGovernor& governor)
+        : encoder_(std::move(encoder)), index_(static_cast<size_t>(algorithm)), stats_(stats), governor_(governor) {}
+
+    bool on_body(evbuffer* in, evbuffer* out, bool end) override {
+        const uint64_t cpu_before = compression::CpuGovernor::thread_cpu_ns();
+        const size_t in_bytes = evbuffer_get_length(in);
+        const size_t out_before = evbuffer_get_length(out);
+        const bool ok = feed(in, out) && run({}, out, end ? Encoder::Mode::kFinish : Encoder::Mode::kFlush);
+        stats_.bytes_in[index_].fetch_add(in_bytes, std::memory_order_relaxed);
+        stats_.bytes_out[index_].fetch_add(evbuffer_get_length(out) - out_before, std::memory_order_relaxed);
+        governor_.spent(compression::CpuGovernor::thread_cpu_ns() - cpu_before, monotonic_ns());
+        return ok;
+    }
+
+private:
+    // Every extent of `in` through the encoder, then drained from `in`.
+    bool feed(evbuffer* in, evbuffer* out) {
+        while (evbuffer_get_length(in) > 0) {
+            evbuffer_iovec extent{};
+            if (evbuffer_peek(in, -1, nullptr, &extent, 1) < 1) return false;
+            if (!run({static_cast<const uint8_t*>(extent.iov_base), extent.iov_len}, out, Encoder::Mode::kNone))
+                return false;
+            evbuffer_drain(in, extent.iov_len);
+        }
+        return true;
+    }
+
+    // Runs the encoder over `input` until it is all taken and `mode` done,
+    // writing straight into `out`'s free space (no copy of our own).
+    bool run(std::span<const uint8_t> input, evbuffer* out, Encoder::Mode mode) {
+        const uint8_t* next = input.data();
+        size_t left = input.size();
+        for (;;) {
+            evbuffer_iovec space{};
+            if (evbuffer_reserve_space(out, kOutputWindow, &space, 1) < 1) return false;
+            auto* window = static_cast<uint8_t*>(space.iov_base);
+            uint8_t* cursor = window;
+            size_t room = space.iov_len;
+            const Encoder::Step step = encoder_->run(next, left, cursor, room, mode);
+            space.iov_len = static_cast<size_t>(cursor - window);
+            if (evbuffer_commit_space(out, &space, 1) != 0) return false;
+            if (step == Encoder::Step::kError) return false;
+            if (step == Encoder::Step::kDone) return true;
+        }
+    }
+
+    std::unique_ptr<Encoder> encoder_;
+    size_t index_;
+    compression::CompressionStats& stats_;
+    compression::CpuGovernor& governor_;
+};
+
+// Adds Accept-Encoding to Vary, unless it is there (or Vary is "*").
+void merge_vary(HeaderList& headers) {
+    std::string* first = nullptr;
+    for (auto& [name, value] : headers) {
+        if (!iequals(name, "vary")) continue;
+        if (compression::list_has(value, "accept-encoding") || compression::list_has(value, "*")) return;
+        if (first == nullptr) first = &value;
+    }
+    if (first == nullptr)
+        headers.emplace_back("Vary", "Accept-Encoding");
+    else
+        first->append(first->empty() ? "Accept-Encoding" : ", Accept-Encoding");
+}
+
+}  // namespace
+
+CompressFilter::CompressFilter(const HttpConfig& http, compression::CompressionStats& stats)
+    : http_(http),
+      stats_(stats),
+      governor_(http.compression ? http.compression->cpu_window_ms : HttpCompressionConfig{}.cpu_window_ms) {}
+
+const HttpCompressionConfig* CompressFilter::config_for(const HttpRouteConfig* route) const {
+    if (route != nullptr && route->compression) return &*route->compression;
+    return http_.compression ? &*http_.compression : nullptr;
+}
+
+void CompressFilter::skip(SkipCause cause) {
+    stats_.skipped[static_cast<size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::optional<SkipCause> CompressFilter::response_rule(const Exchange& exchange,
+                                                       const HttpCompressionConfig& config) const {
+    const ResponseInfo& response = exchange.response;
+    const int status = response.status;
+    if (exchange.request.method_kind == HttpMethod::kHead || status == 204 || status == 304 ||
+        response.framing == BodyFraming::kNone)
+        return SkipCause::kNoBody;
+    if (status == 206) return SkipCause::kRange;
+    if (!config.statuses.contains(status)) return SkipCause::kStatus;
+    const std::string* encoding = find_header(response.headers, "content-encoding");
+    // A transfer coding besides chunked: the body is encoded on the wire already.
+    const bool other_te = !response.transfer_encoding.empty() && !iequals(response.transfer_encoding, "chunked");
+    if ((encoding != nullptr && !iequals(*encoding, "identity")) || other_te) return SkipCause::kAlreadyEncoded;
+    if (any_has(response.headers, "cache-control", "no-transform")) return SkipCause::kNoTransform;
+    const std::string* type = find_header(response.headers, "content-type");
+    if (type == nullptr || !compression::type_listed(*type, config.types)) return SkipCause::kType;
+    if (response.framing == BodyFraming::kContentLength) {
+        const std::string* length = find_header(response.headers, "content-length");
+        uint64_t n = 0;
+        if (length != nullptr) std::from_chars(length->data(), length->data() + length->size(), n);
+        if (n < config.min_length) return SkipCause::kTooSmall;
+    }
+    return std::nullopt;
+}
+
+std::optional<SkipCause> CompressFilter::request_rule(const Exchange& exchange, const HttpCompressionConfig& config,
+                                                      HttpCompressionAlgorithm& algorithm) const {
+    const HeaderList& headers = exchange.request.headers;
+    // A server that ignored Range sent the whole body; a client that asked
+    // for a range of the identity bytes must not get a range of others.
+    if (find_header(headers, "range") != nullptr) return SkipCause::kRange;
+    // RFC 9111 5.2.1.6: the client asks intermediaries to leave the content alone.
+    if (any_has(headers, "cache-control", "no-transform")) return SkipCause::kNoTransform;
+    compression::AcceptEncoding accept;
+    for (const auto& [name, value] : headers)
+        if (iequals(name, "accept-encoding")) accept.add(value);
+    const auto chosen = accept.choose(config.algorithms);
+    if (!chosen) return SkipCause::kNotAccepted;
+    algorithm = *chosen;
+    return std::nullopt;
+}
+
+FilterResult CompressFilter::on_response_head(Exchange& exchange) {
+    if (exchange.route != nullptr && exchange.route->compression_off) {
+        if (http_.compression) skip(SkipCause::kRouteOff);
+        return FilterResult::next();
+    }
+    const HttpCompressionConfig* config = config_for(exchange.route);
+    if (config == nullptr) return FilterResult::next();
+    if (auto cause = response_rule(exchange, *config)) {
+        skip(*cause);
+        return FilterResult::next();
+    }
+    ResponseInfo& response = exchange.response;
+    // Compressible: what this client gets depends on its Accept-Encoding,
+    // compressed or not, and a cache must know that (RFC 9110 12.5.5).
+    merge_vary(response.headers);
+    HttpCompressionAlgorithm algorithm{};
+    if (auto cause = request_rule(exchange, *config, algorithm)) {
+        skip(*cause);
+        return FilterResult::next();
+    }
+    uint32_t level = algorithm == HttpCompressionAlgorithm::kGzip ? config->gzip_level : config->brotli_level;
+    switch (governor_.verdict(config->max_cpu_percent, monotonic_ns())) {
+        case compression::CpuGovernor::Verdict::kOff: skip(SkipCause::kCpu); return FilterResult::next();
+        case compression::CpuGovernor::Verdict::kLowered:
+            level = std::min(level, kLowLevel);
+            stats_.lowered.fetch_add(1, std::memory_order_relaxed);
+            break;
+        case compression::CpuGovernor::Verdict::kFull: break;
+    }
+    uint64_t size_hint = 0;
+    if (const std::string* length = find_header(response.headers, "content-length"))
+        std::from_chars(length->data(), length->data() + length->size(), size_hint);
+    auto encoder = compression::make_encoder(algorithm, level, size_hint);
+    if (!encoder) {
+        skip(SkipCause::kError);
+        return FilterResult::next();
+    }
+    remove_header(response.headers, "content-length");
+    remove_header(response.headers, "accept-ranges");
+    set_header(response.headers, "Content-Encoding", compression::to_token(algorithm));
+    for (auto& [name, value] : response.headers)
+        if (iequals(name, "etag")) value = compression::weak_etag(value);
+    exchange.body_filters.push_back(std::make_unique<CompressBody>(std::move(encoder), algorithm, stats_, governor_));
+    stats_.responses[static_cast<size_t>(algorithm)].fetch_add(1, std::memory_order_relaxed);
+    return FilterResult::next();
+}
+
+}  // namespace lbd::l7

@@ -1,0 +1,120 @@
+#include "l7/compression/negotiation.h"
+
+#include "core/http1/chars.h"
+
+namespace lbd::compression {
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
+// Thousandths, or -1 when malformed (the element is then ignored).
+int parse_q(std::string_view v) {
+    if (v.empty() || (v[0] != '0' && v[0] != '1')) return -1;
+    int q = (v[0] - '0') * 1000;
+    if (v.size() == 1) return q;
+    if (v[1] != '.' || v.size() > 5) return -1;
+    int scale = 100;
+    for (size_t i = 2; i < v.size(); ++i, scale /= 10) {
+        if (!http1::is_digit(v[i])) return -1;
+        q += (v[i] - '0') * scale;
+    }
+    return q > 1000 ? -1 : q;
+}
+
+// The q of one element "coding;q=0.5;other=x": 1000 when absent.
+int element_q(std::string_view params) {
+    int q = 1000;
+    while (!params.empty()) {
+        size_t semi = params.find(';');
+        std::string_view param = trim(params.substr(0, semi));
+        params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
+        if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && trim(param.substr(1)).starts_with('='))
+            q = parse_q(trim(trim(param.substr(1)).substr(1)));
+    }
+    return q;
+}
+
+}  // namespace
+
+const char* to_token(Algorithm algorithm) { return algorithm == Algorithm::kBrotli ? "br" : "gzip"; }
+
+void AcceptEncoding::add(std::string_view value) {
+    while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view element = value.substr(0, comma);
+        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+        size_t semi = element.find(';');
+        std::string_view coding = trim(element.substr(0, semi));
+        if (coding.empty()) continue;
+        const int q = element_q(semi == std::string_view::npos ? std::string_view() : element.substr(semi + 1));
+        if (q < 0) continue;
+        // A coding listed twice keeps its highest q: the client accepts it at least that much.
+        int* slot = nullptr;
+        if (http1::iequals(coding, "br")) slot = &br_;
+        // RFC 9110 8.4.1.3: x-gzip is gzip.
+        else if (http1::iequals(coding, "gzip") || http1::iequals(coding, "x-gzip")) slot = &gzip_;
+        else if (http1::iequals(coding, "identity")) slot = &identity_;
+        else if (coding == "*") slot = &star_;
+        if (slot != nullptr && q > *slot) *slot = q;
+    }
+}
+
+int AcceptEncoding::q_of(Algorithm algorithm) const {
+    const int listed = algorithm == Algorithm::kBrotli ? br_ : gzip_;
+    if (listed >= 0) return listed;
+    return star_ >= 0 ? star_ : 0;  // not listed, no "*": not acceptable
+}
+
+std::optional<Algorithm> AcceptEncoding::choose(std::span<const Algorithm> offered) const {
+    std::optional<Algorithm> best;
+    int best_q = 0;
+    for (Algorithm a : offered)
+        if (const int q = q_of(a); q > best_q) {
+            best = a;
+            best_q = q;
+        }
+    if (!best) return std::nullopt;
+    // Identity's own weight when the client gave one (listed, or through
+    // "*"); unlisted, it is merely acceptable, and any coding the client
+    // names wins over it. A tie goes to compression, the point of offering it.
+    const int identity_q = identity_ >= 0 ? identity_ : (star_ >= 0 ? star_ : 0);
+    return best_q >= identity_q ? best : std::nullopt;
+}
+
+bool type_listed(std::string_view content_type, const std::vector<std::string>& types) {
+    std::string_view media = trim(content_type.substr(0, content_type.find(';')));
+    const size_t slash = media.find('/');
+    if (slash == std::string_view::npos) return false;
+    for (const std::string& type : types) {
+        if (type.ends_with("/*")) {
+            if (http1::iequals(media.substr(0, slash + 1), std::string_view(type).substr(0, type.size() - 1)))
+                return true;
+        } else if (http1::iequals(media, type)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool list_has(std::string_view list, std::string_view token) {
+    while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view element = list.substr(0, comma);
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        if (http1::iequals(trim(element.substr(0, element.find('='))), token)) return true;
+    }
+    return false;
+}
+
+std::string weak_etag(std::string_view etag) {
+    etag = trim(etag);
+    if (etag.starts_with("W/")) return std::string(etag);
+    return "W/" + std::string(etag);
+}
+
+}  // namespace lbd::compression

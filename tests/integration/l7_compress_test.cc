@@ -1,0 +1,368 @@
+// Response compression (l7/compress_filter.h) end to end: the real lbd in front of a Python
+// origin (compress_origin.py) whose responses are described by their query, real clients (raw
+// sockets, curl --compressed) and Python's gzip and brotli decoders. Every skip rule is a row of
+// a fixture table checked against the response and the skip counter of its cause; negotiation,
+// Vary and ETag; round trips byte for byte; HTTP/1.0; streaming; the CPU governor; and lbd's
+// memory with 200 slow compressed downloads.
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/l7_scenario.h"
+
+namespace lbd::test {
+namespace {
+
+const std::string kScript = std::string(LBD_SOURCE_DIR) + "/tests/integration/compress_origin.py";
+// Debian's python3 (python3-brotli is a Debian package), whatever else is first on PATH.
+const std::string kPython = "/usr/bin/python3";
+
+// The origin process, on its port.
+class Origin {
+public:
+    Origin() : child_({kPython, kScript, "serve"}) {
+        auto line = child_.await_line("port ", 10000);
+        if (line) port_ = static_cast<uint16_t>(std::stoi(line->substr(line->find(' ') + 1)));
+    }
+    uint16_t port() const { return port_; }
+
+private:
+    ChildProcess child_;
+    uint16_t port_ = 0;
+};
+
+std::string origin_pool(const Origin& origin) {
+    return "pools {\n  name: \"web\"\n  connect_timeout_ms: 1000\n" + server_entry("o", origin.port()) + "}\n";
+}
+
+// lbd with `compression` as the listener's compression block (and `routes`).
+std::string compress_config(const Origin& origin, const std::string& compression, const std::string& routes = "") {
+    std::string config = http_config(origin_pool(origin), "    compression " + compression + "\n" + routes);
+    // The admin HTTP listener on an ephemeral port, for /metrics.
+    const std::string global = "global { workers: 2 drain_timeout_ms: 2000 }";
+    return "global { workers: 2 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }" +
+           config.substr(global.size());
+}
+
+// The origin, and lbd in front of it with `compression` (and `routes`) in its http block.
+struct Compressing {
+    explicit Compressing(const std::string& compression, const std::string& routes = "")
+        : lbd(compress_config(origin, compression, routes)) {}
+    bool ok() { return origin.port() != 0 && lbd.ok(); }
+    Origin origin;
+    RunningLbd lbd;
+};
+
+// Runs python3 compress_origin.py MODE ALG on `data`; its one line of output.
+std::string python_tool(const std::string& mode, const std::string& algorithm, const std::string& data) {
+    TempDir dir;
+    const std::string path = dir.write_file("body", data);
+    ChildProcess child({kPython, kScript, mode, algorithm, path});
+    child.wait_exit(60000);
+    child.await_output_end(kIoTimeoutMs);
+    std::string out = child.output();
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+}
+
+struct Fetched {
+    HttpReply reply;
+    bool ok = false;
+};
+
+Fetched fetch(uint16_t port, const std::string& target, const std::string& extra, const std::string& method = "GET") {
+    Fetched out;
+    const std::string request = method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n";
+    UniqueFd fd = connect_tcp(port, kIoTimeoutMs);
+    if (!fd || !send_all(fd.get(), request, kIoTimeoutMs)) return out;
+    auto reply = read_http_reply(fd.get(), 30000, method == "HEAD");
+    if (!reply) return out;
+    out.reply = std::move(*reply);
+    out.ok = true;
+    return out;
+}
+
+double skipped(uint16_t admin, const std::string& cause) {
+    return metric(admin, "lbd_http_compression_skipped_total{listener=\"front\",cause=\"" + cause + "\"}");
+}
+
+struct SkipRow {
+    const char* what;
+    std::string target;  // under the origin's /r
+    std::string extra;   // request fields
+    std::string method;
+    const char* cause;  // "" = compressed
+};
+
+TEST_CASE("every skip rule leaves the response as it was and counts its cause") {
+    Compressing s(
+        "{ min_length: 100 types: [\"text/*\", \"application/json\"] statuses: \"200-299,404\" }",
+        "    routes { match { path_prefix: \"/account\" } pool: \"web\" compression_off: true }\n");
+    INFO(s.lbd->log());
+    REQUIRE(s.ok());
+    RunningLbd& lbd = s.lbd;
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string gz = "Accept-Encoding: gzip\r\n";
+    const std::vector<SkipRow> rows = {
+        {"compressed", "/r?size=5000", gz, "GET", ""},
+        {"no Accept-Encoding", "/r?size=5000", "", "GET", "not_accepted"},
+        {"only codings lbd lacks", "/r?size=5000", "Accept-Encoding: deflate, zstd\r\n", "GET", "not_accepted"},
+        {"gzip refused", "/r?size=5000", "Accept-Encoding: gzip;q=0\r\n", "GET", "not_accepted"},
+        {"already encoded", "/r?size=5000&ce=gzip", gz, "GET", "already_encoded"},
+        {"no-transform (response)", "/r?size=5000&cc=public,%20no-transform", gz, "GET", "no_transform"},
+        {"no-transform (request)", "/r?size=5000", gz + "Cache-Control: no-transform\r\n", "GET", "no_transform"},
+        {"Range request", "/r?size=5000", gz + "Range: bytes=0-99\r\n", "GET", "range"},
+        {"206", "/r?size=5000&status=206", gz, "GET", "range"},
+        {"HEAD", "/r?size=5000", gz, "HEAD", "no_body"},
+        {"204", "/r?status=204", gz, "GET", "no_body"},
+        {"304", "/r?status=304", gz, "GET", "no_body"},
+        {"status not listed", "/r?size=5000&status=500", gz, "GET", "status"},
+        {"listed 404", "/r?size=5000&status=404", gz, "GET", ""},
+        {"under min_length", "/r?size=99", gz, "GET", "too_small"},
+        {"min_length, chunked (length unknown)", "/r?size=99&frame=chunked", gz, "GET", ""},
+        {"type not listed", "/r?size=5000&type=image/png", gz, "GET", "type"},
+        {"no Content-Type", "/r?size=5000&type=none", gz, "GET", "type"},
+        {"listed exact type", "/r?size=5000&type=application/json", gz, "GET", ""},
+        {"route compression_off", "/account/r?size=5000", gz, "GET", "route_off"},
+    };
+    for (const SkipRow& row : rows) {
+        CAPTURE(row.what);
+        const double before = *row.cause ? skipped(admin, row.cause) : 0;
+        Fetched f = fetch(lbd.port(), row.target, row.extra, row.method);
+        REQUIRE(f.ok);
+        CAPTURE(f.reply.head);
+        if (*row.cause == '\0') {
+            CHECK(f.reply.header("Content-Encoding") == "gzip");
+            CHECK(python_tool("decode", "gzip", f.reply.body) == f.reply.header("X-Body-Sha256"));
+        } else {
+            CHECK(f.reply.header("Content-Encoding") == (std::string(row.cause) == "already_encoded" ? "gzip" : ""));
+            CHECK(skipped(admin, row.cause) == before + 1);
+        }
+    }
+    CHECK(metric(admin, "lbd_http_compressed_responses_total{listener=\"front\",algorithm=\"gzip\"}") == 4);
+}
+
+TEST_CASE("negotiation: q-values and lbd's preference, through lbd") {
+    Compressing s("{}");
+    INFO(s.lbd->log());
+    REQUIRE(s.ok());
+    RunningLbd& lbd = s.lbd;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"gzip, deflate, br", "br"}, {"gzip", "gzip"},           {"br;q=0.5, gzip", "gzip"},
+        {"*", "br"},                 {"*;q=0.2, br;q=0", "gzip"}, {"identity;q=0", ""},
+        {"identity, gzip;q=0.5", ""}, {"x-gzip", "gzip"},
+    };
+    for (const auto& [accept, expected] : cases) {
+        CAPTURE(accept);
+        Fetched f = fetch(lbd.port(), "/r?size=3000", "Accept-Encoding: " + accept + "\r\n");
+        REQUIRE(f.ok);
+        CHECK(f.reply.header("Content-Encoding") == expected);
+        CHECK(python_tool("decode", expected.empty() ? "identity" : expected, f.reply.body) ==
+              f.reply.header("X-Body-Sha256"));
+    }
+}
+
+TEST_CASE("the compressed head: Vary merged, ETag weakened, no Content-Length or Accept-Ranges") {
+    Compressing s("{}");
+    INFO(s.lbd->log());
+    REQUIRE(s.ok());
+    RunningLbd& lbd = s.lbd;
+    const std::string gz = "Accept-Encoding: gzip\r\n";
+    Fetched plain = fetch(lbd.port(), "/r?size=3000&etag=%22v1%22", gz);
+    REQUIRE(plain.ok);
+    CAPTURE(plain.reply.head);
+    CHECK(plain.reply.header("Vary") == "Accept-Encoding");
+    CHECK(plain.reply.header("ETag") == "W/\"v1\"");
+    CHECK(plain.reply.header("Content-Length") == "");
+    CHECK(plain.reply.header("Accept-Ranges") == "");
+    CHECK(plain.reply.header("Transfer-Encoding") == "chunked");
+    CHECK(fetch(lbd.port(), "/r?size=3000&vary=Cookie", gz).reply.header("Vary") == "Cookie, Accept-Encoding");
+    CHECK(fetch(lbd.port(), "/r?size=3000&vary=accept-encoding", gz).reply.header("Vary") == "accept-encoding");
+    CHECK(fetch(lbd.port(), "/r?size=3000&vary=*", gz).reply.header("Vary") == "*");
+    CHECK(fetch(lbd.port(), "/r?size=3000&etag=W/%22v2%22", gz).reply.header("ETag") == "W/\"v2\"");
+    // Not compressed for this client, but compressible: Vary still says it depends on Accept-Encoding,
+    // and the ETag and length stay the server's.
+    Fetched identity = fetch(lbd.port(), "/r?size=3000&etag=%22v1%22", "");
+    CHECK(identity.reply.header("Vary") == "Accept-Encoding");
+    CHECK(identity.reply.header("ETag") == "\"v1\"");
+    CHECK(identity.reply.header("Content-Length") == "3000");
+    // Not compressible at all: no Vary added.
+    CHECK(fetch(lbd.port(), "/r?size=3000&type=image/png", gz).reply.header("Vary") == "");
+}
+
+TEST_CASE("round trips byte for byte: 0 B to 10 MiB, text and random, Content-Length, chunked and until close") {
+    Compressing s("{ min_length: 0 }");
+    INFO(s.lbd->log());
+    REQUIRE(s.ok());
+    RunningLbd& lbd = s.lbd;
+    const uint16_t admin = admin_port(lbd);
+    uint64_t gzip_in = 0, gzip_out = 0;
+    for (const char* algorithm : {"gzip", "br"})
+        for (const char* frame : {"length", "chunked", "close"})
+            for (const char* kind : {"text", "random"})
+                for (size_t size : {size_t{0}, size_t{1}, size_t{10} << 20}) {
+                    const std::string target = "/r?size=" + std::to_string(size) + "&kind=" + kind + "&frame=" + frame;
+                    CAPTURE(target);
+                    CAPTURE(algorithm);
+                    Fetched f = fetch(lbd.port(), target, std::string("Accept-Encoding: ") + algorithm + "\r\n");
+                    REQUIRE(f.ok);
+                    CHECK(f.reply.header("Content-Encoding") == algorithm);
+                    CHECK(python_tool("decode", algorithm, f.reply.body) == f.reply.header("X-Body-Sha256"));
+                    if (std::string(kind) == "text" && size > 1000) CHECK(f.reply.body.size() < size / 4);
+                    if (std::string(algorithm) == "gzip") {
+                        gzip_in += size;
+                        gzip_out += f.reply.body.size();
+                    }
+                }
+    CHECK(metric(admin, "lbd_http_compression_bytes_in_total{listener=\"front\",algorithm=\"gzip\"}") == gzip_in);
+    CHECK(metric(admin, "lbd_http_compression_bytes_out_total{listener=\"front\",algorithm=\"gzip\"}") == gzip_out);
+    CHECK(metric(admin, "lbd_http_compressed_responses_total{listener=\"front\",algorithm=\"br\"}") == 18);
+
+    // curl decodes what it asked for itself.
+    TempDir dir;
+    for (const char* algorithm : {"gzip", "br"})
+        for (const char* frame : {"length", "chunked"}) {
+            const std::string target = std::string("/r?size=10485760&kind=text&frame=") + frame;
+            const std::string file = dir.path() + "/out";
+            CurlRun run = curl({"--compressed", "-H", std::string("Accept-Encoding: ") + algorithm, "-o", file,
+                                "-D", dir.path() + "/head", url(lbd.port(), target)}, 60000);
+            REQUIRE(run.exit_code == 0);
+            const std::string head = dir.read_file("head");
+            CHECK(has(head, std::string("Content-Encoding: ") + algorithm));
+            const size_t at = head.find("X-Body-Sha256: ");
+            REQUIRE(at != std::string::npos);
+            CHECK(python_tool("decode", "identity", dir.read_file("out")) == head.substr(at + 15, 64));
+        }
+}
+
+TEST_CASE("an HTTP/1.0 client gets the compressed body until close") {
+    Compressing s("{}");
+    INFO(s.lbd->log());
+    REQUIRE(s.ok());
+    RunningLbd& lbd = s.lbd;
+    for (const char* frame : {"length", "chunked"}) {
+        CAPTURE(frame);
+        UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+        REQUIRE(fd);
+        REQUIRE(send_all(fd.get(),
+                         std::string("GET /r?size=200000&frame=") + frame +
+                             " HTTP/1.0\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+                         kIoTimeoutMs));
+        RecvResult all = recv_until_eof(fd.get(), 10000, 16 << 20);
+        REQUIRE(all.end == StreamEnd::kEof);
+        const size_t split = all.data.find("\r\n\r\n");
+        REQUIRE(split != std::string::npos);
+        const std::string head = all.data.substr(0, split + 2);
+        CAPTURE(head);
+        CHECK(has(head, "Content-Encoding: gzip"));
+        CHECK_FALSE(has(head, "Content-Length"));
+        CHECK_FALSE(has(head, "Transfer-Encoding"));
+        const size_t at = head.find("X-Body-Sha256: ");
+        REQUIRE(at != std::string::npos);
+        CHECK(python_tool("decode", "gzip", all.data.substr(split + 4)) == head.substr(at + 15, 64));
+    }
+}
+
+TEST_CASE("streaming: what the origin has sent reaches the client, compressed, before it finishes") {
+    Compressing s("{}");
+    INFO(s.lbd->log());
+    REQUIRE(s.ok());
+    RunningLbd& lbd = s.lbd;
+    for (const char* algorithm : {"gzip", "br"}) {
+        CAPTURE(algorithm);
+        UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+        REQUIRE(fd);
+        REQUIRE(send_all(fd.get(),
+                         std::string("GET /r?size=100000&hold=3000&frame=chunked HTTP/1.1\r\nHost: x\r\n"
+                                     "Accept-Encoding: ") + algorithm + "\r\n\r\n",
+                         kIoTimeoutMs));
+        // The origin holds after 3000 bytes; they must decode from what came so far.
+        std::string got;
+        const bool all_there = poll_until([&] {
+            RecvResult more = recv_until_eof(fd.get(), 50, 1 << 20);
+            got += more.data;
+            const size_t split = got.find("\r\n\r\n");
+            if (split == std::string::npos) return false;
+            // De-chunk what is complete.
+            std::string body;
+            for (size_t at = split + 4;;) {
+                const size_t eol = got.find("\r\n", at);
+                if (eol == std::string::npos) break;
+                const size_t n = std::stoul(got.substr(at, eol - at), nullptr, 16);
+                if (n == 0 || eol + 2 + n + 2 > got.size()) break;
+                body += got.substr(eol + 2, n);
+                at = eol + 2 + n + 2;
+            }
+            return !body.empty() && python_tool("prefix", algorithm, body) == "3000";
+        }, 5000);
+        CHECK(all_there);
+        CHECK(fetch(s.origin.port(), "/release", "").ok);
+    }
+}
+
+TEST_CASE("the CPU governor: over max_cpu_percent, the next response goes uncompressed") {
+    Compressing s("{ max_cpu_percent: 1 cpu_window_ms: 10000 }");
+    INFO(s.lbd->log());
+    REQUIRE(s.ok());
+    RunningLbd& lbd = s.lbd;
+    const uint16_t admin = admin_port(lbd);
+    // One connection, so one worker: the governor is per worker.
+    UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+    REQUIRE(fd);
+    const std::string request = "GET /r?size=10485760&kind=random HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
+    REQUIRE(send_all(fd.get(), request, kIoTimeoutMs));
+    auto first = read_http_reply(fd.get(), 30000);
+    REQUIRE(first);
+    CHECK(first->header("Content-Encoding") == "gzip");  // 10 MiB of random bytes: far over 1% of 10 s
+    REQUIRE(send_all(fd.get(), request, kIoTimeoutMs));
+    auto second = read_http_reply(fd.get(), 30000);
+    REQUIRE(second);
+    CHECK(second->header("Content-Encoding") == "");
+    CHECK(second->header("Vary") == "Accept-Encoding");
+    CHECK(skipped(admin, "cpu") == 1);
+}
+
+TEST_CASE("200 slow compressed downloads: lbd's memory per stream stays bounded") {
+    Compressing s("{}");
+    INFO(s.lbd->log());
+    REQUIRE(s.ok());
+    RunningLbd& lbd = s.lbd;
+    const int pid = lbd->pid();
+    // Warm up: the workers' buffers and allocator arenas exist before the baseline.
+    for (int i = 0; i < 4; ++i) CHECK(fetch(lbd.port(), "/r?size=300000&kind=random", "Accept-Encoding: gzip\r\n").ok);
+    const size_t before_kib = rss_kib(pid);
+    constexpr int kStreams = 200;
+    std::vector<UniqueFd> fds;
+    for (int i = 0; i < kStreams; ++i) {
+        int rcvbuf = 4096;  // a slow reader: a small window keeps most of the body upstream
+        UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+        REQUIRE(fd);
+        setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        REQUIRE(send_all(fd.get(),
+                         "GET /r?size=4194304&kind=random&frame=chunked HTTP/1.1\r\nHost: x\r\n"
+                         "Accept-Encoding: " + std::string(i % 2 ? "gzip" : "br") + "\r\n\r\n",
+                         kIoTimeoutMs));
+        fds.push_back(std::move(fd));
+    }
+    // Every stream has started: its head and some compressed body have come.
+    for (UniqueFd& fd : fds) {
+        auto some = recv_exact(fd.get(), 8192, 20000);
+        REQUIRE(some);
+        CHECK(has(*some, "Content-Encoding: "));
+    }
+    const size_t during_kib = rss_kib(pid);
+    const double per_stream_kib = (double(during_kib) - double(before_kib)) / kStreams;
+    MESSAGE("lbd RSS " << before_kib / 1024 << " MiB before, " << during_kib / 1024 << " MiB with " << kStreams
+                       << " compressing streams: " << per_stream_kib << " KiB per stream");
+    // An encoder (gzip ~256 KiB, brotli at its 256 KiB window less) plus the session's bounded
+    // buffers; the 4 MiB bodies themselves stay with the origin.
+    CHECK(per_stream_kib < 1024);
+}
+
+}  // namespace
+}  // namespace lbd::test

@@ -1,0 +1,178 @@
+// Routing and rewriting features on a real lbd with curl: regex routes with groups in rewrites and
+// redirects, a split by client address (200 source addresses of 127/8), per-route timeouts and
+// access log, header values with variables and the request id, and Set-Cookie / Location
+// rewriting of a server's answers.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <regex>
+#include <string>
+
+#include "core/loop/event.h"
+#include "tests/integration/l7_scenario.h"
+
+namespace lbd::test {
+namespace {
+
+// `lbd -t` refuses `config` with "FILE:8:COL: message..." where COL is that of `needle` on line 8
+// (the first line of the http block's body).
+void refused_at(const std::string& config, const std::string& needle, const std::string& message) {
+    const size_t at = config.find(needle);
+    const size_t line_start = config.rfind('\n', at);
+    const std::string column = std::to_string(at - (line_start == std::string::npos ? 0 : line_start + 1) + 1);
+    LbdProcess::CheckResult check = LbdProcess::run_check(config);
+    INFO(check.output);
+    CHECK(check.exit_code == 1);
+    CHECK(has(check.output, check.config_path + ":8:" + column + ": " + message));
+}
+
+// The body's "server=NAME" line of the test backend: which backend answered.
+std::string server_of(const std::string& output) {
+    const size_t at = output.find("server=");
+    if (at == std::string::npos) return "";
+    return output.substr(at + 7, output.find('\n', at) - at - 7);
+}
+
+TEST_CASE("regex routes: ~* and ~ patterns, groups in rewrite_path and in redirects, a bad regex refused") {
+    HttpBackend web("web");
+    HttpBackend assets("assets");
+    RunningLbd lbd(http_config(
+        http_pool("web", {&web}) + http_pool("assets", {&assets}),
+        "    routes { name: \"static\" match { path_regex: \"\\\\.(jpg|css|js)$\" path_regex_ignore_case: true }"
+        " pool: \"assets\" }\n"
+        "    routes { name: \"v1\" match { path_regex: \"^/api/v1/(.*)$\" } pool: \"web\""
+        " rewrite_path: \"/internal/$1\" }\n"
+        "    routes { name: \"old\" match { path_regex: \"^/old/(.*)$\" }"
+        " redirect { status: 301 location: \"https://$host/new/$1\" } }\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    CHECK(server_of(curl({url(lbd.port(), "/img/Cat.JPG")}).output) == "assets");
+    CHECK(server_of(curl({url(lbd.port(), "/img/cat.png")}).output) == "web");  // no route: the listener's pool
+    CurlRun v1 = curl({url(lbd.port(), "/api/v1/users/7?x=1")});
+    CHECK(server_of(v1.output) == "web");
+    CHECK(has(v1.output, "GET /internal/users/7?x=1 HTTP/1.1"));
+    CHECK(has(curl({url(lbd.port(), "/API/v1/users")}).output, "GET /API/v1/users HTTP/1.1"));  // ~ is case-sensitive
+    CurlRun old = curl({"-i", "-H", "Host: shop.example.com", url(lbd.port(), "/old/a/b?c=d")});
+    CHECK(has(old.output, "HTTP/1.1 301"));
+    CHECK(has(old.output, "Location: https://shop.example.com/new/a/b\r\n"));
+    CHECK(lbd->await_line(LinePattern(" path=/internal/users/7 "), kIoTimeoutMs));
+
+    // A bad pattern is a config error at its line and column, with PCRE2's reason.
+    refused_at(http_config(http_pool("web", {&web}), "    routes { match { path_regex: \"^/(a\" } pool: \"web\" }\n"),
+               "path_regex", "path_regex '^/(a': missing closing parenthesis at offset 4");
+}
+
+TEST_CASE("split by client address: 200 clients divide by the weights, and each stays on its side") {
+    HttpBackend stable("stable");
+    HttpBackend canary("canary");
+    RunningLbd lbd(http_config(
+        http_pool("stable", {&stable}) + http_pool("canary", {&canary}),
+        "    routes { split { pools { pool: \"stable\" weight: 75 } pools { pool: \"canary\" weight: 25 }"
+        " by: SPLIT_BY_CLIENT_ADDRESS } }\n",
+        ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    std::map<std::string, int> sides;
+    int inconsistent = 0;
+    for (int i = 2; i < 202; ++i) {
+        // Two requests on two connections (Connection: close) from one source address.
+        const std::string source = "127.0.0." + std::to_string(i);
+        CurlRun run = curl({"--interface", source, "-H", "Connection: close", url(lbd.port(), "/a"), url(lbd.port(), "/b")});
+        REQUIRE_MESSAGE(run.exit_code == 0, run.output);
+        const std::string first = server_of(run.output);
+        const size_t first_at = run.output.find("server=");
+        const size_t second_at = first_at == std::string::npos ? first_at : run.output.find("server=", first_at + 1);
+        const std::string second = second_at == std::string::npos ? "" : server_of(run.output.substr(second_at));
+        if (first != second) ++inconsistent;
+        ++sides[first];
+    }
+    CHECK(inconsistent == 0);
+    CHECK(sides["stable"] + sides["canary"] == 200);
+    // 25% of 200 = 50; the hash of 200 neighbouring addresses lands within 50 +- 15.
+    CHECK(sides["canary"] >= 35);
+    CHECK(sides["canary"] <= 65);
+    CHECK(canary.requests() == 2 * static_cast<size_t>(sides["canary"]));
+}
+
+TEST_CASE("per-route timeouts override the listener's; access_log: false silences a route") {
+    HttpBackend web("web");
+    RunningLbd lbd(http_config(
+        http_pool("web", {&web}),
+        "    timeouts { server_response_ms: 20000 }\n"
+        "    routes { name: \"quick\" match { path_exact: \"/hang\" } pool: \"web\""
+        " timeouts { server_response_ms: 300 } }\n"
+        "    routes { name: \"health\" match { path_exact: \"/health\" } respond { body: \"ok\" }"
+        " access_log: false }\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint64_t start = monotonic_ms();
+    CurlRun hang = curl({"-i", url(lbd.port(), "/hang")}, 5000);
+    CHECK(has(hang.output, "HTTP/1.1 504"));
+    CHECK(monotonic_ms() - start < 3000);  // the listener's 20 s would have run past curl's 5 s
+    CHECK(lbd->await_line(LinePattern(" path=/hang status=504 "), kIoTimeoutMs));
+
+    // One connection, in order: the line of /after is written after /health's would have been.
+    CurlRun both = curl({url(lbd.port(), "/health"), url(lbd.port(), "/after")});
+    CHECK(has(both.output, "ok"));
+    CHECK(lbd->await_line(http_line_for("/after"), kIoTimeoutMs));
+    CHECK(lbd->count(http_line_for("/health")) == 0);
+}
+
+TEST_CASE("header values with variables, and the request id sent, logged and kept from a trusted proxy") {
+    HttpBackend web("web");
+    RunningLbd lbd(http_config(
+        http_pool("web", {&web}),
+        "    request_id { keep_trusted: true }\n"
+        "    forwarded { trusted_proxies: \"127.0.0.2/32\" }\n"
+        "    request_headers { set { name: \"X-Client\" value: \"$remote_addr $scheme $host $request_uri\" } }\n"
+        "    response_headers { set { name: \"X-Request-Id\" value: \"$request_id\" } }\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    CurlRun run = curl({"-i", "-H", "Host: Shop.Example.com:81", "-H", "X-Request-Id: forged",
+                        url(lbd.port(), "/a?b=1")});
+    CHECK(has(run.output, "X-Client: 127.0.0.1 http shop.example.com /a?b=1\r\n"));
+    std::smatch id;
+    const std::string out = run.output;
+    REQUIRE(std::regex_search(out, id, std::regex("X-Request-Id: ([0-9a-f]{32})\r\n")));
+    // Sent upstream (in the echoed head), answered to the client, logged: one id, not the client's.
+    CHECK(has(out.substr(out.find("server=web")), "X-Request-Id: " + id[1].str() + "\r\n"));
+    CHECK(!has(out, "forged"));
+    CHECK(lbd->await_line(LinePattern(" request_id=" + id[1].str()), kIoTimeoutMs));
+
+    // From the trusted proxy its id goes through.
+    CurlRun trusted = curl({"--interface", "127.0.0.2", "-H", "X-Request-Id: edge-42", url(lbd.port(), "/t")});
+    CHECK(has(trusted.output, "X-Request-Id: edge-42\r\n"));
+    CHECK(lbd->await_line(LinePattern::regex(" path=/t .* request_id=edge-42"), kIoTimeoutMs));
+
+    // An unknown variable is a config error.
+    refused_at(http_config(http_pool("web", {&web}),
+                           "    request_headers { add { name: \"X-U\" value: \"$remote_user\" } }\n"),
+               "add {", "header 'X-U': unknown variable $remote_user");
+}
+
+TEST_CASE("Set-Cookie domain and path, Location and Refresh of a server behind a prefix are rewritten") {
+    HttpBackend app("app");
+    RunningLbd lbd(http_config(
+        http_pool("web", {&app}),
+        "    routes { match { path_prefix: \"/app/\" } pool: \"web\" replace_path_prefix: \"/\"\n"
+        "      cookie_domain { from: \"app.internal\" to: \"www.example.com\" }\n"
+        "      cookie_path { from: \"/\" to: \"/app/\" }\n"
+        "      redirect_rewrite { from: \"http://app.internal/\" to: \"https://www.example.com/app/\" }\n"
+        "      redirect_rewrite_default: true }\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const std::string self = "http://127.0.0.1:" + std::to_string(app.port());
+    app.answer("/login", 302, "", "Location: " + self + "/home?x=1\r\nRefresh: 0; url=http://app.internal/r\r\n"
+                                  "Set-Cookie: sid=1; Domain=.app.internal; Path=/; HttpOnly\r\n");
+    app.answer("/rel", 302, "", "Location: /next\r\n");
+    CurlRun login = curl({"-i", "-H", "Host: www.example.com", url(lbd.port(), "/app/login")});
+    CHECK(has(login.output, "HTTP/1.1 302"));
+    CHECK(has(login.output, "Location: http://www.example.com/app/home?x=1\r\n"));
+    CHECK(has(login.output, "Refresh: 0; url=https://www.example.com/app/r\r\n"));
+    CHECK(has(login.output, "Set-Cookie: sid=1; Domain=www.example.com; Path=/app/; HttpOnly\r\n"));
+    CurlRun rel = curl({"-i", url(lbd.port(), "/app/rel")});
+    CHECK(has(rel.output, "Location: /app/next\r\n"));
+}
+
+}  // namespace
+}  // namespace lbd::test
