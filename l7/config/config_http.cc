@@ -298,9 +298,11 @@ Http2Config check_http2(const pb::Http2& msg, const Node& node, const HttpLimits
     Http2Config out;
     out.cleartext = msg.cleartext();
     out.max_concurrent_streams = or_default(msg.max_concurrent_streams(), out.max_concurrent_streams);
-    // A client must be able to send the heads HTTP/1 takes.
+    // A client must be able to send the heads HTTP/1 takes. Unset, it is
+    // limits.max_header_bytes, whose own check speaks of a wrong value.
     out.max_header_list_bytes = or_default(msg.max_header_list_bytes(), limits.max_header_bytes);
-    if (out.max_header_list_bytes < kMinHeaderBytes || out.max_header_list_bytes > kMaxHeaderBytes)
+    if (msg.max_header_list_bytes() != 0 &&
+        (out.max_header_list_bytes < kMinHeaderBytes || out.max_header_list_bytes > kMaxHeaderBytes))
         errors.add(node.at(F::kMaxHeaderListBytesFieldNumber),
                    "max_header_list_bytes must be " + std::to_string(kMinHeaderBytes) + ".." +
                        std::to_string(kMaxHeaderBytes));
