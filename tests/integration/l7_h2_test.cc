@@ -2,7 +2,8 @@
 // --http2-prior-knowledge, nghttp, h2load through h2c and TLS (ALPN), and python3-h2
 // (tests/integration/h2_client.py) for translation details and protocol abuse: Rapid Reset,
 // connection-specific headers, streams over the limit, oversized heads, and a large upload
-// with lbd's memory bounded.
+// with lbd's memory bounded; and the filters over h2: a cache hit (and streams waiting for one
+// fill, paused per stream), a gzip response whose stage output goes as DATA.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -193,6 +194,75 @@ TEST_CASE("a 256 MiB upload streams through with lbd's memory bounded") {
     const size_t after_kib = rss_kib(pid);
     MESSAGE("lbd RSS before " << before_kib / 1024 << " MiB, after a 256 MiB h2 upload " << after_kib / 1024 << " MiB");
     CHECK(after_kib - before_kib < 48 * 1024);
+}
+
+// Requests the backend saw whose request line starts with `line` ("GET /c ").
+size_t seen(const HttpBackend& backend, const std::string& line) {
+    size_t n = 0;
+    for (const std::string& head : backend.heads()) n += head.rfind(line, 0) == 0 ? 1 : 0;
+    return n;
+}
+
+TEST_CASE("a cache hit is served over h2 from the zone; streams that wait for the same fill each get it") {
+    HttpBackend a("a");
+    const std::string body(3000, 'c');
+    a.answer("/cached", 200, body, "Cache-Control: max-age=60\r\n");
+    a.answer("/collapsed", 200, body, "Cache-Control: max-age=60\r\n");
+    std::string config = h2c_config(a, "", "    routes { pool: \"web\" cache { zone: \"z\" } }\n");
+    config.replace(config.find("global { "), 9, "global { cache_zones { name: \"z\" } ");
+    RunningLbd lbd(config);
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+
+    CurlRun miss = curl({"-i", "--http2-prior-knowledge", url(lbd.port(), "/cached")});
+    CHECK_MESSAGE(has(miss.output, "HTTP/2 200"), miss.output);
+    CHECK(has(miss.output, "x-cache-status: MISS"));
+    CurlRun hit = curl({"-i", "--http2-prior-knowledge", url(lbd.port(), "/cached")});
+    CHECK_MESSAGE(has(hit.output, "HTTP/2 200"), hit.output);
+    CHECK(has(hit.output, "x-cache-status: HIT"));
+    CHECK(has(hit.output, "content-length: 3000"));
+    CHECK(has(hit.output, "\r\n\r\n" + body));  // the stored body, whole, as DATA
+    CHECK(seen(a, "GET /cached ") == 1);
+    // HEAD from the stored GET: the head ends the stream.
+    CurlRun head = curl({"-I", "--http2-prior-knowledge", url(lbd.port(), "/cached")});
+    CHECK_MESSAGE(has(head.output, "x-cache-status: HIT"), head.output);
+    CHECK(seen(a, "GET /cached ") == 1);
+
+    // Twenty streams of one connection for a path not stored yet: the first
+    // fills, the others wait for it (their exchanges paused per stream) or
+    // come after it; each stream gets the whole response.
+    RunResult load = run({"h2load", "-n", "20", "-c", "1", "-m", "20", url(lbd.port(), "/collapsed")}, 30000);
+    MESSAGE(load.output);
+    CHECK(has(load.output, "20 succeeded, 0 failed, 0 errored"));
+    CHECK(has(load.output, "status codes: 20 2xx"));
+    CHECK(seen(a, "GET /collapsed ") == 1);
+}
+
+TEST_CASE("compression over h2: the h2 request's Accept-Encoding is seen, the gzip body goes as DATA") {
+    HttpBackend a("a");
+    std::string text;
+    for (int i = 0; text.size() < 20000; ++i) text += "line " + std::to_string(i) + " of a compressible text\n";
+    a.answer("/text", 200, text);  // text/plain, with a Content-Length
+    RunningLbd lbd(h2c_config(a, "", "    compression {}\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    TempDir dir;
+    const std::string out = dir.path() + "/body";
+    // curl --compressed also offers br, which lbd prefers: gzip asked for alone.
+    CurlRun gz = curl({"--http2-prior-knowledge", "--compressed", "-H", "Accept-Encoding: gzip", "-D", "-", "-o", out,
+                       "-w", "size=%{size_download}", url(lbd.port(), "/text")});
+    CHECK_MESSAGE(gz.exit_code == 0, gz.output);
+    CHECK(has(gz.output, "HTTP/2 200"));
+    CHECK(has(gz.output, "content-encoding: gzip"));
+    CHECK(!has(gz.output, "content-length:"));
+    CHECK(dir.read_file("body") == text);  // curl decoded it: no chunk framing inside the DATA
+    const size_t at = gz.output.find("size=");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stoul(gz.output.substr(at + 5)) < text.size() / 2);  // the bytes on the wire were compressed
+    // A client that does not ask gets the identity bytes.
+    CurlRun plain = curl({"--http2-prior-knowledge", "-D", "-", "-o", out, url(lbd.port(), "/text")});
+    CHECK(!has(plain.output, "content-encoding:"));
+    CHECK(dir.read_file("body") == text);
 }
 
 TEST_CASE("config: alpn h2 is accepted on a TLS listener; http2 cleartext on a TLS listener is refused") {
