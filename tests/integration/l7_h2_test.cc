@@ -3,7 +3,8 @@
 // (tests/integration/h2_client.py) for translation details and protocol abuse: Rapid Reset,
 // connection-specific headers, streams over the limit, oversized heads, and a large upload
 // with lbd's memory bounded; and the filters over h2: a cache hit (and streams waiting for one
-// fill, paused per stream), a gzip response whose stage output goes as DATA.
+// fill, paused per stream), basic auth (each stream paused for its hash), a gzip response whose
+// stage output goes as DATA.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -263,6 +264,33 @@ TEST_CASE("compression over h2: the h2 request's Accept-Encoding is seen, the gz
     CurlRun plain = curl({"--http2-prior-knowledge", "-D", "-", "-o", out, url(lbd.port(), "/text")});
     CHECK(!has(plain.output, "content-encoding:"));
     CHECK(dir.read_file("body") == text);
+}
+
+TEST_CASE("basic auth over h2: each stream waits for its own password check (paused per stream)") {
+    HttpBackend a("a");
+    TempDir dir;
+    ChildProcess tool({"/usr/bin/htpasswd", "-nbB", "-C", "8", "alice", "s3cret"});
+    REQUIRE(tool.wait_exit(30000).value_or(-1) == 0);
+    tool.await_output_end(kIoTimeoutMs);
+    const std::string users = dir.write_file("htpasswd", tool.output());
+    RunningLbd lbd(h2c_config(a, "", "    routes { pool: \"web\" basic_auth { realm: \"r\" htpasswd_file: \"" + users +
+                                         "\" } }\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    CurlRun ok = curl({"-i", "--http2-prior-knowledge", "-u", "alice:s3cret", url(lbd.port(), "/in")});
+    CHECK_MESSAGE(has(ok.output, "HTTP/2 200"), ok.output);
+    CurlRun wrong = curl({"-i", "--http2-prior-knowledge", "-u", "alice:S3cret", url(lbd.port(), "/out")});
+    CHECK_MESSAGE(has(wrong.output, "HTTP/2 401"), wrong.output);
+    CHECK(has(wrong.output, "www-authenticate: Basic realm=\"r\""));
+    auto line = lbd->await_line(http_line_for("/out"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(has(*line, " reason=auth:bad_password proto=h2"));
+    // Twenty streams of one connection, each paused for its hash, all answered.
+    RunResult load = run({"h2load", "-n", "20", "-c", "1", "-m", "20", "-H", "Authorization: Basic YWxpY2U6czNjcmV0",
+                          url(lbd.port(), "/many")}, 60000);
+    MESSAGE(load.output);
+    CHECK(has(load.output, "status codes: 20 2xx"));
+    CHECK(seen(a, "GET /many ") == 20);
 }
 
 TEST_CASE("config: alpn h2 is accepted on a TLS listener; http2 cleartext on a TLS listener is refused") {
