@@ -35,8 +35,11 @@ void HttpSession::start_h2() {
     h2_ = std::make_unique<H2Connection>(worker_, *listener_, endpoint_, client_.bev.get(), *this);
     if (!h2_->start()) {
         LOG_WARN("http listener=%s: cannot start an HTTP/2 session (out of memory)", listener_->config().name.c_str());
-        close(Termination::kLocalError);
+        return close(Termination::kLocalError);
     }
+    // A drain or handover began while the preface was on its way: the
+    // connection's streams go elsewhere after this GOAWAY.
+    if (draining_ && !closed_) h2_->drain();
 }
 
 void HttpSession::h2_exchange_ended(const Exchange& ex, Termination term) {
