@@ -8,6 +8,7 @@
 #include <event2/bufferevent.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "core/base/log.h"
 #include "l7/h2_stream.h"
@@ -46,8 +47,10 @@ H2Connection::~H2Connection() {
 }
 
 nghttp2_session_callbacks* H2Connection::callbacks() {
-    // Made once per thread and never changed (nghttp2 copies them into each session).
-    thread_local nghttp2_session_callbacks* cbs = [] {
+    // Made once per thread and never changed (nghttp2 copies them into each
+    // session); freed when the thread ends.
+    using Callbacks = std::unique_ptr<nghttp2_session_callbacks, void (*)(nghttp2_session_callbacks*)>;
+    thread_local Callbacks cbs{[] {
         nghttp2_session_callbacks* c = nullptr;
         if (nghttp2_session_callbacks_new(&c) != 0) return static_cast<nghttp2_session_callbacks*>(nullptr);
         nghttp2_session_callbacks_set_on_begin_headers_callback(c, &H2Connection::on_begin_headers);
@@ -57,8 +60,8 @@ nghttp2_session_callbacks* H2Connection::callbacks() {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &H2Connection::on_data_chunk);
         nghttp2_session_callbacks_set_on_stream_close_callback(c, &H2Connection::on_stream_close);
         return c;
-    }();
-    return cbs;
+    }(), &nghttp2_session_callbacks_del};
+    return cbs.get();
 }
 
 bool H2Connection::start() {
