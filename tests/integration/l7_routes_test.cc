@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <map>
-#include <regex>
 #include <string>
 
 #include "core/loop/event.h"
@@ -131,13 +130,20 @@ TEST_CASE("header values with variables, and the request id sent, logged and kep
     CurlRun run = curl({"-i", "-H", "Host: Shop.Example.com:81", "-H", "X-Request-Id: forged",
                         url(lbd.port(), "/a?b=1")});
     CHECK(has(run.output, "X-Client: 127.0.0.1 http shop.example.com /a?b=1\r\n"));
-    std::smatch id;
+    // The first X-Request-Id line: 32 lower-case hex digits. (No std::regex: GCC 12 warns
+    // maybe-uninitialized inside it under ASan, which -Werror turns into a failed build.)
     const std::string out = run.output;
-    REQUIRE(std::regex_search(out, id, std::regex("X-Request-Id: ([0-9a-f]{32})\r\n")));
+    const std::string field = "X-Request-Id: ";
+    const size_t at = out.find(field);
+    REQUIRE(at != std::string::npos);
+    const std::string id = out.substr(at + field.size(), 32);
+    REQUIRE(id.size() == 32);
+    CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    CHECK(out.compare(at + field.size() + 32, 2, "\r\n") == 0);
     // Sent upstream (in the echoed head), answered to the client, logged: one id, not the client's.
-    CHECK(has(out.substr(out.find("server=web")), "X-Request-Id: " + id[1].str() + "\r\n"));
+    CHECK(has(out.substr(out.find("server=web")), "X-Request-Id: " + id + "\r\n"));
     CHECK(!has(out, "forged"));
-    CHECK(lbd->await_line(LinePattern(" request_id=" + id[1].str()), kIoTimeoutMs));
+    CHECK(lbd->await_line(LinePattern(" request_id=" + id), kIoTimeoutMs));
 
     // From the trusted proxy its id goes through.
     CurlRun trusted = curl({"--interface", "127.0.0.2", "-H", "X-Request-Id: edge-42", url(lbd.port(), "/t")});
