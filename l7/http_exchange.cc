@@ -185,11 +185,15 @@ void HttpSession::start_response() {
 void HttpSession::pump_response_body() {
     Exchange& ex = *exchange_;
     if (!ex.upstream || ex.response_done) return;
-    if (!ex.body_filters.empty()) return pump_filtered_body();
+    // With body stages (body_filter.h) every piece goes de-framed into the
+    // first stage's buffer; without, it goes to the client as it came, or
+    // de-chunked for an HTTP/1.0 client.
+    const bool staged = !ex.body_filters.empty();
     evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
-    evbuffer* out = bufferevent_get_output(client_.bev.get());
+    evbuffer* client_out = bufferevent_get_output(client_.bev.get());
+    evbuffer* out = staged ? ex.body_stages.front().get() : client_out;
     bool moved = false;
-    while (!ex.response_body.done() && evbuffer_get_length(out) < kHighWater) {
+    while (!ex.response_body.done() && evbuffer_get_length(client_out) < kHighWater) {
         std::string_view piece = first_piece(in);
         if (piece.empty()) break;
         BodyResult r = ex.response_body.decode(piece);
@@ -198,10 +202,10 @@ void HttpSession::pump_response_body() {
                       ex.server_label.c_str(), to_string(r.error));
             return close(Termination::kBadResponse);
         }
-        if (ex.framing == ClientFraming::kDechunk) {
+        if (staged || ex.framing == ClientFraming::kDechunk) {
             evbuffer_add(out, r.data.data(), r.data.size());
             evbuffer_drain(in, r.consumed);
-            ex.bytes_out += r.data.size();
+            if (!staged) ex.bytes_out += r.data.size();  // the stages count what they send
         } else {
             evbuffer_remove_buffer(in, out, r.consumed);
             ex.bytes_out += r.consumed;
@@ -209,47 +213,18 @@ void HttpSession::pump_response_body() {
         ex.server->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
         moved = true;
     }
+    // The stages run once per batch of server bytes (at most the server
+    // stream's read watermark), not once per piece: a compressing stage
+    // flushes on each call, and an origin writing small chunks would
+    // otherwise cost a flush, and bytes, per chunk.
+    if (staged && moved && !ex.response_body.done() && !run_body_stages(false)) return close(Termination::kLocalError);
     if (moved) progress();
     if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
         // Until-close bodies end here; any other is truncated.
         if (ex.response_body.finish().status != BodyStatus::kDone) return close(Termination::kServerAbort);
     }
-    if (ex.response_body.done()) response_complete();
-}
-
-// The same flow through the body stages: de-framed server bytes go into
-// the first stage's buffer, each stage's output into the next one's, and
-// the last one's to the client, framed as start_response chose.
-void HttpSession::pump_filtered_body() {
-    Exchange& ex = *exchange_;
-    evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
-    evbuffer* out = bufferevent_get_output(client_.bev.get());
-    bool moved = false;
-    while (!ex.response_body.done() && evbuffer_get_length(out) < kHighWater) {
-        std::string_view piece = first_piece(in);
-        if (piece.empty()) break;
-        BodyResult r = ex.response_body.decode(piece);
-        if (r.status == BodyStatus::kError) {
-            LOG_DEBUG("http listener=%s server=%s: bad response body: %s", listener_->config().name.c_str(),
-                      ex.server_label.c_str(), to_string(r.error));
-            return close(Termination::kBadResponse);
-        }
-        evbuffer_add(ex.body_stages.front().get(), r.data.data(), r.data.size());
-        evbuffer_drain(in, r.consumed);
-        ex.server->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
-        moved = true;
-    }
-    // The stages run once per batch of server bytes (at most the server
-    // stream's read watermark), not once per piece: a compressing stage
-    // flushes on each call, and an origin writing small chunks would
-    // otherwise cost a flush, and bytes, per chunk.
-    if (moved && !ex.response_body.done() && !run_body_stages(false)) return close(Termination::kLocalError);
-    if (moved) progress();
-    if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
-        if (ex.response_body.finish().status != BodyStatus::kDone) return close(Termination::kServerAbort);
-    }
     if (!ex.response_body.done()) return;
-    if (!run_body_stages(true)) return close(Termination::kLocalError);
+    if (staged && !run_body_stages(true)) return close(Termination::kLocalError);
     response_complete();
 }
 

@@ -114,8 +114,8 @@ private:
     void send_request();
     void read_response_head();
     void pump_response_body();
-    // The response body through the exchange's body stages (body_filter.h).
-    void pump_filtered_body();
+    // Runs the exchange's body stages (body_filter.h) on what the pump gave
+    // them, and frames their output for the client.
     bool run_body_stages(bool end);
     void finish_request(Termination term);
     void end_request(Termination term);  // stats and log, then the exchange goes
