@@ -11,12 +11,6 @@
 namespace lbd::l7 {
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), to_lower_ascii);
-    return out;
-}
-
 // Calls `each` with every element of the comma-separated lists of the
 // fields named `name`, trimmed; commas inside quotes do not split.
 template <typename Fn>
@@ -89,7 +83,7 @@ CacheControl parse_cache_control(const HeaderList& headers) {
     CacheControl cc;
     for_each_list_item(headers, "cache-control", [&](std::string_view item) {
         const size_t eq = item.find('=');
-        const std::string name = lower(trim_ows(item.substr(0, eq)));
+        const std::string name = lower_ascii(trim_ows(item.substr(0, eq)));
         const std::string_view arg = eq == std::string_view::npos ? "" : unquote(trim_ows(item.substr(eq + 1)));
         if (name == "no-store") {
             cc.no_store = true;
@@ -97,7 +91,7 @@ CacheControl parse_cache_control(const HeaderList& headers) {
             if (arg.empty()) cc.no_cache = true;
             // §5.2.2.4: the qualified form names fields not to be sent from the cache.
             for_each_list_item({{"x", std::string(arg)}}, "x",
-                               [&](std::string_view f) { cc.no_cache_fields.push_back(lower(f)); });
+                               [&](std::string_view f) { cc.no_cache_fields.push_back(lower_ascii(f)); });
         } else if (name == "private") {
             // §5.2.2.7: the qualified form limits only the named fields; a
             // shared cache treating it as unqualified errs on the safe side.
@@ -174,9 +168,9 @@ std::string normalize_accept_encoding(std::string_view value) {
     std::vector<std::string_view> accepted;
     for_each_list_item({{"a", std::string(value)}}, "a", [&](std::string_view item) {
         const size_t semi = item.find(';');
-        const std::string coding = lower(trim_ows(item.substr(0, semi)));
+        const std::string coding = lower_ascii(trim_ows(item.substr(0, semi)));
         if (semi != std::string_view::npos) {
-            std::string params = lower(item.substr(semi + 1));
+            std::string params = lower_ascii(item.substr(semi + 1));
             params.erase(std::remove_if(params.begin(), params.end(), [](char c) { return c == ' ' || c == '\t'; }),
                          params.end());
             // q=0, q=0.0, q=0.00...: not acceptable (RFC 9110 §12.4.2).
@@ -230,7 +224,7 @@ StoreDecision decide_store(const RequestInfo& request, const ResponseInfo& respo
     bool vary_star = false;
     for_each_list_item(response.headers, "vary", [&](std::string_view name) {
         if (name == "*") vary_star = true;
-        std::string lowered = lower(name);
+        std::string lowered = lower_ascii(name);
         if (std::find(d.vary.begin(), d.vary.end(), lowered) == d.vary.end()) d.vary.push_back(std::move(lowered));
     });
     if (vary_star) return refuse("vary *");  // §4.1: never matches a later request

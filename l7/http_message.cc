@@ -9,25 +9,25 @@ namespace lbd::l7 {
 
 namespace {
 
-// ASCII only (a host is ASCII on the wire), without std::tolower's locale lookup per byte.
-std::string lower_copy(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), to_lower_ascii);
-    return out;
-}
-
 // "example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]".
 std::string host_without_port(std::string_view authority) {
     if (!authority.empty() && authority.front() == '[') {
         size_t close = authority.find(']');
-        return lower_copy(authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
+        return lower_ascii(authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
     }
-    return lower_copy(authority.substr(0, authority.find(':')));
+    return lower_ascii(authority.substr(0, authority.find(':')));
 }
 
 bool trusted(const HttpForwardedConfig& config, const SocketAddress& peer) {
     return std::any_of(config.trusted_proxies.begin(), config.trusted_proxies.end(),
                        [&](const Cidr& cidr) { return cidr.contains(peer); });
+}
+
+// An X-Forwarded-For element: a bare IPv4 or IPv6 address.
+std::optional<SocketAddress> parse_ip(std::string_view text) {
+    std::string with_port = text.find(':') == std::string_view::npos ? std::string(text) + ":0"
+                                                                     : "[" + std::string(text) + "]:0";
+    return SocketAddress::parse(with_port);
 }
 
 // All lines of `name` joined as one list (RFC 9110 §5.3), then removed.
@@ -136,6 +136,26 @@ ResponseInfo copy_response(const HttpResponseHead& head) {
     out.tunnel = head.tunnel;
     out.upgrade_protocol = std::string(head.upgrade);
     return out;
+}
+
+SocketAddress client_address(const HttpForwardedConfig& forwarded, const RequestInfo& request,
+                             const SocketAddress& peer) {
+    if (forwarded.trusted_proxies.empty() || !trusted(forwarded, peer)) return peer;
+    SocketAddress client = peer;
+    for (auto line = request.headers.rbegin(); line != request.headers.rend(); ++line) {
+        if (!iequals(line->first, "x-forwarded-for")) continue;
+        std::string_view list = line->second;
+        while (!list.empty()) {
+            const size_t comma = list.rfind(',');
+            const std::string_view element = trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+            auto hop = parse_ip(element);
+            if (!hop) return client;
+            client = *hop;
+            if (!trusted(forwarded, client)) return client;
+        }
+    }
+    return client;
 }
 
 void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& config, const ClientEndpoint& client) {

@@ -5,12 +5,6 @@
 namespace lbd::compression {
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
 // Thousandths, or -1 when malformed (the element is then ignored).
 int parse_q(std::string_view v) {
@@ -31,10 +25,10 @@ int element_q(std::string_view params) {
     int q = 1000;
     while (!params.empty()) {
         size_t semi = params.find(';');
-        std::string_view param = trim(params.substr(0, semi));
+        std::string_view param = http1::trim_ows(params.substr(0, semi));
         params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
-        if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && trim(param.substr(1)).starts_with('='))
-            q = parse_q(trim(trim(param.substr(1)).substr(1)));
+        if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && http1::trim_ows(param.substr(1)).starts_with('='))
+            q = parse_q(http1::trim_ows(http1::trim_ows(param.substr(1)).substr(1)));
     }
     return q;
 }
@@ -49,7 +43,7 @@ void AcceptEncoding::add(std::string_view value) {
         std::string_view element = value.substr(0, comma);
         value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
         size_t semi = element.find(';');
-        std::string_view coding = trim(element.substr(0, semi));
+        std::string_view coding = http1::trim_ows(element.substr(0, semi));
         if (coding.empty()) continue;
         const int q = element_q(semi == std::string_view::npos ? std::string_view() : element.substr(semi + 1));
         if (q < 0) continue;
@@ -87,7 +81,7 @@ std::optional<Algorithm> AcceptEncoding::choose(std::span<const Algorithm> offer
 }
 
 bool type_listed(std::string_view content_type, const std::vector<std::string>& types) {
-    std::string_view media = trim(content_type.substr(0, content_type.find(';')));
+    std::string_view media = http1::trim_ows(content_type.substr(0, content_type.find(';')));
     const size_t slash = media.find('/');
     if (slash == std::string_view::npos) return false;
     for (const std::string& type : types) {
@@ -106,13 +100,13 @@ bool list_has(std::string_view list, std::string_view token) {
         size_t comma = list.find(',');
         std::string_view element = list.substr(0, comma);
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        if (http1::iequals(trim(element.substr(0, element.find('='))), token)) return true;
+        if (http1::iequals(http1::trim_ows(element.substr(0, element.find('='))), token)) return true;
     }
     return false;
 }
 
 std::string weak_etag(std::string_view etag) {
-    etag = trim(etag);
+    etag = http1::trim_ows(etag);
     if (etag.starts_with("W/")) return std::string(etag);
     return "W/" + std::string(etag);
 }
