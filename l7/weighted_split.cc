@@ -61,11 +61,13 @@ SplitRoute::SplitRoute(const HttpRouteConfig& route, const PoolSet& pool_set) : 
 namespace {
 
 // The split's hash for this client, or nullopt when it splits by request (or the key is missing).
-std::optional<uint64_t> client_hash(const HttpRouteConfig& route, const RequestInfo& request,
-                                    const SocketAddress& peer) {
+std::optional<uint64_t> client_hash(const HttpRouteConfig& route, const HttpForwardedConfig& forwarded,
+                                    const RequestInfo& request, const SocketAddress& peer) {
     switch (route.split_by) {
         case HttpSplitBy::kRequest: return std::nullopt;
-        case HttpSplitBy::kClientAddress: return split_hash(peer.unmapped().ip_bytes());
+        case HttpSplitBy::kClientAddress:
+            // The client behind trusted proxies, as the rate limits and access rules see it.
+            return split_hash(client_address(forwarded, request, peer).unmapped().ip_bytes());
         case HttpSplitBy::kHeader:
             if (const std::string* value = find_header(request.headers, route.split_key)) return split_hash(*value);
             return std::nullopt;
@@ -86,7 +88,7 @@ Pool* choose_split_pool(SplitRoute& route, HttpListener& listener, L7Worker& wor
         ServerPicker& picker = worker.picker_for(*pool, listener.runtime());
         if (cookie_server(*pool, picker, request, {}) != nullptr) return pool;
     }
-    if (auto hash = client_hash(route.route, request, peer)) {
+    if (auto hash = client_hash(route.route, listener.http().forwarded, request, peer)) {
         Pool* pool = pools[route.split.by_hash(*hash)];
         if (pool != nullptr && worker.picker_for(*pool, listener.runtime()).any_up()) return pool;
     }

@@ -1,10 +1,11 @@
 // Routing and rewriting features on a real lbd with curl: regex routes with groups in rewrites and
-// redirects, a split by client address (200 source addresses of 127/8), per-route timeouts and
-// access log, header values with variables and the request id, and Set-Cookie / Location
-// rewriting of a server's answers.
+// redirects, a split by client address (200 source addresses of 127/8, and 100 clients behind a
+// trusted proxy), per-route timeouts and access log, header values with variables and the request
+// id, and Set-Cookie / Location rewriting of a server's answers.
 #include <doctest/doctest.h>
 
 #include <map>
+#include <utility>
 #include <string>
 
 #include "core/loop/event.h"
@@ -61,6 +62,13 @@ TEST_CASE("regex routes: ~* and ~ patterns, groups in rewrite_path and in redire
                "path_regex", "path_regex '^/(a': missing closing parenthesis at offset 4");
 }
 
+// The servers that answered the two requests of one curl run.
+std::pair<std::string, std::string> servers_of_two(const std::string& output) {
+    const size_t first_at = output.find("server=");
+    const size_t second_at = first_at == std::string::npos ? first_at : output.find("server=", first_at + 1);
+    return {server_of(output), second_at == std::string::npos ? "" : server_of(output.substr(second_at))};
+}
+
 TEST_CASE("split by client address: 200 clients divide by the weights, and each stays on its side") {
     HttpBackend stable("stable");
     HttpBackend canary("canary");
@@ -78,10 +86,7 @@ TEST_CASE("split by client address: 200 clients divide by the weights, and each 
         const std::string source = "127.0.0." + std::to_string(i);
         CurlRun run = curl({"--interface", source, "-H", "Connection: close", url(lbd.port(), "/a"), url(lbd.port(), "/b")});
         REQUIRE_MESSAGE(run.exit_code == 0, run.output);
-        const std::string first = server_of(run.output);
-        const size_t first_at = run.output.find("server=");
-        const size_t second_at = first_at == std::string::npos ? first_at : run.output.find("server=", first_at + 1);
-        const std::string second = second_at == std::string::npos ? "" : server_of(run.output.substr(second_at));
+        const auto [first, second] = servers_of_two(run.output);
         if (first != second) ++inconsistent;
         ++sides[first];
     }
@@ -91,6 +96,33 @@ TEST_CASE("split by client address: 200 clients divide by the weights, and each 
     CHECK(sides["canary"] >= 35);
     CHECK(sides["canary"] <= 65);
     CHECK(canary.requests() == 2 * static_cast<size_t>(sides["canary"]));
+}
+
+TEST_CASE("split by client address behind a trusted proxy hashes the X-Forwarded-For client") {
+    HttpBackend stable("stable");
+    HttpBackend canary("canary");
+    RunningLbd lbd(http_config(
+        http_pool("stable", {&stable}) + http_pool("canary", {&canary}),
+        "    forwarded { trusted_proxies: \"127.0.0.0/8\" }\n"
+        "    routes { split { pools { pool: \"stable\" weight: 50 } pools { pool: \"canary\" weight: 50 }"
+        " by: SPLIT_BY_CLIENT_ADDRESS } }\n",
+        ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    // 100 clients behind one proxy address: hashing the peer would put them all on one side.
+    std::map<std::string, int> sides;
+    int inconsistent = 0;
+    for (int i = 1; i <= 100; ++i) {
+        const std::string xff = "X-Forwarded-For: 198.51.100." + std::to_string(i);
+        CurlRun run = curl({"-H", xff, "-H", "Connection: close", url(lbd.port(), "/a"), url(lbd.port(), "/b")});
+        REQUIRE_MESSAGE(run.exit_code == 0, run.output);
+        const auto [first, second] = servers_of_two(run.output);
+        if (first != second) ++inconsistent;
+        ++sides[first];
+    }
+    CHECK(inconsistent == 0);
+    CHECK(sides["stable"] >= 25);
+    CHECK(sides["canary"] >= 25);
 }
 
 TEST_CASE("per-route timeouts override the listener's; access_log: false silences a route") {
