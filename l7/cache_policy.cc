@@ -6,6 +6,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "l7/compression/negotiation.h"
 #include "l7/cookie_header.h"
 
 namespace lbd::l7 {
@@ -164,26 +165,12 @@ std::string cache_key(const RequestInfo& request, std::string_view scheme, const
 }
 
 std::string normalize_accept_encoding(std::string_view value) {
-    static constexpr std::string_view kKnown[] = {"br", "deflate", "gzip", "zstd"};  // sorted
-    std::vector<std::string_view> accepted;
-    for_each_list_item({{"a", std::string(value)}}, "a", [&](std::string_view item) {
-        const size_t semi = item.find(';');
-        const std::string coding = lower_ascii(trim_ows(item.substr(0, semi)));
-        if (semi != std::string_view::npos) {
-            std::string params = lower_ascii(item.substr(semi + 1));
-            params.erase(std::remove_if(params.begin(), params.end(), [](char c) { return c == ' ' || c == '\t'; }),
-                         params.end());
-            // q=0, q=0.0, q=0.00...: not acceptable (RFC 9110 §12.4.2).
-            if (params.starts_with("q=0") && params.find_first_not_of("0.", 2) == std::string::npos) return;
-        }
-        for (std::string_view known : kKnown)
-            if (coding == known && std::find(accepted.begin(), accepted.end(), known) == accepted.end())
-                accepted.push_back(known);
-    });
-    std::sort(accepted.begin(), accepted.end());
-    std::string out;
-    for (std::string_view coding : accepted) out.append(out.empty() ? "" : ",").append(coding);
-    return out;
+    // The compression filter's own parser: one reading of q-values, "*" and
+    // x-gzip for the variant a response is stored under and the coding it
+    // is compressed with.
+    compression::AcceptEncoding accept;
+    accept.add(value);
+    return accept.normalized();
 }
 
 std::string cache_variant_key(std::string_view key, const std::vector<std::string>& vary, const RequestInfo& request) {
@@ -285,6 +272,9 @@ HeaderList stored_headers(const HeaderList& headers, const std::vector<std::stri
 }
 
 bool client_not_modified(const RequestInfo& request, const CacheObject& object) {
+    // RFC 9110 §13.2.1: preconditions apply to a response that would be 2xx;
+    // a stored 404 or 301 is sent whatever the client holds.
+    if (object.status < 200 || object.status > 299) return false;
     // RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since only without it.
     if (find_header(request.headers, "if-none-match") != nullptr) {
         const std::string* etag = find_header(object.headers, "etag");

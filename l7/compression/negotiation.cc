@@ -1,5 +1,10 @@
 #include "l7/compression/negotiation.h"
 
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "core/http1/chars.h"
 
 namespace lbd::compression {
@@ -49,35 +54,56 @@ void AcceptEncoding::add(std::string_view value) {
         if (q < 0) continue;
         // A coding listed twice keeps its highest q: the client accepts it at least that much.
         int* slot = nullptr;
-        if (http1::iequals(coding, "br")) slot = &br_;
+        for (int c = 0; c < kCodings; ++c)
+            if (http1::iequals(coding, kTokens[c])) slot = &q_[c];
         // RFC 9110 8.4.1.3: x-gzip is gzip.
-        else if (http1::iequals(coding, "gzip") || http1::iequals(coding, "x-gzip")) slot = &gzip_;
+        if (http1::iequals(coding, "x-gzip")) slot = &q_[kGzip];
         else if (http1::iequals(coding, "identity")) slot = &identity_;
         else if (coding == "*") slot = &star_;
         if (slot != nullptr && q > *slot) *slot = q;
     }
 }
 
-int AcceptEncoding::q_of(Algorithm algorithm) const {
-    const int listed = algorithm == Algorithm::kBrotli ? br_ : gzip_;
-    if (listed >= 0) return listed;
+int AcceptEncoding::q_of(Coding coding) const {
+    if (q_[coding] >= 0) return q_[coding];
     return star_ >= 0 ? star_ : 0;  // not listed, no "*": not acceptable
+}
+
+// Identity's own weight when the client gave one (listed, or through "*");
+// unlisted, it is merely acceptable, and any coding the client names wins.
+int AcceptEncoding::identity_q() const { return identity_ >= 0 ? identity_ : (star_ >= 0 ? star_ : 0); }
+
+std::string AcceptEncoding::normalized() const {
+    std::vector<std::pair<int, std::string_view>> ranked;  // (q, token)
+    int lowest = 1001;
+    for (int c = 0; c < kCodings; ++c)
+        if (const int q = q_of(static_cast<Coding>(c)); q > 0) {
+            ranked.emplace_back(q, kTokens[c]);
+            lowest = std::min(lowest, q);
+        }
+    if (const int identity = identity_q(); !ranked.empty() && identity > lowest) ranked.emplace_back(identity, "identity");
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    std::string out;
+    for (size_t i = 0; i < ranked.size(); ++i) {
+        if (i > 0) out.append(ranked[i].first == ranked[i - 1].first ? "," : ">");
+        out.append(ranked[i].second);
+    }
+    return out;
 }
 
 std::optional<Algorithm> AcceptEncoding::choose(std::span<const Algorithm> offered) const {
     std::optional<Algorithm> best;
     int best_q = 0;
     for (Algorithm a : offered)
-        if (const int q = q_of(a); q > best_q) {
+        if (const int q = q_of(a == Algorithm::kBrotli ? kBr : kGzip); q > best_q) {
             best = a;
             best_q = q;
         }
     if (!best) return std::nullopt;
-    // Identity's own weight when the client gave one (listed, or through
-    // "*"); unlisted, it is merely acceptable, and any coding the client
-    // names wins over it. A tie goes to compression, the point of offering it.
-    const int identity_q = identity_ >= 0 ? identity_ : (star_ >= 0 ? star_ : 0);
-    return best_q >= identity_q ? best : std::nullopt;
+    // A tie with identity goes to compression, the point of offering it.
+    return best_q >= identity_q() ? best : std::nullopt;
 }
 
 bool type_listed(std::string_view content_type, const std::vector<std::string>& types) {
