@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "core/base/hash.h"
 #include "l7/cookie_header.h"
 #include "l7/cookie_sticky.h"
 #include "l7/http_listener.h"
@@ -25,20 +26,6 @@ size_t WeightedSplit::by_hash(uint64_t hash) const {
         if (point < upto) return i;
     }
     return weights_.size() - 1;
-}
-
-uint64_t split_hash(std::string_view key) {
-    uint64_t h = 1469598103934665603ULL;
-    for (unsigned char c : key) {
-        h ^= c;
-        h *= 1099511628211ULL;
-    }
-    // splitmix64's finalizer
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    return h ^ (h >> 31);
 }
 
 int WeightedSplit::next(const std::function<bool(size_t)>& eligible) {
@@ -67,12 +54,12 @@ std::optional<uint64_t> client_hash(const HttpRouteConfig& route, const HttpForw
         case HttpSplitBy::kRequest: return std::nullopt;
         case HttpSplitBy::kClientAddress:
             // The client behind trusted proxies, as the rate limits and access rules see it.
-            return split_hash(client_address(forwarded, request, peer).unmapped().ip_bytes());
+            return hash64(client_address(forwarded, request, peer).unmapped().ip_bytes());
         case HttpSplitBy::kHeader:
-            if (const std::string* value = find_header(request.headers, route.split_key)) return split_hash(*value);
+            if (const std::string* value = find_header(request.headers, route.split_key)) return hash64(*value);
             return std::nullopt;
         case HttpSplitBy::kCookie:
-            if (auto value = request_cookie(request.headers, route.split_key)) return split_hash(*value);
+            if (auto value = request_cookie(request.headers, route.split_key)) return hash64(*value);
             return std::nullopt;
     }
     return std::nullopt;
