@@ -18,10 +18,14 @@ std::string host_without_port(std::string_view authority) {
     return lower_ascii(authority.substr(0, authority.find(':')));
 }
 
-bool trusted(const HttpForwardedConfig& config, const SocketAddress& peer) {
+}  // namespace
+
+bool trusted_proxy(const HttpForwardedConfig& config, const SocketAddress& peer) {
     return std::any_of(config.trusted_proxies.begin(), config.trusted_proxies.end(),
                        [&](const Cidr& cidr) { return cidr.contains(peer); });
 }
+
+namespace {
 
 // An X-Forwarded-For element: a bare IPv4 or IPv6 address.
 std::optional<SocketAddress> parse_ip(std::string_view text) {
@@ -66,8 +70,15 @@ void set_header(HeaderList& headers, std::string_view name, std::string_view val
 
 void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions, const VariableSource* vars) {
     for (const std::string& name : actions.remove) remove_header(headers, name);
-    for (const HttpHeaderValue& h : actions.set) set_header(headers, h.name, vars ? header_value(h, *vars) : h.value);
-    for (const HttpHeaderValue& h : actions.add) headers.emplace_back(h.name, vars ? header_value(h, *vars) : h.value);
+    // A value without variables is used as written: no expansion, no copy of it first.
+    for (const HttpHeaderValue& h : actions.set) {
+        if (vars != nullptr && h.value_template.dynamic())
+            set_header(headers, h.name, header_value(h, *vars));
+        else
+            set_header(headers, h.name, h.value);
+    }
+    for (const HttpHeaderValue& h : actions.add)
+        headers.emplace_back(h.name, vars != nullptr && h.value_template.dynamic() ? header_value(h, *vars) : h.value);
 }
 
 bool RequestInfo::replayable() const {
@@ -140,7 +151,7 @@ ResponseInfo copy_response(const HttpResponseHead& head) {
 
 SocketAddress client_address(const HttpForwardedConfig& forwarded, const RequestInfo& request,
                              const SocketAddress& peer) {
-    if (forwarded.trusted_proxies.empty() || !trusted(forwarded, peer)) return peer;
+    if (forwarded.trusted_proxies.empty() || !trusted_proxy(forwarded, peer)) return peer;
     SocketAddress client = peer;
     for (auto line = request.headers.rbegin(); line != request.headers.rend(); ++line) {
         if (!iequals(line->first, "x-forwarded-for")) continue;
@@ -152,14 +163,14 @@ SocketAddress client_address(const HttpForwardedConfig& forwarded, const Request
             auto hop = parse_ip(element);
             if (!hop) return client;
             client = *hop;
-            if (!trusted(forwarded, client)) return client;
+            if (!trusted_proxy(forwarded, client)) return client;
         }
     }
     return client;
 }
 
 void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& config, const ClientEndpoint& client) {
-    const bool from_trusted = trusted(config, client.peer);
+    const bool from_trusted = trusted_proxy(config, client.peer);
     const std::string ip = client.peer.ip_string();
     HeaderList& h = request.headers;
     if (config.x_forwarded_for) {

@@ -78,6 +78,10 @@ struct ClientEndpoint {
     std::string scheme = "http";  // "https" once the transport is TLS
 };
 
+// Whether `peer` is one of `forwarded.trusted_proxies` (whose forwarding
+// headers and request ids are believed).
+bool trusted_proxy(const HttpForwardedConfig& forwarded, const SocketAddress& peer);
+
 // The client behind trusted proxies (`forwarded.trusted_proxies`): the
 // peer, or X-Forwarded-For read from the right with trusted hops skipped
 // (nginx realip_recursive). An element that is no address ends the walk

@@ -17,6 +17,7 @@
 #include "core/net/local_errors.h"
 #include "core/health/passive_health.h"
 #include "l7/access_log.h"
+#include "l7/header_filters.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 #include "l7/route_filter.h"
@@ -192,6 +193,7 @@ void HttpSession::route_request() {
     }
     // Matched before the filters, which may count or act per route.
     ex.route = match_route(http_, ex.request, &ex.groups);
+    assign_request_id(http_, ex);
     run_request_filters();
 }
 
@@ -206,7 +208,7 @@ void HttpSession::run_request_filters() {
         // ignores PAUSED; TCP holds the rest back at the read watermark).
         // The wait counts as the server's response time: 504 past it.
         phase_ = Phase::kPaused;
-        return arm(Timer::kResponse, http_.timeouts.server_response_ms);
+        return arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
     }
     ex.sticky.begin(*ex.pool, ex.request);
     choose_server();

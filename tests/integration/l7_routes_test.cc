@@ -182,6 +182,18 @@ TEST_CASE("header values with variables, and the request id sent, logged and kep
     CHECK(has(trusted.output, "X-Request-Id: edge-42\r\n"));
     CHECK(lbd->await_line(LinePattern::regex(" path=/t .* request_id=edge-42"), kIoTimeoutMs));
 
+    // A request refused before the router (here by an access rule) is logged with its id too,
+    // though no header template asks for it.
+    RunningLbd guarded(http_config(
+        http_pool("web", {&web}),
+        "    request_id {}\n"
+        "    routes { match { path_prefix: \"/denied\" } access { rules { deny: \"all\" } } pool: \"web\" }\n"));
+    REQUIRE(guarded.ok());
+    CurlRun denied = curl({"-o", "/dev/null", "-w", "%{http_code}", url(guarded.port(), "/denied")});
+    CHECK(has(denied.output, "403"));
+    CHECK(guarded->await_line(LinePattern::regex(" path=/denied status=403 .* request_id=[0-9a-f]{32}"),
+                              kIoTimeoutMs));
+
     // An unknown variable is a config error.
     refused_at(http_config(http_pool("web", {&web}),
                            "    request_headers { add { name: \"X-U\" value: \"$remote_user\" } }\n"),
