@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <map>
-#include <utility>
 #include <string>
+#include <vector>
 
 #include "core/loop/event.h"
 #include "tests/integration/l7_scenario.h"
@@ -62,67 +62,68 @@ TEST_CASE("regex routes: ~* and ~ patterns, groups in rewrite_path and in redire
                "path_regex", "path_regex '^/(a': missing closing parenthesis at offset 4");
 }
 
-// The servers that answered the two requests of one curl run.
-std::pair<std::string, std::string> servers_of_two(const std::string& output) {
-    const size_t first_at = output.find("server=");
-    const size_t second_at = first_at == std::string::npos ? first_at : output.find("server=", first_at + 1);
-    return {server_of(output), second_at == std::string::npos ? "" : server_of(output.substr(second_at))};
+// Which side each client of a split lands on: every client sends two
+// requests on two connections (Connection: close) with its own curl
+// arguments; `inconsistent` counts clients whose two requests differed.
+struct SplitSides {
+    std::map<std::string, int> sides;
+    int inconsistent = 0;
+};
+
+SplitSides split_sides(uint16_t port, const std::vector<std::vector<std::string>>& clients) {
+    SplitSides out;
+    for (const std::vector<std::string>& client : clients) {
+        std::vector<std::string> args = client;
+        args.insert(args.end(), {"-H", "Connection: close", url(port, "/a"), url(port, "/b")});
+        CurlRun run = curl(args);
+        REQUIRE_MESSAGE(run.exit_code == 0, run.output);
+        const size_t first_at = run.output.find("server=");
+        const size_t second_at = first_at == std::string::npos ? first_at : run.output.find("server=", first_at + 1);
+        const std::string first = server_of(run.output);
+        const std::string second = second_at == std::string::npos ? "" : server_of(run.output.substr(second_at));
+        if (first != second) ++out.inconsistent;
+        ++out.sides[first];
+    }
+    return out;
+}
+
+std::string two_pool_split(int canary_weight, const std::string& extra = "") {
+    return extra + "    routes { split { pools { pool: \"stable\" weight: " + std::to_string(100 - canary_weight) +
+           " } pools { pool: \"canary\" weight: " + std::to_string(canary_weight) +
+           " } by: SPLIT_BY_CLIENT_ADDRESS } }\n";
 }
 
 TEST_CASE("split by client address: 200 clients divide by the weights, and each stays on its side") {
     HttpBackend stable("stable");
     HttpBackend canary("canary");
-    RunningLbd lbd(http_config(
-        http_pool("stable", {&stable}) + http_pool("canary", {&canary}),
-        "    routes { split { pools { pool: \"stable\" weight: 75 } pools { pool: \"canary\" weight: 25 }"
-        " by: SPLIT_BY_CLIENT_ADDRESS } }\n",
-        ""));
+    RunningLbd lbd(http_config(http_pool("stable", {&stable}) + http_pool("canary", {&canary}), two_pool_split(25), ""));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
-    std::map<std::string, int> sides;
-    int inconsistent = 0;
-    for (int i = 2; i < 202; ++i) {
-        // Two requests on two connections (Connection: close) from one source address.
-        const std::string source = "127.0.0." + std::to_string(i);
-        CurlRun run = curl({"--interface", source, "-H", "Connection: close", url(lbd.port(), "/a"), url(lbd.port(), "/b")});
-        REQUIRE_MESSAGE(run.exit_code == 0, run.output);
-        const auto [first, second] = servers_of_two(run.output);
-        if (first != second) ++inconsistent;
-        ++sides[first];
-    }
-    CHECK(inconsistent == 0);
-    CHECK(sides["stable"] + sides["canary"] == 200);
+    std::vector<std::vector<std::string>> clients;  // one source address each
+    for (int i = 2; i < 202; ++i) clients.push_back({"--interface", "127.0.0." + std::to_string(i)});
+    SplitSides result = split_sides(lbd.port(), clients);
+    CHECK(result.inconsistent == 0);
+    CHECK(result.sides["stable"] + result.sides["canary"] == 200);
     // 25% of 200 = 50; the hash of 200 neighbouring addresses lands within 50 +- 15.
-    CHECK(sides["canary"] >= 35);
-    CHECK(sides["canary"] <= 65);
-    CHECK(canary.requests() == 2 * static_cast<size_t>(sides["canary"]));
+    CHECK(result.sides["canary"] >= 35);
+    CHECK(result.sides["canary"] <= 65);
+    CHECK(canary.requests() == 2 * static_cast<size_t>(result.sides["canary"]));
 }
 
 TEST_CASE("split by client address behind a trusted proxy hashes the X-Forwarded-For client") {
     HttpBackend stable("stable");
     HttpBackend canary("canary");
-    RunningLbd lbd(http_config(
-        http_pool("stable", {&stable}) + http_pool("canary", {&canary}),
-        "    forwarded { trusted_proxies: \"127.0.0.0/8\" }\n"
-        "    routes { split { pools { pool: \"stable\" weight: 50 } pools { pool: \"canary\" weight: 50 }"
-        " by: SPLIT_BY_CLIENT_ADDRESS } }\n",
-        ""));
+    RunningLbd lbd(http_config(http_pool("stable", {&stable}) + http_pool("canary", {&canary}),
+                               two_pool_split(50, "    forwarded { trusted_proxies: \"127.0.0.0/8\" }\n"), ""));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     // 100 clients behind one proxy address: hashing the peer would put them all on one side.
-    std::map<std::string, int> sides;
-    int inconsistent = 0;
-    for (int i = 1; i <= 100; ++i) {
-        const std::string xff = "X-Forwarded-For: 198.51.100." + std::to_string(i);
-        CurlRun run = curl({"-H", xff, "-H", "Connection: close", url(lbd.port(), "/a"), url(lbd.port(), "/b")});
-        REQUIRE_MESSAGE(run.exit_code == 0, run.output);
-        const auto [first, second] = servers_of_two(run.output);
-        if (first != second) ++inconsistent;
-        ++sides[first];
-    }
-    CHECK(inconsistent == 0);
-    CHECK(sides["stable"] >= 25);
-    CHECK(sides["canary"] >= 25);
+    std::vector<std::vector<std::string>> clients;
+    for (int i = 1; i <= 100; ++i) clients.push_back({"-H", "X-Forwarded-For: 198.51.100." + std::to_string(i)});
+    SplitSides result = split_sides(lbd.port(), clients);
+    CHECK(result.inconsistent == 0);
+    CHECK(result.sides["stable"] >= 25);
+    CHECK(result.sides["canary"] >= 25);
 }
 
 TEST_CASE("per-route timeouts override the listener's; access_log: false silences a route") {
