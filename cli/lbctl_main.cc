@@ -292,12 +292,16 @@ public:
                                      std::to_string(h.drain_ms()) + " ms" + left + "; the virtual IPs left after " +
                                      std::to_string(h.vip_left_ms()) + " ms; role " + ha.role() + "\n");
             }
-            if (now >= deadline) {
+            // The wait starts when the drain may end: lbd keeps the VIP for up to
+            // the handover's drain timeout (its own default when --drain-timeout
+            // is left out), as asked.
+            const uint64_t give_up = deadline + ha.handover().drain_timeout_ms();
+            if (now >= give_up) {
                 fail(kRefused, "TIMEOUT", "the virtual IPs are still on this node after " + std::to_string(now - start) +
                                               " ms (see lbctl ha status and keepalived's log)");
                 return exit_;
             }
-            ::poll(nullptr, 0, static_cast<int>(std::min<uint64_t>(kWaitPollMs / 5, deadline - now)));
+            ::poll(nullptr, 0, static_cast<int>(std::min<uint64_t>(kWaitPollMs / 5, give_up - now)));
         }
     }
 
@@ -518,7 +522,8 @@ int main(int argc, char** argv) {
     ha_failover->add_option("--drain-timeout", failover_drain_ms,
                             "Milliseconds open connections on the VIP may take to end before it leaves anyway "
                             "(default 2000)");
-    ha_failover->add_option("--wait-timeout", failover_timeout_s, "Seconds to wait for the VIP to leave")
+    ha_failover->add_option("--wait-timeout", failover_timeout_s,
+                            "Seconds to wait for the VIP to leave once the drain may have ended")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     ha_failover->footer(example("  lbctl ha failover        # on the MASTER, before maintenance\n"));

@@ -61,7 +61,8 @@ bool dump_family(int fd, uint8_t family, const std::vector<std::string>& address
             *error = std::string("sock_diag answer: ") + (n < 0 ? strerror(errno) : "end of stream");
             return false;
         }
-        int length = int(n);
+        // Unsigned: NLMSG_OK compares it with the header's __u32 length (clang's -Wsign-compare).
+        auto length = static_cast<unsigned int>(n);
         for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, length); h = NLMSG_NEXT(h, length)) {
             if (h->nlmsg_type == NLMSG_DONE) return true;
             if (h->nlmsg_type == NLMSG_ERROR) {

@@ -2,7 +2,7 @@
 
 #include <tuple>
 
-#include "l7/rate_limit.h"
+#include "l7/http_message.h"
 
 namespace lbd::l7 {
 namespace {
@@ -12,7 +12,8 @@ std::optional<AccessFilter::Rules> resolve(const AclLists& lists, const std::opt
     AccessFilter::Rules rules;
     // The loader checked every name: a list of the configuration, or "all".
     for (const HttpAccessRule& rule : access->rules)
-        rules.push_back({rule.allow, rule.list == "all" ? nullptr : lists.find(rule.list), "acl:" + rule.list});
+        rules.push_back({rule.allow, rule.list == "all" ? nullptr : lists.find(rule.list), "acl:" + rule.list, nullptr,
+                         UINT64_MAX});
     return rules;
 }
 
@@ -23,18 +24,22 @@ AccessFilter::AccessFilter(const AclLists& lists, const HttpConfig& http)
     for (const HttpRouteConfig& route : http.routes) routes_.push_back(resolve(lists, route.access));
 }
 
-const AccessFilter::Rule* AccessFilter::decide(const Rules& rules, const SocketAddress& client) {
-    for (const Rule& rule : rules) {
+const AccessFilter::Rule* AccessFilter::decide(Rules& rules, const SocketAddress& client) {
+    for (Rule& rule : rules) {
         if (rule.list == nullptr) return &rule;
-        if (rule.list->prefixes()->contains(client)) return &rule;
+        if (const uint64_t version = rule.list->version(); version != rule.set_version) {
+            rule.set = rule.list->prefixes();
+            rule.set_version = version;
+        }
+        if (rule.set->contains(client)) return &rule;
     }
     return nullptr;
 }
 
 FilterResult AccessFilter::on_request_head(Exchange& exchange) {
-    const std::optional<Rules>* rules = &listener_;
+    std::optional<Rules>* rules = &listener_;
     if (exchange.route != nullptr) {
-        const auto& own = routes_.at(static_cast<size_t>(exchange.route - http_.routes.data()));
+        auto& own = routes_.at(static_cast<size_t>(exchange.route - http_.routes.data()));
         if (own) rules = &own;  // a route's rules replace the listener's, as an nginx location's
     }
     if (!*rules) return FilterResult::next();

@@ -27,11 +27,16 @@ public:
         bool allow = false;
         const AclList* list = nullptr;  // null: "all"
         std::string reason;             // "acl:NAME", for the access log
+        // This worker's reference to the list's set, and the list version it
+        // is of (AclList::version(); reloaded when that moves).
+        std::shared_ptr<const PrefixSet> set;
+        uint64_t set_version = UINT64_MAX;
     };
     using Rules = std::vector<Rule>;
 
-    // The first rule matching `client`, or null.
-    static const Rule* decide(const Rules& rules, const SocketAddress& client);
+    // The first rule matching `client`, or null. Refreshes the rules' sets
+    // that lbctl changed (worker thread: the rules are this worker's).
+    static const Rule* decide(Rules& rules, const SocketAddress& client);
 
 private:
     const HttpConfig& http_;

@@ -4,7 +4,9 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/base/clock.h"
 #include "l7/http1.h"
@@ -17,6 +19,9 @@ namespace {
 // still full, everything: a bound on memory for a client cycling passwords
 // (which the failure limit stops anyway).
 constexpr size_t kMaxCached = 4096;
+// Different credentials one client (the failure limit's key) may have
+// checked at once on one worker; another guess is answered 429 at once.
+constexpr size_t kMaxGuessesPerClient = 4;
 
 using Digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
 
@@ -99,6 +104,30 @@ struct BasicAuthFilter::Route {
         uint64_t expires_ms = 0;
     };
     std::unordered_map<uint64_t, Cached> cache;  // worker thread only
+    // The credentials (digest keys) of the password checks queued or
+    // running, per client key (worker thread only). The failure limit
+    // counts a wrong password when its hash ends, so without a cap one
+    // client could queue hundreds of different guesses at once, past its
+    // limit and ahead of every other login; a browser's parallel requests
+    // with one credential are one guess.
+    std::unordered_map<std::string, std::vector<uint64_t>> in_flight;
+    bool may_check(const std::string& client_key, uint64_t credential) const {
+        auto it = in_flight.find(client_key);
+        if (it == in_flight.end()) return true;
+        const std::vector<uint64_t>& running = it->second;
+        if (std::find(running.begin(), running.end(), credential) != running.end()) return true;
+        std::vector<uint64_t> distinct = running;
+        std::sort(distinct.begin(), distinct.end());
+        return static_cast<size_t>(std::unique(distinct.begin(), distinct.end()) - distinct.begin()) <
+               kMaxGuessesPerClient;
+    }
+    void check_ended(const std::string& client_key, uint64_t credential) {
+        auto it = in_flight.find(client_key);
+        if (it == in_flight.end()) return;
+        if (auto at = std::find(it->second.begin(), it->second.end(), credential); at != it->second.end())
+            it->second.erase(at);
+        if (it->second.empty()) in_flight.erase(it);
+    }
 
     bool cached(const Digest& digest, uint64_t now) const {
         auto it = cache.find(key_of(digest));
@@ -151,17 +180,28 @@ FilterResult BasicAuthFilter::on_request_head(Exchange& exchange) {
     if (exchange.route == nullptr) return FilterResult::next();
     const std::shared_ptr<Route>& route = routes_.at(static_cast<size_t>(exchange.route - http_.routes.data()));
     if (!route) return FilterResult::next();
-    const SocketAddress client = client_address(http_.forwarded, exchange.request, exchange.client.peer);
-    std::string client_key(client.unmapped().ip_bytes());
-    if (route->failures != nullptr && !route->failures->peek(client_key, monotonic_us()).allowed)
-        return route->refuse(route->too_many, "auth:too_many_failures");
     const std::string* header = find_header(exchange.request.headers, "authorization");
     if (header == nullptr) return route->refuse(route->unauthorized, "auth:missing");
+    // A credential checked a moment ago passes without the limiter's
+    // shared lock or a hash.
+    const Digest digest = digest_of(*header);
+    if (route->cached(digest, monotonic_ms())) {
+        if (!route->forward) remove_header(exchange.request.headers, "authorization");
+        return FilterResult::next();
+    }
+    // The failure zone's own key: the client behind trusted proxies, an
+    // IPv6 one by its /64 (the zone's ipv6_prefix_length), as every rate limit.
+    std::string client_key =
+        route->failures != nullptr
+            ? rate_limit_key(route->failures->config(), http_.forwarded, exchange.request, exchange.client.peer)
+            : std::string(client_address(http_.forwarded, exchange.request, exchange.client.peer).unmapped().ip_bytes());
+    if (route->failures != nullptr && !route->failures->peek(client_key, monotonic_us()).allowed)
+        return route->refuse(route->too_many, "auth:too_many_failures");
+    const uint64_t credential = key_of(digest);
+    if (!route->may_check(client_key, credential)) return route->refuse(route->too_many, "auth:too_many_in_flight");
     const std::string authorization = *header;
     // The password stays here unless the route forwards it.
     if (!route->forward) remove_header(exchange.request.headers, "authorization");
-    const Digest digest = digest_of(authorization);
-    if (route->cached(digest, monotonic_ms())) return FilterResult::next();
     auto credentials = parse_basic_credentials(authorization);
     if (!credentials) return route->refuse(route->unauthorized, "auth:malformed");
     auto user = route->users.find(credentials->first);
@@ -169,10 +209,11 @@ FilterResult BasicAuthFilter::on_request_head(Exchange& exchange) {
     std::string hash = known ? user->second : route->dummy_hash;
     Worker* worker = &worker_;
     auto job = [route, worker, resumer = exchange.resumer(), password = std::move(credentials->second),
-                hash = std::move(hash), known, digest, client_key = std::move(client_key)]() mutable {
+                hash = std::move(hash), known, digest, client_key]() mutable {
         const bool ok = verify_password(password, hash) && known;
         OPENSSL_cleanse(password.data(), password.size());
         worker->post([route, resumer, ok, digest, client_key]() mutable {
+            route->check_ended(client_key, key_of(digest));
             if (ok) {
                 route->remember(digest, monotonic_ms());
                 return resumer(FilterResult::next());
@@ -181,7 +222,9 @@ FilterResult BasicAuthFilter::on_request_head(Exchange& exchange) {
             resumer(route->refuse(route->unauthorized, "auth:bad_password"));
         });
     };
+    route->in_flight[client_key].push_back(credential);
     if (!pool_.submit(std::move(job))) {
+        route->check_ended(client_key, credential);
         // lbd's own shortage (README "Errors"): never the client's fault.
         LocalAnswer busy;
         busy.status = 503;

@@ -264,7 +264,11 @@ FilterResult CacheStoreFilter::on_response_head(Exchange& ex) {
     if (cache.zone == nullptr) return FilterResult::next();
     const int64_t now = now_s();
     if (cache.stale != nullptr && ex.response.status == 304) return refreshed_answer(ex, now);
-    if (cache.may_store) {
+    if (!cache.may_store) {
+        // Not stored this time (the compression filter left this body as it
+        // was for this request only): waiters go to the server now.
+        if (cache.fill) cache.fill->end(false);
+    } else {
         StoreDecision decision = decide_store(ex.request, ex.response, ex.route->cache, now);
         const std::string* length = find_header(ex.response.headers, "content-length");
         if (decision.store && length != nullptr &&

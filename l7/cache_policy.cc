@@ -6,16 +6,11 @@
 #include <charconv>
 #include <ctime>
 
+#include "l7/compression/negotiation.h"
 #include "l7/cookie_header.h"
 
 namespace lbd::l7 {
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), to_lower_ascii);
-    return out;
-}
 
 // Calls `each` with every element of the comma-separated lists of the
 // fields named `name`, trimmed; commas inside quotes do not split.
@@ -89,7 +84,7 @@ CacheControl parse_cache_control(const HeaderList& headers) {
     CacheControl cc;
     for_each_list_item(headers, "cache-control", [&](std::string_view item) {
         const size_t eq = item.find('=');
-        const std::string name = lower(trim_ows(item.substr(0, eq)));
+        const std::string name = lower_ascii(trim_ows(item.substr(0, eq)));
         const std::string_view arg = eq == std::string_view::npos ? "" : unquote(trim_ows(item.substr(eq + 1)));
         if (name == "no-store") {
             cc.no_store = true;
@@ -97,7 +92,7 @@ CacheControl parse_cache_control(const HeaderList& headers) {
             if (arg.empty()) cc.no_cache = true;
             // §5.2.2.4: the qualified form names fields not to be sent from the cache.
             for_each_list_item({{"x", std::string(arg)}}, "x",
-                               [&](std::string_view f) { cc.no_cache_fields.push_back(lower(f)); });
+                               [&](std::string_view f) { cc.no_cache_fields.push_back(lower_ascii(f)); });
         } else if (name == "private") {
             // §5.2.2.7: the qualified form limits only the named fields; a
             // shared cache treating it as unqualified errs on the safe side.
@@ -170,26 +165,12 @@ std::string cache_key(const RequestInfo& request, std::string_view scheme, const
 }
 
 std::string normalize_accept_encoding(std::string_view value) {
-    static constexpr std::string_view kKnown[] = {"br", "deflate", "gzip", "zstd"};  // sorted
-    std::vector<std::string_view> accepted;
-    for_each_list_item({{"a", std::string(value)}}, "a", [&](std::string_view item) {
-        const size_t semi = item.find(';');
-        const std::string coding = lower(trim_ows(item.substr(0, semi)));
-        if (semi != std::string_view::npos) {
-            std::string params = lower(item.substr(semi + 1));
-            params.erase(std::remove_if(params.begin(), params.end(), [](char c) { return c == ' ' || c == '\t'; }),
-                         params.end());
-            // q=0, q=0.0, q=0.00...: not acceptable (RFC 9110 §12.4.2).
-            if (params.starts_with("q=0") && params.find_first_not_of("0.", 2) == std::string::npos) return;
-        }
-        for (std::string_view known : kKnown)
-            if (coding == known && std::find(accepted.begin(), accepted.end(), known) == accepted.end())
-                accepted.push_back(known);
-    });
-    std::sort(accepted.begin(), accepted.end());
-    std::string out;
-    for (std::string_view coding : accepted) out.append(out.empty() ? "" : ",").append(coding);
-    return out;
+    // The compression filter's own parser: one reading of q-values, "*" and
+    // x-gzip for the variant a response is stored under and the coding it
+    // is compressed with.
+    compression::AcceptEncoding accept;
+    accept.add(value);
+    return accept.normalized();
 }
 
 std::string cache_variant_key(std::string_view key, const std::vector<std::string>& vary, const RequestInfo& request) {
@@ -230,7 +211,7 @@ StoreDecision decide_store(const RequestInfo& request, const ResponseInfo& respo
     bool vary_star = false;
     for_each_list_item(response.headers, "vary", [&](std::string_view name) {
         if (name == "*") vary_star = true;
-        std::string lowered = lower(name);
+        std::string lowered = lower_ascii(name);
         if (std::find(d.vary.begin(), d.vary.end(), lowered) == d.vary.end()) d.vary.push_back(std::move(lowered));
     });
     if (vary_star) return refuse("vary *");  // §4.1: never matches a later request
@@ -278,17 +259,22 @@ bool cache_fresh(const CacheObject& object, int64_t now_s) {
 HeaderList stored_headers(const HeaderList& headers, const std::vector<std::string>& strip) {
     HeaderList out;
     out.reserve(headers.size());
-    for (const auto& [name, value] : headers) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in the lambda below.
+    for (const auto& field : headers) {
+        const std::string& name = field.first;
         if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "age") ||
             iequals(name, "x-cache") || iequals(name, "x-cache-status"))
             continue;
         if (std::any_of(strip.begin(), strip.end(), [&](const std::string& s) { return iequals(name, s); })) continue;
-        out.emplace_back(name, value);
+        out.push_back(field);
     }
     return out;
 }
 
 bool client_not_modified(const RequestInfo& request, const CacheObject& object) {
+    // RFC 9110 §13.2.1: preconditions apply to a response that would be 2xx;
+    // a stored 404 or 301 is sent whatever the client holds.
+    if (object.status < 200 || object.status > 299) return false;
     // RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since only without it.
     if (find_header(request.headers, "if-none-match") != nullptr) {
         const std::string* etag = find_header(object.headers, "etag");

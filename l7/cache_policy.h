@@ -45,9 +45,9 @@ std::string cache_key(const RequestInfo& request, std::string_view scheme, const
 // The key of the variant of `key` that `request` selects by `vary` (lower-case
 // header names): their values appended, Accept-Encoding normalised.
 std::string cache_variant_key(std::string_view key, const std::vector<std::string>& vary, const RequestInfo& request);
-// The content codings of an Accept-Encoding that lbd or a server may choose
-// (br, deflate, gzip, zstd; q=0 removed), sorted and comma-joined, so that
-// "gzip, br" and "br;q=1,gzip" select one variant.
+// An Accept-Encoding in the normal form of compression::AcceptEncoding::
+// normalized(): "gzip, br" and "br;q=1,gzip" select one variant, "*" the
+// variant of every coding, and a client that accepts nothing that of none.
 std::string normalize_accept_encoding(std::string_view value);
 
 // What the cache does with a response to `request`.

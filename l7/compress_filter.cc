@@ -177,12 +177,20 @@ FilterResult CompressFilter::on_response_head(Exchange& exchange) {
     merge_vary(response.headers);
     HttpCompressionAlgorithm algorithm{};
     if (auto cause = request_rule(exchange, *config, algorithm)) {
+        // A client that accepts no coding gets the identity variant, which
+        // the cache may keep; a Range or no-transform request gets the
+        // identity body under this Accept-Encoding for itself only.
+        if (*cause != SkipCause::kNotAccepted) exchange.cache.may_store = false;
         skip(*cause);
         return FilterResult::next();
     }
     uint32_t level = algorithm == HttpCompressionAlgorithm::kGzip ? config->gzip_level : config->brotli_level;
     switch (governor_.verdict(config->max_cpu_percent, monotonic_ns())) {
-        case compression::CpuGovernor::Verdict::kOff: skip(SkipCause::kCpu); return FilterResult::next();
+        case compression::CpuGovernor::Verdict::kOff:
+            // Left uncompressed by a moment's CPU: not stored as the compressed variant.
+            exchange.cache.may_store = false;
+            skip(SkipCause::kCpu);
+            return FilterResult::next();
         case compression::CpuGovernor::Verdict::kLowered:
             level = std::min(level, kLowLevel);
             stats_.lowered.fetch_add(1, std::memory_order_relaxed);
@@ -194,6 +202,7 @@ FilterResult CompressFilter::on_response_head(Exchange& exchange) {
         std::from_chars(length->data(), length->data() + length->size(), size_hint);
     auto encoder = compression::make_encoder(algorithm, level, size_hint);
     if (!encoder) {
+        exchange.cache.may_store = false;
         skip(SkipCause::kError);
         return FilterResult::next();
     }

@@ -14,6 +14,7 @@
 #include "core/base/log.h"
 #include "core/health/passive_health.h"
 #include "core/net/local_errors.h"
+#include "l7/header_filters.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 #include "l7/route_filter.h"
@@ -73,6 +74,7 @@ void ExchangeDriver::route_request() {
     }
     // Matched before the filters, which may count or act per route.
     ex.route = match_route(http_, ex.request, &ex.groups);
+    assign_request_id(http_, ex);
     run_request_filters();
 }
 
@@ -88,7 +90,7 @@ void ExchangeDriver::run_request_filters() {
         // watermark; HTTP/2: the stream's window stays shut). The wait
         // counts as the server's response time: 504 past it.
         state_ = State::kPaused;
-        return arm(Timer::kResponse, http_.timeouts.server_response_ms);
+        return arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
     }
     ex.sticky.begin(*ex.pool, ex.request);
     choose_server();

@@ -75,8 +75,8 @@ private:
     void read_response_head();
     void start_response();
     void pump_response_body();
-    // The response body through the exchange's body stages (body_filter.h).
-    void pump_filtered_body();
+    // Runs the exchange's body stages (body_filter.h) on what the pump gave
+    // them, and hands their output to the client side.
     bool run_body_stages(bool end);
     void response_complete();
     void server_closed(bool error);

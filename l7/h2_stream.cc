@@ -24,12 +24,6 @@ bool connection_specific(std::string_view name) {
            iequals(name, "transfer-encoding") || iequals(name, "upgrade");
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), to_lower_ascii);
-    return out;
-}
-
 nghttp2_nv make_nv(const std::string& name, const std::string& value) {
     return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
             reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
@@ -210,7 +204,7 @@ void H2Stream::submit(const HeaderList& fields, int status, bool body) {
     nva.push_back(make_nv(kStatus, status_text));
     for (const auto& [name, value] : fields) {
         if (connection_specific(name)) continue;
-        names.push_back(lower(name));
+        names.push_back(lower_ascii(name));
         nva.push_back(make_nv(names.back(), value));
     }
     nghttp2_data_provider provider{};

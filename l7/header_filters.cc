@@ -9,9 +9,7 @@
 namespace lbd::l7 {
 void assign_request_id(const HttpConfig& http, Exchange& exchange) {
     if (http.request_id_header.empty() || !exchange.request_id.empty()) return;
-    const auto& trusted = http.forwarded.trusted_proxies;
-    if (http.request_id_keep_trusted &&
-        std::any_of(trusted.begin(), trusted.end(), [&](const Cidr& c) { return c.contains(exchange.client.peer); }))
+    if (http.request_id_keep_trusted && trusted_proxy(http.forwarded, exchange.client.peer))
         if (const std::string* sent = find_header(exchange.request.headers, http.request_id_header))
             exchange.request_id.take(*sent);
     if (exchange.request_id.empty()) exchange.request_id.generate();
@@ -20,10 +18,7 @@ void assign_request_id(const HttpConfig& http, Exchange& exchange) {
 FilterResult RequestHeadersFilter::on_request_head(Exchange& exchange) {
     RequestInfo& request = exchange.request;
     add_forwarding_headers(request, http_.forwarded, exchange.client);
-    if (!http_.request_id_header.empty()) {
-        assign_request_id(http_, exchange);
-        set_header(request.headers, http_.request_id_header, exchange.request_id.view());
-    }
+    if (!http_.request_id_header.empty()) set_header(request.headers, http_.request_id_header, exchange.request_id.view());
     const VariableSource vars = variable_source(exchange);
     if (exchange.route != nullptr) apply_header_actions(request.headers, exchange.route->request_headers, &vars);
     apply_header_actions(request.headers, http_.request_headers, &vars);

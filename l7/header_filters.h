@@ -9,7 +9,8 @@
 namespace lbd::l7 {
 
 // http.request_id: the id a trusted client sent (keep_trusted), or a new one, unless the exchange
-// has one already. The router calls it first, so local answers are logged with an id too.
+// has one already. The exchange driver calls it once a route is matched, before any filter, so every
+// answer (a 403, 401 or 429 too) is logged with the id.
 void assign_request_id(const HttpConfig& http, Exchange& exchange);
 
 // X-Forwarded-*, X-Real-IP, Forwarded, Via (http.forwarded), the request id

@@ -27,6 +27,7 @@ using http1::to_string;
 // chars.h
 using http1::hex_value;
 using http1::iequals;
+using http1::istarts_with;
 using http1::is_alpha;
 using http1::is_digit;
 using http1::is_field_vchar;
@@ -35,6 +36,7 @@ using http1::is_ows;
 using http1::is_qdtext;
 using http1::is_reg_name_char;
 using http1::is_target_char;
+using http1::lower_ascii;
 using http1::is_tchar;
 using http1::to_lower_ascii;
 using http1::trim_ows;

@@ -168,11 +168,15 @@ void ExchangeDriver::start_response() {
 void ExchangeDriver::pump_response_body() {
     Exchange& ex = *ex_;
     if (!ex.upstream || ex.response_done) return;
-    if (!ex.body_filters.empty()) return pump_filtered_body();
+    // With body stages (body_filter.h) every piece goes de-framed into the
+    // first stage's buffer; without, it goes to the client as it came, or
+    // de-chunked (an HTTP/1.0 client; HTTP/2 DATA frames).
+    const bool staged = !ex.body_filters.empty();
     evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
-    evbuffer* out = client_.response_output();
+    evbuffer* client_out = client_.response_output();
+    evbuffer* out = staged ? ex.body_stages.front().get() : client_out;
     bool moved = false;
-    while (!ex.response_body.done() && evbuffer_get_length(out) < kHighWater) {
+    while (!ex.response_body.done() && evbuffer_get_length(client_out) < kHighWater) {
         std::string_view piece = first_piece(in);
         if (piece.empty()) break;
         BodyResult r = ex.response_body.decode(piece);
@@ -181,10 +185,10 @@ void ExchangeDriver::pump_response_body() {
                       ex.server_label.c_str(), to_string(r.error));
             return client_.abort(Termination::kBadResponse);
         }
-        if (ex.framing == ClientFraming::kDechunk) {
+        if (staged || ex.framing == ClientFraming::kDechunk) {
             evbuffer_add(out, r.data.data(), r.data.size());
             evbuffer_drain(in, r.consumed);
-            ex.bytes_out += r.data.size();
+            if (!staged) ex.bytes_out += r.data.size();  // the stages count what they send
         } else {
             evbuffer_remove_buffer(in, out, r.consumed);
             ex.bytes_out += r.consumed;
@@ -192,50 +196,23 @@ void ExchangeDriver::pump_response_body() {
         ex.server->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
         moved = true;
     }
+    // The stages run once per batch of server bytes (at most the server
+    // stream's read watermark), not once per piece: a compressing stage
+    // flushes on each call, and an origin writing small chunks would
+    // otherwise cost a flush, and bytes, per chunk. They tell the client
+    // side of their output themselves (run_body_stages).
+    if (staged && moved && !ex.response_body.done() && !run_body_stages(false))
+        return client_.abort(Termination::kLocalError);
     if (moved) {
         progress();
-        client_.response_data_added();
+        if (!staged) client_.response_data_added();
     }
     if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
         // Until-close bodies end here; any other is truncated.
         if (ex.response_body.finish().status != BodyStatus::kDone) return client_.abort(Termination::kServerAbort);
     }
-    if (ex.response_body.done()) response_complete();
-}
-
-// The same flow through the body stages: de-framed server bytes go into
-// the first stage's buffer, each stage's output into the next one's, and
-// the last one's to the client, framed as the client side chose.
-void ExchangeDriver::pump_filtered_body() {
-    Exchange& ex = *ex_;
-    evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
-    evbuffer* out = client_.response_output();
-    bool moved = false;
-    while (!ex.response_body.done() && evbuffer_get_length(out) < kHighWater) {
-        std::string_view piece = first_piece(in);
-        if (piece.empty()) break;
-        BodyResult r = ex.response_body.decode(piece);
-        if (r.status == BodyStatus::kError) {
-            LOG_DEBUG("http listener=%s server=%s: bad response body: %s", listener_.config().name.c_str(),
-                      ex.server_label.c_str(), to_string(r.error));
-            return client_.abort(Termination::kBadResponse);
-        }
-        evbuffer_add(ex.body_stages.front().get(), r.data.data(), r.data.size());
-        evbuffer_drain(in, r.consumed);
-        ex.server->counters.bytes_from_server.fetch_add(r.consumed, std::memory_order_relaxed);
-        moved = true;
-    }
-    // The stages run once per batch of server bytes (at most the server
-    // stream's read watermark), not once per piece: a compressing stage
-    // flushes on each call, and an origin writing small chunks would
-    // otherwise cost a flush, and bytes, per chunk.
-    if (moved && !ex.response_body.done() && !run_body_stages(false)) return client_.abort(Termination::kLocalError);
-    if (moved) progress();
-    if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
-        if (ex.response_body.finish().status != BodyStatus::kDone) return client_.abort(Termination::kServerAbort);
-    }
     if (!ex.response_body.done()) return;
-    if (!run_body_stages(true)) return client_.abort(Termination::kLocalError);
+    if (staged && !run_body_stages(true)) return client_.abort(Termination::kLocalError);
     response_complete();
 }
 

@@ -42,20 +42,29 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
         if (route.action == HttpRouteAction::kSplit)
             splits_.emplace(std::piecewise_construct, std::forward_as_tuple(&route),
                             std::forward_as_tuple(route, runtime_->pools));
-    // The order is the phase diagram of filter.h.
-    filters_.add(std::make_unique<AccessFilter>(runtime_->acl_lists, http()));
-    if (std::any_of(http().routes.begin(), http().routes.end(), [](const HttpRouteConfig& r) { return r.basic_auth; }))
+    // The order is the phase diagram of filter.h. A feature's filters join
+    // the chain only where the listener or one of its routes uses it: a
+    // request pays nothing for what is not configured.
+    const auto& routes = http().routes;
+    const auto any_route = [&](auto uses) { return std::any_of(routes.begin(), routes.end(), uses); };
+    const bool access = http().access || any_route([](const HttpRouteConfig& r) { return r.access.has_value(); });
+    const bool auth = any_route([](const HttpRouteConfig& r) { return r.basic_auth.has_value(); });
+    const bool cache = any_route([](const HttpRouteConfig& r) { return r.cache.enabled(); });
+    const bool compress =
+        http().compression || any_route([](const HttpRouteConfig& r) { return r.compression.has_value(); });
+    if (access) filters_.add(std::make_unique<AccessFilter>(runtime_->acl_lists, http()));
+    if (auth)
         filters_.add(std::make_unique<BasicAuthFilter>(http(), config.name, runtime_->rate_limits,
                                                        worker_.password_pool(), worker_.worker()));
     filters_.add(std::make_unique<RateLimitFilter>(rate_limits_, http()));
     filters_.add(std::make_unique<RouteFilter>(*this, worker_));
-    filters_.add(std::make_unique<CacheLookupFilter>(caches_, worker_.worker()));
+    if (cache) filters_.add(std::make_unique<CacheLookupFilter>(caches_, worker_.worker()));
     filters_.add(std::make_unique<RequestHeadersFilter>(http()));
     filters_.add(std::make_unique<CookieStickyFilter>());
     filters_.add(std::make_unique<ResponseHeadersFilter>(http()));
-    filters_.add(std::make_unique<CompressFilter>(http(), stats_.compression));
+    if (compress) filters_.add(std::make_unique<CompressFilter>(http(), stats_.compression));
     // Last: the cache stores what the client gets.
-    filters_.add(std::make_unique<CacheStoreFilter>());
+    if (cache) filters_.add(std::make_unique<CacheStoreFilter>());
 }
 
 void HttpListener::start() {

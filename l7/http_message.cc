@@ -7,18 +7,18 @@
 
 namespace lbd::l7 {
 
-namespace {
-
-// ASCII only (a host is ASCII on the wire), without std::tolower's locale lookup per byte.
-std::string lower_copy(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), to_lower_ascii);
-    return out;
-}
-
-bool trusted(const HttpForwardedConfig& config, const SocketAddress& peer) {
+bool trusted_proxy(const HttpForwardedConfig& config, const SocketAddress& peer) {
     return std::any_of(config.trusted_proxies.begin(), config.trusted_proxies.end(),
                        [&](const Cidr& cidr) { return cidr.contains(peer); });
+}
+
+namespace {
+
+// An X-Forwarded-For element: a bare IPv4 or IPv6 address.
+std::optional<SocketAddress> parse_ip(std::string_view text) {
+    std::string with_port = text.find(':') == std::string_view::npos ? std::string(text) + ":0"
+                                                                     : "[" + std::string(text) + "]:0";
+    return SocketAddress::parse(with_port);
 }
 
 // All lines of `name` joined as one list (RFC 9110 §5.3), then removed.
@@ -57,8 +57,15 @@ void set_header(HeaderList& headers, std::string_view name, std::string_view val
 
 void apply_header_actions(HeaderList& headers, const HttpHeaderActions& actions, const VariableSource* vars) {
     for (const std::string& name : actions.remove) remove_header(headers, name);
-    for (const HttpHeaderValue& h : actions.set) set_header(headers, h.name, vars ? header_value(h, *vars) : h.value);
-    for (const HttpHeaderValue& h : actions.add) headers.emplace_back(h.name, vars ? header_value(h, *vars) : h.value);
+    // A value without variables is used as written: no expansion, no copy of it first.
+    for (const HttpHeaderValue& h : actions.set) {
+        if (vars != nullptr && h.value_template.dynamic())
+            set_header(headers, h.name, header_value(h, *vars));
+        else
+            set_header(headers, h.name, h.value);
+    }
+    for (const HttpHeaderValue& h : actions.add)
+        headers.emplace_back(h.name, vars != nullptr && h.value_template.dynamic() ? header_value(h, *vars) : h.value);
 }
 
 bool RequestInfo::replayable() const {
@@ -73,9 +80,9 @@ bool RequestInfo::replayable() const {
 std::string host_without_port(std::string_view authority) {
     if (!authority.empty() && authority.front() == '[') {
         size_t close = authority.find(']');
-        return lower_copy(authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
+        return lower_ascii(authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
     }
-    return lower_copy(authority.substr(0, authority.find(':')));
+    return lower_ascii(authority.substr(0, authority.find(':')));
 }
 
 RequestInfo copy_request(const HttpRequestHead& head) {
@@ -138,8 +145,28 @@ ResponseInfo copy_response(const HttpResponseHead& head) {
     return out;
 }
 
+SocketAddress client_address(const HttpForwardedConfig& forwarded, const RequestInfo& request,
+                             const SocketAddress& peer) {
+    if (forwarded.trusted_proxies.empty() || !trusted_proxy(forwarded, peer)) return peer;
+    SocketAddress client = peer;
+    for (auto line = request.headers.rbegin(); line != request.headers.rend(); ++line) {
+        if (!iequals(line->first, "x-forwarded-for")) continue;
+        std::string_view list = line->second;
+        while (!list.empty()) {
+            const size_t comma = list.rfind(',');
+            const std::string_view element = trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+            auto hop = parse_ip(element);
+            if (!hop) return client;
+            client = *hop;
+            if (!trusted_proxy(forwarded, client)) return client;
+        }
+    }
+    return client;
+}
+
 void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& config, const ClientEndpoint& client) {
-    const bool from_trusted = trusted(config, client.peer);
+    const bool from_trusted = trusted_proxy(config, client.peer);
     const std::string ip = client.peer.ip_string();
     HeaderList& h = request.headers;
     if (config.x_forwarded_for) {

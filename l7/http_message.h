@@ -81,6 +81,19 @@ struct ClientEndpoint {
     std::string scheme = "http";  // "https" once the transport is TLS
 };
 
+// Whether `peer` is one of `forwarded.trusted_proxies` (whose forwarding
+// headers and request ids are believed).
+bool trusted_proxy(const HttpForwardedConfig& forwarded, const SocketAddress& peer);
+
+// The client behind trusted proxies (`forwarded.trusted_proxies`): the
+// peer, or X-Forwarded-For read from the right with trusted hops skipped
+// (nginx realip_recursive). An element that is no address ends the walk
+// (someone untrusted wrote it), as does the left end of the list. Used by
+// the CLIENT_IP rate-limit key, the access rules, basic auth's failure
+// limit and a split by client address.
+SocketAddress client_address(const HttpForwardedConfig& forwarded, const RequestInfo& request,
+                             const SocketAddress& peer);
+
 // X-Forwarded-*, X-Real-IP, Forwarded and Via, as `config` asks (see the
 // ForwardedHeaders message of config.proto for the trust rules).
 void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& config, const ClientEndpoint& client);

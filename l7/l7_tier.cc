@@ -3,9 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
+#include <atomic>
+#include <memory>
+#include <vector>
 
 #include "core/admin/admin_http.h"
 #include "core/base/log.h"
@@ -53,28 +53,17 @@ std::shared_ptr<HttpListener> L7Tier::make_listener(L7Worker& worker, const Runt
 
 size_t L7Tier::close_idle_connections(const std::shared_ptr<Server>& server) {
     // Each worker closes its own (its idle pool is touched only on its
-    // thread); the answer waits for them, so `lbctl server drain` can say
-    // how many.
-    struct Tally {
-        std::mutex mu;
-        std::condition_variable cv;
-        size_t done = 0;
-        size_t closed = 0;
-    };
-    auto tally = std::make_shared<Tally>();
+    // thread); the answer waits for them (a barrier behind those tasks), so
+    // `lbctl server drain` can say how many.
+    auto closed = std::make_shared<std::atomic<size_t>>(0);
+    std::vector<Worker*> threads;
     for (auto& state : workers()) {
         L7Worker* w = state.get();
-        w->worker().post([w, server, tally] {
-            const size_t n = w->upstreams().close_idle(server.get());
-            std::lock_guard<std::mutex> lock(tally->mu);
-            tally->closed += n;
-            ++tally->done;
-            tally->cv.notify_one();
-        });
+        threads.push_back(&w->worker());
+        w->worker().post([w, server, closed] { closed->fetch_add(w->upstreams().close_idle(server.get())); });
     }
-    std::unique_lock<std::mutex> lock(tally->mu);
-    tally->cv.wait_for(lock, std::chrono::seconds(1), [&] { return tally->done == workers().size(); });
-    return tally->closed;
+    await_posted_tasks(threads, 1000);
+    return closed->load();
 }
 
 void L7Tier::fill_stats(::lbd::v1::StatsReply& reply) const {

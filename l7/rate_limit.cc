@@ -10,24 +10,6 @@
 namespace lbd::l7 {
 namespace {
 
-bool is_trusted(const HttpForwardedConfig& forwarded, const SocketAddress& address) {
-    return std::any_of(forwarded.trusted_proxies.begin(), forwarded.trusted_proxies.end(),
-                       [&](const Cidr& cidr) { return cidr.contains(address); });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-// An X-Forwarded-For element: a bare IPv4 or IPv6 address.
-std::optional<SocketAddress> parse_ip(std::string_view text) {
-    std::string with_port = text.find(':') == std::string_view::npos ? std::string(text) + ":0"
-                                                                     : "[" + std::string(text) + "]:0";
-    return SocketAddress::parse(with_port);
-}
-
 std::string address_key(const SocketAddress& address, uint32_t ipv6_prefix_length) {
     std::string bytes(address.unmapped().ip_bytes());
     if (bytes.size() == 16 && ipv6_prefix_length < 128) {
@@ -38,26 +20,6 @@ std::string address_key(const SocketAddress& address, uint32_t ipv6_prefix_lengt
 }
 
 }  // namespace
-
-SocketAddress client_address(const HttpForwardedConfig& forwarded, const RequestInfo& request,
-                             const SocketAddress& peer) {
-    if (forwarded.trusted_proxies.empty() || !is_trusted(forwarded, peer)) return peer;
-    SocketAddress client = peer;
-    for (auto line = request.headers.rbegin(); line != request.headers.rend(); ++line) {
-        if (!iequals(line->first, "x-forwarded-for")) continue;
-        std::string_view list = line->second;
-        while (!list.empty()) {
-            const size_t comma = list.rfind(',');
-            const std::string_view element = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
-            list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
-            auto hop = parse_ip(element);
-            if (!hop) return client;
-            client = *hop;
-            if (!is_trusted(forwarded, client)) return client;
-        }
-    }
-    return client;
-}
 
 std::string rate_limit_key(const HttpRateLimitZoneConfig& zone, const HttpForwardedConfig& forwarded,
                            const RequestInfo& request, const SocketAddress& peer) {

@@ -54,14 +54,6 @@ private:
     const HttpConfig& http_;
 };
 
-// The client behind trusted proxies (`forwarded.trusted_proxies`): the
-// peer, or X-Forwarded-For read from the right with trusted hops skipped
-// (nginx realip_recursive). An element that is no address ends the walk
-// (someone untrusted wrote it), as does the left end of the list. Used by
-// the CLIENT_IP rate-limit key and the access rules (access_control.h).
-SocketAddress client_address(const HttpForwardedConfig& forwarded, const RequestInfo& request,
-                             const SocketAddress& peer);
-
 // The key of `request` in `zone`; empty when it has none. CLIENT_IP: the
 // address bytes (an IPv6 address cut to the zone's prefix), the peer's or,
 // when the peer is a trusted proxy, the closest untrusted X-Forwarded-For

@@ -5,21 +5,11 @@
 namespace lbd::l7 {
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
 // One attribute of a Set-Cookie ("Domain=.example.com"), rewritten; nullopt = drop it.
 std::optional<std::string> rewrite_attribute(const HttpRouteConfig& route, std::string_view attribute, bool& changed) {
-    const std::string_view a = trim(attribute);
-    if (starts_with_nocase(a, "domain=") && !route.cookie_domain.empty()) {
-        std::string domain(trim(a.substr(7)));
+    const std::string_view a = trim_ows(attribute);
+    if (istarts_with(a, "domain=") && !route.cookie_domain.empty()) {
+        std::string domain(trim_ows(a.substr(7)));
         std::transform(domain.begin(), domain.end(), domain.begin(), http1::to_lower_ascii);
         if (!domain.empty() && domain.front() == '.') domain.erase(0, 1);
         for (const HttpRewrite& rule : route.cookie_domain) {
@@ -28,8 +18,8 @@ std::optional<std::string> rewrite_attribute(const HttpRouteConfig& route, std::
             if (rule.to.empty()) return std::nullopt;
             return " Domain=" + rule.to;
         }
-    } else if (starts_with_nocase(a, "path=") && !route.cookie_path.empty()) {
-        const std::string_view path = trim(a.substr(5));
+    } else if (istarts_with(a, "path=") && !route.cookie_path.empty()) {
+        const std::string_view path = trim_ows(a.substr(5));
         for (const HttpRewrite& rule : route.cookie_path) {
             if (path.substr(0, rule.from.size()) != rule.from) continue;
             changed = true;
@@ -65,9 +55,9 @@ std::optional<std::string> default_rewrite(const HttpRouteConfig& route, std::st
         return out;
     }
     for (std::string_view scheme : {"http://", "https://"}) {
-        if (!starts_with_nocase(url, scheme)) continue;
+        if (!istarts_with(url, scheme)) continue;
         std::string_view rest = url.substr(scheme.size());
-        if (context.server_authority.empty() || !starts_with_nocase(rest, context.server_authority)) return std::nullopt;
+        if (context.server_authority.empty() || !istarts_with(rest, context.server_authority)) return std::nullopt;
         rest.remove_prefix(context.server_authority.size());
         if (!rest.empty() && rest.front() != '/' && rest.front() != '?') return std::nullopt;  // a longer port
         return std::string(context.client_scheme) + "://" + std::string(context.client_host) +
@@ -113,14 +103,14 @@ void rewrite_response_headers(const HttpRouteConfig& route, HeaderList& headers,
         if (iequals(name, "set-cookie")) {
             if (auto out = rewrite_set_cookie(route, value)) value = std::move(*out);
         } else if (redirects && iequals(name, "location")) {
-            if (auto out = rewrite_redirect_url(route, trim(value), context)) value = std::move(*out);
+            if (auto out = rewrite_redirect_url(route, trim_ows(value), context)) value = std::move(*out);
         } else if (redirects && iequals(name, "refresh")) {
             // "5; url=https://..." (the HTML meta refresh syntax): the URL after "url=".
             std::string lower = value;
             std::transform(lower.begin(), lower.end(), lower.begin(), http1::to_lower_ascii);
             const size_t at = lower.find("url=");
             if (at == std::string::npos) continue;
-            if (auto out = rewrite_redirect_url(route, trim(std::string_view(value).substr(at + 4)), context))
+            if (auto out = rewrite_redirect_url(route, trim_ows(std::string_view(value).substr(at + 4)), context))
                 value = value.substr(0, at + 4) + *out;
         }
     }

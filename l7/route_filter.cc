@@ -47,7 +47,6 @@ LocalAnswer route_answer(const HttpRouteConfig& route, const RequestInfo& reques
 }
 
 FilterResult RouteFilter::on_request_head(Exchange& exchange) {
-    assign_request_id(listener_.http(), exchange);
     const HttpRouteConfig* route = exchange.route;
     if (route == nullptr) {
         exchange.pool = listener_.default_pool();

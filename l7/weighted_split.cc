@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "core/base/hash.h"
 #include "l7/cookie_header.h"
 #include "l7/cookie_sticky.h"
 #include "l7/http_listener.h"
@@ -27,20 +28,6 @@ size_t WeightedSplit::by_hash(uint64_t hash) const {
     return weights_.size() - 1;
 }
 
-uint64_t split_hash(std::string_view key) {
-    uint64_t h = 1469598103934665603ULL;
-    for (unsigned char c : key) {
-        h ^= c;
-        h *= 1099511628211ULL;
-    }
-    // splitmix64's finalizer
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    return h ^ (h >> 31);
-}
-
 int WeightedSplit::next(const std::function<bool(size_t)>& eligible) {
     int best = -1;
     int64_t total = 0;
@@ -61,16 +48,18 @@ SplitRoute::SplitRoute(const HttpRouteConfig& route, const PoolSet& pool_set) : 
 namespace {
 
 // The split's hash for this client, or nullopt when it splits by request (or the key is missing).
-std::optional<uint64_t> client_hash(const HttpRouteConfig& route, const RequestInfo& request,
-                                    const SocketAddress& peer) {
+std::optional<uint64_t> client_hash(const HttpRouteConfig& route, const HttpForwardedConfig& forwarded,
+                                    const RequestInfo& request, const SocketAddress& peer) {
     switch (route.split_by) {
         case HttpSplitBy::kRequest: return std::nullopt;
-        case HttpSplitBy::kClientAddress: return split_hash(peer.unmapped().ip_bytes());
+        case HttpSplitBy::kClientAddress:
+            // The client behind trusted proxies, as the rate limits and access rules see it.
+            return hash64(client_address(forwarded, request, peer).unmapped().ip_bytes());
         case HttpSplitBy::kHeader:
-            if (const std::string* value = find_header(request.headers, route.split_key)) return split_hash(*value);
+            if (const std::string* value = find_header(request.headers, route.split_key)) return hash64(*value);
             return std::nullopt;
         case HttpSplitBy::kCookie:
-            if (auto value = request_cookie(request.headers, route.split_key)) return split_hash(*value);
+            if (auto value = request_cookie(request.headers, route.split_key)) return hash64(*value);
             return std::nullopt;
     }
     return std::nullopt;
@@ -86,7 +75,7 @@ Pool* choose_split_pool(SplitRoute& route, HttpListener& listener, L7Worker& wor
         ServerPicker& picker = worker.picker_for(*pool, listener.runtime());
         if (cookie_server(*pool, picker, request, {}) != nullptr) return pool;
     }
-    if (auto hash = client_hash(route.route, request, peer)) {
+    if (auto hash = client_hash(route.route, listener.http().forwarded, request, peer)) {
         Pool* pool = pools[route.split.by_hash(*hash)];
         if (pool != nullptr && worker.picker_for(*pool, listener.runtime()).any_up()) return pool;
     }

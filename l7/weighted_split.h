@@ -47,6 +47,8 @@ public:
 
     // The pool's index for `hash`: the weights laid end to end over the
     // 64-bit range, as nginx's split_clients does with percentages.
+    // `hash`: hash64 of the client's key (core/base/hash.h: mixed, so nearby
+    // addresses spread over the whole range, and the same on both HA nodes).
     size_t by_hash(uint64_t hash) const;
 
 private:
@@ -55,9 +57,6 @@ private:
     int64_t total_ = 0;
 };
 
-// The hash `by_hash` takes: FNV-1a 64 finished by a 64-bit mixer, so nearby
-// addresses (127.0.0.1, 127.0.0.2) spread over the whole range.
-uint64_t split_hash(std::string_view key);
 
 // A split route on one listener of one worker: its round robin state and
 // its pools, resolved once (the HttpListener owns it for its Runtime's life).

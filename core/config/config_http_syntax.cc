@@ -9,12 +9,6 @@
 namespace lbd::config_check {
 namespace {
 
-// ASCII only: names are compared with what the proxy lower-cases the same way, whatever the locale.
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), http1::to_lower_ascii);
-    return s;
-}
-
 // What a configured header may not name: these decide framing or the
 // connection, and lbd writes them itself.
 bool is_managed_header(const std::string& lower_name) {
@@ -31,7 +25,7 @@ HttpHeaderValue check_header_value(const pb::HeaderValue& msg, Loc at, const cha
     out.value = msg.value();
     if (!is_token(msg.name()))
         errors.add(at, std::string(what) + ": bad header name " + quote(msg.name()));
-    else if (is_managed_header(lower(msg.name())))
+    else if (is_managed_header(http1::lower_ascii(msg.name())))
         errors.add(at, std::string(what) + ": header " + quote(msg.name()) + " is managed by lbd and cannot be set");
     if (!is_field_value(msg.value()))
         errors.add(at, std::string(what) + ": bad value for header " + quote(msg.name()) +

@@ -2,19 +2,15 @@
 
 #include <charconv>
 
+#include "core/http1/chars.h"
+
 namespace lbd {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // Exactly three digits, 100..599 (RFC 9110 §15: the first digit is the class).
 std::optional<uint16_t> parse_code(std::string_view s) {
-    s = trim(s);
+    s = http1::trim_ows(s);
     unsigned value = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc() || end != s.data() + s.size() || s.size() != 3 || value < 100 || value > 599)
@@ -26,13 +22,13 @@ std::optional<uint16_t> parse_code(std::string_view s) {
 
 std::optional<StatusRanges> StatusRanges::parse(std::string_view text, std::string* error) {
     StatusRanges out;
-    if (trim(text).empty()) {
+    if (http1::trim_ows(text).empty()) {
         *error = "empty status list";
         return std::nullopt;
     }
     while (true) {
         const size_t comma = text.find(',');
-        const std::string_view item = trim(text.substr(0, comma));
+        const std::string_view item = http1::trim_ows(text.substr(0, comma));
         const size_t dash = item.find('-');
         auto first = parse_code(item.substr(0, dash));
         auto last = dash == std::string_view::npos ? first : parse_code(item.substr(dash + 1));

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace lbd::http1 {
@@ -73,6 +74,14 @@ inline int hex_value(char c) {
 
 inline char to_lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// A lower-case copy, ASCII only: names, hosts and codings are compared
+// with it, and no locale may change what they match.
+inline std::string lower_ascii(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = to_lower_ascii(c);
+    return out;
+}
+
 // Field names, tokens and codings compare case-insensitively (RFC 9110 §5.1, §7.6.1, §8.4.1);
 // ASCII only, on purpose: no locale may change what "Transfer-Encoding" matches.
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -81,6 +90,11 @@ inline bool iequals(std::string_view a, std::string_view b) {
         if (to_lower_ascii(a[i]) != to_lower_ascii(b[i])) return false;
     }
     return true;
+}
+
+// `prefix` at the start of `s`, compared as iequals does.
+inline bool istarts_with(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // RFC 9110 §5.6.2: token = 1*tchar (method names, field names, codings, connection options).

@@ -4,12 +4,8 @@
 
 namespace lbd {
 
-ThreadPool::ThreadPool(size_t threads, size_t max_queued, const std::string& name) : max_queued_(max_queued) {
-    for (size_t i = 0; i < threads; ++i) {
-        threads_.emplace_back([this] { run(); });
-        pthread_setname_np(threads_.back().native_handle(), name.substr(0, 15).c_str());
-    }
-}
+ThreadPool::ThreadPool(size_t threads, size_t max_queued, const std::string& name)
+    : thread_count_(threads), name_(name.substr(0, 15)), max_queued_(max_queued) {}
 
 ThreadPool::~ThreadPool() {
     {
@@ -22,6 +18,12 @@ ThreadPool::~ThreadPool() {
 }
 
 bool ThreadPool::submit(std::function<void()> job) {
+    std::call_once(started_, [this] {
+        for (size_t i = 0; i < thread_count_; ++i) {
+            threads_.emplace_back([this] { run(); });
+            pthread_setname_np(threads_.back().native_handle(), name_.c_str());
+        }
+    });
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_ || jobs_.size() >= max_queued_) return false;

@@ -8,6 +8,11 @@
 // The queue is bounded: a flood of jobs is refused at submit() (the caller
 // answers 503) instead of growing memory and latency without limit.
 //
+// The threads start at the first submit(), not at construction: the pool is
+// made before lbd drops root, and capabilities are per thread (capset(2)),
+// so a thread started earlier would keep root's. A config without basic
+// auth never starts them.
+//
 // Thread rules: submit() from any thread; jobs run on the pool's threads in
 // the order submitted. The destructor stops taking jobs, drops those not
 // started, and joins the threads after their current job.
@@ -38,7 +43,10 @@ public:
 private:
     void run();
 
+    const size_t thread_count_;
+    const std::string name_;
     const size_t max_queued_;
+    std::once_flag started_;
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::function<void()>> jobs_;  // guarded by mutex_

@@ -56,6 +56,12 @@ void Worker::join() {
 }
 
 bool await_posted_tasks(const std::vector<std::unique_ptr<Worker>>& workers, int timeout_ms) {
+    std::vector<Worker*> plain;
+    for (const auto& worker : workers) plain.push_back(worker.get());
+    return await_posted_tasks(plain, timeout_ms);
+}
+
+bool await_posted_tasks(const std::vector<Worker*>& workers, int timeout_ms) {
     // Shared with the posted tasks: a worker may run its task after a timeout.
     struct Barrier {
         std::mutex mu;
@@ -64,7 +70,7 @@ bool await_posted_tasks(const std::vector<std::unique_ptr<Worker>>& workers, int
     };
     auto barrier = std::make_shared<Barrier>();
     barrier->pending = workers.size();
-    for (const auto& worker : workers)
+    for (Worker* worker : workers)
         worker->post([barrier] {
             std::lock_guard lock(barrier->mu);
             if (--barrier->pending == 0) barrier->cv.notify_all();

@@ -46,6 +46,7 @@ private:
 // the tasks posted to it before the call (a barrier behind them, as the
 // queues are FIFO), or false after `timeout_ms`. A reload waits on it so
 // that once it says "applied", every new connection gets the new config.
+bool await_posted_tasks(const std::vector<Worker*>& workers, int timeout_ms);
 bool await_posted_tasks(const std::vector<std::unique_ptr<Worker>>& workers, int timeout_ms);
 
 }  // namespace lbd

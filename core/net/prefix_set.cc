@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -156,6 +157,10 @@ uint32_t PrefixSet::match(Ip128 address) const {
 }
 
 bool read_prefix_file(const std::string& path, std::vector<IpPrefix>& out, std::string* error) {
+    // A directory opens and reads as empty: an access list "loaded" from one
+    // would be empty, and a deny list that denies nobody. Refused instead.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return fail(error, path + ": is a directory, not a list of prefixes");
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail(error, path + ": cannot open: " + std::strerror(errno));
     std::ostringstream whole;

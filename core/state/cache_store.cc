@@ -21,6 +21,9 @@ size_t entry_bytes(std::string_view key, const CacheObject& object) { return key
 
 bool matches(std::string_view key, std::string_view target, bool prefix) {
     std::string_view base = key.substr(0, key.find(kCacheVariantSeparator));
+    // Without the key's " name=value" parts (key_headers, key_cookie): a
+    // request target holds no space, so the first one starts them.
+    base = base.substr(0, base.find(' '));
     if (!target.empty() && target.front() == '/') {
         const size_t at = cache_key_path_offset(base);
         if (at == std::string_view::npos) return false;

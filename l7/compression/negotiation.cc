@@ -1,15 +1,14 @@
 #include "l7/compression/negotiation.h"
 
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "core/http1/chars.h"
 
 namespace lbd::compression {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
 // Thousandths, or -1 when malformed (the element is then ignored).
@@ -31,10 +30,10 @@ int element_q(std::string_view params) {
     int q = 1000;
     while (!params.empty()) {
         size_t semi = params.find(';');
-        std::string_view param = trim(params.substr(0, semi));
+        std::string_view param = http1::trim_ows(params.substr(0, semi));
         params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
-        if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && trim(param.substr(1)).starts_with('='))
-            q = parse_q(trim(trim(param.substr(1)).substr(1)));
+        if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && http1::trim_ows(param.substr(1)).starts_with('='))
+            q = parse_q(http1::trim_ows(http1::trim_ows(param.substr(1)).substr(1)));
     }
     return q;
 }
@@ -49,45 +48,66 @@ void AcceptEncoding::add(std::string_view value) {
         std::string_view element = value.substr(0, comma);
         value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
         size_t semi = element.find(';');
-        std::string_view coding = trim(element.substr(0, semi));
+        std::string_view coding = http1::trim_ows(element.substr(0, semi));
         if (coding.empty()) continue;
         const int q = element_q(semi == std::string_view::npos ? std::string_view() : element.substr(semi + 1));
         if (q < 0) continue;
         // A coding listed twice keeps its highest q: the client accepts it at least that much.
         int* slot = nullptr;
-        if (http1::iequals(coding, "br")) slot = &br_;
+        for (int c = 0; c < kCodings; ++c)
+            if (http1::iequals(coding, kTokens[c])) slot = &q_[c];
         // RFC 9110 8.4.1.3: x-gzip is gzip.
-        else if (http1::iequals(coding, "gzip") || http1::iequals(coding, "x-gzip")) slot = &gzip_;
+        if (http1::iequals(coding, "x-gzip")) slot = &q_[kGzip];
         else if (http1::iequals(coding, "identity")) slot = &identity_;
         else if (coding == "*") slot = &star_;
         if (slot != nullptr && q > *slot) *slot = q;
     }
 }
 
-int AcceptEncoding::q_of(Algorithm algorithm) const {
-    const int listed = algorithm == Algorithm::kBrotli ? br_ : gzip_;
-    if (listed >= 0) return listed;
+int AcceptEncoding::q_of(Coding coding) const {
+    if (q_[coding] >= 0) return q_[coding];
     return star_ >= 0 ? star_ : 0;  // not listed, no "*": not acceptable
+}
+
+// Identity's own weight when the client gave one (listed, or through "*");
+// unlisted, it is merely acceptable, and any coding the client names wins.
+int AcceptEncoding::identity_q() const { return identity_ >= 0 ? identity_ : (star_ >= 0 ? star_ : 0); }
+
+std::string AcceptEncoding::normalized() const {
+    std::vector<std::pair<int, std::string_view>> ranked;  // (q, token)
+    int lowest = 1001;
+    for (int c = 0; c < kCodings; ++c)
+        if (const int q = q_of(static_cast<Coding>(c)); q > 0) {
+            ranked.emplace_back(q, kTokens[c]);
+            lowest = std::min(lowest, q);
+        }
+    if (const int identity = identity_q(); !ranked.empty() && identity > lowest) ranked.emplace_back(identity, "identity");
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    std::string out;
+    for (size_t i = 0; i < ranked.size(); ++i) {
+        if (i > 0) out.append(ranked[i].first == ranked[i - 1].first ? "," : ">");
+        out.append(ranked[i].second);
+    }
+    return out;
 }
 
 std::optional<Algorithm> AcceptEncoding::choose(std::span<const Algorithm> offered) const {
     std::optional<Algorithm> best;
     int best_q = 0;
     for (Algorithm a : offered)
-        if (const int q = q_of(a); q > best_q) {
+        if (const int q = q_of(a == Algorithm::kBrotli ? kBr : kGzip); q > best_q) {
             best = a;
             best_q = q;
         }
     if (!best) return std::nullopt;
-    // Identity's own weight when the client gave one (listed, or through
-    // "*"); unlisted, it is merely acceptable, and any coding the client
-    // names wins over it. A tie goes to compression, the point of offering it.
-    const int identity_q = identity_ >= 0 ? identity_ : (star_ >= 0 ? star_ : 0);
-    return best_q >= identity_q ? best : std::nullopt;
+    // A tie with identity goes to compression, the point of offering it.
+    return best_q >= identity_q() ? best : std::nullopt;
 }
 
 bool type_listed(std::string_view content_type, const std::vector<std::string>& types) {
-    std::string_view media = trim(content_type.substr(0, content_type.find(';')));
+    std::string_view media = http1::trim_ows(content_type.substr(0, content_type.find(';')));
     const size_t slash = media.find('/');
     if (slash == std::string_view::npos) return false;
     for (const std::string& type : types) {
@@ -106,13 +126,13 @@ bool list_has(std::string_view list, std::string_view token) {
         size_t comma = list.find(',');
         std::string_view element = list.substr(0, comma);
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        if (http1::iequals(trim(element.substr(0, element.find('='))), token)) return true;
+        if (http1::iequals(http1::trim_ows(element.substr(0, element.find('='))), token)) return true;
     }
     return false;
 }
 
 std::string weak_etag(std::string_view etag) {
-    etag = trim(etag);
+    etag = http1::trim_ows(etag);
     if (etag.starts_with("W/")) return std::string(etag);
     return "W/" + std::string(etag);
 }

@@ -32,11 +32,22 @@ public:
     // identity (`identity;q=0`, or `*;q=0` without identity listed), lbd
     // still sends identity (the representation it has) rather than a 406.
     std::optional<Algorithm> choose(std::span<const Algorithm> offered) const;
+    // What the field means for a response varying on it (the cache's
+    // variant key): the codings br, deflate, gzip, zstd the client accepts
+    // ("*" expanded, x-gzip folded into gzip), in the order of its
+    // preference, "," between equals and ">" before a lower q; identity
+    // among them when it outweighs one (it may then be chosen instead).
+    // "gzip, br" is "br,gzip", "br, gzip;q=0.5" is "br>gzip". Fields with
+    // one normal form get the same choose() whatever the server's order,
+    // and only q's absolute values are lost.
+    std::string normalized() const;
 
 private:
-    int q_of(Algorithm algorithm) const;
-    int br_ = -1;
-    int gzip_ = -1;
+    enum Coding : uint8_t { kBr, kDeflate, kGzip, kZstd, kCodings };  // sorted by token
+    static constexpr const char* kTokens[kCodings] = {"br", "deflate", "gzip", "zstd"};
+    int q_of(Coding coding) const;  // listed, else through "*", else 0
+    int identity_q() const;
+    int q_[kCodings] = {-1, -1, -1, -1};  // -1: not listed
     int identity_ = -1;
     int star_ = -1;
 };

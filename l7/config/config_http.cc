@@ -16,12 +16,6 @@ constexpr uint32_t kMinUriBytes = 16;
 constexpr size_t kMaxErrorBody = 4096;
 constexpr size_t kMaxFixedBody = 64 * 1024;
 
-// ASCII only: names are compared with what the proxy lower-cases the same way, whatever the locale.
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), http1::to_lower_ascii);
-    return s;
-}
-
 // An origin-form path: '/' then visible ASCII, no '?' or '#'.
 bool is_path(const std::string& s) {
     if (s.empty() || s.front() != '/') return false;
@@ -57,7 +51,7 @@ HttpRouteMatch check_match(const pb::RouteMatch& msg, const Node& node, Errors& 
     HttpRouteMatch out;
     for (int i = 0; i < msg.hosts_size(); ++i) {
         HttpHostPattern host;
-        host.text = lower(msg.hosts(i));
+        host.text = http1::lower_ascii(msg.hosts(i));
         std::string rest = host.text;
         if (rest.rfind("*.", 0) == 0) {
             host.wildcard = true;
@@ -89,7 +83,7 @@ HttpRouteMatch check_match(const pb::RouteMatch& msg, const Node& node, Errors& 
         Loc at = node.at(F::kHeadersFieldNumber, i);
         if (!is_token(h.name())) errors.add(at, "header match: bad header name " + quote(h.name()));
         if (!is_field_value(h.value())) errors.add(at, "header match: bad value for " + quote(h.name()));
-        out.headers.push_back({lower(h.name()), h.value()});
+        out.headers.push_back({http1::lower_ascii(h.name()), h.value()});
     }
     check_match_regex(msg, node, out, errors);
     return out;
@@ -105,7 +99,7 @@ HttpRedirect check_redirect(const pb::Redirect& msg, const Node& node, Errors& e
     out.status = static_cast<uint16_t>(status);
     out.location = msg.location();
     out.scheme = msg.scheme();
-    out.host = lower(msg.host());
+    out.host = http1::lower_ascii(msg.host());
     if (!out.location.empty()) {
         if (!out.scheme.empty() || !out.host.empty() || msg.port() != 0)
             errors.add(node.at(F::kLocationFieldNumber), "redirect: location is a whole URL; scheme, host and port "

@@ -1,13 +1,15 @@
 // Basic authentication on a real lbd with curl, against htpasswd files made
 // by the real tools (htpasswd -B, mkpasswd -m sha-512 / -m yescrypt): right
 // and wrong passwords, the realm, the Authorization header kept from the
-// server, the failure limit, and no event-loop stall while a slow hash
+// server, the failure limit (also against guesses sent in parallel), and no event-loop stall while a slow hash
 // runs (workers: 1).
 #include <doctest/doctest.h>
 
 #include <poll.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "core/loop/event.h"
 #include "tests/integration/l7_scenario.h"
@@ -86,6 +88,47 @@ TEST_CASE("too many wrong passwords from one client: 429 before any hashing, the
     CHECK(has(blocked.output, "Retry-After: "));
     CHECK(lbd->await_line("reason=auth:too_many_failures", kIoTimeoutMs));
     CHECK(web.requests() == 0);
+}
+
+// Guesses sent in parallel cannot outrun the failure limit: at most four
+// different credentials of one client are checked at once, a fifth is
+// answered 429 without a hash; a browser's parallel requests with one
+// credential are one guess and all get through.
+TEST_CASE("parallel guesses: four different credentials of one client are checked at once, the rest get 429") {
+    TempDir dir;
+    HttpBackend web("web");
+    std::string config =
+        auth_config(dir.write_file("htpasswd", htpasswd_bcrypt("alice", "s3cret", 12) + "\n"), web, "max_failures: 100");
+    config.replace(config.find("workers: 2"), 10, "workers: 1");
+    RunningLbd lbd(config);
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    // base64 of "alice:guess0" .. "alice:guess7": eight different wrong passwords at once.
+    const char* const kGuesses[] = {"YWxpY2U6Z3Vlc3Mw", "YWxpY2U6Z3Vlc3Mx", "YWxpY2U6Z3Vlc3My", "YWxpY2U6Z3Vlc3Mz",
+                                    "YWxpY2U6Z3Vlc3M0", "YWxpY2U6Z3Vlc3M1", "YWxpY2U6Z3Vlc3M2", "YWxpY2U6Z3Vlc3M3"};
+    auto send_all_at_once = [&](const std::vector<std::string>& credentials) {
+        std::vector<UniqueFd> sockets;
+        for (const std::string& c : credentials) {
+            sockets.push_back(connect_tcp(lbd.port(), kIoTimeoutMs));
+            REQUIRE(sockets.back());
+            REQUIRE(send_all(sockets.back().get(),
+                             get_request("/admin/x", "example.com", "Authorization: Basic " + c + "\r\n"), kIoTimeoutMs));
+        }
+        std::map<int, int> statuses;
+        for (const UniqueFd& s : sockets) {
+            auto reply = read_http_reply(s.get(), 30000);
+            REQUIRE(reply);
+            ++statuses[reply->status];
+        }
+        return statuses;
+    };
+    std::map<int, int> guesses = send_all_at_once(std::vector<std::string>(std::begin(kGuesses), std::end(kGuesses)));
+    CHECK(guesses[401] == 4);
+    CHECK(guesses[429] == 4);
+    CHECK(lbd->await_line("reason=auth:too_many_in_flight", kIoTimeoutMs));
+    // Six parallel requests with the right credential: one guess, all in.
+    std::map<int, int> right = send_all_at_once(std::vector<std::string>(6, "YWxpY2U6czNjcmV0"));
+    CHECK(right[200] == 6);
 }
 
 // The hash runs on the password pool: while a bcrypt cost-12 check (a few

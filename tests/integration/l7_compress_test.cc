@@ -360,8 +360,15 @@ TEST_CASE("200 slow compressed downloads: lbd's memory per stream stays bounded"
     MESSAGE("lbd RSS " << before_kib / 1024 << " MiB before, " << during_kib / 1024 << " MiB with " << kStreams
                        << " compressing streams: " << per_stream_kib << " KiB per stream");
     // An encoder (gzip ~256 KiB, brotli at its 256 KiB window less) plus the session's bounded
-    // buffers; the 4 MiB bodies themselves stay with the origin.
+    // buffers; the 4 MiB bodies themselves stay with the origin. Under ASan every allocation
+    // carries redzones and shadow memory and freed ones sit in the quarantine, so that build
+    // checks a looser bound that still catches a body held whole (4 MiB a stream); the release
+    // build checks the real one.
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(per_stream_kib < 3072);
+#else
     CHECK(per_stream_kib < 1024);
+#endif
 }
 
 }  // namespace

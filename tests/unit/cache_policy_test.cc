@@ -117,9 +117,20 @@ TEST_CASE("keys, bypass rules and Vary variants with Accept-Encoding normalised"
     CHECK(normalize_accept_encoding("gzip, br") == "br,gzip");
     CHECK(normalize_accept_encoding("br;q=1, GZIP, identity, gzip;q=0.5") == "br,gzip");
     CHECK(normalize_accept_encoding("gzip;q=0, br") == "br");
-    CHECK(normalize_accept_encoding("*") == "");
+    // "*" accepts every coding: it must not share the key of a client that accepts none.
+    CHECK(normalize_accept_encoding("*") == "br,deflate,gzip,zstd");
+    CHECK(normalize_accept_encoding("") == "");
+    CHECK(normalize_accept_encoding("x-gzip") == "gzip");  // RFC 9110 §8.4.1.3
+    CHECK(normalize_accept_encoding("gzip;q=0;x=1") == "");
+    // Identity outweighing gzip may be chosen instead: not the variant of a plain "gzip".
+    CHECK(normalize_accept_encoding("gzip;q=0.5, identity") == "identity>gzip");
+    CHECK(normalize_accept_encoding("br, gzip;q=0.5") == "br>gzip");
     const std::vector<std::string> vary = {"accept-encoding"};
+    // One preference, written two ways, is one variant.
     CHECK(cache_variant_key("k", vary, get({{"Accept-Encoding", "gzip, br"}})) ==
+          cache_variant_key("k", vary, get({{"Accept-Encoding", "br;q=0.9,gzip;q=0.9"}})));
+    // Preferring br over gzip is not a tie: a route offering gzip first would choose differently.
+    CHECK(cache_variant_key("k", vary, get({{"Accept-Encoding", "gzip, br"}})) !=
           cache_variant_key("k", vary, get({{"Accept-Encoding", "br,gzip;q=0.9"}})));
     CHECK(cache_variant_key("k", vary, get({{"Accept-Encoding", "gzip"}})) !=
           cache_variant_key("k", vary, get({{"Accept-Encoding", "br"}})));
@@ -149,6 +160,10 @@ TEST_CASE("a client's If-None-Match (weak) or else If-Modified-Since is answered
     // If-None-Match decides when present (RFC 9110 §13.2.2).
     CHECK_FALSE(client_not_modified(
         get({{"If-None-Match", "\"v2\""}, {"If-Modified-Since", format_http_date(kNow - 50)}}), object));
+    // RFC 9110 §13.2.1: only a 2xx answers a precondition; a stored 404 is sent as it is.
+    object.status = 404;
+    CHECK_FALSE(client_not_modified(get({{"If-None-Match", "*"}}), object));
+    CHECK_FALSE(client_not_modified(get({{"If-Modified-Since", format_http_date(kNow - 50)}}), object));
 }
 
 CacheObjectPtr object_of(size_t body_bytes) {
@@ -183,11 +198,13 @@ TEST_CASE("purge: a key with its variants, a path on any host, a prefix") {
     CacheZone zone(config);
     const std::string variant = std::string("http://a/x") + kCacheVariantSeparator + "accept-encoding=gzip";
     for (const std::string& key : {std::string("http://a/x"), variant, std::string("http://b/x"),
-                                   std::string("http://a/xy"), std::string("https://a/img/1")})
+                                   std::string("http://a/xy"), std::string("https://a/img/1"),
+                                   std::string("http://c/k x-tenant=t1")})
         zone.insert(key, object_of(10));
     CHECK(zone.purge("http://a/x", false) == 2);
     CHECK(zone.find("http://b/x") != nullptr);
     CHECK(zone.purge("/x", false) == 1);  // http://b/x
+    CHECK(zone.purge("/k", false) == 1);  // a route's key_headers part does not hide the path
     CHECK(zone.purge("/img/", true) == 1);
     CHECK(zone.purge("http://a/", true) == 1);  // http://a/xy
     CHECK(zone.objects() == 0);

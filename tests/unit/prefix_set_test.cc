@@ -136,6 +136,9 @@ TEST_CASE("prefix file: comments, blanks, the first bad line with its position")
     unlink(path);
     CHECK_FALSE(read_prefix_file("/nonexistent/list", out, &error));
     CHECK(error.find("/nonexistent/list: cannot open") == 0);
+    // A directory would read as an empty list (a deny list denying nobody).
+    CHECK_FALSE(read_prefix_file("/tmp", out, &error));
+    CHECK(error == "/tmp: is a directory, not a list of prefixes");
 }
 
 // The README's figure. The bound asserted is generous (a loaded CI machine),
