@@ -11,6 +11,8 @@ test checks; the exit code is 0 unless the connection itself failed unexpectedly
   rapid_reset PORT N      N x (HEADERS + RST_STREAM); reports the GOAWAY
   upload PORT PATH MIB    a body of MIB MiB (content-length), as fast as the windows allow;
                           prints progress lines `sent=N` (stdout flushed) and the status
+  auth PORT CRED...       one stream per Basic credential CRED (base64), all sent in one write;
+                          prints a `status=S` line per stream
 """
 import socket
 import sys
@@ -212,6 +214,20 @@ def cmd_upload(port, path, mib):
         sys.stdout.write(body.decode("latin-1"))
 
 
+def cmd_auth(port, credentials):
+    sock, conn = connect(port)
+    sids = []
+    for cred in credentials:
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, request_headers("/guess", extra=[("authorization", "Basic " + cred)]),
+                          end_stream=True)
+        sids.append(sid)
+    sock.sendall(conn.data_to_send())
+    events = pump(sock, conn, lambda evs: all(stream_ended(sid)(evs) for sid in sids))
+    for sid in sids:
+        print("status=%s" % response_of(events, sid)[0])
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
@@ -227,6 +243,8 @@ def main():
         cmd_rapid_reset(port, int(args[0]))
     elif cmd == "upload":
         cmd_upload(port, args[0], int(args[1]))
+    elif cmd == "auth":
+        cmd_auth(port, args)
     else:
         sys.exit("unknown command " + cmd)
 

@@ -3,8 +3,9 @@
 // (tests/integration/h2_client.py) for translation details and protocol abuse: Rapid Reset,
 // connection-specific headers, streams over the limit, oversized heads, and a large upload
 // with lbd's memory bounded; and the filters over h2: a cache hit (and streams waiting for one
-// fill, paused per stream), basic auth (each stream paused for its hash), a gzip response whose
-// stage output goes as DATA.
+// fill, paused per stream), basic auth (each stream paused for its hash; a refused one logged
+// with its request id; parallel guesses on one connection capped), a gzip response whose stage
+// output goes as DATA.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -273,8 +274,10 @@ TEST_CASE("basic auth over h2: each stream waits for its own password check (pau
     REQUIRE(tool.wait_exit(30000).value_or(-1) == 0);
     tool.await_output_end(kIoTimeoutMs);
     const std::string users = dir.write_file("htpasswd", tool.output());
-    RunningLbd lbd(h2c_config(a, "", "    routes { pool: \"web\" basic_auth { realm: \"r\" htpasswd_file: \"" + users +
-                                         "\" } }\n"));
+    RunningLbd lbd(h2c_config(a, "",
+                              "    request_id {}\n"
+                              "    routes { pool: \"web\" basic_auth { realm: \"r\" htpasswd_file: \"" + users +
+                                  "\" } }\n"));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     CurlRun ok = curl({"-i", "--http2-prior-knowledge", "-u", "alice:s3cret", url(lbd.port(), "/in")});
@@ -285,12 +288,29 @@ TEST_CASE("basic auth over h2: each stream waits for its own password check (pau
     auto line = lbd->await_line(http_line_for("/out"), kIoTimeoutMs);
     REQUIRE(line);
     CHECK(has(*line, " reason=auth:bad_password proto=h2"));
+    // The stream's request id is assigned before basic auth refuses it (the driver's route_request).
+    CHECK_MESSAGE(LinePattern::regex(" proto=h2 request_id=[0-9a-f]{32}$").matches(*line), *line);
     // Twenty streams of one connection, each paused for its hash, all answered.
     RunResult load = run({"h2load", "-n", "20", "-c", "1", "-m", "20", "-H", "Authorization: Basic YWxpY2U6czNjcmV0",
                           url(lbd.port(), "/many")}, 60000);
     MESSAGE(load.output);
     CHECK(has(load.output, "status codes: 20 2xx"));
     CHECK(seen(a, "GET /many ") == 20);
+    // Eight different guesses as eight streams of one connection (one worker): four checked at
+    // once, the other four refused at once (basic_auth.cc's cap per client and worker).
+    RunResult guesses = h2_client({"auth", std::to_string(lbd.port()), "YWxpY2U6Z3Vlc3Mw", "YWxpY2U6Z3Vlc3Mx",
+                                   "YWxpY2U6Z3Vlc3My", "YWxpY2U6Z3Vlc3Mz", "YWxpY2U6Z3Vlc3M0", "YWxpY2U6Z3Vlc3M1",
+                                   "YWxpY2U6Z3Vlc3M2", "YWxpY2U6Z3Vlc3M3"});
+    INFO(guesses.output);
+    auto count = [&](const std::string& line) {
+        size_t n = 0;
+        for (size_t at = guesses.output.find(line); at != std::string::npos; at = guesses.output.find(line, at + 1)) ++n;
+        return n;
+    };
+    CHECK(count("status=401\n") == 4);
+    CHECK(count("status=429\n") == 4);
+    CHECK(lbd->await_line(LinePattern::regex(" path=/guess status=429 .* reason=auth:too_many_in_flight proto=h2"),
+                          kIoTimeoutMs));
 }
 
 TEST_CASE("config: alpn h2 is accepted on a TLS listener; http2 cleartext on a TLS listener is refused") {
