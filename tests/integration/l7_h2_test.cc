@@ -195,7 +195,15 @@ TEST_CASE("a 256 MiB upload streams through with lbd's memory bounded") {
     CHECK(has(up.output, "body_bytes=" + std::to_string(size_t{256} << 20) + "\n"));
     const size_t after_kib = rss_kib(pid);
     MESSAGE("lbd RSS before " << before_kib / 1024 << " MiB, after a 256 MiB h2 upload " << after_kib / 1024 << " MiB");
+    // Under ASan freed memory sits in the quarantine (256 MiB by default) before reuse, so the
+    // 256 MiB that passed through show as up to 256 MiB more RSS (with quarantine_size_mb=16:
+    // +21 MiB); that build checks the bound plus the quarantine, which still catches a body held
+    // whole (256 MiB more again). The release build checks the real bound.
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(after_kib - before_kib < (48 + 256) * 1024);
+#else
     CHECK(after_kib - before_kib < 48 * 1024);
+#endif
 }
 
 // Requests the backend saw whose request line starts with `line` ("GET /c ").
