@@ -94,9 +94,11 @@ FRESH_CLIENTS=16
 
 FAILED=0          # failures in the current scenario
 say() { echo "  $*"; }
+FAILURES=()       # every failure of the run, repeated after the summary
 fail() {
     echo "  FAIL: $*"
     FAILED=$((FAILED + 1))
+    FAILURES+=("${CURRENT_SCENARIO:-?}: $*")
 }
 pass() { echo "  ok: $*"; }
 
@@ -130,11 +132,11 @@ fresh_pair() {
 
 # Stops everything; keepalived first, so that stopping lbd moves no VIP.
 stop_pair() {
-    local n
+    local n why
     for n in "${LB_NODES[@]}"; do stop_keepalived "$n"; done
     for n in "${LB_NODES[@]}"; do
         drop_vip "$n"
-        stop_lbd "$n" || fail "lbd on $n did not stop cleanly (see above)"
+        why=$(stop_lbd "$n" 2>&1) || fail "lbd on $n did not stop cleanly: $why"
         link_up "$n"
     done
 }
@@ -424,8 +426,14 @@ scenario_f() {
     else
         fail "lba not resynced after 15 s: 'lbctl ha status --json' says: $(ha_json lba | tr -s ' \n' ' ' || true)"
     fi
-    [[ $(ha_field lba role) == BACKUP ]] || fail "lba's role is '$(ha_field lba role)', expected BACKUP"
-    [[ $(ha_field lbb role) == MASTER ]] || fail "lbb's role is '$(ha_field lbb role)', expected MASTER"
+    # lba's role comes from its keepalived, which leaves FAULT when it sees
+    # lbd's process again (vrrp_track_process) and then writes BACKUP to the
+    # notify FIFO: that may come after the sync, so it is waited for.
+    if wait_until 10000 roles_are lba BACKUP lbb MASTER; then
+        say "roles: lba BACKUP, lbb MASTER ${WAITED_MS} ms after the resync"
+    else
+        fail "roles after 10 s: lba '$(ha_field lba role)' (keepalived $(keepalived_state lba)), lbb '$(ha_field lbb role)'; expected BACKUP and MASTER"
+    fi
     [[ $(ha_field lbb vip_present) == true ]] || fail "lbb's vip_present is '$(ha_field lbb vip_present)', expected true"
     wait_until 10000 keepalived_in lba BACKUP || fail "lba's keepalived did not return to BACKUP ($(keepalived_state lba))"
     # Then watch for STAY_MS: the VIP stays on lbb alone. Sampled (both
@@ -682,6 +690,7 @@ fi
 passed=() failed=()
 for s in "${SELECTED[@]}"; do
     FAILED=0
+    CURRENT_SCENARIO=$s
     now_ms
     t0=$NOW_MS
     "scenario_$s"
@@ -699,4 +708,7 @@ for s in "${SELECTED[@]}"; do
 done
 echo "passed: ${passed[*]:-none}; failed: ${failed[*]:-none}"
 echo "ha scenarios: ${#passed[@]} passed, ${#failed[@]} failed"
+# Again at the very end, where a CI log's tail shows them (the logs dumped
+# above can be thousands of lines).
+for f in "${FAILURES[@]}"; do echo "FAIL $f"; done
 ((${#failed[@]} == 0))

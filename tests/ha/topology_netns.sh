@@ -192,7 +192,8 @@ stop_lbd() {
     ((rc == 0)) && rc=$(exit_status_of "$TOPO_DIR/$node/lbd")
     rm -f "$TOPO_DIR/$node/lbd.pid"
     if [[ $rc != 0 ]]; then
-        echo "${TOPO_PROC[$node]} (pid $pid) exited with status $rc on SIGTERM; its log: $TOPO_DIR/$node/lbd.log" >&2
+        echo "${TOPO_PROC[$node]} (pid $pid) exited with status $rc on SIGTERM; its log: $TOPO_DIR/$node/lbd.log" \
+            "$(grep -m1 'SUMMARY:' "$TOPO_DIR/$node/lbd.log")" >&2
         return 1
     fi
 }
