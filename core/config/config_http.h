@@ -90,7 +90,7 @@ struct HttpRouteMatch {
     std::shared_ptr<const RouteRegex> host_regex;
 };
 
-enum class HttpRouteAction : uint8_t { kPool, kRedirect, kRespond, kSplit };
+enum class HttpRouteAction : uint8_t { kPool, kRedirect, kRespond, kSplit, kStatic };
 
 // What places a split's new clients (config.proto SplitBy).
 enum class HttpSplitBy : uint8_t { kRequest, kClientAddress, kHeader, kCookie };
@@ -120,6 +120,13 @@ struct HttpFixedResponse {
     uint16_t status = 200;
     std::string body;
     std::string content_type = "text/plain; charset=utf-8";
+};
+
+// Files served from a directory (lbd.v1.StaticFiles).
+struct HttpStaticFiles {
+    std::string root;   // absolute, an existing directory at load
+    std::string index;  // "" = a directory is 404
+    uint32_t expires_s = 0;  // 0 = no Cache-Control / Expires
 };
 
 enum class HttpCompressionAlgorithm : uint8_t { kBrotli, kGzip };
@@ -207,6 +214,7 @@ struct HttpRouteConfig {
     std::string pool;  // kPool
     HttpRedirect redirect;
     HttpFixedResponse respond;
+    HttpStaticFiles static_files;  // kStatic
     std::vector<HttpWeightedPool> split;  // kSplit; some weight > 0
     HttpSplitBy split_by = HttpSplitBy::kRequest;
     std::string split_key;  // kHeader: lower-case header name; kCookie: cookie name

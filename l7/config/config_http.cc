@@ -164,8 +164,12 @@ HttpRouteConfig check_route(const pb::Route& msg, const Node& node, int index, N
             out.action = HttpRouteAction::kSplit;
             out.split = check_split(msg.split(), node.child(F::kSplitFieldNumber), what, pools, errors);
             break;
+        case pb::Route::kStaticFiles:
+            out.action = HttpRouteAction::kStatic;
+            out.static_files = check_static_files(msg.static_files(), node.child(F::kStaticFilesFieldNumber), errors);
+            break;
         case pb::Route::ACTION_NOT_SET:
-            errors.add(node.self(), what + " has no action: set pool, split, redirect or respond");
+            errors.add(node.self(), what + " has no action: set pool, split, redirect, respond or static_files");
     }
     out.strip_path_prefix = msg.strip_path_prefix();
     out.replace_path_prefix = msg.replace_path_prefix();

@@ -52,6 +52,10 @@ std::optional<HttpBasicAuthConfig> check_basic_auth(const pb::BasicAuth& msg, co
                                                     const std::string& what, Errors& errors);
 void check_access_lists_known(const pb::Config& msg, const Node& root, const Config& config, Errors& errors);
 
+// A route's static_files (config_static.cc): root an absolute existing
+// directory (checked now, at load), index a plain file name.
+HttpStaticFiles check_static_files(const pb::StaticFiles& msg, const Node& node, Errors& errors);
+
 // A pool's stickiness.cookie (config_cookie.cc).
 CookieStickinessConfig check_cookie(const pb::CookieStickiness& msg, const Node& node, Errors& errors);
 // A route's weighted split (config_cookie.cc); `what` names the route.

@@ -140,7 +140,7 @@ TEST_CASE("errors in the http block name their line") {
     }
     SUBCASE("route without action") {
         std::string text = http_config("    routes {\n      name: \"r\"\n    }\n");
-        expect_error(text, "routes {", "route 'r' has no action: set pool, split, redirect or respond");
+        expect_error(text, "routes {", "route 'r' has no action: set pool, split, redirect, respond or static_files");
     }
     SUBCASE("two actions are a syntax error (oneof)") {
         std::string text = http_config("    routes { pool: \"p\" respond { status: 200 } }\n");
