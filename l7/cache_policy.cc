@@ -275,9 +275,13 @@ bool client_not_modified(const RequestInfo& request, const CacheObject& object) 
     // RFC 9110 §13.2.1: preconditions apply to a response that would be 2xx;
     // a stored 404 or 301 is sent whatever the client holds.
     if (object.status < 200 || object.status > 299) return false;
+    return fields_not_modified(request, object.headers);
+}
+
+bool fields_not_modified(const RequestInfo& request, const HeaderList& fields) {
     // RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since only without it.
     if (find_header(request.headers, "if-none-match") != nullptr) {
-        const std::string* etag = find_header(object.headers, "etag");
+        const std::string* etag = find_header(fields, "etag");
         bool match = false;
         for_each_list_item(request.headers, "if-none-match", [&](std::string_view tag) {
             if (tag == "*" || (etag != nullptr && opaque_tag(tag) == opaque_tag(*etag))) match = true;
@@ -286,8 +290,8 @@ bool client_not_modified(const RequestInfo& request, const CacheObject& object) 
     }
     const std::string* since = find_header(request.headers, "if-modified-since");
     if (since == nullptr) return false;
-    const std::string* modified = find_header(object.headers, "last-modified");
-    if (modified == nullptr) modified = find_header(object.headers, "date");
+    const std::string* modified = find_header(fields, "last-modified");
+    if (modified == nullptr) modified = find_header(fields, "date");
     if (modified == nullptr) return false;
     std::optional<int64_t> ims = parse_http_date(*since);
     std::optional<int64_t> lm = parse_http_date(*modified);

@@ -80,5 +80,8 @@ HeaderList stored_headers(const HeaderList& headers, const std::vector<std::stri
 // The client's If-None-Match (weak comparison), or else If-Modified-Since,
 // holds for `object`: answer 304 (RFC 9110 §13.2.2 order).
 bool client_not_modified(const RequestInfo& request, const CacheObject& object);
+// The same for a 2xx response with these fields (ETag, Last-Modified or
+// Date); also what static files answer 304 by.
+bool fields_not_modified(const RequestInfo& request, const HeaderList& fields);
 
 }  // namespace lbd::l7

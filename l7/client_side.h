@@ -61,6 +61,9 @@ public:
     // Response bytes were added to response_output() (HTTP/2 resumes its
     // data provider; HTTP/1 sends at the end of the callback anyway).
     virtual void response_data_added() {}
+    // response_output() drains straight to a plain socket (HTTP/1 without
+    // TLS), so a file's bytes may go by sendfile(2) (libevent file segments).
+    virtual bool writes_to_socket() const { return false; }
     // The listener is draining: servers' connections are not kept.
     virtual bool draining() const = 0;
     // Sends what was queued for the client (end of a server-side callback).

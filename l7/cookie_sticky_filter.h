@@ -14,7 +14,8 @@ namespace lbd::l7 {
 class CookieStickyFilter final : public ResponseFilter {
 public:
     FilterResult on_response_head(Exchange& exchange) override {
-        exchange.sticky.on_response(*exchange.server, exchange.response.headers);
+        // No server: a static file's answer (static_files.h).
+        if (exchange.server != nullptr) exchange.sticky.on_response(*exchange.server, exchange.response.headers);
         return FilterResult::next();
     }
 };

@@ -35,6 +35,7 @@
 #include "l7/http1.h"
 #include "l7/http_message.h"
 #include "l7/proxy_error.h"
+#include "l7/static_files.h"
 #include "l7/upstream.h"
 #include "l7/variables.h"
 
@@ -120,6 +121,7 @@ struct Exchange {
     // there are stages.
     std::vector<std::unique_ptr<ResponseBodyFilter>> body_filters;
     std::vector<std::unique_ptr<evbuffer, void (*)(evbuffer*)>> body_stages;
+    StaticFileBody file;  // a static_files route's file, while its body goes out
     bool client_shut = false;  // tunnel: write side shut
     bool server_shut = false;
 

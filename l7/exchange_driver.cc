@@ -92,6 +92,9 @@ void ExchangeDriver::run_request_filters() {
         state_ = State::kPaused;
         return arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
     }
+    // A static_files route answers from the disk (static_exchange.cc).
+    if (ex.pool == nullptr && ex.route != nullptr && ex.route->action == HttpRouteAction::kStatic)
+        return serve_static();
     ex.sticky.begin(*ex.pool, ex.request);
     choose_server();
 }
@@ -222,6 +225,7 @@ void ExchangeDriver::client_readable() {
 
 void ExchangeDriver::client_writable() {
     if (state_ == State::kExchange && ex_->response_started) return pump_response_body();
+    if (state_ == State::kFile) return pump_file();
     if (state_ == State::kTunnel) pump_tunnel();
 }
 

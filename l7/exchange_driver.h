@@ -16,6 +16,11 @@
 //                                                 through body stages, framed anew by the client side)
 //   7 response_complete   -                    -> server connection kept or closed; ClientSide::response_done
 //
+// A static_files route (static_files.h) takes no server: after the request
+// filters, serve_static opens the file and makes the head, the response
+// filters run on it as on a server's, and pump_file sends the body in
+// pieces as the client drains (sendfile on a plain HTTP/1 socket).
+//
 // The driver owns the exchange's server-side timer (connect, response,
 // body idle, tunnel idle). One driver serves one exchange at a time
 // (start() ... stop()); it can be reused for the next.
@@ -61,7 +66,7 @@ public:
     void flush_upstream();
 
 private:
-    enum class State : uint8_t { kIdle, kRouting, kPaused, kConnecting, kExchange, kTunnel };
+    enum class State : uint8_t { kIdle, kRouting, kPaused, kConnecting, kExchange, kTunnel, kFile };
     enum class Timer : uint8_t { kNone, kConnect, kResponse, kBodyIdle, kTunnelIdle };
 
     void route_request();
@@ -82,6 +87,12 @@ private:
     void server_closed(bool error);
     void start_tunnel();
     void pump_tunnel();
+    // A buffer for each body stage the response filters added; false: none
+    // could be made (lbd's own shortage).
+    bool make_body_stages();
+    // Static files (static_exchange.cc).
+    void serve_static();
+    void pump_file();
 
     void connect_failed(const char* why);
     void local_connect_failure(int err);

@@ -147,13 +147,10 @@ void ExchangeDriver::start_response() {
         return respond(r.answer);
     }
     if (ex.response.status == 101) return start_tunnel();
-    if (!ex.body_filters.empty()) {
-        for (size_t i = 0; i <= ex.body_filters.size(); ++i) ex.body_stages.emplace_back(evbuffer_new(), &evbuffer_free);
-        // No buffer for a stage: lbd's own shortage; nothing went to the client yet.
-        if (std::any_of(ex.body_stages.begin(), ex.body_stages.end(), [](const auto& b) { return b == nullptr; })) {
-            ex.upstream.reset();
-            return server_failed(ex.last_error.emplace(ProxyError::local(ErrorCause::kLocalShortage)));
-        }
+    if (!make_body_stages()) {
+        // lbd's own shortage; nothing went to the client yet.
+        ex.upstream.reset();
+        return server_failed(ex.last_error.emplace(ProxyError::local(ErrorCause::kLocalShortage)));
     }
     // The head goes out in the client's protocol (ClientSide), which
     // chooses the body's framing (with body stages: of their output).
@@ -161,6 +158,13 @@ void ExchangeDriver::start_response() {
     if (ex_ == nullptr) return;
     arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
     pump_response_body();
+}
+
+bool ExchangeDriver::make_body_stages() {
+    Exchange& ex = *ex_;
+    if (ex.body_filters.empty()) return true;
+    for (size_t i = 0; i <= ex.body_filters.size(); ++i) ex.body_stages.emplace_back(evbuffer_new(), &evbuffer_free);
+    return std::none_of(ex.body_stages.begin(), ex.body_stages.end(), [](const auto& b) { return b == nullptr; });
 }
 
 // --- 6. the response body -------------------------------------------------------------

@@ -110,6 +110,7 @@ private:
     evbuffer* request_input() override { return bufferevent_get_input(client_.bev.get()); }
     bool request_input_ended() const override { return client_eof_; }
     evbuffer* response_output() override { return bufferevent_get_output(client_.bev.get()); }
+    bool writes_to_socket() const override { return client_.ssl == nullptr; }
     void send_interim(Exchange& ex, const ResponseInfo& interim) override;
     void send_response_head(Exchange& ex) override;
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,

@@ -58,6 +58,11 @@ FilterResult RouteFilter::on_request_head(Exchange& exchange) {
                 return FilterResult::respond(route_answer(*route, exchange.request, exchange.client.scheme, &vars));
             }
             case HttpRouteAction::kPool: exchange.pool = listener_.pool(route->pool); break;
+            case HttpRouteAction::kStatic:
+                // No pool: the driver serves the file (static_files.h) after the
+                // other request filters (access, auth, rate limits) let it.
+                rewrite(*route, exchange);
+                return FilterResult::next();
             case HttpRouteAction::kSplit:
                 exchange.pool = choose_split_pool(listener_.split(*route), listener_, worker_, exchange.request,
                                                   exchange.client.peer);
