@@ -35,6 +35,10 @@ struct Site {
         mkdir((root.path() + "/sub").c_str(), 0755);
         root.write_file("sub/page.txt", "in sub\n");
         mkdir((root.path() + "/noindex").c_str(), 0755);
+        // Not regular files: a FIFO, and an "index.html" that is a directory.
+        CHECK(mkfifo((root.path() + "/fifo").c_str(), 0644) == 0);
+        mkdir((root.path() + "/dirindex").c_str(), 0755);
+        mkdir((root.path() + "/dirindex/index.html").c_str(), 0755);
         outside.write_file("secret.txt", "TOP-SECRET\n");
         // Out of the root: absolute, relative with .., and to a directory outside.
         CHECK(symlink((outside.path() + "/secret.txt").c_str(), (root.path() + "/abs-link").c_str()) == 0);
@@ -192,6 +196,8 @@ TEST_CASE("static files refuse traversal: .., %2e%2e, symbolic links out of the 
         "/static/noindex",
         "/static/noindex/",
         "/static/sub",
+        "/static/fifo",
+        "/static/dirindex/",
         "/static/missing.txt",
         "/static/a.css%00.txt",
         "/static/%zz",

@@ -128,6 +128,7 @@ struct Tree {
         symlink("../outside/secret", (base + "/root/rel").c_str());
         symlink("../outside", (base + "/root/sub/up").c_str());
         symlink("file.txt", (base + "/root/in").c_str());
+        mkfifo((base + "/root/fifo").c_str(), 0644);
     }
     ~Tree() { std::system(("rm -rf " + base).c_str()); }
 };
@@ -157,6 +158,7 @@ TEST_CASE("open_beneath: openat2 and the O_NOFOLLOW walk never leave the root") 
     CHECK(open_static_file(config, "/file.txt").fd);
     CHECK(!open_static_file(config, "/%2e%2e/outside/secret").fd);
     CHECK(!open_static_file(config, "/sub").fd);  // a directory without index
+    CHECK(!open_static_file(config, "/fifo").fd);  // not a regular file (and opening it did not block)
     config.index = "file.txt";
     CHECK(open_static_file(config, "/").fd);
 }
