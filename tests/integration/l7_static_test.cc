@@ -1,5 +1,5 @@
 // Static files (l7/static_files.h) on a real lbd with curl, over HTTP/1.1 (sendfile) and h2c
-// (--http2-prior-knowledge: pieces read as the stream drains): content and type, HEAD, 304 by
+// (--http2-prior-knowledge: pieces read as the stream drains), and TLS with HTTP/1.1 and h2: content and type, HEAD, 304 by
 // ETag and by date, Range 206/416, expires, traversal attempts (.., %2e%2e, symbolic links out of
 // the root, a directory) all 404, a 20 MiB file byte for byte with lbd's RSS bounded, the request
 // filters (access) before the file and the response filters (header actions, compression) on it,
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/integration/l7_scenario.h"
+#include "tests/integration/l7_tls_scenario.h"
 #include "tests/integration/lbctl_run.h"
 
 namespace lbd::test {
@@ -214,8 +215,8 @@ TEST_CASE("static files refuse traversal: .., %2e%2e, symbolic links out of the 
     }
 }
 
-TEST_CASE("a 20 MiB file byte for byte over HTTP/1.1 (sendfile) and h2c, lbd's RSS bounded") {
-    Site site;
+// A 20 MiB file of random bytes in `site`'s root as big.bin; its contents.
+std::string add_big_file(Site& site) {
     std::string big(20u << 20, '\0');
     std::mt19937 random(15);
     for (size_t i = 0; i < big.size(); i += 4) {
@@ -223,6 +224,40 @@ TEST_CASE("a 20 MiB file byte for byte over HTTP/1.1 (sendfile) and h2c, lbd's R
         std::memcpy(&big[i], &v, 4);
     }
     site.root.write_file("big.bin", big);
+    return big;
+}
+
+// Downloads `target` with curl `args` at 10 MB/s into `out`/got, sampling lbd's RSS meanwhile into
+// `peak_kib`: a file held whole (even briefly) shows as +20 MiB. Checks the bytes against `big`.
+void download_big(const std::vector<std::string>& args, const std::string& target, const TempDir& out,
+                  const std::string& big, int pid, size_t& peak_kib) {
+    std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", "60", "--limit-rate", "10M", "-o",
+                                  out.path() + "/got", "-w", "%{http_code} %{http_version}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(target);
+    ChildProcess child(argv);
+    std::optional<int> exit_code;
+    while (!(exit_code = child.wait_exit(20))) peak_kib = std::max(peak_kib, rss_kib(pid));
+    CHECK(*exit_code == 0);
+    child.await_output_end(kIoTimeoutMs);
+    MESSAGE("curl: " << child.output());
+    CHECK(has(child.output(), "200"));
+    CHECK(out.read_file("got") == big);
+}
+
+void check_rss_bound(size_t before_kib, size_t peak_kib) {
+    MESSAGE("lbd RSS " << before_kib / 1024 << " MiB before, at most " << peak_kib / 1024
+                       << " MiB while sending two 20 MiB files");
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(peak_kib - before_kib < (12 + 20) * 1024);  // ASan's quarantine holds freed pieces
+#else
+    CHECK(peak_kib - before_kib < 12 * 1024);
+#endif
+}
+
+TEST_CASE("a 20 MiB file byte for byte over HTTP/1.1 (sendfile) and h2c, lbd's RSS bounded") {
+    Site site;
+    const std::string big = add_big_file(site);
     HttpBackend web("web");
     RunningLbd lbd(static_config(site, web));
     INFO(lbd->log());
@@ -233,26 +268,37 @@ TEST_CASE("a 20 MiB file byte for byte over HTTP/1.1 (sendfile) and h2c, lbd's R
     TempDir out;
     for (const auto& proto : kProtocols) {
         CAPTURE(proto[0]);
-        // Read at 10 MB/s, RSS sampled meanwhile: a file held whole (even briefly) shows as +20 MiB.
-        ChildProcess child({"/usr/bin/curl", "-sS", "--max-time", "60", proto[0], "--limit-rate", "10M", "-o",
-                            out.path() + "/got", "-w", "%{http_code}", url(lbd.port(), "/static/big.bin")});
-        std::optional<int> exit_code;
-        while (!(exit_code = child.wait_exit(20))) peak_kib = std::max(peak_kib, rss_kib(pid));
-        CHECK(*exit_code == 0);
-        child.await_output_end(kIoTimeoutMs);
-        CHECK(has(child.output(), "200"));
-        CHECK(out.read_file("got") == big);
+        download_big(proto, url(lbd.port(), "/static/big.bin"), out, big, pid, peak_kib);
     }
-    MESSAGE("lbd RSS " << before_kib / 1024 << " MiB before, at most " << peak_kib / 1024
-                       << " MiB while sending two 20 MiB files");
-#if defined(__SANITIZE_ADDRESS__)
-    CHECK(peak_kib - before_kib < (12 + 20) * 1024);  // ASan's quarantine holds freed pieces
-#else
-    CHECK(peak_kib - before_kib < 12 * 1024);
-#endif
+    check_rss_bound(before_kib, peak_kib);
     std::optional<std::string> line = lbd->await_line(LinePattern(" route=files "), kIoTimeoutMs);
     REQUIRE(line);
     CHECK(std::stoull(field(*line, "out")) > (20u << 20));
+}
+
+TEST_CASE("a 20 MiB file over TLS, HTTP/1.1 and h2 by ALPN (pieces read as TLS drains), RSS bounded") {
+    Site site;
+    const std::string big = add_big_file(site);
+    const std::string config =
+        "global { workers: 2 drain_timeout_ms: 2000 }\n"
+        "listeners {\n  name: \"front\"\n  bind: \"127.0.0.1:0\"\n  mode: MODE_HTTP\n" +
+        sni_tls("      alpn: \"h2\"\n      alpn: \"http/1.1\"\n") +
+        "  http {\n    routes { static_files { root: \"" + site.root.path() + "\" } }\n  }\n}\n";
+    RunningLbd lbd(config);
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const std::string p = std::to_string(lbd.port());
+    const int pid = lbd->pid();
+    const size_t before_kib = rss_kib(pid);
+    size_t peak_kib = before_kib;
+    TempDir out;
+    for (const std::string proto : {"--http1.1", "--http2"}) {
+        CAPTURE(proto);
+        download_big({proto, "--cacert", pem("ca"), "--resolve", "a.example.test:" + p + ":127.0.0.1"},
+                     "https://a.example.test:" + p + "/big.bin", out, big, pid, peak_kib);
+    }
+    check_rss_bound(before_kib, peak_kib);
+    CHECK(lbd->await_line(LinePattern(" proto=h2 tls="), kIoTimeoutMs));
 }
 
 TEST_CASE("static files: access rules before the file, header actions and compression on it") {
