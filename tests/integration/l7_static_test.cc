@@ -249,7 +249,9 @@ void check_rss_bound(size_t before_kib, size_t peak_kib) {
     MESSAGE("lbd RSS " << before_kib / 1024 << " MiB before, at most " << peak_kib / 1024
                        << " MiB while sending two 20 MiB files");
 #if defined(__SANITIZE_ADDRESS__)
-    CHECK(peak_kib - before_kib < (12 + 20) * 1024);  // ASan's quarantine holds freed pieces
+    // ASan's quarantine (256 MiB by default) keeps every freed 64 KiB piece and TLS record buffer
+    // before reuse (seen: +59 MiB plain/h2c, +148 MiB over TLS), as l7_h2_test's bound allows.
+    CHECK(peak_kib - before_kib < (12 + 256) * 1024);
 #else
     CHECK(peak_kib - before_kib < 12 * 1024);
 #endif
