@@ -13,11 +13,12 @@ test checks; the exit code is 0 unless the connection itself failed unexpectedly
                           prints progress lines `sent=N` (stdout flushed) and the status
   auth PORT CRED...       one stream per Basic credential CRED (base64), all sent in one write;
                           prints a `status=S` line per stream
-  made_you_reset PORT N   N x (HEADERS + WINDOW_UPDATE of 0 on that stream), which makes lbd reset
-                          the stream (MadeYouReset, CVE-2025-8671); reports the resets and GOAWAY
-  reset_hang PORT         HEADERS for /hang; prints `sent=1` and waits for SIGUSR1; then a
-                          WINDOW_UPDATE of 0 (lbd resets the stream); prints `reset=CODE` and
-                          keeps the connection open until a second SIGUSR1
+  made_you_reset PORT N   N x (HEADERS with content-length: 10 + DATA of 1 byte with END_STREAM),
+                          which makes lbd reset the stream (PROTOCOL_ERROR) after its exchange
+                          began (MadeYouReset, CVE-2025-8671); reports the resets and GOAWAY
+  reset_hang PORT         the same for /hang: HEADERS; prints `sent=1` and waits for SIGUSR1; then
+                          the short DATA (lbd resets the stream); prints `reset=CODE` and keeps
+                          the connection open until a second SIGUSR1
   continuation PORT N     raw frames: a request head as HEADERS + N empty CONTINUATION frames +
                           a last one with END_HEADERS; reports the response status or GOAWAY
 """
@@ -244,9 +245,15 @@ def raw_frame(ftype, flags, sid, payload=b""):
     return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid) + payload
 
 
-def zero_window_update(sid):
-    # h2 refuses to send an increment of 0 (RFC 9113 §6.9: a stream error): made by hand.
-    return raw_frame(0x8, 0, sid, struct.pack(">I", 0))
+def short_body(sid):
+    # One byte and END_STREAM where content-length said 10 (RFC 9113 §8.1.1: a stream error; a
+    # WINDOW_UPDATE of 0 or DATA on a half-closed stream are connection errors in nghttp2).
+    # Made by hand: h2 would not send it.
+    return raw_frame(0x0, 0x1, sid, b"x")
+
+
+def short_headers(path):
+    return request_headers(path, "POST", [("content-length", "10")])
 
 
 def cmd_made_you_reset(port, n):
@@ -255,8 +262,8 @@ def cmd_made_you_reset(port, n):
     try:
         for i in range(n):
             sid = conn.get_next_available_stream_id()
-            conn.send_headers(sid, request_headers("/myr%d" % i), end_stream=True)
-            sock.sendall(conn.data_to_send() + zero_window_update(sid))
+            conn.send_headers(sid, short_headers("/myr%d" % i))
+            sock.sendall(conn.data_to_send() + short_body(sid))
             sent += 1
     except OSError:
         pass
@@ -272,11 +279,11 @@ def cmd_reset_hang(port):
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     sock, conn = connect(port)
     sid = conn.get_next_available_stream_id()
-    conn.send_headers(sid, request_headers("/hang"), end_stream=True)
+    conn.send_headers(sid, short_headers("/hang"))
     sock.sendall(conn.data_to_send())
     print("sent=1", flush=True)
     signal.sigtimedwait({signal.SIGUSR1}, TIMEOUT)
-    sock.sendall(zero_window_update(sid))
+    sock.sendall(short_body(sid))
     _, _, reset = response_of(pump(sock, conn, stream_ended(sid)), sid)
     print("reset=%s" % reset, flush=True)
     signal.sigtimedwait({signal.SIGUSR1}, TIMEOUT)

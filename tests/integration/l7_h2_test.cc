@@ -190,8 +190,8 @@ TEST_CASE("MadeYouReset: a stream lbd resets releases its server; a client that 
     REQUIRE(admin != 0);
     const std::string port = std::to_string(lbd.port());
 
-    // A stream whose server has not answered, reset by lbd (the client's WINDOW_UPDATE of 0:
-    // PROTOCOL_ERROR = 1) while the client stays connected: the server's connection is let go
+    // A stream whose server has not answered, reset by lbd (the client's DATA fell short of its
+    // content-length: PROTOCOL_ERROR = 1) while the client stays connected: the server's connection is let go
     // (the server sees it end), not kept busy for a stream nobody can see any more.
     ChildProcess hang({"/usr/bin/python3", kClient, "reset_hang", port});
     REQUIRE(hang.await_line("sent=1", kIoTimeoutMs));
