@@ -320,8 +320,8 @@ int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, co
 int H2Connection::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     if (frame->hd.type != NGHTTP2_RST_STREAM) return 0;
     // MadeYouReset (CVE-2025-8671): a client that makes lbd reset its
-    // streams (a WINDOW_UPDATE of 0, DATA on a half-closed stream, a bad
-    // header, a content-length DATA does not match) frees its stream slots
+    // streams (DATA that do not match the content-length, a bad header, a
+    // stream window overflowed) frees its stream slots
     // without sending RST_STREAM itself, so the client reset rate never
     // sees it. These resets draw on the same bucket. Not counted: NO_ERROR
     // (the response ended before the request body), REFUSED_STREAM (over
