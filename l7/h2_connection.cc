@@ -59,6 +59,7 @@ nghttp2_session_callbacks* H2Connection::callbacks() {
         nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, &H2Connection::on_invalid_frame_recv);
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &H2Connection::on_data_chunk);
         nghttp2_session_callbacks_set_on_stream_close_callback(c, &H2Connection::on_stream_close);
+        nghttp2_session_callbacks_set_on_frame_send_callback(c, &H2Connection::on_frame_send);
         return c;
     }(), &nghttp2_session_callbacks_del};
     return cbs.get();
@@ -72,6 +73,8 @@ bool H2Connection::start() {
     nghttp2_option_set_no_auto_window_update(option, 1);
     const Http2Config& cfg = listener_.http().http2;
     nghttp2_option_set_max_settings(option, 32);
+    // Debian's 1.52 carries the CONTINUATION-flood fix (default 8).
+    nghttp2_option_set_max_continuations(option, cfg.max_continuations);
     const int rc = nghttp2_session_server_new2(&session_, cbs, this, option);
     nghttp2_option_del(option);
     if (rc != 0) return false;
@@ -102,11 +105,15 @@ void H2Connection::on_read() {
             // has none to send).
             LOG_DEBUG("http listener=%s client=%s: h2: %s", listener_.config().name.c_str(),
                       endpoint_.peer.to_string().c_str(), nghttp2_strerror(static_cast<int>(n)));
-            const H2Limit cause = n == NGHTTP2_ERR_FLOODED ? H2Limit::kFlood : H2Limit::kProtocolError;
+            const bool continuations = n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+            const H2Limit cause = n == NGHTTP2_ERR_FLOODED ? H2Limit::kFlood
+                                  : continuations      ? H2Limit::kContinuations
+                                                       : H2Limit::kProtocolError;
             listener_.stats().h2_limits[static_cast<size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
             evbuffer_drain(in, evbuffer_get_length(in));
             if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-                terminate(NGHTTP2_PROTOCOL_ERROR, cause);
+                // nghttp2 queues no GOAWAY for too many CONTINUATIONs.
+                terminate(continuations ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR, cause);
                 break;
             }
             closed_ = true;
@@ -173,7 +180,7 @@ void H2Connection::glitch(H2Limit cause) {
         terminate(NGHTTP2_ENHANCE_YOUR_CALM, H2Limit::kGlitches);
 }
 
-void H2Connection::count_reset() {
+void H2Connection::count_reset(H2Limit cause) {
     // A token bucket: max_resets_per_second, bursts of twice as many.
     const double rate = listener_.http().http2.max_resets_per_second;
     const uint64_t now = monotonic_ms();
@@ -183,13 +190,13 @@ void H2Connection::count_reset() {
         reset_tokens_ -= 1.0;
         return;
     }
-    if (!terminating_) terminate(NGHTTP2_ENHANCE_YOUR_CALM, H2Limit::kResetRate);
+    if (!terminating_) terminate(NGHTTP2_ENHANCE_YOUR_CALM, cause);
 }
 
 void H2Connection::terminate(uint32_t error, H2Limit cause) {
     if (terminating_) return;
     terminating_ = true;
-    if (cause != H2Limit::kProtocolError && cause != H2Limit::kFlood)
+    if (cause != H2Limit::kProtocolError && cause != H2Limit::kFlood && cause != H2Limit::kContinuations)
         listener_.stats().h2_limits[static_cast<size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
     LOG_DEBUG("http listener=%s client=%s: h2 GOAWAY (%s)", listener_.config().name.c_str(),
               endpoint_.peer.to_string().c_str(), to_string(cause));
@@ -291,7 +298,7 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
             if (end_stream)
                 if (H2Stream* s = self->stream(frame->hd.stream_id)) s->on_request_end();
             return 0;
-        case NGHTTP2_RST_STREAM: self->count_reset(); return 0;
+        case NGHTTP2_RST_STREAM: self->count_reset(H2Limit::kResetRate); return 0;
         default: return 0;
     }
 }
@@ -307,6 +314,22 @@ int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, co
     auto* self = static_cast<H2Connection*>(user);
     if (H2Stream* s = self->stream(stream_id)) s->on_data(data, len);
     else nghttp2_session_consume(self->session_, stream_id, len);
+    return 0;
+}
+
+int H2Connection::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_RST_STREAM) return 0;
+    // MadeYouReset (CVE-2025-8671): a client that makes lbd reset its
+    // streams (DATA that do not match the content-length, a bad header, a
+    // stream window overflowed) frees its stream slots
+    // without sending RST_STREAM itself, so the client reset rate never
+    // sees it. These resets draw on the same bucket. Not counted: NO_ERROR
+    // (the response ended before the request body), REFUSED_STREAM (over
+    // max_concurrent_streams: no exchange began; a glitch already) and
+    // INTERNAL_ERROR (lbd's own abort when a server fails mid-response).
+    const uint32_t code = frame->rst_stream.error_code;
+    if (code == NGHTTP2_NO_ERROR || code == NGHTTP2_REFUSED_STREAM || code == NGHTTP2_INTERNAL_ERROR) return 0;
+    static_cast<H2Connection*>(user)->count_reset(H2Limit::kServerResets);
     return 0;
 }
 

@@ -20,7 +20,9 @@
 // Defences (each counted in lbd_http2_limits_total{cause}): concurrent
 // streams (nghttp2 refuses the extra ones with REFUSED_STREAM), header list
 // size (431), stream resets per second (Rapid Reset: GOAWAY
-// ENHANCE_YOUR_CALM), a glitch budget (protocol errors, refused and reset
+// ENHANCE_YOUR_CALM), and in the same bucket the resets lbd sends for the
+// client's faults (MadeYouReset, CVE-2025-8671, which Debian's nghttp2 1.52
+// does not bound), CONTINUATION frames per head, a glitch budget (protocol errors, refused and reset
 // streams, empty DATA frames, oversized heads: GOAWAY ENHANCE_YOUR_CALM),
 // nghttp2's own flood checks, an idle timeout. Drain and reload send a
 // graceful GOAWAY: open streams finish, new ones are refused.
@@ -105,13 +107,16 @@ private:
     static int on_data_chunk(nghttp2_session* session, uint8_t flags, int32_t stream_id, const uint8_t* data,
                              size_t len, void* user);
     static int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code, void* user);
+    static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user);
     static void on_timer(evutil_socket_t fd, short what, void* arg);
     static void on_reap(evutil_socket_t fd, short what, void* arg);
 
     H2Stream* stream(int32_t id);
     // GOAWAY with `error`, then close once it is sent.
     void terminate(uint32_t error, H2Limit cause);
-    void count_reset();
+    // A stream reset by the client (kResetRate) or by lbd for the client's
+    // fault (kServerResets): one token of the shared bucket.
+    void count_reset(H2Limit cause);
     void arm_idle();
     void maybe_close();
 

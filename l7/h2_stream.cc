@@ -15,8 +15,6 @@ namespace lbd::l7 {
 
 namespace {
 
-bool is_pseudo(std::string_view name) { return !name.empty() && name.front() == ':'; }
-
 // RFC 9113 §8.2.2: fields of HTTP/1's connection management. nghttp2
 // refuses them on requests; the same goes for responses here.
 bool connection_specific(std::string_view name) {
@@ -37,6 +35,7 @@ H2Stream::H2Stream(H2Connection& conn, int32_t id)
       id_(id),
       request_in_(evbuffer_new(), &evbuffer_free),
       response_out_(evbuffer_new(), &evbuffer_free),
+      head_(conn.listener().http().http2.max_header_list_bytes),
       driver_(conn.worker(), conn.listener(), *this) {
     evbuffer_add_cb(request_in_.get(), &H2Stream::on_request_drained, this);
 }
@@ -45,66 +44,7 @@ H2Stream::~H2Stream() { evbuffer_remove_cb(request_in_.get(), &H2Stream::on_requ
 
 // --- the request ---------------------------------------------------------------------
 
-void H2Stream::on_header(std::string_view name, std::string_view value) {
-    // SETTINGS_MAX_HEADER_LIST_SIZE counts each field's name and value plus
-    // 32 (RFC 9113 §6.5.2); over it the rest is dropped and 431 answered.
-    head_bytes_ += name.size() + value.size() + 32;
-    if (head_bytes_ > conn_.listener().http().http2.max_header_list_bytes) head_too_large_ = true;
-    if (head_too_large_) return;
-    if (name == ":method") method_ = value;
-    else if (name == ":scheme") scheme_ = value;
-    else if (name == ":authority") authority_ = value;
-    else if (name == ":path") path_ = value;
-    else if (is_pseudo(name)) return;  // :protocol (extended CONNECT is not enabled)
-    else if (name == "cookie") cookie_.append(cookie_.empty() ? "" : "; ").append(value);  // RFC 9113 §8.2.3
-    else if (name == "te") return;  // "trailers" (nghttp2 refuses anything else): hop-by-hop for HTTP/1
-    else if (name == "host" && authority_.empty()) authority_ = value;
-    else if (name != "host") fields_.emplace_back(std::string(name), std::string(value));
-}
-
-bool H2Stream::translate_request() {
-    Exchange& ex = *ex_;
-    RequestInfo& r = ex.request;
-    r.method = method_;
-    r.method_kind = http1::method_of(method_);
-    r.version = HttpVersion::k11;  // what the servers get
-    r.keep_alive = true;
-    if (r.method_kind == HttpMethod::kConnect) {
-        r.target_form = TargetForm::kAuthority;  // answered 405 by the driver
-    } else if (path_ == "*") {
-        r.target_form = TargetForm::kAsterisk;
-        r.path = "*";
-    } else {
-        if (path_.empty() || path_.front() != '/') return false;
-        const size_t q = path_.find('?');
-        r.path = path_.substr(0, q);
-        if (q != std::string::npos) r.query = path_.substr(q);
-    }
-    if (authority_.empty()) return false;  // RFC 9113 §8.3.1: no Host to give HTTP/1.1
-    r.host_header = authority_;
-    r.host = host_without_port(authority_);
-    if (!cookie_.empty()) fields_.emplace_back("cookie", std::move(cookie_));
-    for (auto& [name, value] : fields_) {
-        if (name == "content-length") {
-            // nghttp2 has checked it is one number, and will check DATA against it.
-            r.framing = BodyFraming::kContentLength;
-            r.content_length = std::strtoull(value.c_str(), nullptr, 10);
-            continue;
-        }
-        if (name == "expect" && iequals(value, "100-continue")) r.expect_continue = true;
-        r.headers.emplace_back(std::move(name), std::move(value));
-    }
-    fields_.clear();
-    if (!request_ended_ && r.framing != BodyFraming::kContentLength) {
-        // A body of unknown length: chunked to the server.
-        r.framing = BodyFraming::kChunked;
-        r.transfer_encoding = "chunked";
-        chunked_ = true;
-    }
-    if (request_ended_ && r.framing == BodyFraming::kContentLength && r.content_length != 0) return false;
-    if (request_ended_) r.framing = BodyFraming::kNone;
-    return true;
-}
+void H2Stream::on_header(std::string_view name, std::string_view value) { head_.add(name, value); }
 
 void H2Stream::on_request_head(bool end_stream) {
     HttpListener& listener = conn_.listener();
@@ -113,17 +53,18 @@ void H2Stream::on_request_head(bool end_stream) {
     ex_.emplace(conn_.endpoint(), monotonic_ms());
     listener.stats().requests.fetch_add(1, std::memory_order_relaxed);
     listener.stats().h2_streams.fetch_add(1, std::memory_order_relaxed);
-    ex_->bytes_in = head_bytes_;
-    if (head_too_large_) {
+    ex_->bytes_in = head_.bytes();
+    if (head_.too_large()) {
         conn_.glitch(H2Limit::kHeaderList);
-        ex_->request.method = method_.substr(0, 32);
-        ex_->request.path = path_.substr(0, 256);
+        ex_->request.method = head_.method().substr(0, 32);
+        ex_->request.path = head_.path().substr(0, 256);
         return respond_error(431, Termination::kBadRequest);
     }
-    if (!translate_request()) {
+    if (!head_.translate(ex_->request, end_stream)) {
         conn_.glitch(H2Limit::kProtocolError);
         return respond_error(400, Termination::kBadRequest);
     }
+    chunked_ = ex_->request.framing == BodyFraming::kChunked;
     HttpLimits limits;
     limits.max_body_bytes = http.limits.max_body_bytes;
     ex_->request_body = BodyDecoder(ex_->request.framing, ex_->request.content_length, limits);

@@ -1,7 +1,6 @@
 // One HTTP/2 stream of an H2Connection (h2_connection.h): its request head
-// translated to a RequestInfo (RFC 9113 §8.3: :method, :path, :authority
-// -> Host; cookies joined with "; "), its Exchange and ExchangeDriver, and
-// the ClientSide (client_side.h) the driver talks to.
+// translated to a RequestInfo (h2_request_head.h), its Exchange and
+// ExchangeDriver, and the ClientSide (client_side.h) the driver talks to.
 //
 // The request body reaches the driver as HTTP/1.1 bytes: DATA as they are
 // when the request has a content-length (nghttp2 checks DATA against it),
@@ -27,6 +26,7 @@
 #include "l7/client_side.h"
 #include "l7/exchange.h"
 #include "l7/exchange_driver.h"
+#include "l7/h2_request_head.h"
 
 namespace lbd::l7 {
 
@@ -74,9 +74,6 @@ private:
     bool draining() const override;
     void flush() override;
 
-    // Builds ex_->request from the pseudo-headers and fields; false: a
-    // malformed request (the stream is answered 400).
-    bool translate_request();
     // Submits a response: `nva` (":status" first) and, if `body`, the data provider.
     void submit(const HeaderList& fields, int status, bool body);
     // A local or stored answer whose body (if any) is in response_out_: the
@@ -93,11 +90,7 @@ private:
     using Buffer = std::unique_ptr<evbuffer, void (*)(evbuffer*)>;
     Buffer request_in_;
     Buffer response_out_;
-    // The head as it comes.
-    std::string method_, scheme_, authority_, path_, cookie_;
-    HeaderList fields_;
-    size_t head_bytes_ = 0;
-    bool head_too_large_ = false;
+    H2RequestHead head_;  // as it comes
     bool chunked_ = false;  // the request body is chunk-framed for the driver
     bool request_ended_ = false;
     size_t unconsumed_ = 0;  // DATA bytes not yet given back to the flow-control windows

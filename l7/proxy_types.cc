@@ -37,6 +37,8 @@ const char* to_string(H2Limit limit) {
         case H2Limit::kGlitches: return "glitches";
         case H2Limit::kFlood: return "flood";
         case H2Limit::kIdleTimeout: return "idle_timeout";
+        case H2Limit::kServerResets: return "server_resets";
+        case H2Limit::kContinuations: return "continuations";
         case H2Limit::kCount: break;
     }
     return "?";

@@ -48,6 +48,9 @@ enum class H2Limit : uint8_t {
     kGlitches,           // the glitch budget spent: GOAWAY
     kFlood,              // nghttp2's flood checks (SETTINGS, PING, ... not read back): GOAWAY
     kIdleTimeout,        // no stream for idle_timeout_ms: GOAWAY
+    kServerResets,       // streams lbd reset for the client's faults faster than max_resets_per_second
+                         // (MadeYouReset, CVE-2025-8671): GOAWAY
+    kContinuations,      // a head in more CONTINUATION frames than max_continuations: GOAWAY
     kCount
 };
 

@@ -292,6 +292,7 @@ struct Http2Config {
     uint32_t max_header_list_bytes = 0;  // 0: limits.max_header_bytes
     uint32_t max_resets_per_second = 100;
     uint32_t max_glitches = 1000;
+    uint32_t max_continuations = 8;  // nghttp2's own default
     uint32_t idle_timeout_ms = 0;  // 0: timeouts.client_keep_alive_ms
 };
 

@@ -308,6 +308,9 @@ Http2Config check_http2(const pb::Http2& msg, const Node& node, const HttpLimits
         errors.add(node.at(F::kMaxConcurrentStreamsFieldNumber), "max_concurrent_streams must be 1..10000");
     out.max_resets_per_second = or_default(msg.max_resets_per_second(), out.max_resets_per_second);
     out.max_glitches = or_default(msg.max_glitches(), out.max_glitches);
+    out.max_continuations = or_default(msg.max_continuations(), out.max_continuations);
+    if (out.max_continuations > 1000)
+        errors.add(node.at(F::kMaxContinuationsFieldNumber), "max_continuations must be 1..1000");
     out.idle_timeout_ms = msg.idle_timeout_ms();
     return out;
 }

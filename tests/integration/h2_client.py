@@ -13,10 +13,23 @@ test checks; the exit code is 0 unless the connection itself failed unexpectedly
                           prints progress lines `sent=N` (stdout flushed) and the status
   auth PORT CRED...       one stream per Basic credential CRED (base64), all sent in one write;
                           prints a `status=S` line per stream
+  made_you_reset PORT N   N x (HEADERS with content-length: 10 + DATA of 1 byte with END_STREAM),
+                          which makes lbd reset the stream (PROTOCOL_ERROR) after its exchange
+                          began (MadeYouReset, CVE-2025-8671); reports the resets and GOAWAY
+  reset_hang PORT         the same for /hang: HEADERS; prints `sent=1` and waits for SIGUSR1; then
+                          the short DATA (lbd resets the stream); prints `reset=CODE` and keeps
+                          the connection open until a second SIGUSR1
+  continuation PORT N     raw frames: a request head as HEADERS + N empty CONTINUATION frames +
+                          a last one with END_HEADERS; reports the response status or GOAWAY
 """
+import signal
 import socket
+import struct
 import sys
 import time
+
+import hpack
+import hyperframe.frame
 
 import h2.config
 import h2.connection
@@ -228,6 +241,101 @@ def cmd_auth(port, credentials):
         print("status=%s" % response_of(events, sid)[0])
 
 
+def raw_frame(ftype, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid) + payload
+
+
+def short_body(sid):
+    # One byte and END_STREAM where content-length said 10 (RFC 9113 §8.1.1: a stream error; a
+    # WINDOW_UPDATE of 0 or DATA on a half-closed stream are connection errors in nghttp2).
+    # Made by hand: h2 would not send it.
+    return raw_frame(0x0, 0x1, sid, b"x")
+
+
+def short_headers(path):
+    return request_headers(path, "POST", [("content-length", "10")])
+
+
+def cmd_made_you_reset(port, n):
+    sock, conn = connect(port)
+    sent = 0
+    try:
+        for i in range(n):
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, short_headers("/myr%d" % i))
+            sock.sendall(conn.data_to_send() + short_body(sid))
+            sent += 1
+    except OSError:
+        pass
+    resets_of = lambda evs: [e for e in evs if isinstance(e, h2.events.StreamReset) and int(e.error_code) == 1]
+    events = pump(sock, conn, lambda evs: goaway_of(evs) is not None or "eof" in evs or len(resets_of(evs)) == sent)
+    resets = resets_of(events)
+    print("sent=%d" % sent)
+    print("server_resets=%d" % len(resets))
+    print("goaway=%s" % goaway_of(events))
+
+
+def cmd_reset_hang(port):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    sock, conn = connect(port)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, short_headers("/hang"))
+    sock.sendall(conn.data_to_send())
+    print("sent=1", flush=True)
+    signal.sigtimedwait({signal.SIGUSR1}, TIMEOUT)
+    sock.sendall(short_body(sid))
+    _, _, reset = response_of(pump(sock, conn, stream_ended(sid)), sid)
+    print("reset=%s" % reset, flush=True)
+    signal.sigtimedwait({signal.SIGUSR1}, TIMEOUT)
+    sock.close()
+
+
+def read_frames(sock, until, deadline=TIMEOUT):
+    """Raw frames from `sock` until `until(frames)` or EOF: a list of hyperframe frames."""
+    frames, buf = [], b""
+    end = time.time() + deadline
+    while time.time() < end and not until(frames):
+        try:
+            data = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not data:
+            break
+        buf += data
+        while len(buf) >= 9:
+            frame, length = hyperframe.frame.Frame.parse_frame_header(memoryview(buf[:9]))
+            if len(buf) < 9 + length:
+                break
+            frame.parse_body(memoryview(buf[9:9 + length]))
+            buf = buf[9 + length:]
+            frames.append(frame)
+    return frames
+
+
+def cmd_continuation(port, n):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    block = hpack.Encoder().encode(request_headers("/cont"))
+    out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + raw_frame(0x4, 0, 0)   # preface, empty SETTINGS
+    out += raw_frame(0x1, 0x1, 1, block)                                  # HEADERS, END_STREAM, no END_HEADERS
+    out += raw_frame(0x9, 0, 1) * n                                       # empty CONTINUATIONs
+    out += raw_frame(0x9, 0x4, 1)                                         # END_HEADERS
+    try:
+        sock.sendall(out)
+    except OSError:
+        pass
+    done = lambda fs: any(isinstance(f, hyperframe.frame.GoAwayFrame) or
+                          (isinstance(f, hyperframe.frame.HeadersFrame) and f.stream_id == 1) for f in fs)
+    frames = read_frames(sock, done)
+    status = goaway = None
+    for f in frames:
+        if isinstance(f, hyperframe.frame.HeadersFrame) and f.stream_id == 1:
+            status = dict(hpack.Decoder().decode(f.data)).get(":status")
+        elif isinstance(f, hyperframe.frame.GoAwayFrame):
+            goaway = f.error_code
+    print("status=%s" % status)
+    print("goaway=%s" % goaway)
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
@@ -245,6 +353,12 @@ def main():
         cmd_upload(port, args[0], int(args[1]))
     elif cmd == "auth":
         cmd_auth(port, args)
+    elif cmd == "made_you_reset":
+        cmd_made_you_reset(port, int(args[0]))
+    elif cmd == "reset_hang":
+        cmd_reset_hang(port)
+    elif cmd == "continuation":
+        cmd_continuation(port, int(args[0]))
     else:
         sys.exit("unknown command " + cmd)
 

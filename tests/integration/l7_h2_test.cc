@@ -8,6 +8,7 @@
 // output goes as DATA.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,73 @@ TEST_CASE("abuse: connection-specific headers, streams over the limit, oversized
     CHECK_MESSAGE(has(after.output, "server=a"), after.output);
 }
 
+TEST_CASE("MadeYouReset: a stream lbd resets releases its server; a client that makes lbd reset many gets GOAWAY") {
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a, "max_resets_per_second: 20"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string port = std::to_string(lbd.port());
+
+    // A stream whose server has not answered, reset by lbd (the client's DATA fell short of its
+    // content-length: PROTOCOL_ERROR = 1) while the client stays connected: the server's connection is let go
+    // (the server sees it end), not kept busy for a stream nobody can see any more.
+    ChildProcess hang({"/usr/bin/python3", kClient, "reset_hang", port});
+    REQUIRE(hang.await_line("sent=1", kIoTimeoutMs));
+    REQUIRE(poll_until([&] { return a.requests() == 1; }));
+    CHECK(a.ended() == 0);
+    hang.send_signal(SIGUSR1);
+    CHECK_MESSAGE(hang.await_line("reset=1", kIoTimeoutMs), hang.output());
+    CHECK_MESSAGE(poll_until([&] { return a.ended() == 1; }), "server connections ended: " << a.ended());
+    CHECK(!hang.exited());
+    hang.send_signal(SIGUSR1);
+    hang.wait_exit(kIoTimeoutMs);
+
+    // A few such resets (within the burst of 2 x 20) are answered stream by stream; the
+    // connection goes on.
+    RunResult few = h2_client({"made_you_reset", port, "10"});
+    INFO(few.output);
+    CHECK(has(few.output, "server_resets=10\n"));
+    CHECK(has(few.output, "goaway=None"));
+    CHECK(metric(admin, limit("server_resets")) == 0);
+
+    // 500 of them: far under the glitch budget (1000), yet GOAWAY ENHANCE_YOUR_CALM (11) once the
+    // bucket is spent.
+    RunResult many = h2_client({"made_you_reset", port, "500"});
+    INFO(many.output);
+    CHECK(has(many.output, "goaway=11"));
+    CHECK(poll_until([&] { return metric(admin, limit("server_resets")) >= 1; }));
+    CHECK(metric(admin, limit("glitches")) == 0);
+
+    // A well-behaved client is still served.
+    CurlRun after = curl({"--http2-prior-knowledge", url(lbd.port(), "/still")});
+    CHECK_MESSAGE(has(after.output, "server=a"), after.output);
+}
+
+TEST_CASE("CONTINUATION count: a head in too many CONTINUATION frames gets GOAWAY; a few are fine") {
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a, "max_continuations: 4"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string port = std::to_string(lbd.port());
+
+    RunResult few = h2_client({"continuation", port, "3"});  // 4 CONTINUATION frames in all
+    INFO(few.output);
+    CHECK(has(few.output, "status=200"));
+    CHECK(has(few.output, "goaway=None"));
+
+    // Empty CONTINUATION frames add nothing to the header list: only their count bounds them.
+    RunResult flood = h2_client({"continuation", port, "1000"});
+    INFO(flood.output);
+    CHECK(has(flood.output, "status=None"));
+    CHECK(has(flood.output, "goaway=11"));
+    CHECK(poll_until([&] { return metric(admin, limit("continuations")) == 1; }));
+    CHECK(a.requests() == 1);
+}
+
 TEST_CASE("a 256 MiB upload streams through with lbd's memory bounded") {
     HttpBackend a("a");
     RunningLbd lbd(h2c_config(a));
@@ -329,6 +397,8 @@ TEST_CASE("config: alpn h2 is accepted on a TLS listener; http2 cleartext on a T
     bad.replace(bad.find("  pool: \"web\"\n"), 14, "  pool: \"web\"\n  http { http2 { cleartext: true } }\n");
     const std::string errors = all_errors(load_config_text(bad, "test.conf"));
     CHECK_MESSAGE(has(errors, "http2 cleartext is for plain listeners"), errors);
+    const std::string many = all_errors(load_config_text(h2c_config(a, "max_continuations: 5000"), "test.conf"));
+    CHECK_MESSAGE(has(many, "max_continuations must be 1..1000"), many);
 }
 
 }  // namespace
