@@ -95,7 +95,8 @@ void HaNode::write_metrics(std::string& out) const {
     metric_header(out, "lbd_ha_sync_bytes_total", "counter", "Sync bytes by direction.");
     metric_sample(out, "lbd_ha_sync_bytes_total", {{"direction", "sent"}}, double(stats.bytes_sent));
     metric_sample(out, "lbd_ha_sync_bytes_total", {{"direction", "received"}}, double(stats.bytes_received));
-    metric_header(out, "lbd_ha_sync_purges_total", "counter", "Cache purges by direction (sent: resends included).");
+    metric_header(out, "lbd_ha_sync_purges_total", "counter",
+                  "Cache purges by direction (sent: resends included).");
     metric_sample(out, "lbd_ha_sync_purges_total", {{"direction", "sent"}}, double(stats.purges_sent));
     metric_sample(out, "lbd_ha_sync_purges_total", {{"direction", "received"}}, double(stats.purges_received));
     metric_header(out, "lbd_ha_sync_connects_total", "counter", "Sync links established.");

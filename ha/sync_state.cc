@@ -22,7 +22,6 @@ bool valid_name(std::string_view name) { return !name.empty() && name.size() <= 
 // our Lamport clock no room to count.
 constexpr uint64_t kMaxSequence = uint64_t{1} << 62;
 
-
 bool valid_health(const ServerHealth& health) {
     return valid_name(health.pool()) && valid_name(health.server()) && ServerHealth::State_IsValid(health.state()) &&
            health.state() != ServerHealth::STATE_UNSPECIFIED;
@@ -286,7 +285,8 @@ std::vector<lbd::v1::Snapshot> SyncState::take_snapshot(uint64_t now_ms, size_t 
     // Only our own purges: the peer's are its to resend (no echo).
     for (const auto& [key, entry] : purges_) {
         if (!peer_purges_ || key.origin != options_.node_id) continue;
-        fill_purge(key, entry, builder.room_for(key.zone.size() + key.target.size() + key.origin.size() + 48).add_purges());
+        size_t bytes = key.zone.size() + key.target.size() + key.origin.size() + 48;
+        fill_purge(key, entry, builder.room_for(bytes).add_purges());
     }
     return builder.finish();
 }
