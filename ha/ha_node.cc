@@ -193,6 +193,16 @@ void HaNode::local_stick(const std::string& pool, lbd::v1::StickRecord::Kind kin
     if (uint64_t sequence = state_->record_local(std::move(record), monotonic_ms())) link_->local_change(sequence);
 }
 
+void HaNode::share_purge(const lbd::v1::CachePurgeRequest& request) {
+    if (!state_ || !link_) return;  // not started
+    lbd::v1::CachePurge record;
+    record.set_zone(request.zone());
+    record.set_target(request.target());
+    record.set_prefix(request.prefix());
+    // Queued whether the link is up or not: resume or a snapshot delivers it.
+    if (uint64_t sequence = state_->record_local(std::move(record), monotonic_ms())) link_->local_change(sequence);
+}
+
 // --- peer -> local -----------------------------------------------------------
 
 void HaNode::remote_health(const lbd::v1::ServerHealth& health) {
@@ -229,6 +239,16 @@ void HaNode::remote_stick(const lbd::v1::StickRecord& stick) {
     StickChange change{stick.erase() ? StickChange::Kind::kErase : StickChange::Kind::kSet, stick.key(),
                        stick.server(), stick.ttl_remaining_ms()};
     table->apply(change, monotonic_ms());
+}
+
+// The link delivers on this (the control) thread, the daemon's: no posting.
+void HaNode::remote_purge(const lbd::v1::CachePurge& purge) {
+    if (!apply_purge_) return;
+    lbd::v1::CachePurgeRequest request;
+    request.set_zone(purge.zone());
+    request.set_target(purge.target());
+    request.set_prefix(purge.prefix());
+    apply_purge_(request);
 }
 
 // The link logs it, and `ha status` reads the peer from the link's stats:

@@ -8,6 +8,8 @@
 //   workers, health checks --Server observer, stick listeners--> (TaskQueue)
 //        --> SyncState.record_local --> SyncLink --> peer
 //   peer --> SyncLink --> Observer --> servers' states, stick tables
+//   lbctl cache purge --> share_purge --> SyncState --> SyncLink --> peer
+//   peer's purge --> SyncLink --> remote_purge --> apply_purge_ (the daemon's zones)
 //
 // Thread model: everything here runs on the control thread's event loop.
 // The Server observer and the stick-table listeners are called on workers
@@ -18,7 +20,8 @@
 // setters and fires the observer again. The posted task compares the
 // server's state with SyncState's record and records nothing when they
 // match, so a peer's write never comes back as a new local write. Stick
-// changes from the peer use StickTable::apply, which reports nothing.
+// changes from the peer use StickTable::apply, which reports nothing. A
+// peer's cache purge goes to apply_purge_, never to share_purge.
 //
 // Readiness (the track file, ha/keepalived_config.h): lbd writes NotReady
 // at start, so a node that just came up loses an election to a ready peer;
@@ -71,6 +74,8 @@ public:
     // lbd is stopping: the VIP should leave now (the track file says FAULT).
     void begin_shutdown() override;
     void set_hand_over(HandOverFn hand_over) override { hand_over_ = std::move(hand_over); }
+    void share_purge(const lbd::v1::CachePurgeRequest& request) override;
+    void set_apply_purge(ApplyPurgeFn apply) override { apply_purge_ = std::move(apply); }
 
     void register_admin_commands(AdminRegistry& registry) override;
     void write_metrics(std::string& out) const override;
@@ -85,6 +90,7 @@ private:
     // SyncLink::Observer (control thread).
     void remote_health(const lbd::v1::ServerHealth& health) override;
     void remote_stick(const lbd::v1::StickRecord& stick) override;
+    void remote_purge(const lbd::v1::CachePurge& purge) override;
     void link_changed(bool up, const std::string& peer_node_id) override;
 
     void local_health(const std::string& pool, const std::string& server);
@@ -140,6 +146,7 @@ private:
     enum class Handover { kNone, kDraining, kReleasing };
     Handover handover_ = Handover::kNone;
     HandOverFn hand_over_;
+    ApplyPurgeFn apply_purge_;
     std::vector<std::string> vip_bytes_;  // the virtual IPs' raw bytes (vip_connections.h)
     uint64_t handover_start_ms_ = 0;
     uint64_t handover_deadline_ms_ = 0;

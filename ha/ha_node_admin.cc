@@ -63,6 +63,8 @@ void HaNode::describe(lbd::v1::HaStatusReply& out) const {
     peer.set_frames_received(stats.frames_received);
     peer.set_bytes_sent(stats.bytes_sent);
     peer.set_bytes_received(stats.bytes_received);
+    peer.set_purges_sent(stats.purges_sent);
+    peer.set_purges_received(stats.purges_received);
 }
 
 void HaNode::write_metrics(std::string& out) const {
@@ -93,6 +95,10 @@ void HaNode::write_metrics(std::string& out) const {
     metric_header(out, "lbd_ha_sync_bytes_total", "counter", "Sync bytes by direction.");
     metric_sample(out, "lbd_ha_sync_bytes_total", {{"direction", "sent"}}, double(stats.bytes_sent));
     metric_sample(out, "lbd_ha_sync_bytes_total", {{"direction", "received"}}, double(stats.bytes_received));
+    metric_header(out, "lbd_ha_sync_purges_total", "counter",
+                  "Cache purges by direction (sent: resends included).");
+    metric_sample(out, "lbd_ha_sync_purges_total", {{"direction", "sent"}}, double(stats.purges_sent));
+    metric_sample(out, "lbd_ha_sync_purges_total", {{"direction", "received"}}, double(stats.purges_received));
     metric_header(out, "lbd_ha_sync_connects_total", "counter", "Sync links established.");
     metric_sample(out, "lbd_ha_sync_connects_total", {}, double(stats.connects));
     metric_header(out, "lbd_ha_sync_auth_failures_total", "counter",

@@ -95,6 +95,9 @@ public:
         // table. A stick record with erase set removes the entry.
         virtual void remote_health(const lbd::v1::ServerHealth& health) = 0;
         virtual void remote_stick(const lbd::v1::StickRecord& stick) = 0;
+        // A cache purge the peer made (in a change or a snapshot, at most
+        // once per version): purge the same objects here.
+        virtual void remote_purge(const lbd::v1::CachePurge& purge) = 0;
         // The link came up (the peer's Hello was accepted; `peer_node_id`
         // is its node id) or went down (`peer_node_id` empty).
         virtual void link_changed(bool up, const std::string& peer_node_id) = 0;
@@ -113,6 +116,8 @@ public:
         uint64_t auth_failures = 0;                          // frames with a bad MAC
         uint64_t rejected_connections = 0;  // accepted from a wrong IP, or while this side dials
         uint64_t invalid_records = 0;       // authentic but invalid records, skipped
+        uint64_t purges_sent = 0;           // cache purges framed for the peer (resends included)
+        uint64_t purges_received = 0;       // the peer's cache purges applied here
         std::map<std::string, uint64_t> refusals_sent, refusals_received;  // by Refusal reason name
         uint64_t last_heard_ms_ago = UINT64_MAX;  // since the last frame from any peer; MAX = never
         bool synced_with_peer = false;            // SyncState::synced_with_peer()

@@ -204,6 +204,8 @@ void Impl::on_snapshot(Connection* c, const lbd::v1::Snapshot& chunk) {
     // What merged stays merged in SyncState, so the tables get it too.
     for (int i : winners.health) observer_.remote_health(chunk.health(i));
     for (int i : winners.sticks) observer_.remote_stick(chunk.sticks(i));
+    for (int i : winners.purges) observer_.remote_purge(chunk.purges(i));
+    stats_.purges_received += winners.purges.size();
     if (!ok) {
         LOG_WARN("peer sync: snapshot chunk %u from %s is out of order or invalid; closing", chunk.chunk_index(),
                  c->name().c_str());
@@ -228,6 +230,10 @@ void Impl::on_changes(Connection* c, const lbd::v1::Changes& changes) {
             case SyncState::Applied::kChanged:
                 if (change.has_health()) observer_.remote_health(change.health());
                 if (change.has_stick()) observer_.remote_stick(change.stick());
+                if (change.has_purge()) {
+                    ++stats_.purges_received;
+                    observer_.remote_purge(change.purge());
+                }
                 break;
             case SyncState::Applied::kUnchanged: break;
             case SyncState::Applied::kInvalid:
@@ -326,6 +332,7 @@ void Impl::flush() {
         if (c->next_chunk < c->chunks.size()) {
             // Moved out, so each chunk's memory goes as soon as it is framed.
             message.mutable_snapshot()->Swap(&c->chunks[c->next_chunk++]);
+            stats_.purges_sent += static_cast<uint64_t>(message.snapshot().purges_size());
             if (c->next_chunk == c->chunks.size()) {
                 c->chunks = {};
                 c->next_chunk = 0;
@@ -348,6 +355,7 @@ void Impl::flush() {
             continue;
         } else if (auto changes = state_.take_outgoing(now, options_.snapshot_chunk)) {
             message.mutable_changes()->Swap(&*changes);
+            for (const auto& change : message.changes().changes()) stats_.purges_sent += change.has_purge();
         } else {
             return;
         }

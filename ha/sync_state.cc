@@ -22,10 +22,6 @@ bool valid_name(std::string_view name) { return !name.empty() && name.size() <= 
 // our Lamport clock no room to count.
 constexpr uint64_t kMaxSequence = uint64_t{1} << 62;
 
-bool valid_version(const lbd::v1::Version& version) {
-    return version.sequence() != 0 && version.sequence() < kMaxSequence && valid_name(version.node_id());
-}
-
 bool valid_health(const ServerHealth& health) {
     return valid_name(health.pool()) && valid_name(health.server()) && ServerHealth::State_IsValid(health.state()) &&
            health.state() != ServerHealth::STATE_UNSPECIFIED;
@@ -49,6 +45,10 @@ bool newer(uint64_t a_sequence, std::string_view a_node, uint64_t b_sequence, st
 }
 
 }  // namespace
+
+bool valid_version(const lbd::v1::Version& version) {
+    return version.sequence() != 0 && version.sequence() < kMaxSequence && valid_name(version.node_id());
+}
 
 bool version_newer(const lbd::v1::Version& a, const lbd::v1::Version& b) {
     return newer(a.sequence(), a.node_id(), b.sequence(), b.node_id());
@@ -128,6 +128,7 @@ std::vector<lbd::v1::Snapshot> make_snapshot(SnapshotRecords records, size_t chu
     ChunkBuilder builder(chunk_size, records.covers_sequence);
     for (auto& health : records.health) *builder.room_for(health.ByteSizeLong()).add_health() = std::move(health);
     for (auto& stick : records.sticks) *builder.room_for(stick.ByteSizeLong()).add_sticks() = std::move(stick);
+    for (auto& purge : records.purges) *builder.room_for(purge.ByteSizeLong()).add_purges() = std::move(purge);
     return builder.finish();
 }
 
@@ -172,7 +173,9 @@ void SyncState::dequeue(uint64_t& queued_at) {
 void SyncState::unmark(const QueueKey& key) {
     if (const auto* health = std::get_if<HealthKey>(&key)) {
         if (auto it = health_.find(*health); it != health_.end()) it->second.queued_at = 0;
-    } else if (auto it = sticks_.find(std::get<StickKey>(key)); it != sticks_.end()) {
+    } else if (const auto* stick = std::get_if<StickKey>(&key)) {
+        if (auto it = sticks_.find(*stick); it != sticks_.end()) it->second.queued_at = 0;
+    } else if (auto it = purges_.find(std::get<PurgeKey>(key)); it != purges_.end()) {
         it->second.queued_at = 0;
     }
 }
@@ -228,6 +231,7 @@ lbd::v1::Hello SyncState::make_hello(std::string_view cluster_id, std::string_vi
     hello.set_boot_epoch(options_.boot_epoch);
     hello.set_protocol_version(kSyncProtocolVersion);
     hello.set_server_set_digest(std::string(digest));
+    hello.add_capabilities(std::string(kCapabilityCachePurge));
     *hello.mutable_applied() = make_ack().applied();
     return hello;
 }
@@ -237,6 +241,8 @@ SyncState::Start SyncState::on_peer_hello(const lbd::v1::Hello& peer) {
     peer_node_ = peer.node_id();
     peer_epoch_ = peer.boot_epoch();
     next_chunk_ = 0;
+    peer_purges_ = std::find(peer.capabilities().begin(), peer.capabilities().end(), kCapabilityCachePurge) !=
+                   peer.capabilities().end();
     Progress& progress = applied_[peer_node_];
     if (progress.boot_epoch != peer_epoch_) progress = Progress{peer_epoch_, 0, false};
 
@@ -250,6 +256,7 @@ SyncState::Start SyncState::on_peer_hello(const lbd::v1::Hello& peer) {
     if (!needs_snapshot_ && ours && ours->sequence() >= floor_ && ours->sequence() <= sent_up_to_) {
         free_up_to(ours->sequence());
         sent_up_to_ = ours->sequence();
+        acked_up_to_ = std::max(acked_up_to_, ours->sequence());
         return Start::kResume;
     }
     needs_snapshot_ = true;
@@ -275,6 +282,12 @@ std::vector<lbd::v1::Snapshot> SyncState::take_snapshot(uint64_t now_ms, size_t 
         size_t bytes = key.pool.size() + key.key.size() + entry.server.size() + entry.node_id.size() + 48;
         fill_record(key, entry, now_ms, builder.room_for(bytes).add_sticks());
     }
+    // Only our own purges: the peer's are its to resend (no echo).
+    for (const auto& [key, entry] : purges_) {
+        if (!peer_purges_ || key.origin != options_.node_id) continue;
+        size_t bytes = key.zone.size() + key.target.size() + key.origin.size() + 48;
+        fill_purge(key, entry, builder.room_for(bytes).add_purges());
+    }
     return builder.finish();
 }
 
@@ -285,8 +298,10 @@ std::optional<lbd::v1::Changes> SyncState::take_outgoing(uint64_t now_ms, size_t
     for (auto it = queue_.upper_bound(sent_up_to_);
          it != queue_.end() && static_cast<size_t>(out.changes_size()) < max && bytes < kMaxBatchBytes;) {
         lbd::v1::Change change;
-        if (!to_change(it->first, it->second, now_ms, &change)) {
-            // Can't happen: merges and expiry dequeue what they replace or drop.
+        // A purge for a peer that could not parse it: skipped (sync_state.h).
+        bool skip = !peer_purges_ && std::holds_alternative<PurgeKey>(it->second);
+        if (skip || !to_change(it->first, it->second, now_ms, &change)) {
+            // Else can't happen: merges and expiry dequeue what they replace or drop.
             unmark(it->second);
             it = queue_.erase(it);
             continue;
@@ -305,6 +320,7 @@ void SyncState::on_ack(const lbd::v1::Ack& ack) {
         if (entry.node_id() != options_.node_id || entry.boot_epoch() != options_.boot_epoch) continue;
         // The peer cannot have applied what we never sent.
         free_up_to(std::min(entry.sequence(), sent_up_to_));
+        acked_up_to_ = std::max(acked_up_to_, std::min(entry.sequence(), sent_up_to_));
     }
 }
 
@@ -316,10 +332,13 @@ SyncState::Applied SyncState::apply_remote(const lbd::v1::Change& change, uint64
     const lbd::v1::Version* version = nullptr;
     if (change.has_health()) version = &change.health().version();
     if (change.has_stick()) version = &change.stick().version();
+    if (change.has_purge()) version = &change.purge().version();
     if (version == nullptr || version->sequence() != change.sequence() || version->node_id() != change.origin()) {
         return Applied::kInvalid;
     }
-    Applied result = change.has_health() ? merge_health(change.health()) : merge_stick(change.stick(), now_ms);
+    Applied result = change.has_health()  ? merge_health(change.health())
+                     : change.has_stick() ? merge_stick(change.stick(), now_ms)
+                                          : merge_purge(change.purge(), now_ms);
     if (result != Applied::kInvalid && have_peer_ && change.origin() == peer_node_) {
         Progress& progress = applied_[peer_node_];
         progress.sequence = std::max(progress.sequence, change.sequence());
@@ -378,6 +397,12 @@ bool SyncState::apply_snapshot(const lbd::v1::Snapshot& chunk, uint64_t now_ms, 
         count += result == Applied::kChanged;
         if (winners != nullptr && result == Applied::kChanged) winners->sticks.push_back(i);
     }
+    for (int i = 0; i < chunk.purges_size(); ++i) {
+        Applied result = merge_purge(chunk.purges(i), now_ms);
+        ok = ok && result != Applied::kInvalid;
+        count += result == Applied::kChanged;
+        if (winners != nullptr && result == Applied::kChanged) winners->purges.push_back(i);
+    }
     if (changed != nullptr) *changed = count;
     if (!ok) return false;
     ++next_chunk_;
@@ -409,70 +434,6 @@ bool SyncState::synced_with_peer() const {
     return it != applied_.end() && it->second.boot_epoch == peer_epoch_ && it->second.complete;
 }
 
-// --- housekeeping and inspection ---------------------------------------------
-
-size_t SyncState::expire(uint64_t now_ms) {
-    size_t dropped = 0;
-    for (auto it = sticks_.begin(); it != sticks_.end();) {
-        if (it->second.expires_at_ms > now_ms) {
-            ++it;
-            continue;
-        }
-        dequeue(it->second.queued_at);
-        it = sticks_.erase(it);
-        ++dropped;
-    }
-    return dropped;
-}
-
-size_t SyncState::expire_step(uint64_t now_ms, size_t max_buckets) {
-    size_t dropped = 0;
-    std::vector<StickKey> expired;
-    for (size_t walked = 0; walked < max_buckets && !sticks_.empty(); ++walked) {
-        // A rehash since the last call changes the bucket count: the cursor
-        // wraps, and a record missed this sweep is dropped by the next one.
-        size_t bucket = expire_cursor_++ % sticks_.bucket_count();
-        for (auto it = sticks_.begin(bucket); it != sticks_.end(bucket); ++it)
-            if (it->second.expires_at_ms <= now_ms) expired.push_back(it->first);
-        for (const StickKey& key : expired) {
-            auto it = sticks_.find(key);
-            dequeue(it->second.queued_at);
-            sticks_.erase(it);
-            ++dropped;
-        }
-        expired.clear();
-    }
-    return dropped;
-}
-
-SnapshotRecords SyncState::records(uint64_t now_ms) const {
-    SnapshotRecords out;
-    out.health.reserve(health_.size());
-    for (const auto& [key, entry] : health_) out.health.push_back(entry.record);
-    out.sticks.reserve(sticks_.size());
-    for (const auto& [key, entry] : sticks_) {
-        if (entry.expires_at_ms > now_ms) fill_record(key, entry, now_ms, &out.sticks.emplace_back());
-    }
-    out.covers_sequence = clock_;
-    return out;
-}
-
-std::optional<ServerHealth> SyncState::find_health(std::string_view pool, std::string_view server) const {
-    auto it = health_.find(HealthKey{std::string(pool), std::string(server)});
-    if (it == health_.end()) return std::nullopt;
-    return it->second.record;
-}
-
-std::optional<StickRecord> SyncState::find_stick(std::string_view pool, StickRecord::Kind kind, std::string_view key,
-                                                 uint64_t now_ms) const {
-    StickKey stick_key{std::string(pool), kind, std::string(key)};
-    auto it = sticks_.find(stick_key);
-    if (it == sticks_.end() || it->second.erased || it->second.expires_at_ms <= now_ms) return std::nullopt;
-    StickRecord out;
-    fill_record(stick_key, it->second, now_ms, &out);
-    return out;
-}
-
 void SyncState::fill_record(const StickKey& key, const StickEntry& entry, uint64_t now_ms, StickRecord* out) {
     out->set_pool(key.pool);
     out->set_kind(static_cast<StickRecord::Kind>(key.kind));
@@ -495,6 +456,7 @@ bool SyncState::to_change(uint64_t sequence, const QueueKey& key, uint64_t now_m
         *change->mutable_health() = it->second.record;
         return true;
     }
+    if (const auto* purge_key = std::get_if<PurgeKey>(&key)) return purge_change(*purge_key, sequence, change);
     const auto& stick_key = std::get<StickKey>(key);
     auto it = sticks_.find(stick_key);
     if (it == sticks_.end() || it->second.sequence != sequence || it->second.node_id != options_.node_id) return false;

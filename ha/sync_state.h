@@ -35,6 +35,17 @@
 // Erasures are kept as tombstones for their ttl_remaining_ms, so that an
 // older write that was concurrent with the erase cannot bring an entry back.
 //
+// Cache purges (CachePurge, `lbctl cache purge`) are events, not state: a
+// local purge is queued like any change (so a purge made while the link is
+// down is resent on resume), and kept for kPurgeKeepMs, so that a snapshot
+// (after the queue overflowed, or to a peer that restarted) carries it too;
+// a purge the peer has not acknowledged yet is kept past that, up to
+// kMaxPurges in all. Only a peer whose Hello lists kCapabilityCachePurge
+// gets them (an older one could not parse them); for any other peer they
+// are skipped. A purge from the peer is applied (kChanged) once per
+// version and never queued, and snapshots carry only this node's own
+// purges: nothing is echoed back. Applying one twice costs a cache miss.
+//
 // Memory stays bounded under churn: a local change replaces any queued change
 // of the same record (coalescing), and past Options::queue_cap queued records
 // the queue is dropped and the peer gets a full snapshot instead. Records
@@ -68,7 +79,18 @@ inline constexpr size_t kMaxStickKeyBytes = 4096;
 inline constexpr size_t kMaxNameBytes = 256;
 // How long a tombstone lives when the erase gives no ttl_remaining_ms.
 inline constexpr uint32_t kDefaultTombstoneMs = 60 * 1000;
+// Hello.capabilities entry of a node that takes CachePurge records.
+inline constexpr std::string_view kCapabilityCachePurge = "cache-purge";
+// How long a purge is kept for snapshots (see the top): long enough to
+// outlast a queue overflow during a link outage of minutes, short enough
+// that a snapshot does not replay old purges (each costs the peer a miss).
+inline constexpr uint64_t kPurgeKeepMs = 10 * 60 * 1000;
+// Purges kept at most (own and the peer's); past it the oldest goes, counted
+// in purges_dropped(). Operators purge by hand or by deploy script: far fewer.
+inline constexpr size_t kMaxPurges = 4096;
 
+// A version a record may carry: a sequence in range, a node id.
+bool valid_version(const lbd::v1::Version& version);
 // True if version `a` wins over `b` (see the top of the file).
 bool version_newer(const lbd::v1::Version& a, const lbd::v1::Version& b);
 
@@ -88,11 +110,12 @@ bool link_dead(uint64_t now_ms, uint64_t last_heard_ms, uint32_t heartbeat_ms);
 struct SnapshotRecords {
     std::vector<lbd::v1::ServerHealth> health;
     std::vector<lbd::v1::StickRecord> sticks;
+    std::vector<lbd::v1::CachePurge> purges;
     uint64_t covers_sequence = 0;
 };
 
 // Cuts `records` into chunks of at most `chunk_size` records (and about
-// kMaxBatchBytes), health first. Always at least one chunk (the last).
+// kMaxBatchBytes), health first, purges last. Always at least one chunk (the last).
 std::vector<lbd::v1::Snapshot> make_snapshot(SnapshotRecords records, size_t chunk_size);
 
 class SyncState {
@@ -125,12 +148,16 @@ public:
     // from `now_ms` (for an erase, it is the tombstone's life; 0 = default).
     uint64_t record_local(lbd::v1::ServerHealth health);
     uint64_t record_local(lbd::v1::StickRecord stick, uint64_t now_ms);
+    // A purge made here; `version` is overwritten. Kept from `now_ms` on.
+    uint64_t record_local(lbd::v1::CachePurge purge, uint64_t now_ms);
 
     // --- connection ---------------------------------------------------------
     // Our Hello, with resume information from what we have applied.
     lbd::v1::Hello make_hello(std::string_view cluster_id, std::string_view server_set_digest) const;
     // Call once the peer's Hello passed hello_check(): resume or snapshot.
     Start on_peer_hello(const lbd::v1::Hello& peer);
+    // The connected peer listed kCapabilityCachePurge.
+    bool peer_takes_purges() const { return peer_purges_; }
 
     // --- towards the peer ---------------------------------------------------
     // A full snapshot must go out before any change.
@@ -146,11 +173,12 @@ public:
 
     // --- from the peer ------------------------------------------------------
     Applied apply_remote(const lbd::v1::Change& change, uint64_t now_ms);
-    // Which records of a chunk won (kChanged), as indexes into its health
-    // and sticks: the wiring applies exactly those to its tables.
+    // Which records of a chunk won (kChanged), as indexes into its health,
+    // sticks and purges: the wiring applies exactly those.
     struct SnapshotWinners {
         std::vector<int> health;
         std::vector<int> sticks;
+        std::vector<int> purges;
     };
     // Merges one chunk. False if it is out of order or comes before the
     // peer's Hello (a protocol error: close the link); the records already
@@ -165,7 +193,8 @@ public:
     bool synced_with_peer() const;
 
     // --- housekeeping and inspection ----------------------------------------
-    // Drops stick records and tombstones whose TTL ran out; returns how many.
+    // Drops stick records and tombstones whose TTL ran out; returns how many
+    // (purges past kPurgeKeepMs go too, uncounted).
     // Walks every stick record: call it every few seconds, not per change.
     size_t expire(uint64_t now_ms);
     // The same, a slice at a time: walks at most `max_buckets` buckets of the
@@ -184,6 +213,9 @@ public:
     // Stick records held, tombstones and expired ones not yet dropped included.
     size_t stick_count() const { return sticks_.size(); }
     size_t queued() const { return queue_.size(); }
+    // Purges kept (own and the peer's), and those dropped past kMaxPurges.
+    size_t purge_count() const { return purges_.size(); }
+    uint64_t purges_dropped() const { return purges_dropped_; }
     uint64_t sequence() const { return clock_; }
     const std::string& node_id() const { return options_.node_id; }
 
@@ -197,6 +229,17 @@ private:
         int kind = 0;
         std::string key;
         bool operator==(const StickKey&) const = default;
+    };
+    // Two origins' purges of the same target are kept apart: each is applied once.
+    struct PurgeKey {
+        std::string origin, zone, target;
+        bool prefix = false;
+        auto operator<=>(const PurgeKey&) const = default;
+    };
+    struct PurgeEntry {
+        uint64_t sequence = 0;
+        uint64_t expires_at_ms = 0;
+        uint64_t queued_at = 0;
     };
     struct KeyHash {
         size_t operator()(const HealthKey& k) const;
@@ -215,7 +258,7 @@ private:
         bool erased = false;
         uint64_t queued_at = 0;
     };
-    using QueueKey = std::variant<HealthKey, StickKey>;
+    using QueueKey = std::variant<HealthKey, StickKey, PurgeKey>;
     using HealthMap = std::unordered_map<HealthKey, HealthEntry, KeyHash>;
     using StickMap = std::unordered_map<StickKey, StickEntry, KeyHash>;
     // Progress in applying one origin's changes.
@@ -234,6 +277,12 @@ private:
     void free_up_to(uint64_t sequence);
     Applied merge_health(const lbd::v1::ServerHealth& health);
     Applied merge_stick(const lbd::v1::StickRecord& stick, uint64_t now_ms);
+    // sync_state_keep.cc
+    Applied merge_purge(const lbd::v1::CachePurge& purge, uint64_t now_ms);
+    PurgeEntry& keep_purge(PurgeKey key);
+    void expire_purges(uint64_t now_ms);
+    void fill_purge(const PurgeKey& key, const PurgeEntry& entry, lbd::v1::CachePurge* out) const;
+    bool purge_change(const PurgeKey& key, uint64_t sequence, lbd::v1::Change* change) const;
     static void fill_record(const StickKey& key, const StickEntry& entry, uint64_t now_ms,
                             lbd::v1::StickRecord* out);
     bool to_change(uint64_t sequence, const QueueKey& key, uint64_t now_ms, lbd::v1::Change* change) const;
@@ -258,6 +307,14 @@ private:
     uint32_t next_chunk_ = 0;
     std::unordered_map<std::string, Progress> applied_;
     size_t expire_cursor_ = 0;  // next bucket for expire_step()
+
+    // Few (kMaxPurges), so an ordered map: expiry walks all of it.
+    std::map<PurgeKey, PurgeEntry> purges_;
+    uint64_t purges_dropped_ = 0;
+    bool peer_purges_ = false;
+    // The peer has acknowledged our changes up to here (this boot epoch): an
+    // own purge above it is kept past kPurgeKeepMs.
+    uint64_t acked_up_to_ = 0;
 };
 
 }  // namespace lbd::ha

@@ -104,6 +104,17 @@ bool Daemon::start_pair(std::string* error) {
     pair_->set_hand_over([this](std::shared_ptr<const std::vector<std::string>> addresses) {
         for (auto& tier : tiers_) tier->hand_over(addresses);
     });
+    // The peer's purges, on the control thread: current_ is the running
+    // configuration's runtime there (a reload swaps it on this thread too).
+    pair_->set_apply_purge([this](const ::lbd::v1::CachePurgeRequest& request) {
+        int64_t removed = purge_cache(current_->caches, request);
+        if (removed < 0) {
+            LOG_WARN("ha: the peer purged cache zone '%s', which this node does not have", request.zone().c_str());
+        } else {
+            LOG_INFO("ha: cache purge from the peer: zone %s, %s%s, %lld objects removed", request.zone().c_str(),
+                     request.target().c_str(), request.prefix() ? " (prefix)" : "", static_cast<long long>(removed));
+        }
+    });
     return pair_->start(error);
 }
 
@@ -128,7 +139,12 @@ bool Daemon::start_admin(std::string* error) {
             for (const auto& tier : tiers_) closed += tier->close_idle_connections(server);
             return closed;
         });
-    register_cache_commands(admin_registry_, [this]() -> const CacheZones& { return current_->caches; }, {});
+    // A purge made here goes to the HA peer too (a standalone node has no pair_).
+    register_cache_commands(
+        admin_registry_, [this]() -> const CacheZones& { return current_->caches; },
+        [this](const ::lbd::v1::CachePurgeRequest& request) {
+            if (pair_) pair_->share_purge(request);
+        });
     register_acl_commands(admin_registry_, [this]() -> AclLists& { return current_->acl_lists; });
     // lbctl stats: each tier's listeners, in tier order (TCP, then HTTP).
     admin_registry_.add(AdminRequest::kStats, [this](const AdminRequest&, AdminResponse& response) {

@@ -38,6 +38,16 @@ public:
     // sets it before start(); the member calls it on the control thread.
     using HandOverFn = std::function<void(std::shared_ptr<const std::vector<std::string>> addresses)>;
     virtual void set_hand_over(HandOverFn hand_over) = 0;
+    // A cache purge made on this node (`lbctl cache purge`, already applied
+    // to its zones): the member sends it to the peer, now or when the link
+    // is back. Control thread.
+    virtual void share_purge(const ::lbd::v1::CachePurgeRequest& request) = 0;
+    // Applies a purge the peer made to this node's running cache zones (not
+    // sent back: share_purge is for local purges only). The daemon sets it
+    // before start(); the member calls it on the control thread, where the
+    // running configuration changes on reload.
+    using ApplyPurgeFn = std::function<void(const ::lbd::v1::CachePurgeRequest& request)>;
+    virtual void set_apply_purge(ApplyPurgeFn apply) = 0;
 };
 
 // Builds the pair member on the control loop; `pools` gives the running

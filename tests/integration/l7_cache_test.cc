@@ -9,33 +9,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/cache_origin.h"
 #include "tests/integration/l7_scenario.h"
 #include "tests/integration/lbctl_run.h"
 
-#ifndef CACHE_ORIGIN_PY
-#error "CACHE_ORIGIN_PY must be defined as the path of cache_origin.py"
-#endif
-
 namespace lbd::test {
 namespace {
-
-class Origin {
-public:
-    Origin() : child_({"/usr/bin/python3", CACHE_ORIGIN_PY}) {
-        if (auto line = child_.await_line(LinePattern("port "), kIoTimeoutMs))
-            port_ = static_cast<uint16_t>(std::stoi(line->substr(line->find(' ') + 1)));
-    }
-    uint16_t port() const { return port_; }
-    // Requests the origin saw for `path`.
-    int count(const std::string& path) const {
-        auto reply = http_request(port_, get_request("/__count?path=" + path), kIoTimeoutMs);
-        return reply ? std::stoi(reply->body) : -1;
-    }
-
-private:
-    ChildProcess child_;
-    uint16_t port_ = 0;
-};
 
 std::string cache_config(const TempDir& dir, uint16_t origin, const std::string& route_cache,
                          const std::string& zone = "cache_zones { name: \"z\" }") {

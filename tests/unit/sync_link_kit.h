@@ -80,6 +80,8 @@ struct Recorder : SyncLink::Observer {
         ++sticks;
         if (keep) stick_server[record.key()] = record.server();
     }
+    std::vector<lbd::v1::CachePurge> purges;
+    void remote_purge(const lbd::v1::CachePurge& record) override { purges.push_back(record); }
     void link_changed(bool is_up, const std::string& peer_node_id) override {
         (is_up ? ups : downs)++;
         up = is_up;
