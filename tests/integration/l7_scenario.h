@@ -77,6 +77,17 @@ inline bool poll_until(const std::function<bool()>& done, int timeout_ms = kIoTi
     }
 }
 
+// A masked client frame (RFC 6455 §5.3).
+inline std::string masked_text_frame(const std::string& text) {
+    const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    std::string frame;
+    frame += static_cast<char>(0x81);  // FIN + text
+    frame += static_cast<char>(0x80 | text.size());
+    frame.append(mask, 4);
+    for (size_t i = 0; i < text.size(); ++i) frame += static_cast<char>(text[i] ^ mask[i % 4]);
+    return frame;
+}
+
 // Sends `request` on an open connection and reads one reply; nullopt on failure.
 inline std::optional<HttpReply> request_on(int fd, const std::string& request) {
     if (!send_all(fd, request, kIoTimeoutMs)) return std::nullopt;

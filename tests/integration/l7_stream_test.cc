@@ -105,17 +105,6 @@ TEST_CASE("Expect: 100-continue is forwarded and the server's 100 relayed") {
     CHECK(has(run.output, "\n200 "));
 }
 
-// A masked client frame (RFC 6455 §5.3).
-std::string masked_text_frame(const std::string& text) {
-    const char mask[4] = {0x12, 0x34, 0x56, 0x78};
-    std::string frame;
-    frame += static_cast<char>(0x81);  // FIN + text
-    frame += static_cast<char>(0x80 | text.size());
-    frame.append(mask, 4);
-    for (size_t i = 0; i < text.size(); ++i) frame += static_cast<char>(text[i] ^ mask[i % 4]);
-    return frame;
-}
-
 TEST_CASE("WebSocket: the 101 turns the connection into a tunnel both ways") {
     HttpBackend a("a");
     // The 101's head is rewritten like any response's (hide_server_headers, header actions).

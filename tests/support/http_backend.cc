@@ -243,6 +243,12 @@ void HttpBackend::serve(int fd) {
             }
             break;
         }
+        if (path == "/stall") {  // a head, 10 of 100 body bytes, then nothing until the peer closes
+            if (!send_bytes(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")) break;
+            while (reader.skip(1)) {
+            }
+            break;
+        }
         if (path == "/die") {
             linger lin{1, 0};
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin);

@@ -4,6 +4,7 @@
 // connections; the code stays short). What it answers depends on the request path:
 //   /hang        reads the request and never answers (504 tests)
 //   /malformed   answers with a broken status line (502 tests)
+//   /stall       sends a head and 10 of 100 body bytes, then nothing (body idle tests)
 //   /die         resets the connection instead of answering (a server dying mid-request)
 //   /chunked     answers with a chunked body, in chunks of 7 bytes
 //   /login       as below, plus "Set-Cookie: JSESSIONID=NAME-N; Path=/" (N: the request count)
