@@ -25,9 +25,11 @@
 namespace lbd::l7 {
 
 ExchangeDriver::ExchangeDriver(L7Worker& worker, HttpListener& listener, ClientSide& client)
-    : worker_(worker), listener_(listener), http_(listener.http()), client_(client) {
-    timer_ = make_event(worker_.base(), -1, 0, &ExchangeDriver::on_timer, this);
-}
+    : worker_(worker),
+      listener_(listener),
+      http_(listener.http()),
+      client_(client),
+      timer_(worker.base(), &ExchangeDriver::on_timer, this) {}
 
 void ExchangeDriver::start(Exchange& ex) {
     ex_ = &ex;
@@ -39,7 +41,7 @@ void ExchangeDriver::start(Exchange& ex) {
 void ExchangeDriver::stop() {
     ex_ = nullptr;
     state_ = State::kIdle;
-    if (timer_kind_ != Timer::kNone) arm(Timer::kNone, 0);
+    timer_.stop();
 }
 
 void ExchangeDriver::flush_upstream() {
@@ -49,17 +51,6 @@ void ExchangeDriver::flush_upstream() {
 ExchangeDriver::FlushOnReturn::~FlushOnReturn() {
     driver.client_.flush();
     driver.flush_upstream();
-}
-
-void ExchangeDriver::arm(Timer kind, uint32_t ms) {
-    timer_kind_ = kind;
-    timer_ms_ = ms;
-    if (kind == Timer::kNone) {
-        event_del(timer_.get());
-        return;
-    }
-    progress();
-    arm_timer(timer_.get(), ms);
 }
 
 // --- 2. the route -----------------------------------------------------------------
@@ -90,7 +81,7 @@ void ExchangeDriver::run_request_filters() {
         // watermark; HTTP/2: the stream's window stays shut). The wait
         // counts as the server's response time: 504 past it.
         state_ = State::kPaused;
-        return arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
+        return timer_.arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
     }
     // A static_files route answers from the disk (static_exchange.cc).
     if (ex.pool == nullptr && ex.route != nullptr && ex.route->action == HttpRouteAction::kStatic)
@@ -104,7 +95,7 @@ void ExchangeDriver::resume_request(FilterResult result) {
     if (ex_ == nullptr || state_ != State::kPaused) return;
     ex_->pause.reset();  // once: a second call finds nothing
     state_ = State::kRouting;
-    arm(Timer::kNone, 0);
+    timer_.stop();
     if (result.responds()) return respond(result.answer);
     run_request_filters();
 }
@@ -179,7 +170,7 @@ void ExchangeDriver::connect_server() {
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const uint32_t route_connect_ms = effective_timeouts(http_, ex).server_connect_ms;
     uint32_t timeout = route_connect_ms != 0 ? route_connect_ms : ex.pool->config().connect_timeout_ms;
-    arm(Timer::kConnect, timeout);
+    timer_.arm(Timer::kConnect, timeout);
 }
 
 void ExchangeDriver::connect_failed(const char* why) {
@@ -290,17 +281,14 @@ void ExchangeDriver::on_timer(evutil_socket_t, short, void* arg) {
 }
 
 void ExchangeDriver::timed_out() {
-    switch (timer_kind_) {
+    switch (timer_.kind()) {
         case Timer::kNone: return;
         case Timer::kConnect: return connect_failed("connect timed out");
         case Timer::kResponse: return server_failed(ProxyError::server(ErrorCause::kResponseTimeout));
         case Timer::kBodyIdle:
         case Timer::kTunnelIdle: {
-            // Idle timers are armed once per period and re-armed for the
-            // rest here, rather than on every byte.
-            const uint64_t idle = monotonic_ms() - last_progress_ms_;
-            if (idle < timer_ms_) return arm_timer(timer_.get(), static_cast<uint32_t>(timer_ms_ - idle));
-            if (timer_kind_ == Timer::kTunnelIdle) return client_.abort(Termination::kTunnel);
+            if (!timer_.idle_for_period()) return;
+            if (timer_.kind() == Timer::kTunnelIdle) return client_.abort(Termination::kTunnel);
             // A client that stops sending its body before any response: 408.
             if (state_ == State::kExchange && request_body_pending() && !ex_->response_started)
                 return client_.respond_error(408, Termination::kBodyTimeout);

@@ -36,6 +36,7 @@
 #include "l7/client_side.h"
 #include "l7/exchange.h"
 #include "l7/filter.h"
+#include "l7/phase_timer.h"
 
 namespace lbd::l7 {
 
@@ -102,8 +103,7 @@ private:
     void respond(const LocalAnswer& answer);
     bool request_body_pending() const { return ex_ != nullptr && !ex_->request_body_done; }
 
-    void arm(Timer kind, uint32_t ms);
-    void progress() { last_progress_ms_ = monotonic_ms(); }
+    // What the expiry of timer_'s current phase means (on_timer).
     void timed_out();
 
     // Sends what a server callback queued, both ways, when it returns.
@@ -122,10 +122,7 @@ private:
     ClientSide& client_;
     Exchange* ex_ = nullptr;
     State state_ = State::kIdle;
-    EventPtr timer_;
-    Timer timer_kind_ = Timer::kNone;
-    uint32_t timer_ms_ = 0;
-    uint64_t last_progress_ms_ = 0;
+    PhaseTimer<Timer> timer_;
 };
 
 }  // namespace lbd::l7

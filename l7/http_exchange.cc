@@ -56,8 +56,8 @@ void ExchangeDriver::send_request() {
     ex.response_started = false;
     ex.response_done = false;
     ex.response_scan = HeadScanState{};
-    if (ex.request_body_done) return arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
-    arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
+    if (ex.request_body_done) return timer_.arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
+    timer_.arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
     pump_request_body();
 }
 
@@ -82,9 +82,9 @@ void ExchangeDriver::pump_request_body() {
         moved = true;
         if (r.status == BodyStatus::kDone) ex.request_body_done = true;
     }
-    if (moved) progress();
+    if (moved) timer_.progress();
     if (ex.request_body_done) {
-        if (!ex.response_started) arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
+        if (!ex.response_started) timer_.arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
     } else if (client_.request_input_ended() && evbuffer_get_length(in) == 0) {
         client_.abort(Termination::kClientAbort);
     }
@@ -156,7 +156,7 @@ void ExchangeDriver::start_response() {
     // chooses the body's framing (with body stages: of their output).
     client_.send_response_head(ex);
     if (ex_ == nullptr) return;
-    arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
+    timer_.arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
     pump_response_body();
 }
 
@@ -208,7 +208,7 @@ void ExchangeDriver::pump_response_body() {
     if (staged && moved && !ex.response_body.done() && !run_body_stages(false))
         return client_.abort(Termination::kLocalError);
     if (moved) {
-        progress();
+        timer_.progress();
         if (!staged) client_.response_data_added();
     }
     if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
@@ -263,7 +263,7 @@ bool ExchangeDriver::run_body_stages(bool end) {
 void ExchangeDriver::response_complete() {
     Exchange& ex = *ex_;
     ex.response_done = true;
-    arm(Timer::kNone, 0);
+    timer_.stop();
     bufferevent* bev = ex.upstream->bev.get();
     const bool reusable = ex.response.keep_alive && ex.request_body_done && !ex.server_eof && http_.max_idle_per_server != 0 &&
                           !client_.draining() && evbuffer_get_length(bufferevent_get_input(bev)) == 0 &&
@@ -313,7 +313,7 @@ void ExchangeDriver::start_tunnel() {
     ex.response_started = true;
     state_ = State::kTunnel;
     listener_.stats().responses[0].fetch_add(1, std::memory_order_relaxed);
-    arm(Timer::kTunnelIdle, listener_.config().idle_timeout_ms);
+    timer_.arm(Timer::kTunnelIdle, listener_.config().idle_timeout_ms);
     pump_tunnel();
 }
 
@@ -335,7 +335,7 @@ void ExchangeDriver::pump_tunnel() {
     };
     move(client_in, server_out, ex.bytes_in);
     move(server_in, client_out, ex.bytes_out);
-    if (moved) progress();
+    if (moved) timer_.progress();
     // Half-close each way once everything before the FIN is delivered.
     if (client_.request_input_ended() && !ex.server_shut && evbuffer_get_length(client_in) == 0 && evbuffer_get_length(server_out) == 0) {
         shutdown(bufferevent_getfd(ex.upstream->bev.get()), SHUT_WR);

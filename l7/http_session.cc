@@ -58,6 +58,7 @@ HttpSession::HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listene
       listener_(std::move(listener)),
       http_(listener_->http()),
       request_limits_(request_limits(http_)),
+      timer_(worker.base(), &HttpSession::on_timer, this),
       driver_(worker_, *listener_, *this) {
     sockaddr_storage local{};
     socklen_t len = sizeof local;
@@ -73,6 +74,7 @@ HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
       listener_(std::move(client.listener)),
       http_(listener_->http()),
       request_limits_(request_limits(http_)),
+      timer_(worker.base(), &HttpSession::on_timer, this),
       resumed_(true),
       driver_(worker_, *listener_, *this) {
     endpoint_.local_port = client.local_port;
@@ -85,7 +87,6 @@ HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
 HttpSession::~HttpSession() = default;
 
 void HttpSession::start() {
-    timer_ = make_event(worker_.base(), -1, 0, &HttpSession::on_timer, this);
     resume_ = make_event(worker_.base(), -1, 0, &HttpSession::on_resume, this);
     bufferevent* bev = client_.bev.get();
     bufferevent_setcb(bev, &HttpSession::on_client_read, &HttpSession::on_client_write, &HttpSession::on_client_event,
@@ -140,14 +141,7 @@ void HttpSession::drain_softly(uint32_t grace_ms) {
 void HttpSession::arm(Timer kind, uint32_t ms) {
     // A request is timed from the start of its head phase.
     if (kind == Timer::kHeader) head_start_ms_ = monotonic_ms();
-    timer_kind_ = kind;
-    timer_ms_ = ms;
-    if (kind == Timer::kNone) {
-        event_del(timer_.get());
-        return;
-    }
-    progress();
-    arm_timer(timer_.get(), ms);
+    timer_.arm(kind, ms);
 }
 
 // --- 1. the request head --------------------------------------------------------
@@ -183,7 +177,7 @@ void HttpSession::read_request_head() {
     evbuffer_drain(in, result.consumed);
     ex.request_body = BodyDecoder(ex.request.framing, ex.request.content_length, request_limits_);
     ex.request_body_done = ex.request_body.done();
-    arm(Timer::kNone, 0);
+    timer_.stop();
     if (http_.limits.max_body_bytes != 0 && ex.request.framing == BodyFraming::kContentLength &&
         ex.request.content_length > http_.limits.max_body_bytes)
         return respond_error(413, Termination::kBadRequest);
@@ -354,7 +348,7 @@ void HttpSession::flush_and_close() {
 void HttpSession::retire() {
     closed_ = true;
     phase_ = Phase::kClosed;
-    event_del(timer_.get());
+    timer_.stop();
     event_del(resume_.get());
     worker_.session_ended(this);  // freed from the loop: `this` lives until the callback returns
 }

@@ -60,6 +60,7 @@
 #include "l7/h2_connection.h"
 #include "l7/http_message.h"
 #include "l7/parked_client.h"
+#include "l7/phase_timer.h"
 #include "l7/proxy_types.h"
 #include "l7/transport.h"
 #include "l7/upstream.h"
@@ -146,8 +147,8 @@ private:
     void retire();
     void log_request(const Exchange& ex, Termination term);
 
+    // Arms timer_ for `kind`; a head phase also starts the request's clock.
     void arm(Timer kind, uint32_t ms);
-    void progress() { last_progress_ms_ = monotonic_ms(); }
     // Starts the exchange whose head was read (or refused, or timed out).
     Exchange& begin_exchange();
 
@@ -186,11 +187,8 @@ private:
     bool close_after_ = false;  // close the client connection after this response
     bool draining_ = false;
     uint32_t soft_drain_grace_ms_ = 0;  // drain_softly(): the idle grace; 0 otherwise
-    EventPtr timer_;
+    PhaseTimer<Timer> timer_;  // the client side's phase (on_timer says what its expiry means)
     EventPtr resume_;  // runs the next pipelined request from the loop
-    Timer timer_kind_ = Timer::kNone;
-    uint32_t timer_ms_ = 0;
-    uint64_t last_progress_ms_ = 0;
     bool resumed_ = false;  // made for a parked connection
 
     // The request head being read, before it makes an Exchange.

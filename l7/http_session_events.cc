@@ -61,13 +61,7 @@ void HttpSession::on_client_event(bufferevent*, short what, void* arg) {
 void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<HttpSession*>(arg);
     FlushOnReturn flush{*self};
-    // Idle timers are armed once per period and re-armed for the rest here,
-    // rather than on every byte.
-    auto idle_left = [self]() -> uint32_t {
-        uint64_t idle = monotonic_ms() - self->last_progress_ms_;
-        return idle >= self->timer_ms_ ? 0 : static_cast<uint32_t>(self->timer_ms_ - idle);
-    };
-    switch (self->timer_kind_) {
+    switch (self->timer_.kind()) {
         case Timer::kNone: return;
         case Timer::kHandshake: return self->handshake_timed_out();
         case Timer::kPark: return self->park_idle();
@@ -81,7 +75,7 @@ void HttpSession::on_timer(evutil_socket_t, short, void* arg) {
             return self->respond_error(408, Termination::kHeaderTimeout);
         case Timer::kFlush: {
             // The last response's bytes did not drain in time.
-            if (uint32_t left = idle_left(); left > 0) return arm_timer(self->timer_.get(), left);
+            if (!self->timer_.idle_for_period()) return;
             return self->close(Termination::kBodyTimeout);
         }
     }

@@ -31,7 +31,7 @@ bool HttpSession::h2_preface() {
 
 void HttpSession::start_h2() {
     phase_ = Phase::kH2;
-    arm(Timer::kNone, 0);  // the codec keeps its own idle timeout
+    timer_.stop();  // the codec keeps its own idle timeout
     h2_ = std::make_unique<H2Connection>(worker_, *listener_, endpoint_, client_.bev.get(), *this);
     if (!h2_->start()) {
         LOG_WARN("http listener=%s: cannot start an HTTP/2 session (out of memory)", listener_->config().name.c_str());

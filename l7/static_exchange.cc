@@ -44,7 +44,7 @@ void ExchangeDriver::serve_static() {
     state_ = State::kFile;
     client_.send_response_head(ex);
     if (ex_ == nullptr) return;
-    arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
+    timer_.arm(Timer::kBodyIdle, effective_timeouts(http_, ex).body_idle_ms);
     pump_file();
 }
 
@@ -73,13 +73,13 @@ void ExchangeDriver::pump_file() {
         }
     }
     if (moved) {
-        progress();
+        timer_.progress();
         if (!staged) client_.response_data_added();
     }
     if (ex.file.remaining > 0) return;
     if (staged && !run_body_stages(true)) return client_.abort(Termination::kLocalError);
     ex.response_done = true;
-    arm(Timer::kNone, 0);
+    timer_.stop();
     state_ = State::kIdle;
     client_.response_done(Termination::kOk);
 }
