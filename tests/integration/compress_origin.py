@@ -130,7 +130,7 @@ def decode(alg, data, whole):
 def main():
     if sys.argv[1] == "serve":
         class Server(ThreadingHTTPServer):
-            request_queue_size = 512  # listen()'s backlog: the memory test connects 200 at once
+            request_queue_size = 4096  # listen()'s backlog: the memory test connects 200 (or 2000) at once
             daemon_threads = True
 
         server = Server(("127.0.0.1", 0), Handler)

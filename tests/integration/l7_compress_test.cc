@@ -38,7 +38,8 @@ private:
 };
 
 std::string origin_pool(const Origin& origin) {
-    return "pools {\n  name: \"web\"\n  connect_timeout_ms: 1000\n" + server_entry("o", origin.port()) + "}\n";
+    // 10 s: 2,000 connects at once overflow the SYN queue, and a dropped SYN is resent after 1 s.
+    return "pools {\n  name: \"web\"\n  connect_timeout_ms: 10000\n" + server_entry("o", origin.port()) + "}\n";
 }
 
 // lbd with `compression` as the listener's compression block (and `routes`).
@@ -443,9 +444,9 @@ TEST_CASE("slow compressed downloads: lbd's memory per stream stays bounded, by 
 #else
     constexpr double kSlack = 1;
 #endif
-    CHECK(kib_per_stream("gzip", streams) < 1024 * kSlack);
-    CHECK(kib_per_stream("br", streams) < 1024 * kSlack);
-    CHECK(kib_per_stream("zstd", streams) < 3072 * kSlack);
+    CHECK(kib_per_stream("gzip", streams) < 1024 * kSlack);  // 300-330 KiB measured
+    CHECK(kib_per_stream("br", streams) < 1536 * kSlack);  // 870-1010 KiB measured
+    CHECK(kib_per_stream("zstd", streams) < 3072 * kSlack);  // 1120-1350 KiB measured
 }
 
 }  // namespace
