@@ -208,7 +208,8 @@ TEST_CASE("the encoders stream in pieces and decode to the same bytes") {
     while (text.size() < 300'000) text += "<li class=\"item\">item " + std::to_string(text.size() % 977) + "</li>\n";
     for (Algorithm algorithm : kAll) {
         const auto decode = algorithm == Algorithm::kGzip ? gunzip : algorithm == Algorithm::kZstd ? unzstd : unbrotli;
-        CAPTURE(compression::to_token(algorithm));
+        const std::string token = compression::to_token(algorithm);  // CAPTURE of a char* shows the pointer
+        CAPTURE(token);
         CHECK(decode(encode(algorithm, "", 1, 0)).empty());
         CHECK(decode(encode(algorithm, "x", 1, 1)) == "x");
         CHECK(decode(encode(algorithm, random, 65536, 0)) == random);
