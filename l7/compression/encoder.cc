@@ -104,7 +104,7 @@ public:
         cctx_ = ZSTD_createCCtx();
         if (cctx_ == nullptr) return false;
         // RFC 9659 3: a decoder of `Content-Encoding: zstd` may refuse a
-        // window over 8 MiB (Chrome and Firefox do), so 2^23 is the ceiling
+        // window over 8 MiB (Chrome does), so 2^23 is the ceiling
         // whatever the level. lbd stays well under it, at 512 KiB, for
         // memory: the window and the hash tables sized to it are most of a
         // stream's state (3.5 MiB at level 3's own 2 MiB window, 2 MiB at
