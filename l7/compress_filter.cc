@@ -88,6 +88,15 @@ private:
     compression::CpuGovernor& governor_;
 };
 
+uint32_t level_of(const HttpCompressionConfig& config, HttpCompressionAlgorithm algorithm) {
+    switch (algorithm) {
+        case HttpCompressionAlgorithm::kGzip: return config.gzip_level;
+        case HttpCompressionAlgorithm::kBrotli: return config.brotli_level;
+        case HttpCompressionAlgorithm::kZstd: return config.zstd_level;
+    }
+    return config.gzip_level;
+}
+
 // Adds Accept-Encoding to Vary, unless it is there (or Vary is "*").
 void merge_vary(HeaderList& headers) {
     std::string* first = nullptr;
@@ -184,7 +193,7 @@ FilterResult CompressFilter::on_response_head(Exchange& exchange) {
         skip(*cause);
         return FilterResult::next();
     }
-    uint32_t level = algorithm == HttpCompressionAlgorithm::kGzip ? config->gzip_level : config->brotli_level;
+    uint32_t level = level_of(*config, algorithm);
     switch (governor_.verdict(config->max_cpu_percent, monotonic_ns())) {
         case compression::CpuGovernor::Verdict::kOff:
             // Left uncompressed by a moment's CPU: not stored as the compressed variant.

@@ -11,6 +11,7 @@
 #include "core/base/log.h"
 #include "core/tier/tcp_listener.h"
 #include "l7/cache_metrics.h"
+#include "l7/compression/negotiation.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 
@@ -152,12 +153,13 @@ void L7Tier::write_compression_metrics(std::string& out) const {
         if (lc.http.compression || any_route) listeners.emplace_back(lc.name, &s.compression);
     });
     if (listeners.empty()) return;
-    static const char* const kAlgorithms[] = {"br", "gzip"};  // HttpCompressionAlgorithm order
     const auto per_algorithm = [&](const char* name, const char* help, auto member) {
         metric_header(out, name, "counter", help);
         for (const auto& [listener, s] : listeners)
             for (size_t a = 0; a < compression::kAlgorithms; ++a)
-                metric_sample(out, name, {{"listener", listener}, {"algorithm", kAlgorithms[a]}},
+                metric_sample(out, name,
+                              {{"listener", listener},
+                               {"algorithm", compression::to_token(static_cast<HttpCompressionAlgorithm>(a))}},
                               double((s->*member)[a].load()));
     };
     per_algorithm("lbd_http_compressed_responses_total", "Responses compressed, by algorithm.",

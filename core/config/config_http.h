@@ -129,13 +129,14 @@ struct HttpStaticFiles {
     uint32_t expires_s = 0;  // 0 = no Cache-Control / Expires
 };
 
-enum class HttpCompressionAlgorithm : uint8_t { kBrotli, kGzip };
+enum class HttpCompressionAlgorithm : uint8_t { kBrotli, kGzip, kZstd };
 
 // Response compression (lbd.v1.Compression), defaults filled in.
 struct HttpCompressionConfig {
     std::vector<HttpCompressionAlgorithm> algorithms;  // server preference, first wins a tie
     uint32_t gzip_level = 6;
     uint32_t brotli_level = 4;
+    uint32_t zstd_level = 3;
     std::vector<std::string> types;  // lower case, no parameters; "text/*" for a top-level type
     uint32_t min_length = 256;
     StatusRanges statuses;

@@ -27,7 +27,7 @@ enum class SkipCause : uint8_t {
 
 const char* to_string(SkipCause cause);
 
-constexpr size_t kAlgorithms = 2;  // index: HttpCompressionAlgorithm
+constexpr size_t kAlgorithms = 3;  // index: HttpCompressionAlgorithm
 
 struct CompressionStats {
     std::array<std::atomic<uint64_t>, kAlgorithms> responses{};

@@ -2,6 +2,10 @@
 
 #include <brotli/encode.h>
 #include <zlib.h>
+// ZSTD_getCParams and ZSTD_adjustCParams (exported by the shared library,
+// stable since 1.3) to size the hash tables along with the window.
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
 
 #include <algorithm>
 #include <bit>
@@ -93,15 +97,66 @@ private:
     BrotliEncoderState* state_ = nullptr;
 };
 
+class ZstdEncoder final : public Encoder {
+public:
+    ~ZstdEncoder() override { ZSTD_freeCCtx(cctx_); }
+    bool init(uint32_t level, uint64_t size_hint) {
+        cctx_ = ZSTD_createCCtx();
+        if (cctx_ == nullptr) return false;
+        // RFC 9659 3: a decoder of `Content-Encoding: zstd` may refuse a
+        // window over 8 MiB (Chrome does), so 2^23 is the ceiling
+        // whatever the level. lbd stays well under it, at 512 KiB, for
+        // memory: the window and the hash tables sized to it are most of a
+        // stream's state (3.5 MiB at level 3's own 2 MiB window, 2 MiB at
+        // 512 KiB), and a response gains little from matches further back.
+        // A body of known length gets a window and tables that fit it.
+        static_assert(kMaxWindowLog <= 23, "RFC 9659: browsers decode windows up to 8 MiB");
+        ZSTD_compressionParameters params = ZSTD_getCParams(static_cast<int>(level), size_hint, 0);
+        params.windowLog = static_cast<unsigned>(window_bits(size_hint, ZSTD_WINDOWLOG_MIN, kMaxWindowLog));
+        params = ZSTD_adjustCParams(params, size_hint == 0 ? ZSTD_CONTENTSIZE_UNKNOWN : size_hint, 0);
+        return set(ZSTD_c_compressionLevel, static_cast<int>(level)) && set(ZSTD_c_windowLog, params.windowLog) &&
+               set(ZSTD_c_hashLog, params.hashLog) && set(ZSTD_c_chainLog, params.chainLog);
+    }
+    Step run(const uint8_t*& in, size_t& in_len, uint8_t*& out, size_t& out_len, Mode mode) override {
+        const ZSTD_EndDirective op = mode == Mode::kFinish  ? ZSTD_e_end
+                                     : mode == Mode::kFlush ? ZSTD_e_flush
+                                                            : ZSTD_e_continue;
+        ZSTD_inBuffer input{in, in_len, 0};
+        ZSTD_outBuffer output{out, out_len, 0};
+        const size_t left = ZSTD_compressStream2(cctx_, &output, &input, op);
+        in += input.pos;
+        in_len -= input.pos;
+        out += output.pos;
+        out_len -= output.pos;
+        if (ZSTD_isError(left)) return Step::kError;
+        if (in_len > 0) return Step::kNeedOutput;
+        // e_flush / e_end: `left` is what is still to come out (0: all of it).
+        if (mode != Mode::kNone && left != 0) return Step::kNeedOutput;
+        return Step::kDone;
+    }
+
+private:
+    static constexpr int kMaxWindowLog = 19;
+    bool set(ZSTD_cParameter param, int value) { return !ZSTD_isError(ZSTD_CCtx_setParameter(cctx_, param, value)); }
+    bool set(ZSTD_cParameter param, unsigned value) { return set(param, static_cast<int>(value)); }
+    ZSTD_CCtx* cctx_ = nullptr;
+};
+
+template <typename T>
+std::unique_ptr<Encoder> make(uint32_t level, uint64_t size_hint) {
+    auto encoder = std::make_unique<T>();
+    return encoder->init(level, size_hint) ? std::move(encoder) : nullptr;
+}
+
 }  // namespace
 
 std::unique_ptr<Encoder> make_encoder(HttpCompressionAlgorithm algorithm, uint32_t level, uint64_t size_hint) {
-    if (algorithm == HttpCompressionAlgorithm::kGzip) {
-        auto encoder = std::make_unique<GzipEncoder>();
-        return encoder->init(level, size_hint) ? std::move(encoder) : nullptr;
+    switch (algorithm) {
+        case HttpCompressionAlgorithm::kGzip: return make<GzipEncoder>(level, size_hint);
+        case HttpCompressionAlgorithm::kBrotli: return make<BrotliEncoder>(level, size_hint);
+        case HttpCompressionAlgorithm::kZstd: return make<ZstdEncoder>(level, size_hint);
     }
-    auto encoder = std::make_unique<BrotliEncoder>();
-    return encoder->init(level, size_hint) ? std::move(encoder) : nullptr;
+    return nullptr;
 }
 
 }  // namespace lbd::compression

@@ -1,4 +1,4 @@
-// Streaming encoders (zlib's gzip, brotli) behind one interface, fed and
+// Streaming encoders (zlib's gzip, brotli, zstd) behind one interface, fed and
 // drained in pieces so a response never has to be whole in memory: the
 // caller gives input and an output window, the encoder moves what it can.
 // One encoder per compressing response; no event loop, no locks.
@@ -16,7 +16,7 @@ class Encoder {
 public:
     // kNone: keep what does not fill a block (best ratio). kFlush: emit
     // everything taken so far, so a client sees the bytes of a slow or
-    // streaming origin now (zlib Z_SYNC_FLUSH, brotli FLUSH). kFinish: the
+    // streaming origin now (zlib Z_SYNC_FLUSH, brotli FLUSH, zstd e_flush). kFinish: the
     // end of the stream, with its trailer.
     enum class Mode : uint8_t { kNone, kFlush, kFinish };
     enum class Step : uint8_t {
@@ -31,7 +31,7 @@ public:
     virtual Step run(const uint8_t*& in, size_t& in_len, uint8_t*& out, size_t& out_len, Mode mode) = 0;
 };
 
-// An encoder at `level` (zlib 1..9, brotli 0..11). `size_hint`: the body's
+// An encoder at `level` (zlib 1..9, brotli 0..11, zstd 1..19). `size_hint`: the body's
 // length when the server said it (0 = unknown): a small body gets a small
 // window, and so a small allocation (nginx does the same for gzip).
 // Null when the library cannot allocate its state.

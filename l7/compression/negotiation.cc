@@ -40,7 +40,14 @@ int element_q(std::string_view params) {
 
 }  // namespace
 
-const char* to_token(Algorithm algorithm) { return algorithm == Algorithm::kBrotli ? "br" : "gzip"; }
+const char* to_token(Algorithm algorithm) {
+    switch (algorithm) {
+        case Algorithm::kBrotli: return "br";
+        case Algorithm::kGzip: return "gzip";
+        case Algorithm::kZstd: return "zstd";
+    }
+    return "identity";
+}
 
 void AcceptEncoding::add(std::string_view value) {
     while (!value.empty()) {
@@ -97,7 +104,7 @@ std::optional<Algorithm> AcceptEncoding::choose(std::span<const Algorithm> offer
     std::optional<Algorithm> best;
     int best_q = 0;
     for (Algorithm a : offered)
-        if (const int q = q_of(a == Algorithm::kBrotli ? kBr : kGzip); q > best_q) {
+        if (const int q = q_of(a == Algorithm::kBrotli ? kBr : a == Algorithm::kGzip ? kGzip : kZstd); q > best_q) {
             best = a;
             best_q = q;
         }

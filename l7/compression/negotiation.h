@@ -16,7 +16,7 @@ namespace lbd::compression {
 
 using Algorithm = HttpCompressionAlgorithm;
 
-// "br", "gzip": the Content-Encoding token.
+// "br", "gzip", "zstd": the Content-Encoding token.
 const char* to_token(Algorithm algorithm);
 
 // An Accept-Encoding field, possibly over several lines (add() each). The

@@ -2,7 +2,7 @@
 """The origin and the decoders of the compression scenarios (l7_compress_test.cc).
 
     compress_origin.py serve          an HTTP/1.1 origin on 127.0.0.1:0; prints "port N"
-    compress_origin.py decode ALG F   decodes file F (gzip, br, identity) whole; prints its sha256
+    compress_origin.py decode ALG F   decodes file F (gzip, br, zstd, identity) whole; prints its sha256
     compress_origin.py prefix ALG F   decodes what a cut stream F holds so far; prints its length
 
 The origin answers /r?... (any path ending in /r) with a body described by the query:
@@ -112,6 +112,14 @@ def decode(alg, data, whole):
         if whole and not d.eof:
             raise SystemExit("gzip stream not finished")
         return out
+    if alg == "zstd":
+        import zstandard  # Debian's python3-zstandard
+        # RFC 9659 3: the 8 MiB window a browser decodes at most; a frame asking more fails here.
+        d = zstandard.ZstdDecompressor(max_window_size=8 << 20).decompressobj()
+        out = d.decompress(data)
+        if whole and not d.eof:
+            raise SystemExit("zstd frame not finished")
+        return out
     import brotli
     if whole:
         return brotli.decompress(data)
@@ -122,7 +130,7 @@ def decode(alg, data, whole):
 def main():
     if sys.argv[1] == "serve":
         class Server(ThreadingHTTPServer):
-            request_queue_size = 512  # listen()'s backlog: the memory test connects 200 at once
+            request_queue_size = 4096  # listen()'s backlog: the memory test connects 200 (or 2000) at once
             daemon_threads = True
 
         server = Server(("127.0.0.1", 0), Handler)

@@ -1,11 +1,14 @@
 // Compression's pure parts (l7/compression/): Accept-Encoding negotiation,
 // media-type and token lists, weak ETags, the CPU governor's arithmetic, the
-// encoders fed in pieces and decoded by zlib and brotli's own decoders, and
+// encoders fed in pieces and decoded by zlib's, brotli's and zstd's own decoders, and
 // the config block's defaults and errors.
 #include <doctest/doctest.h>
 
 #include <brotli/decode.h>
 #include <zlib.h>
+// ZSTD_getFrameHeader: the window a frame asks of its decoder.
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
 
 #include <random>
 #include <string>
@@ -25,8 +28,10 @@ using compression::Algorithm;
 
 const std::vector<Algorithm> kBrGzip{Algorithm::kBrotli, Algorithm::kGzip};
 const std::vector<Algorithm> kGzipBr{Algorithm::kGzip, Algorithm::kBrotli};
+const std::vector<Algorithm> kAll{Algorithm::kBrotli, Algorithm::kGzip, Algorithm::kZstd};
+const std::vector<Algorithm> kZstdBrGzip{Algorithm::kZstd, Algorithm::kBrotli, Algorithm::kGzip};
 
-// The choice for one Accept-Encoding value: "br", "gzip" or "identity".
+// The choice for one Accept-Encoding value: "br", "gzip", "zstd" or "identity".
 std::string choose(const std::string& accept, const std::vector<Algorithm>& offered = kBrGzip) {
     AcceptEncoding parsed;
     parsed.add(accept);
@@ -62,6 +67,15 @@ TEST_CASE("Accept-Encoding: q-values, the server's preference on ties, identity 
     CHECK(choose("gzip;level=1;q=0.3") == "gzip");
     CHECK(choose("br", {Algorithm::kGzip}) == "identity");  // not offered
     CHECK(choose(",,gzip,,") == "gzip");
+    // zstd (RFC 8878), only where offered.
+    CHECK(choose("zstd") == "identity");  // not in the default list
+    CHECK(choose("zstd", kAll) == "zstd");
+    CHECK(choose("gzip, deflate, br, zstd", kAll) == "br");  // a browser's field: the server's order
+    CHECK(choose("gzip, deflate, br, zstd", kZstdBrGzip) == "zstd");
+    CHECK(choose("zstd;q=0.5, gzip", kZstdBrGzip) == "gzip");  // the client's q first
+    CHECK(choose("zstd;q=0.9, br;q=0.8", kZstdBrGzip) == "zstd");
+    CHECK(choose("zstd;q=0, *", kZstdBrGzip) == "br");
+    CHECK(choose("ZSTD", kAll) == "zstd");
 
     // Several Accept-Encoding lines are one list.
     AcceptEncoding two;
@@ -128,6 +142,27 @@ std::string gunzip(const std::string& data) {
     return out;
 }
 
+std::string unzstd(const std::string& data) {
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    REQUIRE(dctx != nullptr);
+    // RFC 9659 3: what a browser decodes; lbd's frames must fit it.
+    REQUIRE(!ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 23)));
+    std::string out;
+    char buf[65536];
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    size_t left = 0;
+    for (;;) {  // until all is read and a window comes back not full (nothing held back)
+        ZSTD_outBuffer window{buf, sizeof buf, 0};
+        left = ZSTD_decompressStream(dctx, &window, &in);
+        REQUIRE(!ZSTD_isError(left));
+        out.append(buf, window.pos);
+        if (in.pos == in.size && window.pos < sizeof buf) break;
+    }
+    ZSTD_freeDCtx(dctx);
+    CHECK(left == 0);  // the frame is complete
+    return out;
+}
+
 std::string unbrotli(const std::string& data) {
     std::string out(1 << 20, '\0');  // the inputs here are at most 300 KB
     size_t size = out.size();
@@ -140,7 +175,7 @@ std::string unbrotli(const std::string& data) {
 // `input` through an encoder in pieces of `piece` bytes, each flushed, then
 // finished; output through windows of 100 bytes (many kNeedOutput rounds).
 std::string encode(Algorithm algorithm, const std::string& input, size_t piece, uint64_t hint) {
-    auto encoder = compression::make_encoder(algorithm, algorithm == Algorithm::kGzip ? 6 : 4, hint);
+    auto encoder = compression::make_encoder(algorithm, algorithm == Algorithm::kGzip ? 6 : algorithm == Algorithm::kZstd ? 3 : 4, hint);
     REQUIRE(encoder);
     std::string out;
     uint8_t window[100];
@@ -171,9 +206,10 @@ TEST_CASE("the encoders stream in pieces and decode to the same bytes") {
     for (char& c : random) c = static_cast<char>(rng());
     std::string text;
     while (text.size() < 300'000) text += "<li class=\"item\">item " + std::to_string(text.size() % 977) + "</li>\n";
-    for (Algorithm algorithm : kBrGzip) {
-        const auto decode = algorithm == Algorithm::kGzip ? gunzip : unbrotli;
-        CAPTURE(compression::to_token(algorithm));
+    for (Algorithm algorithm : kAll) {
+        const auto decode = algorithm == Algorithm::kGzip ? gunzip : algorithm == Algorithm::kZstd ? unzstd : unbrotli;
+        const std::string token = compression::to_token(algorithm);  // CAPTURE of a char* shows the pointer
+        CAPTURE(token);
         CHECK(decode(encode(algorithm, "", 1, 0)).empty());
         CHECK(decode(encode(algorithm, "x", 1, 1)) == "x");
         CHECK(decode(encode(algorithm, random, 65536, 0)) == random);
@@ -181,6 +217,12 @@ TEST_CASE("the encoders stream in pieces and decode to the same bytes") {
         const std::string packed = encode(algorithm, text, 65536, 0);
         CHECK(decode(packed) == text);
         CHECK(packed.size() < text.size() / 5);
+        if (algorithm == Algorithm::kZstd) {
+            // The window lbd asks of the client: 512 KiB, well under the 8 MiB browsers decode.
+            ZSTD_frameHeader header{};
+            REQUIRE(ZSTD_getFrameHeader(&header, packed.data(), packed.size()) == 0);
+            CHECK(header.windowSize == 512 * 1024);
+        }
         // A small size hint (a small window) still decodes a longer body.
         CHECK(decode(encode(algorithm, text, 4096, 600)) == text);
     }
@@ -204,6 +246,7 @@ TEST_CASE("compression config: defaults, the typed result, errors at their lines
     CHECK(c.algorithms == kBrGzip);
     CHECK(c.gzip_level == 6);
     CHECK(c.brotli_level == 4);
+    CHECK(c.zstd_level == 3);
     CHECK(c.min_length == 256);
     CHECK(c.statuses.contains(200));
     CHECK(c.statuses.contains(404));
@@ -215,7 +258,9 @@ TEST_CASE("compression config: defaults, the typed result, errors at their lines
         config_with("    compression { algorithms: [\"gzip\"] gzip_level: 1 brotli_level: 0 types: \"Text/HTML\" "
                     "min_length: 0 statuses: \"200\" max_cpu_percent: 30 cpu_window_ms: 500 }\n"
                     "    routes { match { path_prefix: \"/account\" } pool: \"p\" compression_off: true }\n"
-                    "    routes { match { path_prefix: \"/big\" } pool: \"p\" compression { gzip_level: 9 } }\n"),
+                    "    routes { match { path_prefix: \"/big\" } pool: \"p\" compression { gzip_level: 9 } }\n"
+                    "    routes { match { path_prefix: \"/z\" } pool: \"p\"\n"
+                    "      compression { algorithms: [\"zstd\", \"gzip\"] zstd_level: 19 } }\n"),
         "test.conf");
     INFO(test::all_errors(set));
     REQUIRE(set.config);
@@ -230,12 +275,16 @@ TEST_CASE("compression config: defaults, the typed result, errors at their lines
     CHECK(http.compression->cpu_window_ms == 500);
     CHECK(http.routes[0].compression_off);
     CHECK(http.routes[1].compression->gzip_level == 9);
+    CHECK(http.routes[2].compression->algorithms == std::vector<Algorithm>{Algorithm::kZstd, Algorithm::kGzip});
+    CHECK(http.routes[2].compression->zstd_level == 19);
 
     const auto expect = [](const std::string& body, const std::string& at, const std::string& message) {
         test::expect_error_on_line(config_with(body), at, message);
     };
-    expect("    compression {\n      algorithms: \"zstd\"\n    }\n", "zstd",
-           "unknown compression algorithm 'zstd' (expected \"br\" or \"gzip\")");
+    expect("    compression {\n      algorithms: \"deflate\"\n    }\n", "deflate",
+           "unknown compression algorithm 'deflate' (expected \"br\", \"gzip\" or \"zstd\")");
+    expect("    compression {\n      zstd_level: 0\n    }\n", "zstd_level", "zstd_level 0 out of range 1..19");
+    expect("    compression {\n      zstd_level: 20\n    }\n", "zstd_level", "zstd_level 20 out of range 1..19");
     expect("    compression {\n      algorithms: \"br\"\n      algorithms: \"gzip\"\n      algorithms: \"br\" # again\n    }\n", "# again",
            "compression algorithm 'br' listed twice");
     expect("    compression {\n      gzip_level: 0\n    }\n", "gzip_level", "gzip_level 0 out of range 1..9");
