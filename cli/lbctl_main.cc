@@ -230,12 +230,13 @@ public:
         return print(response->stats(), format_stats(response->stats()));
     }
 
-    int cache_purge(const std::string& zone, const std::string& target, bool prefix) {
+    int cache_purge(const std::string& zone, const std::string& target, bool prefix, const std::string& tag) {
         AdminRequest request;
         auto* args = request.mutable_cache_purge();
         args->set_zone(zone);
         args->set_target(target);
         args->set_prefix(prefix);
+        args->set_tag(tag);
         auto response = call(request, AdminResponse::kCachePurge);
         if (!response) return exit_;
         return print(response->cache_purge(), format_cache_purge(zone, response->cache_purge()));
@@ -559,18 +560,27 @@ int main(int argc, char** argv) {
     auto* cache = app.add_subcommand("cache", "Purge stored responses of a cache zone, or show the zones' counters");
     cache->require_subcommand(1);
     cache->footer(example("  lbctl cache purge static /index.html\n  lbctl cache purge static --prefix /img/\n"
-                          "  lbctl cache stats"));
-    std::string cache_zone, cache_target;
+                          "  lbctl cache purge static --tag product-42\n  lbctl cache stats"));
+    std::string cache_zone, cache_target, cache_tag;
     bool cache_prefix = false;
-    auto* purge = cache->add_subcommand("purge", "Remove a key (with its Vary variants), a path on any host, or a prefix");
+    auto* purge = cache->add_subcommand(
+        "purge", "Remove a key (with its Vary variants), a path on any host, a prefix, or every object with a tag");
     purge->add_option("ZONE", cache_zone, "The cache zone (global.cache_zones)")->required();
-    purge->add_option("TARGET", cache_target,
-                      "A key as lbd makes it (http://host/path?query), or a path starting with '/' (any host)")
-        ->required();
-    purge->add_flag("--prefix", cache_prefix, "Remove every key (or path) that starts with TARGET");
+    // Exactly one of TARGET and --tag: a usage error (2) otherwise.
+    auto* what = purge->add_option_group("TARGET or --tag");
+    auto* target = what->add_option(
+        "TARGET", cache_target, "A key as lbd makes it (http://host/path?query), or a path starting with '/' (any host)");
+    auto* tag = what->add_option("--tag", cache_tag,
+                                 "Remove every object whose tag header (the zone's tag_header) lists TAG");
+    what->require_option(1);
+    purge->add_flag("--prefix", cache_prefix, "Remove every key (or path) that starts with TARGET")
+        ->needs(target)
+        ->excludes(tag);
     purge->footer(example("  lbctl cache purge static http://www.example.com/app.js\n"
-                          "  lbctl cache purge static --prefix /img/\n"));
-    actions.emplace_back(purge, [&] { return commands.cache_purge(cache_zone, cache_target, cache_prefix); });
+                          "  lbctl cache purge static --prefix /img/\n"
+                          "  lbctl cache purge static --tag product-42\n"));
+    actions.emplace_back(purge,
+                         [&] { return commands.cache_purge(cache_zone, cache_target, cache_prefix, cache_tag); });
     auto* cache_stats = cache->add_subcommand("stats", "Per zone: bytes and objects held, hits, misses, stores, evictions");
     cache_stats->footer(example("  lbctl cache stats\n  lbctl --json cache stats\n"));
     actions.emplace_back(cache_stats, [&] { return commands.cache_stats(); });

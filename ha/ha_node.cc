@@ -199,6 +199,7 @@ void HaNode::share_purge(const lbd::v1::CachePurgeRequest& request) {
     record.set_zone(request.zone());
     record.set_target(request.target());
     record.set_prefix(request.prefix());
+    record.set_tag(request.tag());
     // Queued whether the link is up or not: resume or a snapshot delivers it.
     if (uint64_t sequence = state_->record_local(std::move(record), monotonic_ms())) link_->local_change(sequence);
 }
@@ -248,6 +249,7 @@ void HaNode::remote_purge(const lbd::v1::CachePurge& purge) {
     request.set_zone(purge.zone());
     request.set_target(purge.target());
     request.set_prefix(purge.prefix());
+    request.set_tag(purge.tag());
     apply_purge_(request);
 }
 

@@ -232,6 +232,7 @@ lbd::v1::Hello SyncState::make_hello(std::string_view cluster_id, std::string_vi
     hello.set_protocol_version(kSyncProtocolVersion);
     hello.set_server_set_digest(std::string(digest));
     hello.add_capabilities(std::string(kCapabilityCachePurge));
+    hello.add_capabilities(std::string(kCapabilityCachePurgeTag));
     *hello.mutable_applied() = make_ack().applied();
     return hello;
 }
@@ -243,6 +244,8 @@ SyncState::Start SyncState::on_peer_hello(const lbd::v1::Hello& peer) {
     next_chunk_ = 0;
     peer_purges_ = std::find(peer.capabilities().begin(), peer.capabilities().end(), kCapabilityCachePurge) !=
                    peer.capabilities().end();
+    peer_tag_purges_ = std::find(peer.capabilities().begin(), peer.capabilities().end(), kCapabilityCachePurgeTag) !=
+                       peer.capabilities().end();
     Progress& progress = applied_[peer_node_];
     if (progress.boot_epoch != peer_epoch_) progress = Progress{peer_epoch_, 0, false};
 
@@ -284,8 +287,8 @@ std::vector<lbd::v1::Snapshot> SyncState::take_snapshot(uint64_t now_ms, size_t 
     }
     // Only our own purges: the peer's are its to resend (no echo).
     for (const auto& [key, entry] : purges_) {
-        if (!peer_purges_ || key.origin != options_.node_id) continue;
-        size_t bytes = key.zone.size() + key.target.size() + key.origin.size() + 48;
+        if (!peer_takes(key) || key.origin != options_.node_id) continue;
+        size_t bytes = key.zone.size() + key.target.size() + key.tag.size() + key.origin.size() + 48;
         fill_purge(key, entry, builder.room_for(bytes).add_purges());
     }
     return builder.finish();
@@ -299,7 +302,8 @@ std::optional<lbd::v1::Changes> SyncState::take_outgoing(uint64_t now_ms, size_t
          it != queue_.end() && static_cast<size_t>(out.changes_size()) < max && bytes < kMaxBatchBytes;) {
         lbd::v1::Change change;
         // A purge for a peer that could not parse it: skipped (sync_state.h).
-        bool skip = !peer_purges_ && std::holds_alternative<PurgeKey>(it->second);
+        const auto* purge_key = std::get_if<PurgeKey>(&it->second);
+        bool skip = purge_key != nullptr && !peer_takes(*purge_key);
         if (skip || !to_change(it->first, it->second, now_ms, &change)) {
             // Else can't happen: merges and expiry dequeue what they replace or drop.
             unmark(it->second);

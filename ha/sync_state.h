@@ -41,8 +41,10 @@
 // (after the queue overflowed, or to a peer that restarted) carries it too;
 // a purge the peer has not acknowledged yet is kept past that, up to
 // kMaxPurges in all. Only a peer whose Hello lists kCapabilityCachePurge
-// gets them (an older one could not parse them); for any other peer they
-// are skipped. A purge from the peer is applied (kChanged) once per
+// gets them (an older one could not parse them), and only one that lists
+// kCapabilityCachePurgeTag gets a purge by tag (an older one would find its
+// target empty: an invalid record, or an invalid snapshot); for any other
+// peer they are skipped. A purge from the peer is applied (kChanged) once per
 // version and never queued, and snapshots carry only this node's own
 // purges: nothing is echoed back. Applying one twice costs a cache miss.
 //
@@ -81,6 +83,8 @@ inline constexpr size_t kMaxNameBytes = 256;
 inline constexpr uint32_t kDefaultTombstoneMs = 60 * 1000;
 // Hello.capabilities entry of a node that takes CachePurge records.
 inline constexpr std::string_view kCapabilityCachePurge = "cache-purge";
+// Hello.capabilities entry of a node that takes CachePurge records by tag.
+inline constexpr std::string_view kCapabilityCachePurgeTag = "cache-purge-tag";
 // How long a purge is kept for snapshots (see the top): long enough to
 // outlast a queue overflow during a link outage of minutes, short enough
 // that a snapshot does not replay old purges (each costs the peer a miss).
@@ -158,6 +162,8 @@ public:
     Start on_peer_hello(const lbd::v1::Hello& peer);
     // The connected peer listed kCapabilityCachePurge.
     bool peer_takes_purges() const { return peer_purges_; }
+    // The connected peer listed kCapabilityCachePurgeTag.
+    bool peer_takes_tag_purges() const { return peer_tag_purges_; }
 
     // --- towards the peer ---------------------------------------------------
     // A full snapshot must go out before any change.
@@ -234,6 +240,7 @@ private:
     struct PurgeKey {
         std::string origin, zone, target;
         bool prefix = false;
+        std::string tag;  // set: a purge by tag (target empty)
         auto operator<=>(const PurgeKey&) const = default;
     };
     struct PurgeEntry {
@@ -312,6 +319,9 @@ private:
     std::map<PurgeKey, PurgeEntry> purges_;
     uint64_t purges_dropped_ = 0;
     bool peer_purges_ = false;
+    bool peer_tag_purges_ = false;
+    // Whether the peer can take this purge (the capabilities above).
+    bool peer_takes(const PurgeKey& key) const { return peer_purges_ && (key.tag.empty() || peer_tag_purges_); }
     // The peer has acknowledged our changes up to here (this boot epoch): an
     // own purge above it is kept past kPurgeKeepMs.
     uint64_t acked_up_to_ = 0;

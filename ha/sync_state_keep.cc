@@ -16,8 +16,11 @@ namespace {
 
 bool valid_purge(const lbd::v1::CachePurge& purge) {
     // The same bounds as stick keys: a target is a cache key or a path.
-    return !purge.zone().empty() && purge.zone().size() <= kMaxNameBytes && !purge.target().empty() &&
-           purge.target().size() <= kMaxStickKeyBytes;
+    // Exactly one of target and tag; a tag is never a prefix.
+    const bool by_tag = !purge.tag().empty();
+    return !purge.zone().empty() && purge.zone().size() <= kMaxNameBytes && purge.target().empty() == by_tag &&
+           purge.target().size() <= kMaxStickKeyBytes && purge.tag().size() <= kMaxStickKeyBytes &&
+           !(by_tag && purge.prefix());
 }
 
 }  // namespace
@@ -96,7 +99,7 @@ std::optional<StickRecord> SyncState::find_stick(std::string_view pool, StickRec
 uint64_t SyncState::record_local(lbd::v1::CachePurge purge, uint64_t now_ms) {
     if (!valid_purge(purge)) return 0;
     uint64_t sequence = next_sequence();
-    PurgeKey key{options_.node_id, purge.zone(), purge.target(), purge.prefix()};
+    PurgeKey key{options_.node_id, purge.zone(), purge.target(), purge.prefix(), purge.tag()};
     PurgeEntry& entry = keep_purge(key);
     entry.sequence = sequence;
     entry.expires_at_ms = now_ms + kPurgeKeepMs;
@@ -112,7 +115,7 @@ SyncState::Applied SyncState::merge_purge(const lbd::v1::CachePurge& purge, uint
     // Our own purge coming back (a peer should never send it): applied here
     // already when it was made.
     if (version.node_id() == options_.node_id) return Applied::kUnchanged;
-    PurgeKey key{version.node_id(), purge.zone(), purge.target(), purge.prefix()};
+    PurgeKey key{version.node_id(), purge.zone(), purge.target(), purge.prefix(), purge.tag()};
     if (auto it = purges_.find(key); it != purges_.end() && it->second.sequence >= version.sequence()) {
         return Applied::kUnchanged;  // this one (or a later repeat) is applied already
     }
@@ -158,6 +161,7 @@ void SyncState::fill_purge(const PurgeKey& key, const PurgeEntry& entry, lbd::v1
     out->set_zone(key.zone);
     out->set_target(key.target);
     out->set_prefix(key.prefix);
+    if (!key.tag.empty()) out->set_tag(key.tag);
     out->mutable_version()->set_sequence(entry.sequence);
     out->mutable_version()->set_node_id(key.origin);
 }

@@ -104,7 +104,7 @@ bool add_validators(RequestInfo& request, const CacheObject& stale) {
 
 // The stored response refreshed by the server's 304 (§4.3.4): its fields
 // replace the stored ones of the same name; the freshness is computed anew.
-FilterResult refreshed_answer(Exchange& ex, int64_t now) {
+FilterResult refreshed_answer(Exchange& ex, int64_t now, std::vector<std::string> tags) {
     CacheRequest& cache = ex.cache;
     const HttpRouteCache& route = ex.route->cache;
     ResponseInfo merged;
@@ -121,6 +121,7 @@ FilterResult refreshed_answer(Exchange& ex, int64_t now) {
     StoreDecision decision = decide_store(ex.request, merged, route, now);
     std::shared_ptr<CacheObject> object = make_object(merged, decision, now);
     object->body = cache.stale->body;
+    object->tags = std::move(tags);
     if (decision.store)
         cache.zone->insert(object->vary.empty() ? cache.key : cache_variant_key(cache.key, object->vary, ex.request),
                            object);
@@ -263,7 +264,10 @@ FilterResult CacheStoreFilter::on_response_head(Exchange& ex) {
     CacheRequest& cache = ex.cache;
     if (cache.zone == nullptr) return FilterResult::next();
     const int64_t now = now_s();
-    if (cache.stale != nullptr && ex.response.status == 304) return refreshed_answer(ex, now);
+    // Taken (and stripped, by default) whether or not the response is stored.
+    std::vector<std::string> tags = cache_take_tags(cache.zone->config(), ex.response.headers);
+    if (cache.stale != nullptr && ex.response.status == 304)
+        return refreshed_answer(ex, now, tags.empty() ? cache.stale->tags : std::move(tags));
     if (!cache.may_store) {
         // Not stored this time (the compression filter left this body as it
         // was for this request only): waiters go to the server now.
@@ -278,6 +282,7 @@ FilterResult CacheStoreFilter::on_response_head(Exchange& ex) {
         }
         if (decision.store) {
             std::shared_ptr<CacheObject> object = make_object(ex.response, decision, now);
+            object->tags = std::move(tags);
             std::string key = object->vary.empty() ? cache.key : cache_variant_key(cache.key, object->vary, ex.request);
             ex.body_filters.push_back(
                 std::make_unique<CacheFill>(*cache.zone, cache.key, std::move(key), std::move(object), cache.fill));

@@ -5,6 +5,7 @@ namespace lbd {
 int64_t purge_cache(const CacheZones& zones, const ::lbd::v1::CachePurgeRequest& request) {
     CacheZone* zone = zones.find(request.zone());
     if (zone == nullptr) return -1;
+    if (!request.tag().empty()) return static_cast<int64_t>(zone->purge_tag(request.tag()));
     return static_cast<int64_t>(zone->purge(request.target(), request.prefix()));
 }
 
@@ -12,12 +13,16 @@ void register_cache_commands(AdminRegistry& registry, CurrentCaches current,
                              std::function<void(const ::lbd::v1::CachePurgeRequest&)> purged) {
     registry.add(AdminRequest::kCachePurge, [current, purged](const AdminRequest& request, AdminResponse& response) {
         const auto& args = request.cache_purge();
-        if (args.target().empty())
+        if (args.target().empty() == args.tag().empty() || (!args.tag().empty() && args.prefix()))
             return admin_error(response, ::lbd::v1::AdminError::INVALID_ARGUMENT,
-                               "cache purge needs a key or a path");
-        const int64_t removed = purge_cache(current(), args);
-        if (removed < 0)
+                               "cache purge needs a key, a path or a prefix, or else a tag");
+        const CacheZone* zone = current().find(args.zone());
+        if (zone == nullptr)
             return admin_error(response, ::lbd::v1::AdminError::NOT_FOUND, "no cache zone '" + args.zone() + "'");
+        if (!args.tag().empty() && zone->config().tag_header.empty())
+            return admin_error(response, ::lbd::v1::AdminError::INVALID_ARGUMENT,
+                               "cache zone '" + args.zone() + "' has no tag_header: its objects have no tags");
+        const int64_t removed = purge_cache(current(), args);
         response.mutable_cache_purge()->set_purged(static_cast<uint64_t>(removed));
         if (purged) purged(args);
     });

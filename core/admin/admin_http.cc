@@ -101,6 +101,8 @@ void AdminHttp::serve_action(evhttp_request* request, std::string_view path) {
         admin_error(response, ::lbd::v1::AdminError::FAILED_PRECONDITION, "missing or wrong admin token");
         return reply_json(request, 401, response);
     }
+    constexpr std::string_view cache = "/api/cache/";
+    if (path.substr(0, cache.size()) == cache) return serve_cache_purge(request, path.substr(cache.size()));
     // /api/servers/POOL/NAME/ACTION
     constexpr std::string_view prefix = "/api/servers/";
     std::string_view rest = path.substr(0, prefix.size()) == prefix ? path.substr(prefix.size()) : "";
@@ -126,6 +128,36 @@ void AdminHttp::serve_action(evhttp_request* request, std::string_view path) {
     registry_.dispatch(admin_request, response);
     if (response.has_error()) return reply_json(request, response.error().code() == ::lbd::v1::AdminError::NOT_FOUND ? 404 : 400, response);
     LOG_INFO("admin http: %s %s/%s", std::string(action).c_str(), args->pool().c_str(), args->server().c_str());
+    reply_json(request, HTTP_OK, response);
+}
+
+// ZONE/purge, the token checked: the query's target (prefix) or tag, as
+// the cache_purge command takes them (which refuses a wrong mix).
+void AdminHttp::serve_cache_purge(evhttp_request* request, std::string_view rest) {
+    constexpr std::string_view action = "/purge";
+    const size_t slash = rest.find('/');
+    if (slash == 0 || slash == std::string_view::npos || rest.substr(slash) != action) {
+        evhttp_send_error(request, HTTP_NOTFOUND, "Not Found");
+        return;
+    }
+    AdminRequest admin_request;
+    auto* args = admin_request.mutable_cache_purge();
+    args->set_zone(std::string(rest.substr(0, slash)));
+    evkeyvalq query{};
+    const char* raw = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(request));
+    if (raw != nullptr && evhttp_parse_query_str(raw, &query) == 0) {
+        if (const char* v = evhttp_find_header(&query, "target")) args->set_target(v);
+        if (const char* v = evhttp_find_header(&query, "tag")) args->set_tag(v);
+        if (const char* v = evhttp_find_header(&query, "prefix")) args->set_prefix(std::string_view(v) == "1");
+    }
+    evhttp_clear_headers(&query);
+    AdminResponse response;
+    registry_.dispatch(admin_request, response);
+    if (response.has_error())
+        return reply_json(request, response.error().code() == ::lbd::v1::AdminError::NOT_FOUND ? 404 : 400, response);
+    LOG_INFO("admin http: cache purge zone %s, %s%s: %llu objects", args->zone().c_str(),
+             args->tag().empty() ? args->target().c_str() : ("tag " + args->tag()).c_str(),
+             args->prefix() ? " (prefix)" : "", static_cast<unsigned long long>(response.cache_purge().purged()));
     reply_json(request, HTTP_OK, response);
 }
 

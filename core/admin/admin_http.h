@@ -11,6 +11,9 @@
 //                         only with a configured token, sent as
 //                         "Authorization: Bearer TOKEN" (403 without a
 //                         token configured, 401 with a wrong one)
+//   POST /api/cache/ZONE/purge?target=PATH_OR_KEY[&prefix=1] | ?tag=TAG
+//                         `lbctl cache purge`, with the same token (and,
+//                         in an HA pair, sent to the peer as lbctl's is)
 #pragma once
 
 #include <functional>
@@ -46,6 +49,7 @@ private:
     void serve_metrics(struct evhttp_request* request);
     void serve_command(struct evhttp_request* request, AdminRequest::CommandCase command);
     void serve_action(struct evhttp_request* request, std::string_view path);
+    void serve_cache_purge(struct evhttp_request* request, std::string_view rest);
     void reply_json(struct evhttp_request* request, int code, const AdminResponse& response);
 
     event_base* base_;

@@ -168,6 +168,8 @@ struct CacheZoneConfig {
     std::string name;
     uint64_t max_bytes = 64ull << 20;
     uint64_t max_object_bytes = 1ull << 20;
+    std::string tag_header;  // lower case; empty: no tag index
+    bool strip_tag_header = true;
     bool operator==(const CacheZoneConfig&) const = default;
 };
 

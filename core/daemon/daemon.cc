@@ -111,8 +111,9 @@ bool Daemon::start_pair(std::string* error) {
         if (removed < 0) {
             LOG_WARN("ha: the peer purged cache zone '%s', which this node does not have", request.zone().c_str());
         } else {
+            const std::string what = request.tag().empty() ? request.target() : "tag " + request.tag();
             LOG_INFO("ha: cache purge from the peer: zone %s, %s%s, %lld objects removed", request.zone().c_str(),
-                     request.target().c_str(), request.prefix() ? " (prefix)" : "", static_cast<long long>(removed));
+                     what.c_str(), request.prefix() ? " (prefix)" : "", static_cast<long long>(removed));
         }
     });
     return pair_->start(error);

@@ -5,6 +5,7 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/base/hash.h"
 
@@ -16,6 +17,9 @@ namespace {
 // the object and its control block (roughly; it keeps many tiny objects
 // from escaping the bound).
 constexpr size_t kEntryOverhead = 256;
+// What one tag costs in the shard's tag index beyond its string: the map
+// node (or its share of one) and the set node pointing at the object.
+constexpr size_t kTagOverhead = 64;
 
 size_t entry_bytes(std::string_view key, const CacheObject& object) { return key.size() + object.bytes(); }
 
@@ -32,12 +36,21 @@ bool matches(std::string_view key, std::string_view target, bool prefix) {
     return prefix ? base.starts_with(target) : base == target;
 }
 
+// ASCII case-insensitive (header names; core/http1 is above this layer).
+bool same_name(std::string_view a, std::string_view b) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
+               return lower(x) == lower(y);
+           });
+}
+
 }  // namespace
 
 size_t CacheObject::bytes() const {
     size_t n = kEntryOverhead + body.size();
     for (const auto& [name, value] : headers) n += name.size() + value.size() + 4;
     for (const std::string& name : vary) n += name.size();
+    for (const std::string& tag : tags) n += kTagOverhead + tag.size();
     return n;
 }
 
@@ -68,12 +81,33 @@ struct CacheZone::Shard {
     void erase(List::iterator it) {
         bytes -= it->bytes;
         index.erase(it->key);
+        for (const std::string& tag : it->object->tags) {
+            auto t = tag_index.find(tag);
+            if (t == tag_index.end()) continue;
+            t->second.erase(&*it);
+            if (t->second.empty()) tag_index.erase(t);
+        }
         lru.erase(it);
+    }
+    void add(std::string_view key, CacheObjectPtr object, size_t size) {
+        lru.push_front({std::string(key), std::move(object), size});
+        Node& node = lru.front();
+        index.emplace(node.key, lru.begin());
+        for (const std::string& tag : node.object->tags) {
+            auto t = tag_index.find(tag);
+            if (t == tag_index.end()) t = tag_index.emplace(tag, std::unordered_set<const Node*>{}).first;
+            t->second.insert(&node);
+        }
+        bytes += size;
     }
 
     std::mutex mu;
     List lru;  // most recently used first
     std::unordered_map<std::string_view, List::iterator, ShardKeyHash> index;  // views into the nodes' keys
+    // Tag -> the nodes carrying it (list nodes do not move). An entry goes
+    // with the last node carrying its tag, so the index never outgrows the
+    // objects (whose bytes() count it).
+    std::unordered_map<std::string, std::unordered_set<const Node*>, ShardKeyHash, std::equal_to<>> tag_index;
     size_t bytes = 0;
     const size_t capacity;
     std::unordered_map<std::string, Fill, ShardKeyHash, std::equal_to<>> fills;
@@ -165,9 +199,7 @@ bool CacheZone::insert(std::string_view key, CacheObjectPtr object) {
             ++evicted;
             shard.erase(std::prev(shard.lru.end()));
         }
-        shard.lru.push_front({std::string(key), std::move(object), size});
-        shard.index.emplace(shard.lru.front().key, shard.lru.begin());
-        shard.bytes += size;
+        shard.add(key, std::move(object), size);
         counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
         gone += evicted;
     }
@@ -196,6 +228,60 @@ size_t CacheZone::purge(std::string_view target, bool prefix) {
     objects_.fetch_sub(removed, std::memory_order_relaxed);
     counters_.purged.fetch_add(removed, std::memory_order_relaxed);
     return removed;
+}
+
+size_t CacheZone::purge_tag(std::string_view tag) {
+    size_t removed = 0;
+    std::vector<const Shard::Node*> doomed;
+    for (const auto& shard : shards_) {
+        std::lock_guard lock(shard->mu);
+        auto t = shard->tag_index.find(tag);
+        if (t == shard->tag_index.end()) continue;
+        // Copied out: erasing the nodes changes (and at the last, erases) the set.
+        doomed.assign(t->second.begin(), t->second.end());
+        for (const Shard::Node* node : doomed) {
+            auto it = shard->index.find(node->key)->second;
+            bytes_.fetch_sub(it->bytes, std::memory_order_relaxed);
+            shard->erase(it);
+        }
+        removed += doomed.size();
+    }
+    objects_.fetch_sub(removed, std::memory_order_relaxed);
+    counters_.purged.fetch_add(removed, std::memory_order_relaxed);
+    return removed;
+}
+
+size_t CacheZone::tagged(std::string_view tag) {
+    size_t n = 0;
+    for (const auto& shard : shards_) {
+        std::lock_guard lock(shard->mu);
+        if (auto t = shard->tag_index.find(tag); t != shard->tag_index.end()) n += t->second.size();
+    }
+    return n;
+}
+
+std::vector<std::string> cache_take_tags(const CacheZoneConfig& zone,
+                                         std::vector<std::pair<std::string, std::string>>& headers) {
+    std::vector<std::string> tags;
+    if (zone.tag_header.empty()) return tags;
+    for (auto it = headers.begin(); it != headers.end();) {
+        if (!same_name(it->first, zone.tag_header)) {
+            ++it;
+            continue;
+        }
+        std::string_view rest = it->second;
+        while (!rest.empty()) {
+            const size_t start = rest.find_first_not_of(" \t,");
+            if (start == std::string_view::npos) break;
+            rest.remove_prefix(start);
+            const size_t end = std::min(rest.find_first_of(" \t,"), rest.size());
+            std::string_view tag = rest.substr(0, end);
+            if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.emplace_back(tag);
+            rest.remove_prefix(end);
+        }
+        it = zone.strip_tag_header ? headers.erase(it) : std::next(it);
+    }
+    return tags;
 }
 
 CacheZones::CacheZones(const Config& config, const CacheZones* previous) {

@@ -41,6 +41,7 @@ struct CacheObject {
     uint64_t lifetime_s = 0;           // freshness_lifetime
     bool revalidate = false;           // no-cache: ask the server before each use
     std::vector<std::string> vary;     // lower-case request header names
+    std::vector<std::string> tags;     // from the zone's tag_header (CacheZone::purge_tag)
     size_t bytes() const;
     bool is_vary_marker() const { return status == 0; }
 };
@@ -86,6 +87,12 @@ public:
     // Returns how many objects went. Any thread; takes every shard's lock
     // in turn.
     size_t purge(std::string_view target, bool prefix);
+    // Removes every object whose tags (CacheObject::tags, from the zone's
+    // tag_header) include `tag`, found through each shard's tag index
+    // rather than by walking the objects. Returns how many went. Any thread.
+    size_t purge_tag(std::string_view tag);
+    // Objects indexed under `tag` (tests and inspection). Any thread.
+    size_t tagged(std::string_view tag);
 
     // Request collapsing: concurrent misses on one key make one request to
     // the server. The first miss fills (kFill); later ones wait (kWait) and
@@ -132,6 +139,14 @@ private:
 // Where a key's path starts: after "scheme://host" (the default key's
 // form); npos for a key of another form.
 size_t cache_key_path_offset(std::string_view key);
+
+// The tags of a response for a zone with a tag_header: the values of every
+// such header, split on spaces and commas, duplicates dropped. The header
+// is removed from `headers` when the zone strips it (clients never see it,
+// nor does the stored object). Nothing, and `headers` untouched, for a zone
+// without a tag_header.
+std::vector<std::string> cache_take_tags(const CacheZoneConfig& zone,
+                                         std::vector<std::pair<std::string, std::string>>& headers);
 
 // The separator between a key and a variant's request header values.
 inline constexpr char kCacheVariantSeparator = '\x1f';

@@ -26,6 +26,20 @@ std::vector<std::string> lower_header_names(const google::protobuf::RepeatedPtrF
     return out;
 }
 
+// CacheZone.tag_header and strip_tag_header.
+void check_tag_header(const pb::CacheZone& zone, const Node& at, const std::string& what, CacheZoneConfig& typed,
+                      Errors& errors) {
+    using F = pb::CacheZone;
+    typed.tag_header = zone.tag_header();
+    std::transform(typed.tag_header.begin(), typed.tag_header.end(), typed.tag_header.begin(),
+                   http1::to_lower_ascii);
+    if (!typed.tag_header.empty() && !is_token(typed.tag_header))
+        errors.add(at.at(F::kTagHeaderFieldNumber), what + ": bad tag_header name " + quote(zone.tag_header()));
+    typed.strip_tag_header = !zone.has_strip_tag_header() || zone.strip_tag_header();
+    if (zone.has_strip_tag_header() && typed.tag_header.empty())
+        errors.add(at.at(F::kStripTagHeaderFieldNumber), what + ": strip_tag_header without a tag_header");
+}
+
 }  // namespace
 
 std::vector<CacheZoneConfig> check_cache_zones(const pb::Global& msg, const Node& node, Errors& errors) {
@@ -48,6 +62,7 @@ std::vector<CacheZoneConfig> check_cache_zones(const pb::Global& msg, const Node
             errors.add(at.at(F::kMaxObjectBytesFieldNumber),
                        what + ": max_object_bytes " + std::to_string(typed.max_object_bytes) +
                            " is more than a quarter of max_bytes (" + std::to_string(typed.max_bytes) + ")");
+        check_tag_header(zone, at, what, typed, errors);
         out.push_back(std::move(typed));
     }
     return out;

@@ -3,7 +3,9 @@
 // scripted origin that counts its requests (cache_origin.py). `lbctl cache
 // purge` on A must make B's next request for the object a MISS that reaches
 // the origin: within a second over a live link, and after the link comes
-// back when the purge was made while it was down.
+// back when the purge was made while it was down. A purge by tag (zones
+// with a tag_header) reaches B the same way, and purges only what B has
+// under that tag.
 #include <doctest/doctest.h>
 
 #include <poll.h>
@@ -32,13 +34,13 @@ std::string x_cache(Node& node, const std::string& target = kObject) {
     return reply ? reply->header("X-Cache") : "<no reply>";
 }
 
-// Asks `node` for kObject until it is a MISS (a HIT changes nothing); the
+// Asks `node` for `target` until it is a MISS (a HIT changes nothing); the
 // milliseconds that took, or -1 at the deadline.
-int64_t ms_until_miss(Node& node, int timeout_ms) {
+int64_t ms_until_miss(Node& node, int timeout_ms, const std::string& target = kObject) {
     auto start = std::chrono::steady_clock::now();
     Deadline deadline(timeout_ms);
     while (!deadline.expired()) {
-        if (x_cache(node) == "MISS") {
+        if (x_cache(node, target) == "MISS") {
             return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
                 .count();
         }
@@ -49,7 +51,8 @@ int64_t ms_until_miss(Node& node, int timeout_ms) {
 
 // The pair, each node with cache zone "z" in front of one origin.
 struct CachePair {
-    CachePair() : pair(server_entry("origin", origin.port()), "", "", "", kCacheListener, kCacheZone) {}
+    explicit CachePair(const std::string& zone = kCacheZone)
+        : pair(server_entry("origin", origin.port()), "", "", "", kCacheListener, zone) {}
     // Both up and in sync, and both hold kObject: one origin fetch each, then hits.
     void require_warm() {
         REQUIRE(origin.port() != 0);
@@ -128,6 +131,35 @@ TEST_CASE("ha sync: a cache purge made while the link is down reaches B once it 
     CHECK(ms_until_miss(*f.pair.b, kSyncTimeoutMs) >= 0);
     CHECK(f.origin.count("/obj") == 3);
     CHECK(purges_received(*f.pair.b) == 1);
+}
+
+TEST_CASE("ha sync: a purge by tag on A makes B's objects with that tag a MISS, and only those") {
+    CachePair f("cache_zones { name: \"z\" tag_header: \"Cache-Tag\" }\n");
+    INFO("A:\n", f.pair.a->log(), "\nB:\n", f.pair.b->log());
+    f.require_warm();
+    const std::string tagged = "/tagged?h=Cache-Control:max-age%3D600&h=Cache-Tag:release-7%20all";
+    const std::string other = "/other?h=Cache-Control:max-age%3D600&h=Cache-Tag:release-8";
+    for (Node* node : {f.pair.a.get(), f.pair.b.get()}) {
+        for (const std::string& target : {tagged, other}) {
+            CHECK(x_cache(*node, target) == "MISS");
+            CHECK(x_cache(*node, target) == "HIT");
+        }
+    }
+
+    Run purge = f.pair.a->ctl({"cache", "purge", "z", "--tag", "release-7"});
+    REQUIRE(purge.exit_code == 0);
+    CHECK(contains(purge.output, "purged 1 object"));
+    int64_t ms = ms_until_miss(*f.pair.b, kSyncTimeoutMs, tagged);
+    MESSAGE("B's first MISS after the tag purge on A: ", ms, " ms");
+    CHECK(ms >= 0);
+    CHECK(ms < 1000);
+    CHECK(f.origin.count("/tagged") == 3);
+    CHECK(x_cache(*f.pair.b, other) == "HIT");  // another tag: kept on B
+    CHECK(x_cache(*f.pair.b) == "HIT");         // untagged: kept on B
+    CHECK(f.origin.count("/other") == 2);
+    CHECK(purges_received(*f.pair.b) == 1);
+    CHECK(f.pair.b->process().wait_for_line("cache purge from the peer: zone z, tag release-7, 1 objects removed",
+                                            kIoTimeoutMs));
 }
 
 }  // namespace

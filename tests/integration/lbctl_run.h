@@ -47,6 +47,12 @@ inline Run lbctl(const std::vector<std::string>& args, const std::vector<std::st
     return run;
 }
 
+// Runs lbctl `args` against the admin socket at `socket_path`.
+inline Run lbctl_at(const std::string& socket_path, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--socket", socket_path});
+    return lbctl(args);
+}
+
 // Runs lbctl `args` until `done` says yes or the deadline passes; returns the last run.
 inline Run lbctl_until(const std::vector<std::string>& args, const std::function<bool(const Run&)>& done,
                        int timeout_ms) {

@@ -1,7 +1,8 @@
 // Unit tests of the cache purges in the peer-sync state (ha/sync_state.h, the
 // paragraph on CachePurge): queued, applied once, acked, resent on resume,
 // kept through a snapshot for kPurgeKeepMs (longer while unacknowledged),
-// never echoed, and never sent to a peer without the capability.
+// never echoed, and never sent to a peer without the capability; a purge
+// by tag only to a peer with the "cache-purge-tag" capability.
 #include <doctest/doctest.h>
 
 #include "tests/unit/sync_state_kit.h"
@@ -18,6 +19,13 @@ lbd::v1::CachePurge purge(const std::string& target, bool prefix = false) {
 }
 
 // The purges among `from`'s next outgoing changes (all of them taken).
+lbd::v1::CachePurge tag_purge(const std::string& tag) {
+    lbd::v1::CachePurge record;
+    record.set_zone("pages");
+    record.set_tag(tag);
+    return record;
+}
+
 std::vector<lbd::v1::Change> outgoing_purges(SyncState& from, uint64_t now = kNow) {
     std::vector<lbd::v1::Change> out;
     while (auto changes = from.take_outgoing(now, 100)) {
@@ -144,6 +152,58 @@ TEST_CASE("purge: a peer without the cache-purge capability gets none, in change
     REQUIRE(changes->changes_size() == 1);
     CHECK(changes->changes(0).has_stick());
     CHECK(a.queued() == 1);  // the stick only: the skipped purge left the queue
+}
+
+TEST_CASE("purge by tag: sent with its tag, applied once, kept apart from a target purge of the same text") {
+    SyncState a = node("lb-a", 1), b = node("lb-b", 2);
+    connect_and_sync(a, b);
+    CHECK(a.peer_takes_tag_purges());
+    REQUIRE(a.record_local(tag_purge("product-42"), kNow) != 0);
+    REQUIRE(a.record_local(purge("product-42"), kNow) != 0);  // a key, not the tag: not coalesced with it
+    auto sent = outgoing_purges(a);
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].purge().tag() == "product-42");
+    CHECK(sent[0].purge().target().empty());
+    CHECK_FALSE(sent[0].purge().prefix());
+    CHECK(sent[1].purge().tag().empty());
+    CHECK(sent[1].purge().target() == "product-42");
+    CHECK(b.apply_remote(sent[0], kNow) == Applied::kChanged);
+    CHECK(b.apply_remote(sent[0], kNow) == Applied::kUnchanged);
+    CHECK(b.apply_remote(sent[1], kNow) == Applied::kChanged);
+    a.on_ack(b.make_ack());
+    CHECK(a.queued() == 0);
+    // Exactly one of target and tag, and a tag is never a prefix.
+    lbd::v1::CachePurge both = tag_purge("t");
+    both.set_target("/x");
+    CHECK(a.record_local(both, kNow) == 0);
+    lbd::v1::CachePurge tag_prefix = tag_purge("t");
+    tag_prefix.set_prefix(true);
+    CHECK(a.record_local(tag_prefix, kNow) == 0);
+    lbd::v1::Change forged = sent[0];
+    forged.mutable_purge()->set_target("/x");
+    CHECK(b.apply_remote(forged, kNow) == Applied::kInvalid);
+}
+
+TEST_CASE("purge by tag: a peer with cache-purge but not cache-purge-tag gets the other purges only") {
+    SyncState a = node("lb-a", 1), b = node("lb-b", 2);
+    lbd::v1::Hello older = b.make_hello("prod", kDigest);
+    older.clear_capabilities();  // a node from before purges by tag
+    older.add_capabilities(std::string(kCapabilityCachePurge));
+    REQUIRE(!hello_check(a.make_hello("prod", kDigest), older));
+    a.on_peer_hello(older);
+    CHECK(a.peer_takes_purges());
+    CHECK_FALSE(a.peer_takes_tag_purges());
+    a.record_local(tag_purge("t1"), kNow);
+    a.record_local(purge("/x"), kNow);
+    auto carried = snapshot_purges(a.take_snapshot(kNow, 100));
+    REQUIRE(carried.size() == 1);
+    CHECK(carried[0].target() == "/x");
+    a.record_local(tag_purge("t2"), kNow);
+    a.record_local(purge("/y"), kNow);
+    auto sent = outgoing_purges(a);
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].purge().target() == "/y");
+    CHECK(a.queued() == 1);  // the skipped tag purge left the queue
 }
 
 }  // namespace
