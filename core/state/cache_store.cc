@@ -35,7 +35,7 @@ bool matches(std::string_view key, std::string_view target, bool prefix) {
 }  // namespace
 
 size_t CacheObject::bytes() const {
-    size_t n = kEntryOverhead + body.size();
+    size_t n = kEntryOverhead + body_size();
     for (const auto& [name, value] : headers) n += name.size() + value.size() + 4;
     for (const std::string& name : vary) n += name.size();
     return n;
@@ -144,7 +144,7 @@ CacheObjectPtr CacheZone::find(std::string_view key) {
 }
 
 bool CacheZone::insert(std::string_view key, CacheObjectPtr object) {
-    if (object->body.size() > config_.max_object_bytes) {
+    if (object->body_size() > config_.max_object_bytes) {
         counters_.too_large.fetch_add(1, std::memory_order_relaxed);
         return false;
     }
