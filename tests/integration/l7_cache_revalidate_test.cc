@@ -44,12 +44,12 @@ int origin_connections(const Origin& origin) {
 }
 
 TEST_CASE("collapsing: a waiter whose wait runs out goes to the server itself, not a 504") {
-    // The fill's head comes at once, its body over 1.5 s; the waiters' bound
+    // The fill's head comes at once, its body over 3 s; the waiters' bound
     // (half of server_response_ms) ends before it: each fetches for itself.
     Fixture f("timeouts { server_response_ms: 1000 }");
     INFO(f.lbd->log());
     REQUIRE(f.lbd.ok());
-    const std::string slow = "/trickle?h=Cache-Control:max-age%3D60&size=10000&trickle_ms=1500";
+    const std::string slow = "/trickle?h=Cache-Control:max-age%3D60&size=10000&trickle_ms=3000";
     const std::vector<std::string> statuses = concurrent_gets(f.lbd.port(), slow, 5);
     INFO(statuses[0] << " " << statuses[1] << " " << statuses[2] << " " << statuses[3] << " " << statuses[4]);
     CHECK(std::count(statuses.begin(), statuses.end(), "MISS") == 5);
