@@ -77,7 +77,8 @@ TEST_CASE("a 304 refreshes the stored entry in place: same variant, compressed b
     // no-cache: every use is revalidated. The origin's Vary (Origin) gains
     // Accept-Encoding from the compression filter; its 304 carries only its own.
     const std::string key =
-        "/cmp?h=Content-Type:text/plain&h=Cache-Control:no-cache&h=ETag:%22c1%22&h=Vary:Origin&h=X-Rev:1&size=4000";
+        "/cmp?h=Content-Type:text/plain&h=Cache-Control:no-cache&h=ETag:%22c1%22&h=Vary:Origin&h=X-Rev:1"
+        "&h=Link:%3C/a%3E&h=Link:%3C/b%3E&size=4000";
     const std::string gzip = "Accept-Encoding: gzip\r\n";
     HttpReply first = f.get(key, gzip);
     CHECK(first.header("X-Cache-Status") == "MISS");
@@ -93,6 +94,9 @@ TEST_CASE("a 304 refreshes the stored entry in place: same variant, compressed b
         CHECK(again.header("ETag") == "W/\"c1\"");
         CHECK(has(again.header("Vary"), "Accept-Encoding"));
         CHECK(has(again.head, "X-Rev: 1"));
+        // Two fields of one name in the 304 replace the stored pair as a group.
+        CHECK(has(again.head, "Link: </a>"));
+        CHECK(has(again.head, "Link: </b>"));
         CHECK(again.header("Content-Length") == std::to_string(first.body.size()));
         CHECK(again.body == first.body);
     }
