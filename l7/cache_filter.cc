@@ -332,8 +332,10 @@ FilterResult CacheLookupFilter::on_request_head(Exchange& ex) {
     cache.view.method_kind = ex.request.method_kind;
     cache.view.headers = ex.request.headers;
     // Only a GET's response is stored, so only a GET fetches for others;
-    // a stale entry too is fetched (revalidated) once for all (collapse).
-    if (authorized || ex.request.method_kind != HttpMethod::kGet) {
+    // a stale entry too is fetched (revalidated) once for all (collapse),
+    // except a no-cache one: each use is validated anyway (§5.2.2.4), so
+    // waiting for another's 304 would only add its delay.
+    if (authorized || ex.request.method_kind != HttpMethod::kGet || (object != nullptr && object->revalidate)) {
         zone->counters().misses.fetch_add(1, std::memory_order_relaxed);
         if (object != nullptr) revalidate(ex, std::move(object), std::move(found));
         return FilterResult::next();
