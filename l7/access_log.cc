@@ -43,7 +43,8 @@ std::string format_access_text(const AccessRecord& r) {
            (r.reason.empty() ? "" : " reason=" + text_safe(r.reason)) +
            (r.protocol.empty() ? "" : " proto=" + r.protocol) +
            (r.tls_version.empty() ? "" : " tls=" + r.tls_version + " sni=" + text_safe(r.sni)) +
-           (r.request_id.empty() ? "" : " request_id=" + text_safe(r.request_id));
+           (r.request_id.empty() ? "" : " request_id=" + text_safe(r.request_id)) +
+           (r.cache.empty() ? "" : " cache=" + text_safe(r.cache));
 }
 
 std::string format_access_json(const AccessRecord& r) {
@@ -59,7 +60,8 @@ std::string format_access_json(const AccessRecord& r) {
            (r.reason.empty() ? "" : ",\"reason\":" + quote(r.reason)) +
            (r.protocol.empty() ? "" : ",\"proto\":" + quote(r.protocol)) +
            (r.tls_version.empty() ? "" : ",\"tls\":" + quote(r.tls_version) + ",\"sni\":" + quote(r.sni)) +
-           (r.request_id.empty() ? "" : ",\"request_id\":" + quote(r.request_id)) + "}";
+           (r.request_id.empty() ? "" : ",\"request_id\":" + quote(r.request_id)) +
+           (r.cache.empty() ? "" : ",\"cache\":" + quote(r.cache)) + "}";
 }
 
 }  // namespace lbd::l7

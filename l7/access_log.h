@@ -34,6 +34,10 @@ struct AccessRecord {
     std::string sni;          // the name the client sent; empty = none
     // The request id (http.request_id, or made for a $request_id); empty = none, not written.
     std::string request_id;
+    // The response cache's verdict (nginx's $upstream_cache_status: HIT,
+    // MISS, EXPIRED, REVALIDATED, BYPASS; l7/cache_state.h); empty on a
+    // route that does not cache, and then not written.
+    std::string cache;
 };
 
 // Fields holding client-supplied text are escaped: no space, quote or

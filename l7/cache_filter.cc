@@ -1,10 +1,13 @@
 // The cache's filters (cache_filter.h).
 #include "l7/cache_filter.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 
+#include "core/loop/event.h"
 #include "l7/cache_policy.h"
+#include "l7/route_filter.h"
 
 namespace lbd::l7 {
 namespace {
@@ -36,15 +39,15 @@ public:
     bool on_body(evbuffer* in, evbuffer* out, bool end) override {
         const size_t n = evbuffer_get_length(in);
         if (object_ != nullptr && n > 0) {
-            std::string& body = object_->body;
-            if (body.size() + n > zone_.config().max_object_bytes) {
+            if (body_.size() + n > zone_.config().max_object_bytes) {
                 zone_.counters().too_large.fetch_add(1, std::memory_order_relaxed);
                 object_.reset();
+                body_ = std::string();
                 if (fill_) fill_->end(true);
             } else {
-                const size_t old = body.size();
-                body.resize(old + n);
-                evbuffer_copyout(in, body.data() + old, n);
+                const size_t old = body_.size();
+                body_.resize(old + n);
+                evbuffer_copyout(in, body_.data() + old, n);
             }
         }
         evbuffer_add_buffer(out, in);
@@ -58,6 +61,7 @@ public:
 
 private:
     void commit() {
+        object_->body = std::make_shared<const std::string>(std::move(body_));
         if (!object_->vary.empty()) {
             // The marker under the base key says which request headers pick the variant.
             auto marker = std::make_shared<CacheObject>();
@@ -73,7 +77,33 @@ private:
     const std::string base_key_;
     const std::string key_;
     std::shared_ptr<CacheObject> object_;  // null once dropped or stored
+    std::string body_;                     // the copy so far
     std::shared_ptr<CacheFillTicket> fill_;  // set when others wait for this body
+};
+
+// The stored body in place of a 304's empty one (a refreshed entry), added
+// by reference at the end: the object is held until the client side has
+// sent the bytes, which are never copied.
+class StoredBody final : public ResponseBodyFilter {
+public:
+    explicit StoredBody(CacheObjectPtr object) : object_(std::move(object)) {}
+
+    bool on_body(evbuffer* in, evbuffer* out, bool end) override {
+        evbuffer_drain(in, evbuffer_get_length(in));  // a 304 has none
+        if (!end || object_ == nullptr || object_->body_size() == 0) return true;
+        const std::string& body = *object_->body;
+        auto* hold = new CacheObjectPtr(std::move(object_));
+        auto release = [](const void*, size_t, void* arg) { delete static_cast<CacheObjectPtr*>(arg); };
+        if (evbuffer_add_reference(out, body.data(), body.size(), release, hold) != 0) {
+            delete hold;
+            return false;
+        }
+        return true;
+    }
+    void on_abort() override { object_.reset(); }
+
+private:
+    CacheObjectPtr object_;
 };
 
 std::shared_ptr<CacheObject> make_object(const ResponseInfo& response, const StoreDecision& decision, int64_t now) {
@@ -102,63 +132,134 @@ bool add_validators(RequestInfo& request, const CacheObject& stale) {
     return etag != nullptr || modified != nullptr;
 }
 
-// The stored response refreshed by the server's 304 (§4.3.4): its fields
-// replace the stored ones of the same name; the freshness is computed anew.
-FilterResult refreshed_answer(Exchange& ex, int64_t now, std::vector<std::string> tags) {
-    CacheRequest& cache = ex.cache;
-    const HttpRouteCache& route = ex.route->cache;
-    ResponseInfo merged;
-    merged.status = cache.stale->status;
-    merged.headers = cache.stale->headers;
-    for (const auto& [name, value] : ex.response.headers) {
-        if (iequals(name, "content-length") || iequals(name, "transfer-encoding")) continue;
-        set_header(merged.headers, name, value);
+// RFC 9111 §3.2: the fields of a 304 that do not update the stored
+// response: framing, Age (computed anew), our own status fields, and those
+// the stored bytes depend on. Those are the coding the compression filter
+// chose (Content-Encoding), the variant it is keyed by (Vary, which gained
+// Accept-Encoding), and an ETag the compression made weak while the
+// server's 304 repeats its strong form.
+bool kept_on_update(std::string_view name, const HeaderList& stored) {
+    static constexpr std::string_view kKept[] = {"content-length", "transfer-encoding", "content-encoding",
+                                                 "content-range",  "age",               "vary",
+                                                 "x-cache",        "x-cache-status"};
+    for (std::string_view kept : kKept)
+        if (iequals(name, kept)) return true;
+    if (iequals(name, "etag")) {
+        const std::string* etag = find_header(stored, "etag");
+        return etag != nullptr && std::string_view(*etag).starts_with("W/");
     }
-    // The conditionals were ours (add_validators), not the client's: the
-    // client gets the stored response, not a 304 to a question it never asked.
-    remove_header(ex.request.headers, "if-none-match");
-    remove_header(ex.request.headers, "if-modified-since");
-    StoreDecision decision = decide_store(ex.request, merged, route, now);
-    std::shared_ptr<CacheObject> object = make_object(merged, decision, now);
-    object->body = cache.stale->body;
-    object->tags = std::move(tags);
-    if (decision.store)
-        cache.zone->insert(object->vary.empty() ? cache.key : cache_variant_key(cache.key, object->vary, ex.request),
-                           object);
+    return false;
+}
+
+// The stored headers updated by a 304's (§3.2, §4.3.4): every field the
+// 304 carries replaces all stored fields of its name, as a group (two
+// Cache-Control lines stay two); the others stay as they were.
+HeaderList updated_headers(const HeaderList& stored, const HeaderList& fresh) {
+    auto replaced = [&](const std::string& name) {
+        if (kept_on_update(name, stored)) return false;
+        return std::any_of(fresh.begin(), fresh.end(), [&](const auto& f) { return iequals(f.first, name); });
+    };
+    HeaderList out;
+    out.reserve(stored.size() + fresh.size());
+    for (const auto& field : stored)
+        if (!replaced(field.first)) out.push_back(field);
+    for (const auto& field : fresh)
+        if (!kept_on_update(field.first, stored)) out.push_back(field);
+    return out;
+}
+
+// The server's 304 to our revalidation (§4.3.4): the stored entry, under
+// the key it was found (its variant), gets the updated headers and a new
+// freshness, and keeps its body (shared, not copied). The client gets that
+// entry as a 200 through the ordinary response path, the 304's empty body
+// standing for the stored one, so the server connection stays reusable.
+FilterResult refresh(Exchange& ex, int64_t now, std::vector<std::string> tags) {
+    CacheRequest& cache = ex.cache;
+    const CacheObject& stale = *cache.stale;
+    ResponseInfo merged;
+    merged.status = stale.status;
+    merged.headers = updated_headers(stale.headers, ex.response.headers);
+    StoreDecision decision = decide_store(cache.view, merged, ex.route->cache, now);
+    auto object = make_object(merged, decision, now);
+    object->body = stale.body;
+    object->vary = stale.vary;  // the variant stays the one it was found as
+    // A 304 without the tag header leaves the entry's tags as they were.
+    object->tags = tags.empty() ? stale.tags : std::move(tags);
+    if (decision.store) cache.zone->insert(cache.stale_key, object);
+    if (cache.fill) cache.fill->end(!decision.store);
     cache.status = CacheStatus::kRevalidated;
     cache.zone->counters().hits.fetch_add(1, std::memory_order_relaxed);
-    return FilterResult::respond(cache_answer(ex, object, now));
+
+    ResponseInfo& response = ex.response;
+    response.status = object->status;
+    response.reason = reason_phrase(object->status);
+    // The merged fields, not the stored ones: what the filters before this
+    // one gave this client alone (a stickiness Set-Cookie) is not stored.
+    response.headers = std::move(merged.headers);
+    response.headers.emplace_back("Content-Length", std::to_string(object->body_size()));
+    response.headers.emplace_back("Age", std::to_string(cache_current_age(*object, now)));
+    // A HEAD's response has no body, whatever its Content-Length says.
+    response.framing = ex.request.method_kind == HttpMethod::kHead ? BodyFraming::kNone : BodyFraming::kContentLength;
+    ex.body_filters.push_back(std::make_unique<StoredBody>(std::move(object)));
+    add_status_headers(response.headers, ex.route->cache, cache.status);
+    return FilterResult::next();
 }
 
 }  // namespace
 
 // A paused miss (collapsing). Owned by its exchange (CacheRequest::wait);
 // the wake-up task holds it weakly, so an exchange that ended meanwhile is
-// simply not resumed.
+// simply not resumed. Its timer bounds the wait.
 struct CacheWait {
     Exchange* exchange = nullptr;
     ExchangeResumer resumer;
+    EventPtr timer;
 };
 
 namespace {
 
-// On the waiter's worker, once the fill it waited for ended: the stored
-// response, or on to the server.
+// The longest a request waits for another's fill before it goes to the
+// server itself (nginx's proxy_cache_lock_timeout default), and at most
+// half the server response timeout, which the exchange's own timer holds
+// a paused request to (504): the bound must end first.
+constexpr uint32_t kMaxCollapseWaitMs = 5000;
+
+uint32_t collapse_wait_ms(uint32_t server_response_ms) {
+    if (server_response_ms == 0) return kMaxCollapseWaitMs;
+    return std::clamp<uint32_t>(server_response_ms / 2, 1, kMaxCollapseWaitMs);
+}
+
+// The request goes to the server with the stored `stale` (found under
+// `stale_key`) to revalidate, if it has a validator (§4.3.1).
+void revalidate(Exchange& ex, CacheObjectPtr stale, std::string stale_key) {
+    ex.cache.status = CacheStatus::kExpired;
+    if (!add_validators(ex.request, *stale)) return;
+    ex.cache.stale = std::move(stale);
+    ex.cache.stale_key = std::move(stale_key);
+}
+
+// On the waiter's worker, once the fill it waited for ended or its wait ran
+// out: the stored response if fresh now, else on to the server itself
+// (revalidating what is stored, if anything).
 void resume_waiter(CacheWait& wait) {
     Exchange& ex = *wait.exchange;
     const ExchangeResumer resumer = wait.resumer;
-    ex.cache.wait.reset();  // `wait` is gone from here on
+    ex.cache.wait.reset();  // `wait` and its timer are gone from here on
     CacheZone& zone = *ex.cache.zone;
     const int64_t now = now_s();
-    CacheObjectPtr object = cache_find(zone, ex.cache.key, ex.request);
+    std::string found;
+    CacheObjectPtr object = cache_find(zone, ex.cache.key, ex.cache.view, &found);
     if (object != nullptr && cache_fresh(*object, now)) {
         ex.cache.status = CacheStatus::kHit;
         zone.counters().hits.fetch_add(1, std::memory_order_relaxed);
         return resumer(FilterResult::respond(cache_answer(ex, object, now)));
     }
     zone.counters().misses.fetch_add(1, std::memory_order_relaxed);
+    if (object != nullptr) revalidate(ex, std::move(object), std::move(found));
     resumer(FilterResult::next());
 }
+
+void on_wait_timeout(evutil_socket_t, short, void* arg) { resume_waiter(*static_cast<CacheWait*>(arg)); }
 
 }  // namespace
 
@@ -172,9 +273,15 @@ CacheZone* ListenerCaches::zone(const HttpRouteConfig* route) const {
     return by_route_[static_cast<size_t>(route - http_.routes.data())];
 }
 
-CacheObjectPtr cache_find(CacheZone& zone, const std::string& key, const RequestInfo& request) {
+CacheObjectPtr cache_find(CacheZone& zone, const std::string& key, const RequestInfo& request, std::string* found) {
     CacheObjectPtr object = zone.find(key);
-    if (object != nullptr && object->is_vary_marker()) object = zone.find(cache_variant_key(key, object->vary, request));
+    if (object == nullptr || !object->is_vary_marker()) {
+        if (found != nullptr) *found = key;
+        return object;
+    }
+    std::string variant = cache_variant_key(key, object->vary, request);
+    object = zone.find(variant);
+    if (found != nullptr) *found = std::move(variant);
     return object;
 }
 
@@ -191,7 +298,7 @@ LocalAnswer cache_answer(const Exchange& exchange, const CacheObjectPtr& object,
         answer.status = object->status;
         answer.headers = object->headers;
         // Aliasing: the body lives as long as the object, which the answer holds.
-        answer.shared_body = std::shared_ptr<const std::string>(object, &object->body);
+        answer.shared_body = object->body;
     }
     answer.headers.emplace_back("Age", std::to_string(cache_current_age(*object, now)));
     add_status_headers(answer.headers, exchange.route->cache, exchange.cache.status);
@@ -210,35 +317,35 @@ FilterResult CacheLookupFilter::on_request_head(Exchange& ex) {
     cache.key = cache_key(ex.request, ex.client.scheme, ex.route->cache);
     cache.may_store = true;
     cache.status = CacheStatus::kMiss;
+    const int64_t now = now_s();
     // RFC 9111 §3.5: a stored response answers a request with Authorization
     // only if it was stored from such a request with public/s-maxage; the
     // zone does not keep that distinction, so these always go to the server.
-    if (find_header(ex.request.headers, "authorization") != nullptr) {
-        zone->counters().misses.fetch_add(1, std::memory_order_relaxed);
-        return FilterResult::next();
-    }
-    const int64_t now = now_s();
-    CacheObjectPtr object = cache_find(*zone, cache.key, ex.request);
+    const bool authorized = find_header(ex.request.headers, "authorization") != nullptr;
+    std::string found;
+    CacheObjectPtr object = authorized ? nullptr : cache_find(*zone, cache.key, ex.request, &found);
     if (object != nullptr && cache_fresh(*object, now)) {
         cache.status = CacheStatus::kHit;
         zone->counters().hits.fetch_add(1, std::memory_order_relaxed);
         return FilterResult::respond(cache_answer(ex, object, now));
     }
-    if (object != nullptr) {
+    // Not answered here: what the store will key by, before the request
+    // header actions and our validators change the request (a miss only).
+    cache.view.method_kind = ex.request.method_kind;
+    cache.view.headers = ex.request.headers;
+    // Only a GET's response is stored, so only a GET fetches for others;
+    // a stale entry too is fetched (revalidated) once for all (collapse),
+    // except a no-cache one: each use is validated anyway (§5.2.2.4), so
+    // waiting for another's 304 would only add its delay.
+    if (authorized || ex.request.method_kind != HttpMethod::kGet || (object != nullptr && object->revalidate)) {
         zone->counters().misses.fetch_add(1, std::memory_order_relaxed);
-        cache.status = CacheStatus::kExpired;
-        if (add_validators(ex.request, *object)) cache.stale = std::move(object);
+        if (object != nullptr) revalidate(ex, std::move(object), std::move(found));
         return FilterResult::next();
     }
-    // Only a GET's response is stored, so only a GET fetches for others.
-    if (ex.request.method_kind != HttpMethod::kGet) {
-        zone->counters().misses.fetch_add(1, std::memory_order_relaxed);
-        return FilterResult::next();
-    }
-    return collapse(ex, *zone);
+    return collapse(ex, *zone, std::move(object), std::move(found));
 }
 
-FilterResult CacheLookupFilter::collapse(Exchange& ex, CacheZone& zone) {
+FilterResult CacheLookupFilter::collapse(Exchange& ex, CacheZone& zone, CacheObjectPtr stale, std::string stale_key) {
     auto wait = std::make_shared<CacheWait>();
     wait->exchange = &ex;
     std::weak_ptr<CacheWait> weak = wait;
@@ -251,12 +358,17 @@ FilterResult CacheLookupFilter::collapse(Exchange& ex, CacheZone& zone) {
         });
     });
     if (role == FillRole::kWait) {
+        // Bounded: past it the waiter fetches for itself, as the issue and
+        // nginx's cache lock do, instead of the exchange's 504.
         wait->resumer = ex.resumer();
+        wait->timer = make_event(worker_.base(), -1, 0, &on_wait_timeout, wait.get());
+        arm_timer(wait->timer.get(), collapse_wait_ms(effective_timeouts(caches_.http(), ex).server_response_ms));
         ex.cache.wait = std::move(wait);
         return FilterResult::pause();
     }
     zone.counters().misses.fetch_add(1, std::memory_order_relaxed);
     if (role == FillRole::kFill) ex.cache.fill = std::make_shared<CacheFillTicket>(zone, ex.cache.key);
+    if (stale != nullptr) revalidate(ex, std::move(stale), std::move(stale_key));
     return FilterResult::next();
 }
 
@@ -266,14 +378,13 @@ FilterResult CacheStoreFilter::on_response_head(Exchange& ex) {
     const int64_t now = now_s();
     // Taken (and stripped, by default) whether or not the response is stored.
     std::vector<std::string> tags = cache_take_tags(cache.zone->config(), ex.response.headers);
-    if (cache.stale != nullptr && ex.response.status == 304)
-        return refreshed_answer(ex, now, tags.empty() ? cache.stale->tags : std::move(tags));
+    if (cache.stale != nullptr && ex.response.status == 304) return refresh(ex, now, std::move(tags));
     if (!cache.may_store) {
         // Not stored this time (the compression filter left this body as it
         // was for this request only): waiters go to the server now.
         if (cache.fill) cache.fill->end(false);
     } else {
-        StoreDecision decision = decide_store(ex.request, ex.response, ex.route->cache, now);
+        StoreDecision decision = decide_store(cache.view, ex.response, ex.route->cache, now);
         const std::string* length = find_header(ex.response.headers, "content-length");
         if (decision.store && length != nullptr &&
             std::strtoull(length->c_str(), nullptr, 10) > cache.zone->config().max_object_bytes) {
@@ -283,7 +394,7 @@ FilterResult CacheStoreFilter::on_response_head(Exchange& ex) {
         if (decision.store) {
             std::shared_ptr<CacheObject> object = make_object(ex.response, decision, now);
             object->tags = std::move(tags);
-            std::string key = object->vary.empty() ? cache.key : cache_variant_key(cache.key, object->vary, ex.request);
+            std::string key = object->vary.empty() ? cache.key : cache_variant_key(cache.key, object->vary, cache.view);
             ex.body_filters.push_back(
                 std::make_unique<CacheFill>(*cache.zone, cache.key, std::move(key), std::move(object), cache.fill));
         } else if (cache.fill) {

@@ -9,6 +9,7 @@
 
 #include "core/base/clock.h"
 #include "core/state/cache_store.h"
+#include "l7/http_message.h"
 
 namespace lbd::l7 {
 
@@ -61,7 +62,13 @@ struct CacheRequest {
     CacheStatus status = CacheStatus::kNone;
     bool may_store = false;
     std::string key;       // the base key (before a Vary variant)
-    CacheObjectPtr stale;  // the stored response being revalidated with the server
+    // The request as the lookup read it (the client's, after the route's
+    // path rewrite, before the request header actions and our validators),
+    // copied when the request goes to the server: the store picks the
+    // variant and applies Authorization by the same view the lookup used.
+    RequestInfo view;
+    CacheObjectPtr stale;    // the stored response being revalidated with the server
+    std::string stale_key;   // the key it was found under (its variant's): a 304 refreshes it there
     std::shared_ptr<CacheFillTicket> fill;  // this request fetches the key for waiters
     std::shared_ptr<CacheWait> wait;        // this request waits for another's fetch
 };

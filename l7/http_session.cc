@@ -392,6 +392,7 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
     r.term = to_string(term);
     r.reason = ex.reason;
     r.request_id = ex.request_id.view();
+    if (ex.cache.status != CacheStatus::kNone) r.cache = to_string(ex.cache.status);
     if (h2_) r.protocol = "h2";
     if (client_.ssl != nullptr) {
         r.tls_version = tls_version_name(client_.ssl);

@@ -47,7 +47,7 @@ bool same_name(std::string_view a, std::string_view b) {
 }  // namespace
 
 size_t CacheObject::bytes() const {
-    size_t n = kEntryOverhead + body.size();
+    size_t n = kEntryOverhead + body_size();
     for (const auto& [name, value] : headers) n += name.size() + value.size() + 4;
     for (const std::string& name : vary) n += name.size();
     for (const std::string& tag : tags) n += kTagOverhead + tag.size();
@@ -178,7 +178,7 @@ CacheObjectPtr CacheZone::find(std::string_view key) {
 }
 
 bool CacheZone::insert(std::string_view key, CacheObjectPtr object) {
-    if (object->body.size() > config_.max_object_bytes) {
+    if (object->body_size() > config_.max_object_bytes) {
         counters_.too_large.fetch_add(1, std::memory_order_relaxed);
         return false;
     }

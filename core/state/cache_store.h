@@ -35,7 +35,9 @@ namespace lbd {
 struct CacheObject {
     int status = 0;
     std::vector<std::pair<std::string, std::string>> headers;  // no hop-by-hop, no Content-Length
-    std::string body;
+    // Shared and immutable: a 304 refresh stores new headers with the same
+    // bytes, and a hit sends them by reference, with no copy.
+    std::shared_ptr<const std::string> body;
     int64_t response_time_s = 0;       // wall clock, when the response came
     uint64_t initial_age_s = 0;        // RFC 9111 §4.2.3 corrected_initial_age
     uint64_t lifetime_s = 0;           // freshness_lifetime
@@ -43,6 +45,7 @@ struct CacheObject {
     std::vector<std::string> vary;     // lower-case request header names
     std::vector<std::string> tags;     // from the zone's tag_header (CacheZone::purge_tag)
     size_t bytes() const;
+    size_t body_size() const { return body ? body->size() : 0; }
     bool is_vary_marker() const { return status == 0; }
 };
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/integration/scenario.h"
 #include "tests/support/http_backend.h"
@@ -32,6 +34,21 @@ private:
     ChildProcess child_;
     uint16_t port_ = 0;
 };
+
+// `count` concurrent GETs of `target` through lbd's `port`; each reply's
+// X-Cache-Status when 200, else its status ("none": no reply).
+inline std::vector<std::string> concurrent_gets(uint16_t port, const std::string& target, int count) {
+    std::vector<std::string> statuses(static_cast<size_t>(count));
+    std::vector<std::thread> clients;
+    for (int i = 0; i < count; ++i)
+        clients.emplace_back([&, i] {
+            auto reply = http_request(port, get_request(target), 15000);
+            statuses[static_cast<size_t>(i)] = !reply ? "none" : reply->status != 200 ? std::to_string(reply->status)
+                                                                                       : reply->header("X-Cache-Status");
+        });
+    for (auto& c : clients) c.join();
+    return statuses;
+}
 
 }  // namespace
 }  // namespace lbd::test

@@ -7,9 +7,13 @@ Prints "port N" once listening on 127.0.0.1. What a request gets is in its query
   size=N           a body of N bytes of 'x' (default: "path=... n=COUNT ae=ACCEPT-ENCODING\\n")
   delay_ms=N       wait before answering (collapsing tests)
   chunked=1        send the body chunked instead of with Content-Length
-A request whose If-None-Match equals the ETag it would get is answered 304.
+  trickle_ms=N     send the head at once and the body chunked in 10 pieces over N ms
+  h1=Name:Value    a response header on the path's first request only
+A request whose If-None-Match holds the ETag it would get (weak comparison,
+as RFC 9110 13.1.2 asks of If-None-Match) is answered 304.
 GET /__count?path=P answers the number of requests seen for path P (query ignored);
-/__count is not counted itself. Threaded: slow answers do not block others.
+GET /__conns the number of connections that carried a counted request;
+/__count and /__conns are not counted themselves. Threaded: slow answers do not block others.
 """
 import email.utils
 import sys
@@ -19,7 +23,13 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 counts = {}
+connections = [0]
 lock = threading.Lock()
+
+
+def opaque(tag):
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -43,20 +53,28 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 n = counts.get(query.get("path", [""])[0], 0)
             return self.reply(200, [], str(n).encode(), head)
+        if url.path == "/__conns":
+            with lock:
+                n = connections[0]
+            return self.reply(200, [], str(n).encode(), head)
         with lock:
             counts[url.path] = counts.get(url.path, 0) + 1
             n = counts[url.path]
+            if not getattr(self, "counted", False):
+                self.counted = True
+                connections[0] += 1
         delay = int(query.get("delay_ms", ["0"])[0])
         if delay:
             time.sleep(delay / 1000)
         headers = []
-        for h in query.get("h", []):
+        for h in query.get("h", []) + (query.get("h1", []) if n == 1 else []):
             name, _, value = h.partition(":")
             if name.lower() == "date" and value == "now":
                 value = email.utils.formatdate(usegmt=True)
             headers.append((name, value))
         etag = next((v for k, v in headers if k.lower() == "etag"), None)
-        if etag is not None and self.headers.get("If-None-Match") == etag:
+        inm = self.headers.get("If-None-Match")
+        if etag is not None and inm is not None and opaque(etag) in [opaque(t) for t in inm.split(",")]:
             return self.reply(304, headers, b"", True)
         if "size" in query:
             body = b"x" * int(query["size"][0])
@@ -64,9 +82,10 @@ class Handler(BaseHTTPRequestHandler):
             ae = self.headers.get("Accept-Encoding", "-")
             body = ("path=%s n=%d ae=%s\n" % (url.path, n, ae)).encode()
         status = int(query.get("status", ["200"])[0])
-        self.reply(status, headers, body, head, chunked="chunked" in query)
+        trickle = int(query.get("trickle_ms", ["0"])[0])
+        self.reply(status, headers, body, head, chunked="chunked" in query or trickle > 0, trickle_ms=trickle)
 
-    def reply(self, status, headers, body, head, chunked=False):
+    def reply(self, status, headers, body, head, chunked=False, trickle_ms=0):
         self.send_response_only(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -81,9 +100,13 @@ class Handler(BaseHTTPRequestHandler):
         if head:
             return
         if chunked:
-            for i in range(0, len(body), 4096):
-                part = body[i:i + 4096]
+            step = max(1, len(body) // 10) if trickle_ms else 4096
+            for i in range(0, len(body), step):
+                part = body[i:i + step]
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                if trickle_ms:
+                    self.wfile.flush()
+                    time.sleep(trickle_ms / 10000)
             self.wfile.write(b"0\r\n\r\n")
         else:
             self.wfile.write(body)

@@ -249,20 +249,6 @@ TEST_CASE("workers share the zone: many connections, one origin request") {
     CHECK(f.origin.count("/shared") == 1);
 }
 
-// `count` concurrent GETs of `target`; the replies' X-Cache-Status values.
-std::vector<std::string> concurrent_gets(uint16_t port, const std::string& target, int count) {
-    std::vector<std::string> statuses(static_cast<size_t>(count));
-    std::vector<std::thread> clients;
-    for (int i = 0; i < count; ++i)
-        clients.emplace_back([&, i] {
-            auto reply = http_request(port, get_request(target), 15000);
-            statuses[static_cast<size_t>(i)] = !reply ? "none" : reply->status != 200 ? std::to_string(reply->status)
-                                                                                       : reply->header("X-Cache-Status");
-        });
-    for (auto& c : clients) c.join();
-    return statuses;
-}
-
 TEST_CASE("collapsing: 50 concurrent misses on a cold key make one origin request") {
     Fixture f;
     INFO(f.lbd->log());

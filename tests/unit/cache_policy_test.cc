@@ -169,7 +169,7 @@ TEST_CASE("a client's If-None-Match (weak) or else If-Modified-Since is answered
 CacheObjectPtr object_of(size_t body_bytes) {
     auto object = std::make_shared<CacheObject>();
     object->status = 200;
-    object->body.assign(body_bytes, 'x');
+    object->body = std::make_shared<const std::string>(body_bytes, 'x');
     return object;
 }
 
