@@ -18,7 +18,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 CacheObjectPtr tagged_object(std::vector<std::string> tags, size_t body_bytes = 10) {
     auto object = std::make_shared<CacheObject>();
     object->status = 200;
-    object->body.assign(body_bytes, 'x');
+    object->body = std::make_shared<const std::string>(body_bytes, 'x');
     object->tags = std::move(tags);
     return object;
 }
