@@ -88,6 +88,23 @@ inline std::string masked_text_frame(const std::string& text) {
     return frame;
 }
 
+// Asks for a WebSocket upgrade of /ws on `fd` (RFC 6455's example key) and reads the response head
+// byte by byte, so no frame after it is taken; nullopt if it cannot be sent or does not end.
+inline std::optional<std::string> websocket_upgrade(int fd) {
+    if (!send_all(fd,
+                  "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                  kIoTimeoutMs))
+        return std::nullopt;
+    std::string head;
+    while (head.find("\r\n\r\n") == std::string::npos) {
+        auto byte = recv_exact(fd, 1, kIoTimeoutMs);
+        if (!byte) return std::nullopt;
+        head += *byte;
+    }
+    return head;
+}
+
 // Sends `request` on an open connection and reads one reply; nullopt on failure.
 inline std::optional<HttpReply> request_on(int fd, const std::string& request) {
     if (!send_all(fd, request, kIoTimeoutMs)) return std::nullopt;

@@ -114,16 +114,9 @@ TEST_CASE("WebSocket: the 101 turns the connection into a tunnel both ways") {
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
-    REQUIRE(send_all(fd.get(),
-                     "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     kIoTimeoutMs));
-    std::string head;
-    while (head.find("\r\n\r\n") == std::string::npos) {
-        auto byte = recv_exact(fd.get(), 1, kIoTimeoutMs);
-        REQUIRE(byte);
-        head += *byte;
-    }
+    std::optional<std::string> upgraded = websocket_upgrade(fd.get());
+    REQUIRE(upgraded);
+    const std::string& head = *upgraded;
     INFO(head);
     CHECK(head.rfind("HTTP/1.1 101 ", 0) == 0);
     CHECK(has(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));  // RFC 6455's example

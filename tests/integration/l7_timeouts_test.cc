@@ -85,16 +85,9 @@ TEST_CASE("a WebSocket tunnel lives while frames move and is closed after idle_t
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
-    REQUIRE(send_all(fd.get(),
-                     "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     kIoTimeoutMs));
-    std::string head;
-    while (head.find("\r\n\r\n") == std::string::npos) {
-        auto byte = recv_exact(fd.get(), 1, kIoTimeoutMs);
-        REQUIRE(byte);
-        head += *byte;
-    }
+    std::optional<std::string> upgraded = websocket_upgrade(fd.get());
+    REQUIRE(upgraded);
+    const std::string& head = *upgraded;
     REQUIRE(head.rfind("HTTP/1.1 101 ", 0) == 0);
     // 12 echoes 250 ms apart: 3 s, three idle periods, never 1 s without a byte.
     for (int i = 0; i < 12; ++i) {
