@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
+#include <utility>
 
 #include "core/loop/event.h"
 #include "l7/cache_policy.h"
+#include "l7/client_side.h"
 #include "l7/route_filter.h"
 
 namespace lbd::l7 {
@@ -82,28 +84,20 @@ private:
 };
 
 // The stored body in place of a 304's empty one (a refreshed entry), added
-// by reference at the end: the object is held until the client side has
-// sent the bytes, which are never copied.
+// by reference at the end (add_shared_body, as a hit's): never copied.
 class StoredBody final : public ResponseBodyFilter {
 public:
-    explicit StoredBody(CacheObjectPtr object) : object_(std::move(object)) {}
+    explicit StoredBody(std::shared_ptr<const std::string> body) : body_(std::move(body)) {}
 
     bool on_body(evbuffer* in, evbuffer* out, bool end) override {
         evbuffer_drain(in, evbuffer_get_length(in));  // a 304 has none
-        if (!end || object_ == nullptr || object_->body_size() == 0) return true;
-        const std::string& body = *object_->body;
-        auto* hold = new CacheObjectPtr(std::move(object_));
-        auto release = [](const void*, size_t, void* arg) { delete static_cast<CacheObjectPtr*>(arg); };
-        if (evbuffer_add_reference(out, body.data(), body.size(), release, hold) != 0) {
-            delete hold;
-            return false;
-        }
-        return true;
+        if (!end || body_ == nullptr || body_->empty()) return true;
+        return add_shared_body(out, std::exchange(body_, nullptr));
     }
-    void on_abort() override { object_.reset(); }
+    void on_abort() override { body_.reset(); }
 
 private:
-    CacheObjectPtr object_;
+    std::shared_ptr<const std::string> body_;
 };
 
 std::shared_ptr<CacheObject> make_object(const ResponseInfo& response, const StoreDecision& decision, int64_t now) {
@@ -200,7 +194,7 @@ FilterResult refresh(Exchange& ex, int64_t now, std::vector<std::string> tags) {
     response.headers.emplace_back("Age", std::to_string(cache_current_age(*object, now)));
     // A HEAD's response has no body, whatever its Content-Length says.
     response.framing = ex.request.method_kind == HttpMethod::kHead ? BodyFraming::kNone : BodyFraming::kContentLength;
-    ex.body_filters.push_back(std::make_unique<StoredBody>(std::move(object)));
+    ex.body_filters.push_back(std::make_unique<StoredBody>(object->body));
     add_status_headers(response.headers, ex.route->cache, cache.status);
     return FilterResult::next();
 }

@@ -74,12 +74,14 @@ public:
 };
 
 // Appends a stored body (a cache hit's shared_body) to `out` by reference:
-// no copy per hit; the reference keeps the body alive until sent.
-inline void add_shared_body(evbuffer* out, const std::shared_ptr<const std::string>& body) {
+// no copy per hit; the reference keeps the body alive until sent. False
+// (nothing added) if libevent could not take the reference.
+inline bool add_shared_body(evbuffer* out, const std::shared_ptr<const std::string>& body) {
     auto* owner = new std::shared_ptr<const std::string>(body);
-    evbuffer_add_reference(
-        out, (*owner)->data(), (*owner)->size(),
-        [](const void*, size_t, void* arg) { delete static_cast<std::shared_ptr<const std::string>*>(arg); }, owner);
+    auto release = [](const void*, size_t, void* arg) { delete static_cast<std::shared_ptr<const std::string>*>(arg); };
+    if (evbuffer_add_reference(out, (*owner)->data(), (*owner)->size(), release, owner) == 0) return true;
+    delete owner;
+    return false;
 }
 
 }  // namespace lbd::l7
