@@ -10,13 +10,25 @@
 #   tls_new   new TLS connections per second, one request each, wrk -c50: wrk
 #             resumes its TLS session, so these are abbreviated handshakes
 #   tls_full  the same with full handshakes (ECDSA P-256, ECDHE): h2load -c50,
-#             which does not resume; TLS_FULL_REQUESTS connections per run
+#             TLS_FULL_REQUESTS connections per run, to a TLS listener of each
+#             proxy that resumes nothing (no tickets, no session cache): h2load
+#             1.52 keeps its SSL and session across reconnects and resumes when
+#             the server allows it, so on the resuming listener this row measured
+#             abbreviated handshakes
 #   tls_ka    requests/s over TLS keep-alive connections, wrk -c50
+#   small50_w2, new50_w2  small50 and new50 with a second instance of each proxy
+#             running 2 workers (lbd workers: 2, HAProxy nbthread 2, NGINX
+#             worker_processes 2), unpinned
 # and the memory each proxy spends on an idle keep-alive client connection,
 # plain and TLS (IDLE_CONNS connections, one request each, then idle: RSS
 # delta / count).
 # Within a round every test visits every path, the first path rotating each
 # round, so slow drift on this shared machine hits every path alike.
+# With PIN=1 (the default on 2+ CPUs) the 1-worker proxies run on CPU 0 and the
+# backend and the load generators (wrk, h2load, the idle client) on the others,
+# so a proxy never shares its core with the load it is measured under.
+# Every proxy speaks TLS 1.2 and 1.3 (Debian 12's NGINX 1.22 offers only up to
+# 1.2 unless told: TLS 1.3 joined its default in 1.23.4).
 #
 # See bench/README.md. Everything talks to 127.0.0.1 only.
 set -euo pipefail
@@ -31,10 +43,15 @@ BIG_SIZE=${BIG_SIZE:-1M}              # size of /big (head -c syntax)
 # nginx upstream keepalive (HAProxy's http-reuse keeps every one). Below the
 # client count, a share of the requests pays a connect to the backend.
 MAX_IDLE=${MAX_IDLE:-1024}
-TESTS=${TESTS:-"small50 small500 new50 big tls_new tls_full tls_ka"}
+TESTS=${TESTS:-"small50 small500 new50 big tls_new tls_full tls_ka small50_w2 new50_w2"}
 TLS_FULL_REQUESTS=${TLS_FULL_REQUESTS:-10000}  # full handshakes per tls_full run
 BASE_PORT=${BASE_PORT:-18500}         # first port tried; busy ones are skipped
 START_TIMEOUT=${START_TIMEOUT:-10}    # seconds a server gets to start accepting
+PIN=${PIN:-auto}                      # 1: proxies on CPU 0, load and backend on the rest
+if [[ $PIN == auto ]]; then PIN=0; (($(nproc) >= 2)) && PIN=1; fi
+PROXY_CPUS="" LOAD_CPUS=""
+if [[ $PIN == 1 ]]; then PROXY_CPUS=0 LOAD_CPUS=1-$(($(nproc) - 1)); fi
+BACKEND_CPUS=$LOAD_CPUS
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LBD=${1:-${LBD:-build/cli/lbd}}
@@ -42,6 +59,8 @@ LBD=${1:-${LBD:-build/cli/lbd}}
 
 PATHS=(direct lbd haproxy nginx)
 PROXIES=(lbd haproxy nginx)
+# The 2-worker instances, started only when a *_w2 test is asked for.
+[[ " $TESTS " == *_w2\ * ]] && PATHS+=(lbd_w2 haproxy_w2 nginx_w2) PROXIES+=(lbd_w2 haproxy_w2 nginx_w2)
 # A second lbd binary (say, the previous commit's) measured in the same run as
 # path lbd_base, in the same interleaved rounds: old and new side by side.
 LBD_BASE=${LBD_BASE:-}
@@ -74,14 +93,29 @@ make_cert() { # ECDSA P-256 self-signed certificate for 127.0.0.1
 }
 
 # ------------------------------------------------------------ backend + proxies
-declare -A PORT=() TLS_PORT=() STATUS=() TLS_STATUS=() RSS_PID=()
+# Per proxy instance: PORT (plain), TLS_PORT (resuming TLS), FULL_PORT (TLS that
+# resumes nothing, for tls_full).
+declare -A PORT=() TLS_PORT=() FULL_PORT=() STATUS=() TLS_STATUS=() RSS_PID=()
 
 start_backend() {
     start_nginx_backend 1
     TLS_STATUS[direct]="n/a (the backend speaks plain HTTP)"
 }
 
-# proxy_started NAME PID CONF_LOGS...: waits for the plain and TLS ports.
+# workers_of NAME: 2 for the *_w2 instances, else 1; cpus_of NAME: where it runs.
+workers_of() { if [[ $1 == *_w2 ]]; then echo 2; else echo 1; fi; }
+cpus_of() { [[ $1 == *_w2 ]] || echo "$PROXY_CPUS"; }
+
+# resumes HOST:PORT: whether a second TLS connection resumes the first one's session.
+resumes() {
+    local sess=$TMP/resume.sess
+    rm -f "$sess"
+    openssl s_client -connect "$1" -sess_out "$sess" </dev/null >/dev/null 2>&1 || return 1
+    openssl s_client -connect "$1" -sess_in "$sess" </dev/null 2>/dev/null | grep -q '^Reused,'
+}
+
+# proxy_started NAME PID CONF_LOGS...: waits for the plain and TLS ports; checks
+# that the full-handshake port resumes nothing.
 proxy_started() {
     local name=$1 pid=$2; shift 2
     if wait_port "$name" "$pid" "${PORT[$name]}" && check_url "$name" "http://127.0.0.1:${PORT[$name]}/tiny"; then
@@ -93,8 +127,13 @@ proxy_started() {
         return 0
     fi
     [[ ${TLS_STATUS[$name]:-} == pending ]] || return 0
-    if wait_port "$name tls" "$pid" "${TLS_PORT[$name]}" && check_url "$name" "https://127.0.0.1:${TLS_PORT[$name]}/tiny"; then
+    if wait_port "$name tls" "$pid" "${TLS_PORT[$name]}" && check_url "$name" "https://127.0.0.1:${TLS_PORT[$name]}/tiny" &&
+        wait_port "$name tls" "$pid" "${FULL_PORT[$name]}" && check_url "$name" "https://127.0.0.1:${FULL_PORT[$name]}/tiny"; then
         TLS_STATUS[$name]=ok
+        if resumes "127.0.0.1:${FULL_PORT[$name]}"; then
+            log "$name resumes sessions on its full-handshake port: its tls_full row would measure abbreviated handshakes"
+            TLS_STATUS[$name]="n/a (resumes on the full-handshake port)"
+        fi
     else
         show_log "$@"
         TLS_STATUS[$name]="n/a (TLS listener failed, see above)"
@@ -102,7 +141,7 @@ proxy_started() {
 }
 
 start_lbd() { # start_lbd NAME BINARY
-    local name=$1 bin=$2 conf=$TMP/$1.conf pid plain tls
+    local name=$1 bin=$2 conf=$TMP/$1.conf pid plain tls cert
     if [[ ! -x $bin ]]; then
         log "lbd binary not found at $bin: $name rows will be n/a"
         STATUS[$name]="n/a (no binary at $bin)"
@@ -111,11 +150,15 @@ start_lbd() { # start_lbd NAME BINARY
     fi
     alloc_port "PORT[$name]"
     alloc_port "TLS_PORT[$name]"
-    plain="global { workers: 1 log_level: LOG_LEVEL_WARNING log_connections: false }
+    alloc_port "FULL_PORT[$name]"
+    cert="certificates { cert_file: \"$TMP/cert.pem\" key_file: \"$TMP/key.pem\" }"
+    plain="global { workers: $(workers_of "$name") log_level: LOG_LEVEL_WARNING log_connections: false }
 listeners { name: \"bench\" bind: \"127.0.0.1:${PORT[$name]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE } }
 pools { name: \"backend\" servers { name: \"nginx\" address: \"127.0.0.1:$BACKEND_PORT\" } }"
     tls="listeners { name: \"bench_tls\" bind: \"127.0.0.1:${TLS_PORT[$name]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE }
-  tls { certificates { cert_file: \"$TMP/cert.pem\" key_file: \"$TMP/key.pem\" } } }"
+  tls { $cert } }
+listeners { name: \"bench_full\" bind: \"127.0.0.1:${FULL_PORT[$name]}\" mode: MODE_HTTP pool: \"backend\" max_connections: 0 http { max_idle_per_server: $MAX_IDLE }
+  tls { $cert session_tickets: false session_cache_size: 0 } }"
     printf '%s\n%s\n' "$plain" "$tls" >"$conf"
     if "$bin" -t -c "$conf" >"$TMP/$name.check" 2>&1; then
         TLS_STATUS[$name]=pending
@@ -124,22 +167,27 @@ pools { name: \"backend\" servers { name: \"nginx\" address: \"127.0.0.1:$BACKEN
         log "$name: TLS rows skipped: $(head -n1 "$TMP/$name.check")"
         printf '%s\n' "$plain" >"$conf"
     fi
-    "$bin" -c "$conf" >"$TMP/$name.err" 2>&1 &
+    spawn_on "$(cpus_of "$name")" "$bin" -c "$conf" >"$TMP/$name.err" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     RSS_PID[$name]=$pid
     proxy_started "$name" "$pid" "$TMP/$name.err"
 }
 
-start_haproxy() {
-    local conf=$TMP/haproxy.cfg pid
-    alloc_port "PORT[haproxy]"
-    alloc_port "TLS_PORT[haproxy]"
+start_haproxy() { # start_haproxy NAME
+    local name=$1 conf=$TMP/$1.cfg pid
+    alloc_port "PORT[$name]"
+    alloc_port "TLS_PORT[$name]"
+    alloc_port "FULL_PORT[$name]"
+    # tune.ssl.cachesize is global in HAProxy 2.6: 0 turns its session cache off, so the
+    # full-handshake bind (no-tls-tickets) resumes nothing, while the other bind still
+    # resumes by ticket, which is how wrk resumes in tls_new.
     cat >"$conf" <<EOF
 global
-    nbthread 1
+    nbthread $(workers_of "$name")
     maxconn 8000
     tune.ssl.default-dh-param 2048
+    tune.ssl.cachesize 0
 defaults
     mode http
     http-reuse always
@@ -148,60 +196,77 @@ defaults
     timeout server 300s
     timeout http-keep-alive 300s
 frontend bench
-    bind 127.0.0.1:${PORT[haproxy]}
-    bind 127.0.0.1:${TLS_PORT[haproxy]} ssl crt $TMP/haproxy.pem
+    bind 127.0.0.1:${PORT[$name]}
+    bind 127.0.0.1:${TLS_PORT[$name]} ssl crt $TMP/haproxy.pem
+    bind 127.0.0.1:${FULL_PORT[$name]} ssl crt $TMP/haproxy.pem no-tls-tickets
     default_backend backend
 backend backend
     server nginx 127.0.0.1:$BACKEND_PORT
 EOF
-    haproxy -c -q -f "$conf" >"$TMP/haproxy.err" 2>&1 || { show_log "$TMP/haproxy.err"; die "bad haproxy config"; }
-    haproxy -db -f "$conf" >"$TMP/haproxy.err" 2>&1 &
+    haproxy -c -q -f "$conf" >"$TMP/$name.err" 2>&1 || { show_log "$TMP/$name.err"; die "bad haproxy config"; }
+    spawn_on "$(cpus_of "$name")" haproxy -db -f "$conf" >"$TMP/$name.err" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    RSS_PID[haproxy]=$pid
-    TLS_STATUS[haproxy]=pending
-    proxy_started haproxy "$pid" "$TMP/haproxy.err"
+    RSS_PID[$name]=$pid
+    TLS_STATUS[$name]=pending
+    proxy_started "$name" "$pid" "$TMP/$name.err"
 }
 
-start_nginx() {
-    local conf=$TMP/proxy.conf pid i
-    alloc_port "PORT[nginx]"
-    alloc_port "TLS_PORT[nginx]"
-    mkdir -p "$TMP/proxy-tmp"
+# nginx_location: the proxying every NGINX server of this bench does.
+nginx_location() {
+    cat <<EOF
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+EOF
+}
+
+start_nginx() { # start_nginx NAME
+    local name=$1 conf=$TMP/$1.conf pid i reuse=""
+    alloc_port "PORT[$name]"
+    alloc_port "TLS_PORT[$name]"
+    alloc_port "FULL_PORT[$name]"
+    mkdir -p "$TMP/$name-tmp"
+    [[ $name == *_w2 ]] && reuse=" reuseport"  # one accept queue per worker, as lbd and HAProxy
     cat >"$conf" <<EOF
-worker_processes 1;
-pid $TMP/proxy.pid;
-error_log $TMP/proxy.err warn;
+worker_processes $(workers_of "$name");
+pid $TMP/$name.pid;
+error_log $TMP/$name.err warn;
 events { worker_connections 16384; }
 http {
-$(nginx_common "$TMP/proxy-tmp")
+$(nginx_common "$TMP/$name-tmp")
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate $TMP/cert.pem;
+    ssl_certificate_key $TMP/key.pem;
     upstream backend {
         server 127.0.0.1:$BACKEND_PORT;
         keepalive $MAX_IDLE;
         keepalive_requests 100000000;
     }
     server {
-        listen 127.0.0.1:${PORT[nginx]};
-        listen 127.0.0.1:${TLS_PORT[nginx]} ssl;
-        ssl_certificate $TMP/cert.pem;
-        ssl_certificate_key $TMP/key.pem;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
+        listen 127.0.0.1:${PORT[$name]}$reuse;
+        listen 127.0.0.1:${TLS_PORT[$name]} ssl$reuse;
+$(nginx_location)
+    }
+    server {
+        listen 127.0.0.1:${FULL_PORT[$name]} ssl$reuse;
+        ssl_session_tickets off;
+        ssl_session_cache off;
+$(nginx_location)
     }
 }
 EOF
-    nginx -e "$TMP/proxy.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/proxy.out" &
+    spawn_on "$(cpus_of "$name")" nginx -e "$TMP/$name.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/$name.out" &
     pid=$!
     PIDS+=("$pid")
-    TLS_STATUS[nginx]=pending
-    proxy_started nginx "$pid" "$TMP/proxy.err" "$TMP/proxy.out"
+    TLS_STATUS[$name]=pending
+    proxy_started "$name" "$pid" "$TMP/$name.err" "$TMP/$name.out"
     # The memory that matters is the worker's (the master holds no connections).
     for ((i = 0; i < 50; i++)); do
-        RSS_PID[nginx]=$(pgrep -P "$pid" | head -n1 || true)
-        [[ -n ${RSS_PID[nginx]} ]] && break
+        RSS_PID[$name]=$(pgrep -P "$pid" | head -n1 || true)
+        [[ -n ${RSS_PID[$name]} ]] && break
         sleep 0.1
     done
 }
@@ -209,18 +274,25 @@ EOF
 # ---------------------------------------------------------------- measurements
 declare -A RPS=() P50=() P99=() ERRS=() MEM=() MEM_TLS=()  # space-separated samples per "test path"
 
-# url_of TEST PATH -> the URL wrk hits, or "" when the path cannot run TEST.
+# url_of TEST PATH -> the URL wrk hits, or "" when the path cannot run TEST: a *_w2 test
+# runs on the 2-worker instances (and direct), every other test on the rest.
 url_of() {
-    case $1 in
+    if [[ $1 == *_w2 ]]; then [[ $2 == *_w2 || $2 == direct ]] || return 0
+    else [[ $2 != *_w2 ]] || return 0; fi
+    case ${1%_w2} in
         small50 | small500 | new50) echo "http://127.0.0.1:${PORT[$2]}/tiny" ;;
         big) echo "http://127.0.0.1:${PORT[$2]}/big" ;;
-        tls_new | tls_full | tls_ka) [[ ${TLS_STATUS[$2]:-} == ok ]] && echo "https://127.0.0.1:${TLS_PORT[$2]}/tiny" ;;
+        tls_new | tls_ka) [[ ${TLS_STATUS[$2]:-} == ok ]] && echo "https://127.0.0.1:${TLS_PORT[$2]}/tiny" ;;
+        tls_full) [[ ${TLS_STATUS[$2]:-} == ok ]] && echo "https://127.0.0.1:${FULL_PORT[$2]}/tiny" ;;
     esac
     return 0
 }
 
+# reference_of TEST: the path the ratios of TEST's rows divide by.
+reference_of() { if [[ $1 == *_w2 ]]; then echo haproxy_w2; else echo haproxy; fi; }
+
 wrk_args() { # wrk_args TEST -> connections and headers
-    case $1 in
+    case ${1%_w2} in
         small50 | tls_ka) echo "-c50" ;;
         small500) echo "-c500" ;;
         big) echo "-c10" ;;
@@ -229,11 +301,12 @@ wrk_args() { # wrk_args TEST -> connections and headers
 }
 
 # measure_h2load TEST PATH: one h2load run (tls_full): TLS_FULL_REQUESTS requests with
-# "Connection: close" over 50 clients, each reconnecting with a full handshake (h2load keeps
-# no session). p50/p99 from its per-request log (request sent to response end).
+# "Connection: close" over 50 clients, each reconnecting with a full handshake (the URL is
+# the proxy's listener that resumes nothing). p50/p99 from its per-request log (request sent
+# to response end).
 measure_h2load() {
     local test=$1 path=$2 key="$1 $2" url=$3 out rps p50 p99 failed reqlog=$TMP/h2load.log
-    out=$(h2load --h1 -c50 -n "$TLS_FULL_REQUESTS" -H "Connection: close" --log-file="$reqlog" "$url" 2>&1) ||
+    out=$(run_on "$LOAD_CPUS" h2load --h1 -c50 -n "$TLS_FULL_REQUESTS" -H "Connection: close" --log-file="$reqlog" "$url" 2>&1) ||
         { log "$key: h2load failed: $out"; return 0; }
     rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
     failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$out")
@@ -256,7 +329,7 @@ measure() {
     [[ -n $url ]] || return 0
     [[ $test == tls_full ]] && { measure_h2load "$test" "$path" "$url"; return 0; }
     # shellcheck disable=SC2046  # wrk_args is a word list on purpose
-    out=$(wrk -t"$WRK_THREADS" $(wrk_args "$test") -d"${DURATION}s" --latency "$url" 2>&1) ||
+    out=$(run_on "$LOAD_CPUS" wrk -t"$WRK_THREADS" $(wrk_args "$test") -d"${DURATION}s" --latency "$url" 2>&1) ||
         { log "$key: wrk failed: $out"; return 0; }
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
     p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
@@ -309,7 +382,7 @@ measure_idle() {
     local kind=plain
     (($# == 2)) && { kind=$1; shift; }
     local path=$1 pid=${RSS_PID[$1]:-} before after line fifo=$TMP/idle.fifo bytes i port
-    [[ $path != direct && -n $pid ]] || return 0
+    [[ $path != direct && $path != *_w2 && -n $pid ]] || return 0
     port=${PORT[$path]}
     if [[ $kind == tls ]]; then
         [[ ${TLS_STATUS[$path]:-} == ok ]] || return 0
@@ -317,7 +390,7 @@ measure_idle() {
     fi
     rm -f "$fifo"; mkfifo "$fifo"
     before=$(rss_kib "$pid")
-    python3 "$TMP/idle.py" "$port" "$IDLE_CONNS" "$kind" <"$fifo" >"$TMP/idle.out" 2>&1 &
+    spawn_on "$LOAD_CPUS" python3 "$TMP/idle.py" "$port" "$IDLE_CONNS" "$kind" <"$fifo" >"$TMP/idle.out" 2>&1 &
     IDLE_PID=$!
     exec 4>"$fifo"
     line=""
@@ -356,46 +429,66 @@ print_header() {
     echo "          small50/small500: wrk -c50/-c500 GET /tiny (\"ok\\n\"); new50: the same with -H 'Connection: close';"
     echo "          big: wrk -c10 GET /big;"
     echo "          tls_new: wrk -c50 -H 'Connection: close' https (wrk resumes its TLS session: abbreviated handshakes);"
-    echo "          tls_full: h2load --h1 -c50 -n $TLS_FULL_REQUESTS -H 'Connection: close' (a full ECDSA P-256 handshake each);"
+    echo "          tls_full: h2load --h1 -c50 -n $TLS_FULL_REQUESTS -H 'Connection: close' to a listener without tickets or"
+    echo "          session cache (a full ECDSA P-256 handshake each); TLS 1.2 and 1.3 on every proxy;"
     echo "          tls_ka: wrk -c50 https keep-alive; idle: python3 holds IDLE_CONNS keep-alive connections"
     echo "          lbd: workers 1, MODE_HTTP, log_connections false, max_idle_per_server $MAX_IDLE;"
     echo "          haproxy: mode http, http-reuse always, nbthread 1;"
-    echo "          nginx: worker_processes 1, upstream keepalive $MAX_IDLE, access_log off; backend: nginx, 1 worker"
-    echo "ports:    backend=$BACKEND_PORT lbd=${PORT[lbd]:--}/${TLS_PORT[lbd]:--}" \
-         "haproxy=${PORT[haproxy]:--}/${TLS_PORT[haproxy]:--} nginx=${PORT[nginx]:--}/${TLS_PORT[nginx]:--} (plain/tls)"
+    echo "          nginx: worker_processes 1, upstream keepalive $MAX_IDLE, access_log off; backend: nginx, 1 worker;"
+    echo "          *_w2: the same with 2 workers (lbd workers 2, haproxy nbthread 2, nginx worker_processes 2 reuseport)"
+    if [[ $PIN == 1 ]]; then
+        echo "pinning:  1-worker proxies on CPU $PROXY_CPUS; backend, wrk, h2load and the idle client on CPUs $LOAD_CPUS; *_w2 unpinned"
+    else
+        echo "pinning:  none (PIN=0 or a single CPU)"
+    fi
+    echo "ports:    backend=$BACKEND_PORT lbd=${PORT[lbd]:--}/${TLS_PORT[lbd]:--}/${FULL_PORT[lbd]:--}" \
+         "haproxy=${PORT[haproxy]:--}/${TLS_PORT[haproxy]:--}/${FULL_PORT[haproxy]:--}" \
+         "nginx=${PORT[nginx]:--}/${TLS_PORT[nginx]:--}/${FULL_PORT[nginx]:--} (plain/tls/tls without resumption)"
+}
+
+# spread SAMPLES: "min-max" of the samples, rounded ("" if none).
+spread() {
+    tr -s ' ' '\n' <<<"$*" | awk 'NF' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+        END { if (NR) printf "%.0f-%.0f", lo, hi }'
 }
 
 print_results() {
-    local test path key rps p50 p99 note mem
+    local test path key rps p50 p99 note mem ref
     declare -A MRPS=() MP99=()
     echo
-    printf '%-9s %-8s %11s %9s %9s %8s %8s  %s\n' test path "req/s" "p50 ms" "p99 ms" "rps/hap" "p99/hap" note
-    printf '%-9s %-8s %11s %9s %9s %8s %8s\n' --------- -------- ----------- --------- --------- -------- --------
+    printf '%-10s %-10s %9s %13s %9s %9s %8s %8s  %s\n' test path "req/s" "min-max" "p50 ms" "p99 ms" "rps/hap" "p99/hap" note
+    printf '%-10s %-10s %9s %13s %9s %9s %8s %8s\n' ---------- ---------- --------- ------------- --------- --------- -------- --------
     for test in $TESTS; do
+        ref=$(reference_of "$test")
         for path in "${PATHS[@]}"; do
             key="$test $path"
             MRPS[$key]=$(median "${RPS[$key]:-}") MP99[$key]=$(median "${P99[$key]:-}")
         done
         for path in "${PATHS[@]}"; do
             key="$test $path"
+            # the *_w2 rows: the 2-worker instances and direct; the others: the rest
+            if [[ $test == *_w2 ]]; then [[ $path == *_w2 || $path == direct ]] || continue
+            else [[ $path != *_w2 ]] || continue; fi
             rps=${MRPS[$key]} p99=${MP99[$key]} p50=$(median "${P50[$key]:-}")
             note=${ERRS[$key]:+errors: ${ERRS[$key]}}
             if [[ -z $rps ]]; then
                 [[ ${STATUS[$path]} != ok ]] && note=${STATUS[$path]}
                 [[ $test == tls_* && ${STATUS[$path]} == ok ]] && note=${TLS_STATUS[$path]}
             fi
-            printf '%-9s %-8s %11s %9s %9s %8s %8s  %s\n' "$test" "$path" \
+            printf '%-10s %-10s %9s %13s %9s %9s %8s %8s  %s\n' "$test" "$path" \
                 "$( [[ -n $rps ]] && awk -v r="$rps" 'BEGIN { printf "%.0f", r }' || echo n/a)" \
-                "${p50:-n/a}" "${p99:-n/a}" "$(ratio "$rps" "${MRPS[$test haproxy]}")" \
-                "$(ratio "$p99" "${MP99[$test haproxy]}")" "$note"
+                "$(spread "${RPS[$key]:-}")" "${p50:-n/a}" "${p99:-n/a}" "$(ratio "$rps" "${MRPS[$test $ref]}")" \
+                "$(ratio "$p99" "${MP99[$test $ref]}")" "$note"
         done
     done
     echo
-    echo "medians of $ROUNDS rounds of ${DURATION}s; rps/hap and p99/hap: ratio to HAProxy (req/s: higher is better; p99: lower)"
+    echo "medians of $ROUNDS rounds of ${DURATION}s, min-max of the rounds beside them; rps/hap and p99/hap: ratio to"
+    echo "HAProxy (to HAProxy with 2 threads on the *_w2 rows; req/s: higher is better; p99: lower)"
     if [[ -n ${MEM[haproxy]:-}${MEM[lbd]:-}${MEM[nginx]:-} ]]; then
         echo
         printf '%-8s %22s %8s %22s %8s\n' path "bytes per idle conn" "/hap" "idle TLS conn" "/hap"
         for path in "${PROXIES[@]}"; do
+            [[ $path == *_w2 ]] && continue
             mem=$(median "${MEM[$path]:-}") tls_mem=$(median "${MEM_TLS[$path]:-}")
             printf '%-8s %22s %8s %22s %8s\n' "$path" "${mem:-n/a}" "$(ratio "$mem" "$(median "${MEM[haproxy]:-}")")" \
                 "${tls_mem:-n/a}" "$(ratio "$tls_mem" "$(median "${MEM_TLS[haproxy]:-}")")"
@@ -417,8 +510,13 @@ main() {
     start_backend
     start_lbd lbd "$LBD"
     [[ -z $LBD_BASE ]] || start_lbd lbd_base "$LBD_BASE"
-    start_haproxy
-    start_nginx
+    start_haproxy haproxy
+    start_nginx nginx
+    if [[ " ${PATHS[*]} " == *" lbd_w2 "* ]]; then
+        start_lbd lbd_w2 "$LBD"
+        start_haproxy haproxy_w2
+        start_nginx nginx_w2
+    fi
 
     print_header | tee "$RAW"
     awk '$1 > 0.5 { exit 1 }' /proc/loadavg ||

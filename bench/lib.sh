@@ -45,6 +45,18 @@ missing_commands() {
     for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || echo "${pair#*:}"; done
 }
 
+# run_on CPUS CMD...: CMD pinned to the CPU list CPUS (taskset), or unpinned when CPUS is "".
+run_on() {
+    local cpus=$1; shift
+    if [[ -n $cpus ]]; then taskset -c "$cpus" "$@"; else "$@"; fi
+}
+# spawn_on CPUS CMD... &: the same for a server started in the background; it execs, so $!
+# is the server's own pid (for kill and for its RSS).
+spawn_on() {
+    local cpus=$1; shift
+    if [[ -n $cpus ]]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
+}
+
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 NEXT_PORT=${BASE_PORT:-18400}
@@ -138,7 +150,7 @@ for_each_rotated() {
 # start_nginx_backend WORKERS: the nginx that both benchmarks put behind the
 # proxies, on a free port: /tiny answers "ok\n", /big sends BIG_SIZE bytes.
 # Sets BACKEND_PORT, PORT[direct] and STATUS[direct] (the caller declares
-# PORT and STATUS as associative arrays).
+# PORT and STATUS as associative arrays). BACKEND_CPUS, if set, pins it.
 start_nginx_backend() {
     local workers=$1 conf=$TMP/backend.conf port
     alloc_port port
@@ -166,7 +178,7 @@ $(nginx_common "$TMP/backend-tmp")
     }
 }
 EOF
-    nginx -e "$TMP/backend.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/backend.out" &
+    spawn_on "${BACKEND_CPUS:-}" nginx -e "$TMP/backend.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/backend.out" &
     PIDS+=($!)
     wait_port "nginx backend" $! "$port" || { show_log "$TMP/backend.err" "$TMP/backend.out"; die "backend did not start"; }
     check_url backend "http://127.0.0.1:$port/tiny" || { show_log "$TMP/backend.err" "$TMP/backend.out"; die "backend does not answer /tiny"; }
