@@ -1,5 +1,7 @@
 #include "l7/http_listener.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <tuple>
 
@@ -24,6 +26,13 @@ uint32_t rotate_check_ms(const TlsServerSettings& settings) {
     return std::clamp<uint32_t>(settings.ticket_rotation_s * 1000 / 8, 1000, 60000);
 }
 
+uint16_t bound_port(int fd) {
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return 0;
+    return SocketAddress(reinterpret_cast<sockaddr*>(&local), len).port();
+}
+
 }  // namespace
 
 HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr<const TlsContexts> tls,
@@ -34,6 +43,7 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
       server_tls_(config.tls.enabled ? tls_->listener(config.name) : nullptr),
       stats_(stats),
       default_pool_(config.pool.empty() ? nullptr : runtime_->pools.find(config.pool)),
+      local_port_(bound_port(fd.get())),
       listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd),
                 [this](UniqueFd client, const SocketAddress& peer) { accepted(std::move(client), peer); }),
       rate_limits_(runtime_->rate_limits, config),

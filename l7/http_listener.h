@@ -46,6 +46,10 @@ public:
 
     // Null: plain HTTP.
     TlsServerContext* server_tls() const { return server_tls_; }
+    // The port the listening socket is bound to, which is every accepted
+    // connection's local port (X-Forwarded-Port): read once here rather than
+    // with a getsockname per connection.
+    uint16_t local_port() const { return local_port_; }
     // The client context towards `pool`'s servers; null: plain HTTP. Shared:
     // an idle server connection may outlive this listener.
     const std::shared_ptr<const TlsClientContext>& pool_tls(const std::string& pool) const { return tls_->pool(pool); }
@@ -67,6 +71,7 @@ private:
     EventPtr rotate_;  // ticket key rotation, while accepting
     HttpListenerStats& stats_;
     Pool* default_pool_ = nullptr;
+    uint16_t local_port_ = 0;  // before listener_, which takes the socket
     TcpListener listener_;
     std::map<const HttpRouteConfig*, SplitRoute> splits_;
     ListenerRateLimits rate_limits_;

@@ -60,10 +60,7 @@ HttpSession::HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listene
       request_limits_(request_limits(http_)),
       timer_(worker.base(), &HttpSession::on_timer, this),
       driver_(worker_, *listener_, *this) {
-    sockaddr_storage local{};
-    socklen_t len = sizeof local;
-    if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0)
-        endpoint_.local_port = SocketAddress(reinterpret_cast<sockaddr*>(&local), len).port();
+    endpoint_.local_port = listener_->local_port();
     endpoint_.peer = peer;
     client_ = make_client_stream(worker_.base(), std::move(fd), listener_->server_tls());
     endpoint_.scheme = client_.scheme;

@@ -51,8 +51,8 @@ void free_stream(bufferevent* bev) {
 }
 
 ClientStream make_client_stream(event_base* base, UniqueFd fd, const TlsServerContext* tls) {
-    int one = 1;
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // No TCP_NODELAY here: an accepted socket inherits it from its listening
+    // socket (bind_tcp_socket sets it), which saves a system call per connection.
     SslPtr ssl;
     if (tls != nullptr) {
         ssl = tls->new_session();
