@@ -84,12 +84,39 @@ uint64_t local_errors(LocalWhere where, LocalCause cause) {
     return counters().count[static_cast<size_t>(where)][static_cast<size_t>(cause)].load(std::memory_order_relaxed);
 }
 
+namespace {
+
+// RLIMIT_NOFILE's soft limit; 0: none (RLIM_INFINITY, or unreadable).
+uint64_t read_fd_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+    return limit.rlim_cur;
+}
+
+bool in_reserve(int fd, uint64_t limit) {
+    if (limit == 0) return false;
+    uint64_t reserve = std::min<uint64_t>(kFdReserveMax, limit / 4);
+    return static_cast<uint64_t>(fd) + 1 + reserve > limit;
+}
+
+}  // namespace
 
 bool fd_in_reserve(int fd) {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return false;
-    uint64_t reserve = std::min<uint64_t>(kFdReserveMax, limit.rlim_cur / 4);
-    return static_cast<uint64_t>(fd) + 1 + reserve > limit.rlim_cur;
+    // Not a getrlimit per accepted connection (a system call in every new
+    // connection's path): each thread keeps the limit for up to a second, and
+    // reads it again before refusing anyone, so a raised limit counts at once
+    // and a lowered one within a second (accept itself fails at the limit).
+    struct Cached {
+        uint64_t limit = 0;
+        uint64_t read_ms = 0;
+        bool valid = false;
+    };
+    thread_local Cached cached;
+    uint64_t now = monotonic_ms();
+    if (!cached.valid || now - cached.read_ms >= 1000 || in_reserve(fd, cached.limit)) {
+        cached = {read_fd_limit(), now, true};
+    }
+    return in_reserve(fd, cached.limit);
 }
 
 }  // namespace lbd

@@ -43,7 +43,8 @@ constexpr uint64_t kFdReserveMax = 128;
 // True if the descriptor just accepted, `fd`, leaves fewer than the reserve
 // free. Linux hands out the lowest free number, so every number below `fd`
 // is in use: at most limit - fd - 1 are left. Reads RLIMIT_NOFILE (prlimit
-// may change it while lbd runs).
+// may change it while lbd runs) at most once a second per thread, and
+// always before answering true.
 bool fd_in_reserve(int fd);
 
 }  // namespace lbd
