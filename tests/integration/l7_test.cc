@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/integration/l7_scenario.h"
+#include "tests/unit/tls_test_kit.h"
 
 namespace lbd::test {
 namespace {
@@ -38,6 +39,26 @@ TEST_CASE("curl through lbd: the backend answers, and both connections are reuse
     line = lbd->await_line(http_line_for("/one"), kIoTimeoutMs);
     REQUIRE(line);
     CHECK(field(*line, "conn") == "new");
+}
+
+TEST_CASE("server connections stay reused for responses of several reads under concurrent clients") {
+    // A response longer than one read (64 KiB) could leave a read callback of its exchange queued
+    // after the connection went idle; the idle pool took it for bytes from the server and closed the
+    // connection, so most responses opened a new one (931 of 1000 in bench/compress.sh at -c50).
+    HttpBackend a("a");
+    // gzip keeps the worker busy, so a server read and the client's drain that completes the
+    // response come in one turn of the loop, as under real load.
+    RunningLbd lbd(http_config(http_pool("web", {&a}), "    compression { gzip_level: 6 types: [\"text/*\", \"application/*\"] }\n"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    l7::test::RunResult load = l7::test::run({"h2load", "--h1", "-n", "2000", "-c", "50", "-H", "Accept-Encoding: gzip",
+                                             url(lbd.port(), "/bytes/200000")},
+                                            120000);
+    INFO(load.output);
+    REQUIRE(has(load.output, "2000 succeeded, 0 failed, 0 errored"));
+    // 50 clients on 2 workers: at most 50 server connections busy at once, each pooled for the next.
+    MESSAGE("server connections: " << a.connections());
+    CHECK(a.connections() <= 100);
 }
 
 TEST_CASE("an idle server connection is closed after server_idle_ms; the next request connects anew") {
