@@ -7,7 +7,6 @@
 #include <memory>
 #include <span>
 
-#include "core/base/clock.h"
 #include "l7/body_filter.h"
 #include "l7/compression/encoder.h"
 #include "l7/compression/negotiation.h"
@@ -22,8 +21,6 @@ using compression::SkipCause;
 constexpr size_t kOutputWindow = 16 * 1024;
 // The level a governor near its limit asks for.
 constexpr uint32_t kLowLevel = 1;
-
-uint64_t monotonic_ns() { return monotonic_us() * 1000; }
 
 // Whether any `name` field holds `token` in its list.
 bool any_has(const HeaderList& headers, std::string_view name, std::string_view token) {
@@ -40,13 +37,14 @@ public:
         : encoder_(std::move(encoder)), index_(static_cast<size_t>(algorithm)), stats_(stats), governor_(governor) {}
 
     bool on_body(evbuffer* in, evbuffer* out, bool end) override {
-        const uint64_t cpu_before = compression::CpuGovernor::thread_cpu_ns();
+        const uint64_t start_ns = compression::CpuGovernor::now_ns();
         const size_t in_bytes = evbuffer_get_length(in);
         const size_t out_before = evbuffer_get_length(out);
         const bool ok = feed(in, out) && run({}, out, end ? Encoder::Mode::kFinish : Encoder::Mode::kFlush);
         stats_.bytes_in[index_].fetch_add(in_bytes, std::memory_order_relaxed);
         stats_.bytes_out[index_].fetch_add(evbuffer_get_length(out) - out_before, std::memory_order_relaxed);
-        governor_.spent(compression::CpuGovernor::thread_cpu_ns() - cpu_before, monotonic_ns());
+        const uint64_t end_ns = compression::CpuGovernor::now_ns();
+        governor_.spent(end_ns - start_ns, end_ns);
         return ok;
     }
 
@@ -194,7 +192,7 @@ FilterResult CompressFilter::on_response_head(Exchange& exchange) {
         return FilterResult::next();
     }
     uint32_t level = level_of(*config, algorithm);
-    switch (governor_.verdict(config->max_cpu_percent, monotonic_ns())) {
+    switch (governor_.verdict(config->max_cpu_percent, compression::CpuGovernor::now_ns())) {
         case compression::CpuGovernor::Verdict::kOff:
             // Left uncompressed by a moment's CPU: not stored as the compressed variant.
             exchange.cache.may_store = false;

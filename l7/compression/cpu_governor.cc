@@ -4,9 +4,9 @@
 
 namespace lbd::compression {
 
-uint64_t CpuGovernor::thread_cpu_ns() {
+uint64_t CpuGovernor::now_ns() {
     timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
 }
 
