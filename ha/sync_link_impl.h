@@ -59,8 +59,8 @@ public:
         lbd::v1::Hello hello;   // ours, kept for hello_check()
         std::string peer_node;  // from its Hello, printable
         uint64_t last_heard_ms = 0, last_sent_ms = 0;
-        // A frame after the Hello, from the peer / from us (kFirstFrameGraceMs).
-        bool heard_since_hello = false, sent_since_hello = false;
+        // A frame from the peer after its Hello (kFirstFrameGraceMs).
+        bool heard_since_hello = false;
         uint64_t deadline_ms = 0;  // handshake or closing deadline
         // Snapshot chunks of the last slice built: they go out as the output buffer drains.
         std::vector<lbd::v1::Snapshot> chunks;

@@ -306,7 +306,6 @@ bool Impl::send(Connection* c, const SyncMessage& message) {
         return false;
     }
     ++stats_.frames_sent;
-    c->sent_since_hello = c->phase == Phase::kUp;
     return send_raw(c, *frame);
 }
 
