@@ -37,13 +37,14 @@
 // any frame error (bad MAC, replay, gap, oversize, malformed) closes the
 // connection. Deadlines: the handshake (TCP connect to accepted Hello) must
 // finish within 3 heartbeats; once up, the link is dead after 3 heartbeats
-// without a frame (link_dead()), except between the peer's Hello and its
-// next frame: a peer that owes a snapshot builds it in one go first (about a
-// second for a million stick entries), so that gap may last 10 s. For the
-// same reason a snapshot is only built once our Hello (or, later in the
-// link's life, a fresh Heartbeat) has left the output buffer. Time during
-// which this node's own loop was stalled (a tick arriving far too late) is
-// not counted as the peer's silence either.
+// in which not a byte arrived (link_dead(); part of a big frame counts),
+// except between the peer's Hello and its next frame, which may take 10 s
+// (an older peer built its snapshot in one go first). This link builds a
+// snapshot a slice at a time, one slice per loop turn
+// (SyncState::snapshot_step), so its heartbeats, reads and ticks go on
+// while a million stick entries are walked. Time during which this node's
+// own loop was stalled (a tick arriving far too late) is not counted as the
+// peer's silence either.
 //
 // Back-pressure: while the socket's output buffer holds more than 4 MiB no
 // more snapshot chunks or changes are encoded; encoding resumes once it has

@@ -28,10 +28,14 @@ inline constexpr size_t kOutputLowWater = 1024 * 1024;
 // After sending a Refusal: how long to wait for the peer to read it and close.
 inline constexpr uint32_t kClosingLingerMs = 1000;
 inline constexpr uint32_t kExpireEveryMs = 5000;
-// Silence allowed between the peer's Hello and its next frame: a peer that
-// must send a snapshot first builds it in one go (SyncState::take_snapshot),
-// about a second for a million stick entries, and sends nothing meanwhile.
+// Silence allowed between the peer's Hello and its next frame: this link
+// builds a snapshot a slice at a time and keeps talking, but an older peer
+// built it in one go (about a second for a million stick entries) and sent
+// nothing meanwhile.
 inline constexpr uint32_t kFirstFrameGraceMs = 10000;
+// Stick-map buckets (about as many records) walked per loop turn while a
+// snapshot is built: a few ms of work, two chunks of 4096 records.
+inline constexpr size_t kSnapshotSliceBuckets = 8192;
 inline constexpr size_t kLagWindow = 4096;
 // Unacknowledged local_change() marks kept for the lag (one per ms at most).
 inline constexpr size_t kMaxLagMarks = 65536;
@@ -55,13 +59,12 @@ public:
         lbd::v1::Hello hello;   // ours, kept for hello_check()
         std::string peer_node;  // from its Hello, printable
         uint64_t last_heard_ms = 0, last_sent_ms = 0;
-        // A frame after the Hello, from the peer / from us (kFirstFrameGraceMs).
-        bool heard_since_hello = false, sent_since_hello = false;
+        // A frame from the peer after its Hello (kFirstFrameGraceMs).
+        bool heard_since_hello = false;
         uint64_t deadline_ms = 0;  // handshake or closing deadline
-        // A snapshot being sent: chunks go out as the output buffer drains.
+        // Snapshot chunks of the last slice built: they go out as the output buffer drains.
         std::vector<lbd::v1::Snapshot> chunks;
         size_t next_chunk = 0;
-        bool snapshot_due = false;  // owed; built once the output buffer is empty
         std::optional<uint64_t> snapshot_unacked;  // its covers_sequence until acked
         bool ack_pending = false;
         // A snapshot being received.
@@ -114,7 +117,6 @@ public:
     bool send(Connection* c, const lbd::v1::SyncMessage& message);
     bool send_raw(Connection* c, const std::string& bytes);
     void flush();
-    void start_snapshot(Connection* c);
     void heartbeat(Connection* c);
     void observe_lag(uint64_t ms);
     bool all_acked() const;

@@ -113,6 +113,9 @@ void Impl::on_readable(Connection* c) {
     for (const auto& chunk : chunks) c->reader->feed({static_cast<const char*>(chunk.iov_base), chunk.iov_len});
     evbuffer_drain(in, length);
     stats_.bytes_received += length;
+    // Any bytes from the peer show it alive, a part of a big frame too (a
+    // snapshot chunk or a batch of changes on a slow or loaded link).
+    if (length > 0) c->last_heard_ms = last_heard_ms_ = monotonic_ms();
 
     while (!c->closed) {
         FrameReader::Result result = c->reader->next();
@@ -303,7 +306,6 @@ bool Impl::send(Connection* c, const SyncMessage& message) {
         return false;
     }
     ++stats_.frames_sent;
-    c->sent_since_hello = c->phase == Phase::kUp;
     return send_raw(c, *frame);
 }
 
@@ -327,6 +329,7 @@ void Impl::flush() {
         if (!send(c, message)) return;
     }
     evbuffer* out = bufferevent_get_output(c->bev);
+    bool stepped = false;
     while (evbuffer_get_length(out) < kOutputHighWater) {
         SyncMessage message;
         if (c->next_chunk < c->chunks.size()) {
@@ -336,22 +339,26 @@ void Impl::flush() {
             if (c->next_chunk == c->chunks.size()) {
                 c->chunks = {};
                 c->next_chunk = 0;
-                ++stats_.snapshots_sent;
             }
+            if (message.snapshot().last()) ++stats_.snapshots_sent;
+        } else if (state_.snapshot_building()) {
+            // One slice per call (SyncState::snapshot_step): then the loop
+            // polls the socket and runs the tick (heartbeats, the peer's
+            // liveness) before the next, which a 0 ms timer brings.
+            if (stepped) {
+                arm_timer(flush_event_.get(), 0);
+                return;
+            }
+            stepped = true;
+            c->chunks = state_.snapshot_step(now, kSnapshotSliceBuckets);
+            c->next_chunk = 0;
+            continue;
         } else if (state_.needs_snapshot()) {
             // Right after the Hellos, or the queue overflowed
             // (SyncState::Options::queue_cap): the peer gets everything
-            // again, then changes resume. take_snapshot() keeps this thread
-            // busy for a while (about a second for a million stick entries),
-            // so first the peer gets what it is owed, or it times us out:
-            // our Hello (the peer then allows kFirstFrameGraceMs for the next
-            // frame), or later a Heartbeat (then the snapshot must take under
-            // 3 heartbeats). on_written() calls back once they are written.
-            if (!c->snapshot_due && c->sent_since_hello) heartbeat(c);
-            c->snapshot_due = true;
-            if (evbuffer_get_length(out) > 0) return;
-            c->snapshot_due = false;
-            start_snapshot(c);
+            // again, then changes resume.
+            state_.begin_snapshot(options_.snapshot_chunk);
+            c->snapshot_unacked = state_.sequence();
             continue;
         } else if (auto changes = state_.take_outgoing(now, options_.snapshot_chunk)) {
             message.mutable_changes()->Swap(&*changes);
@@ -361,14 +368,6 @@ void Impl::flush() {
         }
         if (!send(c, message)) return;
     }
-}
-
-void Impl::start_snapshot(Connection* c) {
-    c->chunks = state_.take_snapshot(monotonic_ms(), options_.snapshot_chunk);
-    c->next_chunk = 0;
-    c->snapshot_unacked = c->chunks.back().covers_sequence();
-    // Building it may have taken long: our time, not the peer's silence.
-    c->last_heard_ms = monotonic_ms();
 }
 
 // --- lag and acks --------------------------------------------------------------
@@ -387,7 +386,8 @@ void Impl::observe_lag(uint64_t ms) {
 
 bool Impl::all_acked() const {
     const Connection* c = conn_.get();
-    return c != nullptr && !c->closed && c->phase == Phase::kUp && !state_.needs_snapshot() && c->chunks.empty() &&
+    return c != nullptr && !c->closed && c->phase == Phase::kUp && !state_.needs_snapshot() &&
+           !state_.snapshot_building() && c->chunks.empty() &&
            !c->snapshot_unacked && state_.queued() == 0;
 }
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/base/hash.h"
+#include "ha/sync_chunks.h"
 
 namespace lbd::ha {
 
@@ -85,47 +86,9 @@ bool link_dead(uint64_t now_ms, uint64_t last_heard_ms, uint32_t heartbeat_ms) {
     return now_ms - last_heard_ms > 3 * static_cast<uint64_t>(heartbeat_ms);
 }
 
-namespace {
-
-// Cuts a snapshot into chunks as records are added: a new chunk starts before
-// a record that would take the current one past chunk_size records or
-// kMaxBatchBytes. A chunk is never empty unless the whole snapshot is.
-class ChunkBuilder {
-public:
-    ChunkBuilder(size_t chunk_size, uint64_t covers_sequence)
-        : chunk_size_(std::max<size_t>(chunk_size, 1)), covers_(covers_sequence), chunks_(1) {}
-
-    // The chunk the next record goes into.
-    lbd::v1::Snapshot& room_for(size_t record_bytes) {
-        if (in_chunk_ > 0 && (in_chunk_ >= chunk_size_ || bytes_ + record_bytes > kMaxBatchBytes)) {
-            chunks_.emplace_back();
-            in_chunk_ = bytes_ = 0;
-        }
-        ++in_chunk_;
-        bytes_ += record_bytes;
-        return chunks_.back();
-    }
-
-    std::vector<lbd::v1::Snapshot> finish() {
-        for (size_t i = 0; i < chunks_.size(); ++i) {
-            chunks_[i].set_chunk_index(static_cast<uint32_t>(i));
-            chunks_[i].set_covers_sequence(covers_);
-        }
-        chunks_.back().set_last(true);
-        return std::move(chunks_);
-    }
-
-private:
-    size_t chunk_size_;
-    uint64_t covers_;
-    std::vector<lbd::v1::Snapshot> chunks_;
-    size_t in_chunk_ = 0, bytes_ = 0;
-};
-
-}  // namespace
 
 std::vector<lbd::v1::Snapshot> make_snapshot(SnapshotRecords records, size_t chunk_size) {
-    ChunkBuilder builder(chunk_size, records.covers_sequence);
+    ChunkBuilder builder(chunk_size, records.covers_sequence, kMaxBatchBytes);
     for (auto& health : records.health) *builder.room_for(health.ByteSizeLong()).add_health() = std::move(health);
     for (auto& stick : records.sticks) *builder.room_for(stick.ByteSizeLong()).add_sticks() = std::move(stick);
     for (auto& purge : records.purges) *builder.room_for(purge.ByteSizeLong()).add_purges() = std::move(purge);
@@ -239,6 +202,12 @@ lbd::v1::Hello SyncState::make_hello(std::string_view cluster_id, std::string_vi
 
 SyncState::Start SyncState::on_peer_hello(const lbd::v1::Hello& peer) {
     have_peer_ = true;
+    // A snapshot still being built went to the previous connection, whose
+    // peer never got its last chunk: the new one gets a fresh one.
+    if (building_) {
+        building_.reset();
+        needs_snapshot_ = true;
+    }
     peer_node_ = peer.node_id();
     peer_epoch_ = peer.boot_epoch();
     next_chunk_ = 0;
@@ -269,33 +238,16 @@ SyncState::Start SyncState::on_peer_hello(const lbd::v1::Hello& peer) {
 // --- towards the peer --------------------------------------------------------
 
 std::vector<lbd::v1::Snapshot> SyncState::take_snapshot(uint64_t now_ms, size_t chunk_size) {
-    drop_queue(false);
-    needs_snapshot_ = false;
-    // Every local write so far is in the records; later ones queue after it.
-    floor_ = sent_up_to_ = clock_;
-    // Records go straight into the chunks (not through records() and
-    // make_snapshot()): a million of them would otherwise be built twice.
-    ChunkBuilder builder(chunk_size, clock_);
-    for (const auto& [key, entry] : health_) {
-        *builder.room_for(entry.record.ByteSizeLong()).add_health() = entry.record;
+    begin_snapshot(chunk_size);
+    std::vector<lbd::v1::Snapshot> out;
+    while (snapshot_building()) {
+        for (auto& chunk : snapshot_step(now_ms, sticks_.bucket_count() + 1)) out.push_back(std::move(chunk));
     }
-    for (const auto& [key, entry] : sticks_) {
-        if (entry.expires_at_ms <= now_ms) continue;
-        // Upper bound of the encoded size: the strings, plus tags, lengths and varints.
-        size_t bytes = key.pool.size() + key.key.size() + entry.server.size() + entry.node_id.size() + 48;
-        fill_record(key, entry, now_ms, builder.room_for(bytes).add_sticks());
-    }
-    // Only our own purges: the peer's are its to resend (no echo).
-    for (const auto& [key, entry] : purges_) {
-        if (!peer_takes(key) || key.origin != options_.node_id) continue;
-        size_t bytes = key.zone.size() + key.target.size() + key.tag.size() + key.origin.size() + 48;
-        fill_purge(key, entry, builder.room_for(bytes).add_purges());
-    }
-    return builder.finish();
+    return out;
 }
 
 std::optional<lbd::v1::Changes> SyncState::take_outgoing(uint64_t now_ms, size_t max) {
-    if (needs_snapshot_) return std::nullopt;
+    if (needs_snapshot_ || building_) return std::nullopt;
     lbd::v1::Changes out;
     size_t bytes = 0;
     for (auto it = queue_.upper_bound(sent_up_to_);

@@ -68,6 +68,7 @@
 #include <variant>
 #include <vector>
 
+#include "ha/sync_chunks.h"
 #include "lbd/v1/sync.pb.h"
 
 namespace lbd::ha {
@@ -171,6 +172,19 @@ public:
     // The whole state in chunks; everything queued so far is covered by it.
     // Send every chunk before the next take_outgoing() batch.
     std::vector<lbd::v1::Snapshot> take_snapshot(uint64_t now_ms, size_t chunk_size);
+    // The same snapshot built a slice at a time (sync_state_snapshot.cc), so
+    // that a million stick records do not stall the link's thread (and its
+    // heartbeats) for a second: begin_snapshot() fixes what it covers, as
+    // take_snapshot() does, and puts the health records and purges in;
+    // each snapshot_step() walks at most `max_buckets` buckets of the stick
+    // map and returns the chunks that filled meanwhile, the one flagged
+    // last() when the walk is done. Records written or merged between steps
+    // go out in their newest version (a write after begin_snapshot() is also
+    // queued, so the peer gets it even where the walk had passed it). No
+    // take_outgoing() batch while building; a new Hello abandons the build.
+    void begin_snapshot(size_t chunk_size);
+    bool snapshot_building() const { return building_.has_value(); }
+    std::vector<lbd::v1::Snapshot> snapshot_step(uint64_t now_ms, size_t max_buckets);
     // The next queued changes not sent yet, oldest first, at most `max` (and
     // about kMaxBatchBytes). nullopt if none, or while a snapshot is needed.
     std::optional<lbd::v1::Changes> take_outgoing(uint64_t now_ms, size_t max);
@@ -314,6 +328,12 @@ private:
     uint32_t next_chunk_ = 0;
     std::unordered_map<std::string, Progress> applied_;
     size_t expire_cursor_ = 0;  // next bucket for expire_step()
+    // The snapshot being built a slice at a time: its chunks, the next stick
+    // bucket, and the bucket count the walk started with (a rehash between
+    // steps moves records between buckets: the walk then starts over, since
+    // sending a record twice is harmless and missing one is not).
+    std::optional<ChunkBuilder> building_;
+    size_t build_cursor_ = 0, build_buckets_ = 0;
 
     // Few (kMaxPurges), so an ordered map: expiry walks all of it.
     std::map<PurgeKey, PurgeEntry> purges_;

@@ -7,7 +7,7 @@
 //       closes it. PEER_IP is the address the connection came from, i.e. the
 //       lbd node that forwarded it: that is how the client tells which node
 //       of the pair answered. epoll, non-blocking: many connections at once.
-//   poll ADDR:PORT [--interval-ms 20] [--timeout-ms 200] [--source IP]
+//   poll ADDR:PORT [--interval-ms 20] [--timeout-ms 200] [--source IP] [--overlap]
 //        [--until-file F] [--duration-ms N] [--count N] [--log F]
 //       A client: one connection every interval (start to start), each with
 //       its own deadline. Stops at the first of: F exists, N ms passed, N
@@ -15,7 +15,10 @@
 //       gap between two answers, the gap across the switch from the first
 //       node to another, and counts per node ("via"), server and error.
 //       --log appends "T_MS ok SERVER VIA" / "T_MS fail - ERROR" per
-//       attempt, flushed, so a script can watch progress.
+//       attempt, flushed, so a script can watch progress. --overlap starts
+//       every attempt on time even while earlier ones still wait (their SYN
+//       lost with a node that went away): the gaps then measure the outage
+//       within an interval, not within interval + deadline.
 //   stick SRC_IP[,SRC_IP...] ADDR:PORT [--timeout-ms 1000]
 //       One connection from each source address, in the order given (bind(2)
 //       before connect(2)); prints "SRC SERVER VIA" per source ("SRC - ERROR"
@@ -39,12 +42,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -288,6 +293,7 @@ struct PollOptions {
     int64_t duration_ms = 0;
     int64_t count = 0;
     std::string log_file;
+    bool overlap = false;
 };
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -337,11 +343,9 @@ int poll_target(const PollOptions& o) {
         struct stat st;
         return !o.until_file.empty() && ::stat(o.until_file.c_str(), &st) == 0;
     };
-    while (!stop_now()) {
-        const int64_t began = ms_since(start);
-        Answer a = exchange(*target, source, o.timeout_ms);
+    // One attempt's result, at `t` ms since the start (answers in time order).
+    auto record = [&](const Answer& a, int64_t t) {
         ++attempts;
-        const int64_t t = ms_since(start);
         if (a.ok) {
             ++answers;
             ++via_counts[a.via];
@@ -366,6 +370,40 @@ int poll_target(const PollOptions& o) {
             if (log) std::fprintf(log, "%lld fail - %s\n", static_cast<long long>(t), a.error.c_str());
         }
         if (log) std::fflush(log);
+    };
+    if (o.overlap) {
+        // An attempt starts every interval whether or not the earlier ones
+        // have ended, so one whose SYN went to a node that is gone (and
+        // waits out its deadline) does not hold back the next: the first
+        // answer after a switch comes within an interval of it.
+        std::vector<std::future<std::pair<int64_t, Answer>>> running;
+        int64_t next = 0;
+        while (!running.empty() || !stop_now()) {
+            if (!stop_now() && ms_since(start) >= next) {
+                running.push_back(std::async(std::launch::async, [&] {
+                    Answer a = exchange(*target, source, o.timeout_ms);
+                    return std::make_pair(ms_since(start), a);
+                }));
+                next += o.interval_ms;
+            }
+            std::vector<std::pair<int64_t, Answer>> done;
+            for (auto it = running.begin(); it != running.end();) {
+                if (it->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+                    ++it;
+                    continue;
+                }
+                done.push_back(it->get());
+                it = running.erase(it);
+            }
+            std::sort(done.begin(), done.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+            for (const auto& [t, a] : done) record(a, t);
+            ::usleep(1000);
+        }
+    }
+    while (!o.overlap && !stop_now()) {
+        const int64_t began = ms_since(start);
+        Answer a = exchange(*target, source, o.timeout_ms);
+        record(a, ms_since(start));
         // Start to start: an attempt that took long is followed at once.
         int64_t next = began + o.interval_ms;
         int64_t now = ms_since(start);
@@ -557,6 +595,7 @@ int main(int argc, char** argv) {
     poll_cmd->add_option("--duration-ms", poll.duration_ms, "Stop after this long");
     poll_cmd->add_option("--count", poll.count, "Stop after this many attempts");
     poll_cmd->add_option("--log", poll.log_file, "Append one line per attempt here");
+    poll_cmd->add_flag("--overlap", poll.overlap, "Start each attempt on time, even while earlier ones wait out their deadline");
 
     std::string sources, target;
     int stick_timeout_ms = 1000;

@@ -20,6 +20,8 @@
 #   j  split brain healed: partitioned, both hold the VIP; healed, one holder and the client follows it
 #   k  planned handovers under HTTP load (keep-alive and one-connection-per-request clients):
 #      HANDOVERS x `lbctl ha failover` back and forth, and not one request fails
+#   s  (opt-in, never in the default list: 10 minutes) both nodes' CPUs saturated by stress-ng
+#      for LBD_HA_SATURATE_S seconds (600): not one election, not one move of the VIP
 #
 # Each scenario starts a fresh pair (lba MASTER, lbb BACKUP; advert interval
 # HA_ADVERT_MS, 100 ms by default), prints its numbers, and stops the pair (an lbd that exits non-zero
@@ -42,8 +44,8 @@ while (($#)); do
         --lbd) LBD=$2; shift 2 ;;
         --lbctl) LBCTL=$2; shift 2 ;;
         --probe) PROBE=$2; shift 2 ;;
-        -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
-        [a-k]) SELECTED+=("$1"); shift ;;
+        -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+        [a-k] | s) SELECTED+=("$1"); shift ;;
         *) echo "scenarios.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -89,6 +91,10 @@ HANDOVERS=${LBD_HA_HANDOVERS:-20}
 HANDOVER_DRAIN_MS=${LBD_HA_DRAIN_TIMEOUT_MS:-}
 KEEPALIVE_CLIENTS=16
 FRESH_CLIENTS=16
+# Scenario s: how long both nodes' CPUs are saturated, and by how many
+# stress-ng CPU hogs per node (default: one per core, so 2x the cores in all).
+SATURATE_S=${LBD_HA_SATURATE_S:-600}
+SATURATE_HOGS=${LBD_HA_SATURATE_HOGS:-$(nproc)}
 
 # ------------------------------------------------------------ reporting
 
@@ -206,7 +212,16 @@ measure_failover() {
     out=$(mktemp)
     on_node client rm -f "$log" "$stopf"
     probe poll "$VIP:$PORT_RR" --interval-ms 20 --timeout-ms 200 --until-file "$stopf" --log "$log" >"$out" &
-    local poller=$!
+    local poller=$! overlap_out="" overlapper=""
+    # MEASURE_OVERLAP=1: a second client beside it starts an attempt every
+    # 20 ms even while earlier ones wait out their 200 ms deadline (SYN lost
+    # with the old master), so its gap is the outage to within 20 ms; the
+    # first client's gap adds up to one deadline of its own (scenario c).
+    if ((${MEASURE_OVERLAP:-0})); then
+        overlap_out=$(mktemp)
+        probe poll "$VIP:$PORT_RR" --interval-ms 20 --timeout-ms 200 --overlap --until-file "$stopf" >"$overlap_out" &
+        overlapper=$!
+    fi
     if ! wait_until 10000 answers_via "$log" "$master_ip" 10; then
         fail "the client got no 10 answers via $master ($master_ip) before the failover"
     fi
@@ -221,6 +236,12 @@ measure_failover() {
     wait "$poller"
     json=$(<"$out")
     rm -f "$out"
+    MEASURED_OVERLAP_GAP_MS=""
+    if [[ -n $overlapper ]]; then
+        wait "$overlapper"
+        MEASURED_OVERLAP_GAP_MS=$(probe_json max_gap_ms <"$overlap_out" 2>/dev/null)
+        rm -f "$overlap_out"
+    fi
     on_node client rm -f "$log" "$stopf"
     local gap switch_gap attempts ok first last via_m via_o
     read -r gap switch_gap attempts ok first last < <(probe_json max_gap_ms switch_gap_ms attempts ok first_via last_via <<<"$json" | tr '\n' ' ')
@@ -229,7 +250,7 @@ measure_failover() {
     via_o=$(probe_json "/via/$other_ip" <<<"$json" 2>/dev/null || echo 0)
     say "client: $attempts connections every 20 ms, $ok answered ($via_m via $master, $via_o via $other)"
     ((switched)) || return 1
-    say "gap: ${gap} ms longest between two answers, ${switch_gap} ms from $master's last to $other's first (limit ${GAP_LIMIT_MS} ms)"
+    say "gap: ${gap} ms longest between two answers, ${switch_gap} ms from $master's last to $other's first (limit ${GAP_LIMIT_MS} ms)${MEASURED_OVERLAP_GAP_MS:+; overlapping client: ${MEASURED_OVERLAP_GAP_MS} ms}"
     [[ $first == "$master_ip" ]] || fail "the first answer came via $first, not the master $master_ip"
     [[ $last == "$other_ip" ]] || fail "the last answer came via $last, not $other_ip"
     if [[ $gap =~ ^[0-9]+$ ]] && ((gap <= GAP_LIMIT_MS)); then
@@ -263,17 +284,36 @@ one_holder() { [[ $(vip_holders) == lba || $(vip_holders) == lbb ]]; }
 # median and max of numbers: "MEDIAN MAX"
 median_max() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[NR] }'; }
 
+# Scenario c's action: the cut, and about when it was made (to find the VIP's events).
+cut_link() {
+    now_ms
+    CUT_AT_MS=$NOW_MS
+    link_down "$1"
+}
+
 scenario_c() {
     echo "c) link down on the master (ip link set eth down), ${LINK_CUTS} times; advert interval ${HA_ADVERT_MS} ms"
     fresh_pair || return
-    local i holder other gaps=() median max
+    local i holder other gaps=() overlap_gaps=() detects=() median max detect
+    local MEASURE_OVERLAP=1
     for ((i = 1; i <= LINK_CUTS; i++)); do
         wait_until 10000 one_holder || { fail "cut $i: no single VIP holder ('$(vip_holders)')"; return; }
         holder=$(vip_holders)
         other=$(peer_of "$holder")
         MEASURED_GAP_MS=""
-        measure_failover link_down "$holder" || { link_up "$holder"; return; }
+        vip_watch_start || { fail "cannot watch the VIP"; return; }
+        measure_failover cut_link "$holder" || { vip_watch_stop; link_up "$holder"; return; }
+        vip_watch_stop
         [[ $MEASURED_GAP_MS =~ ^[0-9]+$ ]] && gaps+=("$MEASURED_GAP_MS")
+        [[ $MEASURED_OVERLAP_GAP_MS =~ ^[0-9]+$ ]] && overlap_gaps+=("$MEASURED_OVERLAP_GAP_MS")
+        # keepalived's part: from the old master dropping the VIP (its link is
+        # down: FAULT) to the other adding it, both seen by ip monitor. The
+        # script's own clock before `ip link set` runs is later than that
+        # under load (a fork), so the cut is timed by the drop.
+        detect=$({ vip_events "$holder" | awk -v cut="$CUT_AT_MS" '$2 == "del" && $1 >= cut - 1000 { print $1, "del"; exit }'
+                   vip_events "$other" | awk -v cut="$CUT_AT_MS" '$2 == "add" && $1 >= cut - 1000 { print $1, "add"; exit }'; } |
+                 awk '$2 == "del" { d = $1 } $2 == "add" { a = $1 } END { if (d && a) print a - d }')
+        [[ $detect =~ ^[0-9]+$ ]] && detects+=("$detect") && say "cut $i: the VIP left $holder and was on $other ${detect} ms later"
         has_vip "$other" || fail "$other does not hold the VIP"
         link_up "$holder"
         # Back on the link, the old master hears the new one and stays BACKUP (nopreempt).
@@ -283,6 +323,14 @@ scenario_c() {
     ((${#gaps[@]} > 0)) || return
     read -r median max < <(median_max "${gaps[@]}")
     say "link cut gaps (ms): ${gaps[*]}; median ${median}, max ${max} (target <= ${LINK_CUT_TARGET_MS} ms on a quiet machine$( ((max <= LINK_CUT_TARGET_MS)) && echo ': met here' || echo ': not met here'))"
+    if ((${#overlap_gaps[@]} > 0)); then
+        read -r median max < <(median_max "${overlap_gaps[@]}")
+        say "overlapping client's gaps (ms): ${overlap_gaps[*]}; median ${median}, max ${max} (the outage itself, to within its 20 ms interval)"
+    fi
+    if ((${#detects[@]} > 0)); then
+        read -r median max < <(median_max "${detects[@]}")
+        say "VIP off the cut node to VIP on the other (ms): ${detects[*]}; median ${median}, max ${max} (keepalived: 3 adverts + skew after the last advert heard)"
+    fi
 }
 
 # Two stick rounds through the master (the second in reverse order must find
@@ -663,6 +711,55 @@ scenario_k() {
         fail "$failed of $requests requests failed: $(probe_json causes <<<"$json" 2>/dev/null); first: $(probe_json first_failures <<<"$json" 2>/dev/null | head -c 600)"
     fi
     ((${#drains[@]} == HANDOVERS)) || fail "${#drains[@]} of ${HANDOVERS} handovers completed"
+}
+
+# No false failover under CPU saturation: stress-ng keeps every core of the
+# machine busy from inside both nodes (SATURATE_HOGS each) while the pair
+# sits idle with the VIP on lba. Every keepalived state change and every
+# move of the VIP (ip monitor) in that window is an unprovoked election.
+# Only lbd's VRRP neighbours are real-time (vrrp_rt_priority); lbd itself,
+# the sync link and the track file writer compete with the hogs.
+scenario_s() {
+    echo "s) both nodes' CPUs saturated (stress-ng, ${SATURATE_HOGS} CPU hogs per node) for ${SATURATE_S} s; advert interval ${HA_ADVERT_MS} ms: no election"
+    command -v stress-ng >/dev/null || { fail "stress-ng is not installed (.ci/install-deps)"; return; }
+    fresh_pair || return
+    wait_until 15000 ha_synced lba || fail "lba not in sync with lbb before the run"
+    local n before_a before_b hogs=() samples=0 wrong=0 start end
+    before_a=$(keepalived_transitions lba)
+    before_b=$(keepalived_transitions lbb)
+    local sync_before
+    sync_before=$(ha_field lba peer.disconnects || echo 0)
+    vip_watch_start || { fail "cannot watch the VIP"; return; }
+    now_ms
+    start=$NOW_MS
+    for n in "${LB_NODES[@]}"; do
+        on_node "$n" stress-ng --cpu "$SATURATE_HOGS" --cpu-method all --timeout "${SATURATE_S}s" --quiet &
+        hogs+=($!)
+    done
+    end=$((start + SATURATE_S * 1000))
+    # Sampled every 0.5 s besides the monitors (the sampler is not real-time either).
+    while now_ms && ((NOW_MS < end)); do
+        only_holder lba || wrong=$((wrong + 1))
+        samples=$((samples + 1))
+        sleep 0.5
+    done
+    wait "${hogs[@]}"
+    now_ms
+    vip_watch_stop
+    local both both_ms changes first holders after_a after_b load
+    read -r both both_ms changes first holders < <(vip_timeline "$start" "$NOW_MS" 1 0)
+    after_a=$(keepalived_transitions lba)
+    after_b=$(keepalived_transitions lbb)
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    say "saturated $(((NOW_MS - start) / 1000)) s (load average at the end: $load): $samples samples, $wrong without lba alone holding the VIP"
+    say "VIP changes seen by ip monitor: $changes (both holding $both times); keepalived state changes: lba $((after_a - before_a)), lbb $((after_b - before_b)); holder at the end: '$holders'"
+    # Reported, not asserted: a sync link that drops and resyncs moves no VIP.
+    say "lbd roles: lba $(ha_field lba role), lbb $(ha_field lbb role); sync link drops meanwhile: $(($(ha_field lba peer.disconnects || echo 0) - sync_before))"
+    if ((changes == 0 && wrong == 0 && after_a == before_a && after_b == before_b)) && [[ $holders == lba ]]; then
+        pass "0 elections, 0 VIP moves in ${SATURATE_S} s of saturated CPUs"
+    else
+        fail "unprovoked elections under saturated CPUs: $changes VIP changes, $wrong bad samples, keepalived state changes lba $((after_a - before_a)) lbb $((after_b - before_b))"
+    fi
 }
 
 # ------------------------------------------------------------ main

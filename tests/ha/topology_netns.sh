@@ -34,6 +34,7 @@
 #   keepalived_own_netns on|off  keepalived inside each node's network namespace (as in a container),
 #                                or not; fails where the topology cannot (the scenario is skipped)
 #   keepalived_state NODE        MASTER, BACKUP, FAULT or nothing, from its log since it started
+#   keepalived_transitions NODE  how many state changes its log shows so far (scenario s)
 #   link_down NODE / link_up NODE
 #   partition / heal             the two lbd nodes cannot / can reach each other (both still reach the rest)
 #   has_vip NODE / drop_vip NODE
@@ -278,6 +279,12 @@ keepalived_state() {
          { l = tolower($0) }
          match(l, /entering (master|backup|fault) state/) { s = toupper(substr(l, RSTART + 9, RLENGTH - 15)) }
          END { print s }' "$TOPO_DIR/$1/keepalived.log" 2>/dev/null
+}
+
+keepalived_transitions() {
+    local c
+    c=$(grep -ciE 'entering (master|backup|fault) state' "$TOPO_DIR/$1/keepalived.log" 2>/dev/null)
+    echo "${c:-0}"
 }
 
 # ------------------------------------------------------------ links, VIP

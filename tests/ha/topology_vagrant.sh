@@ -146,6 +146,12 @@ keepalived_state() {
              END { print s }'
 }
 
+keepalived_transitions() {
+    local c
+    c=$(on_node "$1" journalctl -u keepalived -o cat --no-pager 2>/dev/null | grep -ciE 'entering (master|backup|fault) state')
+    echo "${c:-0}"
+}
+
 # ------------------------------------------------------------ links, VIP
 
 link_down() { on_node "$1" ip link set "${VG_IFACE[$1]}" down; }

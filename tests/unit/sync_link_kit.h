@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/loop/event.h"
@@ -65,6 +67,24 @@ inline bool run_until(event_base* base, uint64_t timeout_ms, const std::function
 inline void run_for(event_base* base, uint64_t ms) {
     run_until(base, ms, [] { return false; });
 }
+
+// Runs `base` on a thread of its own until destroyed, like a peer process
+// (for B in the volume tests: on one shared loop, A's work would stall B too,
+// and B's stall allowance would hide whether B really keeps the link up).
+// While it runs, the node on `base` belongs to that thread; stop() joins it.
+struct LoopThread {
+    std::atomic<bool> stopping{false};
+    std::thread thread;
+    explicit LoopThread(event_base* base)
+        : thread([this, base] {
+              while (!stopping) event_base_loop(base, EVLOOP_ONCE);  // the link's tick ends each wait
+          }) {}
+    void stop() {
+        stopping = true;
+        if (thread.joinable()) thread.join();
+    }
+    ~LoopThread() { stop(); }
+};
 
 struct Recorder : SyncLink::Observer {
     std::vector<ServerHealth> health;

@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <thread>
 
 #include "core/loop/event.h"
 #include "core/base/log.h"
@@ -398,9 +396,7 @@ TEST_CASE("dead peer: a link that goes silent is closed after 3 heartbeats and r
     REQUIRE(pair.run_until(2000, [&] { return a.stats().connects == 2; }));
 }
 
-// B runs on a thread of its own here, like a peer process: on one shared
-// loop, A's long take_snapshot() would stall B too, and B's stall allowance
-// would hide whether B really keeps the link up while A builds a snapshot.
+// B runs on a thread of its own here (LoopThread says why).
 TEST_CASE("a million stick entries: full resync on connect, with B on its own thread") {
     EventBasePtr b_base{event_base_new()};  // outlives B's link
     Pair pair;
@@ -419,17 +415,7 @@ TEST_CASE("a million stick entries: full resync on connect, with B on its own th
 
     // From here until the join, B (its link, state and recorder) belongs to
     // its thread; this thread looks at A only.
-    struct Thread {
-        std::atomic<bool> stop{false};
-        std::thread thread;
-        ~Thread() {
-            stop = true;
-            if (thread.joinable()) thread.join();
-        }
-    } b_thread;
-    b_thread.thread = std::thread([&] {
-        while (!b_thread.stop) event_base_loop(b_base.get(), EVLOOP_ONCE);  // B's tick ends each wait
-    });
+    LoopThread b_thread(b_base.get());
     size_t max_output = 0;
     // A's snapshot acknowledged means B applied all of it.
     bool done = pair.run_until(120'000, [&] {
@@ -437,8 +423,7 @@ TEST_CASE("a million stick entries: full resync on connect, with B on its own th
         return a.up() && a.state.synced_with_peer() && a.link->all_acked();
     });
     uint64_t t2 = monotonic_ms();
-    b_thread.stop = true;
-    b_thread.thread.join();
+    b_thread.stop();
     REQUIRE(done);
 
     CHECK(b.recorder.sticks == kEntries);

@@ -313,3 +313,47 @@ TEST_CASE("link_dead: after three missed heartbeats") {
 
 }  // namespace
 }  // namespace lbd::ha
+
+namespace lbd::ha {
+
+// The sync link builds snapshots a slice per loop turn; between slices the
+// table changes. Whatever happens between steps (writes, a rehash of the
+// stick map, expiry), the peer ends up with the same records.
+TEST_CASE("a snapshot built in slices, with writes and a rehash between the steps, gives the peer everything") {
+    SyncState a = node("lb-a", 1, 100000), b = node("lb-b", 2);
+    for (int i = 0; i < 1000; ++i) a.record_local(stick("k" + std::to_string(i), "s1"), kNow);
+    a.record_local(health("s1", ServerHealth::DOWN));
+    handshake(a, b);
+    REQUIRE(a.needs_snapshot());
+    a.begin_snapshot(7);
+    CHECK(a.snapshot_building());
+    CHECK(!a.needs_snapshot());
+    CHECK(!a.take_outgoing(kNow, 100));  // no change before the snapshot's last chunk
+    std::vector<lbd::v1::Snapshot> chunks;
+    auto step = [&](size_t buckets) {
+        for (auto& chunk : a.snapshot_step(kNow, buckets)) chunks.push_back(std::move(chunk));
+    };
+    step(50);
+    CHECK(a.snapshot_building());
+    // Between steps: a record the walk may have passed changes, and enough
+    // new ones arrive to rehash the map (the walk starts over).
+    a.record_local(stick("k0", "s2"), kNow);
+    for (int i = 1000; i < 5000; ++i) a.record_local(stick("k" + std::to_string(i), "s2"), kNow);
+    size_t steps = 0;
+    while (a.snapshot_building() && steps++ < 100000) step(64);
+    REQUIRE(!a.snapshot_building());
+    REQUIRE(!chunks.empty());
+    CHECK(chunks.back().last());
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        CHECK(chunks[i].chunk_index() == i);
+        CHECK(chunks[i].last() == (i + 1 == chunks.size()));
+        REQUIRE(b.apply_snapshot(chunks[i], kNow));
+    }
+    CHECK(b.synced_with_peer());
+    pump(a, b);  // the writes made while building, queued after the snapshot
+    CHECK(server_of(b, "k0") == "s2");
+    CHECK(state_of(a) == state_of(b));
+    CHECK(b.stick_count() == 5000);
+}
+
+}  // namespace lbd::ha
