@@ -208,15 +208,18 @@ std::string format_cache_purge(const std::string& zone, const v1::CachePurgeRepl
 
 std::string format_cache_stats(const v1::CacheStatsReply& reply) {
     using A = Table::Align;
-    Table table({"ZONE", "BYTES", "MAX BYTES", "OBJECTS", "HITS", "MISSES", "HIT RATIO", "STORES", "EVICTIONS"},
-                {A::kLeft, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight});
+    Table table({"ZONE", "BYTES", "MAX BYTES", "OBJECTS", "HITS", "MISSES", "HIT RATIO", "STORES", "EVICTIONS",
+                 "STALE"},
+                {A::kLeft, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight,
+                 A::kRight});
     for (const auto& z : reply.zones()) {
         const uint64_t looked = z.hits() + z.misses();
         char ratio[16] = "-";
         if (looked != 0) std::snprintf(ratio, sizeof ratio, "%.1f%%", 100.0 * static_cast<double>(z.hits()) / static_cast<double>(looked));
         table.add_row({z.name(), std::to_string(z.bytes()), std::to_string(z.max_bytes()), std::to_string(z.objects()),
                        std::to_string(z.hits()), std::to_string(z.misses()), ratio, std::to_string(z.stores()),
-                       std::to_string(z.evictions())});
+                       std::to_string(z.evictions()),
+                       std::to_string(z.stale_error() + z.stale_timeout() + z.stale_status() + z.stale_updating())});
     }
     return table.render();
 }

@@ -8,7 +8,9 @@
 
 #include "core/loop/event.h"
 #include "l7/cache_policy.h"
+#include "l7/cache_refresh.h"
 #include "l7/client_side.h"
+#include "l7/l7_worker.h"
 #include "l7/route_filter.h"
 
 namespace lbd::l7 {
@@ -19,7 +21,9 @@ int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
 
 void add_status_headers(HeaderList& headers, const HttpRouteCache& route, CacheStatus status) {
     if (!route.status_headers) return;
-    headers.emplace_back("X-Cache", status == CacheStatus::kHit || status == CacheStatus::kRevalidated ? "HIT" : "MISS");
+    const bool hit = status == CacheStatus::kHit || status == CacheStatus::kRevalidated ||
+                     status == CacheStatus::kStale || status == CacheStatus::kUpdating;
+    headers.emplace_back("X-Cache", hit ? "HIT" : "MISS");
     headers.emplace_back("X-Cache-Status", to_string(status));
 }
 
@@ -108,6 +112,9 @@ std::shared_ptr<CacheObject> make_object(const ResponseInfo& response, const Sto
     object->initial_age_s = decision.initial_age_s;
     object->lifetime_s = decision.lifetime_s;
     object->revalidate = decision.revalidate;
+    object->no_stale = decision.no_stale;
+    object->stale_if_error_s = decision.stale_if_error_s;
+    object->stale_while_revalidate_s = decision.stale_while_revalidate_s;
     object->vary = decision.vary;
     return object;
 }
@@ -182,7 +189,7 @@ FilterResult refresh(Exchange& ex, int64_t now, std::vector<std::string> tags) {
     if (decision.store) cache.zone->insert(cache.stale_key, object);
     if (cache.fill) cache.fill->end(!decision.store);
     cache.status = CacheStatus::kRevalidated;
-    cache.zone->counters().hits.fetch_add(1, std::memory_order_relaxed);
+    if (!cache.background) cache.zone->counters().hits.fetch_add(1, std::memory_order_relaxed);
 
     ResponseInfo& response = ex.response;
     response.status = object->status;
@@ -227,6 +234,7 @@ uint32_t collapse_wait_ms(uint32_t server_response_ms) {
 // `stale_key`) to revalidate, if it has a validator (§4.3.1).
 void revalidate(Exchange& ex, CacheObjectPtr stale, std::string stale_key) {
     ex.cache.status = CacheStatus::kExpired;
+    ex.cache.fallback = stale;  // kept, validators or not, for stale-if-error
     if (!add_validators(ex.request, *stale)) return;
     ex.cache.stale = std::move(stale);
     ex.cache.stale_key = std::move(stale_key);
@@ -235,8 +243,9 @@ void revalidate(Exchange& ex, CacheObjectPtr stale, std::string stale_key) {
 // On the waiter's worker, once the fill it waited for ended or its wait ran
 // out: the stored response if fresh now, else on to the server itself
 // (revalidating what is stored, if anything).
-void resume_waiter(CacheWait& wait) {
+void resume_waiter(CacheWait& wait, bool timed_out) {
     Exchange& ex = *wait.exchange;
+    if (timed_out) ex.cache.zone->counters().collapse_timeouts.fetch_add(1, std::memory_order_relaxed);
     const ExchangeResumer resumer = wait.resumer;
     ex.cache.wait.reset();  // `wait` and its timer are gone from here on
     CacheZone& zone = *ex.cache.zone;
@@ -253,7 +262,7 @@ void resume_waiter(CacheWait& wait) {
     resumer(FilterResult::next());
 }
 
-void on_wait_timeout(evutil_socket_t, short, void* arg) { resume_waiter(*static_cast<CacheWait*>(arg)); }
+void on_wait_timeout(evutil_socket_t, short, void* arg) { resume_waiter(*static_cast<CacheWait*>(arg), true); }
 
 }  // namespace
 
@@ -299,7 +308,73 @@ LocalAnswer cache_answer(const Exchange& exchange, const CacheObjectPtr& object,
     return answer;
 }
 
+LocalAnswer stale_answer(Exchange& ex, int64_t now) {
+    ex.cache.status = CacheStatus::kStale;
+    // The waiters of this request's fill look the key up again (and find the stale entry too).
+    if (ex.cache.fill) ex.cache.fill->end(false);
+    return cache_answer(ex, ex.cache.fallback, now);
+}
+
+bool cache_stale_on_failure(Exchange& ex, const ProxyError& error, LocalAnswer& answer) {
+    CacheRequest& cache = ex.cache;
+    if (cache.fallback == nullptr || error.source != ErrorSource::kServer) return false;
+    const bool timeout = error.cause == ErrorCause::kResponseTimeout;
+    const int64_t now = now_s();
+    if (!cache_stale_usable(*cache.fallback, ex.route->cache, timeout ? kStaleOnTimeout : kStaleOnError, now))
+        return false;
+    (timeout ? cache.zone->counters().stale_timeout : cache.zone->counters().stale_error)
+        .fetch_add(1, std::memory_order_relaxed);
+    answer = stale_answer(ex, now);
+    return true;
+}
+
+CacheLookupFilter::CacheLookupFilter(const ListenerCaches& caches, L7Worker& worker, HttpListener& listener)
+    : caches_(caches), worker_(worker.worker()), refreshes_(std::make_unique<CacheRefreshes>(worker, listener)) {}
+
+CacheLookupFilter::~CacheLookupFilter() = default;
+
+void cache_prepare_refresh(Exchange& refresh, const Exchange& from, CacheObjectPtr stale, std::string stale_key,
+                           std::shared_ptr<CacheFillTicket> fill) {
+    RequestInfo& request = refresh.request;
+    request = from.request;
+    // As the client sent it: the route's rewrite applies again on the way.
+    if (!from.original_path.empty()) request.path = from.original_path;
+    request.method = "GET";  // a HEAD's stale answer is refreshed by the GET that is stored
+    request.method_kind = HttpMethod::kGet;
+    std::erase_if(request.headers, [](const auto& field) {
+        return iequals(field.first, "if-none-match") || iequals(field.first, "if-modified-since");
+    });
+    CacheRequest& cache = refresh.cache;
+    cache.background = true;
+    cache.zone = from.cache.zone;
+    cache.key = from.cache.key;
+    cache.may_store = true;
+    cache.status = CacheStatus::kExpired;
+    cache.view.method_kind = HttpMethod::kGet;
+    cache.view.headers = request.headers;
+    cache.fill = std::move(fill);
+    if (!add_validators(request, *stale)) return;
+    cache.stale = std::move(stale);
+    cache.stale_key = std::move(stale_key);
+}
+
+FilterResult CacheLookupFilter::updating(Exchange& ex, CacheZone& zone, CacheObjectPtr stale, std::string stale_key,
+                                         int64_t now) {
+    // An empty wake: a fill under way (a refresh, or a fetch) is not waited for.
+    if (zone.join_fill(ex.cache.key, monotonic_ms(), {}) == FillRole::kFill) {
+        auto fill = std::make_shared<CacheFillTicket>(zone, ex.cache.key);
+        CacheRefresh& refresh = refreshes_->add(ex.client);
+        cache_prepare_refresh(refresh.exchange(), ex, stale, std::move(stale_key), std::move(fill));
+        zone.counters().refreshes.fetch_add(1, std::memory_order_relaxed);
+    }
+    ex.cache.status = CacheStatus::kUpdating;
+    zone.counters().stale_updating.fetch_add(1, std::memory_order_relaxed);
+    return FilterResult::respond(cache_answer(ex, stale, now));
+}
+
 FilterResult CacheLookupFilter::on_request_head(Exchange& ex) {
+    // A background refresh was set up by its maker (cache_prepare_refresh).
+    if (ex.cache.background) return FilterResult::next();
     CacheZone* zone = caches_.zone(ex.route);
     if (zone == nullptr) return FilterResult::next();
     CacheRequest& cache = ex.cache;
@@ -323,6 +398,8 @@ FilterResult CacheLookupFilter::on_request_head(Exchange& ex) {
         zone->counters().hits.fetch_add(1, std::memory_order_relaxed);
         return FilterResult::respond(cache_answer(ex, object, now));
     }
+    if (object != nullptr && cache_stale_usable(*object, ex.route->cache, kStaleOnUpdating, now))
+        return updating(ex, *zone, std::move(object), std::move(found), now);
     // Not answered here: what the store will key by, before the request
     // header actions and our validators change the request (a miss only).
     cache.view.method_kind = ex.request.method_kind;
@@ -348,7 +425,7 @@ FilterResult CacheLookupFilter::collapse(Exchange& ex, CacheZone& zone, CacheObj
     // It cannot run before this returns: the task needs this worker's loop.
     const FillRole role = zone.join_fill(ex.cache.key, monotonic_ms(), [weak, worker] {
         worker->post([weak] {
-            if (std::shared_ptr<CacheWait> w = weak.lock()) resume_waiter(*w);
+            if (std::shared_ptr<CacheWait> w = weak.lock()) resume_waiter(*w, false);
         });
     });
     if (role == FillRole::kWait) {
@@ -373,6 +450,13 @@ FilterResult CacheStoreFilter::on_response_head(Exchange& ex) {
     // Taken (and stripped, by default) whether or not the response is stored.
     std::vector<std::string> tags = cache_take_tags(cache.zone->config(), ex.response.headers);
     if (cache.stale != nullptr && ex.response.status == 304) return refresh(ex, now, std::move(tags));
+    // stale-if-error on a 500/502/503/504: the stored copy instead, at once
+    // (the server's body and its connection are dropped).
+    if (cache.fallback != nullptr &&
+        cache_stale_usable(*cache.fallback, ex.route->cache, cache_stale_on_status(ex.response.status), now)) {
+        cache.zone->counters().stale_status.fetch_add(1, std::memory_order_relaxed);
+        return FilterResult::respond(stale_answer(ex, now));
+    }
     if (!cache.may_store) {
         // Not stored this time (the compression filter left this body as it
         // was for this request only): waiters go to the server now.

@@ -1,5 +1,6 @@
 // The lbd_http_cache_* metrics of the response cache zones (/metrics):
-// hits, misses, stores, evictions, purged, too large, bytes and objects, by zone.
+// hits, misses, stores, evictions, purged, too large, collapse waits and
+// their timeouts, stale served by cause, bytes and objects, by zone.
 #pragma once
 
 #include <string>

@@ -106,6 +106,11 @@ CacheControl parse_cache_control(const HeaderList& headers) {
             cc.max_age = parse_seconds(arg).value_or(0);
         } else if (name == "s-maxage") {
             cc.s_maxage = parse_seconds(arg).value_or(0);
+        } else if (name == "stale-if-error") {
+            // RFC 5861 §4; an invalid value allows nothing.
+            cc.stale_if_error = parse_seconds(arg).value_or(0);
+        } else if (name == "stale-while-revalidate") {
+            cc.stale_while_revalidate = parse_seconds(arg).value_or(0);
         }
     });
     return cc;
@@ -233,6 +238,10 @@ StoreDecision decide_store(const RequestInfo& request, const ResponseInfo& respo
     d.lifetime_s = *lifetime;
     const bool validators = has_field(response.headers, "etag") || has_field(response.headers, "last-modified");
     d.revalidate = cc.no_cache || (cc.must_revalidate && d.lifetime_s == 0);
+    // §4.2.4, §5.2.2.10: s-maxage implies proxy-revalidate for a shared cache.
+    d.no_stale = cc.no_cache || cc.must_revalidate || cc.s_maxage.has_value();
+    d.stale_if_error_s = cc.stale_if_error.value_or(0);
+    d.stale_while_revalidate_s = cc.stale_while_revalidate.value_or(0);
     // Stale at once with nothing to revalidate by: it could never be used.
     if ((d.lifetime_s == 0 || d.revalidate) && !validators) return refuse("stale, no validator");
     // §4.2.3: corrected_initial_age = max(apparent_age, age_value); the
@@ -254,6 +263,28 @@ uint64_t cache_current_age(const CacheObject& object, int64_t now_s) {
 
 bool cache_fresh(const CacheObject& object, int64_t now_s) {
     return !object.revalidate && cache_current_age(object, now_s) < object.lifetime_s;
+}
+
+bool cache_stale_usable(const CacheObject& object, const HttpRouteCache& route, uint8_t on, int64_t now_s) {
+    if ((route.stale_on & on) == 0 || object.no_stale || object.revalidate) return false;
+    const uint64_t age = cache_current_age(object, now_s);
+    if (age < object.lifetime_s) return true;  // fresh again (stored meanwhile): surely usable
+    const bool updating = on == kStaleOnUpdating;
+    const uint64_t window_ms =
+        updating ? (route.stale_while_revalidate_ms != 0 ? route.stale_while_revalidate_ms
+                                                         : object.stale_while_revalidate_s * 1000)
+                 : (route.stale_if_error_ms != 0 ? route.stale_if_error_ms : object.stale_if_error_s * 1000);
+    return (age - object.lifetime_s) * 1000 < window_ms;
+}
+
+uint8_t cache_stale_on_status(int status) {
+    switch (status) {
+        case 500: return kStaleOnHttp500;
+        case 502: return kStaleOnHttp502;
+        case 503: return kStaleOnHttp503;
+        case 504: return kStaleOnHttp504;
+        default: return 0;
+    }
 }
 
 HeaderList stored_headers(const HeaderList& headers, const std::vector<std::string>& strip) {

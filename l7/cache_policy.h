@@ -26,9 +26,11 @@ struct CacheControl {
     std::vector<std::string> no_cache_fields;  // no-cache="Set-Cookie": store without them
     bool is_private = false;                 // unqualified private
     bool is_public = false;
-    bool must_revalidate = false;
+    bool must_revalidate = false;            // or proxy-revalidate (this cache is shared)
     std::optional<uint64_t> max_age;
     std::optional<uint64_t> s_maxage;
+    std::optional<uint64_t> stale_if_error;  // RFC 5861 §4
+    std::optional<uint64_t> stale_while_revalidate;  // RFC 5861 §3
 };
 CacheControl parse_cache_control(const HeaderList& headers);
 
@@ -57,6 +59,9 @@ struct StoreDecision {
     uint64_t lifetime_s = 0;
     uint64_t initial_age_s = 0;
     bool revalidate = false;          // no-cache (or must-revalidate with lifetime 0)
+    bool no_stale = false;            // never served stale (CacheObject::no_stale)
+    uint64_t stale_if_error_s = 0;
+    uint64_t stale_while_revalidate_s = 0;
     std::vector<std::string> vary;    // lower-case names
     std::vector<std::string> strip;   // fields not stored (Set-Cookie, no-cache="...")
 };
@@ -72,6 +77,15 @@ bool cacheable_by_default(int status);
 // RFC 9111 §4.2.3 current_age, and whether the object is fresh now.
 uint64_t cache_current_age(const CacheObject& object, int64_t now_s);
 bool cache_fresh(const CacheObject& object, int64_t now_s);
+// RFC 5861: the stale `object` may be sent now for `on` (an
+// HttpCacheStaleOn bit: a kind of server failure, or kStaleOnUpdating):
+// the route allows that kind, the object allows serving stale, and it has
+// been stale for less than its window: for updating the route's
+// stale_while_revalidate_ms, else the response's stale-while-revalidate;
+// for a failure stale_if_error_ms, else stale-if-error.
+bool cache_stale_usable(const CacheObject& object, const HttpRouteCache& route, uint8_t on, int64_t now_s);
+// The HttpCacheStaleOn bit of a server status a stale entry may replace, or 0.
+uint8_t cache_stale_on_status(int status);
 
 // The stored copy of a response's header fields: no framing, no Age, none
 // of `strip`.

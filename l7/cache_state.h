@@ -21,6 +21,8 @@ enum class CacheStatus : uint8_t {
     kExpired,      // in the zone but stale: fetched again
     kRevalidated,  // stale, the server answered 304: served from the zone, refreshed
     kBypass,       // a bypass rule, a method or a body: the zone is not used
+    kStale,        // stale, sent instead of a server failure (stale-if-error)
+    kUpdating,     // stale, sent while a background request refreshes it (stale-while-revalidate)
 };
 
 inline const char* to_string(CacheStatus status) {
@@ -31,6 +33,8 @@ inline const char* to_string(CacheStatus status) {
         case CacheStatus::kExpired: return "EXPIRED";
         case CacheStatus::kRevalidated: return "REVALIDATED";
         case CacheStatus::kBypass: return "BYPASS";
+        case CacheStatus::kStale: return "STALE";
+        case CacheStatus::kUpdating: return "UPDATING";
     }
     return "-";
 }
@@ -69,6 +73,12 @@ struct CacheRequest {
     RequestInfo view;
     CacheObjectPtr stale;    // the stored response being revalidated with the server
     std::string stale_key;   // the key it was found under (its variant's): a 304 refreshes it there
+    // What the lookup found stored but stale, validators or not: sent in
+    // place of a server failure if its stale-if-error window allows
+    // (cache_stale_on_failure, and a 5xx in the store filter).
+    CacheObjectPtr fallback;
+    // A background refresh (cache_refresh.h): set up by its maker, not looked up.
+    bool background = false;
     std::shared_ptr<CacheFillTicket> fill;  // this request fetches the key for waiters
     std::shared_ptr<CacheWait> wait;        // this request waits for another's fetch
 };

@@ -14,6 +14,7 @@
 #include "core/base/log.h"
 #include "core/health/passive_health.h"
 #include "core/net/local_errors.h"
+#include "l7/cache_filter.h"
 #include "l7/header_filters.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
@@ -98,6 +99,13 @@ void ExchangeDriver::resume_request(FilterResult result) {
     timer_.stop();
     if (result.responds()) return respond(result.answer);
     run_request_filters();
+}
+
+void ExchangeDriver::server_failed(const ProxyError& error) {
+    // The cache may answer with what it holds stale (cache_filter.h).
+    LocalAnswer stale;
+    if (!ex_->response_started && cache_stale_on_failure(*ex_, error, stale)) return respond(stale);
+    client_.respond_error(error.status(), error.termination());
 }
 
 void ExchangeDriver::respond(const LocalAnswer& answer) {

@@ -97,8 +97,9 @@ private:
 
     void connect_failed(const char* why);
     void local_connect_failure(int err);
-    // A server-side failure ends the exchange: its status, its termination.
-    void server_failed(const ProxyError& error) { client_.respond_error(error.status(), error.termination()); }
+    // A server-side failure ends the exchange: its status, its termination;
+    // or, before any response head, a stale cached copy (stale-if-error).
+    void server_failed(const ProxyError& error);
     // A filter's answer: lbd's own (respond_local) or a stored one (respond_stored).
     void respond(const LocalAnswer& answer);
     bool request_body_pending() const { return ex_ != nullptr && !ex_->request_body_done; }

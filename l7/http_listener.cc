@@ -68,7 +68,7 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
                                                        worker_.password_pool(), worker_.worker()));
     filters_.add(std::make_unique<RateLimitFilter>(rate_limits_, http()));
     filters_.add(std::make_unique<RouteFilter>(*this, worker_));
-    if (cache) filters_.add(std::make_unique<CacheLookupFilter>(caches_, worker_.worker()));
+    if (cache) filters_.add(std::make_unique<CacheLookupFilter>(caches_, worker_, *this));
     filters_.add(std::make_unique<RequestHeadersFilter>(http()));
     filters_.add(std::make_unique<CookieStickyFilter>());
     filters_.add(std::make_unique<ResponseHeadersFilter>(http()));

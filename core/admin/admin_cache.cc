@@ -43,6 +43,12 @@ void register_cache_commands(AdminRegistry& registry, CurrentCaches current,
             info.set_purged(c.purged.load(std::memory_order_relaxed));
             info.set_too_large(c.too_large.load(std::memory_order_relaxed));
             info.set_collapsed(c.collapsed.load(std::memory_order_relaxed));
+            info.set_collapse_timeouts(c.collapse_timeouts.load(std::memory_order_relaxed));
+            info.set_stale_error(c.stale_error.load(std::memory_order_relaxed));
+            info.set_stale_timeout(c.stale_timeout.load(std::memory_order_relaxed));
+            info.set_stale_status(c.stale_status.load(std::memory_order_relaxed));
+            info.set_stale_updating(c.stale_updating.load(std::memory_order_relaxed));
+            info.set_refreshes(c.refreshes.load(std::memory_order_relaxed));
         }
     });
 }

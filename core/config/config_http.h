@@ -150,6 +150,18 @@ struct HttpCacheValid {
     uint32_t ttl_ms = 0;
 };
 
+// The failures a stale stored response may stand in for (RouteCache.use_stale.on), as bits.
+enum HttpCacheStaleOn : uint8_t {
+    kStaleOnError = 1,    // no server connected, or the connection broke before a response head
+    kStaleOnTimeout = 2,  // no response head within server_response_ms
+    kStaleOnHttp500 = 4,
+    kStaleOnHttp502 = 8,
+    kStaleOnHttp503 = 16,
+    kStaleOnHttp504 = 32,
+    kStaleOnUpdating = 64,  // stale-while-revalidate: sent at once while one background request refreshes it
+    kStaleOnAll = 127,
+};
+
 // How a route uses a cache zone (lbd.v1.RouteCache; l7/cache_policy.h).
 struct HttpRouteCache {
     std::string zone;  // empty: the route does not cache
@@ -160,6 +172,9 @@ struct HttpRouteCache {
     std::vector<std::string> bypass_cookies;
     bool store_set_cookie = false;
     bool status_headers = true;
+    uint8_t stale_on = kStaleOnAll;   // HttpCacheStaleOn bits
+    uint32_t stale_if_error_ms = 0;   // replaces the response's stale-if-error when set
+    uint32_t stale_while_revalidate_ms = 0;  // replaces the response's stale-while-revalidate when set
     bool enabled() const { return !zone.empty(); }
 };
 

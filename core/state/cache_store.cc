@@ -128,6 +128,7 @@ FillRole CacheZone::join_fill(std::string_view key, uint64_t now_ms, std::functi
     if (it == shard.fills.end()) it = shard.fills.emplace(std::string(key), Shard::Fill{}).first;
     Shard::Fill& fill = it->second;
     if (fill.filling) {
+        if (!wake) return FillRole::kWait;
         fill.waiters.push_back(std::move(wake));
         counters_.collapsed.fetch_add(1, std::memory_order_relaxed);
         return FillRole::kWait;

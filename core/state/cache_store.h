@@ -42,6 +42,11 @@ struct CacheObject {
     uint64_t initial_age_s = 0;        // RFC 9111 §4.2.3 corrected_initial_age
     uint64_t lifetime_s = 0;           // freshness_lifetime
     bool revalidate = false;           // no-cache: ask the server before each use
+    // RFC 9111 §4.2.4: must-revalidate, proxy-revalidate, s-maxage or
+    // no-cache forbid serving it stale, even when the server fails.
+    bool no_stale = false;
+    uint64_t stale_if_error_s = 0;     // RFC 5861 stale-if-error=N (0: none)
+    uint64_t stale_while_revalidate_s = 0;  // RFC 5861 stale-while-revalidate=N (0: none)
     std::vector<std::string> vary;     // lower-case request header names
     std::vector<std::string> tags;     // from the zone's tag_header (CacheZone::purge_tag)
     size_t bytes() const;
@@ -59,6 +64,15 @@ struct CacheZoneCounters {
     std::atomic<uint64_t> purged{0};
     std::atomic<uint64_t> too_large{0};  // passed through, over max_object_bytes
     std::atomic<uint64_t> collapsed{0};  // misses that waited for another request's fill
+    std::atomic<uint64_t> collapse_timeouts{0};  // of those, waits that ran out (the waiter went to the server)
+    // Stale entries served instead of a server failure (stale-if-error), by
+    // cause: no connection or a broken one, a timeout, a 500/502/503/504.
+    std::atomic<uint64_t> stale_error{0};
+    std::atomic<uint64_t> stale_timeout{0};
+    std::atomic<uint64_t> stale_status{0};
+    // Stale entries sent at once while a background request refreshes them (stale-while-revalidate).
+    std::atomic<uint64_t> stale_updating{0};
+    std::atomic<uint64_t> refreshes{0};  // background refreshes started
 };
 
 // What a miss does about other requests fetching the same key (collapsing).
@@ -101,7 +115,8 @@ public:
     // the server. The first miss fills (kFill); later ones wait (kWait) and
     // their `wake` runs, on the thread that ends the fill and with no lock
     // held, once end_fill() is called; they then look the key up again.
-    // Any thread.
+    // An empty `wake` does not wait: kWait only says a fill is under way
+    // (a background refresh starts only when it gets kFill). Any thread.
     FillRole join_fill(std::string_view key, uint64_t now_ms, std::function<void()> wake);
     // Ends the fill of `key`: the object was stored (or the fill failed:
     // the waiters look up, miss, and go to the server themselves), or,

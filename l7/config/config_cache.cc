@@ -3,6 +3,9 @@
 // (l7_config_module.cc registers the zones; config_http.cc calls the route
 // check; the zone names a route uses are checked across sections).
 #include <algorithm>
+#include <iterator>
+#include <string_view>
+#include <utility>
 
 #include "l7/config/l7_config_checks.h"
 
@@ -38,6 +41,31 @@ void check_tag_header(const pb::CacheZone& zone, const Node& at, const std::stri
     typed.strip_tag_header = !zone.has_strip_tag_header() || zone.strip_tag_header();
     if (zone.has_strip_tag_header() && typed.tag_header.empty())
         errors.add(at.at(F::kStripTagHeaderFieldNumber), what + ": strip_tag_header without a tag_header");
+}
+
+// RouteCache.use_stale: the failures (HttpCacheStaleOn bits) and the window.
+void check_use_stale(const pb::CacheUseStale& msg, const Node& node, HttpRouteCache& out, Errors& errors) {
+    using F = pb::CacheUseStale;
+    static constexpr std::pair<std::string_view, uint8_t> kOn[] = {
+        {"error", kStaleOnError},       {"timeout", kStaleOnTimeout},   {"http_500", kStaleOnHttp500},
+        {"http_502", kStaleOnHttp502}, {"http_503", kStaleOnHttp503}, {"http_504", kStaleOnHttp504},
+        {"updating", kStaleOnUpdating}};
+    if (msg.on_size() > 0) out.stale_on = 0;
+    for (int i = 0; i < msg.on_size(); ++i) {
+        const auto* it = std::find_if(std::begin(kOn), std::end(kOn), [&](const auto& e) { return e.first == msg.on(i); });
+        if (it == std::end(kOn))
+            errors.add(node.at(F::kOnFieldNumber, i), "cache use_stale: unknown failure " + quote(msg.on(i)) +
+                                                          " (error, timeout, http_500, http_502, http_503, http_504, updating)");
+        else
+            out.stale_on |= it->second;
+    }
+    constexpr uint32_t kMaxWindowMs = 30u * 24 * 3600 * 1000;
+    out.stale_if_error_ms = msg.if_error_ms();
+    if (out.stale_if_error_ms > kMaxWindowMs)
+        errors.add(node.at(F::kIfErrorMsFieldNumber), "cache use_stale: if_error_ms is over 30 days");
+    out.stale_while_revalidate_ms = msg.while_revalidate_ms();
+    if (out.stale_while_revalidate_ms > kMaxWindowMs)
+        errors.add(node.at(F::kWhileRevalidateMsFieldNumber), "cache use_stale: while_revalidate_ms is over 30 days");
 }
 
 }  // namespace
@@ -96,6 +124,7 @@ HttpRouteCache check_route_cache(const pb::RouteCache& msg, const Node& node, bo
     }
     out.store_set_cookie = msg.store_set_cookie();
     out.status_headers = !msg.has_status_headers() || msg.status_headers();
+    if (msg.has_use_stale()) check_use_stale(msg.use_stale(), node.child(F::kUseStaleFieldNumber), out, errors);
     return out;
 }
 

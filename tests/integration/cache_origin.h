@@ -24,6 +24,16 @@ public:
             port_ = static_cast<uint16_t>(std::stoi(line->substr(line->find(' ') + 1)));
     }
     uint16_t port() const { return port_; }
+    // Every later request for `path` answers `status` (0: as its query says)
+    // after `delay_ms` (cache_origin.py's /__mode).
+    bool set_mode(const std::string& path, int status, int delay_ms = 0) {
+        std::string target = "/__mode?path=" + path + "&delay_ms=" + std::to_string(delay_ms);
+        if (status != 0) target += "&status=" + std::to_string(status);
+        auto reply = http_request(port_, get_request(target), kIoTimeoutMs);
+        return reply && reply->status == 200;
+    }
+    // The origin goes away: its port refuses connections.
+    void stop() { child_.stop(kIoTimeoutMs); }
     // Requests the origin saw for `path`.
     int count(const std::string& path) const {
         auto reply = http_request(port_, get_request("/__count?path=" + path), kIoTimeoutMs);

@@ -13,7 +13,10 @@ A request whose If-None-Match holds the ETag it would get (weak comparison,
 as RFC 9110 13.1.2 asks of If-None-Match) is answered 304.
 GET /__count?path=P answers the number of requests seen for path P (query ignored);
 GET /__conns the number of connections that carried a counted request;
-/__count and /__conns are not counted themselves. Threaded: slow answers do not block others.
+GET /__mode?path=P&status=N&delay_ms=N makes every later request for path P
+answer status N (with no cache headers) and/or wait delay_ms first, whatever
+its query says (the serve-stale tests: an origin that starts failing);
+/__count, /__conns and /__mode are not counted themselves. Threaded: slow answers do not block others.
 """
 import email.utils
 import sys
@@ -23,6 +26,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 counts = {}
+modes = {}
 connections = [0]
 lock = threading.Lock()
 
@@ -57,15 +61,22 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 n = connections[0]
             return self.reply(200, [], str(n).encode(), head)
+        if url.path == "/__mode":
+            with lock:
+                modes[query["path"][0]] = {k: v[0] for k, v in query.items() if k != "path"}
+            return self.reply(200, [], b"ok", head)
         with lock:
+            mode = modes.get(url.path, {})
             counts[url.path] = counts.get(url.path, 0) + 1
             n = counts[url.path]
             if not getattr(self, "counted", False):
                 self.counted = True
                 connections[0] += 1
-        delay = int(query.get("delay_ms", ["0"])[0])
+        delay = int(mode.get("delay_ms", query.get("delay_ms", ["0"])[0]))
         if delay:
             time.sleep(delay / 1000)
+        if "status" in mode:
+            return self.reply(int(mode["status"]), [], b"failing\n", head)
         headers = []
         for h in query.get("h", []) + (query.get("h1", []) if n == 1 else []):
             name, _, value = h.partition(":")

@@ -242,5 +242,57 @@ TEST_CASE("cache config errors name the line of the field at fault") {
     CHECK(cache.status_headers);
 }
 
+TEST_CASE("stale-if-error: the response's window or the route's; never with must-revalidate, s-maxage, no-cache") {
+    auto object = [](const char* cache_control, uint64_t age) {
+        StoreDecision d = decide(200, {{"Cache-Control", cache_control}, {"ETag", "\"e\""}});
+        REQUIRE(d.store);
+        CacheObject o;
+        o.status = 200;
+        o.response_time_s = kNow;
+        o.initial_age_s = age;
+        o.lifetime_s = d.lifetime_s;
+        o.revalidate = d.revalidate;
+        o.no_stale = d.no_stale;
+        o.stale_if_error_s = d.stale_if_error_s;
+        return o;
+    };
+    HttpRouteCache route;
+    // Stale for 40 s: within 600, not within 30 nor without a window.
+    CHECK(cache_stale_usable(object("max-age=60, stale-if-error=600", 100), route, kStaleOnError, kNow));
+    CHECK_FALSE(cache_stale_usable(object("max-age=60, stale-if-error=30", 100), route, kStaleOnError, kNow));
+    CHECK_FALSE(cache_stale_usable(object("max-age=60", 100), route, kStaleOnTimeout, kNow));
+    CHECK_FALSE(cache_stale_usable(object("max-age=60, stale-if-error=600, must-revalidate", 100), route,
+                                      kStaleOnError, kNow));
+    CHECK_FALSE(cache_stale_usable(object("max-age=60, stale-if-error=600, proxy-revalidate", 100), route,
+                                      kStaleOnError, kNow));
+    CHECK_FALSE(cache_stale_usable(object("s-maxage=60, stale-if-error=600", 100), route, kStaleOnError, kNow));
+    CHECK_FALSE(cache_stale_usable(object("no-cache, stale-if-error=600", 100), route, kStaleOnError, kNow));
+    // The route's window replaces the response's; its `on` limits the failures.
+    route.stale_if_error_ms = 600000;
+    CHECK(cache_stale_usable(object("max-age=60, stale-if-error=30", 100), route, kStaleOnHttp503, kNow));
+    CHECK(cache_stale_usable(object("max-age=60", 100), route, kStaleOnHttp503, kNow));
+    route.stale_on = kStaleOnTimeout;
+    CHECK_FALSE(cache_stale_usable(object("max-age=60", 100), route, kStaleOnHttp503, kNow));
+    CHECK(cache_stale_on_status(503) == kStaleOnHttp503);
+    CHECK(cache_stale_on_status(501) == 0);
+    CHECK(parse_cache_control({{"Cache-Control", "max-age=1, stale-if-error=\"7\""}}).stale_if_error == 7u);
+}
+
+TEST_CASE("use_stale config: the failures it names, its window, and its errors") {
+    ConfigLoadResult ok = load_config_text(
+        config_text("  cache_zones { name: \"z\" }\n",
+                    "cache { zone: \"z\" use_stale { on: [\"timeout\", \"http_503\"] if_error_ms: 60000 } }\n"),
+        "test.conf");
+    INFO(test::all_errors(ok));
+    REQUIRE(ok.config.has_value());
+    const HttpRouteCache& cache = ok.config->listeners.at(0).http.routes.at(0).cache;
+    CHECK(cache.stale_on == (kStaleOnTimeout | kStaleOnHttp503));
+    CHECK(cache.stale_if_error_ms == 60000);
+    test::expect_error_on_line(
+        config_text("  cache_zones { name: \"z\" }\n", "cache { zone: \"z\"\n use_stale { on: \"http_404\" } }\n"),
+        "on: \"http_404\"",
+        "cache use_stale: unknown failure 'http_404' (error, timeout, http_500, http_502, http_503, http_504, updating)");
+}
+
 }  // namespace
 }  // namespace lbd::l7
