@@ -17,6 +17,8 @@ Methods (the :path), each answering 200 with content-type application/grpc:
   /test.Echo/Stream   bidi: every DATA byte is echoed back at once as it comes (raw bytes, any
                       length), both ways streaming; trailers grpc-status: 0 at the request's end
   /test.Echo/Slow     like Unary, but answers 300 ms after the request ended
+  /test.Echo/GoAway   like Unary, then a graceful GOAWAY (last stream: this one); the connection
+                      stays open, taking no new stream
 Anything else: 404 with trailers grpc-status: 12.
 """
 import select
@@ -29,6 +31,7 @@ import time
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
 
 accepted = 0
@@ -69,7 +72,7 @@ class Connection:
 
     def on_request_end(self, sid):
         s = self.streams[sid]
-        if s.path == "/test.Echo/Unary":
+        if s.path in ("/test.Echo/Unary", "/test.Echo/GoAway"):
             msg = bytes(s.body[5:])
             if s.req_trailer is not None:
                 msg += b";x-trailer=" + s.req_trailer.encode()
@@ -131,6 +134,8 @@ class Connection:
             if not s.out and s.trailers is not None:
                 self.conn.send_headers(sid, s.trailers, end_stream=True)
                 del self.streams[sid]
+                if s.path == "/test.Echo/GoAway":
+                    self.conn.close_connection(last_stream_id=sid)
 
     def run(self):
         self.conn.initiate_connection()
@@ -145,7 +150,11 @@ class Connection:
                     return
                 if not data:
                     return
-                for event in self.conn.receive_data(data):
+                try:
+                    events = self.conn.receive_data(data)
+                except h2.exceptions.ProtocolError:
+                    continue  # after our GOAWAY: nothing more is taken
+                for event in events:
                     self.handle(event)
                     if isinstance(event, h2.events.ConnectionTerminated):
                         self.sock.sendall(self.conn.data_to_send())

@@ -150,6 +150,24 @@ TEST_CASE("a server's SETTINGS_MAX_CONCURRENT_STREAMS: another connection when t
     CHECK(origin.accepted() == 2);
 }
 
+TEST_CASE("a server's GOAWAY: that connection takes no new stream, the next call opens another") {
+    GrpcOrigin origin;
+    REQUIRE(origin.port() != 0);
+    RunningLbd lbd(grpc_config({origin.port()}));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const std::string port = std::to_string(lbd.port());
+    RunResult bye = grpc_client({"unary", port, "/test.Echo/GoAway", "a"});
+    CHECK_MESSAGE(has(bye.output, "trailer grpc-status=0\n"), bye.output);
+    for (int i = 0; i < 3; ++i) {
+        RunResult r = grpc_client({"unary", port, "/test.Echo/Unary", "b"});
+        CHECK_MESSAGE(has(r.output, "message=echo:b\n"), r.output);
+        CHECK_MESSAGE(has(r.output, "trailer grpc-status=0\n"), r.output);
+    }
+    // The GOAWAY's connection stays open on the server's side, but lbd sent nothing more on it.
+    CHECK(origin.accepted() == 2);
+}
+
 TEST_CASE("gRPC bidirectional streaming: 8 MiB echoed byte for byte while still being sent") {
     GrpcOrigin origin;
     REQUIRE(origin.port() != 0);
