@@ -43,6 +43,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -55,6 +56,13 @@
 #include "l7/upstream.h"
 
 namespace lbd::l7 {
+
+// Over all workers, for /metrics: HTTP/2 connections made to servers, and
+// the streams (requests) sent over them.
+struct H2UpstreamStats {
+    static std::atomic<uint64_t> connections;
+    static std::atomic<uint64_t> streams;
+};
 
 struct Exchange;
 class H2UpstreamSession;

@@ -32,6 +32,9 @@ constexpr size_t kSendHighWater = 256 * 1024;
 
 }  // namespace
 
+std::atomic<uint64_t> H2UpstreamStats::connections{0};
+std::atomic<uint64_t> H2UpstreamStats::streams{0};
+
 // --- H2Upstreams ----------------------------------------------------------------------
 
 H2Upstreams::H2Upstreams(event_base* base) : base_(base) {}
@@ -146,6 +149,7 @@ int H2UpstreamSession::connect() {
     SocketAddress copy = server_->address();
     if (bufferevent_socket_connect(bev, copy.sockaddr_ptr(), static_cast<int>(copy.length())) != 0) return errno;
     server_->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    H2UpstreamStats::connections.fetch_add(1, std::memory_order_relaxed);
     use_large_io(bev);
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -158,6 +158,7 @@ bool H2UpstreamStream::submit_head() {
         return false;
     }
     head_sent_ = true;
+    H2UpstreamStats::streams.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 

@@ -47,7 +47,7 @@ private:
 // h2c-enabled plain listener, and the pool "grpc" over HTTP/2 to `ports`.
 std::string grpc_config(const std::vector<uint16_t>& ports, const std::string& pool_extra = "") {
     std::string out =
-        "global { workers: 1 drain_timeout_ms: 2000 }\n"
+        "global { workers: 1 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }\n"
         "listeners {\n  name: \"front\"\n  bind: \"127.0.0.1:0\"\n  mode: MODE_HTTP\n  pool: \"grpc\"\n"
         "  http { http2 { cleartext: true } }\n}\n"
         "pools {\n  name: \"grpc\"\n  connect_timeout_ms: 1000\n  protocol: SERVER_PROTOCOL_H2C\n" + pool_extra;
@@ -107,6 +107,10 @@ TEST_CASE("gRPC unary over h2c to the server: messages, trailers both ways, one 
     RunResult many = grpc_client({"concurrent", port, "/test.Echo/Slow", "20"});
     CHECK_MESSAGE(has(many.output, "ok=20\n"), many.output);
     CHECK(origin.accepted() == 1);
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    CHECK(metric(admin, "lbd_http2_server_connections_total") == 1);
+    CHECK(metric(admin, "lbd_http2_server_streams_total") == 23);
 
     // curl: the message bytes as the server sent them.
     TempFile request(grpc_frame("curl"), ".bin");
