@@ -45,7 +45,7 @@ H2UpstreamStream::H2UpstreamStream(H2UpstreamSession* session, Exchange& ex, Ups
     session_->attach(this);
     bufferevent* bev = mine_.get();
     bufferevent_setcb(bev, &H2UpstreamStream::on_request_bytes, &H2UpstreamStream::on_response_drained, nullptr, this);
-    bufferevent_setwatermark(bev, EV_READ, 0, kPairReadHighWater);
+    // No read bound until the head is whole (a head of any size the driver allows).
     bufferevent_setwatermark(bev, EV_WRITE, kResponseLowWater, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -158,6 +158,7 @@ bool H2UpstreamStream::submit_head() {
         return false;
     }
     head_sent_ = true;
+    bufferevent_setwatermark(mine_.get(), EV_READ, 0, kPairReadHighWater);  // the body: bounded
     H2UpstreamStats::streams.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
