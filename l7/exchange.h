@@ -78,6 +78,10 @@ struct Exchange {
     RequestInfo request;
     BodyDecoder request_body;       // checks the request body's framing on its way
     bool request_body_done = true;  // the whole body (if any) read from the client
+    // Trailer fields of an HTTP/2 client's request (for an HTTP/2 server),
+    // and an HTTP/2 server's response trailers (h2_upstream.h).
+    HeaderList request_trailers;
+    HeaderList response_trailers;
 
     // The request filters (filter.h): the next one to run, which is where a
     // paused chain goes on; and the pause itself, if a filter paused.

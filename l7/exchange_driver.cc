@@ -140,6 +140,7 @@ void ExchangeDriver::connect_server() {
     state_ = State::kConnecting;
     ex.server_bytes = false;
     ex.server_eof = false;
+    if (ex.pool->config().h2c) return connect_h2();
     const std::shared_ptr<const TlsClientContext>& tls = listener_.pool_tls(ex.pool->name());
     if (!ex.fresh_connection_only() && http_.max_idle_per_server != 0) ex.upstream = worker_.upstreams().take(ex.server.get());
     if (ex.upstream && ex.upstream->tls != tls) ex.upstream.reset();  // made before a reload changed the pool's tls

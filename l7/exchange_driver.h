@@ -76,6 +76,8 @@ private:
     void resume_request(FilterResult result) override;
     void choose_server();
     void connect_server();
+    // The same for a pool whose servers speak HTTP/2 (http_exchange.cc).
+    void connect_h2();
     void send_request();
     void pump_request_body();
     void read_response_head();

@@ -276,10 +276,14 @@ int H2Connection::on_begin_headers(nghttp2_session* session, const nghttp2_frame
 int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
                             const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     auto* self = static_cast<H2Connection*>(user);
-    // Trailers (HCAT_HEADERS) are dropped: HTTP/1.1 servers get none.
-    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    if (H2Stream* s = self->stream(frame->hd.stream_id))
-        s->on_header({reinterpret_cast<const char*>(name), namelen}, {reinterpret_cast<const char*>(value), valuelen});
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    H2Stream* s = self->stream(frame->hd.stream_id);
+    if (s == nullptr) return 0;
+    const std::string_view n{reinterpret_cast<const char*>(name), namelen};
+    const std::string_view v{reinterpret_cast<const char*>(value), valuelen};
+    // Trailers (HCAT_HEADERS) go to HTTP/2 servers only (h2_upstream.h).
+    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) s->on_header(n, v);
+    else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) s->on_trailer(n, v);
     return 0;
 }
 

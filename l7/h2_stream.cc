@@ -46,6 +46,11 @@ H2Stream::~H2Stream() { evbuffer_remove_cb(request_in_.get(), &H2Stream::on_requ
 
 void H2Stream::on_header(std::string_view name, std::string_view value) { head_.add(name, value); }
 
+void H2Stream::on_trailer(std::string_view name, std::string_view value) {
+    // nghttp2 bounds their size as a head's (max_header_list_bytes).
+    if (ex_ && !ex_->request_body_done) ex_->request_trailers.emplace_back(std::string(name), std::string(value));
+}
+
 void H2Stream::on_request_head(bool end_stream) {
     HttpListener& listener = conn_.listener();
     const HttpConfig& http = listener.http();
@@ -235,6 +240,7 @@ void H2Stream::respond_error(int status, Termination term) {
 
 void H2Stream::response_done(Termination term) {
     response_eof_ = true;
+    trailers_ = std::move(ex_->response_trailers);  // the exchange goes now; they go last
     response_data_added();
     // A request body still coming is read and dropped (on_data).
     end_exchange(term);
@@ -263,6 +269,7 @@ ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t leng
     if (n > 0) self->conn_.stream_drained(self);
     if (evbuffer_get_length(out) == 0 && self->response_eof_) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (!self->trailers_.empty() && self->submit_trailers()) *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         return std::max(n, 0);
     }
     if (n <= 0) {
@@ -270,6 +277,21 @@ ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t leng
         return NGHTTP2_ERR_DEFERRED;
     }
     return n;
+}
+
+bool H2Stream::submit_trailers() {
+    // A trailing HEADERS frame ends the stream (gRPC's grpc-status);
+    // connection-specific fields never go into one.
+    std::vector<std::string> names;
+    names.reserve(trailers_.size());
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(trailers_.size());
+    for (const auto& [name, value] : trailers_) {
+        if (connection_specific(name) || name.empty() || name[0] == ':') continue;
+        names.push_back(lower_ascii(name));
+        nva.push_back(make_nv(names.back(), value));
+    }
+    return !nva.empty() && nghttp2_submit_trailer(conn_.session(), id_, nva.data(), nva.size()) == 0;
 }
 
 // --- the end -------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ public:
 
     // From the connection's nghttp2 callbacks.
     void on_header(std::string_view name, std::string_view value);
+    // A field of the request's trailers: kept for an HTTP/2 server.
+    void on_trailer(std::string_view name, std::string_view value);
     // The request head is complete: translate it and start the exchange.
     void on_request_head(bool end_stream);
     void on_data(const uint8_t* data, size_t len);
@@ -80,6 +82,8 @@ private:
     // head submitted, the exchange ended.
     void send_answer(const HeaderList& headers, int status, bool with_body, Termination term);
     void end_exchange(Termination term);
+    // Submits trailers_ as the stream's last HEADERS; false: none sent.
+    bool submit_trailers();
     void maybe_retire();
     static ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                              uint32_t* data_flags, nghttp2_data_source* source, void* user);
@@ -99,6 +103,7 @@ private:
     bool deferred_ = false;      // the data provider waits for bytes
     bool closed_ = false;        // nghttp2's stream is over
     bool retired_ = false;
+    HeaderList trailers_;  // an HTTP/2 server's response trailers, sent after the last DATA
     std::optional<Exchange> ex_;
     ExchangeDriver driver_;
 };

@@ -3,12 +3,16 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "core/base/log.h"
 #include "core/health/passive_health.h"
+#include "core/net/local_errors.h"
 #include "l7/http_listener.h"
 #include "l7/exchange_driver.h"
+#include "l7/h2_upstream.h"
 #include "l7/l7_worker.h"
 #include "l7/route_filter.h"
 #include "l7/socket_io.h"
@@ -39,6 +43,29 @@ std::string_view first_piece(evbuffer* buffer) {
 }
 
 }  // namespace
+
+// --- 3b. a stream to an HTTP/2 server -----------------------------------------------
+
+void ExchangeDriver::connect_h2() {
+    Exchange& ex = *ex_;
+    H2Upstreams::Opened opened = worker_.upstreams().h2(worker_.base()).open(ex, http_.timeouts.server_idle_ms);
+    if (!opened.conn) {
+        if (local_cause(opened.error)) return local_connect_failure(opened.error);
+        return connect_failed(strerror(opened.error));
+    }
+    ex.upstream = std::move(opened.conn);
+    // The stream calls these as a socket's events would (h2_upstream.h).
+    bufferevent_setcb(ex.upstream->bev.get(), &ExchangeDriver::on_server_read, &ExchangeDriver::on_server_write,
+                      &ExchangeDriver::on_server_event, this);
+    ex.reused_connection = opened.ready;
+    if (opened.ready) {
+        ex.connect_ms = 0;
+        return send_request();
+    }
+    ex.connect_start_ms = monotonic_ms();
+    const uint32_t route_connect_ms = effective_timeouts(http_, ex).server_connect_ms;
+    timer_.arm(Timer::kConnect, route_connect_ms != 0 ? route_connect_ms : ex.pool->config().connect_timeout_ms);
+}
 
 // --- 4. the request to the server ------------------------------------------------
 
@@ -265,7 +292,7 @@ void ExchangeDriver::response_complete() {
     ex.response_done = true;
     timer_.stop();
     bufferevent* bev = ex.upstream->bev.get();
-    const bool reusable = ex.response.keep_alive && ex.request_body_done && !ex.server_eof && http_.max_idle_per_server != 0 &&
+    const bool reusable = ex.response.keep_alive && !ex.upstream->link && ex.request_body_done && !ex.server_eof && http_.max_idle_per_server != 0 &&
                           !client_.draining() && evbuffer_get_length(bufferevent_get_input(bev)) == 0 &&
                           evbuffer_get_length(bufferevent_get_output(bev)) == 0;
     if (reusable)

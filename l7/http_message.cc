@@ -110,6 +110,11 @@ RequestInfo copy_request(const HttpRequestHead& head) {
             out.transfer_encoding += (out.transfer_encoding.empty() ? "" : ", ") + std::string(h.value);
             continue;
         }
+        if (iequals(h.name, "te")) {
+            std::string_view rest = h.value;
+            while (auto element = next_list_element(rest))
+                if (iequals(*element, "trailers")) out.te_trailers = true;
+        }
         if (is_hop_by_hop(head, i) || iequals(h.name, "host") || iequals(h.name, "content-length")) continue;
         out.headers.emplace_back(std::string(h.name), std::string(h.value));
     }

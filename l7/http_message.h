@@ -49,6 +49,7 @@ struct RequestInfo {
     bool upgrade = false;  // Connection: upgrade + Upgrade (HTTP/1.1)
     std::string upgrade_protocols;
     bool expect_continue = false;
+    bool te_trailers = false;  // TE lists "trailers": the client takes response trailers
 
     // Safe to send again after a failure (RFC 9110 §9.2.2) and carries no
     // body that would have to be replayed.

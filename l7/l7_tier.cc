@@ -12,6 +12,7 @@
 #include "core/tier/tcp_listener.h"
 #include "l7/cache_metrics.h"
 #include "l7/compression/negotiation.h"
+#include "l7/h2_upstream.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
 
@@ -141,6 +142,11 @@ void L7Tier::write_metrics(std::string& out) const {
         for (size_t i = 0; i < static_cast<size_t>(H2Limit::kCount); ++i)
             metric_sample(out, "lbd_http2_limits_total", {{"listener", name}, {"cause", to_string(static_cast<H2Limit>(i))}},
                           double(s->h2_limits[i].load()));
+    metric_header(out, "lbd_http2_server_connections_total", "counter",
+                  "HTTP/2 connections made to servers (pools with protocol SERVER_PROTOCOL_H2C).");
+    metric_sample(out, "lbd_http2_server_connections_total", {}, double(H2UpstreamStats::connections.load()));
+    metric_header(out, "lbd_http2_server_streams_total", "counter", "Requests sent to servers as HTTP/2 streams.");
+    metric_sample(out, "lbd_http2_server_streams_total", {}, double(H2UpstreamStats::streams.load()));
     write_compression_metrics(out);
     write_cache_metrics(current()->caches, out);
 }

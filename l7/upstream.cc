@@ -2,9 +2,17 @@
 
 #include <sys/time.h>
 
+#include "l7/h2_upstream.h"
+
 namespace lbd::l7 {
 
+UpstreamPool::UpstreamPool() = default;
 UpstreamPool::~UpstreamPool() = default;
+
+H2Upstreams& UpstreamPool::h2(event_base* base) {
+    if (!h2_) h2_ = std::make_unique<H2Upstreams>(base);
+    return *h2_;
+}
 
 std::unique_ptr<UpstreamConn> UpstreamPool::take(const Server* server) {
     auto it = idle_.find(server);

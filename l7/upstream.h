@@ -22,6 +22,14 @@
 namespace lbd::l7 {
 
 class UpstreamPool;
+class H2Upstreams;
+
+// What stands behind an UpstreamConn's `bev` when it is no socket: an
+// HTTP/2 stream (h2_upstream.h). Destroying it ends the stream.
+class UpstreamLink {
+public:
+    virtual ~UpstreamLink() = default;
+};
 
 struct UpstreamConn {
     std::shared_ptr<Server> server;
@@ -32,6 +40,9 @@ struct UpstreamConn {
     std::shared_ptr<const TlsClientContext> tls;
     BufferEventPtr bev;
     bool reused = false;
+    // HTTP/2 pools: the stream behind `bev` (declared after it, so it goes
+    // first); such a connection is never put into the idle pool.
+    std::unique_ptr<UpstreamLink> link;
     // While idle in a pool.
     UpstreamPool* pool = nullptr;
     std::list<std::unique_ptr<UpstreamConn>>::iterator self;
@@ -39,7 +50,7 @@ struct UpstreamConn {
 
 class UpstreamPool {
 public:
-    UpstreamPool() = default;
+    UpstreamPool();
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool&) = delete;
     UpstreamPool& operator=(const UpstreamPool&) = delete;
@@ -55,6 +66,8 @@ public:
     // Closes the idle connections to `server`; how many.
     size_t close_idle(const Server* server);
     void clear() { idle_.clear(); }
+    // The worker's HTTP/2 sessions to servers (made on first use).
+    H2Upstreams& h2(event_base* base);
 
 private:
     static void on_idle_read(bufferevent* bev, void* arg);
@@ -62,6 +75,7 @@ private:
     void drop(UpstreamConn* conn);
 
     std::map<const Server*, std::list<std::unique_ptr<UpstreamConn>>> idle_;
+    std::unique_ptr<H2Upstreams> h2_;
 };
 
 }  // namespace lbd::l7

@@ -29,12 +29,14 @@ void check_pool_sections(const pb::Pool& msg, const Node& node, const std::strin
                                              node.child(F::kStickinessFieldNumber).child(pb::Stickiness::kCookieFieldNumber),
                                              errors);
     if (msg.has_tls()) out.tls = check_pool_tls(msg.tls(), node.child(F::kTlsFieldNumber), what, errors);
+    check_pool_protocol(msg, node, what, out, errors);
 }
 
 void check_across_sections(const pb::Config& msg, const Node& root, const Config& config, Errors& errors) {
     check_cookie_pools_are_http(config, root, errors);
     check_access_lists_known(msg, root, config, errors);
     check_tls_pools_unused_by_tcp(config, root, errors);
+    check_h2c_pools_unused_by_tcp(config, root, errors);
     check_route_cache_zones(config, root, errors);
 }
 
@@ -45,7 +47,7 @@ void check_global_sections(const pb::Global& msg, const Node& node, GlobalConfig
 
 const bool registered = register_config_module({
     .name = "http",
-    .owns = {"Listener.http", "Listener.tls", "Pool.tls", "Stickiness.cookie", "Global.cache_zones",
+    .owns = {"Listener.http", "Listener.tls", "Pool.tls", "Pool.protocol", "Stickiness.cookie", "Global.cache_zones",
              "Global.acl_lists"},
     .global = &check_global_sections,
     .pool = &check_pool_sections,

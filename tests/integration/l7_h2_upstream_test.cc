@@ -1,0 +1,230 @@
+// HTTP/2 to servers (l7/h2_upstream.h, a pool's `protocol: SERVER_PROTOCOL_H2C`), end to end:
+// a gRPC-style server on python3-h2 (grpc_origin.py) behind lbd, driven by a python3-h2
+// client (grpc_client.py), curl and nghttp. Checked: the message bytes, response trailers
+// (grpc-status 0 and 13) reaching HTTP/2 clients as trailing HEADERS and HTTP/1.1 clients that
+// sent "TE: trailers" in the chunked trailer section, request trailers reaching the server,
+// concurrent calls sharing one server connection (the server counts its accepted ones),
+// another connection once the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached, an 8 MiB
+// bidirectional stream echoed byte for byte while it is still being sent, and a server that is
+// down (503, or the next server).
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/integration/l7_tls_scenario.h"
+#include "tests/unit/config_test_kit.h"
+
+#ifndef GRPC_ORIGIN_PY
+#error "GRPC_ORIGIN_PY must be defined as the path of grpc_origin.py"
+#endif
+
+namespace lbd::test {
+namespace {
+
+using l7::test::run;
+using l7::test::RunResult;
+
+class GrpcOrigin {
+public:
+    explicit GrpcOrigin(int max_streams = 100)
+        : child_({"/usr/bin/python3", GRPC_ORIGIN_PY, std::to_string(max_streams)}) {
+        if (auto line = child_.await_line(LinePattern("port "), kIoTimeoutMs))
+            port_ = static_cast<uint16_t>(std::stoi(line->substr(line->find(' ') + 1)));
+    }
+    uint16_t port() const { return port_; }
+    // Connections the server accepted so far.
+    size_t accepted() const { return child_.count(LinePattern("accepted ")); }
+
+private:
+    ChildProcess child_;
+    uint16_t port_ = 0;
+};
+
+// One worker (so one client connection's calls all go through one worker's sessions), an
+// h2c-enabled plain listener, and the pool "grpc" over HTTP/2 to `ports`.
+std::string grpc_config(const std::vector<uint16_t>& ports, const std::string& pool_extra = "") {
+    std::string out =
+        "global { workers: 1 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }\n"
+        "listeners {\n  name: \"front\"\n  bind: \"127.0.0.1:0\"\n  mode: MODE_HTTP\n  pool: \"grpc\"\n"
+        "  http { http2 { cleartext: true } }\n}\n"
+        "pools {\n  name: \"grpc\"\n  connect_timeout_ms: 1000\n  protocol: SERVER_PROTOCOL_H2C\n" + pool_extra;
+    for (size_t i = 0; i < ports.size(); ++i) out += server_entry("g" + std::to_string(i + 1), ports[i]);
+    return out + "}\n";
+}
+
+RunResult grpc_client(const std::vector<std::string>& args, int deadline_ms = 60000) {
+    std::vector<std::string> argv{"/usr/bin/python3", GRPC_CLIENT_PY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, deadline_ms);
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+// A gRPC message frame: flag 0, 4-byte big-endian length, the bytes.
+std::string grpc_frame(const std::string& message) {
+    std::string out(5, '\0');
+    const uint32_t n = static_cast<uint32_t>(message.size());
+    out[1] = static_cast<char>(n >> 24);
+    out[2] = static_cast<char>(n >> 16);
+    out[3] = static_cast<char>(n >> 8);
+    out[4] = static_cast<char>(n);
+    return out + message;
+}
+
+TEST_CASE("gRPC unary over h2c to the server: messages, trailers both ways, one shared connection") {
+    GrpcOrigin origin;
+    REQUIRE(origin.port() != 0);
+    RunningLbd lbd(grpc_config({origin.port()}));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const std::string port = std::to_string(lbd.port());
+
+    RunResult ok = grpc_client({"unary", port, "/test.Echo/Unary", "hello"});
+    INFO(ok.output);
+    CHECK(has(ok.output, "status=200\n"));
+    CHECK(has(ok.output, "message=echo:hello\n"));
+    CHECK(has(ok.output, "trailer grpc-status=0\n"));
+    CHECK(has(ok.output, "trailer grpc-message=ok\n"));
+    CHECK(!has(ok.output, "reset="));
+
+    RunResult fail = grpc_client({"unary", port, "/test.Echo/Fail", "x"});
+    CHECK_MESSAGE(has(fail.output, "trailer grpc-status=13\n"), fail.output);
+    CHECK_MESSAGE(has(fail.output, "trailer grpc-message=boom\n"), fail.output);
+
+    // The client's trailers reach the server (it echoes them into the message).
+    RunResult trailer = grpc_client({"unary", port, "/test.Echo/Unary", "hi", "t1"});
+    CHECK_MESSAGE(has(trailer.output, "message=echo:hi;x-trailer=t1\n"), trailer.output);
+
+    // 20 calls in flight at once (each answered 300 ms after it ended), one connection to the server.
+    RunResult many = grpc_client({"concurrent", port, "/test.Echo/Slow", "20"});
+    CHECK_MESSAGE(has(many.output, "ok=20\n"), many.output);
+    CHECK(origin.accepted() == 1);
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    CHECK(metric(admin, "lbd_http2_server_connections_total") == 1);
+    CHECK(metric(admin, "lbd_http2_server_streams_total") == 23);
+
+    // curl: the message bytes as the server sent them.
+    TempFile request(grpc_frame("curl"), ".bin");
+    TempFile body("", ".bin");
+    CurlRun c = curl({"-s", "--http2-prior-knowledge", "-H", "content-type: application/grpc", "--data-binary",
+                      "@" + request.path(), "-o", body.path(), "-w", "code=%{http_code}",
+                      url(lbd.port(), "/test.Echo/Unary")});
+    CHECK_MESSAGE(has(c.output, "code=200"), c.output);
+    CHECK(slurp(body.path()) == grpc_frame("echo:curl"));
+
+    // nghttp: the trailers come as a HEADERS frame after the DATA.
+    RunResult ng = run({"nghttp", "-v", "-d", request.path(), "-H", "content-type: application/grpc",
+                        url(lbd.port(), "/test.Echo/Fail")});
+    CHECK_MESSAGE(has(ng.output, "grpc-status: 13"), ng.output);
+    CHECK(origin.accepted() == 1);
+
+    // An HTTP/1.1 client gets them in the chunked trailer section if it sent TE: trailers.
+    CurlRun h1 = curl({"-s", "--http1.1", "-D", "-", "-o", "/dev/null", "-H", "TE: trailers", "-H",
+                       "content-type: application/grpc", "--data-binary", "@" + request.path(),
+                       url(lbd.port(), "/test.Echo/Fail")});
+    CHECK_MESSAGE(has(h1.output, "grpc-status: 13"), h1.output);
+    CurlRun h1_plain = curl({"-s", "--http1.1", "-D", "-", "-o", "/dev/null", "-H", "content-type: application/grpc",
+                             "--data-binary", "@" + request.path(), url(lbd.port(), "/test.Echo/Fail")});
+    CHECK_MESSAGE(has(h1_plain.output, "HTTP/1.1 200"), h1_plain.output);
+    CHECK_MESSAGE(!has(h1_plain.output, "grpc-status"), h1_plain.output);
+}
+
+TEST_CASE("a server's SETTINGS_MAX_CONCURRENT_STREAMS: another connection when they are all taken") {
+    GrpcOrigin origin(4);
+    REQUIRE(origin.port() != 0);
+    RunningLbd lbd(grpc_config({origin.port()}));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    // A first call, so that the server's SETTINGS are known before the burst.
+    RunResult first = grpc_client({"unary", std::to_string(lbd.port()), "/test.Echo/Unary", "a"});
+    CHECK_MESSAGE(has(first.output, "trailer grpc-status=0\n"), first.output);
+    RunResult many = grpc_client({"concurrent", std::to_string(lbd.port()), "/test.Echo/Slow", "10"});
+    CHECK_MESSAGE(has(many.output, "ok=10\n"), many.output);
+    // The first connection holds 4; the rest go to a second one, opened for them, which sends
+    // no more than the 4 its SETTINGS allow at once (the server would fail them all).
+    CHECK(origin.accepted() == 2);
+}
+
+TEST_CASE("a server's GOAWAY: that connection takes no new stream, the next call opens another") {
+    GrpcOrigin origin;
+    REQUIRE(origin.port() != 0);
+    RunningLbd lbd(grpc_config({origin.port()}));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const std::string port = std::to_string(lbd.port());
+    RunResult bye = grpc_client({"unary", port, "/test.Echo/GoAway", "a"});
+    CHECK_MESSAGE(has(bye.output, "trailer grpc-status=0\n"), bye.output);
+    for (int i = 0; i < 3; ++i) {
+        RunResult r = grpc_client({"unary", port, "/test.Echo/Unary", "b"});
+        CHECK_MESSAGE(has(r.output, "message=echo:b\n"), r.output);
+        CHECK_MESSAGE(has(r.output, "trailer grpc-status=0\n"), r.output);
+    }
+    // The GOAWAY's connection stays open on the server's side, but lbd sent nothing more on it.
+    CHECK(origin.accepted() == 2);
+}
+
+TEST_CASE("gRPC bidirectional streaming: 8 MiB echoed byte for byte while still being sent") {
+    GrpcOrigin origin;
+    REQUIRE(origin.port() != 0);
+    RunningLbd lbd(grpc_config({origin.port()}));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    RunResult s = grpc_client({"stream", std::to_string(lbd.port()), "8"}, 120000);
+    INFO(s.output);
+    CHECK(has(s.output, "status=200\n"));
+    CHECK(has(s.output, "sent=8388608\n"));
+    CHECK(has(s.output, "echoed=8388608\n"));
+    CHECK(has(s.output, "match=1\n"));
+    // Neither way buffered whole: echo bytes came back before the last request byte left.
+    CHECK(has(s.output, "early=1\n"));
+    CHECK(has(s.output, "trailer grpc-status=0\n"));
+}
+
+TEST_CASE("h2c servers down: 503; one down of two: the other takes the call") {
+    uint16_t dead = 0;
+    {
+        GrpcOrigin gone;  // a port nobody listens on once it exits
+        dead = gone.port();
+    }
+    REQUIRE(dead != 0);
+    RunningLbd lbd(grpc_config({dead}));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    CurlRun c = curl({"-s", "-o", "/dev/null", "-w", "code=%{http_code}", "--http2-prior-knowledge",
+                      url(lbd.port(), "/test.Echo/Unary")});
+    CHECK_MESSAGE(has(c.output, "code=503"), c.output);
+
+    GrpcOrigin origin;
+    RunningLbd two(grpc_config({dead, origin.port()}));
+    INFO(two->log());
+    REQUIRE(two.ok());
+    for (int i = 0; i < 4; ++i) {
+        RunResult r = grpc_client({"unary", std::to_string(two.port()), "/test.Echo/Unary", "m"});
+        CHECK_MESSAGE(has(r.output, "trailer grpc-status=0\n"), r.output);
+    }
+}
+
+TEST_CASE("protocol SERVER_PROTOCOL_H2C: not with tls, not for a MODE_TCP listener") {
+    const std::string with_tls = grpc_config({1}, "  tls { }\n");
+    const std::string errors = all_errors(load_config_text(with_tls, "test.conf"));
+    CHECK_MESSAGE(has(errors, "HTTP/2 over tls to servers is not supported"), errors);
+    std::string tcp = grpc_config({1});
+    tcp.replace(tcp.find("MODE_HTTP"), 9, "MODE_TCP");
+    const std::string h2c = "  http { http2 { cleartext: true } }\n";
+    tcp.replace(tcp.find(h2c), h2c.size(), "");
+    const std::string tcp_errors = all_errors(load_config_text(tcp, "test.conf"));
+    CHECK_MESSAGE(has(tcp_errors, "speaks HTTP/2 to its servers"), tcp_errors);
+    CHECK(all_errors(load_config_text(grpc_config({1}), "test.conf")).empty());
+}
+
+}  // namespace
+}  // namespace lbd::test
