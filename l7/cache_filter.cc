@@ -315,17 +315,16 @@ LocalAnswer stale_answer(Exchange& ex, int64_t now) {
     return cache_answer(ex, ex.cache.fallback, now);
 }
 
-bool cache_stale_on_failure(Exchange& ex, const ProxyError& error, LocalAnswer& answer) {
+FilterResult CacheStoreFilter::on_server_failure(Exchange& ex, const ProxyError& error) {
     CacheRequest& cache = ex.cache;
-    if (cache.fallback == nullptr || error.source != ErrorSource::kServer) return false;
+    if (cache.fallback == nullptr || error.source != ErrorSource::kServer) return FilterResult::next();
     const bool timeout = error.cause == ErrorCause::kResponseTimeout;
     const int64_t now = now_s();
     if (!cache_stale_usable(*cache.fallback, ex.route->cache, timeout ? kStaleOnTimeout : kStaleOnError, now))
-        return false;
+        return FilterResult::next();
     (timeout ? cache.zone->counters().stale_timeout : cache.zone->counters().stale_error)
         .fetch_add(1, std::memory_order_relaxed);
-    answer = stale_answer(ex, now);
-    return true;
+    return FilterResult::respond(stale_answer(ex, now));
 }
 
 CacheLookupFilter::CacheLookupFilter(const ListenerCaches& caches, L7Worker& worker, HttpListener& listener)

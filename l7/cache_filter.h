@@ -87,18 +87,16 @@ private:
 class CacheStoreFilter final : public ResponseFilter {
 public:
     FilterResult on_response_head(Exchange& exchange) override;
+    // stale-if-error (RFC 5861) for a failure before any response head: the
+    // stale entry the lookup kept (X-Cache-Status STALE), when its window and
+    // the route's use_stale allow.
+    FilterResult on_server_failure(Exchange& exchange, const ProxyError& error) override;
 };
 
 // The stored response `object` as the answer to `exchange`'s request, or a
 // 304 when the client's conditional holds; with Age and the X-Cache fields.
 LocalAnswer cache_answer(const Exchange& exchange, const CacheObjectPtr& object, int64_t now_s);
 
-// stale-if-error (RFC 5861) for a server failure before any response head
-// (no connection, a broken one, a timeout): true, with `answer` the stale
-// entry the lookup kept (X-Cache-Status STALE), when its window and the
-// route's use_stale allow; false: the error stands. The driver's hook
-// (ExchangeDriver::server_failed).
-bool cache_stale_on_failure(Exchange& exchange, const ProxyError& error, LocalAnswer& answer);
 // The kept stale entry as the answer (X-Cache-Status STALE); also ends
 // this request's fill, if it had one, for its waiters.
 LocalAnswer stale_answer(Exchange& exchange, int64_t now_s);

@@ -75,7 +75,7 @@ struct CacheRequest {
     std::string stale_key;   // the key it was found under (its variant's): a 304 refreshes it there
     // What the lookup found stored but stale, validators or not: sent in
     // place of a server failure if its stale-if-error window allows
-    // (cache_stale_on_failure, and a 5xx in the store filter).
+    // (CacheStoreFilter::on_server_failure, and a 5xx in its on_response_head).
     CacheObjectPtr fallback;
     // A background refresh (cache_refresh.h): set up by its maker, not looked up.
     bool background = false;

@@ -14,7 +14,6 @@
 #include "core/base/log.h"
 #include "core/health/passive_health.h"
 #include "core/net/local_errors.h"
-#include "l7/cache_filter.h"
 #include "l7/header_filters.h"
 #include "l7/http_listener.h"
 #include "l7/l7_worker.h"
@@ -102,9 +101,9 @@ void ExchangeDriver::resume_request(FilterResult result) {
 }
 
 void ExchangeDriver::server_failed(const ProxyError& error) {
-    // The cache may answer with what it holds stale (cache_filter.h).
-    LocalAnswer stale;
-    if (!ex_->response_started && cache_stale_on_failure(*ex_, error, stale)) return respond(stale);
+    // A response filter may answer instead (the cache, with what it holds stale).
+    if (!ex_->response_started)
+        if (FilterResult r = listener_.filters().on_server_failure(*ex_, error); r.responds()) return respond(r.answer);
     client_.respond_error(error.status(), error.termination());
 }
 

@@ -100,7 +100,8 @@ private:
     void connect_failed(const char* why);
     void local_connect_failure(int err);
     // A server-side failure ends the exchange: its status, its termination;
-    // or, before any response head, a stale cached copy (stale-if-error).
+    // or, before any response head, a response filter's answer instead
+    // (FilterChain::on_server_failure: the cache's stale-if-error).
     void server_failed(const ProxyError& error);
     // A filter's answer: lbd's own (respond_local) or a stored one (respond_stored).
     void respond(const LocalAnswer& answer);

@@ -65,6 +65,10 @@ class ResponseFilter {
 public:
     virtual ~ResponseFilter() = default;
     virtual FilterResult on_response_head(Exchange& exchange) = 0;
+    // The server failed before any response head (no connection, a broken
+    // one, a timeout): respond() to answer in place of `error`'s status (the
+    // cache's stale-if-error); next() lets the error stand.
+    virtual FilterResult on_server_failure(Exchange&, const ProxyError&) { return FilterResult::next(); }
 };
 
 // The ordered filters of one listener.
@@ -86,6 +90,12 @@ public:
     FilterResult on_response_head(Exchange& exchange) const {
         for (const auto& filter : response_)
             if (FilterResult r = filter->on_response_head(exchange); r.responds()) return r;
+        return FilterResult::next();
+    }
+    // The first answer a response filter gives in place of a server failure, or next().
+    FilterResult on_server_failure(Exchange& exchange, const ProxyError& error) const {
+        for (const auto& filter : response_)
+            if (FilterResult r = filter->on_server_failure(exchange, error); r.responds()) return r;
         return FilterResult::next();
     }
 
