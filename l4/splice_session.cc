@@ -44,10 +44,8 @@ SpliceSession::SpliceSession(L4Worker& worker, std::shared_ptr<L4Listener> liste
       client_addr_(peer),
       start_ms_(monotonic_ms()) {
     client_.fd = std::move(client_fd);
-    sockaddr_storage local{};
-    socklen_t len = sizeof local;
-    if (getsockname(client_.fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0) {
-        dest_addr_ = SocketAddress(reinterpret_cast<sockaddr*>(&local), len).unmapped();
+    if (std::optional<SocketAddress> local = SocketAddress::local_of(client_.fd.get())) {
+        dest_addr_ = local->unmapped();
         have_dest_ = true;
     }
 }

@@ -1,7 +1,5 @@
 #include "l7/http_listener.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <tuple>
 
@@ -27,10 +25,8 @@ uint32_t rotate_check_ms(const TlsServerSettings& settings) {
 }
 
 uint16_t bound_port(int fd) {
-    sockaddr_storage local{};
-    socklen_t len = sizeof local;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return 0;
-    return SocketAddress(reinterpret_cast<sockaddr*>(&local), len).port();
+    const std::optional<SocketAddress> local = SocketAddress::local_of(fd);
+    return local ? local->port() : 0;
 }
 
 }  // namespace

@@ -33,10 +33,8 @@ bool AdminHttp::start(const SocketAddress& bind, std::string* error) {
         return false;
     }
     limits_.watch(handle);
-    sockaddr_storage bound{};
-    socklen_t len = sizeof bound;
-    getsockname(evhttp_bound_socket_get_fd(handle), reinterpret_cast<sockaddr*>(&bound), &len);
-    LOG_INFO("admin http listening on %s", SocketAddress(reinterpret_cast<sockaddr*>(&bound), len).to_string().c_str());
+    const std::optional<SocketAddress> bound = SocketAddress::local_of(evhttp_bound_socket_get_fd(handle));
+    LOG_INFO("admin http listening on %s", bound ? bound->to_string().c_str() : bind.to_string().c_str());
     return true;
 }
 

@@ -21,6 +21,13 @@ static std::optional<uint16_t> parse_port(std::string_view text) {
     return static_cast<uint16_t>(value);
 }
 
+std::optional<SocketAddress> SocketAddress::local_of(int fd) {
+    SocketAddress address;
+    address.length_ = sizeof address.storage_;
+    if (getsockname(fd, address.sockaddr_ptr(), &address.length_) != 0) return std::nullopt;
+    return address;
+}
+
 std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
     std::string host;
     std::string_view port_text;

@@ -19,6 +19,8 @@ public:
 
     // "1.2.3.4:80" or "[::1]:80". Returns nullopt on anything else.
     static std::optional<SocketAddress> parse(std::string_view text);
+    // The address socket `fd` is bound to (getsockname); nullopt if unreadable.
+    static std::optional<SocketAddress> local_of(int fd);
 
     int family() const { return storage_.ss_family; }
     bool is_v4() const { return family() == AF_INET; }

@@ -62,10 +62,7 @@ bool open_listener_sockets(const ListenerConfig& config, size_t count, std::vect
         }
         if (address.port() == 0) {
             // Port 0: the kernel chose one; the other workers join it.
-            sockaddr_storage local{};
-            socklen_t len = sizeof local;
-            getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len);
-            address = SocketAddress(reinterpret_cast<sockaddr*>(&local), len);
+            if (std::optional<SocketAddress> local = SocketAddress::local_of(fd.get())) address = *local;
         }
         fds.push_back(std::move(fd));
     }
