@@ -14,6 +14,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-50}
 LEVEL=${LEVEL:-6}
 BASE_PORT=${BASE_PORT:-18700}
+MEMSTREAMS=${MEMSTREAMS:-2000}  # slow compressed downloads for the memory row; 0 skips it
 START_TIMEOUT=${START_TIMEOUT:-10}
 BIG_SIZE=1  # lib.sh's backend file (unused here)
 
@@ -47,6 +48,9 @@ while len(html) < 100 * 1024:
         rows, " ".join(rng.choice(words) for _ in range(4)), rng.randrange(10**5), rng.choice(words))
     rows += 1
 open(sys.argv[1] + "/body.html", "w").write(html[:100 * 1024])
+# The memory row's 4 MiB body: random bytes, so the output is as large as the input and every
+# buffer after the encoder fills as it would (text would leave them a third full).
+open(sys.argv[1] + "/big.txt", "wb").write(rng.randbytes(4 * 1024 * 1024))
 EOF
 }
 
@@ -59,12 +63,13 @@ start_backend() {
     chmod 644 "$TMP/www/"*
     cat >"$conf" <<EOF
 worker_processes 1;
+worker_rlimit_nofile 65536;
 pid $TMP/backend.pid;
 error_log $TMP/backend.err warn;
 events { worker_connections 16384; }
 http {
 $(nginx_common "$TMP/backend-tmp")
-    types { application/json json; text/html html; }
+    types { application/json json; text/html html; text/plain txt; }
     server {
         listen 127.0.0.1:$BACKEND_PORT;
         root $TMP/www;
@@ -98,6 +103,7 @@ start_nginx_proxy() {
     mkdir -p "$TMP/nginx-tmp"
     cat >"$conf" <<EOF
 worker_processes 1;
+worker_rlimit_nofile 65536;
 pid $TMP/nginx.pid;
 error_log $TMP/nginx.err warn;
 events { worker_connections 16384; }
@@ -106,7 +112,8 @@ $(nginx_common "$TMP/nginx-tmp")
     upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 1024; }
     gzip on;
     gzip_comp_level $LEVEL;
-    gzip_types application/json text/html;
+    gzip_types application/json text/html text/plain;
+    proxy_max_temp_file_size 0;  # hold the memory row's bodies in memory as lbd does, not in files
     gzip_proxied any;
     gzip_vary on;
     server {
@@ -167,3 +174,17 @@ for body in json html; do
         "$(ratio "$(median "$(awk -v b="$body" '$1 == b && $2 == "lbd_gzip" { print $3 }' "$RAW")")" \
                  "$(median "$(awk -v b="$body" '$1 == b && $2 == "nginx_gzip" { print $3 }' "$RAW")")")"
 done
+
+# Memory per compressing stream: MEMSTREAMS slow clients at once on each path (slow_streams.py),
+# after the req/s rounds so each proxy's arenas are warm; gzip only (the target is NGINX's gzip): a
+# second lbd path would reuse the first's freed memory and read low.
+if ((MEMSTREAMS > 0)); then
+    printf '\nmemory per slow compressed download (4 MiB random body, %s streams at once): KiB per stream\n' \
+        "$MEMSTREAMS"
+    for path in lbd_gzip nginx_gzip; do
+        proxy=${path%%_*} encoding=${path#*_}
+        kib=$(python3 "$REPO_ROOT/bench/slow_streams.py" "${PORT[$proxy]}" "${PID_OF[$proxy]}" "$MEMSTREAMS" \
+            /big.txt "$encoding" 2>&1 | tail -n1)
+        printf '%-11s %s\n' "$path" "$kib"
+    done
+fi

@@ -40,6 +40,19 @@
 
 namespace lbd::l7 {
 
+// Bytes move into an output buffer (the client's, the server's, a
+// tunnel's) only while it holds less than this; the rest wait in the
+// socket they came from.
+constexpr size_t kBodyHighWater = 256 * 1024;
+// The client's, for a response that goes through body stages (compression):
+// its client-side bytes stand for several times as many server bytes and
+// the encoder's own state (~256 KiB for gzip) is already held per stream,
+// so a slow client should hold less beside it. NGINX holds its 32 4 KiB
+// gzip_buffers at most; this plus one server read is about the same. A
+// fast client drains faster than this fills (wrk at -c50 never reaches it
+// with 100 KiB bodies), so throughput does not change.
+constexpr size_t kStagedBodyHighWater = 64 * 1024;
+
 class L7Worker;
 class HttpListener;
 

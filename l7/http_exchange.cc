@@ -21,8 +21,6 @@ namespace lbd::l7 {
 
 namespace {
 
-// Data moves into an output buffer only while it holds less than this.
-constexpr size_t kHighWater = 256 * 1024;
 constexpr size_t kServerReadHighWater = 64 * 1024 + 1;
 constexpr size_t kWriteLowWater = 64 * 1024;
 // A response head larger than this is a bad response (502).
@@ -94,7 +92,7 @@ void ExchangeDriver::pump_request_body() {
     evbuffer* in = client_.request_input();
     evbuffer* out = bufferevent_get_output(ex.upstream->bev.get());
     bool moved = false;
-    while (!ex.request_body_done && evbuffer_get_length(out) < kHighWater) {
+    while (!ex.request_body_done && evbuffer_get_length(out) < kBodyHighWater) {
         std::string_view piece = first_piece(in);
         if (piece.empty()) break;
         BodyResult r = ex.request_body.decode(piece);
@@ -206,8 +204,9 @@ void ExchangeDriver::pump_response_body() {
     evbuffer* in = bufferevent_get_input(ex.upstream->bev.get());
     evbuffer* client_out = client_.response_output();
     evbuffer* out = staged ? ex.body_stages.front().get() : client_out;
+    const size_t high_water = staged ? kStagedBodyHighWater : kBodyHighWater;
     bool moved = false;
-    while (!ex.response_body.done() && evbuffer_get_length(client_out) < kHighWater) {
+    while (!ex.response_body.done() && evbuffer_get_length(client_out) < high_water) {
         std::string_view piece = first_piece(in);
         if (piece.empty()) break;
         BodyResult r = ex.response_body.decode(piece);
@@ -354,8 +353,8 @@ void ExchangeDriver::pump_tunnel() {
     auto move = [&](evbuffer* from, evbuffer* to, uint64_t& counter) {
         size_t have = evbuffer_get_length(from);
         size_t queued = evbuffer_get_length(to);
-        if (have == 0 || queued >= kHighWater) return;
-        size_t n = std::min(have, kHighWater - queued);
+        if (have == 0 || queued >= kBodyHighWater) return;
+        size_t n = std::min(have, kBodyHighWater - queued);
         evbuffer_remove_buffer(from, to, n);
         counter += n;
         moved = true;

@@ -33,7 +33,7 @@
 //
 // Bodies stream both ways through bounded buffers: data moves from one
 // side's input to the other side's output only while that output is below
-// kHighWater; the reader stops at its read watermark (libevent suspends the
+// kBodyHighWater; the reader stops at its read watermark (libevent suspends the
 // socket read), and the writer's low watermark callback resumes the flow.
 // Memory per connection is bounded whatever the body size.
 //

@@ -22,7 +22,7 @@ constexpr size_t kReadSize = 64 * 1024 - 256;
 // this much in that case too.
 constexpr size_t kMinRead = 4096;
 // Most bytes one writev sends (libevent's default: 16 KiB). The output
-// buffers hold up to 256 KiB plus a read (kHighWater in http_exchange.cc).
+// buffers hold up to 256 KiB plus a read (kBodyHighWater in exchange_driver.h).
 constexpr ev_ssize_t kMaxWrite = 256 * 1024;
 // A TLS stream's output up to this size is made one piece before libevent
 // writes it: one TLS record (at most 16 KiB of plaintext) and one send().

@@ -14,10 +14,9 @@ namespace lbd::l7 {
 namespace {
 
 // A piece of the file is queued while the client's output holds less than
-// kHighWater: at most that plus one piece per response in memory (none of
+// the client high water (exchange_driver.h): at most that plus one piece per response in memory (none of
 // it with sendfile).
 constexpr size_t kFilePiece = 64 * 1024;
-constexpr size_t kHighWater = 256 * 1024;
 
 }  // namespace
 
@@ -59,8 +58,9 @@ void ExchangeDriver::pump_file() {
     evbuffer* client_out = client_.response_output();
     evbuffer* out = staged ? ex.body_stages.front().get() : client_out;
     const bool to_socket = !staged && client_.writes_to_socket();
+    const size_t high_water = staged ? kStagedBodyHighWater : kBodyHighWater;
     bool moved = false;
-    while (ex.file.remaining > 0 && evbuffer_get_length(client_out) < kHighWater) {
+    while (ex.file.remaining > 0 && evbuffer_get_length(client_out) < high_water) {
         const int64_t n = queue_file_piece(ex.file, out, kFilePiece, to_socket);
         // A read error, or a file truncated since its stat: the
         // Content-Length sent cannot be kept.
