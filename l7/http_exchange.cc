@@ -46,9 +46,10 @@ std::string_view first_piece(evbuffer* buffer) {
 
 // --- 3b. a stream to an HTTP/2 server -----------------------------------------------
 
-void ExchangeDriver::connect_h2() {
+void ExchangeDriver::connect_h2(const std::shared_ptr<const TlsClientContext>& tls) {
     Exchange& ex = *ex_;
-    H2Upstreams::Opened opened = worker_.upstreams().h2(worker_.base()).open(ex, http_.timeouts.server_idle_ms);
+    H2Upstreams::Opened opened =
+        worker_.upstreams().h2(worker_.base()).open(ex, http_.timeouts.server_idle_ms, tls, tls_check_name(tls.get()));
     if (!opened.conn) {
         if (local_cause(opened.error)) return local_connect_failure(opened.error);
         return connect_failed(strerror(opened.error));
