@@ -21,7 +21,8 @@ Methods (the :path), each answering 200 with content-type application/grpc:
   /test.Echo/Slow     like Unary, but answers 300 ms after the request ended
   /test.Echo/GoAway   like Unary, then a graceful GOAWAY (last stream: this one); the connection
                       stays open, taking no new stream
-  /test.Echo/Length   like Unary, with a content-length header on the response
+  /test.Echo/Length   like Unary, with a content-length header on the response, and the
+                      trailers 200 ms after the DATA
   /test.Echo/Empty    a response head with content-length: 0, no DATA; trailers grpc-status: 0,
                       grpc-message: empty
   /test.Echo/Hold     like Unary, answered 1500 ms after the request ended; prints `holding`
@@ -58,6 +59,7 @@ class Stream:
         self.trailers = None         # to send once `out` is empty
         self.due = None              # Slow: when to answer
         self.req_trailer = None      # the request's x-trailer trailer, if any
+        self.trailers_at = None      # Length: the trailers wait until then
 
 
 class Connection:
@@ -90,6 +92,7 @@ class Connection:
             body = frame(b"echo:" + bytes(s.body[5:]))
             self.respond_head(sid, extra=[("content-length", str(len(body)))])
             self.finish(sid, body, [("grpc-status", "0"), ("grpc-message", "ok")])
+            s.trailers_at = time.monotonic() + 0.2
         elif s.path == "/test.Echo/Empty":
             self.respond_head(sid, extra=[("content-length", "0")])
             self.finish(sid, b"", [("grpc-status", "0"), ("grpc-message", "empty")])
@@ -150,7 +153,7 @@ class Connection:
                 chunk = bytes(s.out[:window])
                 del s.out[:window]
                 self.conn.send_data(sid, chunk)
-            if not s.out and s.trailers is not None:
+            if not s.out and s.trailers is not None and (s.trailers_at is None or now >= s.trailers_at):
                 self.conn.send_headers(sid, s.trailers, end_stream=True)
                 del self.streams[sid]
                 if s.path == "/test.Echo/GoAway":
@@ -160,7 +163,7 @@ class Connection:
         self.conn.initiate_connection()
         self.sock.sendall(self.conn.data_to_send())
         while True:
-            timeout = 0.05 if any(s.due for s in self.streams.values()) else 1.0
+            timeout = 0.05 if any(s.due or s.trailers_at for s in self.streams.values()) else 1.0
             ready, _, _ = select.select([self.sock], [], [], timeout)
             if ready:
                 try:
