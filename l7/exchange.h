@@ -78,7 +78,8 @@ struct Exchange {
     RequestInfo request;
     BodyDecoder request_body;       // checks the request body's framing on its way
     bool request_body_done = true;  // the whole body (if any) read from the client
-    // Trailer fields of an HTTP/2 client's request (for an HTTP/2 server),
+    // Trailer fields of an HTTP/2 client's request (for an HTTP/2 server, or
+    // an HTTP/1.1 one in the chunked trailer section: http_exchange.cc),
     // and an HTTP/2 server's response trailers (h2_upstream.h).
     HeaderList request_trailers;
     HeaderList response_trailers;

@@ -139,8 +139,8 @@ void ExchangeDriver::connect_server() {
     state_ = State::kConnecting;
     ex.server_bytes = false;
     ex.server_eof = false;
-    if (ex.pool->config().h2c) return connect_h2();
     const std::shared_ptr<const TlsClientContext>& tls = listener_.pool_tls(ex.pool->name());
+    if (ex.pool->config().http2) return connect_h2(tls);
     if (!ex.fresh_connection_only() && http_.max_idle_per_server != 0) ex.upstream = worker_.upstreams().take(ex.server.get());
     if (ex.upstream && ex.upstream->tls != tls) ex.upstream.reset();  // made before a reload changed the pool's tls
     if (ex.upstream) {
@@ -154,11 +154,7 @@ void ExchangeDriver::connect_server() {
     ex.upstream = std::make_unique<UpstreamConn>();
     ex.upstream->server = ex.server;
     ex.upstream->tls = tls;
-    // Over TLS the server is checked against the pool's server_name or, if
-    // none, its address (an IP: against the certificate's IP SANs).
-    const bool by_address = tls != nullptr && ex.pool->config().tls.context.server_name.empty();
-    ex.upstream->bev =
-        make_server_stream(worker_.base(), tls.get(), by_address ? ex.server->address().ip_string() : "");
+    ex.upstream->bev = make_server_stream(worker_.base(), tls.get(), tls_check_name(tls.get()));
     // No SSL or bufferevent: lbd's own memory, never the server's fault.
     if (!ex.upstream->bev) return local_connect_failure(ENOMEM);
     bufferevent* bev = ex.upstream->bev.get();
@@ -179,6 +175,13 @@ void ExchangeDriver::connect_server() {
     const uint32_t route_connect_ms = effective_timeouts(http_, ex).server_connect_ms;
     uint32_t timeout = route_connect_ms != 0 ? route_connect_ms : ex.pool->config().connect_timeout_ms;
     timer_.arm(Timer::kConnect, timeout);
+}
+
+std::string ExchangeDriver::tls_check_name(const TlsClientContext* tls) const {
+    // Over TLS the server is checked against the pool's server_name or, if
+    // none, its address (an IP: against the certificate's IP SANs).
+    const bool by_address = tls != nullptr && ex_->pool->config().tls.context.server_name.empty();
+    return by_address ? ex_->server->address().ip_string() : std::string();
 }
 
 void ExchangeDriver::connect_failed(const char* why) {

@@ -90,7 +90,9 @@ private:
     void choose_server();
     void connect_server();
     // The same for a pool whose servers speak HTTP/2 (http_exchange.cc).
-    void connect_h2();
+    void connect_h2(const std::shared_ptr<const TlsClientContext>& tls);
+    // The name a server's certificate is checked against (empty: the pool's server_name, or plain).
+    std::string tls_check_name(const TlsClientContext* tls) const;
     void send_request();
     void pump_request_body();
     void read_response_head();

@@ -1,6 +1,15 @@
-// HTTP/2 to servers (a pool with `protocol: SERVER_PROTOCOL_H2C`): each
-// worker keeps a few HTTP/2 client sessions (libnghttp2) per server and
-// multiplexes its exchanges over them as streams.
+// HTTP/2 to servers (a pool with `protocol: SERVER_PROTOCOL_H2C`, or
+// SERVER_PROTOCOL_H2 over its tls): each worker keeps a few HTTP/2 client
+// sessions (libnghttp2) per server and multiplexes its exchanges over them
+// as streams.
+//
+// Over TLS a session's connection is a bufferevent_openssl, as an HTTP/1.1
+// pool's (transport.h), offering ALPN "h2" only: it is up when the
+// handshake ended with "h2" selected. A server that selects nothing else
+// (or nothing) fails the connect, with a warning, as a refused connect
+// would: no fallback to HTTP/1.1 on a connection the pool meant for
+// HTTP/2. A session serves only exchanges of the TLS context it was made
+// with (a reload makes new ones).
 //
 // The ExchangeDriver does not know: the UpstreamConn an exchange gets holds
 // one end of a bufferevent pair (with deferred callbacks) as its `bev`, and
@@ -36,7 +45,8 @@
 // A session takes new streams up to the server's
 // SETTINGS_MAX_CONCURRENT_STREAMS (100 until its SETTINGS come); when all
 // are full another one is opened. After a GOAWAY it takes none and closes
-// once its streams end. An idle session closes after server_idle_ms.
+// once its streams end. An idle session closes after server_idle_ms, and
+// at once when its server is drained (drain()), which lets busy ones finish.
 //
 // Worker thread only.
 #pragma once
@@ -82,7 +92,15 @@ public:
         int error = 0;
     };
     // A stream for `ex` to its server: on a session with room, or a new one.
-    Opened open(Exchange& ex, uint32_t idle_ms);
+    // `tls` null: h2c; else over TLS, the certificate checked against
+    // `check_name` (make_server_stream).
+    Opened open(Exchange& ex, uint32_t idle_ms, const std::shared_ptr<const TlsClientContext>& tls,
+                const std::string& check_name);
+
+    // `lbctl server drain` (or maint): the sessions to `server` take no new
+    // stream; each closes once its streams end, an idle one at once (with a
+    // GOAWAY). How many closed at once.
+    size_t drain(const Server* server);
 
     // Status: sessions open and streams carried, over all servers.
     size_t session_count() const;

@@ -1,5 +1,6 @@
 // H2Upstreams and H2UpstreamSession: the worker's HTTP/2 client sessions to
 // servers, one TCP connection each (h2_upstream.h).
+#include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include "l7/exchange.h"
 #include "l7/h2_upstream_session.h"
 #include "l7/socket_io.h"
+#include "l7/tls/tls_context.h"
 #include "l7/transport.h"
 
 namespace lbd::l7 {
@@ -41,18 +43,20 @@ H2Upstreams::H2Upstreams(event_base* base) : base_(base) {}
 
 H2Upstreams::~H2Upstreams() = default;
 
-H2Upstreams::Opened H2Upstreams::open(Exchange& ex, uint32_t idle_ms) {
+H2Upstreams::Opened H2Upstreams::open(Exchange& ex, uint32_t idle_ms,
+                                      const std::shared_ptr<const TlsClientContext>& tls,
+                                      const std::string& check_name) {
     Opened out;
     auto& list = sessions_[ex.server.get()];
     H2UpstreamSession* session = nullptr;
     for (auto& s : list)
-        if (s->has_room()) {
+        if (s->tls() == tls.get() && s->has_room()) {
             session = s.get();
             break;
         }
     if (session == nullptr) {
-        auto fresh = std::make_unique<H2UpstreamSession>(*this, ex.server, idle_ms);
-        if (int err = fresh->connect(); err != 0) {
+        auto fresh = std::make_unique<H2UpstreamSession>(*this, ex.server, idle_ms, tls);
+        if (int err = fresh->connect(check_name); err != 0) {
             out.error = err;
             return out;
         }
@@ -83,6 +87,17 @@ size_t H2Upstreams::stream_count() const {
     for (const auto& [server, list] : sessions_)
         for (const auto& s : list) n += s->stream_count();
     return n;
+}
+
+size_t H2Upstreams::drain(const Server* server) {
+    auto it = sessions_.find(server);
+    if (it == sessions_.end()) return 0;
+    // A session that closes leaves the list (retire): walk a copy.
+    std::vector<H2UpstreamSession*> list;
+    for (auto& s : it->second) list.push_back(s.get());
+    size_t closed = 0;
+    for (H2UpstreamSession* s : list) closed += s->drain() ? 1 : 0;
+    return closed;
 }
 
 void H2Upstreams::retire(H2UpstreamSession* session) {
@@ -118,8 +133,9 @@ nghttp2_session_callbacks* H2UpstreamSession::callbacks() {
     return cbs;
 }
 
-H2UpstreamSession::H2UpstreamSession(H2Upstreams& owner, std::shared_ptr<Server> server, uint32_t idle_ms)
-    : owner_(owner), server_(std::move(server)), idle_ms_(idle_ms) {}
+H2UpstreamSession::H2UpstreamSession(H2Upstreams& owner, std::shared_ptr<Server> server, uint32_t idle_ms,
+                                     std::shared_ptr<const TlsClientContext> tls)
+    : owner_(owner), server_(std::move(server)), idle_ms_(idle_ms), tls_(std::move(tls)) {}
 
 H2UpstreamSession::~H2UpstreamSession() {
     // Only at the worker's end can streams still be attached: they just let go.
@@ -127,7 +143,7 @@ H2UpstreamSession::~H2UpstreamSession() {
     if (session_ != nullptr) nghttp2_session_del(session_);
 }
 
-int H2UpstreamSession::connect() {
+int H2UpstreamSession::connect(const std::string& check_name) {
     nghttp2_option* option = nullptr;
     if (nghttp2_option_new(&option) != 0) return ENOMEM;
     // Windows open only as the client side drains (h2_upstream.h).
@@ -141,7 +157,7 @@ int H2UpstreamSession::connect() {
     };
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, sizeof settings / sizeof settings[0]);
     nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
-    bev_ = make_server_stream(owner_.base(), nullptr, "");
+    bev_ = make_server_stream(owner_.base(), tls_.get(), check_name);
     if (!bev_) return ENOMEM;
     bufferevent* bev = bev_.get();
     bufferevent_setcb(bev, &H2UpstreamSession::on_read, &H2UpstreamSession::on_write, &H2UpstreamSession::on_event,
@@ -170,6 +186,18 @@ bool H2UpstreamSession::has_room() const {
     return streams_.size() < limit;
 }
 
+bool H2UpstreamSession::drain() {
+    if (state_ == State::kClosed) return false;
+    goaway_ = true;
+    if (!streams_.empty()) return false;  // detach() closes it after the last one
+    if (state_ == State::kReady) {
+        nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
+        send();
+    }
+    close(false);
+    return true;
+}
+
 void H2UpstreamSession::attach(H2UpstreamStream* stream) {
     streams_.push_back(stream);
     stream->self = std::prev(streams_.end());
@@ -183,8 +211,13 @@ void H2UpstreamSession::detach(H2UpstreamStream* stream) {
 
 void H2UpstreamSession::update_idle() {
     if (!streams_.empty() || state_ == State::kClosed) return;
-    // Nobody waits for a connect that has not come up, nor for a session going away.
-    if (state_ == State::kConnecting || goaway_) return close(false);
+    // Nobody waits for a connect that has not come up, nor for a session
+    // going away (the server's GOAWAY, or a drain: it says GOAWAY too).
+    if (state_ == State::kConnecting) return close(false);
+    if (goaway_) {
+        drain();
+        return;
+    }
     if (!idle_timer_) idle_timer_ = make_event(owner_.base(), -1, 0, &H2UpstreamSession::on_idle, this);
     if (!idle_timer_) return;
     timeval tv{static_cast<time_t>(idle_ms_ / 1000), static_cast<suseconds_t>(idle_ms_ % 1000 * 1000)};
@@ -193,11 +226,7 @@ void H2UpstreamSession::update_idle() {
 
 void H2UpstreamSession::on_idle(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<H2UpstreamSession*>(arg);
-    if (self->streams_.empty()) {
-        nghttp2_submit_goaway(self->session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
-        self->send();
-        self->close(false);
-    }
+    if (self->streams_.empty()) self->drain();
 }
 
 void H2UpstreamSession::send() {
@@ -244,12 +273,23 @@ void H2UpstreamSession::on_event(bufferevent* bev, short what, void* arg) {
             LOG_DEBUG("h2 server %s: connect failed: %s", self->server_->name().c_str(), stream_error(bev).c_str());
             return self->close(true);
         }
+        if (self->tls_ && !self->alpn_h2()) return self->close(true);
         // The streams wait for the server's SETTINGS (its stream limit) before they are sent.
         self->state_ = State::kReady;
         bufferevent_enable(bev, EV_READ | EV_WRITE);
         return self->send();
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->close(false);
+}
+
+bool H2UpstreamSession::alpn_h2() {
+    const std::string_view alpn = negotiated_alpn(bufferevent_openssl_get_ssl(bev_.get()));
+    if (alpn == "h2") return true;
+    // The operator's mistake, not a passing failure: said at warning level.
+    LOG_WARN("h2 server %s: TLS handshake selected ALPN \"%.*s\", not \"h2\": the server does not speak HTTP/2 "
+             "over TLS (pool protocol SERVER_PROTOCOL_H2); connection failed",
+             server_->name().c_str(), static_cast<int>(alpn.size()), alpn.data());
+    return false;
 }
 
 void H2UpstreamSession::on_read(bufferevent* bev, void* arg) {

@@ -22,19 +22,24 @@ namespace lbd::l7 {
 
 class H2UpstreamSession {
 public:
-    H2UpstreamSession(H2Upstreams& owner, std::shared_ptr<Server> server, uint32_t idle_ms);
+    H2UpstreamSession(H2Upstreams& owner, std::shared_ptr<Server> server, uint32_t idle_ms,
+                      std::shared_ptr<const TlsClientContext> tls);
     ~H2UpstreamSession();
     H2UpstreamSession(const H2UpstreamSession&) = delete;
     H2UpstreamSession& operator=(const H2UpstreamSession&) = delete;
 
-    // Starts the TCP connect; 0, or errno.
-    int connect();
+    // Starts the TCP connect (and, with tls, the handshake); 0, or errno.
+    int connect(const std::string& check_name);
     // Connected, and the server's SETTINGS came: streams may be sent.
     bool connected() const { return state_ == State::kReady && settings_; }
     // Takes another stream: not going away, under the server's limit.
     bool has_room() const;
     size_t stream_count() const { return streams_.size(); }
     const Server* server() const { return server_.get(); }
+    const TlsClientContext* tls() const { return tls_.get(); }
+
+    // No new stream; closes now if idle (true), else when its streams end.
+    bool drain();
 
     void attach(H2UpstreamStream* stream);
     void detach(H2UpstreamStream* stream);
@@ -65,16 +70,19 @@ private:
     void update_idle();
     // The waiting streams' drivers go on (outside nghttp2's callbacks).
     void notify_connected();
+    // Over TLS: the handshake chose "h2" by ALPN (else it logs why not).
+    bool alpn_h2();
 
     H2Upstreams& owner_;
     std::shared_ptr<Server> server_;
     uint32_t idle_ms_;
+    std::shared_ptr<const TlsClientContext> tls_;  // null: h2c
     BufferEventPtr bev_;
     nghttp2_session* session_ = nullptr;
     std::list<H2UpstreamStream*> streams_;
     EventPtr idle_timer_;
     State state_ = State::kConnecting;
-    bool goaway_ = false;
+    bool goaway_ = false;          // the server's GOAWAY, or drain(): no new streams
     bool settings_ = false;        // the server's first SETTINGS came
     bool notify_pending_ = false;  // ... and the waiting streams are yet to hear it
     bool in_nghttp2_ = false;  // inside mem_recv / mem_send: no send() from callbacks
@@ -112,6 +120,10 @@ private:
     // Decodes request body bytes from the pair into body_, within its bound.
     void pump_body();
     void write_response_head(bool end_stream);
+    // Where response bytes go: the pair, or (`held`) held_; null: no memory.
+    evbuffer* response_output(bool held);
+    // The stream ended: what was held back goes to the driver.
+    void release_held();
     // Calls the driver's event callback on its end (from the loop, never
     // from inside nghttp2).
     void tell_driver(short what);
@@ -124,6 +136,9 @@ private:
     BufferEventPtr mine_;
     using Buffer = std::unique_ptr<evbuffer, void (*)(evbuffer*)>;
     Buffer body_;  // request DATA waiting for nghttp2
+    Buffer held_{nullptr, &evbuffer_free};  // the response's last bytes, until END_STREAM
+    uint64_t length_left_ = 0;              // of the server's content-length
+    bool hold_ = false;
     BodyDecoder request_body_;
     int32_t id_ = -1;
     bool head_sent_ = false;

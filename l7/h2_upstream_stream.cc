@@ -1,6 +1,7 @@
 // H2UpstreamStream: one exchange's HTTP/2 stream to a server, translating
 // between the driver's HTTP/1.1 bytes and nghttp2 (h2_upstream.h).
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "core/base/log.h"
@@ -244,22 +245,44 @@ void H2UpstreamStream::on_headers_end(nghttp2_headers_category cat, bool end_str
 }
 
 void H2UpstreamStream::write_response_head(bool end_stream) {
-    evbuffer* out = bufferevent_get_output(mine_.get());
     response_head_ = true;
-    evbuffer_add_printf(out, "HTTP/1.1 %d \r\n", status_ >= 200 && status_ <= 999 ? status_ : 502);
     bool has_length = false;
     for (const auto& [name, value] : fields_)
-        if (name == "content-length") has_length = true;
-    add_fields(out, fields_);
-    fields_.clear();
+        if (name == "content-length") {
+            has_length = true;
+            // nghttp2 checked it (a number, and the DATA add up to it).
+            std::from_chars(value.data(), value.data() + value.size(), length_left_);
+        }
     const bool bodiless = ex_.request.method_kind == HttpMethod::kHead || status_ == 204 || status_ == 304;
     // A length frames the DATA as they are (trailers, if any, go only to an
-    // HTTP/2 client); else chunked, which carries trailers too.
-    chunked_ = !has_length && !bodiless && !end_stream;
+    // HTTP/2 client); else chunked, which carries trailers too. So does a
+    // length of 0 before more frames: a head that ends the response would
+    // leave no place for trailers (an HTTP/2 client's stream ends with it).
+    const bool empty = has_length && length_left_ == 0;
+    chunked_ = (!has_length || empty) && !bodiless && !end_stream;
+    // With a length, the driver ends the response at its last byte, and
+    // trailers after it would come too late: the DATA that complete it wait
+    // in held_ for the stream's end.
+    hold_ = has_length && !chunked_ && !bodiless && !end_stream;
+    evbuffer* out = bufferevent_get_output(mine_.get());
+    evbuffer_add_printf(out, "HTTP/1.1 %d \r\n", status_ >= 200 && status_ <= 999 ? status_ : 502);
+    if (chunked_ && has_length) std::erase_if(fields_, [](const auto& f) { return f.first == "content-length"; });
+    add_fields(out, fields_);
+    fields_.clear();
     if (chunked_) evbuffer_add(out, "transfer-encoding: chunked\r\n", 28);
     else if (!has_length && !bodiless) evbuffer_add(out, "content-length: 0\r\n", 19);
     evbuffer_add(out, "\r\n", 2);
     if (end_stream) finished_ = true;
+}
+
+evbuffer* H2UpstreamStream::response_output(bool held) {
+    if (!held) return bufferevent_get_output(mine_.get());
+    if (!held_) held_.reset(evbuffer_new());
+    return held_.get();
+}
+
+void H2UpstreamStream::release_held() {
+    if (held_) evbuffer_add_buffer(bufferevent_get_output(mine_.get()), held_.get());
 }
 
 void H2UpstreamStream::on_data(const uint8_t* data, size_t len) {
@@ -267,8 +290,12 @@ void H2UpstreamStream::on_data(const uint8_t* data, size_t len) {
         nghttp2_session_consume(session_->session(), id_, len);
         return;
     }
-    evbuffer* out = bufferevent_get_output(mine_.get());
     unconsumed_ += len;
+    // The DATA that complete a content-length wait for the stream's end (write_response_head).
+    const bool last = hold_ && len >= length_left_;
+    length_left_ -= std::min<uint64_t>(len, length_left_);
+    evbuffer* out = response_output(last);
+    if (out == nullptr) return cut(false);
     if (chunked_) {
         evbuffer_add_printf(out, "%zx\r\n", len);
         evbuffer_add(out, data, len);
@@ -281,6 +308,7 @@ void H2UpstreamStream::on_data(const uint8_t* data, size_t len) {
 void H2UpstreamStream::on_data_end() {
     if (finished_ || !response_head_) return;
     finished_ = true;
+    release_held();
     if (!chunked_) return;
     evbuffer* out = bufferevent_get_output(mine_.get());
     evbuffer_add(out, "0\r\n", 3);

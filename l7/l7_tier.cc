@@ -143,7 +143,8 @@ void L7Tier::write_metrics(std::string& out) const {
             metric_sample(out, "lbd_http2_limits_total", {{"listener", name}, {"cause", to_string(static_cast<H2Limit>(i))}},
                           double(s->h2_limits[i].load()));
     metric_header(out, "lbd_http2_server_connections_total", "counter",
-                  "HTTP/2 connections made to servers (pools with protocol SERVER_PROTOCOL_H2C).");
+                  "HTTP/2 connections made to servers (pools with protocol SERVER_PROTOCOL_H2C or "
+                  "SERVER_PROTOCOL_H2).");
     metric_sample(out, "lbd_http2_server_connections_total", {}, double(H2UpstreamStats::connections.load()));
     metric_header(out, "lbd_http2_server_streams_total", "counter", "Requests sent to servers as HTTP/2 streams.");
     metric_sample(out, "lbd_http2_server_streams_total", {}, double(H2UpstreamStats::streams.load()));

@@ -50,9 +50,11 @@ size_t UpstreamPool::idle_count() const {
 }
 
 size_t UpstreamPool::close_idle(const Server* server) {
+    // HTTP/2 sessions: the idle ones close now, the busy ones once their streams end.
+    size_t n = h2_ ? h2_->drain(server) : 0;
     auto it = idle_.find(server);
-    if (it == idle_.end()) return 0;
-    const size_t n = it->second.size();
+    if (it == idle_.end()) return n;
+    n += it->second.size();
     idle_.erase(it);  // frees (closes) them
     return n;
 }

@@ -63,7 +63,8 @@ public:
     // max_idle idle ones already.
     void put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle, uint32_t idle_ms);
     size_t idle_count() const;
-    // Closes the idle connections to `server`; how many.
+    // Closes the idle connections to `server`, and drains its HTTP/2
+    // sessions (H2Upstreams::drain); how many closed at once.
     size_t close_idle(const Server* server);
     void clear() { idle_.clear(); }
     // The worker's HTTP/2 sessions to servers (made on first use).

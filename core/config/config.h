@@ -104,7 +104,9 @@ struct PoolConfig {
     uint32_t maglev_table_size = 65537;
     uint32_t slow_start_ms = 0;  // 0 = off
     PoolTlsConfig tls;  // HTTP listeners only
-    bool h2c = false;   // HTTP listeners only: HTTP/2 to the servers (l7/h2_upstream.h)
+    // HTTP listeners only: HTTP/2 to the servers (l7/h2_upstream.h), over
+    // `tls` (ALPN "h2") when it is on, else h2c.
+    bool http2 = false;
 };
 
 struct AcceptProxyConfig {

@@ -74,10 +74,10 @@ PoolTlsConfig check_pool_tls(const pb::ServerTls& msg, const Node& node, const s
 // A pool with tls serves HTTP listeners only: a TCP listener splices bytes as they are.
 void check_tls_pools_unused_by_tcp(const Config& config, const Node& root, Errors& errors);
 
-// A pool's `protocol` (config_pool_protocol.cc): HTTP/2 to servers is h2c
-// only (not with tls), and serves HTTP listeners only.
+// A pool's `protocol` (config_pool_protocol.cc): HTTP/2 to servers, h2c
+// without tls or h2 (ALPN "h2" only) with it, serves HTTP listeners only.
 void check_pool_protocol(const pb::Pool& msg, const Node& node, const std::string& what, PoolConfig& out,
                          Errors& errors);
-void check_h2c_pools_unused_by_tcp(const Config& config, const Node& root, Errors& errors);
+void check_http2_pools_unused_by_tcp(const Config& config, const Node& root, Errors& errors);
 
 }  // namespace lbd::config_check

@@ -36,7 +36,7 @@ void check_across_sections(const pb::Config& msg, const Node& root, const Config
     check_cookie_pools_are_http(config, root, errors);
     check_access_lists_known(msg, root, config, errors);
     check_tls_pools_unused_by_tcp(config, root, errors);
-    check_h2c_pools_unused_by_tcp(config, root, errors);
+    check_http2_pools_unused_by_tcp(config, root, errors);
     check_route_cache_zones(config, root, errors);
 }
 

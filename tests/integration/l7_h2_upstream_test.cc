@@ -6,7 +6,8 @@
 // concurrent calls sharing one server connection (the server counts its accepted ones),
 // another connection once the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached, an 8 MiB
 // bidirectional stream echoed byte for byte while it is still being sent, and a server that is
-// down (503, or the next server).
+// down (503, or the next server), trailers after a content-length response, and request
+// trailers to an HTTP/1.1 pool (chunked trailer section).
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -14,52 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/l7_tls_scenario.h"
+#include "tests/integration/grpc_scenario.h"
 #include "tests/unit/config_test_kit.h"
-
-#ifndef GRPC_ORIGIN_PY
-#error "GRPC_ORIGIN_PY must be defined as the path of grpc_origin.py"
-#endif
 
 namespace lbd::test {
 namespace {
 
 using l7::test::run;
 using l7::test::RunResult;
-
-class GrpcOrigin {
-public:
-    explicit GrpcOrigin(int max_streams = 100)
-        : child_({"/usr/bin/python3", GRPC_ORIGIN_PY, std::to_string(max_streams)}) {
-        if (auto line = child_.await_line(LinePattern("port "), kIoTimeoutMs))
-            port_ = static_cast<uint16_t>(std::stoi(line->substr(line->find(' ') + 1)));
-    }
-    uint16_t port() const { return port_; }
-    // Connections the server accepted so far.
-    size_t accepted() const { return child_.count(LinePattern("accepted ")); }
-
-private:
-    ChildProcess child_;
-    uint16_t port_ = 0;
-};
-
-// One worker (so one client connection's calls all go through one worker's sessions), an
-// h2c-enabled plain listener, and the pool "grpc" over HTTP/2 to `ports`.
-std::string grpc_config(const std::vector<uint16_t>& ports, const std::string& pool_extra = "") {
-    std::string out =
-        "global { workers: 1 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }\n"
-        "listeners {\n  name: \"front\"\n  bind: \"127.0.0.1:0\"\n  mode: MODE_HTTP\n  pool: \"grpc\"\n"
-        "  http { http2 { cleartext: true } }\n}\n"
-        "pools {\n  name: \"grpc\"\n  connect_timeout_ms: 1000\n  protocol: SERVER_PROTOCOL_H2C\n" + pool_extra;
-    for (size_t i = 0; i < ports.size(); ++i) out += server_entry("g" + std::to_string(i + 1), ports[i]);
-    return out + "}\n";
-}
-
-RunResult grpc_client(const std::vector<std::string>& args, int deadline_ms = 60000) {
-    std::vector<std::string> argv{"/usr/bin/python3", GRPC_CLIENT_PY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, deadline_ms);
-}
 
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -87,21 +50,7 @@ TEST_CASE("gRPC unary over h2c to the server: messages, trailers both ways, one 
     REQUIRE(lbd.ok());
     const std::string port = std::to_string(lbd.port());
 
-    RunResult ok = grpc_client({"unary", port, "/test.Echo/Unary", "hello"});
-    INFO(ok.output);
-    CHECK(has(ok.output, "status=200\n"));
-    CHECK(has(ok.output, "message=echo:hello\n"));
-    CHECK(has(ok.output, "trailer grpc-status=0\n"));
-    CHECK(has(ok.output, "trailer grpc-message=ok\n"));
-    CHECK(!has(ok.output, "reset="));
-
-    RunResult fail = grpc_client({"unary", port, "/test.Echo/Fail", "x"});
-    CHECK_MESSAGE(has(fail.output, "trailer grpc-status=13\n"), fail.output);
-    CHECK_MESSAGE(has(fail.output, "trailer grpc-message=boom\n"), fail.output);
-
-    // The client's trailers reach the server (it echoes them into the message).
-    RunResult trailer = grpc_client({"unary", port, "/test.Echo/Unary", "hi", "t1"});
-    CHECK_MESSAGE(has(trailer.output, "message=echo:hi;x-trailer=t1\n"), trailer.output);
+    check_unary_calls(port);
 
     // 20 calls in flight at once (each answered 300 ms after it ended), one connection to the server.
     RunResult many = grpc_client({"concurrent", port, "/test.Echo/Slow", "20"});
@@ -136,6 +85,59 @@ TEST_CASE("gRPC unary over h2c to the server: messages, trailers both ways, one 
                              "--data-binary", "@" + request.path(), url(lbd.port(), "/test.Echo/Fail")});
     CHECK_MESSAGE(has(h1_plain.output, "HTTP/1.1 200"), h1_plain.output);
     CHECK_MESSAGE(!has(h1_plain.output, "grpc-status"), h1_plain.output);
+}
+
+TEST_CASE("response trailers after a content-length response reach the client") {
+    GrpcOrigin origin;
+    REQUIRE(origin.port() != 0);
+    RunningLbd lbd(grpc_config({origin.port()}));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const std::string port = std::to_string(lbd.port());
+    // The driver ends a content-length response at its last byte; the trailers come after it.
+    for (int i = 0; i < 3; ++i) {
+        RunResult r = grpc_client({"unary", port, "/test.Echo/Length", "len"});
+        CHECK_MESSAGE(has(r.output, "message=echo:len\n"), r.output);
+        CHECK_MESSAGE(has(r.output, "trailer grpc-status=0\n"), r.output);
+        CHECK_MESSAGE(has(r.output, "trailer grpc-message=ok\n"), r.output);
+        CHECK_MESSAGE(!has(r.output, "reset="), r.output);
+    }
+    // content-length: 0 and no DATA: chunked to the driver, so the trailers still have a place.
+    RunResult empty = grpc_client({"unary", port, "/test.Echo/Empty", "e"});
+    CHECK_MESSAGE(has(empty.output, "status=200\n"), empty.output);
+    CHECK_MESSAGE(has(empty.output, "trailer grpc-message=empty\n"), empty.output);
+    // An HTTP/1.1 client gets the body framed by the server's length.
+    TempFile request(grpc_frame("h1"), ".bin");
+    TempFile body("", ".bin");
+    CurlRun h1 = curl({"-s", "--http1.1", "-D", "-", "-o", body.path(), "-H", "content-type: application/grpc",
+                       "--data-binary", "@" + request.path(), url(lbd.port(), "/test.Echo/Length")});
+    CHECK_MESSAGE(has(h1.output, "ength: " + std::to_string(grpc_frame("echo:h1").size())), h1.output);
+    CHECK(slurp(body.path()) == grpc_frame("echo:h1"));
+    CHECK(origin.accepted() == 1);
+}
+
+TEST_CASE("an HTTP/2 client's request trailers reach an HTTP/1.1 server in the chunked trailer section") {
+    HttpBackend web("web");
+    REQUIRE(web.port() != 0);
+    RunningLbd lbd("global { workers: 1 drain_timeout_ms: 2000 }\n"
+                   "listeners {\n  name: \"front\"\n  bind: \"127.0.0.1:0\"\n  mode: MODE_HTTP\n  pool: \"web\"\n"
+                   "  http { http2 { cleartext: true } }\n}\n" +
+                   http_pool("web", {&web}));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    RunResult r = grpc_client({"unary", std::to_string(lbd.port()), "/test.Echo/Unary", "hi", "t1"});
+    CHECK_MESSAGE(has(r.output, "status=200\n"), r.output);
+    const std::vector<std::string> heads = web.heads();
+    REQUIRE(heads.size() == 1);
+    CHECK_MESSAGE(has(heads[0], "chunked"), heads[0]);
+    const std::vector<std::string> trailers = web.trailers();
+    REQUIRE(trailers.size() == 1);
+    CHECK(trailers[0] == "x-trailer: t1\r\n");
+    // Without trailers the body ends with an empty trailer section, as before.
+    r = grpc_client({"unary", std::to_string(lbd.port()), "/test.Echo/Unary", "no"});
+    CHECK_MESSAGE(has(r.output, "status=200\n"), r.output);
+    CHECK(web.heads().size() == 2);
+    CHECK(web.trailers().size() == 1);
 }
 
 TEST_CASE("a server's SETTINGS_MAX_CONCURRENT_STREAMS: another connection when they are all taken") {
@@ -216,7 +218,7 @@ TEST_CASE("h2c servers down: 503; one down of two: the other takes the call") {
 TEST_CASE("protocol SERVER_PROTOCOL_H2C: not with tls, not for a MODE_TCP listener") {
     const std::string with_tls = grpc_config({1}, "  tls { }\n");
     const std::string errors = all_errors(load_config_text(with_tls, "test.conf"));
-    CHECK_MESSAGE(has(errors, "HTTP/2 over tls to servers is not supported"), errors);
+    CHECK_MESSAGE(has(errors, "with tls use SERVER_PROTOCOL_H2 (HTTP/2 over TLS)"), errors);
     std::string tcp = grpc_config({1});
     tcp.replace(tcp.find("MODE_HTTP"), 9, "MODE_TCP");
     const std::string h2c = "  http { http2 { cleartext: true } }\n";

@@ -159,6 +159,11 @@ std::vector<std::string> HttpBackend::heads() const {
     return heads_;
 }
 
+std::vector<std::string> HttpBackend::trailers() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return trailers_;
+}
+
 void HttpBackend::answer(const std::string& path, int status, const std::string& body, const std::string& headers) {
     std::lock_guard<std::mutex> lock(mu_);
     canned_[path] = Canned{status, body, headers};
@@ -226,7 +231,17 @@ void HttpBackend::serve(int fd) {
                 if (!line) return;
                 uint64_t size = std::strtoull(line->c_str(), nullptr, 16);
                 if (size == 0) {
-                    if (!reader.until("\r\n")) return;  // no trailers in the tests
+                    std::string trailers;
+                    for (;;) {
+                        auto field = reader.until("\r\n");
+                        if (!field) return;
+                        if (field->size() == 2) break;  // the empty line that ends the trailer section
+                        trailers += *field;
+                    }
+                    if (!trailers.empty()) {
+                        std::lock_guard<std::mutex> lock(mu_);
+                        trailers_.push_back(trailers);
+                    }
                     break;
                 }
                 if (!reader.skip(size + 2)) return;

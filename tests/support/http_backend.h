@@ -53,6 +53,8 @@ public:
     size_t ended() const { return ended_.load(); }
     // Every request head received, in order.
     std::vector<std::string> heads() const;
+    // The trailer section of every chunked request that had one ("Name: value\r\n" lines), in order.
+    std::vector<std::string> trailers() const;
     // Closes the listener and every connection (the port then refuses).
     void stop();
     // From now on, requests for `path` ("*" = every path without its own answer) get
@@ -74,6 +76,7 @@ private:
     std::atomic<size_t> ended_{0};
     mutable std::mutex mu_;
     std::vector<std::string> heads_;      // under mu_
+    std::vector<std::string> trailers_;   // under mu_
     struct Canned {
         int status;
         std::string body;
