@@ -4,7 +4,7 @@
 #
 # Both pairs run in the same namespaces (client with 50 source addresses,
 # lba, lbb, backends b1-b3, VIP 10.77.0.10), one pair at a time, with the
-# same keepalived setup (VRRPv3 unicast, HA_ADVERT_MS adverts (tests/ha/lib.sh, 100 ms by default), both BACKUP +
+# same keepalived setup (VRRPv3 unicast, HA_ADVERT_MS adverts (tests/ha/lib.sh, 40 ms by default), both BACKUP +
 # nopreempt, track_process on the proxy). Per pair and round, each on a
 # fresh pair (lba MASTER, lbb BACKUP):
 #   kill    SIGKILL of the master's proxy while a client polls VIP:81 every

@@ -20,7 +20,8 @@ tests/ha/scenarios.sh). Python's asyncio, standard library only.
       the clients finish their request in progress and one JSON summary is
       printed: requests, ok, failed, failures by cause (and the first 20 with
       their time), answers per node, latency p50/p99/max, answers slower
-      than 0.9 s (a SYN that had to be sent again), requests per second.
+      than 0.9 s (a SYN that had to be sent again), requests per second, and
+      the longest the client itself was not scheduled (max_stall_ms).
 
 Exit: 0 done (the summary says how it went), 2 usage.
 """
@@ -69,19 +70,23 @@ class Stats:
         self.first_failures = []
         self.via = {}
         self.latencies = []
+        self.max_stall = 0.0  # the longest the client's event loop was late (not scheduled)
 
     def success(self, via, latency):
         self.ok += 1
         self.via[via] = self.via.get(via, 0) + 1
         self.latencies.append(latency)
 
-    def failure(self, cause, client, reused):
+    def failure(self, cause, client, reused, idle_ms, waited_ms):
         self.failed += 1
         key = cause + (" (reused connection)" if reused else "")
         self.by_cause[key] = self.by_cause.get(key, 0) + 1
         if len(self.first_failures) < 20:
-            self.first_failures.append({"t_ms": int((time.monotonic() - self.start) * 1000), "client": client,
-                                        "cause": key})
+            # at_ms: the wall clock (to line up with the nodes' logs); idle_ms: how long the
+            # connection sat between its last answer and this request; waited_ms: request to failure.
+            self.first_failures.append({"t_ms": int((time.monotonic() - self.start) * 1000),
+                                        "at_ms": int(time.time() * 1000), "client": client, "cause": key,
+                                        "idle_ms": idle_ms, "waited_ms": waited_ms})
 
 
 async def read_answer(reader):
@@ -119,9 +124,11 @@ async def client(index, keepalive, host, port, source, stop, stats, timeout):
     request = b"GET / HTTP/1.1\r\nHost: vip\r\n" + (b"" if keepalive else b"Connection: close\r\n") + b"\r\n"
     reader = writer = None
     used = 0  # requests sent on the current connection
+    answered = 0.0  # when the current connection's last answer came
     while not stop.is_set():
         started = time.monotonic()
         reused = writer is not None  # a request on a connection that answered before
+        idle_ms = int((started - answered) * 1000) if reused else None
         try:
             if writer is None:
                 reader, writer = await asyncio.wait_for(
@@ -133,13 +140,15 @@ async def client(index, keepalive, host, port, source, stop, stats, timeout):
             if status != 200:
                 raise RuntimeError(f"status {status}")
             parts = body.split()
-            stats.success(parts[1] if len(parts) > 1 else "?", time.monotonic() - started)
+            answered = time.monotonic()
+            stats.success(parts[1] if len(parts) > 1 else "?", answered - started)
             if close or not keepalive:
                 writer.close()
                 writer = None
         except Exception as error:  # every failure counts, whatever it is
             stats.failure(cause_of(error) if not isinstance(error, RuntimeError) else str(error),
-                          f"{'keepalive' if keepalive else 'fresh'}-{index}", reused)
+                          f"{'keepalive' if keepalive else 'fresh'}-{index}", reused, idle_ms,
+                          int((time.monotonic() - started) * 1000))
             if writer is not None:
                 writer.close()
             writer = None
@@ -153,6 +162,18 @@ def percentile(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]
 
 
+async def watch_stalls(stats, stop):
+    """Measures how late the client itself runs: a ticker every 20 ms notes
+    its largest lateness. A client not scheduled for longer than lbd's idle
+    grace in a handover (250 ms) finds its keep-alive connection closed under
+    it, a failure of the loaded client rather than of the handover."""
+    tick = 0.02
+    while not stop.is_set():
+        before = time.monotonic()
+        await asyncio.sleep(tick)
+        stats.max_stall = max(stats.max_stall, time.monotonic() - before - tick)
+
+
 async def load(args):
     host, _, port = args.target.rpartition(":")
     sources = args.sources.split(",")
@@ -163,6 +184,7 @@ async def load(args):
         keepalive = i < args.keepalive
         tasks.append(asyncio.create_task(
             client(i, keepalive, host, int(port), sources[i % len(sources)], stop, stats, args.timeout_s)))
+    tasks.append(asyncio.create_task(watch_stalls(stats, stop)))
     while not os.path.exists(args.until_file):
         if args.status:
             tmp = args.status + ".tmp"
@@ -180,6 +202,7 @@ async def load(args):
         "latency_ms": {"p50": round(percentile(lat, 50) * 1000, 1), "p99": round(percentile(lat, 99) * 1000, 1),
                        "max": round((lat[-1] if lat else 0) * 1000, 1)},
         "slower_than_900ms": sum(1 for v in lat if v > 0.9),
+        "max_stall_ms": round(stats.max_stall * 1000),
         "seconds": round(elapsed, 1), "per_second": round((stats.ok + stats.failed) / elapsed) if elapsed else 0,
         "clients": {"keepalive": args.keepalive, "fresh": args.fresh},
     }))

@@ -75,7 +75,7 @@ TEST_CASE("ha: a valid block loads, with the schema's defaults") {
     CHECK(ha.vrrp.virtual_ips == std::vector<std::string>{"192.168.56.10/24"});
     CHECK(ha.vrrp.unicast_source == "192.168.56.11");
     CHECK(ha.vrrp.unicast_peers == std::vector<std::string>{"192.168.56.12"});
-    CHECK(ha.vrrp.advert_interval_ms == 1000);
+    CHECK(ha.vrrp.advert_interval_ms == 40);
     CHECK(ha.vrrp.track_process == VrrpConfig::TrackProcess::kAuto);
     CHECK(ha.vrrp.notify_fifo == "/run/lbd/vrrp.fifo");
     CHECK(ha.vrrp.track_file == "/run/lbd/vrrp.weight");
