@@ -149,7 +149,7 @@ struct VrrpConfig {
     std::vector<std::string> virtual_ips;  // "192.0.2.10/24", "2001:db8::10/64"
     std::string unicast_source;            // same family as the VIPs
     std::vector<std::string> unicast_peers;
-    uint32_t advert_interval_ms = 1000;  // 100..25500, a multiple of 10
+    uint32_t advert_interval_ms = 40;  // 20..25500, a multiple of 10; the loader sets it (ha/config/config_ha.cc)
     std::string notify_fifo = "/run/lbd/vrrp.fifo";
     std::string track_file = "/run/lbd/vrrp.weight";
     uint32_t garp_refresh_s = 60;  // 0 = off
