@@ -2,6 +2,7 @@
 #include "l7/h2_stream.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -174,10 +175,9 @@ void H2Stream::shutdown(Termination term) {
 
 void H2Stream::submit(const HeaderList& fields, int status, bool body) {
     char status_text[12];
-    const int n = std::snprintf(status_text, sizeof status_text, "%d", status);
-    static const std::string kStatus = ":status";
+    const char* end = std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
     NvList& nva = NvList::scratch(fields.size());
-    nva.add_as_is(kStatus, std::string_view(status_text, static_cast<size_t>(n)));
+    nva.add_as_is(":status", std::string_view(status_text, static_cast<size_t>(end - status_text)));
     for (const auto& [name, value] : fields)
         if (!connection_specific(name)) nva.add(name, value);
     nghttp2_data_provider provider{};
