@@ -85,13 +85,6 @@ ensure_packages() {
     install_missing "${missing[@]}"
 }
 
-make_cert() { # ECDSA P-256 self-signed certificate for 127.0.0.1
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj /CN=bench.test -addext subjectAltName=IP:127.0.0.1 \
-        -keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
-    cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/haproxy.pem"
-}
-
 # ------------------------------------------------------------ backend + proxies
 # Per proxy instance: PORT (plain), TLS_PORT (resuming TLS), FULL_PORT (TLS that
 # resumes nothing, for tls_full).
@@ -188,13 +181,7 @@ global
     maxconn 8000
     tune.ssl.default-dh-param 2048
     tune.ssl.cachesize 0
-defaults
-    mode http
-    http-reuse always
-    timeout connect 5s
-    timeout client 300s
-    timeout server 300s
-    timeout http-keep-alive 300s
+$(haproxy_defaults)
 frontend bench
     bind 127.0.0.1:${PORT[$name]}
     bind 127.0.0.1:${TLS_PORT[$name]} ssl crt $TMP/haproxy.pem
@@ -212,39 +199,15 @@ EOF
     proxy_started "$name" "$pid" "$TMP/$name.err"
 }
 
-# nginx_location: the proxying every NGINX server of this bench does.
-nginx_location() {
-    cat <<EOF
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-EOF
-}
-
 start_nginx() { # start_nginx NAME
-    local name=$1 conf=$TMP/$1.conf pid i reuse=""
+    local name=$1 conf=$TMP/$1.conf pid reuse=""
     alloc_port "PORT[$name]"
     alloc_port "TLS_PORT[$name]"
     alloc_port "FULL_PORT[$name]"
     mkdir -p "$TMP/$name-tmp"
     [[ $name == *_w2 ]] && reuse=" reuseport"  # one accept queue per worker, as lbd and HAProxy
     cat >"$conf" <<EOF
-worker_processes $(workers_of "$name");
-pid $TMP/$name.pid;
-error_log $TMP/$name.err warn;
-events { worker_connections 16384; }
-http {
-$(nginx_common "$TMP/$name-tmp")
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_certificate $TMP/cert.pem;
-    ssl_certificate_key $TMP/key.pem;
-    upstream backend {
-        server 127.0.0.1:$BACKEND_PORT;
-        keepalive $MAX_IDLE;
-        keepalive_requests 100000000;
-    }
+$(nginx_proxy_head "$name" "$(workers_of "$name")")
     server {
         listen 127.0.0.1:${PORT[$name]}$reuse;
         listen 127.0.0.1:${TLS_PORT[$name]} ssl$reuse;
@@ -263,12 +226,7 @@ EOF
     PIDS+=("$pid")
     TLS_STATUS[$name]=pending
     proxy_started "$name" "$pid" "$TMP/$name.err" "$TMP/$name.out"
-    # The memory that matters is the worker's (the master holds no connections).
-    for ((i = 0; i < 50; i++)); do
-        RSS_PID[$name]=$(pgrep -P "$pid" | head -n1 || true)
-        [[ -n ${RSS_PID[$name]} ]] && break
-        sleep 0.1
-    done
+    RSS_PID[$name]=$(nginx_worker_of "$pid")
 }
 
 # ---------------------------------------------------------------- measurements
@@ -308,11 +266,8 @@ measure_h2load() {
     local test=$1 path=$2 key="$1 $2" url=$3 out rps p50 p99 failed reqlog=$TMP/h2load.log
     out=$(run_on "$LOAD_CPUS" h2load --h1 -c50 -n "$TLS_FULL_REQUESTS" -H "Connection: close" --log-file="$reqlog" "$url" 2>&1) ||
         { log "$key: h2load failed: $out"; return 0; }
-    rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
-    failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$out")
-    read -r p50 p99 < <(cut -f3 "$reqlog" | sort -n |
-        awk '{ a[NR] = $1 } END { if (NR) printf "%.3f %.3f\n", a[int((NR + 1) * 0.5)] / 1000, a[int(NR * 0.99)] / 1000 }')
-    if [[ -z $rps || -z ${p99:-} ]]; then
+    read -r rps failed p50 p99 < <(h2load_figures "$out" "$reqlog") || true
+    if [[ -z ${rps:-} || -z ${p99:-} ]]; then
         log "$key: could not parse h2load output:"; printf '%s\n' "$out" | sed 's/^/    | /' >&2
         return 0
     fi
@@ -373,8 +328,6 @@ print("ready", flush=True)
 sys.stdin.read()  # hold the connections until told to go
 EOF
 }
-
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # measure_idle [tls] PATH: RSS of the proxy before and with IDLE_CONNS idle keep-alive
 # connections (over TLS: a full handshake each).
@@ -446,12 +399,6 @@ print_header() {
          "nginx=${PORT[nginx]:--}/${TLS_PORT[nginx]:--}/${FULL_PORT[nginx]:--} (plain/tls/tls without resumption)"
 }
 
-# spread SAMPLES: "min-max" of the samples, rounded ("" if none).
-spread() {
-    tr -s ' ' '\n' <<<"$*" | awk 'NF' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
-        END { if (NR) printf "%.0f-%.0f", lo, hi }'
-}
-
 print_results() {
     local test path key rps p50 p99 note mem ref
     declare -A MRPS=() MP99=()
@@ -501,9 +448,7 @@ print_results() {
 # ---------------------------------------------------------------------- main
 main() {
     ensure_packages
-    TMP=$(mktemp -d -p /dev/shm lbd-bench-l7.XXXXXX 2>/dev/null || mktemp -d)
-    RAW=${RAW:-$(mktemp "${TMPDIR:-/tmp}/lbd-bench-l7-$(date +%Y%m%d-%H%M%S)-XXXXXX.txt")}
-    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+    bench_start l7
 
     make_cert
     write_idle_client
@@ -519,8 +464,7 @@ main() {
     fi
 
     print_header | tee "$RAW"
-    awk '$1 > 0.5 { exit 1 }' /proc/loadavg ||
-        log "warning: load average $(cut -d' ' -f1 /proc/loadavg) > 0.5: something else is running, results will be noisy"
+    warn_if_busy
     echo "-- raw samples" >>"$RAW"
 
     local r test

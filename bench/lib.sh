@@ -1,4 +1,4 @@
-# bench/lib.sh - helpers shared by bench/l4.sh and bench/l7.sh (sourced).
+# bench/lib.sh - helpers shared by the bench/*.sh scripts (sourced).
 #
 # The sourcing script sets BENCH (its name, for log lines) and uses:
 #   TMP, PIDS          its temp dir and the servers it started: `cleanup`
@@ -114,6 +114,80 @@ nginx_common() {
 EOF
 }
 
+# nginx_proxy_head NAME WORKERS: the start of an NGINX proxy's config (temp files
+# under TMP/NAME*), up to and with the upstream "backend" (BACKEND_PORT, MAX_IDLE
+# kept connections); the caller adds its servers and the closing brace of http{}.
+nginx_proxy_head() {
+    cat <<EOF
+worker_processes $2;
+pid $TMP/$1.pid;
+error_log $TMP/$1.err warn;
+events { worker_connections 16384; }
+http {
+$(nginx_common "$TMP/$1-tmp")
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate $TMP/cert.pem;
+    ssl_certificate_key $TMP/key.pem;
+    upstream backend {
+        server 127.0.0.1:$BACKEND_PORT;
+        keepalive $MAX_IDLE;
+        keepalive_requests 100000000;
+    }
+EOF
+}
+
+# nginx_location: the proxying every NGINX server of the benches does.
+nginx_location() {
+    cat <<EOF
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+EOF
+}
+
+# haproxy_defaults: the defaults section of every HAProxy of the L7 benches.
+haproxy_defaults() {
+    cat <<EOF
+defaults
+    mode http
+    http-reuse always
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-keep-alive 300s
+EOF
+}
+
+# bench_start NAME: TMP (a fresh temp dir, on tmpfs if it can), RAW (where the report is
+# kept, unless set) and as many open files as allowed.
+bench_start() {
+    TMP=$(mktemp -d -p /dev/shm "lbd-bench-$1.XXXXXX" 2>/dev/null || mktemp -d)
+    RAW=${RAW:-$(mktemp "${TMPDIR:-/tmp}/lbd-bench-$1-$(date +%Y%m%d-%H%M%S)-XXXXXX.txt")}
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+}
+
+# warn_if_busy: says so when something else keeps the machine busy.
+warn_if_busy() {
+    awk '$1 > 0.5 { exit 1 }' /proc/loadavg ||
+        log "warning: load average $(cut -d' ' -f1 /proc/loadavg) > 0.5: something else is running, results will be noisy"
+}
+
+# h2load_figures OUTPUT LOG: "REQ/S FAILED P50_MS P99_MS" from h2load's output and its
+# --log-file (column 3: microseconds from request sent to response end); nothing when no
+# request ended or the output is not understood.
+h2load_figures() {
+    local rps failed p50 p99
+    rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$1")
+    failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$1")
+    read -r p50 p99 < <(cut -f3 "$2" | sort -n |
+        awk '{ a[NR] = $1 } END { if (NR) printf "%.3f %.3f\n", a[int((NR + 1) * 0.5)] / 1000, a[int(NR * 0.99)] / 1000 }') ||
+        return 0
+    [[ -n $rps && -n $p99 ]] && echo "$rps ${failed:-0} $p50 $p99"
+    return 0
+}
+
 median() { # median of the space-separated numbers in "$*" ("" if none)
     tr -s ' ' '\n' <<<"$*" | awk 'NF' | sort -g | awk '{v[NR] = $1}
         END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -125,6 +199,36 @@ to_ms() {
         n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
         if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
         printf "%.3f", n }'
+}
+
+# make_cert: an ECDSA P-256 self-signed certificate for 127.0.0.1 in TMP
+# (cert.pem, key.pem, and haproxy.pem: both in one file).
+make_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=bench.test -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
+    cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/haproxy.pem"
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# nginx_worker_of PID: the pid of the (first) worker of the nginx master PID,
+# whose memory is the one that matters (the master holds no connections); ""
+# if none showed up within 5 s.
+nginx_worker_of() {
+    local i worker=""
+    for ((i = 0; i < 50; i++)); do
+        worker=$(pgrep -P "$1" | head -n1 || true)
+        [[ -n $worker ]] && break
+        sleep 0.1
+    done
+    echo "$worker"
+}
+
+# spread SAMPLES: "min-max" of the samples, rounded ("" if none).
+spread() {
+    tr -s ' ' '\n' <<<"$*" | awk 'NF' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+        END { if (NR) printf "%.0f-%.0f", lo, hi }'
 }
 
 ratio() { # ratio A B -> "A/B" with 2 decimals, or n/a

@@ -35,6 +35,7 @@ H2Connection::H2Connection(L7Worker& worker, HttpListener& listener, const Clien
     : worker_(worker), listener_(listener), endpoint_(endpoint), bev_(bev), owner_(owner) {
     timer_ = make_event(worker_.base(), -1, 0, &H2Connection::on_timer, this);
     reaper_ = make_event(worker_.base(), -1, 0, &H2Connection::on_reap, this);
+    flusher_ = make_event(worker_.base(), -1, 0, &H2Connection::on_flush, this);
     reset_tokens_ = 2.0 * listener_.http().http2.max_resets_per_second;
     reset_refill_ms_ = monotonic_ms();
 }
@@ -126,8 +127,22 @@ void H2Connection::on_read() {
 
 void H2Connection::on_write() { flush(); }
 
+void H2Connection::schedule_flush() {
+    if (flush_pending_) return;
+    flush_pending_ = true;
+    // Queued behind the callbacks already active in this loop turn (other
+    // servers' responses); a flush() before it runs leaves it nothing to do.
+    event_active(flusher_.get(), EV_TIMEOUT, 0);
+}
+
+void H2Connection::on_flush(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<H2Connection*>(arg);
+    if (self->flush_pending_) self->flush();
+}
+
 void H2Connection::flush() {
     if (closed_ || flushing_ || session_ == nullptr) return;
+    flush_pending_ = false;
     flushing_ = true;
     evbuffer* out = bufferevent_get_output(bev_);
     for (;;) {
@@ -145,9 +160,9 @@ void H2Connection::flush() {
         if (drained_.empty()) break;
         // Streams whose bytes went out may take more from their servers;
         // what they add is sent by the next round.
-        std::vector<H2Stream*> drained;
-        drained.swap(drained_);
-        for (H2Stream* s : drained) s->writable();
+        refilling_.swap(drained_);
+        for (H2Stream* s : refilling_) s->writable();
+        refilling_.clear();
         if (evbuffer_get_length(out) >= kOutputHighWater) break;
     }
     flushing_ = false;

@@ -80,6 +80,10 @@ public:
     void shutdown(Termination term);
     // Sends what nghttp2 has queued (frames, stream data) into the socket.
     void flush();
+    // flush() once the loop has run the callbacks that are ready now: the
+    // responses of many streams that come in one loop turn leave in one
+    // write (one TLS record run) instead of one each.
+    void schedule_flush();
 
     // For H2Stream.
     nghttp2_session* session() { return session_; }
@@ -110,6 +114,7 @@ private:
     static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user);
     static void on_timer(evutil_socket_t fd, short what, void* arg);
     static void on_reap(evutil_socket_t fd, short what, void* arg);
+    static void on_flush(evutil_socket_t fd, short what, void* arg);
 
     H2Stream* stream(int32_t id);
     // GOAWAY with `error`, then close once it is sent.
@@ -129,8 +134,11 @@ private:
     std::list<std::unique_ptr<H2Stream>> streams_;
     std::vector<std::unique_ptr<H2Stream>> retired_;
     std::vector<H2Stream*> drained_;  // streams whose driver may refill (flush())
+    std::vector<H2Stream*> refilling_;  // drained_ being served (kept for its capacity)
     EventPtr timer_;  // idle timeout; after GOAWAY, the flush deadline
     EventPtr reaper_;
+    EventPtr flusher_;  // schedule_flush()
+    bool flush_pending_ = false;
     bool draining_ = false;
     bool terminating_ = false;
     bool flushing_ = false;

@@ -2,6 +2,7 @@
 #include "l7/h2_stream.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -22,11 +23,44 @@ bool connection_specific(std::string_view name) {
            iequals(name, "transfer-encoding") || iequals(name, "upgrade");
 }
 
-nghttp2_nv make_nv(const std::string& name, const std::string& value) {
+nghttp2_nv make_nv(std::string_view name, std::string_view value) {
     return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
             reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
             NGHTTP2_NV_FLAG_NONE};
 }
+
+// The fields of a response head or trailers as nghttp2 takes them: names
+// lower case (RFC 9113 §8.2), connection-specific fields left out (and
+// pseudo-headers, for trailers). Built in per-thread scratch that keeps its
+// capacity, so a response costs no allocation here once the worker is warm
+// (nghttp2 copies the array and the strings when they are submitted).
+class NvList {
+public:
+    // The list, emptied, with room for `fields` names: names_ never grows
+    // while the array points into it.
+    static NvList& scratch(size_t fields) {
+        thread_local NvList list;
+        if (list.names_.size() < fields) list.names_.resize(fields);
+        list.nva_.clear();
+        list.nva_.reserve(fields + 1);
+        list.used_ = 0;
+        return list;
+    }
+    void add(const std::string& name, const std::string& value) {
+        std::string& lower = names_[used_++];
+        lower.assign(name);
+        for (char& c : lower) c = to_lower_ascii(c);
+        nva_.push_back(make_nv(lower, value));
+    }
+    void add_as_is(std::string_view name, std::string_view value) { nva_.push_back(make_nv(name, value)); }
+    nghttp2_nv* data() { return nva_.data(); }
+    size_t size() const { return nva_.size(); }
+
+private:
+    std::vector<std::string> names_;
+    size_t used_ = 0;
+    std::vector<nghttp2_nv> nva_;
+};
 
 }  // namespace
 
@@ -140,19 +174,12 @@ void H2Stream::shutdown(Termination term) {
 // --- the response (ClientSide) ---------------------------------------------------------
 
 void H2Stream::submit(const HeaderList& fields, int status, bool body) {
-    // nghttp2 copies names and values; field names go lower case (RFC 9113 §8.2).
-    std::string status_text = std::to_string(status);
-    std::vector<std::string> names;
-    names.reserve(fields.size());
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(fields.size() + 1);
-    static const std::string kStatus = ":status";
-    nva.push_back(make_nv(kStatus, status_text));
-    for (const auto& [name, value] : fields) {
-        if (connection_specific(name)) continue;
-        names.push_back(lower_ascii(name));
-        nva.push_back(make_nv(names.back(), value));
-    }
+    char status_text[12];
+    const char* end = std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
+    NvList& nva = NvList::scratch(fields.size());
+    nva.add_as_is(":status", std::string_view(status_text, static_cast<size_t>(end - status_text)));
+    for (const auto& [name, value] : fields)
+        if (!connection_specific(name)) nva.add(name, value);
     nghttp2_data_provider provider{};
     provider.source.ptr = this;
     provider.read_callback = &H2Stream::read_body;
@@ -259,7 +286,9 @@ void H2Stream::response_data_added() {
 
 bool H2Stream::draining() const { return conn_.draining(); }
 
-void H2Stream::flush() { conn_.flush(); }
+// The end of a server callback: the connection writes once the other
+// callbacks of this loop turn have added theirs.
+void H2Stream::flush() { conn_.schedule_flush(); }
 
 ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* data_flags,
                             nghttp2_data_source* source, void*) {
@@ -282,16 +311,10 @@ ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t leng
 bool H2Stream::submit_trailers() {
     // A trailing HEADERS frame ends the stream (gRPC's grpc-status);
     // connection-specific fields never go into one.
-    std::vector<std::string> names;
-    names.reserve(trailers_.size());
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(trailers_.size());
-    for (const auto& [name, value] : trailers_) {
-        if (connection_specific(name) || name.empty() || name[0] == ':') continue;
-        names.push_back(lower_ascii(name));
-        nva.push_back(make_nv(names.back(), value));
-    }
-    return !nva.empty() && nghttp2_submit_trailer(conn_.session(), id_, nva.data(), nva.size()) == 0;
+    NvList& nva = NvList::scratch(trailers_.size());
+    for (const auto& [name, value] : trailers_)
+        if (!connection_specific(name) && !name.empty() && name[0] != ':') nva.add(name, value);
+    return nva.size() != 0 && nghttp2_submit_trailer(conn_.session(), id_, nva.data(), nva.size()) == 0;
 }
 
 // --- the end -------------------------------------------------------------------------------
