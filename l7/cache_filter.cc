@@ -108,6 +108,7 @@ std::shared_ptr<CacheObject> make_object(const ResponseInfo& response, const Sto
     auto object = std::make_shared<CacheObject>();
     object->status = response.status;
     object->headers = stored_headers(response.headers, decision.strip);
+    object->head_lines = field_lines(object->headers);
     object->response_time_s = now;
     object->initial_age_s = decision.initial_age_s;
     object->lifetime_s = decision.lifetime_s;
@@ -336,6 +337,7 @@ CacheObjectPtr cache_find(CacheZone& zone, const std::string& key, const Request
 
 LocalAnswer cache_answer(const Exchange& exchange, const CacheObjectPtr& object, int64_t now) {
     LocalAnswer answer;
+    answer.headers.reserve(3);  // Age, X-Cache, X-Cache-Status: one allocation
     answer.as_stored = true;
     answer.term = Termination::kOk;
     if (client_not_modified(exchange.request, *object)) {
@@ -345,8 +347,10 @@ LocalAnswer cache_answer(const Exchange& exchange, const CacheObjectPtr& object,
                 if (iequals(name, keep)) answer.headers.emplace_back(name, value);
     } else {
         answer.status = object->status;
-        answer.headers = object->headers;
-        // Aliasing: the body lives as long as the object, which the answer holds.
+        // Aliasing: the fields live as long as the object, which the answer
+        // holds; they are written as they are, not copied per hit.
+        answer.stored_lines = std::shared_ptr<const std::string>(object, &object->head_lines);
+        answer.stored_headers = std::shared_ptr<const HeaderList>(object, &object->headers);
         answer.shared_body = object->body;
     }
     answer.headers.emplace_back("Age", std::to_string(cache_current_age(*object, now)));
