@@ -76,10 +76,16 @@ public:
     virtual void shutdown_write() {}
 };
 
-// Appends a stored body (a cache hit's shared_body) to `out` by reference:
-// no copy per hit; the reference keeps the body alive until sent. False
+// Appends a stored body (a cache hit's shared_body) to `out` by reference
+// (a small one by copy): no copy of a large body per hit; the reference
+// keeps the body alive until sent. False
 // (nothing added) if libevent could not take the reference.
 inline bool add_shared_body(evbuffer* out, const std::shared_ptr<const std::string>& body) {
+    // A small body is copied: it lands in the chain the head was just
+    // written to, where a reference costs two allocations (the owner here,
+    // libevent's chain) and a release callback.
+    constexpr size_t kCopyBelow = 2048;
+    if (body->size() < kCopyBelow) return evbuffer_add(out, body->data(), body->size()) == 0;
     auto* owner = new std::shared_ptr<const std::string>(body);
     auto release = [](const void*, size_t, void* arg) { delete static_cast<std::shared_ptr<const std::string>*>(arg); };
     if (evbuffer_add_reference(out, (*owner)->data(), (*owner)->size(), release, owner) == 0) return true;
