@@ -290,3 +290,52 @@ EOF
     PORT[direct]=$port
     STATUS[direct]=ok
 }
+
+# nginx_main NAME: the top of an nginx.conf for one worker whose pid and error log are
+# TMP/NAME.pid and TMP/NAME.err.
+nginx_main() {
+    cat <<EOF2
+worker_processes 1;
+pid $TMP/$1.pid;
+error_log $TMP/$1.err warn;
+events { worker_connections 16384; }
+EOF2
+}
+
+# start_cache_origin SMALL_SIZE BIG_SIZE TTL: the nginx origin of the cache benchmarks
+# (cache.sh, cache_cost.sh) on a free port, pinned to LOAD_CPUS if set: /small and /big of
+# those sizes with Cache-Control: max-age=TTL, and /miss/... answering "miss" with no-store.
+# It logs each request's path to ORIGIN_LOG (origin_count). Sets ORIGIN_PORT.
+ORIGIN_LOG=""
+start_cache_origin() {
+    local conf=$TMP/origin.conf
+    alloc_port ORIGIN_PORT
+    ORIGIN_LOG=$TMP/origin.log
+    mkdir -p "$TMP/www" "$TMP/origin-tmp"
+    head -c "$1" /dev/zero | tr '\0' s >"$TMP/www/small"
+    head -c "$2" /dev/zero | tr '\0' b >"$TMP/www/big"
+    chmod 755 "$TMP" "$TMP/www"
+    chmod 644 "$TMP/www/"*
+    cat >"$conf" <<EOF2
+$(nginx_main origin)
+http {
+$(nginx_common "$TMP/origin-tmp")
+    log_format uri_only '\$uri';
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT;
+        root $TMP/www;
+        access_log $ORIGIN_LOG uri_only;
+        location = /small { add_header Cache-Control "max-age=$3"; }
+        location = /big { add_header Cache-Control "max-age=$3"; }
+        location /miss/ { add_header Cache-Control "no-store" always; return 200 "miss\n"; }
+    }
+}
+EOF2
+    spawn_on "${LOAD_CPUS:-}" nginx -e "$TMP/origin.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/origin.out" &
+    PIDS+=($!)
+    wait_port origin $! "$ORIGIN_PORT" || { show_log "$TMP/origin.err" "$TMP/origin.out"; die "origin did not start"; }
+}
+
+# origin_count PATH: the requests start_cache_origin's nginx logged for PATH (it writes per request).
+origin_count() { grep -cx -- "$1" "$ORIGIN_LOG" || true; }

@@ -108,6 +108,7 @@ std::shared_ptr<CacheObject> make_object(const ResponseInfo& response, const Sto
     auto object = std::make_shared<CacheObject>();
     object->status = response.status;
     object->headers = stored_headers(response.headers, decision.strip);
+    object->head_lines = field_lines(object->headers);
     object->response_time_s = now;
     object->initial_age_s = decision.initial_age_s;
     object->lifetime_s = decision.lifetime_s;
@@ -215,6 +216,9 @@ struct CacheWait {
     Exchange* exchange = nullptr;
     ExchangeResumer resumer;
     EventPtr timer;
+    Worker* worker = nullptr;
+    std::string key;         // the fill waited for: the base key, or a variant's
+    uint64_t deadline_ms = 0;  // monotonic: the bound of the whole wait, re-waits included
 };
 
 namespace {
@@ -240,13 +244,55 @@ void revalidate(Exchange& ex, CacheObjectPtr stale, std::string stale_key) {
     ex.cache.stale_key = std::move(stale_key);
 }
 
+void resume_waiter(CacheWait& wait, bool timed_out);
+void on_wait_timeout(evutil_socket_t, short, void* arg) { resume_waiter(*static_cast<CacheWait*>(arg), true); }
+
+// Joins the fill of `key` for `ex` (collapsing): the base key, or, once the
+// key is known to vary (its marker is stored), the variant the request
+// selects, so that each variant is fetched once for the requests that
+// select it and none waits for a response it cannot use. kFill: `ex` holds
+// the fill. kWait: `ex` is paused in ex.cache.wait until the fill ends or
+// `deadline_ms` (monotonic) comes; `resumer` (null: a new one) resumes it.
+FillRole join_collapse(Exchange& ex, CacheZone& zone, Worker& worker, std::string key, uint64_t deadline_ms,
+                       const ExchangeResumer* resumer) {
+    auto wait = std::make_shared<CacheWait>();
+    std::weak_ptr<CacheWait> weak = wait;
+    Worker* on = &worker;
+    const uint64_t now = monotonic_ms();
+    // `wake` runs on the filler's thread; the waiter is resumed on its own.
+    // It cannot run before this returns: the task needs this worker's loop.
+    const FillRole role = zone.join_fill(key, now, [weak, on] {
+        on->post([weak] {
+            if (std::shared_ptr<CacheWait> w = weak.lock()) resume_waiter(*w, false);
+        });
+    });
+    if (role == FillRole::kFill) ex.cache.fill = std::make_shared<CacheFillTicket>(zone, std::move(key));
+    if (role != FillRole::kWait) return role;
+    wait->exchange = &ex;
+    wait->resumer = resumer != nullptr ? *resumer : ex.resumer();
+    wait->worker = &worker;
+    wait->key = std::move(key);
+    wait->deadline_ms = deadline_ms;
+    // Bounded: past it the waiter fetches for itself, as the issue and
+    // nginx's cache lock do, instead of the exchange's 504.
+    wait->timer = make_event(worker.base(), -1, 0, &on_wait_timeout, wait.get());
+    arm_timer(wait->timer.get(), static_cast<uint32_t>(deadline_ms > now ? deadline_ms - now : 1));
+    ex.cache.wait = std::move(wait);
+    return role;
+}
+
 // On the waiter's worker, once the fill it waited for ended or its wait ran
-// out: the stored response if fresh now, else on to the server itself
-// (revalidating what is stored, if anything).
+// out: the stored response if fresh now; else, when the fill turned out to
+// be another variant's than this request selects, a wait (or the fill) for
+// its own variant within what is left of the bound; else on to the server
+// itself (revalidating what is stored, if anything).
 void resume_waiter(CacheWait& wait, bool timed_out) {
     Exchange& ex = *wait.exchange;
     if (timed_out) ex.cache.zone->counters().collapse_timeouts.fetch_add(1, std::memory_order_relaxed);
     const ExchangeResumer resumer = wait.resumer;
+    const std::string waited = std::move(wait.key);
+    Worker& worker = *wait.worker;
+    const uint64_t deadline_ms = wait.deadline_ms;
     ex.cache.wait.reset();  // `wait` and its timer are gone from here on
     CacheZone& zone = *ex.cache.zone;
     const int64_t now = now_s();
@@ -257,12 +303,13 @@ void resume_waiter(CacheWait& wait, bool timed_out) {
         zone.counters().hits.fetch_add(1, std::memory_order_relaxed);
         return resumer(FilterResult::respond(cache_answer(ex, object, now)));
     }
+    if (!timed_out && found != waited && (object == nullptr || !object->revalidate) && monotonic_ms() < deadline_ms &&
+        join_collapse(ex, zone, worker, found, deadline_ms, &resumer) == FillRole::kWait)
+        return;
     zone.counters().misses.fetch_add(1, std::memory_order_relaxed);
     if (object != nullptr) revalidate(ex, std::move(object), std::move(found));
     resumer(FilterResult::next());
 }
-
-void on_wait_timeout(evutil_socket_t, short, void* arg) { resume_waiter(*static_cast<CacheWait*>(arg), true); }
 
 }  // namespace
 
@@ -290,6 +337,7 @@ CacheObjectPtr cache_find(CacheZone& zone, const std::string& key, const Request
 
 LocalAnswer cache_answer(const Exchange& exchange, const CacheObjectPtr& object, int64_t now) {
     LocalAnswer answer;
+    answer.headers.reserve(3);  // Age, X-Cache, X-Cache-Status: one allocation
     answer.as_stored = true;
     answer.term = Termination::kOk;
     if (client_not_modified(exchange.request, *object)) {
@@ -299,8 +347,10 @@ LocalAnswer cache_answer(const Exchange& exchange, const CacheObjectPtr& object,
                 if (iequals(name, keep)) answer.headers.emplace_back(name, value);
     } else {
         answer.status = object->status;
-        answer.headers = object->headers;
-        // Aliasing: the body lives as long as the object, which the answer holds.
+        // Aliasing: the fields live as long as the object, which the answer
+        // holds; they are written as they are, not copied per hit.
+        answer.stored_lines = std::shared_ptr<const std::string>(object, &object->head_lines);
+        answer.stored_headers = std::shared_ptr<const HeaderList>(object, &object->headers);
         answer.shared_body = object->body;
     }
     answer.headers.emplace_back("Age", std::to_string(cache_current_age(*object, now)));
@@ -360,8 +410,9 @@ void cache_prepare_refresh(Exchange& refresh, const Exchange& from, CacheObjectP
 FilterResult CacheLookupFilter::updating(Exchange& ex, CacheZone& zone, CacheObjectPtr stale, std::string stale_key,
                                          int64_t now) {
     // An empty wake: a fill under way (a refresh, or a fetch) is not waited for.
-    if (zone.join_fill(ex.cache.key, monotonic_ms(), {}) == FillRole::kFill) {
-        auto fill = std::make_shared<CacheFillTicket>(zone, ex.cache.key);
+    // Per variant (`stale_key`): a refresh of one variant does not hold back another's.
+    if (zone.join_fill(stale_key, monotonic_ms(), {}) == FillRole::kFill) {
+        auto fill = std::make_shared<CacheFillTicket>(zone, stale_key);
         CacheRefresh& refresh = refreshes_->add(ex.client);
         cache_prepare_refresh(refresh.exchange(), ex, stale, std::move(stale_key), std::move(fill));
         zone.counters().refreshes.fetch_add(1, std::memory_order_relaxed);
@@ -416,28 +467,12 @@ FilterResult CacheLookupFilter::on_request_head(Exchange& ex) {
 }
 
 FilterResult CacheLookupFilter::collapse(Exchange& ex, CacheZone& zone, CacheObjectPtr stale, std::string stale_key) {
-    auto wait = std::make_shared<CacheWait>();
-    wait->exchange = &ex;
-    std::weak_ptr<CacheWait> weak = wait;
-    Worker* worker = &worker_;
-    // `wake` runs on the filler's thread; the waiter is resumed on its own.
-    // It cannot run before this returns: the task needs this worker's loop.
-    const FillRole role = zone.join_fill(ex.cache.key, monotonic_ms(), [weak, worker] {
-        worker->post([weak] {
-            if (std::shared_ptr<CacheWait> w = weak.lock()) resume_waiter(*w, false);
-        });
-    });
-    if (role == FillRole::kWait) {
-        // Bounded: past it the waiter fetches for itself, as the issue and
-        // nginx's cache lock do, instead of the exchange's 504.
-        wait->resumer = ex.resumer();
-        wait->timer = make_event(worker_.base(), -1, 0, &on_wait_timeout, wait.get());
-        arm_timer(wait->timer.get(), collapse_wait_ms(effective_timeouts(caches_.http(), ex).server_response_ms));
-        ex.cache.wait = std::move(wait);
+    // `stale_key`: the key the lookup went to, the variant's when the key is known to vary.
+    const uint64_t deadline_ms =
+        monotonic_ms() + collapse_wait_ms(effective_timeouts(caches_.http(), ex).server_response_ms);
+    if (join_collapse(ex, zone, worker_, stale_key, deadline_ms, nullptr) == FillRole::kWait)
         return FilterResult::pause();
-    }
     zone.counters().misses.fetch_add(1, std::memory_order_relaxed);
-    if (role == FillRole::kFill) ex.cache.fill = std::make_shared<CacheFillTicket>(zone, ex.cache.key);
     if (stale != nullptr) revalidate(ex, std::move(stale), std::move(stale_key));
     return FilterResult::next();
 }

@@ -64,6 +64,13 @@ private:
 // fresh; a wait that lasts past its bound (half the server response
 // timeout, at most 5 s) sends the request to the server itself.
 //
+// Vary: misses collapse on the base key until a response says the key
+// varies (its marker is stored); from then on each joins the fill of the
+// variant it selects. A waiter the first response does not match (another
+// variant) is not answered with it: it joins its own variant's fill within
+// what is left of its bound. Vary: * is never stored, so its waiters go to
+// the server at once (hit-for-miss).
+//
 // A stale entry within its stale-while-revalidate window is the answer at
 // once (UPDATING); the first such request starts a background refresh
 // (cache_refresh.h) unless one runs for the key.

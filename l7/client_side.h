@@ -51,6 +51,9 @@ public:
     // fields as they are, its body by reference (shared_body, no copy per
     // hit); ends the exchange.
     virtual void respond_stored(const LocalAnswer& answer) = 0;
+    // Whether respond_stored writes a LocalAnswer's stored_lines itself
+    // (HTTP/1); if not, it gets the stored fields merged into `headers`.
+    virtual bool writes_stored_lines() const { return false; }
     // An error answer (the configured error page), or the exchange cut if a
     // response is already under way.
     virtual void respond_error(int status, Termination term) = 0;
@@ -73,10 +76,16 @@ public:
     virtual void shutdown_write() {}
 };
 
-// Appends a stored body (a cache hit's shared_body) to `out` by reference:
-// no copy per hit; the reference keeps the body alive until sent. False
+// Appends a stored body (a cache hit's shared_body) to `out` by reference
+// (a small one by copy): no copy of a large body per hit; the reference
+// keeps the body alive until sent. False
 // (nothing added) if libevent could not take the reference.
 inline bool add_shared_body(evbuffer* out, const std::shared_ptr<const std::string>& body) {
+    // A small body is copied: it lands in the chain the head was just
+    // written to, where a reference costs two allocations (the owner here,
+    // libevent's chain) and a release callback.
+    constexpr size_t kCopyBelow = 2048;
+    if (body->size() < kCopyBelow) return evbuffer_add(out, body->data(), body->size()) == 0;
     auto* owner = new std::shared_ptr<const std::string>(body);
     auto release = [](const void*, size_t, void* arg) { delete static_cast<std::shared_ptr<const std::string>*>(arg); };
     if (evbuffer_add_reference(out, (*owner)->data(), (*owner)->size(), release, owner) == 0) return true;

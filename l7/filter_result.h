@@ -25,6 +25,13 @@ struct LocalAnswer {
     // before it was stored); the body is `shared_body`, sent by reference.
     bool as_stored = false;
     std::shared_ptr<const std::string> shared_body;
+    // A cache hit's own stored fields, kept in the stored object (aliasing
+    // pointers, no copy per hit): as HTTP/1 lines (CacheObject::head_lines)
+    // and as a list. When set, `headers` holds only the fields added for
+    // this answer (Age, X-Cache), sent after them; ExchangeDriver::respond
+    // merges the two for a client that does not write `stored_lines`.
+    std::shared_ptr<const std::string> stored_lines;
+    std::shared_ptr<const HeaderList> stored_headers;
     std::string reason;  // why, for the access log's reason= ("acl:office"); empty = none
 };
 

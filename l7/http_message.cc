@@ -1,6 +1,7 @@
 #include "l7/http_message.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "l7/http1.h"
 #include "l7/variables.h"
@@ -28,6 +29,12 @@ std::string take_joined(HeaderList& headers, std::string_view name) {
         if (iequals(n, name)) joined += (joined.empty() ? "" : ", ") + v;
     remove_header(headers, name);
     return joined;
+}
+
+size_t field_lines_size(const HeaderList& headers) {
+    size_t size = 0;
+    for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
+    return size;
 }
 
 void append_line(std::string& out, std::string_view name, std::string_view value) {
@@ -298,17 +305,39 @@ std::pair<std::string, std::string> error_body(const HttpConfig& config, int sta
     return {"text/plain; charset=utf-8", std::to_string(status) + " " + reason_phrase(status) + "\n"};
 }
 
-std::string stored_response_head(int status, const HeaderList& headers, size_t body_size, bool close,
-                                 HttpVersion client_version) {
-    ResponseInfo response;
-    response.status = status;
-    response.reason = reason_phrase(status);
-    response.headers = headers;
+std::string field_lines(const HeaderList& headers) {
+    std::string out;
+    out.reserve(field_lines_size(headers));
+    for (const auto& [name, value] : headers) append_line(out, name, value);
+    return out;
+}
+
+std::string stored_response_head(int status, const std::string* lines, const HeaderList& headers, size_t body_size,
+                                 bool close, HttpVersion client_version) {
+    // What serialize_response writes for such a response, with no copy of
+    // the fields into a ResponseInfo first (a hit's cost is mostly this).
+    char number[24];
+    const std::string_view reason = reason_phrase(status);
     // RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would have to be the 200's.
     const bool bodiless = status == 304 || status == 204;
-    if (!bodiless) response.headers.emplace_back("Content-Length", std::to_string(body_size));
-    response.framing = bodiless ? BodyFraming::kNone : BodyFraming::kContentLength;
-    return serialize_response(response, bodiless ? ClientFraming::kNone : ClientFraming::kAsIs, client_version, close);
+    const auto length = std::to_chars(number, number + sizeof number, body_size).ptr - number;
+    std::string out;
+    out.reserve(64 + reason.size() + (lines != nullptr ? lines->size() : 0) + field_lines_size(headers));
+    out.append(client_version == HttpVersion::k10 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        .append(std::to_string(status))
+        .append(" ")
+        .append(reason)
+        .append("\r\n");
+    if (lines != nullptr) out.append(*lines);
+    for (const auto& [name, value] : headers) append_line(out, name, value);
+    if (!bodiless) append_line(out, "Content-Length", std::string_view(number, static_cast<size_t>(length)));
+    if (close) {
+        append_line(out, "Connection", "close");
+    } else if (client_version == HttpVersion::k10) {
+        append_line(out, "Connection", "keep-alive");
+    }
+    out.append("\r\n");
+    return out;
 }
 
 std::string local_response(int status, std::string_view content_type, std::string_view body, const HeaderList& extra,

@@ -131,10 +131,14 @@ std::string local_response(int status, std::string_view content_type, std::strin
                            const HttpHeaderActions& actions, bool head_only, bool close, HttpVersion client_version,
                            const VariableSource* vars = nullptr);
 
-// The head of a stored response (a cache hit) for the client: `headers` as
-// they are, Content-Length `body_size` (none on a 204 or 304).
-std::string stored_response_head(int status, const HeaderList& headers, size_t body_size, bool close,
-                                 HttpVersion client_version);
+// `headers` as HTTP/1 field lines, "Name: value\r\n" each (CacheObject::head_lines).
+std::string field_lines(const HeaderList& headers);
+
+// The head of a stored response (a cache hit) for the client: `lines`
+// (field_lines of the stored fields; null: none) and `headers` as they
+// are, Content-Length `body_size` (none on a 204 or 304). One allocation.
+std::string stored_response_head(int status, const std::string* lines, const HeaderList& headers, size_t body_size,
+                                 bool close, HttpVersion client_version);
 
 // "Not Found" for 404, "" for a status it does not know.
 const char* reason_phrase(int status);

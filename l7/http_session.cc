@@ -226,7 +226,8 @@ void HttpSession::respond_stored(const LocalAnswer& answer) {
         const Exchange& ex = *exchange_;
         const bool head_only = ex.request.method_kind == HttpMethod::kHead;
         const size_t size = answer.shared_body ? answer.shared_body->size() : 0;
-        std::string head = stored_response_head(answer.status, answer.headers, size, close_now, ex.request.version);
+        std::string head = stored_response_head(answer.status, answer.stored_lines.get(), answer.headers, size,
+                                                close_now, ex.request.version);
         bufferevent_write(client_.bev.get(), head.data(), head.size());
         if (head_only || size == 0) return head.size();
         add_shared_body(bufferevent_get_output(client_.bev.get()), answer.shared_body);

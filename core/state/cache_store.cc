@@ -47,7 +47,7 @@ bool same_name(std::string_view a, std::string_view b) {
 }  // namespace
 
 size_t CacheObject::bytes() const {
-    size_t n = kEntryOverhead + body_size();
+    size_t n = kEntryOverhead + body_size() + head_lines.size();
     for (const auto& [name, value] : headers) n += name.size() + value.size() + 4;
     for (const std::string& name : vary) n += name.size();
     for (const std::string& tag : tags) n += kTagOverhead + tag.size();

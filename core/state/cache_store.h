@@ -35,6 +35,10 @@ namespace lbd {
 struct CacheObject {
     int status = 0;
     std::vector<std::pair<std::string, std::string>> headers;  // no hop-by-hop, no Content-Length
+    // `headers` as HTTP/1 field lines ("Name: value\r\n" each), made by l7
+    // once when it stores the object, so that a hit to an HTTP/1 client
+    // writes them as one block instead of copying and formatting each field.
+    std::string head_lines;
     // Shared and immutable: a 304 refresh stores new headers with the same
     // bytes, and a hit sends them by reference, with no copy.
     std::shared_ptr<const std::string> body;

@@ -9,6 +9,7 @@ Prints "port N" once listening on 127.0.0.1. What a request gets is in its query
   chunked=1        send the body chunked instead of with Content-Length
   trickle_ms=N     send the head at once and the body chunked in 10 pieces over N ms
   h1=Name:Value    a response header on the path's first request only
+  echo=Name        the default body also says " name=VALUE" (the request's header; the Vary tests)
 A request whose If-None-Match holds the ETag it would get (weak comparison,
 as RFC 9110 13.1.2 asks of If-None-Match) is answered 304.
 GET /__count?path=P answers the number of requests seen for path P (query ignored);
@@ -91,7 +92,8 @@ class Handler(BaseHTTPRequestHandler):
             body = b"x" * int(query["size"][0])
         else:
             ae = self.headers.get("Accept-Encoding", "-")
-            body = ("path=%s n=%d ae=%s\n" % (url.path, n, ae)).encode()
+            echoed = "".join(" %s=%s" % (e.lower(), self.headers.get(e, "-")) for e in query.get("echo", []))
+            body = ("path=%s n=%d ae=%s%s\n" % (url.path, n, ae, echoed)).encode()
         status = int(query.get("status", ["200"])[0])
         trickle = int(query.get("trickle_ms", ["0"])[0])
         self.reply(status, headers, body, head, chunked="chunked" in query or trickle > 0, trickle_ms=trickle)
