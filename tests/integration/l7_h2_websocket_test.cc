@@ -170,6 +170,9 @@ TEST_CASE("on drain the GOAWAY leaves the WebSocket open until the drain deadlin
     REQUIRE(at != std::string::npos);
     CHECK(std::stoi(r.output.substr(at + 8)) >= 1000);
     CHECK(lbd->wait_exit(10000).has_value());
+    auto line = lbd->await_line(http_line_for("/ws"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(field(*line, "term") == "drain");
 }
 
 }  // namespace
