@@ -18,7 +18,7 @@ unmasked from the server, compared byte for byte with what was sent.
                           a frame after it, then waits for the close; prints `goaway=CODE`,
                           `echo_after=`, `closed=`, `open_ms=` (from the GOAWAY to the close)
   reset PORT              a WebSocket stream, one frame echoed, then RST_STREAM CANCEL from the client;
-                          prints `echo=`, then `done=1` and keeps the connection open for 3 s
+                          prints `echo=`, then `done=1` and keeps the connection open for 5 s
 """
 import os
 import socket
@@ -262,7 +262,7 @@ def cmd_reset(port):
     c.flush()
     print("done=1")
     sys.stdout.flush()
-    c.until(lambda: False, 3.0)
+    c.until(lambda: False, 5.0)
 
 
 def main():
