@@ -26,6 +26,8 @@ import struct
 import sys
 import time
 
+import hyperframe.frame
+
 import h2.config
 import h2.connection
 import h2.errors
@@ -87,6 +89,17 @@ class Client:
         self.closed = False
         self.goaway = None
         self.keep_after_goaway = False
+        # A graceful GOAWAY leaves open streams running (RFC 9113 §6.8); python-h2 4.1 closes the
+        # whole connection on it, even for the frames after it in the same read, so with
+        # keep_after_goaway its state goes back to open at once.
+        receive_goaway = self.conn._receive_goaway_frame
+
+        def on_goaway(frame):
+            result = receive_goaway(frame)
+            if self.keep_after_goaway and frame.error_code == 0:
+                self.conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+            return result
+        self.conn._frame_dispatch_table[hyperframe.frame.GoAwayFrame] = on_goaway
         self.flush()
 
     def flush(self):
@@ -121,12 +134,7 @@ class Client:
                 self.reset[ev.stream_id] = int(ev.error_code)
             elif isinstance(ev, h2.events.ConnectionTerminated):
                 self.goaway = int(ev.error_code)
-                if self.goaway == 0 and self.keep_after_goaway:
-                    # A graceful GOAWAY leaves open streams running (RFC 9113 §6.8); python-h2
-                    # 4.1 closes the whole connection on it, so it is told otherwise.
-                    self.conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
-                else:
-                    self.closed = True
+                self.closed = self.closed or not (self.goaway == 0 and self.keep_after_goaway)
         self.flush()
         return True
 
