@@ -72,7 +72,18 @@ public:
     // Sends what was queued for the client (end of a server-side callback).
     virtual void flush() = 0;
 
-    // Tunnels (101), HTTP/1 only: shut the client's write side.
+    // Tunnels. The server's 101 (ex.response) starts one: its head goes to
+    // the client (HTTP/1: as it is, into response_output(); HTTP/2: the
+    // 200 of an RFC 8441 WebSocket). False: the client side refuses it (a
+    // wrong Sec-WebSocket-Accept) and the driver answers 502.
+    virtual bool send_tunnel_head(Exchange& ex) {
+        std::string head = serialize_response(ex.response, ClientFraming::kNone, HttpVersion::k11, false);
+        evbuffer_add(response_output(), head.data(), head.size());
+        ex.bytes_out += head.size();
+        return true;
+    }
+    // Every byte from the server went to the client: end the client's side
+    // of the tunnel (HTTP/1: shut the socket's write side; HTTP/2: END_STREAM).
     virtual void shutdown_write() {}
 };
 

@@ -83,8 +83,11 @@ bool H2Connection::start() {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg.max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, cfg.max_header_list_bytes},
+        // RFC 8441 §3, last so it can be left out: without it nghttp2 treats
+        // a :protocol field as malformed (stream error PROTOCOL_ERROR).
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings) - (cfg.websocket ? 0 : 1));
     nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
     listener_.stats().h2_connections.fetch_add(1, std::memory_order_relaxed);
     arm_idle();
@@ -345,9 +348,12 @@ int H2Connection::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, vo
     // sees it. These resets draw on the same bucket. Not counted: NO_ERROR
     // (the response ended before the request body), REFUSED_STREAM (over
     // max_concurrent_streams: no exchange began; a glitch already) and
-    // INTERNAL_ERROR (lbd's own abort when a server fails mid-response).
+    // INTERNAL_ERROR (lbd's own abort when a server fails mid-response),
+    // CANCEL (a WebSocket whose server reset or timed out, RFC 8441 §5).
     const uint32_t code = frame->rst_stream.error_code;
-    if (code == NGHTTP2_NO_ERROR || code == NGHTTP2_REFUSED_STREAM || code == NGHTTP2_INTERNAL_ERROR) return 0;
+    if (code == NGHTTP2_NO_ERROR || code == NGHTTP2_REFUSED_STREAM || code == NGHTTP2_INTERNAL_ERROR ||
+        code == NGHTTP2_CANCEL)
+        return 0;
     static_cast<H2Connection*>(user)->count_reset(H2Limit::kServerResets);
     return 0;
 }

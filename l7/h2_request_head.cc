@@ -32,7 +32,8 @@ void H2RequestHead::add(std::string_view name, std::string_view value) {
     else if (name == ":scheme") scheme_ = value;
     else if (name == ":authority") authority_ = value;
     else if (name == ":path") path_ = value;
-    else if (is_pseudo(name)) return;  // :protocol (extended CONNECT is not enabled)
+    else if (name == ":protocol") protocol_ = value;  // RFC 8441 (only when enabled: nghttp2 checks)
+    else if (is_pseudo(name)) return;
     else if (name == "cookie") cookie_.append(cookie_.empty() ? "" : "; ").append(value);  // RFC 9113 §8.2.3
     else if (name == "te") return;  // "trailers" (nghttp2 refuses anything else): hop-by-hop for HTTP/1
     else if (name == "host" && authority_.empty()) authority_ = value;
@@ -45,6 +46,16 @@ bool H2RequestHead::translate(RequestInfo& r, bool ended) {
     r.version = HttpVersion::k11;  // what the servers get
     r.keep_alive = true;
     if (method_.empty()) return false;
+    const bool extended = !protocol_.empty();
+    if (extended) {
+        // RFC 8441 §4: only on CONNECT, with :path and :scheme (nghttp2
+        // checks); HTTP/1.1's form of it is a GET with Upgrade.
+        if (r.method_kind != HttpMethod::kConnect) return false;
+        r.method = "GET";
+        r.method_kind = HttpMethod::kGet;
+        r.upgrade = true;
+        r.upgrade_protocols = protocol_;
+    }
     if (r.method_kind == HttpMethod::kConnect) {
         r.target_form = TargetForm::kAuthority;  // answered 405 by the driver
     } else if (path_ == "*") {
@@ -70,11 +81,16 @@ bool H2RequestHead::translate(RequestInfo& r, bool ended) {
             r.framing = BodyFraming::kContentLength;
             continue;
         }
+        if (extended && field.first == "sec-websocket-key") continue;  // lbd's own goes (h2_websocket.h)
         if (field.first == "expect" && iequals(field.second, "100-continue")) r.expect_continue = true;
         r.headers.emplace_back(std::move(field.first), std::move(field.second));
     }
     fields_.clear();
-    if (ended) {
+    if (extended) {
+        // The tunnel's bytes are no request body; a length would mean one.
+        if (has_length) return false;
+        r.framing = BodyFraming::kNone;
+    } else if (ended) {
         // END_STREAM with the head: no body, whatever content-length said (but 0).
         if (has_length && r.content_length != 0) return false;
         r.framing = BodyFraming::kNone;

@@ -33,15 +33,22 @@ public:
     bool too_large() const { return too_large_; }
     const std::string& method() const { return method_; }
     const std::string& path() const { return path_; }
+    // RFC 8441's :protocol (nghttp2 lets it through only on a CONNECT, and
+    // only when lbd enabled the extended CONNECT); empty if none.
+    const std::string& protocol() const { return protocol_; }
 
     // Fills `r` (its fields moved out of here); `ended`: END_STREAM came
     // with the head. False: a request HTTP/1.1 cannot carry (answered 400).
-    // A body of unknown length comes out as r.framing == kChunked.
+    // A body of unknown length comes out as r.framing == kChunked. An
+    // extended CONNECT (a :protocol) comes out as the HTTP/1.1 upgrade it
+    // stands for (RFC 8441 §5): GET, r.upgrade with the protocol, no body
+    // framing (the stream's DATA are the tunnel's bytes), the client's own
+    // sec-websocket-key dropped (the caller adds lbd's).
     bool translate(RequestInfo& r, bool ended);
 
 private:
     size_t max_list_bytes_;
-    std::string method_, scheme_, authority_, path_, cookie_;
+    std::string method_, scheme_, authority_, path_, protocol_, cookie_;
     HeaderList fields_;
     size_t bytes_ = 0;
     bool too_large_ = false;

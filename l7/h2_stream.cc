@@ -9,6 +9,7 @@
 
 #include "core/base/log.h"
 #include "l7/h2_connection.h"
+#include "l7/h2_websocket.h"
 #include "l7/http_listener.h"
 #include "l7/route_filter.h"
 
@@ -99,10 +100,12 @@ void H2Stream::on_request_head(bool end_stream) {
         ex_->request.path = head_.path().substr(0, 256);
         return respond_error(431, Termination::kBadRequest);
     }
+    if (!head_.protocol().empty() && !start_websocket()) return;
     if (!head_.translate(ex_->request, end_stream)) {
         conn_.glitch(H2Limit::kProtocolError);
         return respond_error(400, Termination::kBadRequest);
     }
+    if (websocket_) websocket::add_handshake(ex_->request, websocket_key_ = websocket::new_key());
     chunked_ = ex_->request.framing == BodyFraming::kChunked;
     HttpLimits limits;
     limits.max_body_bytes = http.limits.max_body_bytes;
@@ -114,7 +117,26 @@ void H2Stream::on_request_head(bool end_stream) {
     driver_.start(*ex_);
 }
 
+bool H2Stream::start_websocket() {
+    // nghttp2 lets :protocol through only with http2.websocket on (else the
+    // stream is malformed: RST_STREAM PROTOCOL_ERROR, RFC 8441 §3). Another
+    // protocol is well-formed but not one lbd can carry to an HTTP/1.1
+    // server: 501, RFC 9110 §15.6.2 (the method's function is not there).
+    if (head_.protocol() == "websocket") return websocket_ = true;
+    ex_->request.method = head_.method().substr(0, 32);
+    ex_->request.path = head_.path().substr(0, 256);
+    respond_error(501, Termination::kBadRequest);
+    return false;
+}
+
 void H2Stream::on_data(const uint8_t* data, size_t len) {
+    if (websocket_ && ex_) {
+        // Tunnel bytes (before the 101 they wait, bounded by the window);
+        // counted as the tunnel moves them (pump_tunnel).
+        unconsumed_ += len;
+        evbuffer_add(request_in_.get(), data, len);
+        return driver_.client_readable();
+    }
     if (!ex_ || ex_->request_body_done) {
         // Nobody reads it (answered already): give the window back at once.
         nghttp2_session_consume(conn_.session(), id_, len);
@@ -137,6 +159,10 @@ void H2Stream::on_data(const uint8_t* data, size_t len) {
 void H2Stream::on_request_end() {
     if (request_ended_) return;
     request_ended_ = true;
+    if (websocket_) {
+        if (ex_) driver_.client_eof();  // a tunnel's half-close (request_input_ended())
+        return;
+    }
     if (!ex_ || ex_->request_body_done) return;
     if (chunked_) evbuffer_add(request_in_.get(), "0\r\n\r\n", 5);
     driver_.client_readable();
@@ -195,7 +221,28 @@ void H2Stream::send_interim(Exchange&, const ResponseInfo& interim) {
     if (!closed_) submit(interim.headers, interim.status, false);
 }
 
+bool H2Stream::send_tunnel_head(Exchange& ex) {
+    // Only an extended CONNECT asks for an upgrade over HTTP/2. The 101 is
+    // checked as a WebSocket client would (the client never saw the key).
+    if (!websocket_ || !websocket::accepted(ex.response, websocket_key_)) return false;
+    HeaderList fields = ex.response.headers;  // -protocol, -extensions and the rest; not Upgrade
+    remove_header(fields, "sec-websocket-accept");
+    ex.framing = ClientFraming::kNone;
+    // RFC 8441 §5: a 2xx, then the stream carries the WebSocket's bytes.
+    if (!closed_) submit(fields, 200, true);
+    return true;
+}
+
+void H2Stream::shutdown_write() {
+    // Every server byte is in nghttp2's hands: END_STREAM after them.
+    response_eof_ = true;
+    response_data_added();
+}
+
 void H2Stream::send_response_head(Exchange& ex) {
+    // A 2xx other than the 101 to a WebSocket would tell the client its
+    // tunnel is open (RFC 8441 §5): the server did not upgrade, 502.
+    if (websocket_ && ex.response.status / 100 == 2) return respond_error(502, Termination::kBadResponse);
     // The driver gives the body de-framed: chunked is undone, a length kept;
     // body stages' output goes as it comes (DATA frames are the framing).
     if (!ex.body_filters.empty())
@@ -274,7 +321,11 @@ void H2Stream::response_done(Termination term) {
 }
 
 void H2Stream::abort(Termination term) {
-    if (!closed_) nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_INTERNAL_ERROR);
+    // A tunnel closed each way (END_STREAM both ways) ends well.
+    if (websocket_ && ex_ && ex_->client_shut && ex_->server_shut) return end_exchange(term);
+    // A broken tunnel is RST_STREAM CANCEL (RFC 8441 §5: TCP's RST).
+    const uint32_t code = websocket_ && driver_.tunneling() ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR;
+    if (!closed_) nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, id_, code);
     end_exchange(term);
 }
 

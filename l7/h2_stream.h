@@ -8,6 +8,13 @@
 // is the last chunk). The response body is taken de-framed from the driver
 // and given to nghttp2 through a deferred data provider.
 //
+// An RFC 8441 WebSocket (extended CONNECT, when http2.websocket is on)
+// goes to its server as an HTTP/1.1 upgrade (h2_websocket.h); the 101
+// becomes a 200 and the stream a tunnel: DATA bytes to the server as they
+// are, its bytes back as DATA, the same windows and buffers as a body.
+// END_STREAM is the tunnel's half-close each way (RFC 8441 §5: TCP's FIN);
+// a broken side is RST_STREAM CANCEL (TCP's RST).
+//
 // Lifetime: made at the stream's first HEADERS; its Exchange ends when the
 // response is done (or cut); the object is freed (from the loop) once both
 // the exchange and nghttp2's stream are over.
@@ -62,7 +69,8 @@ public:
 private:
     // ClientSide (client_side.h).
     evbuffer* request_input() override { return request_in_.get(); }
-    bool request_input_ended() const override { return false; }  // a reset ends the exchange at once
+    // A reset ends the exchange at once; END_STREAM ends only a tunnel's input.
+    bool request_input_ended() const override { return websocket_ && request_ended_; }
     evbuffer* response_output() override { return response_out_.get(); }
     void send_interim(Exchange& ex, const ResponseInfo& interim) override;
     void send_response_head(Exchange& ex) override;
@@ -75,6 +83,10 @@ private:
     void response_data_added() override;
     bool draining() const override;
     void flush() override;
+    bool send_tunnel_head(Exchange& ex) override;
+    void shutdown_write() override;
+    // An extended CONNECT (RFC 8441): false if answered already (not a WebSocket).
+    bool start_websocket();
 
     // Submits a response: `nva` (":status" first) and, if `body`, the data provider.
     void submit(const HeaderList& fields, int status, bool body);
@@ -103,6 +115,8 @@ private:
     bool deferred_ = false;      // the data provider waits for bytes
     bool closed_ = false;        // nghttp2's stream is over
     bool retired_ = false;
+    bool websocket_ = false;  // an RFC 8441 WebSocket: the stream becomes a tunnel
+    std::string websocket_key_;  // the Sec-WebSocket-Key lbd sent its server
     HeaderList trailers_;  // an HTTP/2 server's response trailers, sent after the last DATA
     std::optional<Exchange> ex_;
     ExchangeDriver driver_;

@@ -370,10 +370,13 @@ void ExchangeDriver::server_closed(bool error) {
 
 void ExchangeDriver::start_tunnel() {
     Exchange& ex = *ex_;
-    // Only an HTTP/1.1 client asks for an upgrade (request.upgrade).
-    std::string head = serialize_response(ex.response, ClientFraming::kNone, HttpVersion::k11, false);
-    evbuffer_add(client_.response_output(), head.data(), head.size());
-    ex.bytes_out += head.size();
+    // An HTTP/1.1 client's upgrade, or an HTTP/2 client's extended CONNECT
+    // (RFC 8441), asked for it (request.upgrade).
+    if (!client_.send_tunnel_head(ex)) {
+        ex.upstream.reset();
+        return server_failed(ProxyError::server(ErrorCause::kBadResponse));
+    }
+    // Counted and logged as the server's 101 whatever the client saw.
     ex.status = 101;
     ex.response_started = true;
     state_ = State::kTunnel;
@@ -400,7 +403,10 @@ void ExchangeDriver::pump_tunnel() {
     };
     move(client_in, server_out, ex.bytes_in);
     move(server_in, client_out, ex.bytes_out);
-    if (moved) timer_.progress();
+    if (moved) {
+        timer_.progress();
+        client_.response_data_added();  // HTTP/2: resumes the stream's DATA
+    }
     // Half-close each way once everything before the FIN is delivered.
     if (client_.request_input_ended() && !ex.server_shut && evbuffer_get_length(client_in) == 0 && evbuffer_get_length(server_out) == 0) {
         shutdown(bufferevent_getfd(ex.upstream->bev.get()), SHUT_WR);

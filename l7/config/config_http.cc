@@ -312,6 +312,7 @@ Http2Config check_http2(const pb::Http2& msg, const Node& node, const HttpLimits
     if (out.max_continuations > 1000)
         errors.add(node.at(F::kMaxContinuationsFieldNumber), "max_continuations must be 1..1000");
     out.idle_timeout_ms = msg.idle_timeout_ms();
+    out.websocket = msg.websocket();
     return out;
 }
 

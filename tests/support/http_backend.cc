@@ -112,8 +112,11 @@ void websocket_echo(int fd, Reader& reader) {
             auto ext = reader.take(2);
             if (!ext) return;
             len = (uint64_t(uint8_t((*ext)[0])) << 8) | uint8_t((*ext)[1]);
-        } else if (len == 127) {
-            return;  // not needed by the tests
+        } else if (len == 127) {  // a large message (WebSocket over HTTP/2's flow-control test)
+            auto ext = reader.take(8);
+            if (!ext) return;
+            len = 0;
+            for (char c : *ext) len = (len << 8) | uint8_t(c);
         }
         std::string mask;
         if (b1 & 0x80) {
@@ -128,6 +131,9 @@ void websocket_echo(int fd, Reader& reader) {
         frame += static_cast<char>(b0);
         if (len < 126) {
             frame += static_cast<char>(len);
+        } else if (len > 0xffff) {
+            frame += static_cast<char>(127);
+            for (int shift = 56; shift >= 0; shift -= 8) frame += static_cast<char>((len >> shift) & 0xff);
         } else {
             frame += static_cast<char>(126);
             frame += static_cast<char>(len >> 8);

@@ -9,7 +9,7 @@
 //   /chunked     answers with a chunked body, in chunks of 7 bytes
 //   /login       as below, plus "Set-Cookie: JSESSIONID=NAME-N; Path=/" (N: the request count)
 //   /bytes/N     answers with a body of N bytes of 'x' (large downloads)
-//   /ws          with "Upgrade: websocket": the RFC 6455 handshake, then echoes text frames
+//   /ws          with "Upgrade: websocket": the RFC 6455 handshake, then echoes frames (any length)
 //   a path given to answer() (or any path, with "*"): that status and body, set at run time
 //   anything else: 200 with "server=NAME\n", the request head as received, and "body_bytes=N\n"
 // Every response carries "Server: test-backend" and "X-Powered-By: test"; a request with

@@ -111,3 +111,52 @@ TEST_CASE("CONNECT and asterisk-form") {
 
 }  // namespace
 }  // namespace lbd::l7
+
+namespace lbd::l7 {
+namespace {
+
+const Fields kWebSocket{{":method", "CONNECT"}, {":protocol", "websocket"}, {":scheme", "http"},
+                        {":authority", "ws.example"}, {":path", "/chat?room=1"}};
+
+TEST_CASE("an extended CONNECT (RFC 8441) becomes a GET upgrade without body framing; the client's key dropped") {
+    H2RequestHead head = head_of(kWebSocket);
+    head.add("sec-websocket-version", "13");
+    head.add("sec-websocket-protocol", "chat");
+    head.add("sec-websocket-key", "client-made");
+    head.add("origin", "http://ws.example");
+    CHECK(head.protocol() == "websocket");
+    RequestInfo r;
+    REQUIRE(head.translate(r, false));
+    CHECK(r.method == "GET");
+    CHECK(r.method_kind == HttpMethod::kGet);
+    CHECK(r.target_form == TargetForm::kOrigin);
+    CHECK(r.path == "/chat");
+    CHECK(r.query == "?room=1");
+    CHECK(r.upgrade);
+    CHECK(r.upgrade_protocols == "websocket");
+    CHECK(r.framing == BodyFraming::kNone);  // the stream stays open, but its DATA are the tunnel
+    CHECK(find_header(r.headers, "sec-websocket-key") == nullptr);
+    CHECK(*find_header(r.headers, "sec-websocket-protocol") == "chat");
+    CHECK(*find_header(r.headers, "origin") == "http://ws.example");
+    CHECK(serialize_request(r).find("Connection: upgrade\r\nUpgrade: websocket\r\n") != std::string::npos);
+}
+
+TEST_CASE("a :protocol on anything but CONNECT, or with a content-length, is refused") {
+    H2RequestHead get = head_of(kGet);
+    get.add(":protocol", "websocket");
+    RequestInfo r;
+    CHECK_FALSE(get.translate(r, false));
+    H2RequestHead length = head_of(kWebSocket);
+    length.add("content-length", "5");
+    RequestInfo r2;
+    CHECK_FALSE(length.translate(r2, false));
+    // A plain CONNECT stays what it was (answered 405 by the driver).
+    H2RequestHead plain = head_of({{":method", "CONNECT"}, {":authority", "a:443"}});
+    RequestInfo r3;
+    REQUIRE(plain.translate(r3, false));
+    CHECK(r3.target_form == TargetForm::kAuthority);
+    CHECK_FALSE(r3.upgrade);
+}
+
+}  // namespace
+}  // namespace lbd::l7
