@@ -14,7 +14,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-50}
 LEVEL=${LEVEL:-6}
 BASE_PORT=${BASE_PORT:-18700}
-MEMSTREAMS=${MEMSTREAMS:-2000}  # slow compressed downloads for the memory row; 0 skips it
+MEMSTREAMS=${MEMSTREAMS:-1000}  # slow compressed downloads for the memory row (2000 timed out NGINX here); 0 skips it
 START_TIMEOUT=${START_TIMEOUT:-10}
 BIG_SIZE=1  # lib.sh's backend file (unused here)
 
@@ -184,7 +184,7 @@ if ((MEMSTREAMS > 0)); then
     for path in lbd_gzip nginx_gzip; do
         proxy=${path%%_*} encoding=${path#*_}
         kib=$(python3 "$REPO_ROOT/bench/slow_streams.py" "${PORT[$proxy]}" "${PID_OF[$proxy]}" "$MEMSTREAMS" \
-            /big.txt "$encoding" 2>&1 | tail -n1)
+            /big.txt "$encoding" 2>&1 | tail -n1) || true  # a failure prints its last line instead
         printf '%-11s %s\n' "$path" "$kib"
     done
 fi
