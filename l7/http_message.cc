@@ -44,6 +44,27 @@ void append_line(std::string& out, std::string_view name, std::string_view value
     out.append("\r\n");
 }
 
+// "HTTP/1.1 200 OK\r\n" (HTTP/1.0 to an HTTP/1.0 client).
+void append_status_line(std::string& out, HttpVersion client_version, int status, std::string_view reason) {
+    char number[12];
+    const char* end = std::to_chars(number, number + sizeof number, status).ptr;
+    out.append(client_version == HttpVersion::k10 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        .append(number, static_cast<size_t>(end - number))
+        .append(" ")
+        .append(reason)
+        .append("\r\n");
+}
+
+// Connection for a response other than a 101: close, or keep-alive said
+// to an HTTP/1.0 client (for which close is the default).
+void append_connection(std::string& out, bool close, HttpVersion client_version) {
+    if (close) {
+        append_line(out, "Connection", "close");
+    } else if (client_version == HttpVersion::k10) {
+        append_line(out, "Connection", "keep-alive");
+    }
+}
+
 }  // namespace
 
 const std::string* find_header(const HeaderList& headers, std::string_view name) {
@@ -247,11 +268,7 @@ std::string serialize_response(const ResponseInfo& response, ClientFraming frami
                                bool close) {
     std::string out;
     out.reserve(256 + response.headers.size() * 48);
-    out.append(client_version == HttpVersion::k10 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        .append(std::to_string(response.status))
-        .append(" ")
-        .append(response.reason)
-        .append("\r\n");
+    append_status_line(out, client_version, response.status, response.reason);
     for (const auto& [name, value] : response.headers) append_line(out, name, value);
     if (framing == ClientFraming::kAsIs && response.framing == BodyFraming::kChunked)
         append_line(out, "Transfer-Encoding", response.transfer_encoding);
@@ -259,10 +276,8 @@ std::string serialize_response(const ResponseInfo& response, ClientFraming frami
     if (response.status == 101) {
         append_line(out, "Connection", "upgrade");
         append_line(out, "Upgrade", response.upgrade_protocol);
-    } else if (close) {
-        append_line(out, "Connection", "close");
-    } else if (client_version == HttpVersion::k10) {
-        append_line(out, "Connection", "keep-alive");
+    } else {
+        append_connection(out, close, client_version);
     }
     out.append("\r\n");
     return out;
@@ -323,19 +338,11 @@ std::string stored_response_head(int status, const std::string* lines, const Hea
     const auto length = std::to_chars(number, number + sizeof number, body_size).ptr - number;
     std::string out;
     out.reserve(64 + reason.size() + (lines != nullptr ? lines->size() : 0) + field_lines_size(headers));
-    out.append(client_version == HttpVersion::k10 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        .append(std::to_string(status))
-        .append(" ")
-        .append(reason)
-        .append("\r\n");
+    append_status_line(out, client_version, status, reason);
     if (lines != nullptr) out.append(*lines);
     for (const auto& [name, value] : headers) append_line(out, name, value);
     if (!bodiless) append_line(out, "Content-Length", std::string_view(number, static_cast<size_t>(length)));
-    if (close) {
-        append_line(out, "Connection", "close");
-    } else if (client_version == HttpVersion::k10) {
-        append_line(out, "Connection", "keep-alive");
-    }
+    append_connection(out, close, client_version);
     out.append("\r\n");
     return out;
 }
