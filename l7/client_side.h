@@ -51,9 +51,6 @@ public:
     // fields as they are, its body by reference (shared_body, no copy per
     // hit); ends the exchange.
     virtual void respond_stored(const LocalAnswer& answer) = 0;
-    // Whether respond_stored writes a LocalAnswer's stored_lines itself
-    // (HTTP/1); if not, it gets the stored fields merged into `headers`.
-    virtual bool writes_stored_lines() const { return false; }
     // An error answer (the configured error page), or the exchange cut if a
     // response is already under way.
     virtual void respond_error(int status, Termination term) = 0;

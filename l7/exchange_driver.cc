@@ -109,16 +109,7 @@ void ExchangeDriver::server_failed(const ProxyError& error) {
 
 void ExchangeDriver::respond(const LocalAnswer& answer) {
     if (!answer.reason.empty()) ex_->reason = answer.reason;
-    if (answer.as_stored && (answer.stored_headers == nullptr || client_.writes_stored_lines()))
-        return client_.respond_stored(answer);
-    if (answer.as_stored) {
-        LocalAnswer whole = answer;
-        whole.headers = *answer.stored_headers;
-        whole.headers.insert(whole.headers.end(), answer.headers.begin(), answer.headers.end());
-        whole.stored_lines.reset();
-        whole.stored_headers.reset();
-        return client_.respond_stored(whole);
-    }
+    if (answer.as_stored) return client_.respond_stored(answer);
     client_.respond_local(answer.status, answer.content_type, answer.body, answer.headers, answer.term, answer.close);
 }
 

@@ -28,8 +28,8 @@ struct LocalAnswer {
     // A cache hit's own stored fields, kept in the stored object (aliasing
     // pointers, no copy per hit): as HTTP/1 lines (CacheObject::head_lines)
     // and as a list. When set, `headers` holds only the fields added for
-    // this answer (Age, X-Cache), sent after them; ExchangeDriver::respond
-    // merges the two for a client that does not write `stored_lines`.
+    // this answer (Age, X-Cache), sent after them: HTTP/1 writes the lines
+    // as one block, HTTP/2 takes the list.
     std::shared_ptr<const std::string> stored_lines;
     std::shared_ptr<const HeaderList> stored_headers;
     std::string reason;  // why, for the access log's reason= ("acl:office"); empty = none

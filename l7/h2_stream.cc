@@ -282,9 +282,13 @@ void H2Stream::respond_local(int status, const std::string& content_type, const 
 void H2Stream::respond_stored(const LocalAnswer& answer) {
     Exchange& ex = *ex_;
     ex.release_server();
-    // Its own fields as stored; RFC 9110 §8.6: no Content-Length on a 204
-    // or 304. The body by reference (no copy per hit).
-    HeaderList headers = answer.headers;
+    // Its own fields as stored (a hit's stored_headers, then the fields
+    // added for this answer); RFC 9110 §8.6: no Content-Length on a 204 or
+    // 304. The body by reference (no copy per hit).
+    HeaderList headers;
+    headers.reserve((answer.stored_headers ? answer.stored_headers->size() : 0) + answer.headers.size() + 1);
+    if (answer.stored_headers) headers = *answer.stored_headers;
+    headers.insert(headers.end(), answer.headers.begin(), answer.headers.end());
     const bool bodiless = answer.status == 304 || answer.status == 204;
     const size_t size = answer.shared_body ? answer.shared_body->size() : 0;
     if (!bodiless) headers.emplace_back("content-length", std::to_string(size));

@@ -117,7 +117,6 @@ private:
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,
                        Termination term, bool close) override;
     void respond_stored(const LocalAnswer& answer) override;
-    bool writes_stored_lines() const override { return true; }
     void respond_error(int status, Termination term) override;
     void response_done(Termination term) override;
     void abort(Termination term) override { close(term); }
