@@ -30,6 +30,21 @@ nghttp2_nv make_nv(std::string_view name, std::string_view value) {
             NGHTTP2_NV_FLAG_NONE};
 }
 
+// The end of a request body framed chunked for the HTTP/1.1 side: the
+// last chunk, then the client's trailers as its trailer section (RFC 9112
+// §7.1.2), less what no trailer may carry (RFC 9110 §6.5.1; nghttp2 has
+// refused the connection-specific fields already). An HTTP/2 server gets
+// them from Exchange::request_trailers instead (h2_upstream.h), its codec
+// dropping this section.
+void add_last_chunk(evbuffer* out, const HeaderList& trailers) {
+    evbuffer_add(out, "0\r\n", 3);
+    for (const auto& [name, value] : trailers) {
+        if (name == "content-length" || name == "host" || name == "trailer" || name == "te") continue;
+        evbuffer_add_printf(out, "%s: %s\r\n", name.c_str(), value.c_str());
+    }
+    evbuffer_add(out, "\r\n", 2);
+}
+
 // The fields of a response head or trailers as nghttp2 takes them: names
 // lower case (RFC 9113 §8.2), connection-specific fields left out (and
 // pseudo-headers, for trailers). Built in per-thread scratch that keeps its
@@ -109,6 +124,8 @@ void H2Stream::on_request_head(bool end_stream) {
     chunked_ = ex_->request.framing == BodyFraming::kChunked;
     HttpLimits limits;
     limits.max_body_bytes = http.limits.max_body_bytes;
+    // The trailer section add_last_chunk writes: bounded by nghttp2 as a head is.
+    limits.max_trailer_bytes = std::max<size_t>(limits.max_trailer_bytes, http.http2.max_header_list_bytes);
     ex_->request_body = BodyDecoder(ex_->request.framing, ex_->request.content_length, limits);
     ex_->request_body_done = ex_->request_body.done();
     if (http.limits.max_body_bytes != 0 && ex_->request.framing == BodyFraming::kContentLength &&
@@ -164,7 +181,7 @@ void H2Stream::on_request_end() {
         return;
     }
     if (!ex_ || ex_->request_body_done) return;
-    if (chunked_) evbuffer_add(request_in_.get(), "0\r\n\r\n", 5);
+    if (chunked_) add_last_chunk(request_in_.get(), ex_->request_trailers);
     driver_.client_readable();
 }
 

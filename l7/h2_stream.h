@@ -5,7 +5,9 @@
 // The request body reaches the driver as HTTP/1.1 bytes: DATA as they are
 // when the request has a content-length (nghttp2 checks DATA against it),
 // else chunk-framed (the driver's decoder checks and forwards them; END_STREAM
-// is the last chunk). The response body is taken de-framed from the driver
+// is the last chunk, with the client's trailers, if any, as its trailer
+// section; with a content-length they have no place and are dropped). The
+// response body is taken de-framed from the driver
 // and given to nghttp2 through a deferred data provider.
 //
 // An RFC 8441 WebSocket (extended CONNECT, when http2.websocket is on)

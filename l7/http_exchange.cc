@@ -40,34 +40,6 @@ std::string_view first_piece(evbuffer* buffer) {
     return {static_cast<const char*>(vec.iov_base), vec.iov_len};
 }
 
-// All of `buffer` in one piece (the request bodies that carry trailers are
-// gRPC messages, bounded by the client's flow-control window).
-std::string_view whole(evbuffer* buffer) {
-    const size_t n = evbuffer_get_length(buffer);
-    if (n == 0) return {};
-    return {reinterpret_cast<const char*>(evbuffer_pullup(buffer, -1)), n};
-}
-
-// An HTTP/2 client's request trailers (Exchange::request_trailers) go to
-// an HTTP/1.1 server in the chunked trailer section. The HTTP/2 codec frames
-// a body without content-length chunked, and ends it with an empty trailer
-// section; with a content-length there is no place for them (dropped). An
-// HTTP/2 server gets them as HEADERS from its stream (h2_upstream.h).
-bool forwards_request_trailers(const Exchange& ex) {
-    return !ex.request_trailers.empty() && ex.request.framing == BodyFraming::kChunked && !ex.pool->config().http2;
-}
-
-void add_request_trailers(const Exchange& ex, evbuffer* out) {
-    for (const auto& [name, value] : ex.request_trailers) {
-        // RFC 9110 §6.5.1: nothing that frames, routes or controls the message.
-        if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "host") ||
-            iequals(name, "te") || iequals(name, "trailer") || iequals(name, "connection"))
-            continue;
-        evbuffer_add_printf(out, "%s: %s\r\n", name.c_str(), value.c_str());
-    }
-    evbuffer_add(out, "\r\n", 2);
-}
-
 }  // namespace
 
 // --- 3b. a stream to an HTTP/2 server -----------------------------------------------
@@ -121,26 +93,17 @@ void ExchangeDriver::pump_request_body() {
     evbuffer* in = client_.request_input();
     evbuffer* out = bufferevent_get_output(ex.upstream->bev.get());
     bool moved = false;
-    // With trailers to add, the body's end must be seen whole (one piece).
-    const bool with_trailers = forwards_request_trailers(ex);
     while (!ex.request_body_done && evbuffer_get_length(out) < kBodyHighWater) {
-        std::string_view piece = with_trailers ? whole(in) : first_piece(in);
+        std::string_view piece = first_piece(in);
         if (piece.empty()) break;
         BodyResult r = ex.request_body.decode(piece);
         if (r.status == BodyStatus::kError) {
             ex.upstream.reset();  // it has part of a request: useless
             return client_.respond_error(http_status(r.error), Termination::kBadRequest);
         }
-        // The framing goes on as it came (the decoder has checked it).
-        const bool trailers = with_trailers && r.status == BodyStatus::kDone && r.consumed >= 2 &&
-                              piece.substr(r.consumed - 2, 2) == "\r\n";
-        // ... but for the empty trailer section ("\r\n") that ends it, if
-        // lbd has the client's HTTP/2 trailers to put there instead.
-        evbuffer_remove_buffer(in, out, trailers ? r.consumed - 2 : r.consumed);
-        if (trailers) {
-            evbuffer_drain(in, 2);
-            add_request_trailers(ex, out);
-        }
+        // The framing goes on as it came (the decoder has checked it), an
+        // HTTP/2 client's trailers in its chunked trailer section (h2_stream.h).
+        evbuffer_remove_buffer(in, out, r.consumed);
         ex.bytes_in += r.consumed;
         ex.server->counters.bytes_to_server.fetch_add(r.consumed, std::memory_order_relaxed);
         moved = true;
