@@ -30,10 +30,6 @@ SMALL_SIZE=${SMALL_SIZE:-200}
 BIG_SIZE=${BIG_SIZE:-102400}
 BASE_PORT=${BASE_PORT:-18800}
 START_TIMEOUT=${START_TIMEOUT:-10}
-PIN=${PIN:-auto}
-if [[ $PIN == auto ]]; then PIN=0; (($(nproc) >= 2)) && PIN=1; fi
-PROXY_CPUS="" LOAD_CPUS=""
-if [[ $PIN == 1 ]]; then PROXY_CPUS=0 LOAD_CPUS=1-$(($(nproc) - 1)); fi
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LBD=${1:-${LBD:-build/cli/lbd}}

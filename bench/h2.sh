@@ -39,11 +39,6 @@ PYTHON=${PYTHON:-/usr/bin/python3}    # Debian's, which has python3-h2 (not a py
 TESTS=${TESTS:-"idle_h2c idle_tls tls_m10_small tls_m100_small tls_m10_64k tls_m100_64k h2c_m10_small h2c_m100_small h2c_m10_64k h2c_m100_64k"}
 BASE_PORT=${BASE_PORT:-18900}
 START_TIMEOUT=${START_TIMEOUT:-10}
-PIN=${PIN:-auto}
-if [[ $PIN == auto ]]; then PIN=0; (($(nproc) >= 2)) && PIN=1; fi
-PROXY_CPUS="" LOAD_CPUS=""
-if [[ $PIN == 1 ]]; then PROXY_CPUS=0 LOAD_CPUS=1-$(($(nproc) - 1)); fi
-BACKEND_CPUS=$LOAD_CPUS
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LBD=${1:-${LBD:-build/cli/lbd}}
@@ -54,6 +49,7 @@ PATHS=(lbd haproxy nginx)
 BENCH=h2.sh
 # shellcheck source=bench/lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+BACKEND_CPUS=$LOAD_CPUS
 
 declare -A PORT=() TLS_PORT=() STATUS=() RSS_PID=()
 
@@ -177,7 +173,7 @@ url_of() { # url_of TEST PATH
 
 # measure TEST PATH: one h2load run; req/s, p50 and p99 (ms) from its per-request log.
 measure() {
-    local test=$1 path=$2 key="$1 $2" url out rps p50 p99 failed proto want=h2c streams reqlog=$TMP/h2load.log
+    local test=$1 path=$2 key="$1 $2" url out proto want=h2c streams reqlog=$TMP/h2load.log
     [[ $test == idle_* ]] && { measure_idle "$test" "$path"; return 0; }
     url=$(url_of "$test" "$path")
     streams=${test#*_m}; streams=${streams%%_*}
@@ -190,15 +186,9 @@ measure() {
         { log "$key: h2load failed or hung (sample dropped):"; show_text "$(tail -n 5 <<<"$out")"; return 0; }
     proto=$(sed -n 's/^Application protocol: //p' <<<"$out" | head -n1)
     [[ $proto == "$want" ]] || die "$key: h2load spoke '$proto', not $want"
-    read -r rps failed p50 p99 < <(h2load_figures "$out" "$reqlog") || true
-    if [[ -z ${rps:-} || -z ${p99:-} ]]; then
-        log "$key: no request completed, or h2load's output not understood:"; show_text "$(tail -n 12 <<<"$out")"
-        return 0
-    fi
-    RPS[$key]+="$rps " P50[$key]+="$p50 " P99[$key]+="$p99 "
-    [[ ${failed:-0} != 0 ]] && { ERRS[$key]+="[$failed failed] "; log "$key: $failed requests failed"; }
-    printf 'h2load %-15s %-8s %10s req/s  p50 %8s ms  p99 %8s ms %s\n' "$test" "$path" "$rps" "$p50" "$p99" \
-        "$([[ ${failed:-0} != 0 ]] && echo "failed $failed")" >>"$RAW"
+    record_h2load "$key" "$(printf '%-15s %-8s' "$test" "$path")" "$out" "$reqlog" ||
+        { log "$key: no request completed, or h2load's output not understood:"; show_text "$(tail -n 12 <<<"$out")"; }
+    return 0
 }
 
 # measure_idle idle_{h2c,tls} PATH: once, in round 0 (later the heaps have grown under load

@@ -47,11 +47,6 @@ TESTS=${TESTS:-"small50 small500 new50 big tls_new tls_full tls_ka small50_w2 ne
 TLS_FULL_REQUESTS=${TLS_FULL_REQUESTS:-10000}  # full handshakes per tls_full run
 BASE_PORT=${BASE_PORT:-18500}         # first port tried; busy ones are skipped
 START_TIMEOUT=${START_TIMEOUT:-10}    # seconds a server gets to start accepting
-PIN=${PIN:-auto}                      # 1: proxies on CPU 0, load and backend on the rest
-if [[ $PIN == auto ]]; then PIN=0; (($(nproc) >= 2)) && PIN=1; fi
-PROXY_CPUS="" LOAD_CPUS=""
-if [[ $PIN == 1 ]]; then PROXY_CPUS=0 LOAD_CPUS=1-$(($(nproc) - 1)); fi
-BACKEND_CPUS=$LOAD_CPUS
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LBD=${1:-${LBD:-build/cli/lbd}}
@@ -74,6 +69,7 @@ fi
 BENCH=l7.sh
 # shellcheck source=bench/lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+BACKEND_CPUS=$LOAD_CPUS
 IDLE_PID=""
 end_idle_client() { [[ -z $IDLE_PID ]] || kill -TERM "$IDLE_PID" 2>/dev/null || true; }
 CLEANUP_HOOK=end_idle_client
@@ -263,18 +259,12 @@ wrk_args() { # wrk_args TEST -> connections and headers
 # the proxy's listener that resumes nothing). p50/p99 from its per-request log (request sent
 # to response end).
 measure_h2load() {
-    local test=$1 path=$2 key="$1 $2" url=$3 out rps p50 p99 failed reqlog=$TMP/h2load.log
+    local test=$1 path=$2 key="$1 $2" url=$3 out reqlog=$TMP/h2load.log
     out=$(run_on "$LOAD_CPUS" h2load --h1 -c50 -n "$TLS_FULL_REQUESTS" -H "Connection: close" --log-file="$reqlog" "$url" 2>&1) ||
         { log "$key: h2load failed: $out"; return 0; }
-    read -r rps failed p50 p99 < <(h2load_figures "$out" "$reqlog") || true
-    if [[ -z ${rps:-} || -z ${p99:-} ]]; then
-        log "$key: could not parse h2load output:"; printf '%s\n' "$out" | sed 's/^/    | /' >&2
-        return 0
-    fi
-    RPS[$key]+="$rps " P50[$key]+="$p50 " P99[$key]+="$p99 "
-    [[ ${failed:-0} != 0 ]] && { ERRS[$key]+="[$failed failed] "; log "$key: $failed requests failed"; }
-    printf 'h2load %-6s %-8s %10s req/s  p50 %8s ms  p99 %8s ms %s\n' "$test" "$path" "$rps" "$p50" "$p99" \
-        "$([[ ${failed:-0} != 0 ]] && echo "failed $failed")" >>"$RAW"
+    record_h2load "$key" "$(printf '%-6s %-8s' "$test" "$path")" "$out" "$reqlog" ||
+        { log "$key: could not parse h2load output:"; printf '%s\n' "$out" | sed 's/^/    | /' >&2; }
+    return 0
 }
 
 # measure TEST PATH: one wrk run (h2load for tls_full); appends req/s, p50 and p99 (ms).

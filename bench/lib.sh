@@ -174,6 +174,19 @@ warn_if_busy() {
         log "warning: load average $(cut -d' ' -f1 /proc/loadavg) > 0.5: something else is running, results will be noisy"
 }
 
+# record_h2load KEY LABEL OUTPUT LOG: h2load's figures (h2load_figures) appended to the
+# samples of KEY in RPS, P50 and P99 (failed requests to ERRS, and said), and a line to RAW
+# starting "h2load LABEL"; false, recording nothing, when OUTPUT has no figures.
+record_h2load() {
+    local key=$1 label=$2 rps failed p50 p99
+    read -r rps failed p50 p99 < <(h2load_figures "$3" "$4") || true
+    [[ -n ${rps:-} && -n ${p99:-} ]] || return 1
+    RPS[$key]+="$rps " P50[$key]+="$p50 " P99[$key]+="$p99 "
+    [[ ${failed:-0} != 0 ]] && { ERRS[$key]+="[$failed failed] "; log "$key: $failed requests failed"; }
+    printf 'h2load %s %10s req/s  p50 %8s ms  p99 %8s ms %s\n' "$label" "$rps" "$p50" "$p99" \
+        "$([[ ${failed:-0} != 0 ]] && echo "failed $failed")" >>"$RAW"
+}
+
 # h2load_figures OUTPUT LOG: "REQ/S FAILED P50_MS P99_MS" from h2load's output and its
 # --log-file (column 3: microseconds from request sent to response end); nothing when no
 # request ended or the output is not understood.
@@ -339,3 +352,13 @@ EOF2
 
 # origin_count PATH: the requests start_cache_origin's nginx logged for PATH (it writes per request).
 origin_count() { grep -cx -- "$1" "$ORIGIN_LOG" || true; }
+
+# Pinning, for every bench that sources this: PIN=1 (the default on 2+ CPUs) puts the proxies
+# on CPU 0 (PROXY_CPUS) and load generators and backends on the others (LOAD_CPUS); PIN=0
+# leaves both empty (unpinned). For run_on and spawn_on.
+PIN=${PIN:-auto}
+if [[ $PIN == auto ]]; then PIN=0; (($(nproc) >= 2)) && PIN=1; fi
+# shellcheck disable=SC2034  # read by the scripts that source this
+PROXY_CPUS="" LOAD_CPUS=""
+# shellcheck disable=SC2034
+if [[ $PIN == 1 ]]; then PROXY_CPUS=0 LOAD_CPUS=1-$(($(nproc) - 1)); fi
