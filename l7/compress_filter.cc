@@ -111,10 +111,9 @@ void merge_vary(HeaderList& headers) {
 
 }  // namespace
 
-CompressFilter::CompressFilter(const HttpConfig& http, compression::CompressionStats& stats)
-    : http_(http),
-      stats_(stats),
-      governor_(http.compression ? http.compression->cpu_window_ms : HttpCompressionConfig{}.cpu_window_ms) {}
+CompressFilter::CompressFilter(const HttpConfig& http, compression::CompressionStats& stats,
+                               compression::CpuGovernor& governor)
+    : http_(http), stats_(stats), governor_(governor) {}
 
 const HttpCompressionConfig* CompressFilter::config_for(const HttpRouteConfig* route) const {
     if (route != nullptr && route->compression) return &*route->compression;
@@ -192,7 +191,8 @@ FilterResult CompressFilter::on_response_head(Exchange& exchange) {
         return FilterResult::next();
     }
     uint32_t level = level_of(*config, algorithm);
-    switch (governor_.verdict(config->max_cpu_percent, compression::CpuGovernor::now_ns())) {
+    const uint32_t max_percent = config->max_cpu_percent;
+    switch (governor_.verdict(max_percent, config->cpu_window_ms, compression::CpuGovernor::now_ns())) {
         case compression::CpuGovernor::Verdict::kOff:
             // Left uncompressed by a moment's CPU: not stored as the compressed variant.
             exchange.cache.may_store = false;

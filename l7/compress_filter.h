@@ -15,8 +15,10 @@
 // client without waiting for the end. A stage holds one encoder and no body
 // copy; the session's back-pressure bounds what waits around it.
 //
-// One filter per listener per worker (worker thread only); its CPU
-// governor measures the time this worker spends compressing for it.
+// One filter per listener per worker (worker thread only). The CPU
+// governor is the worker's, shared with its other listeners
+// (compression/cpu_governor.h); this listener's and its routes' limits are
+// read against it.
 #pragma once
 
 #include <optional>
@@ -30,7 +32,8 @@ namespace lbd::l7 {
 
 class CompressFilter final : public ResponseFilter {
 public:
-    CompressFilter(const HttpConfig& http, compression::CompressionStats& stats);
+    // `governor`: the worker's (L7Worker::compression_governor()).
+    CompressFilter(const HttpConfig& http, compression::CompressionStats& stats, compression::CpuGovernor& governor);
     FilterResult on_response_head(Exchange& exchange) override;
 
 private:
@@ -46,7 +49,7 @@ private:
 
     const HttpConfig& http_;
     compression::CompressionStats& stats_;
-    compression::CpuGovernor governor_;
+    compression::CpuGovernor& governor_;
 };
 
 }  // namespace lbd::l7

@@ -68,7 +68,8 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
     filters_.add(std::make_unique<RequestHeadersFilter>(http()));
     filters_.add(std::make_unique<CookieStickyFilter>());
     filters_.add(std::make_unique<ResponseHeadersFilter>(http()));
-    if (compress) filters_.add(std::make_unique<CompressFilter>(http(), stats_.compression));
+    if (compress)
+        filters_.add(std::make_unique<CompressFilter>(http(), stats_.compression, worker_.compression_governor()));
     // Last: the cache stores what the client gets.
     if (cache) filters_.add(std::make_unique<CacheStoreFilter>());
 }

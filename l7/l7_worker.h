@@ -15,6 +15,7 @@
 #include "core/tier/runtime.h"
 #include "core/loop/thread_pool.h"
 #include "core/loop/worker.h"
+#include "l7/compression/cpu_governor.h"
 #include "l7/http1.h"
 #include "l7/parked_client.h"
 #include "l7/proxy_header_wait.h"
@@ -43,6 +44,9 @@ public:
     // connection holds no header vectors (32 slots each).
     HttpRequestHead& request_head() { return request_head_; }
     HttpResponseHead& response_head() { return response_head_; }
+    // The time this worker spends compressing, for every listener's
+    // compression limits (compression/cpu_governor.h): one budget per worker.
+    compression::CpuGovernor& compression_governor() { return compression_governor_; }
 
     void add_listener(std::shared_ptr<HttpListener> listener);
     std::shared_ptr<HttpListener> find_listener(const std::string& name) const;
@@ -109,6 +113,7 @@ private:
     EventPtr reaper_;
     HttpRequestHead request_head_;
     HttpResponseHead response_head_;
+    compression::CpuGovernor compression_governor_;
     PassiveRevivals revivals_;
     // Last: destroyed first, while the sessions' servers still exist.
     UpstreamPool upstreams_;

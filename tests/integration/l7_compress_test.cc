@@ -2,8 +2,8 @@
 // origin (compress_origin.py) whose responses are described by their query, real clients (raw
 // sockets, curl --compressed over HTTP/1.1 and h2) and Python's gzip, brotli and zstd decoders.
 // Every skip rule is a row of a fixture table checked against the response and the skip counter
-// of its cause; negotiation (zstd's too), Vary and ETag; round trips byte for byte; HTTP/1.0; streaming; the CPU governor; and lbd's
-// memory with 200 slow compressed downloads per algorithm.
+// of its cause; negotiation (zstd's too), Vary and ETag; round trips byte for byte; HTTP/1.0; streaming; and lbd's
+// memory with 200 slow compressed downloads per algorithm. The CPU governor: l7_compress_governor_test.cc.
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
@@ -14,84 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/l7_scenario.h"
+#include "tests/integration/compress_scenario.h"
 
 namespace lbd::test {
 namespace {
-
-const std::string kScript = std::string(LBD_SOURCE_DIR) + "/tests/integration/compress_origin.py";
-// Debian's python3 (python3-brotli and python3-zstandard are Debian packages), whatever else is first on PATH.
-const std::string kPython = "/usr/bin/python3";
-
-// The origin process, on its port.
-class Origin {
-public:
-    Origin() : child_({kPython, kScript, "serve"}) {
-        auto line = child_.await_line("port ", 10000);
-        if (line) port_ = static_cast<uint16_t>(std::stoi(line->substr(line->find(' ') + 1)));
-    }
-    uint16_t port() const { return port_; }
-
-private:
-    ChildProcess child_;
-    uint16_t port_ = 0;
-};
-
-std::string origin_pool(const Origin& origin) {
-    // 10 s: 2,000 connects at once overflow the SYN queue, and a dropped SYN is resent after 1 s.
-    return "pools {\n  name: \"web\"\n  connect_timeout_ms: 10000\n" + server_entry("o", origin.port()) + "}\n";
-}
-
-// lbd with `compression` as the listener's compression block (and `routes`).
-std::string compress_config(const Origin& origin, const std::string& compression, const std::string& routes = "") {
-    std::string config = http_config(origin_pool(origin), "    compression " + compression + "\n" + routes);
-    // The admin HTTP listener on an ephemeral port, for /metrics.
-    const std::string global = "global { workers: 2 drain_timeout_ms: 2000 }";
-    return "global { workers: 2 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }" +
-           config.substr(global.size());
-}
-
-// The origin, and lbd in front of it with `compression` (and `routes`) in its http block.
-struct Compressing {
-    explicit Compressing(const std::string& compression, const std::string& routes = "")
-        : lbd(compress_config(origin, compression, routes)) {}
-    bool ok() { return origin.port() != 0 && lbd.ok(); }
-    Origin origin;
-    RunningLbd lbd;
-};
-
-// Runs python3 compress_origin.py MODE ALG on `data`; its one line of output.
-std::string python_tool(const std::string& mode, const std::string& algorithm, const std::string& data) {
-    TempDir dir;
-    const std::string path = dir.write_file("body", data);
-    ChildProcess child({kPython, kScript, mode, algorithm, path});
-    child.wait_exit(60000);
-    child.await_output_end(kIoTimeoutMs);
-    std::string out = child.output();
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out;
-}
-
-struct Fetched {
-    HttpReply reply;
-    bool ok = false;
-};
-
-Fetched fetch(uint16_t port, const std::string& target, const std::string& extra, const std::string& method = "GET") {
-    Fetched out;
-    const std::string request = method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n";
-    UniqueFd fd = connect_tcp(port, kIoTimeoutMs);
-    if (!fd || !send_all(fd.get(), request, kIoTimeoutMs)) return out;
-    auto reply = read_http_reply(fd.get(), 30000, method == "HEAD");
-    if (!reply) return out;
-    out.reply = std::move(*reply);
-    out.ok = true;
-    return out;
-}
-
-double skipped(uint16_t admin, const std::string& cause) {
-    return metric(admin, "lbd_http_compression_skipped_total{listener=\"front\",cause=\"" + cause + "\"}");
-}
 
 struct SkipRow {
     const char* what;
@@ -379,43 +305,6 @@ TEST_CASE("streaming: what the origin has sent reaches the client, compressed, b
             return got.ends_with("\r\n0\r\n\r\n");
         }, kIoTimeoutMs);
         CHECK(ended);
-    }
-}
-
-TEST_CASE("the CPU governor: over max_cpu_percent, the next response goes uncompressed") {
-    struct Row {
-        const char* algorithm;
-        const char* compression;
-        const char* size;  // random bytes: far over 1% of 10 s of one worker's CPU
-    };
-    const Row rows[] = {
-        {"gzip", "{ max_cpu_percent: 1 cpu_window_ms: 10000 }", "10485760"},
-        {"zstd", "{ algorithms: [\"zstd\"] zstd_level: 19 max_cpu_percent: 1 cpu_window_ms: 10000 }", "4194304"},
-    };
-    for (const Row& row : rows) {
-        const std::string algorithm = row.algorithm;  // CAPTURE of a char* shows its address
-        const std::string algorithm_name = algorithm;
-        CAPTURE(algorithm_name);
-        Compressing s(row.compression);
-        INFO(s.lbd->log());
-        REQUIRE(s.ok());
-        RunningLbd& lbd = s.lbd;
-        const uint16_t admin = admin_port(lbd);
-        // One connection, so one worker: the governor is per worker.
-        UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
-        REQUIRE(fd);
-        const std::string request = std::string("GET /r?size=") + row.size +
-                                    "&kind=random HTTP/1.1\r\nHost: x\r\nAccept-Encoding: " + row.algorithm + "\r\n\r\n";
-        REQUIRE(send_all(fd.get(), request, kIoTimeoutMs));
-        auto first = read_http_reply(fd.get(), 30000);
-        REQUIRE(first);
-        CHECK(first->header("Content-Encoding") == row.algorithm);
-        REQUIRE(send_all(fd.get(), request, kIoTimeoutMs));
-        auto second = read_http_reply(fd.get(), 30000);
-        REQUIRE(second);
-        CHECK(second->header("Content-Encoding") == "");
-        CHECK(second->header("Vary") == "Accept-Encoding");
-        CHECK(skipped(admin, "cpu") == 1);
     }
 }
 

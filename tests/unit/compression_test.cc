@@ -105,21 +105,31 @@ TEST_CASE("media types, token lists and weak ETags") {
     CHECK(compression::weak_etag("W/\"abc\"") == "W/\"abc\"");
 }
 
-TEST_CASE("the CPU governor: a sliding window of compressing time") {
+TEST_CASE("the CPU governor: a sliding window of compressing time, any window over one meter") {
     constexpr uint64_t kMs = 1'000'000;
-    compression::CpuGovernor governor(1000);
-    CHECK(governor.percent(0) == 0);
+    compression::CpuGovernor governor;
+    CHECK(governor.percent(1000, 0) == 0);
     governor.spent(100 * kMs, 10 * kMs);
-    CHECK(governor.percent(20 * kMs) == 10);  // 100 ms of a 1 s window
+    CHECK(governor.percent(1000, 20 * kMs) == 10);  // 100 ms of a 1 s window
+    CHECK(governor.percent(10000, 20 * kMs) == 1);  // of a 10 s one, read from the same meter
     using V = compression::CpuGovernor::Verdict;
-    CHECK(governor.verdict(0, 20 * kMs) == V::kFull);  // no limit
-    CHECK(governor.verdict(50, 20 * kMs) == V::kFull);
-    CHECK(governor.verdict(13, 20 * kMs) == V::kLowered);  // 10 >= 3/4 of 13
-    CHECK(governor.verdict(10, 20 * kMs) == V::kOff);
-    // Half-way into the next window, half of the previous one still counts.
-    CHECK(governor.percent(1500 * kMs) == 5);
-    // Two windows later, nothing does.
-    CHECK(governor.percent(3100 * kMs) == 0);
+    CHECK(governor.verdict(0, 1000, 20 * kMs) == V::kFull);  // no limit
+    CHECK(governor.verdict(50, 1000, 20 * kMs) == V::kFull);
+    CHECK(governor.verdict(13, 1000, 20 * kMs) == V::kLowered);  // 10 >= 3/4 of 13
+    CHECK(governor.verdict(10, 1000, 20 * kMs) == V::kOff);
+    CHECK(governor.verdict(10, 10000, 20 * kMs) == V::kFull);
+    // The window slides: 5 ms later than a second on, the 100 ms slot they
+    // were spent in is 95% inside the last second.
+    CHECK(governor.percent(1000, 1005 * kMs) == 9);
+    CHECK(governor.percent(1000, 1100 * kMs) == 0);
+    CHECK(governor.percent(10000, 1100 * kMs) == 1);
+    // Spending adds up, in any slot.
+    governor.spent(400 * kMs, 1150 * kMs);
+    CHECK(governor.percent(1000, 1150 * kMs) == 40);
+    CHECK(governor.percent(10000, 1150 * kMs) == 5);
+    // Past the longest window (and a clock far on), nothing is left.
+    CHECK(governor.percent(60000, 62000 * kMs) == 0);
+    CHECK(governor.percent(60000, 1'000'000'000 * kMs) == 0);
     const uint64_t t0 = compression::CpuGovernor::now_ns();
     CHECK(t0 > 0);
     CHECK(compression::CpuGovernor::now_ns() >= t0);
