@@ -45,13 +45,13 @@ namespace lbd::l7 {
 // socket they came from.
 constexpr size_t kBodyHighWater = 256 * 1024;
 // The client's, for a response that goes through body stages (compression):
-// its client-side bytes stand for several times as many server bytes and
-// the encoder's own state (~256 KiB for gzip) is already held per stream,
-// so a slow client should hold less beside it. NGINX holds its 32 4 KiB
-// gzip_buffers at most; this plus one server read is about the same. A
-// fast client drains faster than this fills (wrk at -c50 never reaches it
-// with 100 KiB bodies), so throughput does not change.
-constexpr size_t kStagedBodyHighWater = 64 * 1024;
+// the stages take more only once the client has nearly drained what they
+// gave it, so a slow client holds one batch of output beside the encoder's
+// own state (~256 KiB for gzip) instead of several; while it lags, its
+// server is read in small pieces (http_exchange.cc). A fast client drains
+// each batch before the server's next bytes come, so its batches and
+// throughput do not change.
+constexpr size_t kStagedBodyHighWater = 16 * 1024;
 
 class L7Worker;
 class HttpListener;

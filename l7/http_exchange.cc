@@ -22,6 +22,10 @@ namespace lbd::l7 {
 namespace {
 
 constexpr size_t kServerReadHighWater = 64 * 1024 + 1;
+// The server's, for a response through body stages whose client has
+// fallen behind (kStagedBodyHighWater): what waits for a slow client is
+// one small read, not a full one beside the encoder's state.
+constexpr size_t kStagedServerReadHighWater = 16 * 1024 + 1;
 constexpr size_t kWriteLowWater = 64 * 1024;
 // A response head larger than this is a bad response (502).
 constexpr size_t kMaxResponseHead = 64 * 1024;
@@ -235,6 +239,17 @@ void ExchangeDriver::pump_response_body() {
     // side of their output themselves (run_body_stages).
     if (staged && moved && !ex.response_body.done() && !run_body_stages(false))
         return client_.abort(Termination::kLocalError);
+    // A client that keeps up (its output drained below the high water by
+    // the time the server sends more) gets full server reads, so a fast
+    // client costs no more batches, flushes and writes than before; one
+    // that falls behind gets small ones until it catches up. Set again on
+    // every pump: the client's flush at the end of this callback, or its
+    // write event, calls here again once it has drained.
+    if (staged && !ex.response_body.done()) {
+        const bool keeping_up = evbuffer_get_length(client_out) < high_water;
+        bufferevent_setwatermark(ex.upstream->bev.get(), EV_READ, 0,
+                                 keeping_up ? kServerReadHighWater : kStagedServerReadHighWater);
+    }
     if (moved) {
         timer_.progress();
         if (!staged) client_.response_data_added();
