@@ -86,7 +86,7 @@ void HaNode::start_handover(uint32_t drain_timeout_ms) {
     if (!open) LOG_WARN("ha: planned failover: %s", error.c_str());
     handover_info_.set_open_at_start(open ? open->open : 0);
     handover_info_.set_open_now(open ? open->open : 0);
-    if (hand_over_) hand_over_(std::make_shared<const std::vector<std::string>>(vip_bytes_));
+    if (hand_over_) hand_over_(std::make_shared<const std::vector<std::string>>(vip_bytes_), drain_timeout_ms);
     timeval tick{0, kHandoverTickMs * 1000};
     event_add(handover_timer_.get(), &tick);
 }
@@ -138,7 +138,7 @@ void HaNode::handover_vip_left() {
     handover_info_.set_vip_left_ms(now - handover_start_ms_);
     // No connection to the VIP reaches this node now: the listeners may take
     // connections again (before this node is MASTER once more).
-    if (hand_over_) hand_over_(std::make_shared<const std::vector<std::string>>());
+    if (hand_over_) hand_over_(std::make_shared<const std::vector<std::string>>(), 0);
     LOG_INFO("ha: planned failover: drained %llu connections in %llu ms (%llu left open), the virtual IPs left "
              "after %llu ms",
              static_cast<unsigned long long>(handover_info_.open_at_start()),

@@ -19,9 +19,11 @@ namespace lbd::ha {
 // one flagged.
 class ChunkBuilder {
 public:
-    ChunkBuilder(size_t chunk_size, uint64_t covers_sequence, size_t max_bytes)
+    // `stick_records`: what the whole snapshot is expected to hold, told to
+    // the receiver in the first chunk (Snapshot.stick_records).
+    ChunkBuilder(size_t chunk_size, uint64_t covers_sequence, size_t max_bytes, uint64_t stick_records = 0)
         : chunk_size_(std::max<size_t>(chunk_size, 1)), max_bytes_(max_bytes), covers_(covers_sequence),
-          chunks_(1) {}
+          stick_records_(stick_records), chunks_(1) {}
 
     // The chunk the next record goes into.
     lbd::v1::Snapshot& room_for(size_t record_bytes) {
@@ -54,6 +56,7 @@ public:
 
 private:
     lbd::v1::Snapshot number(lbd::v1::Snapshot chunk) {
+        if (next_index_ == 0 && stick_records_ != 0) chunk.set_stick_records(stick_records_);
         chunk.set_chunk_index(next_index_++);
         chunk.set_covers_sequence(covers_);
         return chunk;
@@ -61,6 +64,7 @@ private:
 
     size_t chunk_size_, max_bytes_;
     uint64_t covers_;
+    uint64_t stick_records_;
     std::vector<lbd::v1::Snapshot> chunks_;
     size_t in_chunk_ = 0, bytes_ = 0;
     uint32_t next_index_ = 0;

@@ -23,6 +23,10 @@ bool valid_name(std::string_view name) { return !name.empty() && name.size() <= 
 // our Lamport clock no room to count.
 constexpr uint64_t kMaxSequence = uint64_t{1} << 62;
 
+// The most stick records a snapshot's announced size reserves room for (16M:
+// 128 MiB of buckets); a bigger table grows past it as records come.
+constexpr uint64_t kMaxStickReserve = uint64_t{1} << 24;
+
 bool valid_health(const ServerHealth& health) {
     return valid_name(health.pool()) && valid_name(health.server()) && ServerHealth::State_IsValid(health.state()) &&
            health.state() != ServerHealth::STATE_UNSPECIFIED;
@@ -339,6 +343,11 @@ bool SyncState::apply_snapshot(const lbd::v1::Snapshot& chunk, uint64_t now_ms, 
                                SnapshotWinners* winners) {
     if (winners != nullptr) *winners = {};
     if (!have_peer_ || chunk.chunk_index() != next_chunk_) return false;
+    // Sized once for the whole snapshot (sync.proto says why): no rehash of
+    // a big table between two chunks, with the loop and the link stalled.
+    // Bounded: the count is the peer's word, not memory it may claim here.
+    if (chunk.chunk_index() == 0 && chunk.stick_records() > sticks_.size())
+        sticks_.reserve(static_cast<size_t>(std::min<uint64_t>(chunk.stick_records(), kMaxStickReserve)));
     size_t count = 0;
     bool ok = true;
     for (int i = 0; i < chunk.health_size(); ++i) {

@@ -9,7 +9,7 @@ void SyncState::begin_snapshot(size_t chunk_size) {
     needs_snapshot_ = false;
     // Every local write so far is in the records; later ones queue after it.
     floor_ = sent_up_to_ = clock_;
-    building_.emplace(chunk_size, clock_, kMaxBatchBytes);
+    building_.emplace(chunk_size, clock_, kMaxBatchBytes, sticks_.size());
     build_cursor_ = 0;
     build_buckets_ = sticks_.bucket_count();
     // Health records and purges are few (servers; kMaxPurges): all at once.

@@ -108,7 +108,7 @@ void L4Worker::stop_accepting() {
     for (auto& listener : listeners_) listener->stop();
 }
 
-void L4Worker::hand_over(const std::vector<std::string>& addresses) {
+void L4Worker::hand_over(const std::vector<std::string>& addresses, uint32_t /*drain_timeout_ms*/) {
     for (auto& listener : listeners_) listener->drop_syns_to(addresses);
 }
 

@@ -69,8 +69,9 @@ public:
     void abort_all(EndReason reason = EndReason::kDrainTimeout);
     // Planned HA handover (Tier::hand_over): new connections to `addresses`
     // are dropped; a TCP stream cannot be told to end, so open sessions go
-    // on (the HA node waits for them up to its drain deadline).
-    void hand_over(const std::vector<std::string>& addresses);
+    // on (the HA node waits for them up to its drain deadline: nothing here
+    // needs `drain_timeout_ms`).
+    void hand_over(const std::vector<std::string>& addresses, uint32_t drain_timeout_ms);
 
 private:
     static void on_queue_timer(evutil_socket_t, short, void* arg);

@@ -75,6 +75,7 @@ HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
       resumed_(true),
       driver_(worker_, *listener_, *this) {
     endpoint_.local_port = client.local_port;
+    idle_since_ms_ = client.idle_since_ms;
     endpoint_.peer = client.peer_address();
     client_ = resume_client_stream(worker_.base(), std::move(client.fd), std::move(client.ssl));
     handshake_done_ = true;  // over TLS, before parking
@@ -96,7 +97,7 @@ void HttpSession::start() {
         phase_ = Phase::kIdle;
         arm(Timer::kKeepAlive, http_.timeouts.client_keep_alive_ms);
         if (worker_.draining()) drain();
-        else if (worker_.handing_over()) drain_softly(L7Worker::kHandoverIdleGraceMs);
+        else if (worker_.handing_over()) drain_softly();
         return;
     }
     phase_ = Phase::kHead;
@@ -108,7 +109,7 @@ void HttpSession::start() {
     else
         arm(Timer::kHeader, http_.timeouts.client_header_ms);
     if (worker_.draining()) drain();
-    else if (worker_.handing_over()) drain_softly(L7Worker::kHandoverIdleGraceMs);
+    else if (worker_.handing_over()) drain_softly();
     if (!closed_) read_now(bev);
 }
 
@@ -118,7 +119,7 @@ void HttpSession::read_waiting() {
 
 void HttpSession::drain() {
     draining_ = true;
-    soft_drain_grace_ms_ = 0;  // lbd stopping during a handover: no grace any more
+    soft_drain_ = false;  // lbd stopping during a handover: no grace any more
     if (h2_) return h2_->drain();
     if (phase_ == Phase::kIdle || (phase_ == Phase::kHead && !head_started_ &&
                                    evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0))
@@ -127,12 +128,13 @@ void HttpSession::drain() {
         close_after_ = true;
 }
 
-void HttpSession::drain_softly(uint32_t grace_ms) {
+void HttpSession::drain_softly() {
     if (draining_) return;
     draining_ = true;
     if (h2_) return h2_->drain();  // GOAWAY: open streams finish, new ones go to a new connection
-    soft_drain_grace_ms_ = grace_ms;
-    if (phase_ == Phase::kIdle) arm(Timer::kKeepAlive, grace_ms);
+    soft_drain_ = true;
+    if (phase_ == Phase::kIdle)
+        arm(Timer::kKeepAlive, worker_.handover_idle_left_ms(idle_since_ms_, http_.timeouts.client_keep_alive_ms));
 }
 
 void HttpSession::arm(Timer kind, uint32_t ms) {
@@ -320,6 +322,7 @@ void HttpSession::park_idle() {
         return arm(Timer::kKeepAlive, left);
     client.listener = listener_;
     client.local_port = endpoint_.local_port;
+    client.idle_since_ms = idle_since_ms_;
     client.fd = UniqueFd(bufferevent_getfd(bev));
     // The parked read event first, then ours goes (parked_client.h: no
     // epoll_ctl); the bufferevent no longer closes the socket.
@@ -419,11 +422,13 @@ void HttpSession::end_request(Termination term) {
 void HttpSession::finish_request(Termination term) {
     end_request(term);
     evbuffer* in = bufferevent_get_input(client_.bev.get());
-    const bool soft = soft_drain_grace_ms_ != 0;  // the answer said keep-alive: do not race the next request
-    if (close_after_ || (draining_ && !soft) || (client_eof_ && evbuffer_get_length(in) == 0)) return flush_and_close();
+    // soft_drain_: the answer said keep-alive, so do not race the next request.
+    if (close_after_ || (draining_ && !soft_drain_) || (client_eof_ && evbuffer_get_length(in) == 0))
+        return flush_and_close();
     phase_ = Phase::kIdle;
-    if (soft)
-        arm(Timer::kKeepAlive, soft_drain_grace_ms_);
+    idle_since_ms_ = monotonic_ms();
+    if (soft_drain_)
+        arm(Timer::kKeepAlive, worker_.handover_idle_left_ms(idle_since_ms_, http_.timeouts.client_keep_alive_ms));
     else
         wait_idle();
     // A pipelined request already waiting raises no new read event.

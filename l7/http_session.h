@@ -87,11 +87,12 @@ public:
     // Drain began: an idle connection closes now, a busy one after its response.
     void drain();
     // A planned handover: as drain(), but an idle connection (or one whose
-    // response went out as keep-alive before) is given `grace_ms` to send
-    // its next request, which is answered with Connection: close; closing it
-    // at once would race a request the client may be sending right then.
-    // (HTTP/2: a graceful GOAWAY, as drain().)
-    void drain_softly(uint32_t grace_ms);
+    // response went out as keep-alive before) stays open for the worker's
+    // idle grace after its last answer (L7Worker::handover_idle_left_ms) to
+    // send its next request, which is answered with Connection: close;
+    // closing it at once would race a request the client may be sending
+    // right then. (HTTP/2: a graceful GOAWAY, as drain().)
+    void drain_softly();
 
     // Set by L7Worker; used to erase the session in O(1).
     std::list<std::unique_ptr<HttpSession>>::iterator self;
@@ -186,7 +187,8 @@ private:
     bool client_eof_ = false;
     bool close_after_ = false;  // close the client connection after this response
     bool draining_ = false;
-    uint32_t soft_drain_grace_ms_ = 0;  // drain_softly(): the idle grace; 0 otherwise
+    bool soft_drain_ = false;  // drain_softly(): an idle connection waits for its grace
+    uint64_t idle_since_ms_ = 0;  // when the last answer went out (phase kIdle)
     PhaseTimer<Timer> timer_;  // the client side's phase (on_timer says what its expiry means)
     EventPtr resume_;  // runs the next pipelined request from the loop
     bool resumed_ = false;  // made for a parked connection

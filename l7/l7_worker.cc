@@ -1,5 +1,7 @@
 #include "l7/l7_worker.h"
 
+#include <algorithm>
+
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
 
@@ -77,14 +79,23 @@ void L7Worker::stop_accepting() {
     upstreams_.clear();
 }
 
-void L7Worker::hand_over(const std::vector<std::string>& addresses) {
+void L7Worker::hand_over(const std::vector<std::string>& addresses, uint32_t drain_timeout_ms) {
     for (auto& listener : listeners_) listener->drop_syns_to(addresses);
     handing_over_ = !addresses.empty();
     if (!handing_over_) return;
+    handover_start_ms_ = monotonic_ms();
+    handover_idle_grace_ms_ = handover_idle_grace_ms(drain_timeout_ms);
     // drain_softly() may end a session (erasing it from the list): step first.
-    for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->drain_softly(kHandoverIdleGraceMs);
-    parked_.expire_within(kHandoverIdleGraceMs);
+    for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->drain_softly();
+    parked_.expire_for_handover();
     // Server connections stay: the sessions still being answered use them.
+}
+
+uint32_t L7Worker::handover_idle_left_ms(uint64_t idle_since_ms, uint32_t keep_alive_ms) const {
+    const uint64_t grace_end = std::min(idle_since_ms, handover_start_ms_) + handover_idle_grace_ms_;
+    const uint64_t end = std::min(grace_end, idle_since_ms + keep_alive_ms);
+    const uint64_t now = monotonic_ms();
+    return end > now ? static_cast<uint32_t>(end - now) : 0;
 }
 
 void L7Worker::abort_all() {

@@ -84,13 +84,26 @@ public:
     void abort_all();
     // Planned HA handover (Tier::hand_over): new connections to `addresses`
     // are dropped, the listeners still accept what the kernel took; every
-    // session ends after its response in progress, idle ones after
-    // kHandoverIdleGraceMs (a client sending its next request meanwhile gets
-    // it answered with Connection: close, rather than a close racing it).
-    // Empty: sessions started from now on keep their connection again.
-    void hand_over(const std::vector<std::string>& addresses);
+    // session ends after its response in progress (Connection: close;
+    // HTTP/2: GOAWAY). An idle keep-alive connection was promised keep-alive
+    // by its last answer, so closing it at once would race the next request
+    // the client may be sending: it closes only once it has been idle for
+    // handover_idle_grace_ms() (counted from the handover's start for one
+    // answered later), and a request that comes before is answered with
+    // Connection: close. Empty: sessions started from now on keep their
+    // connection again.
+    void hand_over(const std::vector<std::string>& addresses, uint32_t drain_timeout_ms);
     bool handing_over() const { return handing_over_; }
-    static constexpr uint32_t kHandoverIdleGraceMs = 250;
+    // The idle grace: the drain deadline less a quarter of it, kept for
+    // answering a request that comes at the end of the grace before the VIP
+    // leaves (1.5 s of the default 2 s). A client in a request loop, however
+    // late it runs, gets its next request answered while the deadline
+    // allows; one idle longer than that at the start closes at once.
+    static uint32_t handover_idle_grace_ms(uint32_t drain_timeout_ms) { return drain_timeout_ms - drain_timeout_ms / 4; }
+    // During a handover: how long from now an idle connection whose last
+    // answer went out at `idle_since_ms` (monotonic_ms) stays open; never
+    // past its own keep-alive timeout. 0: close it now.
+    uint32_t handover_idle_left_ms(uint64_t idle_since_ms, uint32_t keep_alive_ms) const;
 
 private:
     static void on_reap(evutil_socket_t, short, void* arg);
@@ -100,6 +113,8 @@ private:
     GlobalConfig global_;
     bool draining_ = false;
     bool handing_over_ = false;
+    uint64_t handover_start_ms_ = 0;
+    uint32_t handover_idle_grace_ms_ = 0;
     struct PickerEntry {
         RuntimePtr runtime;
         std::unique_ptr<ServerPicker> picker;

@@ -66,8 +66,11 @@ void ParkedClients::close(Entry& entry) {
     entries_.erase(entry.self);
 }
 
-void ParkedClients::expire_within(uint32_t ms) {
-    for (Entry& entry : entries_) arm_timer(&entry.ev, ms);
+void ParkedClients::expire_for_handover() {
+    for (Entry& entry : entries_) {
+        const uint32_t keep_alive = entry.client.listener->http().timeouts.client_keep_alive_ms;
+        arm_timer(&entry.ev, worker_.handover_idle_left_ms(entry.client.idle_since_ms, keep_alive));
+    }
 }
 
 void ParkedClients::close_all() {

@@ -45,6 +45,9 @@ struct ParkedClient {
     // record buffers while parked (SSL_free_buffers: ~0.5-34 KB each).
     SslPtr ssl;
     uint16_t local_port = 0;
+    // When its last answer went out (monotonic_ms): a planned handover's
+    // idle grace counts from it (L7Worker::handover_idle_left_ms).
+    uint64_t idle_since_ms = 0;
     // The peer, without SocketAddress's 128-byte sockaddr_storage.
     socklen_t peer_length = 0;
     sockaddr_in6 peer{};
@@ -70,8 +73,9 @@ public:
     // Shutdown: close every parked connection (nothing is in flight on them).
     void close_all();
     // A planned handover: every parked connection closes if no request
-    // comes within `ms` (one that comes resumes a session, as always).
-    void expire_within(uint32_t ms);
+    // comes within its idle grace (one that comes resumes a session, as
+    // always).
+    void expire_for_handover();
     size_t size() const { return entries_.size(); }
 
 private:

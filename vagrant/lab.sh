@@ -131,6 +131,5 @@ phase "the packaged lbd under systemd"
 "$here/lxc/service_checks.sh" || die "the packaged service checks failed (above)"
 
 phase "HA scenarios (tests/ha/scenarios.sh --topology vagrant ${scenarios[*]})"
-# HA_ADVERT_MS: what provision/lb.sh renders on the nodes (100 ms), for the scenarios' headlines.
-HA_ADVERT_MS=100 LBD_VAGRANT_DIR=$here LBD_LAB_CONTAINERS=1 LBD_LAB_PARTITION_PORTS="lbdlab-lb-a lbdlab-lb-b" \
+LBD_VAGRANT_DIR=$here LBD_LAB_CONTAINERS=1 LBD_LAB_PARTITION_PORTS="lbdlab-lb-a lbdlab-lb-b" \
   "$src/tests/ha/scenarios.sh" --topology vagrant "${scenarios[@]}"

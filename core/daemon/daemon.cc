@@ -101,8 +101,8 @@ bool Daemon::start_pair(std::string* error) {
     if (!ha.enabled) return true;
     pair_ = parts_.make_pair(control_.get(), ha, [this]() -> PoolSet& { return current_->pools; });
     pair_->watch(current_->pools);
-    pair_->set_hand_over([this](std::shared_ptr<const std::vector<std::string>> addresses) {
-        for (auto& tier : tiers_) tier->hand_over(addresses);
+    pair_->set_hand_over([this](std::shared_ptr<const std::vector<std::string>> addresses, uint32_t drain_timeout_ms) {
+        for (auto& tier : tiers_) tier->hand_over(addresses, drain_timeout_ms);
     });
     // The peer's purges, on the control thread: current_ is the running
     // configuration's runtime there (a reload swaps it on this thread too).

@@ -34,9 +34,11 @@ public:
     virtual void begin_shutdown() = 0;
     // What a planned handover asks of every tier (Tier::hand_over): stop
     // taking connections to `addresses` (raw IP bytes) without refusing
-    // them and end the open ones cleanly; empty: back to normal. The daemon
-    // sets it before start(); the member calls it on the control thread.
-    using HandOverFn = std::function<void(std::shared_ptr<const std::vector<std::string>> addresses)>;
+    // them and end the open ones cleanly within `drain_timeout_ms`; empty:
+    // back to normal. The daemon sets it before start(); the member calls
+    // it on the control thread.
+    using HandOverFn =
+        std::function<void(std::shared_ptr<const std::vector<std::string>> addresses, uint32_t drain_timeout_ms)>;
     virtual void set_hand_over(HandOverFn hand_over) = 0;
     // A cache purge made on this node (`lbctl cache purge`, already applied
     // to its zones): the member sends it to the peer, now or when the link

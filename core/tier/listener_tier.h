@@ -108,10 +108,10 @@ public:
         }
     }
 
-    void hand_over(std::shared_ptr<const std::vector<std::string>> addresses) final {
+    void hand_over(std::shared_ptr<const std::vector<std::string>> addresses, uint32_t drain_timeout_ms) final {
         for (auto& state : workers_) {
             WorkerState* w = state.get();
-            w->worker().post([w, addresses] { w->hand_over(*addresses); });
+            w->worker().post([w, addresses, drain_timeout_ms] { w->hand_over(*addresses, drain_timeout_ms); });
         }
     }
 

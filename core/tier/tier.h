@@ -60,8 +60,9 @@ public:
     // and reach the peer once it holds the address) and still accepts what
     // the kernel already took; open connections end cleanly: HTTP after the
     // response in progress (Connection: close), idle keep-alive ones after a
-    // short grace. Empty `addresses`: listeners take connections again.
-    virtual void hand_over(std::shared_ptr<const std::vector<std::string>> addresses) = 0;
+    // grace that the drain deadline, `drain_timeout_ms` from now, sets
+    // (l7/l7_worker.h). Empty `addresses`: listeners take connections again.
+    virtual void hand_over(std::shared_ptr<const std::vector<std::string>> addresses, uint32_t drain_timeout_ms) = 0;
 
     // Control thread.
     virtual uint64_t active_connections() const = 0;

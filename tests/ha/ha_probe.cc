@@ -11,11 +11,13 @@
 //        [--until-file F] [--duration-ms N] [--count N] [--log F]
 //       A client: one connection every interval (start to start), each with
 //       its own deadline. Stops at the first of: F exists, N ms passed, N
-//       attempts made. Prints one JSON object: attempts, answers, the longest
-//       gap between two answers, the gap across the switch from the first
-//       node to another, and counts per node ("via"), server and error.
-//       --log appends "T_MS ok SERVER VIA" / "T_MS fail - ERROR" per
-//       attempt, flushed, so a script can watch progress. --overlap starts
+//       attempts made. Prints one JSON object: the start (epoch ms),
+//       attempts, answers, the longest gap between two answers, the gap
+//       across the switch from the first node to another, and counts per
+//       node ("via"), server and error. --log appends "T_MS ok SERVER VIA
+//       BEGAN_MS" / "T_MS fail - ERROR BEGAN_MS" per attempt (ms since the
+//       start, when it ended and began), flushed, so a script can watch
+//       progress. --overlap starts
 //       every attempt on time even while earlier ones still wait (their SYN
 //       lost with a node that went away): the gaps then measure the outage
 //       within an interval, not within interval + deadline.

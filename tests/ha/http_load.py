@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""HTTP backend and load client of the planned-handover scenario (k in
-tests/ha/scenarios.sh). Python's asyncio, standard library only.
+"""HTTP backend and load clients of the planned-handover scenarios (k and l
+in tests/ha/scenarios.sh). Python's asyncio, standard library only.
 
   http_load.py serve NAME PORT
       A keep-alive HTTP/1.1 backend: every request gets 200 with the body
@@ -22,6 +22,16 @@ tests/ha/scenarios.sh). Python's asyncio, standard library only.
       their time), answers per node, latency p50/p99/max, answers slower
       than 0.9 s (a SYN that had to be sent again), requests per second, and
       the longest the client itself was not scheduled (max_stall_ms).
+
+  http_load.py late ADDR:PORT --sources IP,IP,... --ready-file R --go-file F
+                    [--pause-ms 400] [--timeout-s 10]
+      One keep-alive connection per source. Each sends a request; once all
+      are answered, R is written. When F appears (the handover starts), each
+      client waits --pause-ms and sends its next request on the same
+      connection: a client slow to send it. Nothing is retried. Prints one
+      JSON summary: requests, ok, failed (with causes), the second answers
+      by node (via) and how many of them said Connection: close (closing),
+      and how long after F the latest second request went out (late_ms).
 
 Exit: 0 done (the summary says how it went), 2 usage.
 """
@@ -165,8 +175,8 @@ def percentile(sorted_values, p):
 async def watch_stalls(stats, stop):
     """Measures how late the client itself runs: a ticker every 20 ms notes
     its largest lateness. A client not scheduled for longer than lbd's idle
-    grace in a handover (250 ms) finds its keep-alive connection closed under
-    it, a failure of the loaded client rather than of the handover."""
+    grace in a handover (l7/l7_worker.h: most of the drain deadline) finds
+    its keep-alive connection closed under it."""
     tick = 0.02
     while not stop.is_set():
         before = time.monotonic()
@@ -208,6 +218,70 @@ async def load(args):
     }))
 
 
+# ---------------------------------------------------------------- late
+
+async def late_client(index, host, port, source, ready, go, pause, stats, result, timeout):
+    request = b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n"
+    writer = None
+    reused = False
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=(source, 0)), timeout)
+        for second in (False, True):
+            if second:
+                ready.release()
+                await go.wait()
+                await asyncio.sleep(pause)
+                result["late_ms"] = max(result["late_ms"], int((time.monotonic() - result["go_at"]) * 1000))
+                reused = True
+            started = time.monotonic()
+            writer.write(request)
+            status, close, body = await asyncio.wait_for(read_answer(reader), timeout)
+            if status != 200:
+                raise RuntimeError(f"status {status}")
+            parts = body.split()
+            stats.success(parts[1] if len(parts) > 1 else "?", time.monotonic() - started)
+            if second:
+                result["closing"] += close
+            elif close:
+                raise RuntimeError("the first answer closed the connection")
+    except Exception as error:  # every failure counts, whatever it is
+        stats.failure(cause_of(error) if not isinstance(error, RuntimeError) else str(error), f"late-{index}",
+                      reused, None, 0)
+        if not reused:
+            ready.release()
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def late(args):
+    host, _, port = args.target.rpartition(":")
+    sources = args.sources.split(",")
+    stats = Stats()
+    ready = asyncio.Semaphore(0)
+    go = asyncio.Event()
+    result = {"late_ms": 0, "closing": 0, "go_at": 0.0}
+    tasks = [asyncio.create_task(late_client(i, host, int(port), source, ready, go, args.pause_ms / 1000, stats,
+                                             result, args.timeout_s))
+             for i, source in enumerate(sources)]
+    for _ in sources:
+        await ready.acquire()
+    first_via = dict(stats.via)
+    with open(args.ready_file, "w") as f:
+        f.write("ready\n")
+    while not os.path.exists(args.go_file):
+        await asyncio.sleep(0.005)
+    result["go_at"] = time.monotonic()
+    go.set()
+    await asyncio.gather(*tasks)
+    print(json.dumps({
+        "requests": stats.ok + stats.failed, "ok": stats.ok, "failed": stats.failed, "causes": stats.by_cause,
+        "first_failures": stats.first_failures,
+        "via": {node: n - first_via.get(node, 0) for node, n in stats.via.items() if n > first_via.get(node, 0)},
+        "closing": result["closing"], "late_ms": result["late_ms"], "clients": len(sources),
+    }))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -222,9 +296,18 @@ def main():
     l.add_argument("--until-file", required=True)
     l.add_argument("--status")
     l.add_argument("--timeout-s", type=float, default=10)
+    t = sub.add_parser("late")
+    t.add_argument("target")
+    t.add_argument("--sources", required=True)
+    t.add_argument("--ready-file", required=True)
+    t.add_argument("--go-file", required=True)
+    t.add_argument("--pause-ms", type=int, default=400)
+    t.add_argument("--timeout-s", type=float, default=10)
     args = parser.parse_args()
     if args.command == "serve":
         asyncio.run(serve(args.name, args.port))
+    elif args.command == "late":
+        asyncio.run(late(args))
     else:
         asyncio.run(load(args))
 

@@ -56,8 +56,8 @@ HA_HEALTH_INTERVAL_MS=60000
 # meets its 0.20 s target (scenario c asserts it), 10 minutes of saturated
 # CPUs make no election (scenario s), and planned handovers under load fail
 # nothing (scenario k; the one failing run seen at 40 was the load client
-# itself not scheduled for longer than lbd's 250 ms idle grace, which fails
-# the same way at 100: README). The lab (vagrant/provision/lb.sh) keeps 100.
+# itself not scheduled for longer than lbd's idle grace in a handover, then
+# 250 ms, which failed the same way at 100: README).
 HA_ADVERT_MS=${HA_ADVERT_MS:-40}
 render_lbd_config() {
     local node_id priority iface self_ip peer_ip vip vip_prefix=24 admin_socket notify_fifo \

@@ -74,6 +74,11 @@ int poll_target(const PollOptions& o) {
     std::signal(SIGINT, on_stop);
 
     const auto start = Clock::now();
+    // The log's times are ms since `start`; this lines them up with other
+    // clocks (ip monitor's, keepalived's log).
+    const int64_t start_epoch_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     int64_t attempts = 0, answers = 0;
     int64_t last_ok_ms = -1, max_gap = -1, max_gap_from = -1, max_gap_to = -1;
     std::string first_via, last_via;
@@ -88,8 +93,9 @@ int poll_target(const PollOptions& o) {
         struct stat st;
         return !o.until_file.empty() && ::stat(o.until_file.c_str(), &st) == 0;
     };
-    // One attempt's result, at `t` ms since the start (answers in time order).
-    auto record = [&](const Answer& a, int64_t t) {
+    // One attempt's result, at `t` ms since the start (answers in time
+    // order); the attempt began at `began`.
+    auto record = [&](const Answer& a, int64_t t, int64_t began) {
         ++attempts;
         if (a.ok) {
             ++answers;
@@ -109,10 +115,14 @@ int poll_target(const PollOptions& o) {
             }
             last_via = a.via;
             last_ok_ms = t;
-            if (log) std::fprintf(log, "%lld ok %s %s\n", static_cast<long long>(t), a.server.c_str(), a.via.c_str());
+            if (log)
+                std::fprintf(log, "%lld ok %s %s %lld\n", static_cast<long long>(t), a.server.c_str(), a.via.c_str(),
+                             static_cast<long long>(began));
         } else {
             ++error_counts[a.error];
-            if (log) std::fprintf(log, "%lld fail - %s\n", static_cast<long long>(t), a.error.c_str());
+            if (log)
+                std::fprintf(log, "%lld fail - %s %lld\n", static_cast<long long>(t), a.error.c_str(),
+                             static_cast<long long>(began));
         }
         if (log) std::fflush(log);
     };
@@ -121,17 +131,22 @@ int poll_target(const PollOptions& o) {
         // have ended, so one whose SYN went to a node that is gone (and
         // waits out its deadline) does not hold back the next: the first
         // answer after a switch comes within an interval of it.
-        std::vector<std::future<std::pair<int64_t, Answer>>> running;
+        struct Attempt {
+            int64_t ended, began;
+            Answer answer;
+        };
+        std::vector<std::future<Attempt>> running;
         int64_t next = 0;
         while (!running.empty() || !stop_now()) {
             if (!stop_now() && ms_since(start) >= next) {
                 running.push_back(std::async(std::launch::async, [&] {
+                    const int64_t began = ms_since(start);
                     Answer a = exchange(*target, source, o.timeout_ms);
-                    return std::make_pair(ms_since(start), a);
+                    return Attempt{ms_since(start), began, a};
                 }));
                 next += o.interval_ms;
             }
-            std::vector<std::pair<int64_t, Answer>> done;
+            std::vector<Attempt> done;
             for (auto it = running.begin(); it != running.end();) {
                 if (it->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
                     ++it;
@@ -140,15 +155,15 @@ int poll_target(const PollOptions& o) {
                 done.push_back(it->get());
                 it = running.erase(it);
             }
-            std::sort(done.begin(), done.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-            for (const auto& [t, a] : done) record(a, t);
+            std::sort(done.begin(), done.end(), [](const auto& x, const auto& y) { return x.ended < y.ended; });
+            for (const Attempt& attempt : done) record(attempt.answer, attempt.ended, attempt.began);
             ::usleep(1000);
         }
     }
     while (!o.overlap && !stop_now()) {
         const int64_t began = ms_since(start);
         Answer a = exchange(*target, source, o.timeout_ms);
-        record(a, ms_since(start));
+        record(a, ms_since(start), began);
         // Start to start: an attempt that took long is followed at once.
         int64_t next = began + o.interval_ms;
         int64_t now = ms_since(start);
@@ -158,11 +173,12 @@ int poll_target(const PollOptions& o) {
 
     const int64_t duration = ms_since(start);
     std::printf(
-        "{\"target\": %s, \"attempts\": %lld, \"ok\": %lld, \"failed\": %lld, \"duration_ms\": %lld,\n"
+        "{\"target\": %s, \"start_epoch_ms\": %lld, \"attempts\": %lld, \"ok\": %lld, \"failed\": %lld, "
+        "\"duration_ms\": %lld,\n"
         " \"max_gap_ms\": %lld, \"max_gap_from_ms\": %lld, \"max_gap_to_ms\": %lld,\n"
         " \"first_via\": %s, \"last_via\": %s, \"switch_to\": %s, \"switch_at_ms\": %lld, \"switch_gap_ms\": %lld,\n"
         " \"via\": %s, \"servers\": %s, \"errors\": %s}\n",
-        json_string(o.target).c_str(), static_cast<long long>(attempts), static_cast<long long>(answers),
+        json_string(o.target).c_str(), static_cast<long long>(start_epoch_ms), static_cast<long long>(attempts), static_cast<long long>(answers),
         static_cast<long long>(attempts - answers), static_cast<long long>(duration), static_cast<long long>(max_gap),
         static_cast<long long>(max_gap_from), static_cast<long long>(max_gap_to), json_string(first_via).c_str(),
         json_string(last_via).c_str(), json_string(switch_to).c_str(), static_cast<long long>(switch_at),

@@ -20,6 +20,7 @@
 #   j  split brain healed: partitioned, both hold the VIP; healed, one holder and the client follows it
 #   k  planned handovers under HTTP load (keep-alive and one-connection-per-request clients):
 #      HANDOVERS x `lbctl ha failover` back and forth, and not one request fails
+#   l  keep-alive clients send their next request LATE_REQUEST_MS into a planned handover: all answered
 #   s  (not in the default list: 10 minutes; ctest runs it as ha_saturation_netns) both nodes'
 #      CPUs saturated by stress-ng for LBD_HA_SATURATE_S seconds (600): not one election, not one
 #      move of the VIP
@@ -45,13 +46,13 @@ while (($#)); do
         --lbd) LBD=$2; shift 2 ;;
         --lbctl) LBCTL=$2; shift 2 ;;
         --probe) PROBE=$2; shift 2 ;;
-        -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
-        [a-k] | s) SELECTED+=("$1"); shift ;;
+        -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
+        [a-l] | s) SELECTED+=("$1"); shift ;;
         *) echo "scenarios.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 if ((${#SELECTED[@]} == 0)); then
-    read -r -a SELECTED <<<"${LBD_HA_SCENARIOS:-a b c d e f g h i j k}"
+    read -r -a SELECTED <<<"${LBD_HA_SCENARIOS:-a b c d e f g h i j k l}"
 fi
 case $TOPOLOGY in
     netns | vagrant) ;;
@@ -95,6 +96,10 @@ HANDOVERS=${LBD_HA_HANDOVERS:-20}
 # VIP with the connections still open, as before the drain: requests fail.
 HANDOVER_DRAIN_MS=${LBD_HA_DRAIN_TIMEOUT_MS:-}
 KEEPALIVE_CLIENTS=16
+# Scenario l: keep-alive clients whose next request comes this long into a
+# handover (lbd's idle grace was once 250 ms).
+LATE_CLIENTS=8
+LATE_REQUEST_MS=${LBD_HA_LATE_REQUEST_MS:-400}
 FRESH_CLIENTS=16
 # Scenario s: how long both nodes' CPUs are saturated, and by how many
 # stress-ng CPU hogs per node (default: one per core, so 2x the cores in all).
@@ -222,9 +227,12 @@ measure_failover() {
     # 20 ms even while earlier ones wait out their 200 ms deadline (SYN lost
     # with the old master), so its gap is the outage to within 20 ms; the
     # first client's gap adds up to one deadline of its own (scenario c).
+    # OVERLAP_LOG: where it logs each attempt (MEASURED_OVERLAP_START_MS: its
+    # start, epoch ms).
     if ((${MEASURE_OVERLAP:-0})); then
         overlap_out=$(mktemp)
-        probe poll "$VIP:$PORT_RR" --interval-ms 20 --timeout-ms 200 --overlap --until-file "$stopf" >"$overlap_out" &
+        probe poll "$VIP:$PORT_RR" --interval-ms 20 --timeout-ms 200 --overlap --until-file "$stopf" \
+            ${OVERLAP_LOG:+--log "$OVERLAP_LOG"} >"$overlap_out" &
         overlapper=$!
     fi
     if ! wait_until 10000 answers_via "$log" "$master_ip" 10; then
@@ -241,10 +249,11 @@ measure_failover() {
     wait "$poller"
     json=$(<"$out")
     rm -f "$out"
-    MEASURED_OVERLAP_GAP_MS=""
+    MEASURED_OVERLAP_GAP_MS="" MEASURED_OVERLAP_START_MS=""
     if [[ -n $overlapper ]]; then
         wait "$overlapper"
         MEASURED_OVERLAP_GAP_MS=$(probe_json max_gap_ms <"$overlap_out" 2>/dev/null)
+        MEASURED_OVERLAP_START_MS=$(probe_json start_epoch_ms <"$overlap_out" 2>/dev/null)
         rm -f "$overlap_out"
     fi
     on_node client rm -f "$log" "$stopf"

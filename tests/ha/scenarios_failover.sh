@@ -30,19 +30,53 @@ cut_link() {
     link_down "$1"
 }
 
+# One link cut, from the cut node losing the VIP (ip monitor's clock, "+0"):
+# the VIP on the other node, the client's ARP entry for the VIP moving to the
+# other node's MAC (its gratuitous ARP), the overlapping client's last answer
+# via the cut node and first via the other (the attempt that got it began
+# at "began"), and how the attempts in between failed: what an outlier of
+# the outage is made of.
+cut_timeline() {
+    local holder=$1 other=$2 del add arp start=$MEASURED_OVERLAP_START_MS other_mac
+    other_mac=$(node_mac "$other")
+    del=$(vip_events "$holder" | awk -v cut="$CUT_AT_MS" '$2 == "del" && $1 >= cut - 1000 { print $1; exit }')
+    add=$(vip_events "$other" | awk -v cut="$CUT_AT_MS" '$2 == "add" && $1 >= cut - 1000 { print $1; exit }')
+    [[ -n $del && -n $add && -n $start && -r $OVERLAP_LOG ]] || { echo "(no timeline: missing events)"; return; }
+    arp=$(neigh_events | awk -v from="$((del - 1000))" -v mac="$other_mac" '$1 >= from && $2 == mac { print $1, $3; exit }')
+    awk -v del="$del" -v add="$add" -v start="$start" -v arp="${arp:-}" -v old="$(node_ip "$holder")" \
+        -v new="$(node_ip "$other")" '
+        $2 == "ok" && $4 == old { last_old = start + $1 }
+        $2 == "ok" && $4 == new && !first_new { first_new = start + $1; began = start + $5 }
+        $2 == "fail" { n_fail++; fail_began[n_fail] = start + $5; fail_error[n_fail] = $4 }
+        END {
+            # Logged as they end: a failure is in the outage if its attempt began between the
+            # last answer via the cut node and the attempt that got the first via the other.
+            for (i = 1; i <= n_fail; i++)
+                if (fail_began[i] > last_old && (!first_new || fail_began[i] < began)) fails[fail_error[i]]++
+            split(arp, a, " ")
+            printf "VIP on the other +%d ms; client ARP to it %s; last answer via the cut node %+d ms, first via the other +%d ms (began +%d)",
+                add - del, (arp == "" ? "not seen" : sprintf("+%d ms (%s)", a[1] - del, a[2])),
+                last_old - del, first_new - del, began - del
+            n = 0; for (e in fails) { printf "%s %d %s", (n++ ? "," : "; failed attempts:"), fails[e], e }
+        }' "$OVERLAP_LOG"
+}
+
 scenario_c() {
     echo "c) link down on the master (ip link set eth down), ${LINK_CUTS} times; advert interval ${HA_ADVERT_MS} ms"
     fresh_pair || return
-    local i holder other gaps=() overlap_gaps=() detects=() median max detect
-    local MEASURE_OVERLAP=1
+    local i holder other gaps=() overlap_gaps=() detects=() median max detect timeline=0
+    local MEASURE_OVERLAP=1 OVERLAP_LOG=""
+    declare -F neigh_watch_start >/dev/null && timeline=1 && OVERLAP_LOG=$CLIENT_TMP/overlap.log
     for ((i = 1; i <= LINK_CUTS; i++)); do
         wait_until 10000 one_holder || { fail "cut $i: no single VIP holder ('$(vip_holders)')"; return; }
         holder=$(vip_holders)
         other=$(peer_of "$holder")
         MEASURED_GAP_MS=""
         vip_watch_start || { fail "cannot watch the VIP"; return; }
+        ((timeline)) && { rm -f "$OVERLAP_LOG"; neigh_watch_start || { fail "cannot watch the client's ARP"; return; }; }
         measure_failover cut_link "$holder" || { vip_watch_stop; link_up "$holder"; return; }
         vip_watch_stop
+        ((timeline)) && neigh_watch_stop && say "cut $i: $(cut_timeline "$holder" "$other")"
         [[ $MEASURED_GAP_MS =~ ^[0-9]+$ ]] && gaps+=("$MEASURED_GAP_MS")
         [[ $MEASURED_OVERLAP_GAP_MS =~ ^[0-9]+$ ]] && overlap_gaps+=("$MEASURED_OVERLAP_GAP_MS")
         # keepalived's part: from the old master dropping the VIP (its link is

@@ -1,6 +1,7 @@
 # Sourced by tests/ha/scenarios.sh: the pair under load: planned handovers
-# under HTTP load with not one failed request (k), and both nodes' CPUs
-# saturated with not one election (s).
+# under HTTP load with not one failed request (k), keep-alive clients slow to
+# send their next request in a handover (l), and both nodes' CPUs saturated
+# with not one election (s).
 # shellcheck shell=bash
 
 # The load's running counts (http_load.py --status): answers via NODE.
@@ -76,11 +77,59 @@ scenario_k() {
     if [[ $failed == 0 && $requests =~ ^[0-9]+$ ]] && ((requests > 0)); then
         pass "0 of $requests requests failed across ${#drains[@]} handovers"
     else
-        # A client not scheduled for longer than lbd's idle grace (250 ms, l7/l7_worker.h) meets
-        # keep-alive connections closed under it: "eof before answer (reused connection)".
+        # A client not scheduled for longer than lbd's idle grace in a handover (l7/l7_worker.h)
+        # meets keep-alive connections closed under it: "eof before answer (reused connection)".
         fail "$failed of $requests requests failed: $(probe_json causes <<<"$json" 2>/dev/null); client late by up to $(probe_json max_stall_ms <<<"$json") ms; first: $(probe_json first_failures <<<"$json" 2>/dev/null | head -c 600)"
     fi
     ((${#drains[@]} == HANDOVERS)) || fail "${#drains[@]} of ${HANDOVERS} handovers completed"
+}
+
+handover_began() { [[ -n $(ha_field "$1" handover.phase) ]]; }
+
+# Keep-alive clients late with their next request: LATE_CLIENTS connections,
+# each answered once by lba; the handover starts, and each client sends its
+# next request on the same connection LATE_REQUEST_MS later (past the 250 ms
+# idle grace lbd once gave: a client not scheduled for that long, or whose
+# request's first bytes arrive late). lbd keeps an idle connection for a
+# grace the drain deadline sets (l7/l7_worker.h), so every request must be
+# answered, by lba, with Connection: close; none retried.
+scenario_l() {
+    echo "l) ${LATE_CLIENTS} keep-alive clients send their next request ${LATE_REQUEST_MS} ms into a planned handover: every one answered"
+    if ! declare -F http_load >/dev/null; then
+        say "skipped: this topology has no HTTP load client"
+        return
+    fi
+    fresh_pair || return
+    wait_until 15000 can_hand_over lba || { fail "lba cannot hand over (role $(ha_field lba role), peer $(ha_field lbb role))"; return; }
+    local readyf=$CLIENT_TMP/late.ready gof=$CLIENT_TMP/late.go out line json
+    out=$(mktemp)
+    rm -f "$readyf" "$gof"
+    http_load late "$VIP:$PORT_HTTP" --sources "$(csv "${CLIENT_SOURCES[@]:0:$LATE_CLIENTS}")" \
+        --ready-file "$readyf" --go-file "$gof" --pause-ms "$LATE_REQUEST_MS" >"$out" &
+    local loader=$!
+    wait_until 15000 test -e "$readyf" || fail "the clients' first requests were not all answered"
+    # The clients' clock starts once lba has begun the handover (lbctl itself
+    # may take a while to start on a loaded machine).
+    lbctl_on lba ha failover ${HANDOVER_DRAIN_MS:+--drain-timeout "$HANDOVER_DRAIN_MS"} >"$out.failover" 2>&1 &
+    local failover=$!
+    wait_until 15000 handover_began lba || fail "lba did not begin the handover"
+    touch "$gof"
+    wait "$failover" || fail "lbctl ha failover on lba: $(<"$out.failover")"
+    say "$(<"$out.failover")"
+    rm -f "$out.failover"
+    wait "$loader"
+    json=$(<"$out")
+    rm -f "$out" "$readyf" "$gof"
+    local requests ok failed closing late_ms via_lba
+    read -r requests ok failed closing late_ms < <(probe_json requests ok failed closing late_ms <<<"$json" | tr '\n' ' ')
+    via_lba=$(probe_json /via/"$(node_ip lba)" <<<"$json" 2>/dev/null || echo 0)
+    say "$ok of $requests answered ($LATE_CLIENTS first requests, then $LATE_CLIENTS sent up to $late_ms ms after lba was seen handing over): $via_lba of the late ones by lba, $closing with Connection: close"
+    if [[ $failed == 0 && $ok == $((2 * LATE_CLIENTS)) ]]; then
+        pass "every late request answered on its keep-alive connection"
+    else
+        fail "$failed of $requests requests failed: $(probe_json causes <<<"$json" 2>/dev/null); first: $(probe_json first_failures <<<"$json" 2>/dev/null | head -c 600)"
+    fi
+    ((closing == LATE_CLIENTS)) || fail "$closing of $LATE_CLIENTS late answers said Connection: close"
 }
 
 # No false failover under CPU saturation: stress-ng keeps every core of the

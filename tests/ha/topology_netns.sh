@@ -39,6 +39,9 @@
 #   partition / heal             the two lbd nodes cannot / can reach each other (both still reach the rest)
 #   has_vip NODE / drop_vip NODE
 #   vip_watch_start / vip_watch_stop / vip_events NODE   every change of the VIP, "EPOCH_MS add|del"
+#   neigh_watch_start / neigh_watch_stop / neigh_events / node_mac NODE   optional (scenario c's
+#                                timeline): the client's neighbour entry for the VIP, "EPOCH_MS MAC|- STATE"
+#                                per change; NODE's MAC
 #   backend_up NAME / backend_down NAME
 #   backend_syn_count NAME [FROM]  a counter that grows with every connection attempt reaching NAME
 #                                (from node FROM only, where the topology restarts a killed lbd)
@@ -338,6 +341,28 @@ vip_events() {
         "$TOPO_DIR/$1/vipwatch.log" 2>/dev/null |
         while read -r ts ev; do echo "$(date -d "${ts/T/ }" +%s%3N) $ev"; done
 }
+
+# The client's neighbour (ARP) entry for the VIP: which node's MAC its
+# packets to the VIP go to, and when that changed (a gratuitous ARP).
+neigh_watch_start() {
+    local dir=$TOPO_DIR/client pid
+    : >"$dir/neighwatch.log"
+    spawn "$dir/neighwatch.log" "$dir/neighwatch" ip -n "$(ns_of client)" -ts -o monitor neigh dev eth0 || return 1
+    pid=$(<"$dir/neighwatch.pid")
+    wait_until 5000 has_socket "$pid"
+}
+neigh_watch_stop() {
+    local pid
+    pid=$(pid_from "$TOPO_DIR/client/neighwatch.pid") && stop_pid "$pid" TERM 5000
+    return 0
+}
+neigh_events() {
+    local ts mac state
+    awk -v vip="$VIP" '/^\[/ && $2 == vip { mac = "-"; for (i = 3; i < NF; i++) if ($i == "lladdr") mac = $(i + 1)
+            print substr($1, 2, length($1) - 2), mac, $NF }' "$TOPO_DIR/client/neighwatch.log" 2>/dev/null |
+        while read -r ts mac state; do echo "$(date -d "${ts/T/ }" +%s%3N) $mac $state"; done
+}
+node_mac() { ip -n "$(ns_of "$1")" -o link show eth0 | awk '{ for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1) }'; }
 
 # ------------------------------------------------------------ backends
 

@@ -283,6 +283,33 @@ TEST_CASE("expire_step sweeps the records a slice at a time and drops the same o
     CHECK(a.stick_count() == 0);
 }
 
+// Growing a table to a million records rehashes it in one step: seconds on a
+// loaded machine, during which the receiver's loop sent nothing and the
+// sender dropped the link (the first 1M-entry sync to a new peer flapped).
+// The first chunk says how many records come, and the receiver sizes its
+// table once: no rehash while the rest arrive.
+TEST_CASE("a snapshot's first chunk sizes the receiver's stick table: no rehash while the chunks come") {
+    SyncState a = node("lb-a", 1), b = node("lb-b", 2);
+    constexpr size_t kRecords = 20000;
+    for (size_t i = 0; i < kRecords; ++i) a.record_local(stick("k" + std::to_string(i), "s1"), kNow);
+    handshake(a, b);
+    std::vector<lbd::v1::Snapshot> chunks = a.take_snapshot(kNow, 1000);
+    REQUIRE(chunks.size() > 10);
+    CHECK(chunks[0].stick_records() == kRecords);
+    CHECK(chunks[1].stick_records() == 0);  // said once
+    REQUIRE(b.apply_snapshot(chunks[0], kNow));
+    const size_t buckets = b.stick_buckets();
+    CHECK(buckets >= kRecords);
+    size_t rehashes = 0;
+    for (size_t i = 1; i < chunks.size(); ++i) {
+        REQUIRE(b.apply_snapshot(chunks[i], kNow));
+        rehashes += b.stick_buckets() != buckets;
+    }
+    CHECK(rehashes == 0);
+    CHECK(b.stick_count() == kRecords);
+    CHECK(b.synced_with_peer());
+}
+
 TEST_CASE("hello_check refuses another cluster, protocol version, server set or the same node id") {
     SyncState a = node("lb-a", 1), b = node("lb-b", 2);
     auto local = a.make_hello("prod", kDigest);
