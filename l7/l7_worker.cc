@@ -8,7 +8,8 @@
 namespace lbd::l7 {
 
 L7Worker::L7Worker(Worker& worker, const GlobalConfig& global)
-    : worker_(worker), global_(global), parked_(worker.base(), *this), proxy_waits_(*this), revivals_(worker.base()) {
+    : worker_(worker), global_(global), parked_(worker.base(), *this), proxy_waits_(*this), revivals_(worker.base()),
+      upstreams_(worker.base()) {
     reaper_ = make_event(worker_.base(), -1, 0, &L7Worker::on_reap, this);
 }
 

@@ -6,7 +6,7 @@
 
 namespace lbd::l7 {
 
-UpstreamPool::UpstreamPool() = default;
+UpstreamPool::UpstreamPool(event_base* base) : trim_timer_(make_event(base, -1, 0, &UpstreamPool::on_trim, this)) {}
 UpstreamPool::~UpstreamPool() = default;
 
 H2Upstreams& UpstreamPool::h2(event_base* base) {
@@ -16,10 +16,10 @@ H2Upstreams& UpstreamPool::h2(event_base* base) {
 
 std::unique_ptr<UpstreamConn> UpstreamPool::take(const Server* server) {
     auto it = idle_.find(server);
-    if (it == idle_.end() || it->second.empty()) return nullptr;
-    std::unique_ptr<UpstreamConn> conn = std::move(it->second.front());
-    it->second.pop_front();
-    if (it->second.empty()) idle_.erase(it);
+    if (it == idle_.end() || it->second.conns.empty()) return nullptr;
+    std::unique_ptr<UpstreamConn> conn = std::move(it->second.conns.front());
+    it->second.conns.pop_front();
+    if (it->second.conns.empty()) idle_.erase(it);
     conn->pool = nullptr;
     conn->reused = true;
     bufferevent_set_timeouts(conn->bev.get(), nullptr, nullptr);
@@ -28,15 +28,16 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const Server* server) {
 }
 
 void UpstreamPool::put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle, uint32_t idle_ms) {
-    auto& list = idle_[conn->server.get()];
-    if (list.size() >= max_idle) {
-        if (list.empty()) idle_.erase(conn->server.get());
-        return;  // conn closes here
-    }
+    IdleList& server_idle = idle_[conn->server.get()];
+    server_idle.max_idle = max_idle;
     UpstreamConn* raw = conn.get();
-    list.push_front(std::move(conn));
+    server_idle.conns.push_front(std::move(conn));
     raw->pool = this;
-    raw->self = list.begin();
+    raw->self = server_idle.conns.begin();
+    raw->idle_since_ms = monotonic_ms();
+    // Past max_idle: kept for the grace, then trimmed (upstream.h).
+    if (server_idle.conns.size() > max_idle && !event_pending(trim_timer_.get(), EV_TIMEOUT, nullptr))
+        arm_timer(trim_timer_.get(), kIdleSurplusGraceMs);
     timeval idle{static_cast<time_t>(idle_ms / 1000), static_cast<suseconds_t>(idle_ms % 1000 * 1000)};
     bufferevent_set_timeouts(raw->bev.get(), &idle, nullptr);
     bufferevent_setcb(raw->bev.get(), &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event, raw);
@@ -45,7 +46,7 @@ void UpstreamPool::put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle, ui
 
 size_t UpstreamPool::idle_count() const {
     size_t n = 0;
-    for (const auto& [server, list] : idle_) n += list.size();
+    for (const auto& [server, idle] : idle_) n += idle.conns.size();
     return n;
 }
 
@@ -54,9 +55,29 @@ size_t UpstreamPool::close_idle(const Server* server) {
     size_t n = h2_ ? h2_->drain(server) : 0;
     auto it = idle_.find(server);
     if (it == idle_.end()) return n;
-    n += it->second.size();
+    n += it->second.conns.size();
     idle_.erase(it);  // frees (closes) them
     return n;
+}
+
+void UpstreamPool::on_trim(evutil_socket_t, short, void* arg) { static_cast<UpstreamPool*>(arg)->trim_surplus(); }
+
+void UpstreamPool::trim_surplus() {
+    const uint64_t now = monotonic_ms();
+    uint64_t next_due_ms = 0;  // the earliest the remaining surplus is due, 0: none left
+    for (auto it = idle_.begin(); it != idle_.end();) {
+        IdleList& idle = it->second;
+        // The oldest are at the back; the newest surplus waits for its own grace.
+        while (idle.conns.size() > idle.max_idle && now - idle.conns.back()->idle_since_ms >= kIdleSurplusGraceMs) {
+            idle.conns.pop_back();  // closes it
+        }
+        if (idle.conns.size() > idle.max_idle) {
+            const uint64_t due = idle.conns.back()->idle_since_ms + kIdleSurplusGraceMs;
+            if (next_due_ms == 0 || due < next_due_ms) next_due_ms = due;
+        }
+        it = idle.conns.empty() ? idle_.erase(it) : std::next(it);
+    }
+    if (next_due_ms != 0) arm_timer(trim_timer_.get(), static_cast<uint32_t>(next_due_ms > now ? next_due_ms - now : 1));
 }
 
 void UpstreamPool::on_idle_read(bufferevent* bev, void* arg) {
@@ -80,8 +101,8 @@ void UpstreamPool::on_idle_event(bufferevent*, short, void* arg) {
 void UpstreamPool::drop(UpstreamConn* conn) {
     auto it = idle_.find(conn->server.get());
     if (it == idle_.end()) return;
-    it->second.erase(conn->self);  // frees conn
-    if (it->second.empty()) idle_.erase(it);
+    it->second.conns.erase(conn->self);  // frees conn
+    if (it->second.conns.empty()) idle_.erase(it);
 }
 
 }  // namespace lbd::l7

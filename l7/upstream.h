@@ -1,7 +1,16 @@
 // Connections to servers, and each worker's pool of idle keep-alive ones.
 //
 // A connection is owned by one session while it carries a request, and by
-// the worker's UpstreamPool between requests. An idle connection that gets
+// the worker's UpstreamPool between requests.
+//
+// The pool keeps at most max_idle_per_server idle connections per server,
+// but only past a short grace (kIdleSurplusGraceMs): a burst of responses
+// that end in the same loop turns (an HTTP/2 client with 100 streams, many
+// clients at once) leaves more idle connections than that for an instant,
+// and the requests right behind those responses need them again. Closing
+// the surplus at once made every such burst connect anew (bench/h2.sh at
+// -c100 -m100: about one connect per response, thousands of TIME_WAITs).
+// The surplus that stays idle for the grace is closed, oldest first. An idle connection that gets
 // any byte or an EOF (the server closed it, or sent garbage) or stays idle
 // too long is dropped: only a quiet, open connection is reused. A reused
 // connection may still have been closed by the server an instant before
@@ -17,6 +26,7 @@
 #include <memory>
 
 #include "core/balance/server.h"
+#include "core/loop/event.h"
 #include "l7/transport.h"
 
 namespace lbd::l7 {
@@ -40,6 +50,7 @@ struct UpstreamConn {
     std::shared_ptr<const TlsClientContext> tls;
     BufferEventPtr bev;
     bool reused = false;
+    uint64_t idle_since_ms = 0;  // while idle in a pool
     // HTTP/2 pools: the stream behind `bev` (declared after it, so it goes
     // first); such a connection is never put into the idle pool.
     std::unique_ptr<UpstreamLink> link;
@@ -50,7 +61,11 @@ struct UpstreamConn {
 
 class UpstreamPool {
 public:
-    UpstreamPool();
+    // How long idle connections past a server's max_idle are kept for the
+    // requests right behind the responses that freed them.
+    static constexpr uint32_t kIdleSurplusGraceMs = 1000;
+
+    explicit UpstreamPool(event_base* base);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool&) = delete;
     UpstreamPool& operator=(const UpstreamPool&) = delete;
@@ -59,8 +74,8 @@ public:
     std::unique_ptr<UpstreamConn> take(const Server* server);
     // Keeps `conn` for reuse for up to `idle_ms` (HttpTimeouts.server_idle_ms:
     // servers close idle connections after their own keep-alive timeout, and
-    // closing ours first avoids most reuse races), unless `server` has
-    // max_idle idle ones already.
+    // closing ours first avoids most reuse races). Past `max_idle` idle ones
+    // to its server, the oldest are closed once idle for kIdleSurplusGraceMs.
     void put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle, uint32_t idle_ms);
     size_t idle_count() const;
     // Closes the idle connections to `server`, and drains its HTTP/2
@@ -73,9 +88,19 @@ public:
 private:
     static void on_idle_read(bufferevent* bev, void* arg);
     static void on_idle_event(bufferevent* bev, short what, void* arg);
+    static void on_trim(evutil_socket_t fd, short what, void* arg);
     void drop(UpstreamConn* conn);
+    // Closes the surplus idle for the grace; rearms while any is left.
+    void trim_surplus();
 
-    std::map<const Server*, std::list<std::unique_ptr<UpstreamConn>>> idle_;
+    // One server's idle connections, most recently used first, and the
+    // max_idle its last put() allowed (listeners may differ).
+    struct IdleList {
+        std::list<std::unique_ptr<UpstreamConn>> conns;
+        uint32_t max_idle = 0;
+    };
+    std::map<const Server*, IdleList> idle_;
+    EventPtr trim_timer_;
     std::unique_ptr<H2Upstreams> h2_;
 };
 
