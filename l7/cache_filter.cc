@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/loop/event.h"
+#include "l7/cache_fill.h"
 #include "l7/cache_policy.h"
 #include "l7/cache_refresh.h"
 #include "l7/client_side.h"
@@ -30,79 +31,6 @@ void add_status_headers(HeaderList& headers, const HttpRouteCache& route, CacheS
 // RFC 9110 §15.4.5: the fields a 304 carries.
 constexpr std::string_view kNotModifiedFields[] = {"cache-control", "content-location", "date", "etag",
                                                    "expires",       "last-modified",    "vary"};
-
-// Copies the body into the object as it streams, passing it on unchanged
-// (the client never waits for the copy), and stores the object at the end:
-// not if it grew past the zone's max_object_bytes (the rest only streams)
-// or the body did not complete.
-class CacheFill final : public ResponseBodyFilter {
-public:
-    CacheFill(CacheZone& zone, std::string base_key, std::string key, std::shared_ptr<CacheObject> object,
-              std::shared_ptr<CacheFillTicket> fill)
-        : zone_(zone), base_key_(std::move(base_key)), key_(std::move(key)), object_(std::move(object)),
-          fill_(std::move(fill)) {}
-
-    bool on_body(evbuffer* in, evbuffer* out, bool end) override {
-        const size_t n = evbuffer_get_length(in);
-        if (object_ != nullptr && n > 0) {
-            if (body_.size() + n > zone_.config().max_object_bytes) {
-                zone_.counters().too_large.fetch_add(1, std::memory_order_relaxed);
-                object_.reset();
-                body_ = std::string();
-                if (fill_) fill_->end(true);
-            } else {
-                const size_t old = body_.size();
-                body_.resize(old + n);
-                evbuffer_copyout(in, body_.data() + old, n);
-            }
-        }
-        evbuffer_add_buffer(out, in);
-        if (end && object_ != nullptr) commit();
-        return true;
-    }
-    void on_abort() override {
-        object_.reset();
-        if (fill_) fill_->end(false);
-    }
-
-private:
-    void commit() {
-        object_->body = std::make_shared<const std::string>(std::move(body_));
-        if (!object_->vary.empty()) {
-            // The marker under the base key says which request headers pick the variant.
-            auto marker = std::make_shared<CacheObject>();
-            marker->vary = object_->vary;
-            zone_.insert(base_key_, std::move(marker));
-        }
-        zone_.insert(key_, std::move(object_));
-        object_.reset();
-        if (fill_) fill_->end(false);  // stored: the waiters find it
-    }
-
-    CacheZone& zone_;
-    const std::string base_key_;
-    const std::string key_;
-    std::shared_ptr<CacheObject> object_;  // null once dropped or stored
-    std::string body_;                     // the copy so far
-    std::shared_ptr<CacheFillTicket> fill_;  // set when others wait for this body
-};
-
-// The stored body in place of a 304's empty one (a refreshed entry), added
-// by reference at the end (add_shared_body, as a hit's): never copied.
-class StoredBody final : public ResponseBodyFilter {
-public:
-    explicit StoredBody(std::shared_ptr<const std::string> body) : body_(std::move(body)) {}
-
-    bool on_body(evbuffer* in, evbuffer* out, bool end) override {
-        evbuffer_drain(in, evbuffer_get_length(in));  // a 304 has none
-        if (!end || body_ == nullptr || body_->empty()) return true;
-        return add_shared_body(out, std::exchange(body_, nullptr));
-    }
-    void on_abort() override { body_.reset(); }
-
-private:
-    std::shared_ptr<const std::string> body_;
-};
 
 std::shared_ptr<CacheObject> make_object(const ResponseInfo& response, const StoreDecision& decision, int64_t now) {
     auto object = std::make_shared<CacheObject>();
@@ -400,6 +328,7 @@ void cache_prepare_refresh(Exchange& refresh, const Exchange& from, CacheObjectP
     cache.may_store = true;
     cache.status = CacheStatus::kExpired;
     cache.view.method_kind = HttpMethod::kGet;
+    cache.view.path = from.request.path;
     cache.view.headers = request.headers;
     cache.fill = std::move(fill);
     if (!add_validators(request, *stale)) return;
@@ -429,7 +358,7 @@ FilterResult CacheLookupFilter::on_request_head(Exchange& ex) {
     if (zone == nullptr) return FilterResult::next();
     CacheRequest& cache = ex.cache;
     cache.zone = zone;
-    if (cache_bypass_reason(ex.request, ex.route->cache) != nullptr) {
+    if (cache_bypass_reason(ex.request, ex.route->cache, trusted_proxy(caches_.http().forwarded, ex.client.peer))) {
         cache.status = CacheStatus::kBypass;
         return FilterResult::next();
     }
@@ -453,6 +382,7 @@ FilterResult CacheLookupFilter::on_request_head(Exchange& ex) {
     // Not answered here: what the store will key by, before the request
     // header actions and our validators change the request (a miss only).
     cache.view.method_kind = ex.request.method_kind;
+    cache.view.path = ex.request.path;
     cache.view.headers = ex.request.headers;
     // Only a GET's response is stored, so only a GET fetches for others;
     // a stale entry too is fetched (revalidated) once for all (collapse),
@@ -503,6 +433,8 @@ FilterResult CacheStoreFilter::on_response_head(Exchange& ex) {
             cache.zone->counters().too_large.fetch_add(1, std::memory_order_relaxed);
             decision.store = false;
         }
+        if (decision.why == kNotStoredExtensionMismatch)
+            cache.zone->counters().extension_mismatch.fetch_add(1, std::memory_order_relaxed);
         if (decision.store) {
             std::shared_ptr<CacheObject> object = make_object(ex.response, decision, now);
             object->tags = std::move(tags);

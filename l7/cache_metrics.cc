@@ -30,6 +30,10 @@ void write_cache_metrics(const CacheZones& zones, std::string& out) {
          [](const CacheZone& z) -> uint64_t { return z.counters().purged.load(std::memory_order_relaxed); }},
         {"lbd_http_cache_too_large_total", "counter", "Responses passed through unstored: over max_object_bytes.",
          [](const CacheZone& z) -> uint64_t { return z.counters().too_large.load(std::memory_order_relaxed); }},
+        {"lbd_http_cache_extension_mismatch_total", "counter",
+         "Responses passed through unstored: their Content-Type does not fit the path's file extension "
+         "(cache deception armor).",
+         [](const CacheZone& z) -> uint64_t { return z.counters().extension_mismatch.load(std::memory_order_relaxed); }},
         {"lbd_http_cache_collapsed_total", "counter", "Misses that waited for another request's fetch of the key.",
          [](const CacheZone& z) -> uint64_t { return z.counters().collapsed.load(std::memory_order_relaxed); }},
         {"lbd_http_cache_collapse_timeouts_total", "counter",

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "l7/cache_extension.h"
 #include "l7/compression/negotiation.h"
 #include "l7/cookie_header.h"
 
@@ -54,6 +55,18 @@ std::string_view opaque_tag(std::string_view tag) {
     tag = trim_ows(tag);
     if (tag.starts_with("W/")) tag.remove_prefix(2);
     return tag;
+}
+
+// One pass over the fields (this runs for every request of a caching
+// route, hits included): only an "x-" name can be one of the list.
+bool has_override_header(const HeaderList& headers) {
+    for (const auto& field : headers) {
+        const std::string& name = field.first;
+        if (name.size() < 2 || (name[0] != 'x' && name[0] != 'X') || name[1] != '-') continue;
+        for (std::string_view override_name : kCacheOverrideHeaders)
+            if (iequals(name, override_name)) return true;
+    }
+    return false;
 }
 
 // The lifetime the response states itself (§4.2.1), if any.
@@ -138,13 +151,14 @@ std::string format_http_date(int64_t seconds) {
     return std::string(buf, n);
 }
 
-const char* cache_bypass_reason(const RequestInfo& request, const HttpRouteCache& route) {
+const char* cache_bypass_reason(const RequestInfo& request, const HttpRouteCache& route, bool trusted_client) {
     if (request.method_kind != HttpMethod::kGet && request.method_kind != HttpMethod::kHead) return "method";
     // A request with a body is never answered from the cache: the body may
     // change the answer and is not in the key.
     if (request.framing != BodyFraming::kNone && !(request.framing == BodyFraming::kContentLength &&
                                                    request.content_length == 0))
         return "body";
+    if (!trusted_client && has_override_header(request.headers)) return "override header";
     for (const std::string& name : route.bypass_headers)
         if (const std::string* value = find_header(request.headers, name); value && !value->empty() && *value != "0")
             return "bypass header";
@@ -252,6 +266,10 @@ StoreDecision decide_store(const RequestInfo& request, const ResponseInfo& respo
     uint64_t age_value = 0;
     if (const std::string* age = find_header(response.headers, "age")) age_value = parse_seconds(*age).value_or(0);
     d.initial_age_s = std::max(apparent, age_value);
+    // Last: only a response that would otherwise be stored counts as refused by it.
+    if (route.check_extension_type &&
+        !content_type_fits_extension(request.path, find_header(response.headers, "content-type")))
+        return refuse(kNotStoredExtensionMismatch);
     d.store = true;
     return d;
 }

@@ -39,8 +39,22 @@ std::optional<int64_t> parse_http_date(std::string_view text);
 std::string format_http_date(int64_t seconds);
 
 // Why a request is not answered from the cache (it goes to the server and
-// its response is not stored), or null when it may be.
-const char* cache_bypass_reason(const RequestInfo& request, const HttpRouteCache& route);
+// its response is not stored), or null when it may be. `trusted_client`:
+// the peer is one of http.forwarded.trusted_proxies, whose override
+// headers (kCacheOverrideHeaders) are its own.
+const char* cache_bypass_reason(const RequestInfo& request, const HttpRouteCache& route, bool trusted_client = false);
+
+// Request headers that common origin frameworks let override the URL, the
+// method or the host they answer for (Symfony and IIS X-Original-URL,
+// X-Rewrite-URL; Rails and Express method overrides; ...), which lbd does
+// not set, key or replace. Cache poisoning: an attacker's request with
+// `X-Original-URL: /admin` on /index.html would store /admin's answer under
+// /index.html for everyone. A request carrying one from an untrusted peer
+// bypasses the cache. (X-Forwarded-Host/-Proto/-Port and X-Real-IP are
+// replaced for such a peer by the forwarding headers, http.forwarded.)
+inline constexpr std::string_view kCacheOverrideHeaders[] = {
+    "x-original-url", "x-rewrite-url",      "x-http-method-override", "x-http-method", "x-method-override",
+    "x-host",         "x-forwarded-server", "x-forwarded-scheme",     "x-forwarded-prefix"};
 
 // scheme://host/path?query, then the route's key headers and cookie.
 std::string cache_key(const RequestInfo& request, std::string_view scheme, const HttpRouteCache& route);
@@ -51,6 +65,10 @@ std::string cache_variant_key(std::string_view key, const std::vector<std::strin
 // normalized(): "gzip, br" and "br;q=1,gzip" select one variant, "*" the
 // variant of every coding, and a client that accepts nothing that of none.
 std::string normalize_accept_encoding(std::string_view value);
+
+// StoreDecision::why of a response refused by the cache deception armor
+// (HttpRouteCache::check_extension_type, cache_extension.h).
+inline constexpr const char* kNotStoredExtensionMismatch = "extension mismatch";
 
 // What the cache does with a response to `request`.
 struct StoreDecision {
@@ -65,8 +83,8 @@ struct StoreDecision {
     std::vector<std::string> vary;    // lower-case names
     std::vector<std::string> strip;   // fields not stored (Set-Cookie, no-cache="...")
 };
-// `now_s`: wall clock seconds when the response head came. `authorized`:
-// the request carried Authorization.
+// `now_s`: wall clock seconds when the response head came. `request.path`
+// is what the extension check reads.
 StoreDecision decide_store(const RequestInfo& request, const ResponseInfo& response, const HttpRouteCache& route,
                            int64_t now_s);
 

@@ -206,13 +206,20 @@ void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& con
         std::string chain = take_joined(h, "x-forwarded-for");
         h.emplace_back("X-Forwarded-For", from_trusted && !chain.empty() ? chain + ", " + ip : ip);
     }
-    if (config.x_real_ip && !(from_trusted && find_header(h, "x-real-ip"))) set_header(h, "X-Real-IP", ip);
-    if (config.x_forwarded_proto && !(from_trusted && find_header(h, "x-forwarded-proto")))
-        set_header(h, "X-Forwarded-Proto", client.scheme);
-    if (config.x_forwarded_host && !(from_trusted && find_header(h, "x-forwarded-host")))
-        set_header(h, "X-Forwarded-Host", request.host_header);
-    if (config.x_forwarded_port && !(from_trusted && find_header(h, "x-forwarded-port")))
-        set_header(h, "X-Forwarded-Port", std::to_string(client.local_port));
+    // Each is replaced for an untrusted peer, or, turned off, removed: a
+    // client's own X-Forwarded-Host that the server reflects (links,
+    // redirects) would otherwise poison what a cache stores for others.
+    auto forward = [&](bool enabled, std::string_view lower, std::string_view name, const std::string& value) {
+        if (from_trusted && find_header(h, lower)) return;
+        if (enabled)
+            set_header(h, name, value);
+        else
+            std::erase_if(h, [&](const auto& field) { return iequals(field.first, lower); });
+    };
+    forward(config.x_real_ip, "x-real-ip", "X-Real-IP", ip);
+    forward(config.x_forwarded_proto, "x-forwarded-proto", "X-Forwarded-Proto", client.scheme);
+    forward(config.x_forwarded_host, "x-forwarded-host", "X-Forwarded-Host", request.host_header);
+    forward(config.x_forwarded_port, "x-forwarded-port", "X-Forwarded-Port", std::to_string(client.local_port));
     if (config.forwarded) {
         // RFC 7239 §6: an IPv6 node is quoted and bracketed.
         std::string node = client.peer.is_v6() ? "\"[" + ip + "]\"" : ip;

@@ -175,6 +175,7 @@ struct HttpRouteCache {
     uint8_t stale_on = kStaleOnAll;   // HttpCacheStaleOn bits
     uint32_t stale_if_error_ms = 0;   // replaces the response's stale-if-error when set
     uint32_t stale_while_revalidate_ms = 0;  // replaces the response's stale-while-revalidate when set
+    bool check_extension_type = true;  // cache deception armor (l7/cache_extension.h)
     bool enabled() const { return !zone.empty(); }
 };
 

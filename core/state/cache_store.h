@@ -67,6 +67,8 @@ struct CacheZoneCounters {
     std::atomic<uint64_t> evictions{0};
     std::atomic<uint64_t> purged{0};
     std::atomic<uint64_t> too_large{0};  // passed through, over max_object_bytes
+    // Passed through: the Content-Type does not fit the path's extension (l7/cache_extension.h).
+    std::atomic<uint64_t> extension_mismatch{0};
     std::atomic<uint64_t> collapsed{0};  // misses that waited for another request's fill
     std::atomic<uint64_t> collapse_timeouts{0};  // of those, waits that ran out (the waiter went to the server)
     // Stale entries served instead of a server failure (stale-if-error), by

@@ -124,6 +124,7 @@ HttpRouteCache check_route_cache(const pb::RouteCache& msg, const Node& node, bo
     }
     out.store_set_cookie = msg.store_set_cookie();
     out.status_headers = !msg.has_status_headers() || msg.status_headers();
+    out.check_extension_type = !msg.has_check_extension_type() || msg.check_extension_type();
     if (msg.has_use_stale()) check_use_stale(msg.use_stale(), node.child(F::kUseStaleFieldNumber), out, errors);
     return out;
 }

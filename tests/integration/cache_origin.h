@@ -32,6 +32,11 @@ public:
         auto reply = http_request(port_, get_request(target), kIoTimeoutMs);
         return reply && reply->status == 200;
     }
+    // Lets the requests held by `hold=NAME` in their query answer (cache_origin.py's /__release).
+    bool release(const std::string& name) {
+        auto reply = http_request(port_, get_request("/__release?name=" + name), kIoTimeoutMs);
+        return reply && reply->status == 200;
+    }
     // The origin goes away: its port refuses connections.
     void stop() { child_.stop(kIoTimeoutMs); }
     // Requests the origin saw for `path`.

@@ -9,7 +9,11 @@ Prints "port N" once listening on 127.0.0.1. What a request gets is in its query
   chunked=1        send the body chunked instead of with Content-Length
   trickle_ms=N     send the head at once and the body chunked in 10 pieces over N ms
   h1=Name:Value    a response header on the path's first request only
-  echo=Name        the default body also says " name=VALUE" (the request's header; the Vary tests)
+  echo=Name        the default body also says " name=VALUE" (the request's header; the Vary and poisoning tests)
+  stream=N         a body of N bytes, byte k being k % 251, written 1 MiB at a time (never held whole:
+                   the 1 GiB pass-through test)
+  hold=NAME        wait (at most 60 s) until GET /__release?name=NAME before answering (the 1,000-miss
+                   collapsing test holds its one fetch until every client waits at lbd)
 A request whose If-None-Match holds the ETag it would get (weak comparison,
 as RFC 9110 13.1.2 asks of If-None-Match) is answered 304.
 GET /__count?path=P answers the number of requests seen for path P (query ignored);
@@ -17,7 +21,7 @@ GET /__conns the number of connections that carried a counted request;
 GET /__mode?path=P&status=N&delay_ms=N makes every later request for path P
 answer status N (with no cache headers) and/or wait delay_ms first, whatever
 its query says (the serve-stale tests: an origin that starts failing);
-/__count, /__conns and /__mode are not counted themselves. Threaded: slow answers do not block others.
+/__count, /__conns, /__mode and /__release are not counted themselves. Threaded: slow answers do not block others.
 """
 import email.utils
 import sys
@@ -28,8 +32,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 counts = {}
 modes = {}
+holds = {}  # name -> threading.Event
 connections = [0]
 lock = threading.Lock()
+
+
+def hold_event(name):
+    with lock:
+        return holds.setdefault(name, threading.Event())
+
+
+# Byte k of a stream= body is k % 251: a prime period, so a byte lost, doubled or moved shows.
+PATTERN = bytes(k % 251 for k in range(251 + (1 << 20)))
 
 
 def opaque(tag):
@@ -47,11 +61,21 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET(head=True)
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        self.rfile.read(length)
         self.do_GET()
 
+    def read_body(self):
+        # Any request may have one (a GET with a body: the bypass tests); unread it would be taken
+        # for the next request on the connection.
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                self.rfile.read(size + 2)
+                if size == 0:
+                    return
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
     def do_GET(self, head=False):
+        self.read_body()
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         if url.path == "/__count":
@@ -62,6 +86,9 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 n = connections[0]
             return self.reply(200, [], str(n).encode(), head)
+        if url.path == "/__release":
+            hold_event(query["name"][0]).set()
+            return self.reply(200, [], b"ok", head)
         if url.path == "/__mode":
             with lock:
                 modes[query["path"][0]] = {k: v[0] for k, v in query.items() if k != "path"}
@@ -73,6 +100,8 @@ class Handler(BaseHTTPRequestHandler):
             if not getattr(self, "counted", False):
                 self.counted = True
                 connections[0] += 1
+        if "hold" in query:
+            hold_event(query["hold"][0]).wait(60)
         delay = int(mode.get("delay_ms", query.get("delay_ms", ["0"])[0]))
         if delay:
             time.sleep(delay / 1000)
@@ -88,6 +117,8 @@ class Handler(BaseHTTPRequestHandler):
         inm = self.headers.get("If-None-Match")
         if etag is not None and inm is not None and opaque(etag) in [opaque(t) for t in inm.split(",")]:
             return self.reply(304, headers, b"", True)
+        if "stream" in query:
+            return self.stream(int(query["stream"][0]), headers, head, chunked="chunked" in query)
         if "size" in query:
             body = b"x" * int(query["size"][0])
         else:
@@ -123,6 +154,29 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         else:
             self.wfile.write(body)
+
+
+    def stream(self, size, headers, head, chunked):
+        self.send_response_only(200)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Transfer-Encoding" if chunked else "Content-Length", "chunked" if chunked else str(size))
+        self.end_headers()
+        if head:
+            return
+        view = memoryview(PATTERN)
+        sent = 0
+        while sent < size:
+            n = min(1 << 20, size - sent)
+            part = view[sent % 251:sent % 251 + n]
+            if chunked:
+                self.wfile.write(b"%x\r\n" % n)
+            self.wfile.write(part)
+            if chunked:
+                self.wfile.write(b"\r\n")
+            sent += n
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
 
 class Server(ThreadingHTTPServer):
