@@ -76,7 +76,19 @@ bool H2Connection::start() {
     nghttp2_option_set_max_settings(option, 32);
     // Debian's 1.52 carries the CONTINUATION-flood fix (default 8).
     nghttp2_option_set_max_continuations(option, cfg.max_continuations);
-    const int rc = nghttp2_session_server_new2(&session_, cbs, this, option);
+    // Memory per connection, most of all an idle one's: nghttp2 would keep
+    // up to max_concurrent_streams closed streams (~230 bytes each) for
+    // RFC 7540 priorities, which lbd does not use; and an HPACK encoder
+    // table (1 KiB of slots and a copy of every response field indexed,
+    // ~1.5 KiB after one response). Responses are encoded with the static
+    // table and Huffman only, as HAProxy's and NGINX's are: each response
+    // head costs a few dozen bytes more on the wire. The decoder's table
+    // (the client's requests, cookies above all) stays at 4 KiB.
+    nghttp2_option_set_no_closed_streams(option, 1);
+    nghttp2_option_set_max_deflate_dynamic_table_size(option, 0);
+    // Its outbound frame buffer is the thread's (h2_frame_buffer.h).
+    nghttp2_mem mem = memory_.functions();
+    const int rc = nghttp2_session_server_new3(&session_, cbs, this, option, &mem);
     nghttp2_option_del(option);
     if (rc != 0) return false;
     const nghttp2_settings_entry settings[] = {

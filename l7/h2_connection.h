@@ -27,6 +27,10 @@
 // nghttp2's own flood checks, an idle timeout. Drain and reload send a
 // graceful GOAWAY: open streams finish, new ones are refused.
 //
+// Memory: an idle connection keeps its nghttp2 session (~9 KB with its
+// HPACK decoder table), without closed streams, an HPACK encoder table or
+// an outbound frame buffer of its own (h2_frame_buffer.h).
+//
 // Worker thread only.
 #pragma once
 
@@ -40,6 +44,7 @@
 #include "core/base/clock.h"
 #include "core/loop/event.h"
 #include "l7/exchange.h"
+#include "l7/h2_frame_buffer.h"
 #include "l7/proxy_types.h"
 
 struct bufferevent;
@@ -130,6 +135,7 @@ private:
     const ClientEndpoint& endpoint_;
     bufferevent* bev_;
     H2Owner& owner_;
+    H2SessionMemory memory_;  // before session_, which uses it to its end
     nghttp2_session* session_ = nullptr;
     std::list<std::unique_ptr<H2Stream>> streams_;
     std::vector<std::unique_ptr<H2Stream>> retired_;

@@ -51,6 +51,10 @@ bool H2RequestHead::translate(RequestInfo& r, bool ended) {
         // RFC 8441 §4: only on CONNECT, with :path and :scheme (nghttp2
         // checks); HTTP/1.1's form of it is a GET with Upgrade.
         if (r.method_kind != HttpMethod::kConnect) return false;
+        // It becomes the Upgrade field's protocol-name (RFC 9110 §7.8): a
+        // token. nghttp2 lets any field value through (fuzzing found
+        // "we=A6h n9" reaching the server's Upgrade).
+        if (!http1::is_token(protocol_)) return false;
         r.method = "GET";
         r.method_kind = HttpMethod::kGet;
         r.upgrade = true;

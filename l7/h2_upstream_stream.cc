@@ -258,8 +258,12 @@ void H2UpstreamStream::write_response_head(bool end_stream) {
     // HTTP/2 client); else chunked, which carries trailers too. So does a
     // length of 0 before more frames: a head that ends the response would
     // leave no place for trailers (an HTTP/2 client's stream ends with it).
+    // An HTTP/1.1 client that sent "TE: trailers" (an HTTP/2 client's te is
+    // never copied there, h2_request_head.cc) can take them only in chunked
+    // framing, and an HTTP/2 response does not say in its head whether
+    // trailers follow (gRPC's do): it gets chunked, the length dropped.
     const bool empty = has_length && length_left_ == 0;
-    chunked_ = (!has_length || empty) && !bodiless && !end_stream;
+    chunked_ = (!has_length || empty || ex_.request.te_trailers) && !bodiless && !end_stream;
     // With a length, the driver ends the response at its last byte, and
     // trailers after it would come too late: the DATA that complete it wait
     // in held_ for the stream's end.

@@ -412,6 +412,13 @@ void HttpSession::end_request(Termination term) {
     HttpListenerStats& stats = listener_->stats();
     stats.ended[static_cast<size_t>(term)].fetch_add(1, std::memory_order_relaxed);
     stats.request_duration.observe(monotonic_ms() - exchange_->start_ms);
+    // An HTTP/2 server's trailers reach an HTTP/1 client only in the chunked
+    // trailer section of a body relayed as it came (h2_upstream.h).
+    const Exchange& ex = *exchange_;
+    const bool relayed = ex.request.te_trailers && ex.framing == ClientFraming::kAsIs &&
+                         ex.response.framing == BodyFraming::kChunked;
+    if (!ex.response_trailers.empty() && !relayed)
+        stats.trailers_dropped.fetch_add(1, std::memory_order_relaxed);
     log_request(*exchange_, term);
     // The exchange's copies of the heads go with it (what the last request
     // left would only sit in an idle connection's memory), and so do its

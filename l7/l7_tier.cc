@@ -142,6 +142,12 @@ void L7Tier::write_metrics(std::string& out) const {
         for (size_t i = 0; i < static_cast<size_t>(H2Limit::kCount); ++i)
             metric_sample(out, "lbd_http2_limits_total", {{"listener", name}, {"cause", to_string(static_cast<H2Limit>(i))}},
                           double(s->h2_limits[i].load()));
+    metric_header(out, "lbd_http_response_trailers_dropped_total", "counter",
+                  "Responses whose HTTP/2 server sent trailers an HTTP/1 client did not get (no TE: trailers, "
+                  "HTTP/1.0, or a body stage re-framed the body).");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http_response_trailers_dropped_total", {{"listener", name}},
+                      double(s->trailers_dropped.load()));
     metric_header(out, "lbd_http2_server_connections_total", "counter",
                   "HTTP/2 connections made to servers (pools with protocol SERVER_PROTOCOL_H2C or "
                   "SERVER_PROTOCOL_H2).");

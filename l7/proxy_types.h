@@ -81,6 +81,10 @@ struct HttpListenerStats {
     std::atomic<uint64_t> h2_connections{0};
     std::atomic<uint64_t> h2_streams{0};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(H2Limit::kCount)> h2_limits{};
+    // Responses whose HTTP/2 server sent trailers an HTTP/1 client did not
+    // get (it sent no "TE: trailers", spoke HTTP/1.0, or a body stage
+    // re-framed the body).
+    std::atomic<uint64_t> trailers_dropped{0};
     // Response compression (l7/compress_filter.h).
     compression::CompressionStats compression;
     // accept_proxy listeners: connections closed before their session

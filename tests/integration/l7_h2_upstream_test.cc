@@ -6,10 +6,12 @@
 // concurrent calls sharing one server connection (the server counts its accepted ones),
 // another connection once the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached, an 8 MiB
 // bidirectional stream echoed byte for byte while it is still being sent, and a server that is
-// down (503, or the next server), trailers after a content-length response, and request
-// trailers to an HTTP/1.1 pool (chunked trailer section).
+// down (503, or the next server), trailers after a content-length response (an HTTP/1.1 client
+// with "TE: trailers" then gets the body chunked, without the length; one without them has them
+// dropped and counted), and request trailers to an HTTP/1.1 pool (chunked trailer section).
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -113,6 +115,23 @@ TEST_CASE("response trailers after a content-length response reach the client") 
                        "--data-binary", "@" + request.path(), url(lbd.port(), "/test.Echo/Length")});
     CHECK_MESSAGE(has(h1.output, "ength: " + std::to_string(grpc_frame("echo:h1").size())), h1.output);
     CHECK(slurp(body.path()) == grpc_frame("echo:h1"));
+    // It did not ask for trailers: they are dropped, and counted.
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string dropped = "lbd_http_response_trailers_dropped_total{listener=\"front\"}";
+    CHECK(metric(admin, dropped) == 1);
+    // One that sent "TE: trailers" can take them only in chunked framing: the length goes, and the
+    // trailer section carries them after the body. --raw: the framing as lbd sent it.
+    CurlRun te = curl({"-s", "--http1.1", "--raw", "-D", "-", "-o", body.path(), "-H", "TE: trailers", "-H",
+                       "content-type: application/grpc", "--data-binary", "@" + request.path(),
+                       url(lbd.port(), "/test.Echo/Length")});
+    CHECK_MESSAGE(has(te.output, "Transfer-Encoding: chunked"), te.output);
+    CHECK_MESSAGE(!has(te.output, "ength: "), te.output);
+    const std::string message = grpc_frame("echo:h1");
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", message.size());
+    CHECK(slurp(body.path()) == size + message + "\r\n0\r\ngrpc-status: 0\r\ngrpc-message: ok\r\n\r\n");
+    CHECK(metric(admin, dropped) == 1);
     CHECK(origin.accepted() == 1);
 }
 

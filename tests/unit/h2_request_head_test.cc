@@ -141,6 +141,17 @@ TEST_CASE("an extended CONNECT (RFC 8441) becomes a GET upgrade without body fra
     CHECK(serialize_request(r).find("Connection: upgrade\r\nUpgrade: websocket\r\n") != std::string::npos);
 }
 
+TEST_CASE("a :protocol that is not a token is refused (it would be the server's Upgrade)") {
+    for (const char* protocol : {"we=A6h n9", "web socket", "a,b", ""}) {
+        H2RequestHead head = head_of({{":method", "CONNECT"}, {":scheme", "https"}, {":authority", "a"}, {":path", "/"}});
+        head.add(":protocol", protocol);
+        RequestInfo r;
+        // An empty one is no :protocol: a plain CONNECT.
+        CHECK_MESSAGE(head.translate(r, false) == (*protocol == '\0'), protocol);
+        CHECK_FALSE(r.upgrade);
+    }
+}
+
 TEST_CASE("a :protocol on anything but CONNECT, or with a content-length, is refused") {
     H2RequestHead get = head_of(kGet);
     get.add(":protocol", "websocket");
