@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
 #include <utility>
 
 #include "core/loop/event.h"
@@ -433,7 +434,9 @@ FilterResult CacheStoreFilter::on_response_head(Exchange& ex) {
             cache.zone->counters().too_large.fetch_add(1, std::memory_order_relaxed);
             decision.store = false;
         }
-        if (decision.why == kNotStoredExtensionMismatch)
+        // By content: a string literal's address may differ between translation
+        // units (ASan builds do not merge them).
+        if (std::string_view(decision.why) == kNotStoredExtensionMismatch)
             cache.zone->counters().extension_mismatch.fetch_add(1, std::memory_order_relaxed);
         if (decision.store) {
             std::shared_ptr<CacheObject> object = make_object(ex.response, decision, now);

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <string_view>
 
 #include "l7/cache_extension.h"
 #include "l7/cache_policy.h"
@@ -81,7 +82,7 @@ TEST_CASE("decide_store refuses a response that does not fit the path's extensio
     html.headers = {{"Cache-Control", "max-age=60"}, {"Content-Type", "text/html"}};
     StoreDecision deceived = decide_store(get("/account/profile.php/x.css"), html, route, 0);
     CHECK_FALSE(deceived.store);
-    CHECK(deceived.why == kNotStoredExtensionMismatch);
+    CHECK(std::string_view(deceived.why) == kNotStoredExtensionMismatch);
     CHECK(decide_store(get("/account/profile.php"), html, route, 0).store);
     // Refused for its own reason first: not counted as a mismatch.
     ResponseInfo private_html = html;
