@@ -411,7 +411,10 @@ void HttpSession::end_request(Termination term) {
     driver_.stop();
     HttpListenerStats& stats = listener_->stats();
     stats.ended[static_cast<size_t>(term)].fetch_add(1, std::memory_order_relaxed);
-    stats.request_duration.observe(monotonic_ms() - exchange_->start_ms);
+    // The answer's end: its duration, and where a kept-alive connection's idle time starts
+    // (the handover's idle grace counts from it).
+    idle_since_ms_ = monotonic_ms();
+    stats.request_duration.observe(idle_since_ms_ - exchange_->start_ms);
     // An HTTP/2 server's trailers reach an HTTP/1 client only in the chunked
     // trailer section of a body relayed as it came (h2_upstream.h).
     const Exchange& ex = *exchange_;
@@ -433,7 +436,6 @@ void HttpSession::finish_request(Termination term) {
     if (close_after_ || (draining_ && !soft_drain_) || (client_eof_ && evbuffer_get_length(in) == 0))
         return flush_and_close();
     phase_ = Phase::kIdle;
-    idle_since_ms_ = monotonic_ms();
     if (soft_drain_)
         arm(Timer::kKeepAlive, worker_.handover_idle_left_ms(idle_since_ms_, http_.timeouts.client_keep_alive_ms));
     else

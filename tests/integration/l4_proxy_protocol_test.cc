@@ -19,7 +19,6 @@
 namespace lbd::test {
 namespace {
 
-constexpr const char* kNginx = "/usr/sbin/nginx";
 constexpr const char* kCurl = "/usr/bin/curl";
 
 std::string port_text(uint16_t port) { return std::to_string(port); }
@@ -63,31 +62,21 @@ std::optional<V2Header> parse_v2_tcp4(const std::string& b) {
 
 // ---- External programs on a free port ----
 
-// nginx in the foreground with an HTTP server that requires PROXY headers and logs the address
-// they carry. Ready once the master logs "start worker process" (the listening socket is open by
-// then); a failed bind ends the output instead, which ends the wait.
+// nginx with an HTTP server that requires PROXY headers and logs the address they carry.
 ExternalServer start_nginx(const TempDir& dir) {
-    return start_on_free_port([&](uint16_t port) {
-        const std::string& d = dir.path();
-        std::string conf = dir.write_file("nginx.conf",
-                                          "worker_processes 1;\n"
-                                          "pid " + d + "/nginx.pid;\n"
-                                          "error_log stderr notice;\n"
-                                          "error_log " + d + "/error.log notice;\n"
-                                          "events { worker_connections 64; }\n"
-                                          "http {\n"
-                                          "  log_format pp 'ACCESS addr=$proxy_protocol_addr "
-                                          "port=$proxy_protocol_port status=$status';\n"
-                                          "  access_log " + d + "/access.log pp;\n"
-                                          "  server {\n"
-                                          "    listen 127.0.0.1:" + port_text(port) + " proxy_protocol;\n"
-                                          "    location / { return 200 \"ok\"; }\n"
-                                          "  }\n"
-                                          "}\n");
-        auto process = std::make_unique<ChildProcess>(std::vector<std::string>{
-            kNginx, "-p", d + "/", "-c", conf, "-e", d + "/error.log", "-g", "daemon off;"});
-        if (!process->await_line("start worker process", 10000)) return ExternalServer{};
-        return ExternalServer{port, std::move(process)};
+    const std::string& d = dir.path();
+    return start_nginx_with(dir, [&](uint16_t port) {
+        return "error_log " + d + "/error.log notice;\n"
+               "events { worker_connections 64; }\n"
+               "http {\n"
+               "  log_format pp 'ACCESS addr=$proxy_protocol_addr "
+               "port=$proxy_protocol_port status=$status';\n"
+               "  access_log " + d + "/access.log pp;\n"
+               "  server {\n"
+               "    listen 127.0.0.1:" + port_text(port) + " proxy_protocol;\n"
+               "    location / { return 200 \"ok\"; }\n"
+               "  }\n"
+               "}\n";
     });
 }
 

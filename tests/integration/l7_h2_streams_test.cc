@@ -21,39 +21,29 @@ namespace {
 using l7::test::run;
 using l7::test::RunResult;
 
-constexpr const char* kNginx = "/usr/sbin/nginx";
 constexpr int kClients = 100;
 constexpr int kStreams = 100;  // per client: h2load -m, and lbd's max_concurrent_streams default
 constexpr int kRequests = 40000;
 
-// nginx, one worker, answering every request "ok" over HTTP/1.1 keep-alive. Ready once the master
-// logs "start worker process" (its socket is listening by then).
+// nginx, one worker, answering every request "ok" over HTTP/1.1 keep-alive.
 ExternalServer start_backend(const TempDir& dir) {
-    return start_on_free_port([&](uint16_t port) {
-        const std::string& d = dir.path();
-        std::string conf = dir.write_file("nginx.conf",
-                                          "worker_processes 1;\n"
-                                          "pid " + d + "/nginx.pid;\n"
-                                          "error_log stderr notice;\n"
-                                          "events { worker_connections 16384; }\n"
-                                          "http {\n"
-                                          "  access_log off;\n"
-                                          "  keepalive_requests 1000000;\n"
-                                          "  keepalive_timeout 60s;\n"
-                                          "  client_body_temp_path " + d + "/body;\n"
-                                          "  proxy_temp_path " + d + "/proxy;\n"
-                                          "  fastcgi_temp_path " + d + "/fastcgi;\n"
-                                          "  uwsgi_temp_path " + d + "/uwsgi;\n"
-                                          "  scgi_temp_path " + d + "/scgi;\n"
-                                          "  server {\n"
-                                          "    listen 127.0.0.1:" + std::to_string(port) + " backlog=4096;\n"
-                                          "    location / { return 200 \"ok\\n\"; }\n"
-                                          "  }\n"
-                                          "}\n");
-        auto process = std::make_unique<ChildProcess>(std::vector<std::string>{
-            kNginx, "-p", d + "/", "-c", conf, "-e", d + "/error.log", "-g", "daemon off;"});
-        if (!process->await_line("start worker process", 10000)) return ExternalServer{};
-        return ExternalServer{port, std::move(process)};
+    const std::string& d = dir.path();
+    return start_nginx_with(dir, [&](uint16_t port) {
+        return "events { worker_connections 16384; }\n"
+               "http {\n"
+               "  access_log off;\n"
+               "  keepalive_requests 1000000;\n"
+               "  keepalive_timeout 60s;\n"
+               "  client_body_temp_path " + d + "/body;\n"
+               "  proxy_temp_path " + d + "/proxy;\n"
+               "  fastcgi_temp_path " + d + "/fastcgi;\n"
+               "  uwsgi_temp_path " + d + "/uwsgi;\n"
+               "  scgi_temp_path " + d + "/scgi;\n"
+               "  server {\n"
+               "    listen 127.0.0.1:" + std::to_string(port) + " backlog=4096;\n"
+               "    location / { return 200 \"ok\\n\"; }\n"
+               "  }\n"
+               "}\n";
     });
 }
 

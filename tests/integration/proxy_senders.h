@@ -1,5 +1,6 @@
 // PROXY protocol senders shared by the L4 and L7 scenario tests: hand-made v2 headers and a real
-// HAProxy in TCP mode with send-proxy / send-proxy-v2 in front of lbd.
+// HAProxy in TCP mode with send-proxy / send-proxy-v2 in front of lbd; and the start of a real
+// nginx (as a PROXY-reading server or a plain backend) on a free port.
 #pragma once
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 namespace lbd::test {
 
 constexpr const char* kHaproxy = "/usr/sbin/haproxy";
+constexpr const char* kNginx = "/usr/sbin/nginx";
 
 // Section 2.2 of the PROXY protocol spec: the 12-byte v2 signature.
 const std::string kV2Signature("\r\n\r\n\0\r\nQUIT\n", 12);
@@ -56,6 +58,24 @@ ExternalServer start_on_free_port(Start start) {
         if (ExternalServer server = start(pick_free_port())) return server;
     }
     return {};
+}
+
+// nginx in the foreground with one worker; `rest(port)` is its configuration after the pid and
+// error_log lines (events, http, ...), for the port it gets. Ready once the master logs "start
+// worker process" (the listening sockets are open by then); a failed bind ends the output instead,
+// which ends the wait.
+template <typename Rest>
+ExternalServer start_nginx_with(const TempDir& dir, Rest rest) {
+    return start_on_free_port([&](uint16_t port) {
+        const std::string& d = dir.path();
+        std::string conf = dir.write_file("nginx.conf", "worker_processes 1;\n"
+                                                        "pid " + d + "/nginx.pid;\n"
+                                                        "error_log stderr notice;\n" + rest(port));
+        auto process = std::make_unique<ChildProcess>(std::vector<std::string>{
+            kNginx, "-p", d + "/", "-c", conf, "-e", d + "/error.log", "-g", "daemon off;"});
+        if (!process->await_line("start worker process", 10000)) return ExternalServer{};
+        return ExternalServer{port, std::move(process)};
+    });
 }
 
 // haproxy in TCP mode forwarding to lbd with a PROXY header (`send_proxy` is "send-proxy" or
