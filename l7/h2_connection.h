@@ -27,9 +27,10 @@
 // nghttp2's own flood checks, an idle timeout. Drain and reload send a
 // graceful GOAWAY: open streams finish, new ones are refused.
 //
-// Memory: an idle connection keeps its nghttp2 session (~9 KB with its
+// Memory: an idle connection keeps its nghttp2 session (~9.5 KB with its
 // HPACK decoder table), without closed streams, an HPACK encoder table or
-// an outbound frame buffer of its own (h2_frame_buffer.h).
+// an outbound frame buffer of its own (h2_frame_buffer.h); bench/README.md
+// ("Where an idle HTTP/2 connection's bytes go") has it part by part.
 //
 // Worker thread only.
 #pragma once

@@ -40,8 +40,11 @@ void mem_free(void* ptr, void* user) {
 void* mem_calloc(size_t count, size_t size, void*) { return std::calloc(count, size); }
 
 void* mem_realloc(void* ptr, size_t size, void* user) {
-    // nghttp2 reallocates none of its frame buffers (nghttp2_bufs_realloc
-    // frees and allocates): one that did would get its own.
+    // nghttp2 1.52 allocates every buffer's bytes with realloc from null
+    // (nghttp2_buf_init2 -> nghttp2_buf_reserve), the frame buffer's too.
+    if (ptr == nullptr) return mem_malloc(size, user);
+    // A frame buffer that grows gets its own (nghttp2 grows none:
+    // nghttp2_bufs_realloc frees and allocates).
     if (ptr == thread_frame_buffer()) {
         void* own = std::malloc(size);
         if (own == nullptr) return nullptr;

@@ -11,7 +11,8 @@
 // anything else runs on the thread. So between two calls the buffer holds
 // nothing anyone reads, and the sessions of a thread can take turns on one.
 // Only the buffer each session allocates first (at nghttp2_session_new, its
-// one kept chunk) is the shared one; the chunks a header block over 16 KiB
+// one kept chunk, asked for as realloc(NULL, size) by nghttp2 1.52) is the
+// shared one; the chunks a header block over 16 KiB
 // adds (CONTINUATION frames) are the session's own, freed after it is sent.
 // A size nghttp2 does not ask for (another version's) shares nothing.
 //

@@ -21,6 +21,10 @@ test checks; the exit code is 0 unless the connection itself failed unexpectedly
                           the connection open until a second SIGUSR1
   continuation PORT N     raw frames: a request head as HEADERS + N empty CONTINUATION frames +
                           a last one with END_HEADERS; reports the response status or GOAWAY
+  big_response_heads PORT CONNS SIZE
+                          CONNS connections, each sending GET /big/0 ... /big/3 before any is
+                          read; each response's x-big field must be big_value(i, SIZE) (a head
+                          over 16 KiB: HEADERS + CONTINUATION); prints `intact=N bad=M`
 """
 import signal
 import socket
@@ -336,6 +340,38 @@ def cmd_continuation(port, n):
     print("goaway=%s" % goaway)
 
 
+def big_value(seed, size):
+    """The x-big field of /big/SEED, as the C++ test makes it (an LCG over 62 characters)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    x, out = seed + 1, []
+    for _ in range(size):
+        x = (x * 1103515245 + 12345) % (1 << 31)
+        out.append(alphabet[(x >> 16) % 62])
+    return "".join(out)
+
+
+def cmd_big_response_heads(port, conns, size):
+    # Every request of every connection goes out before any answer is read, so the responses'
+    # header blocks (several CONTINUATION frames each) come out of one worker interleaved.
+    clients = [connect(port) for _ in range(conns)]
+    for sock, conn in clients:
+        for i in range(4):
+            conn.send_headers(conn.get_next_available_stream_id(), request_headers("/big/%d" % i), end_stream=True)
+        sock.sendall(conn.data_to_send())
+    expected = [big_value(i, size) for i in range(4)]
+    intact = bad = 0
+    for sock, conn in clients:
+        sids = list(range(1, 8, 2))
+        events = pump(sock, conn, lambda evs: all(stream_ended(sid)(evs) for sid in sids))
+        for n, sid in enumerate(sids):
+            head = next((dict(e.headers) for e in events
+                         if isinstance(e, h2.events.ResponseReceived) and e.stream_id == sid), {})
+            ok = head.get(":status") == "200" and head.get("x-big") == expected[n]
+            intact, bad = intact + ok, bad + (not ok)
+        sock.close()
+    print("intact=%d bad=%d" % (intact, bad))
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
@@ -359,6 +395,8 @@ def main():
         cmd_reset_hang(port)
     elif cmd == "continuation":
         cmd_continuation(port, int(args[0]))
+    elif cmd == "big_response_heads":
+        cmd_big_response_heads(port, int(args[0]), int(args[1]))
     else:
         sys.exit("unknown command " + cmd)
 
