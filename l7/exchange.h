@@ -10,12 +10,11 @@
 // first) and its server slot released. Nothing has to be reset by hand
 // between two requests on one connection.
 //
-// Memory: an HttpSession holds its one Exchange inline
-// (std::optional<Exchange>), so a request costs no allocation for it: HTTP/1
-// carries one exchange at a time. An HTTP/2 connection, carrying many, will
-// hold them in a per-worker free list instead (a stream's exchange is taken
-// from it at HEADERS and given back at the stream's end), again no
-// allocation per request once the list is warm.
+// Memory: an HTTP/1 HttpSession holds its one Exchange in storage made at
+// its first request and kept for the next (ExchangeSlot, http_session.h),
+// so a request costs no allocation for it: HTTP/1 carries one exchange at a
+// time. An HTTP/2 connection carries none of its own; each stream
+// (h2_stream.h) has its exchange.
 //
 // Worker thread only.
 #pragma once

@@ -70,6 +70,27 @@ namespace lbd::l7 {
 class L7Worker;
 class HttpListener;
 
+// The request in flight of an HTTP/1 connection: an Exchange (~1.7 KB) in
+// storage made at the connection's first request and kept for the next ones
+// (no allocation per request), so a connection that turns out to speak
+// HTTP/2, whose streams have exchanges of their own, carries none.
+class ExchangeSlot {
+public:
+    Exchange& emplace(const ClientEndpoint& client, uint64_t start_ms) {
+        if (!storage_) storage_ = std::make_unique<std::optional<Exchange>>();
+        return storage_->emplace(client, start_ms);
+    }
+    void reset() {
+        if (storage_) storage_->reset();
+    }
+    explicit operator bool() const { return storage_ && storage_->has_value(); }
+    Exchange& operator*() { return **storage_; }
+    Exchange* operator->() { return &**storage_; }
+
+private:
+    std::unique_ptr<std::optional<Exchange>> storage_;
+};
+
 class HttpSession final : public ClientSide, public H2Owner {
 public:
     HttpSession(L7Worker& worker, std::shared_ptr<HttpListener> listener, UniqueFd fd, const SocketAddress& peer);
@@ -197,9 +218,8 @@ private:
     HeadScanState req_scan_;  // the head itself is parsed into the worker's request_head()
     bool head_started_ = false;  // a byte of the next request came
     uint64_t head_start_ms_ = 0;  // when its head phase began (arm(Timer::kHeader))
-    // The request in flight and its response (exchange.h); held inline: no
-    // allocation per request.
-    std::optional<Exchange> exchange_;
+    // The request in flight and its response (exchange.h).
+    ExchangeSlot exchange_;
     // Drives exchange_ towards the servers (phases 2-6); one per connection,
     // reused for each request.
     ExchangeDriver driver_;
