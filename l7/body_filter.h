@@ -22,7 +22,7 @@
 namespace lbd::l7 {
 
 // Where the body stands when the stages run: what a stage holding bytes
-// (a compressor's unflushed output, a body kept whole) should do with them.
+// (a body kept whole for one-shot compression) should do with them.
 enum class BodyProgress : uint8_t {
     // More is readable now (in lbd's buffers, the socket, OpenSSL, a file):
     // the session will call again without waiting, so holding costs nothing.

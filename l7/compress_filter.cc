@@ -102,12 +102,14 @@ private:
         return encoder_ != nullptr;
     }
 
-    // All of `in` through the encoder; flushed only when the server waits
-    // (what is held goes out) or the body ends.
+    // All of `in` through the encoder, flushed at every batch (or finished).
+    // A flush only when the server waits would save bytes and time, but an
+    // encoder that emits nothing unflushed (brotli buffers its input) would
+    // then let the session read on past its client's high water: the
+    // back-pressure needs output.
     bool stream(evbuffer* in, evbuffer* out, BodyProgress progress) {
-        if (!feed(in, out)) return false;
-        if (progress == BodyProgress::kMoreReadable) return true;
-        return run({}, out, progress == BodyProgress::kEnd ? Encoder::Mode::kFinish : Encoder::Mode::kFlush);
+        return feed(in, out) &&
+               run({}, out, progress == BodyProgress::kEnd ? Encoder::Mode::kFinish : Encoder::Mode::kFlush);
     }
 
     // Every extent of `in` through the encoder, then drained from `in`.

@@ -234,10 +234,12 @@ void ExchangeDriver::pump_response_body() {
         moved = true;
     }
     // The stages run once per batch of server bytes (at most the server
-    // stream's read watermark), not once per piece. They learn whether more
+    // stream's read watermark), not once per piece: a compressing stage
+    // flushes on each call, and an origin writing small chunks would
+    // otherwise cost a flush, and bytes, per chunk. They learn whether more
     // is readable at once (a server that sent the body in one go) or the
-    // server is waiting: only then does a compressing stage flush, and the
-    // one-shot gzip give up holding the body (body_filter.h). The loop
+    // server is waiting: then the one-shot gzip gives up holding the body
+    // (body_filter.h). The loop
     // stops with bytes left in `in` only for the client's high water; those
     // are read when it drains. They tell the client side of their output
     // themselves (run_body_stages).
