@@ -239,10 +239,9 @@ void ExchangeDriver::pump_response_body() {
     // otherwise cost a flush, and bytes, per chunk. They learn whether more
     // is readable at once (a server that sent the body in one go) or the
     // server is waiting: then the one-shot gzip gives up holding the body
-    // (body_filter.h). The loop
-    // stops with bytes left in `in` only for the client's high water; those
-    // are read when it drains. They tell the client side of their output
-    // themselves (run_body_stages).
+    // (body_filter.h). The loop stops with bytes left in `in` only for the
+    // client's high water; those are read when it drains. They tell the
+    // client side of their output themselves (run_body_stages).
     if (staged && moved && !ex.response_body.done()) {
         const bool more = evbuffer_get_length(in) > 0 || more_readable(ex.upstream->bev.get());
         if (!run_body_stages(more ? BodyProgress::kMoreReadable : BodyProgress::kWaiting))
