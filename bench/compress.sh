@@ -85,8 +85,9 @@ EOF
 start_lbd() {
     local conf=$TMP/lbd.conf
     alloc_port "PORT[lbd]"
+    alloc_port LBD_ADMIN_PORT
     cat >"$conf" <<EOF
-global { workers: 1 log_level: LOG_LEVEL_WARNING log_connections: false }
+global { workers: 1 log_level: LOG_LEVEL_WARNING log_connections: false admin { http_bind: "127.0.0.1:$LBD_ADMIN_PORT" } }
 listeners { name: "bench" bind: "127.0.0.1:${PORT[lbd]}" mode: MODE_HTTP pool: "backend" max_connections: 0
   http { compression { gzip_level: $LEVEL brotli_level: 4 } } }
 pools { name: "backend" servers { name: "nginx" address: "127.0.0.1:$BACKEND_PORT" } }
@@ -174,6 +175,12 @@ for body in json html; do
         "$(ratio "$(median "$(awk -v b="$body" '$1 == b && $2 == "lbd_gzip" { print $3 }' "$RAW")")" \
                  "$(median "$(awk -v b="$body" '$1 == b && $2 == "nginx_gzip" { print $3 }' "$RAW")")")"
 done
+
+# How lbd's gzip responses went (lbd_http_compression_gzip_path_total): whole (one libdeflate call)
+# or streamed (zlib; the body passed the cap, or the origin paused mid-body). Absent before that metric.
+paths=$(curl -s "http://127.0.0.1:$LBD_ADMIN_PORT/metrics" | awk '/^lbd_http_compression_gzip_path_total/ {
+    match($0, /path="[a-z]+"/); printf "%s %s ", substr($0, RSTART + 6, RLENGTH - 7), $2 }')
+[[ -z $paths ]] || printf 'lbd gzip paths (responses): %s\n' "$paths"
 
 # Memory per compressing stream: MEMSTREAMS slow clients at once on each path (slow_streams.py),
 # after the req/s rounds so each proxy's arenas are warm; gzip only (the target is NGINX's gzip): a

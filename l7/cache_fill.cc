@@ -12,7 +12,7 @@ CacheFill::CacheFill(CacheZone& zone, std::string base_key, std::string key, std
     : zone_(zone), base_key_(std::move(base_key)), key_(std::move(key)), object_(std::move(object)),
       fill_(std::move(fill)) {}
 
-bool CacheFill::on_body(evbuffer* in, evbuffer* out, bool end) {
+bool CacheFill::on_body(evbuffer* in, evbuffer* out, BodyProgress progress) {
     const size_t n = evbuffer_get_length(in);
     if (object_ != nullptr && n > 0) {
         if (body_.size() + n > zone_.config().max_object_bytes) {
@@ -27,7 +27,7 @@ bool CacheFill::on_body(evbuffer* in, evbuffer* out, bool end) {
         }
     }
     evbuffer_add_buffer(out, in);
-    if (end && object_ != nullptr) commit();
+    if (progress == BodyProgress::kEnd && object_ != nullptr) commit();
     return true;
 }
 
@@ -49,9 +49,9 @@ void CacheFill::commit() {
     if (fill_) fill_->end(false);  // stored: the waiters find it
 }
 
-bool StoredBody::on_body(evbuffer* in, evbuffer* out, bool end) {
+bool StoredBody::on_body(evbuffer* in, evbuffer* out, BodyProgress progress) {
     evbuffer_drain(in, evbuffer_get_length(in));  // a 304 has none
-    if (!end || body_ == nullptr || body_->empty()) return true;
+    if (progress != BodyProgress::kEnd || body_ == nullptr || body_->empty()) return true;
     return add_shared_body(out, std::exchange(body_, nullptr));
 }
 

@@ -22,7 +22,7 @@ class CacheFill final : public ResponseBodyFilter {
 public:
     CacheFill(CacheZone& zone, std::string base_key, std::string key, std::shared_ptr<CacheObject> object,
               std::shared_ptr<CacheFillTicket> fill);
-    bool on_body(evbuffer* in, evbuffer* out, bool end) override;
+    bool on_body(evbuffer* in, evbuffer* out, BodyProgress progress) override;
     void on_abort() override;
 
 private:
@@ -41,7 +41,7 @@ private:
 class StoredBody final : public ResponseBodyFilter {
 public:
     explicit StoredBody(std::shared_ptr<const std::string> body) : body_(std::move(body)) {}
-    bool on_body(evbuffer* in, evbuffer* out, bool end) override;
+    bool on_body(evbuffer* in, evbuffer* out, BodyProgress progress) override;
     void on_abort() override { body_.reset(); }
 
 private:

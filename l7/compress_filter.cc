@@ -10,6 +10,7 @@
 #include "l7/body_filter.h"
 #include "l7/compression/encoder.h"
 #include "l7/compression/negotiation.h"
+#include "l7/compression/whole_body_gzip.h"
 
 namespace lbd::l7 {
 namespace {
@@ -29,26 +30,88 @@ bool any_has(const HeaderList& headers, std::string_view name, std::string_view 
     return false;
 }
 
-// The body as it streams, through one encoder.
+// How a response's body is compressed, decided on its head.
+struct BodyPlan {
+    HttpCompressionAlgorithm algorithm;
+    uint32_t level;
+    uint64_t size_hint;  // the Content-Length, 0 if unknown
+    bool hold_whole;     // gzip that may fit kWholeBodyCap: held for the one-shot path first
+};
+
+// The body as it streams, through one encoder; or, a gzip body that may fit
+// kWholeBodyCap, first held whole in the stage's input and compressed in one
+// call when it ends (whole_body_gzip.h). Holding ends, for the zlib stream,
+// as soon as the body passes the cap or the server pauses mid-body
+// (BodyProgress::kWaiting), so a slow or streaming origin's first bytes
+// still reach the client at once.
 class CompressBody final : public ResponseBodyFilter {
 public:
-    CompressBody(std::unique_ptr<Encoder> encoder, HttpCompressionAlgorithm algorithm,
-                 compression::CompressionStats& stats, compression::CpuGovernor& governor)
-        : encoder_(std::move(encoder)), index_(static_cast<size_t>(algorithm)), stats_(stats), governor_(governor) {}
+    // `encoder`: null when the plan holds the body (made if it must stream).
+    CompressBody(std::unique_ptr<Encoder> encoder, const BodyPlan& plan, compression::CompressionStats& stats,
+                 compression::CpuGovernor& governor)
+        : encoder_(std::move(encoder)), plan_(plan), holding_(plan.hold_whole), stats_(stats), governor_(governor) {}
 
-    bool on_body(evbuffer* in, evbuffer* out, bool end) override {
+    bool on_body(evbuffer* in, evbuffer* out, BodyProgress progress) override {
         const uint64_t start_ns = compression::CpuGovernor::now_ns();
-        const size_t in_bytes = evbuffer_get_length(in);
+        const size_t in_before = evbuffer_get_length(in);
         const size_t out_before = evbuffer_get_length(out);
-        const bool ok = feed(in, out) && run({}, out, end ? Encoder::Mode::kFinish : Encoder::Mode::kFlush);
-        stats_.bytes_in[index_].fetch_add(in_bytes, std::memory_order_relaxed);
-        stats_.bytes_out[index_].fetch_add(evbuffer_get_length(out) - out_before, std::memory_order_relaxed);
+        bool ok = true;
+        const bool fits = in_before <= compression::kWholeBodyCap;
+        if (holding_ && fits && progress == BodyProgress::kEnd && compress_whole(in, out)) {
+            // Done in one call.
+        } else if (holding_ && fits && progress == BodyProgress::kMoreReadable) {
+            // More is on its way at once: keep holding.
+        } else {
+            ok = (encoder_ != nullptr || start_stream()) && stream(in, out, progress);
+        }
+        const size_t index = static_cast<size_t>(plan_.algorithm);
+        stats_.bytes_in[index].fetch_add(in_before - evbuffer_get_length(in), std::memory_order_relaxed);
+        stats_.bytes_out[index].fetch_add(evbuffer_get_length(out) - out_before, std::memory_order_relaxed);
         const uint64_t end_ns = compression::CpuGovernor::now_ns();
         governor_.spent(end_ns - start_ns, end_ns);
         return ok;
     }
 
 private:
+    // The held body, whole, into one gzip member in `out`'s free space.
+    // False (this thread's compressor could not be made): it streams instead.
+    bool compress_whole(evbuffer* in, evbuffer* out) {
+        const size_t n = evbuffer_get_length(in);
+        static constexpr uint8_t kEmpty = 0;
+        // libdeflate takes one buffer: a copy only when the body came in several pieces.
+        const uint8_t* body = n == 0 ? &kEmpty : evbuffer_pullup(in, -1);
+        const size_t bound = compression::whole_body_gzip_bound(n);
+        evbuffer_iovec space{};
+        if (body == nullptr || evbuffer_reserve_space(out, static_cast<ev_ssize_t>(bound), &space, 1) < 1) return false;
+        const size_t written = compression::whole_body_gzip(
+            {body, n}, {static_cast<uint8_t*>(space.iov_base), std::min(space.iov_len, bound)}, plan_.level);
+        if (written == 0) return false;  // the reservation is dropped uncommitted
+        space.iov_len = written;
+        if (evbuffer_commit_space(out, &space, 1) != 0) return false;
+        evbuffer_drain(in, n);
+        stats_.gzip_paths[static_cast<size_t>(compression::GzipPath::kWhole)].fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+
+    // Holding is over: the zlib stream from here, fed what was held.
+    bool start_stream() {
+        holding_ = false;
+        encoder_ = compression::make_encoder(plan_.algorithm, plan_.level, plan_.size_hint);
+        stats_.gzip_paths[static_cast<size_t>(compression::GzipPath::kStreamed)].fetch_add(1,
+                                                                                           std::memory_order_relaxed);
+        return encoder_ != nullptr;
+    }
+
+    // All of `in` through the encoder, flushed at every batch (or finished).
+    // A flush only when the server waits would save bytes and time, but an
+    // encoder that emits nothing unflushed (brotli buffers its input) would
+    // then let the session read on past its client's high water: the
+    // back-pressure needs output.
+    bool stream(evbuffer* in, evbuffer* out, BodyProgress progress) {
+        return feed(in, out) &&
+               run({}, out, progress == BodyProgress::kEnd ? Encoder::Mode::kFinish : Encoder::Mode::kFlush);
+    }
+
     // Every extent of `in` through the encoder, then drained from `in`.
     bool feed(evbuffer* in, evbuffer* out) {
         while (evbuffer_get_length(in) > 0) {
@@ -81,7 +144,8 @@ private:
     }
 
     std::unique_ptr<Encoder> encoder_;
-    size_t index_;
+    BodyPlan plan_;
+    bool holding_;
     compression::CompressionStats& stats_;
     compression::CpuGovernor& governor_;
 };
@@ -204,21 +268,30 @@ FilterResult CompressFilter::on_response_head(Exchange& exchange) {
             break;
         case compression::CpuGovernor::Verdict::kFull: break;
     }
-    uint64_t size_hint = 0;
+    BodyPlan plan{algorithm, level, 0, false};
     if (const std::string* length = find_header(response.headers, "content-length"))
-        std::from_chars(length->data(), length->data() + length->size(), size_hint);
-    auto encoder = compression::make_encoder(algorithm, level, size_hint);
-    if (!encoder) {
-        exchange.cache.may_store = false;
-        skip(SkipCause::kError);
-        return FilterResult::next();
+        std::from_chars(length->data(), length->data() + length->size(), plan.size_hint);
+    // gzip's one-shot path unless the Content-Length already says the body passes the cap.
+    plan.hold_whole = algorithm == HttpCompressionAlgorithm::kGzip &&
+                      (response.framing != BodyFraming::kContentLength || plan.size_hint <= compression::kWholeBodyCap);
+    std::unique_ptr<Encoder> encoder;
+    if (!plan.hold_whole) {
+        encoder = compression::make_encoder(algorithm, level, plan.size_hint);
+        if (!encoder) {
+            exchange.cache.may_store = false;
+            skip(SkipCause::kError);
+            return FilterResult::next();
+        }
+        if (algorithm == HttpCompressionAlgorithm::kGzip)
+            stats_.gzip_paths[static_cast<size_t>(compression::GzipPath::kStreamed)].fetch_add(
+                1, std::memory_order_relaxed);
     }
     remove_header(response.headers, "content-length");
     remove_header(response.headers, "accept-ranges");
     set_header(response.headers, "Content-Encoding", compression::to_token(algorithm));
     for (auto& [name, value] : response.headers)
         if (iequals(name, "etag")) value = compression::weak_etag(value);
-    exchange.body_filters.push_back(std::make_unique<CompressBody>(std::move(encoder), algorithm, stats_, governor_));
+    exchange.body_filters.push_back(std::make_unique<CompressBody>(std::move(encoder), plan, stats_, governor_));
     stats_.responses[static_cast<size_t>(algorithm)].fetch_add(1, std::memory_order_relaxed);
     return FilterResult::next();
 }

@@ -100,7 +100,7 @@ private:
     void pump_response_body();
     // Runs the exchange's body stages (body_filter.h) on what the pump gave
     // them, and hands their output to the client side.
-    bool run_body_stages(bool end);
+    bool run_body_stages(BodyProgress progress);
     void response_complete();
     void server_closed(bool error);
     void start_tunnel();

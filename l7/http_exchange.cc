@@ -16,6 +16,7 @@
 #include "l7/l7_worker.h"
 #include "l7/route_filter.h"
 #include "l7/socket_io.h"
+#include "l7/transport.h"
 
 namespace lbd::l7 {
 
@@ -235,10 +236,17 @@ void ExchangeDriver::pump_response_body() {
     // The stages run once per batch of server bytes (at most the server
     // stream's read watermark), not once per piece: a compressing stage
     // flushes on each call, and an origin writing small chunks would
-    // otherwise cost a flush, and bytes, per chunk. They tell the client
-    // side of their output themselves (run_body_stages).
-    if (staged && moved && !ex.response_body.done() && !run_body_stages(false))
-        return client_.abort(Termination::kLocalError);
+    // otherwise cost a flush, and bytes, per chunk. They learn whether more
+    // is readable at once (a server that sent the body in one go) or the
+    // server is waiting: then the one-shot gzip gives up holding the body
+    // (body_filter.h). The loop stops with bytes left in `in` only for the
+    // client's high water; those are read when it drains. They tell the
+    // client side of their output themselves (run_body_stages).
+    if (staged && moved && !ex.response_body.done()) {
+        const bool more = evbuffer_get_length(in) > 0 || more_readable(ex.upstream->bev.get());
+        if (!run_body_stages(more ? BodyProgress::kMoreReadable : BodyProgress::kWaiting))
+            return client_.abort(Termination::kLocalError);
+    }
     // A client that keeps up (its output drained below the high water by
     // the time the server sends more) gets full server reads, so a fast
     // client costs no more batches, flushes and writes than before; one
@@ -259,17 +267,18 @@ void ExchangeDriver::pump_response_body() {
         if (ex.response_body.finish().status != BodyStatus::kDone) return client_.abort(Termination::kServerAbort);
     }
     if (!ex.response_body.done()) return;
-    if (staged && !run_body_stages(true)) return client_.abort(Termination::kLocalError);
+    if (staged && !run_body_stages(BodyProgress::kEnd)) return client_.abort(Termination::kLocalError);
     response_complete();
 }
 
 // Runs the stages and moves the last one's output to the client: chunked
 // anew for an HTTP/1.1 client (ClientFraming::kChunkEncode), else as it is
 // (a kept Content-Length, an HTTP/1.0 until-close body, HTTP/2's DATA).
-bool ExchangeDriver::run_body_stages(bool end) {
+bool ExchangeDriver::run_body_stages(BodyProgress progress) {
     Exchange& ex = *ex_;
+    const bool end = progress == BodyProgress::kEnd;
     for (size_t i = 0; i < ex.body_filters.size(); ++i) {
-        if (!ex.body_filters[i]->on_body(ex.body_stages[i].get(), ex.body_stages[i + 1].get(), end)) {
+        if (!ex.body_filters[i]->on_body(ex.body_stages[i].get(), ex.body_stages[i + 1].get(), progress)) {
             LOG_WARN("http listener=%s: a response body stage failed; the response is cut",
                      listener_.config().name.c_str());
             return false;

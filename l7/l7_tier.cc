@@ -192,6 +192,13 @@ void L7Tier::write_compression_metrics(std::string& out) const {
                   "Responses compressed at level 1 because the CPU governor was near max_cpu_percent.");
     for (const auto& [listener, s] : listeners)
         metric_sample(out, "lbd_http_compression_lowered_total", {{"listener", listener}}, double(s->lowered.load()));
+    metric_header(out, "lbd_http_compression_gzip_path_total", "counter",
+                  "gzip responses by how they were compressed: whole (one libdeflate call) or streamed (zlib).");
+    for (const auto& [listener, s] : listeners)
+        for (size_t p = 0; p < static_cast<size_t>(compression::GzipPath::kCount); ++p)
+            metric_sample(out, "lbd_http_compression_gzip_path_total",
+                          {{"listener", listener}, {"path", to_string(static_cast<compression::GzipPath>(p))}},
+                          double(s->gzip_paths[p].load()));
 }
 
 void L7Tier::write_rate_limit_metrics(std::string& out) const {

@@ -68,7 +68,7 @@ void ExchangeDriver::pump_file() {
         moved = true;
         if (!staged) {
             ex.bytes_out += static_cast<uint64_t>(n);
-        } else if (!run_body_stages(false)) {
+        } else if (!run_body_stages(BodyProgress::kMoreReadable)) {  // a file: the rest is there
             return client_.abort(Termination::kLocalError);
         }
     }
@@ -77,7 +77,7 @@ void ExchangeDriver::pump_file() {
         if (!staged) client_.response_data_added();
     }
     if (ex.file.remaining > 0) return;
-    if (staged && !run_body_stages(true)) return client_.abort(Termination::kLocalError);
+    if (staged && !run_body_stages(BodyProgress::kEnd)) return client_.abort(Termination::kLocalError);
     ex.response_done = true;
     timer_.stop();
     state_ = State::kIdle;

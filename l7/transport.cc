@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -92,6 +93,19 @@ BufferEventPtr make_server_stream(event_base* base, const TlsClientContext* tls,
 
 void close_notify(ClientStream& stream) {
     if (stream.tls) stream.tls->close_notify();
+}
+
+bool more_readable(bufferevent* bev) {
+    if (bufferevent* partner = bufferevent_pair_get_partner(bev))
+        return evbuffer_get_length(bufferevent_get_output(partner)) > 0;
+    if (SSL* ssl = bufferevent_openssl_get_ssl(bev); ssl != nullptr && SSL_pending(ssl) > 0) return true;
+    const evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd < 0) return false;
+    // A peek rather than FIONREAD: it also sees an end of stream already
+    // queued (0), which ends an until-close body on the next read. An error
+    // is left to that read to report.
+    char byte = 0;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 std::string stream_error(bufferevent* bev) {

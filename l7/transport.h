@@ -89,6 +89,14 @@ ClientStream resume_client_stream(event_base* base, UniqueFd fd, SslPtr ssl = {}
 BufferEventPtr make_server_stream(event_base* base, const TlsClientContext* tls = nullptr,
                                   std::string_view server_name = {});
 
+// Whether more of a server stream's input can be read at once, without
+// waiting for its server: bytes or the end of the stream in the socket's
+// receive queue, decrypted bytes in OpenSSL, or, an HTTP/2 server's stream
+// (a bufferevent pair, h2_upstream.h), bytes its partner end has not handed
+// over yet. False: what came is all there is for now. One recv(MSG_PEEK)
+// on a socket.
+bool more_readable(bufferevent* bev);
+
 // Sends TLS close_notify on a client stream that will write nothing more:
 // behind what its output holds (with its last record), or now if it is
 // empty. A clean close lets OpenSSL keep the session resumable

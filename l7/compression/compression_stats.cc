@@ -20,4 +20,13 @@ const char* to_string(SkipCause cause) {
     return "?";
 }
 
+const char* to_string(GzipPath path) {
+    switch (path) {
+        case GzipPath::kWhole: return "whole";
+        case GzipPath::kStreamed: return "streamed";
+        case GzipPath::kCount: break;
+    }
+    return "?";
+}
+
 }  // namespace lbd::compression

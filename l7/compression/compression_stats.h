@@ -27,6 +27,16 @@ enum class SkipCause : uint8_t {
 
 const char* to_string(SkipCause cause);
 
+// How a gzip response was compressed: a label of
+// lbd_http_compression_gzip_path_total.
+enum class GzipPath : uint8_t {
+    kWhole,     // held whole, one libdeflate call (whole_body_gzip.h)
+    kStreamed,  // zlib's stream: past kWholeBodyCap, or the server paused mid-body
+    kCount
+};
+
+const char* to_string(GzipPath path);
+
 constexpr size_t kAlgorithms = 3;  // index: HttpCompressionAlgorithm
 
 struct CompressionStats {
@@ -36,6 +46,7 @@ struct CompressionStats {
     std::array<std::atomic<uint64_t>, static_cast<size_t>(SkipCause::kCount)> skipped{};
     // Compressed at level 1 because the governor was near its limit.
     std::atomic<uint64_t> lowered{0};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(GzipPath::kCount)> gzip_paths{};
 };
 
 }  // namespace lbd::compression

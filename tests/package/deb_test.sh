@@ -54,6 +54,7 @@ deb2="$("$src/.ci/package" "$build" -D CPACK_DEBIAN_PACKAGE_VERSION=0.1.0+upgrad
 dpkg-deb -f "$deb" Depends Recommends
 dpkg-deb -f "$deb" Recommends | grep -qw keepalived || fail "keepalived is not recommended"
 dpkg-deb -f "$deb" Depends | grep -q 'libevent' || fail "shlibdeps found no libevent dependency"
+dpkg-deb -f "$deb" Depends | grep -q 'libdeflate0' || fail "shlibdeps found no libdeflate0 dependency (gzip of whole bodies)"
 
 if [ -f "$tarball" ]; then
   phase "base root: unpacking $tarball"

@@ -152,7 +152,7 @@ TEST_CASE("a resumer called after its exchange ended does nothing") {
 // A body stage that counts what it saw and whether it was told of an abort.
 struct CountingStage final : ResponseBodyFilter {
     CountingStage(size_t& seen, bool& aborted) : seen(seen), aborted(aborted) {}
-    bool on_body(evbuffer* in, evbuffer* out, bool) override {
+    bool on_body(evbuffer* in, evbuffer* out, BodyProgress) override {
         seen += evbuffer_get_length(in);
         evbuffer_remove_buffer(in, out, evbuffer_get_length(in));
         return true;
