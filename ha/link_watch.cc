@@ -13,33 +13,18 @@
 namespace lbd::ha {
 
 LinkWatch::LinkWatch(event_base* base, std::string interface, Handler on_change)
-    : base_(base), interface_(std::move(interface)), on_change_(std::move(on_change)) {}
+    : interface_(std::move(interface)),
+      on_change_(std::move(on_change)),
+      events_(base, "link watch", [this](nl_msg* msg) { on_message(msg); }, [this] { report(); }) {}
 
-LinkWatch::~LinkWatch() {
-    event_.reset();
-    if (events_ != nullptr) nl_socket_free(events_);
-}
+LinkWatch::~LinkWatch() = default;
 
 bool LinkWatch::start(std::string* error) {
-    events_ = nl_socket_alloc();
-    if (events_ == nullptr) {
-        *error = "link watch: cannot allocate a netlink socket";
-        return false;
-    }
-    nl_socket_disable_seq_check(events_);
-    nl_socket_modify_cb(events_, NL_CB_VALID, NL_CB_CUSTOM, &LinkWatch::on_message, this);
-    int rc = nl_connect(events_, NETLINK_ROUTE);
-    if (rc == 0) rc = nl_socket_add_memberships(events_, RTNLGRP_LINK, 0);
-    if (rc == 0) rc = nl_socket_set_nonblocking(events_);
-    if (rc < 0) {
-        *error = std::string("link watch: netlink: ") + nl_geterror(rc);
-        return false;
-    }
-
-    // Seed from a query on a second socket, after subscribing (as VipWatch).
+    if (!events_.subscribe({RTNLGRP_LINK}, error)) return false;
+    // Seed from a query on a second socket, after subscribing (netlink_events.h).
     nl_sock* query = nl_socket_alloc();
     rtnl_link* link = nullptr;
-    rc = query == nullptr ? -NLE_NOMEM : nl_connect(query, NETLINK_ROUTE);
+    int rc = query == nullptr ? -NLE_NOMEM : nl_connect(query, NETLINK_ROUTE);
     if (rc == 0) rc = rtnl_link_get_kernel(query, 0, interface_.c_str(), &link);
     if (query != nullptr) nl_socket_free(query);
     if (rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV) {
@@ -54,27 +39,16 @@ bool LinkWatch::start(std::string* error) {
         rtnl_link_put(link);
     }
 
-    event_ = make_event(base_, nl_socket_get_fd(events_), EV_READ | EV_PERSIST, &LinkWatch::on_readable, this);
-    event_add(event_.get(), nullptr);
+    events_.start_reading();
     report();
     return true;
 }
 
-void LinkWatch::on_readable(evutil_socket_t, short, void* arg) {
-    auto* self = static_cast<LinkWatch*>(arg);
-    // On ENOBUFS (events lost) the state may be stale until the next event
-    // of this interface; keepalived still decides the VRRP state.
-    int rc = nl_recvmsgs_default(self->events_);
-    if (rc < 0 && rc != -NLE_AGAIN) LOG_WARN("link watch: netlink: %s", nl_geterror(rc));
-    self->report();
-}
-
-int LinkWatch::on_message(nl_msg* msg, void* arg) {
+void LinkWatch::on_message(nl_msg* msg) {
     int type = nlmsg_hdr(msg)->nlmsg_type;
-    if (type != RTM_NEWLINK && type != RTM_DELLINK) return NL_OK;
+    if (type != RTM_NEWLINK && type != RTM_DELLINK) return;
     nl_msg_parse(
-        msg, [](nl_object* object, void* self) { static_cast<LinkWatch*>(self)->seen(object); }, arg);
-    return NL_OK;
+        msg, [](nl_object* object, void* self) { static_cast<LinkWatch*>(self)->seen(object); }, this);
 }
 
 void LinkWatch::seen(nl_object* object) {

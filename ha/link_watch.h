@@ -9,9 +9,8 @@
 #include <functional>
 #include <string>
 
-#include "core/loop/event.h"
+#include "ha/netlink_events.h"
 
-struct nl_sock;
 struct nl_msg;
 struct nl_object;
 
@@ -32,16 +31,13 @@ public:
     bool up() const { return up_; }
 
 private:
-    static void on_readable(evutil_socket_t fd, short what, void* arg);
-    static int on_message(nl_msg* msg, void* arg);
+    void on_message(nl_msg* msg);
     void seen(nl_object* object);
     void report();
 
-    event_base* base_;
     std::string interface_;
     Handler on_change_;
-    nl_sock* events_ = nullptr;
-    EventPtr event_;
+    NetlinkEvents events_;
     bool up_ = false;
     bool reported_ = false;
     bool last_reported_ = false;
