@@ -357,6 +357,11 @@ void Impl::tick() {
         uint64_t stalled = gap - tick_ms_;
         c->last_heard_ms = std::min(now, c->last_heard_ms + stalled);
         c->deadline_ms += stalled;
+        // Our heartbeats were as late: said, so that a drop the peer reports can be told apart.
+        if (stalled >= options_.heartbeat_ms) {
+            LOG_INFO("peer sync: this node's loop ran %llu ms late (heartbeats too)",
+                     static_cast<unsigned long long>(stalled));
+        }
     }
     // Reads paused while a received chunk is applied: the peer's frames are
     // waiting on us, which is not its silence.
