@@ -25,6 +25,24 @@ namespace {
 // still arriving.
 constexpr uint64_t kAloneGraceMs = 3000;
 constexpr uint64_t kSnapshotGraceMs = 30000;
+// A node whose VRRP link comes back stays FAULT (ineligible) until it has
+// heard its peer since, or for this long at most. Without the hold it goes
+// BACKUP at once, and its keepalived takes the VIP back after 3 adverts +
+// skew (~140 ms at 40 ms adverts) unless the new master's adverts reach it
+// by then: they do not when the new master's neighbour (ARP) entry for it
+// went unresolved during the cut (INCOMPLETE: the adverts queue, and the
+// kernel probes again only every retrans_time, 1 s by default) and the one
+// gratuitous ARP keepalived sends for its own address as it leaves FAULT is
+// lost because the switch port forwards only a moment after the link is up.
+// lbd, an unprivileged process, cannot send ARP itself, nor can it make the
+// kernel's probes come sooner; it can keep keepalived out of the election.
+// Hearing the peer over the sync link proves the peer's packets reach this
+// node, its adverts included; the grace covers a peer that is really gone:
+// past one retrans_time (1 s) the peer's kernel has probed again and
+// resolved this node. Measured: without the hold, a returning node whose
+// gratuitous ARP was lost took the VIP back 460-680 ms after its link came
+// up (README, "Failover tests", scenario c).
+constexpr uint64_t kLinkReturnGraceMs = 2000;
 // Readiness and the failover hold are checked on this tick.
 constexpr uint32_t kTickMs = 50;
 
@@ -128,7 +146,8 @@ bool HaNode::start(std::string* error) {
     fifo_ = std::make_unique<NotifyFifoReader>(base_, config_.vrrp.notify_fifo,
                                                [this](std::string_view line) { on_notify_line(line); });
     vip_ = std::make_unique<VipWatch>(base_, config_.vrrp.virtual_ips, [this](bool present) { on_vip(present); });
-    if (!fifo_->start(error) || !vip_->start(error) || !link_->start(error)) return false;
+    vrrp_link_ = std::make_unique<LinkWatch>(base_, config_.vrrp.interface, [this](bool up) { on_vrrp_link(up); });
+    if (!fifo_->start(error) || !vip_->start(error) || !link_->start(error) || !vrrp_link_->start(error)) return false;
 
     Server::set_observer(this);
     readiness_timer_ = make_event(base_, -1, EV_PERSIST, &HaNode::on_readiness_timer, this);
@@ -275,6 +294,27 @@ void HaNode::on_vip(bool present) {
     update_readiness();  // a planned failover waits for the VIP to leave
 }
 
+void HaNode::on_vrrp_link(bool up) {
+    if (shutting_down_ || !link_) return;
+    if (!up) {
+        LOG_INFO("ha: VRRP interface %s is down", config_.vrrp.interface.c_str());
+        link_hold_ = LinkHold::kLinkDown;
+        // keepalived is FAULT already (its interface is down); this keeps it
+        // there when the link returns, until end_link_hold().
+        write_track(kTrackFault, "VRRP interface down; held when it returns until the peer is heard");
+        return;
+    }
+    if (link_hold_ != LinkHold::kLinkDown) return;  // up at start, or up again before a down was seen
+    link_hold_ = LinkHold::kReturning;
+    link_up_ms_ = monotonic_ms();
+    LOG_INFO("ha: VRRP interface %s is up; FAULT held until the peer is heard (%llu ms at most)",
+             config_.vrrp.interface.c_str(), static_cast<unsigned long long>(kLinkReturnGraceMs));
+    // A dialer waiting out its backoff dials now: the handshake both proves
+    // the path and makes the kernels resolve each other.
+    if (!link_->stats().connected) link_->reconnect("the VRRP interface is back");
+    update_readiness();
+}
+
 void HaNode::role_changed(NodeRole previous) {
     role_since_ms_ = monotonic_ms();
     LOG_INFO("ha role %s -> %s (keepalived %s, virtual IPs %s)", to_string(previous), to_string(role_.role()),
@@ -289,6 +329,7 @@ void HaNode::on_readiness_timer(evutil_socket_t, short, void* arg) { static_cast
 void HaNode::update_readiness() {
     if (shutting_down_ || !link_) return;
     uint64_t now = monotonic_ms();
+    if (link_hold_ != LinkHold::kNone && !end_link_hold(now)) return;
     if (failover_active_) {
         if (role_.vip_present()) return;
         if (failover_vip_gone_ms_ == 0) failover_vip_gone_ms_ = now;
@@ -309,6 +350,19 @@ void HaNode::update_readiness() {
     if (reason == nullptr) return;
     ready_ = true;
     write_track(kTrackReady, reason);
+}
+
+// True once the hold after the VRRP link came back is over (the track file
+// then says what it said before, unless a planned failover still holds FAULT).
+bool HaNode::end_link_hold(uint64_t now) {
+    if (link_hold_ == LinkHold::kLinkDown) return false;
+    const SyncLink::Stats stats = link_->stats();
+    const bool heard = stats.connected && stats.last_heard_ms_ago < now - link_up_ms_;
+    if (!heard && now - link_up_ms_ < kLinkReturnGraceMs) return false;
+    link_hold_ = LinkHold::kNone;
+    const char* reason = heard ? "VRRP interface back, peer heard since" : "VRRP interface back, peer not heard";
+    if (!failover_active_) write_track(ready_ ? kTrackReady : kTrackNotReady, reason);
+    return true;
 }
 
 // Written whole to a temporary file and renamed over the tracked one, so

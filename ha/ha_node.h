@@ -42,6 +42,7 @@
 #include "core/balance/server.h"
 #include "core/loop/task_queue.h"
 #include "core/daemon/pair_member.h"
+#include "ha/link_watch.h"
 #include "ha/notify_fifo.h"
 #include "ha/sync_link.h"
 #include "ha/sync_state.h"
@@ -97,6 +98,8 @@ private:
     void local_stick(const std::string& pool, lbd::v1::StickRecord::Kind kind, const StickChange& change);
     void on_notify_line(std::string_view line);
     void on_vip(bool present);
+    void on_vrrp_link(bool up);
+    bool end_link_hold(uint64_t now);
     void role_changed(NodeRole previous);
     void update_readiness();
     void write_track(int value, const char* reason);
@@ -123,6 +126,7 @@ private:
     uint64_t role_since_ms_;
     std::unique_ptr<NotifyFifoReader> fifo_;
     std::unique_ptr<VipWatch> vip_;
+    std::unique_ptr<LinkWatch> vrrp_link_;
 
     std::unique_ptr<SyncState> state_;
     std::unique_ptr<SyncLink> link_;
@@ -139,6 +143,12 @@ private:
     bool failover_active_ = false;
     uint64_t failover_vip_gone_ms_ = 0;
     EventPtr readiness_timer_;
+    // The VRRP interface's link went down (FAULT written), then came back at
+    // link_up_ms_: FAULT is held until the peer has been heard since, or for
+    // a grace at most (ha_node.cc, kLinkReturnGraceMs, says why).
+    enum class LinkHold { kNone, kLinkDown, kReturning };
+    LinkHold link_hold_ = LinkHold::kNone;
+    uint64_t link_up_ms_ = 0;
 
     // A planned handover: DRAINING (the tiers end the connections on the
     // virtual IPs while the VIP stays), RELEASING (FAULT written, waiting for

@@ -1,6 +1,6 @@
 // The peer-sync link: sockets, timers and the connection life cycle (the
 // machine is drawn in sync_link.h; what flows on a connection is in
-// sync_link_protocol.cc).
+// sync_link_protocol.cc, and what the peer sent is applied in sync_link_receive.cc).
 //
 // bufferevents rather than plain events: the link needs exactly what they
 // give, an output buffer whose length is the back-pressure signal and a
@@ -68,20 +68,6 @@ SyncLink::~SyncLink() = default;
 
 bool SyncLink::start(std::string* error) { return impl_->start(error); }
 
-void SyncLink::local_change(uint64_t sequence) {
-    if (sequence == 0) return;
-    uint64_t now = monotonic_ms();
-    auto& marks = impl_->marks_;
-    // One mark per millisecond: the clock cannot tell changes within it apart.
-    if (!marks.empty() && marks.back().at_ms == now) {
-        marks.back().sequence = std::max(marks.back().sequence, sequence);
-    } else {
-        marks.push_back({sequence, now});
-        if (marks.size() > kMaxLagMarks) marks.pop_front();
-    }
-    impl_->schedule_flush();
-}
-
 void SyncLink::reconnect(const char* why) {
     Impl& impl = *impl_;
     if (!impl.started_) return;
@@ -107,18 +93,6 @@ SyncLink::Stats SyncLink::stats() const {
     out.output_bytes = c != nullptr ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
     out.unacked_oldest_ms = impl.marks_.empty() ? 0 : now - std::min(now, impl.marks_.front().at_ms);
     return out;
-}
-
-const LatencyHistogram& SyncLink::lag() const { return impl_->lag_; }
-
-uint64_t SyncLink::lag_percentile_ms(double p) const {
-    std::vector<uint32_t> samples = impl_->lag_window_;
-    if (samples.empty()) return 0;
-    std::sort(samples.begin(), samples.end());
-    // Nearest rank: the smallest sample with at least p% of them at or below it.
-    double rank = std::ceil(std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(samples.size()));
-    size_t index = rank < 1.0 ? 0 : static_cast<size_t>(rank) - 1;
-    return samples[std::min(index, samples.size() - 1)];
 }
 
 bool SyncLink::all_acked() const { return impl_->all_acked(); }
@@ -201,6 +175,8 @@ bool Impl::start(std::string* error) {
         base_, -1, EV_PERSIST, [](evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->tick(); }, this);
     flush_event_ = make_event(
         base_, -1, 0, [](evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->flush(); }, this);
+    apply_timer_ = make_event(
+        base_, -1, 0, [](evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->resume_inbound(); }, this);
     reap_event_ = make_event(
         base_, -1, 0, [](evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->graveyard_.clear(); }, this);
     timeval tick{static_cast<time_t>(tick_ms_ / 1000), static_cast<suseconds_t>((tick_ms_ % 1000) * 1000)};
@@ -381,7 +357,15 @@ void Impl::tick() {
         uint64_t stalled = gap - tick_ms_;
         c->last_heard_ms = std::min(now, c->last_heard_ms + stalled);
         c->deadline_ms += stalled;
+        // Our heartbeats were as late: said, so that a drop the peer reports can be told apart.
+        if (stalled >= options_.heartbeat_ms) {
+            LOG_INFO("peer sync: this node's loop ran %llu ms late (heartbeats too)",
+                     static_cast<unsigned long long>(stalled));
+        }
     }
+    // Reads paused while a received chunk is applied: the peer's frames are
+    // waiting on us, which is not its silence.
+    if (c->reads_paused) c->last_heard_ms = now;
     switch (c->phase) {
         case Phase::kConnecting:
         case Phase::kPreamble:

@@ -42,7 +42,10 @@
 // (an older peer built its snapshot in one go first). This link builds a
 // snapshot a slice at a time, one slice per loop turn
 // (SyncState::snapshot_step), so its heartbeats, reads and ticks go on
-// while a million stick entries are walked. Time during which this node's
+// while a million stick entries are walked. The receiver likewise merges
+// and applies a received chunk a slice of records per loop turn, and reads
+// nothing more meanwhile (what follows the chunk is applied after it); the
+// peer counts as heard while its chunk waits on us. Time during which this node's
 // own loop was stalled (a tick arriving far too late) is not counted as the
 // peer's silence either.
 //
@@ -165,7 +168,7 @@ public:
     static bool dials_peer(const SocketAddress& listen, const SocketAddress& peer);
 
     // The link's insides (ha/sync_link_impl.h), named here only so that its
-    // two source files can share them.
+    // source files can share them.
     class Impl;
 
 private:

@@ -1,6 +1,7 @@
-// SyncLink's insides, shared by its two source files: sync_link.cc (sockets,
-// timers, connection life cycle) and sync_link_protocol.cc (handshake,
-// frames, messages, flushing, acks). Not for other users: include
+// SyncLink's insides, shared by its source files: sync_link.cc (sockets,
+// timers, connection life cycle), sync_link_protocol.cc (handshake, frames,
+// messages, flushing) and sync_link_receive.cc (what the peer sent applied,
+// its acks, the lag). Not for other users: include
 // ha/sync_link.h. Same thread rules as SyncLink.
 #pragma once
 
@@ -34,8 +35,14 @@ inline constexpr uint32_t kExpireEveryMs = 5000;
 // nothing meanwhile.
 inline constexpr uint32_t kFirstFrameGraceMs = 10000;
 // Stick-map buckets (about as many records) walked per loop turn while a
-// snapshot is built: a few ms of work, two chunks of 4096 records.
-inline constexpr size_t kSnapshotSliceBuckets = 8192;
+// snapshot is built: half a chunk of 4096 records, about a millisecond (8192
+// took long enough on a loaded machine, with the encoding of the chunks they
+// filled, that the peer missed heartbeats).
+inline constexpr size_t kSnapshotSliceBuckets = 2048;
+// Records of a received snapshot chunk merged and applied to the live tables
+// (the stick table's shard locks, shared with the workers) per loop turn; the
+// rest of the chunk, and every frame after it, waits for the next turns.
+inline constexpr size_t kApplySliceRecords = 1024;
 inline constexpr size_t kLagWindow = 4096;
 // Unacknowledged local_change() marks kept for the lag (one per ms at most).
 inline constexpr size_t kMaxLagMarks = 65536;
@@ -69,6 +76,12 @@ public:
         bool ack_pending = false;
         // A snapshot being received.
         uint64_t snapshot_records = 0, snapshot_changed = 0;
+        // The received chunk being applied a slice per loop turn, and where;
+        // meanwhile the socket is not read and no later frame is processed
+        // (reads_paused), so what follows the chunk is applied after it.
+        std::optional<lbd::v1::Snapshot> inbound;
+        size_t inbound_cursor = 0;
+        bool reads_paused = false;
         // kClosing: why, and the backoff to apply once closed.
         std::string close_why;
         Backoff close_backoff = Backoff::kNormal;
@@ -105,11 +118,18 @@ public:
     // --- sync_link_protocol.cc: what flows on a connection ------------------
     void on_connected(Connection* c);
     void on_readable(Connection* c);
+    // The frames the FrameReader holds, in order, until it needs more bytes
+    // or a snapshot chunk is left to apply on later turns.
+    void read_frames(Connection* c);
+    // One slice of c->inbound; pauses reads and arms apply_timer_ if more is left.
+    void apply_inbound(Connection* c);
+    // apply_timer_: the next slice, or, the chunk done, the frames after it.
+    void resume_inbound();
     bool read_preamble(Connection* c, evbuffer* in);
     void on_frame_error(Connection* c, FrameError error);
     void on_message(Connection* c, lbd::v1::SyncMessage& message);
     void on_hello(Connection* c, const lbd::v1::Hello& peer);
-    void on_snapshot(Connection* c, const lbd::v1::Snapshot& chunk);
+    void on_snapshot(Connection* c, lbd::v1::Snapshot& chunk);
     void on_changes(Connection* c, const lbd::v1::Changes& changes);
     void on_ack(Connection* c, const lbd::v1::Ack& ack);
     void on_refusal(Connection* c, const lbd::v1::Refusal& refusal);
@@ -131,7 +151,7 @@ public:
     uint32_t tick_ms_ = 0;
 
     UniqueFd listen_fd_;
-    EventPtr accept_event_, accept_pause_, dial_timer_, tick_timer_, flush_event_, reap_event_;
+    EventPtr accept_event_, accept_pause_, dial_timer_, tick_timer_, flush_event_, reap_event_, apply_timer_;
     std::unique_ptr<Connection> conn_;
     // A connection from the peer's address that arrived while conn_ was up.
     // Anyone who can send from that address can connect, so it replaces

@@ -116,8 +116,11 @@ void Impl::on_readable(Connection* c) {
     // Any bytes from the peer show it alive, a part of a big frame too (a
     // snapshot chunk or a batch of changes on a slow or loaded link).
     if (length > 0) c->last_heard_ms = last_heard_ms_ = monotonic_ms();
+    read_frames(c);
+}
 
-    while (!c->closed) {
+void Impl::read_frames(Connection* c) {
+    while (!c->closed && !c->reads_paused && !c->inbound) {
         FrameReader::Result result = c->reader->next();
         if (result.status == FrameReader::Result::Status::kNeedMore) return;
         if (result.status == FrameReader::Result::Status::kError) {
@@ -165,7 +168,7 @@ void Impl::on_message(Connection* c, SyncMessage& message) {
             return on_hello(c, message.hello());
         case Phase::kUp:
             switch (message.body_case()) {
-                case SyncMessage::kSnapshot: return on_snapshot(c, message.snapshot());
+                case SyncMessage::kSnapshot: return on_snapshot(c, *message.mutable_snapshot());
                 case SyncMessage::kChanges: return on_changes(c, message.changes());
                 case SyncMessage::kAck: return on_ack(c, message.ack());
                 case SyncMessage::kHeartbeat: return;
@@ -198,80 +201,6 @@ void Impl::on_hello(Connection* c, const lbd::v1::Hello& peer) {
     LOG_INFO("peer sync: link up with %s, %s", c->name().c_str(), snapshot ? "snapshot" : "resume");
     observer_.link_changed(true, c->peer_node);
     schedule_flush();
-}
-
-void Impl::on_snapshot(Connection* c, const lbd::v1::Snapshot& chunk) {
-    SyncState::SnapshotWinners winners;
-    size_t changed = 0;
-    bool ok = state_.apply_snapshot(chunk, monotonic_ms(), &changed, &winners);
-    // What merged stays merged in SyncState, so the tables get it too.
-    for (int i : winners.health) observer_.remote_health(chunk.health(i));
-    for (int i : winners.sticks) observer_.remote_stick(chunk.sticks(i));
-    for (int i : winners.purges) observer_.remote_purge(chunk.purges(i));
-    stats_.purges_received += winners.purges.size();
-    if (!ok) {
-        LOG_WARN("peer sync: snapshot chunk %u from %s is out of order or invalid; closing", chunk.chunk_index(),
-                 c->name().c_str());
-        return close(c, "protocol error: bad snapshot chunk", Backoff::kNormal);
-    }
-    c->snapshot_records += static_cast<uint64_t>(chunk.health_size() + chunk.sticks_size());
-    c->snapshot_changed += changed;
-    if (!chunk.last()) return;
-    ++stats_.snapshots_received;
-    LOG_INFO("peer sync: snapshot from %s applied: %u chunks, %llu records, %llu changed here", c->name().c_str(),
-             chunk.chunk_index() + 1, static_cast<unsigned long long>(c->snapshot_records),
-             static_cast<unsigned long long>(c->snapshot_changed));
-    c->snapshot_records = c->snapshot_changed = 0;
-    c->ack_pending = true;
-    schedule_flush();
-}
-
-void Impl::on_changes(Connection* c, const lbd::v1::Changes& changes) {
-    uint64_t now = monotonic_ms();
-    for (const auto& change : changes.changes()) {
-        switch (state_.apply_remote(change, now)) {
-            case SyncState::Applied::kChanged:
-                if (change.has_health()) observer_.remote_health(change.health());
-                if (change.has_stick()) observer_.remote_stick(change.stick());
-                if (change.has_purge()) {
-                    ++stats_.purges_received;
-                    observer_.remote_purge(change.purge());
-                }
-                break;
-            case SyncState::Applied::kUnchanged: break;
-            case SyncState::Applied::kInvalid:
-                // Authentic, so a bug or a newer peer: skip the record rather
-                // than drop the link over it again and again.
-                if (stats_.invalid_records++ == 0) {
-                    LOG_WARN("peer sync: skipped an invalid record from %s (origin %s, sequence %llu)",
-                             c->name().c_str(), printable(change.origin(), 64).c_str(),
-                             static_cast<unsigned long long>(change.sequence()));
-                }
-                break;
-        }
-    }
-    c->ack_pending = true;
-    schedule_flush();
-}
-
-void Impl::on_ack(Connection* c, const lbd::v1::Ack& ack) {
-    state_.on_ack(ack);
-    std::optional<uint64_t> acked;
-    for (const auto& entry : ack.applied()) {
-        if (entry.node_id() == state_.node_id() && entry.boot_epoch() == c->hello.boot_epoch()) {
-            acked = entry.sequence();
-        }
-    }
-    if (!acked) return;
-    uint64_t now = monotonic_ms();
-    while (!marks_.empty() && marks_.front().sequence <= *acked) {
-        observe_lag(now - std::min(now, marks_.front().at_ms));
-        marks_.pop_front();
-    }
-    if (c->snapshot_unacked && *acked >= *c->snapshot_unacked) c->snapshot_unacked.reset();
-    // Marks left while nothing is outstanding belong to local writes that a
-    // newer write of the peer replaced: they will never be acked one by one.
-    if (all_acked()) marks_.clear();
 }
 
 void Impl::on_refusal(Connection* c, const Refusal& refusal) {
@@ -368,27 +297,6 @@ void Impl::flush() {
         }
         if (!send(c, message)) return;
     }
-}
-
-// --- lag and acks --------------------------------------------------------------
-
-void Impl::observe_lag(uint64_t ms) {
-    lag_.observe(ms);
-    ++stats_.lag_samples;
-    uint32_t sample = static_cast<uint32_t>(std::min<uint64_t>(ms, UINT32_MAX));
-    if (lag_window_.size() < kLagWindow) {
-        lag_window_.push_back(sample);
-    } else {
-        lag_window_[lag_next_] = sample;
-        lag_next_ = (lag_next_ + 1) % kLagWindow;
-    }
-}
-
-bool Impl::all_acked() const {
-    const Connection* c = conn_.get();
-    return c != nullptr && !c->closed && c->phase == Phase::kUp && !state_.needs_snapshot() &&
-           !state_.snapshot_building() && c->chunks.empty() &&
-           !c->snapshot_unacked && state_.queued() == 0;
 }
 
 }  // namespace lbd::ha

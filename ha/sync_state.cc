@@ -341,35 +341,51 @@ SyncState::Applied SyncState::merge_stick(const StickRecord& stick, uint64_t now
 
 bool SyncState::apply_snapshot(const lbd::v1::Snapshot& chunk, uint64_t now_ms, size_t* changed,
                                SnapshotWinners* winners) {
+    size_t cursor = 0;
+    return apply_snapshot_part(chunk, now_ms, &cursor, SIZE_MAX, changed, winners);
+}
+
+bool SyncState::apply_snapshot_part(const lbd::v1::Snapshot& chunk, uint64_t now_ms, size_t* cursor,
+                                    size_t max_records, size_t* changed, SnapshotWinners* winners) {
     if (winners != nullptr) *winners = {};
+    if (changed != nullptr) *changed = 0;
     if (!have_peer_ || chunk.chunk_index() != next_chunk_) return false;
     // Sized once for the whole snapshot (sync.proto says why): no rehash of
     // a big table between two chunks, with the loop and the link stalled.
     // Bounded: the count is the peer's word, not memory it may claim here.
-    if (chunk.chunk_index() == 0 && chunk.stick_records() > sticks_.size())
+    if (*cursor == 0 && chunk.chunk_index() == 0 && chunk.stick_records() > sticks_.size())
         sticks_.reserve(static_cast<size_t>(std::min<uint64_t>(chunk.stick_records(), kMaxStickReserve)));
+    // One index over the chunk's records: its health, then sticks, then purges.
+    const size_t health = static_cast<size_t>(chunk.health_size()), sticks = static_cast<size_t>(chunk.sticks_size());
+    const size_t total = health + sticks + static_cast<size_t>(chunk.purges_size());
+    const size_t end = *cursor + std::min(max_records, total - std::min(*cursor, total));
     size_t count = 0;
     bool ok = true;
-    for (int i = 0; i < chunk.health_size(); ++i) {
-        Applied result = merge_health(chunk.health(i));
+    for (size_t at = *cursor; at < end; ++at) {
+        Applied result;
+        std::vector<int>* won = nullptr;
+        int i = 0;
+        if (at < health) {
+            i = static_cast<int>(at);
+            result = merge_health(chunk.health(i));
+            if (winners != nullptr) won = &winners->health;
+        } else if (at < health + sticks) {
+            i = static_cast<int>(at - health);
+            result = merge_stick(chunk.sticks(i), now_ms);
+            if (winners != nullptr) won = &winners->sticks;
+        } else {
+            i = static_cast<int>(at - health - sticks);
+            result = merge_purge(chunk.purges(i), now_ms);
+            if (winners != nullptr) won = &winners->purges;
+        }
         ok = ok && result != Applied::kInvalid;
         count += result == Applied::kChanged;
-        if (winners != nullptr && result == Applied::kChanged) winners->health.push_back(i);
+        if (won != nullptr && result == Applied::kChanged) won->push_back(i);
     }
-    for (int i = 0; i < chunk.sticks_size(); ++i) {
-        Applied result = merge_stick(chunk.sticks(i), now_ms);
-        ok = ok && result != Applied::kInvalid;
-        count += result == Applied::kChanged;
-        if (winners != nullptr && result == Applied::kChanged) winners->sticks.push_back(i);
-    }
-    for (int i = 0; i < chunk.purges_size(); ++i) {
-        Applied result = merge_purge(chunk.purges(i), now_ms);
-        ok = ok && result != Applied::kInvalid;
-        count += result == Applied::kChanged;
-        if (winners != nullptr && result == Applied::kChanged) winners->purges.push_back(i);
-    }
+    *cursor = end;
     if (changed != nullptr) *changed = count;
     if (!ok) return false;
+    if (end < total) return true;  // more parts of this chunk to come
     ++next_chunk_;
     if (chunk.last()) {
         Progress& progress = applied_[peer_node_];

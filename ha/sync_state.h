@@ -206,6 +206,15 @@ public:
     // `changed` and `winners` all the same.
     bool apply_snapshot(const lbd::v1::Snapshot& chunk, uint64_t now_ms, size_t* changed = nullptr,
                         SnapshotWinners* winners = nullptr);
+    // The same a part at a time, so that a receiver can go back to its loop
+    // (heartbeats, reads, the admin plane) within a chunk: merges at most
+    // `max_records` records of `chunk` from *cursor on (its health, then
+    // sticks, then purges, as one index) and advances *cursor. The chunk is
+    // done (the next chunk index expected; complete after the last one) once
+    // *cursor reaches its record count; until then, pass the same chunk again
+    // and nothing else. `winners` and `changed` cover this part only.
+    bool apply_snapshot_part(const lbd::v1::Snapshot& chunk, uint64_t now_ms, size_t* cursor, size_t max_records,
+                             size_t* changed = nullptr, SnapshotWinners* winners = nullptr);
     // What we have applied, per origin.
     lbd::v1::Ack make_ack() const;
     // We hold the peer's full state: the last chunk of a snapshot from its

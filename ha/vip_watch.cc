@@ -43,41 +43,24 @@ struct Parsed {
 }  // namespace
 
 VipWatch::VipWatch(event_base* base, const std::vector<std::string>& vips, Handler on_change)
-    : base_(base), on_change_(std::move(on_change)) {
+    : on_change_(std::move(on_change)),
+      events_(base, "vip watch", [this](nl_msg* msg) { on_message(msg); }, [this] { report(); }) {
     for (const std::string& vip : vips) {
         std::string key;
         if (parse_vip(vip, &key)) wanted_.insert(key);  // the config loader checked them
     }
 }
 
-VipWatch::~VipWatch() {
-    event_.reset();
-    if (events_ != nullptr) nl_socket_free(events_);
-}
+VipWatch::~VipWatch() = default;
 
 bool VipWatch::start(std::string* error) {
-    events_ = nl_socket_alloc();
-    if (events_ == nullptr) {
-        *error = "vip watch: cannot allocate a netlink socket";
-        return false;
-    }
-    // Multicast events carry no sequence numbers of ours.
-    nl_socket_disable_seq_check(events_);
-    nl_socket_modify_cb(events_, NL_CB_VALID, NL_CB_CUSTOM, &VipWatch::on_message, this);
-    int rc = nl_connect(events_, NETLINK_ROUTE);
-    if (rc == 0) rc = nl_socket_add_memberships(events_, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, 0);
-    if (rc == 0) rc = nl_socket_set_nonblocking(events_);
-    if (rc < 0) {
-        *error = std::string("vip watch: netlink: ") + nl_geterror(rc);
-        return false;
-    }
-
+    if (!events_.subscribe({RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR}, error)) return false;
     // Seed from a dump on a second socket, after subscribing: an address
     // added in between is in the dump or in an event (or both; the set
     // does not mind).
     nl_sock* dump = nl_socket_alloc();
     nl_cache* cache = nullptr;
-    rc = dump == nullptr ? -NLE_NOMEM : nl_connect(dump, NETLINK_ROUTE);
+    int rc = dump == nullptr ? -NLE_NOMEM : nl_connect(dump, NETLINK_ROUTE);
     if (rc == 0) rc = rtnl_addr_alloc_cache(dump, &cache);
     if (rc < 0) {
         *error = std::string("vip watch: address dump: ") + nl_geterror(rc);
@@ -89,34 +72,21 @@ bool VipWatch::start(std::string* error) {
     nl_cache_free(cache);
     nl_socket_free(dump);
 
-    event_ = make_event(base_, nl_socket_get_fd(events_), EV_READ | EV_PERSIST, &VipWatch::on_readable, this);
-    event_add(event_.get(), nullptr);
+    events_.start_reading();
     report();
     return true;
 }
 
-void VipWatch::on_readable(evutil_socket_t, short, void* arg) {
-    auto* self = static_cast<VipWatch*>(arg);
-    // Reads until the socket is drained (non-blocking). On ENOBUFS (events
-    // lost to a full receive buffer) the present set may be stale; a warning
-    // is all we can do without a re-dump, and keepalived's FIFO line still
-    // decides the role.
-    int rc = nl_recvmsgs_default(self->events_);
-    if (rc < 0 && rc != -NLE_AGAIN) LOG_WARN("vip watch: netlink: %s", nl_geterror(rc));
-    self->report();
-}
-
-int VipWatch::on_message(nl_msg* msg, void* arg) {
+void VipWatch::on_message(nl_msg* msg) {
     int type = nlmsg_hdr(msg)->nlmsg_type;
-    if (type != RTM_NEWADDR && type != RTM_DELADDR) return NL_OK;
-    Parsed parsed{static_cast<VipWatch*>(arg), type == RTM_NEWADDR};
+    if (type != RTM_NEWADDR && type != RTM_DELADDR) return;
+    Parsed parsed{this, type == RTM_NEWADDR};
     nl_msg_parse(
         msg, [](nl_object* object, void* p) {
             auto* parsed = static_cast<Parsed*>(p);
             parsed->watch->seen(object, parsed->added);
         },
         &parsed);
-    return NL_OK;
 }
 
 void VipWatch::seen(nl_object* object, bool added) {

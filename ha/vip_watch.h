@@ -13,9 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "core/loop/event.h"
+#include "ha/netlink_events.h"
 
-struct nl_sock;
 struct nl_msg;
 struct nl_object;
 
@@ -36,17 +35,14 @@ public:
     bool present() const { return !wanted_.empty() && present_.size() == wanted_.size(); }
 
 private:
-    static void on_readable(evutil_socket_t fd, short what, void* arg);
-    static int on_message(nl_msg* msg, void* arg);
+    void on_message(nl_msg* msg);
     void seen(nl_object* object, bool added);
     void report();
 
-    event_base* base_;
     std::set<std::string> wanted_;   // family byte + address bytes
     std::set<std::string> present_;
     Handler on_change_;
-    nl_sock* events_ = nullptr;
-    EventPtr event_;
+    NetlinkEvents events_;
     bool reported_ = false;
     bool last_reported_ = false;
 };

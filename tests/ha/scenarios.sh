@@ -10,7 +10,7 @@
 # SCENARIO is a letter (default: all, or $LBD_HA_SCENARIOS, e.g. "a b c g"):
 #   a  SIGKILL of the master's lbd: the other node answers within GAP_LIMIT_MS
 #   b  SIGKILL of the master's keepalived (every process of it)
-#   c  `ip link set down` of the master's interface
+#   c  `ip link set down` of the master's interface; when it comes back it does not take the VIP back
 #   d  stickiness: 50 clients keep their backend across a failover (round robin without the sync)
 #   e  health: a backend only the master saw die gets no connection attempt from the new master
 #   f  the old master comes back: resyncs, and leaves the VIP where it is

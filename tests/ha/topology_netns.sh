@@ -37,6 +37,8 @@
 #   keepalived_transitions NODE  how many state changes its log shows so far (scenario s)
 #   link_down NODE / link_up NODE
 #   partition / heal             the two lbd nodes cannot / can reach each other (both still reach the rest)
+#   forget_neighbour NODE PEER   optional (scenario c): NODE's neighbour (ARP) entry for PEER is dropped
+#   keepalived_link_up NODE      optional (scenario c): NODE's keepalived has seen its interface come up
 #   has_vip NODE / drop_vip NODE
 #   vip_watch_start / vip_watch_stop / vip_events NODE   every change of the VIP, "EPOCH_MS add|del"
 #   neigh_watch_start / neigh_watch_stop / neigh_events / node_mac NODE   optional (scenario c's
@@ -302,6 +304,11 @@ partition() {
 heal() {
     local n
     for n in "${LB_NODES[@]}"; do bridge -n "$(ns_of sw)" link set dev "$n" isolated off || return 1; done
+}
+forget_neighbour() { ip -n "$(ns_of "$1")" neigh flush "${TOPO_IP[$2]}" dev eth0; }
+keepalived_link_up() {
+    awk '/^=== start/ { s = "" } /Netlink reports eth0 up/ { s = "up" } /Netlink reports eth0 down/ { s = "down" }
+         END { exit s != "up" }' "$TOPO_DIR/$1/keepalived.log" 2>/dev/null
 }
 link_down() { ip -n "$(ns_of "$1")" link set eth0 down; }
 link_up() { ip -n "$(ns_of "$1")" link set eth0 up; }

@@ -7,11 +7,52 @@
 // thread of its own.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
+#include "ha/sync_link_impl.h"
 #include "tests/unit/sync_link_kit.h"
 
 namespace lbd::ha {
+
+// The receiving side: a received chunk of 4096 records is merged and applied
+// to the live tables a slice (kApplySliceRecords) per loop turn, so that B's
+// heartbeats, reads and admin plane go on between slices. Counted by the
+// Observer calls each turn of the shared loop makes.
+TEST_CASE("a received snapshot chunk is applied a slice per loop turn, in order with later changes") {
+    Pair pair;
+    Node &a = pair.a, &b = pair.b;
+    constexpr uint32_t kEntries = 20'000;
+    for (uint32_t i = 0; i < kEntries; ++i) a.local(stick(ip_key(i), "s1"));
+    pair.start();
+    size_t most_in_one_turn = 0, turns_applying = 0;
+    auto one_turn = [&] {
+        size_t before = b.recorder.sticks;
+        event_base_loop(pair.base.get(), EVLOOP_ONCE);
+        size_t applied = b.recorder.sticks - before;
+        most_in_one_turn = std::max(most_in_one_turn, applied);
+        turns_applying += applied > 0;
+    };
+    // A change made while B works through the snapshot lands after it.
+    bool changed = false;
+    uint64_t end = monotonic_ms() + 20'000;
+    while (!(pair.synced() && changed) && monotonic_ms() < end) {
+        one_turn();
+        if (!changed && b.recorder.sticks > kEntries / 2) {
+            a.local(stick(ip_key(7), "s2"));
+            changed = true;
+        }
+    }
+    REQUIRE(pair.synced());
+    MESSAGE(kEntries << " records applied over " << turns_applying << " loop turns, at most " << most_in_one_turn
+                     << " in one");
+    CHECK(most_in_one_turn <= kApplySliceRecords);
+    CHECK(turns_applying >= kEntries / kApplySliceRecords);
+    CHECK(b.recorder.stick_server.size() == kEntries);
+    CHECK(b.recorder.stick_server[ip_key(7)] == "s2");
+    CHECK(b.server_of(ip_key(7)) == "s2");
+    CHECK(a.stats().disconnects == 0);
+}
 
 TEST_CASE("a million-entry snapshot while up: a peer with 200 ms heartbeats keeps the link") {
     EventBasePtr b_base{event_base_new()};  // outlives B's link
