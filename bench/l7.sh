@@ -20,8 +20,11 @@
 #             running 2 workers (lbd workers: 2, HAProxy nbthread 2, NGINX
 #             worker_processes 2), unpinned
 # and the memory each proxy spends on an idle keep-alive client connection,
-# plain and TLS (IDLE_CONNS connections, one request each, then idle: RSS
-# delta / count).
+# plain and TLS: the slope of its RSS between IDLE_BASE and IDLE_CONNS open
+# connections (one request each, then idle), IDLE_SAMPLES samples, each on a
+# freshly started proxy; median and min-max. A slope, not RSS delta / count:
+# what a proxy keeps once, whatever the count (free heap left by the last
+# connections' requests, say), is in both readings and cancels out.
 # Within a round every test visits every path, the first path rotating each
 # round, so slow drift on this shared machine hits every path alike.
 # With PIN=1 (the default on 2+ CPUs) the 1-worker proxies run on CPU 0 and the
@@ -38,6 +41,9 @@ DURATION=${DURATION:-10}              # seconds per wrk run
 ROUNDS=${ROUNDS:-3}                   # rounds (each runs every test on every path)
 WRK_THREADS=${WRK_THREADS:-1}
 IDLE_CONNS=${IDLE_CONNS:-3000}        # idle keep-alive connections for the memory test
+IDLE_BASE=${IDLE_BASE:-$((IDLE_CONNS / 3))}  # the lower count of the memory slope
+IDLE_SAMPLES=${IDLE_SAMPLES:-5}       # memory samples, each on freshly started proxies
+((IDLE_BASE > 0 && IDLE_BASE < IDLE_CONNS)) || { echo "IDLE_BASE must be between 0 and IDLE_CONNS" >&2; exit 2; }
 BIG_SIZE=${BIG_SIZE:-1M}              # size of /big (head -c syntax)
 # Idle server connections a proxy may keep for reuse: lbd max_idle_per_server,
 # nginx upstream keepalive (HAProxy's http-reuse keeps every one). Below the
@@ -69,6 +75,8 @@ fi
 BENCH=l7.sh
 # shellcheck source=bench/lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+# shellcheck source=bench/l7_idle.sh
+source "$REPO_ROOT/bench/l7_idle.sh"
 BACKEND_CPUS=$LOAD_CPUS
 IDLE_PID=""
 end_idle_client() { [[ -z $IDLE_PID ]] || kill -TERM "$IDLE_PID" 2>/dev/null || true; }
@@ -84,7 +92,9 @@ ensure_packages() {
 # ------------------------------------------------------------ backend + proxies
 # Per proxy instance: PORT (plain), TLS_PORT (resuming TLS), FULL_PORT (TLS that
 # resumes nothing, for tls_full).
-declare -A PORT=() TLS_PORT=() FULL_PORT=() STATUS=() TLS_STATUS=() RSS_PID=()
+# SERVER_PID: the process started (for NGINX the master; RSS_PID is its worker);
+# FRESH: 1 until an idle-memory sample has used the instance.
+declare -A PORT=() TLS_PORT=() FULL_PORT=() STATUS=() TLS_STATUS=() RSS_PID=() SERVER_PID=() FRESH=()
 
 start_backend() {
     start_nginx_backend 1
@@ -159,7 +169,7 @@ listeners { name: \"bench_full\" bind: \"127.0.0.1:${FULL_PORT[$name]}\" mode: M
     spawn_on "$(cpus_of "$name")" "$bin" -c "$conf" >"$TMP/$name.err" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    RSS_PID[$name]=$pid
+    RSS_PID[$name]=$pid SERVER_PID[$name]=$pid FRESH[$name]=1
     proxy_started "$name" "$pid" "$TMP/$name.err"
 }
 
@@ -190,7 +200,7 @@ EOF
     spawn_on "$(cpus_of "$name")" haproxy -db -f "$conf" >"$TMP/$name.err" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    RSS_PID[$name]=$pid
+    RSS_PID[$name]=$pid SERVER_PID[$name]=$pid FRESH[$name]=1
     TLS_STATUS[$name]=pending
     proxy_started "$name" "$pid" "$TMP/$name.err"
 }
@@ -220,9 +230,23 @@ EOF
     spawn_on "$(cpus_of "$name")" nginx -e "$TMP/$name.err" -p "$TMP" -c "$conf" -g 'daemon off;' 2>"$TMP/$name.out" &
     pid=$!
     PIDS+=("$pid")
+    SERVER_PID[$name]=$pid FRESH[$name]=1
     TLS_STATUS[$name]=pending
     proxy_started "$name" "$pid" "$TMP/$name.err" "$TMP/$name.out"
     RSS_PID[$name]=$(nginx_worker_of "$pid")
+}
+
+# restart_proxy NAME: stops the instance and starts it again, on new ports: a heap that
+# once held IDLE_CONNS connections would hold the next ones in what they freed.
+restart_proxy() {
+    local name=$1
+    stop_server "${SERVER_PID[$name]}"
+    case $name in
+        lbd_base) start_lbd "$name" "$LBD_BASE" ;;
+        lbd*) start_lbd "$name" "$LBD" ;;
+        haproxy*) start_haproxy "$name" ;;
+        nginx*) start_nginx "$name" ;;
+    esac
 }
 
 # ---------------------------------------------------------------- measurements
@@ -290,72 +314,6 @@ measure() {
     printf 'wrk %-9s %-8s %10s req/s  p50 %8s ms  p99 %8s ms %s\n' "$test" "$path" "$rps" "$p50" "$p99" "$errs" >>"$RAW"
 }
 
-write_idle_client() { # a python client that holds IDLE_CONNS keep-alive connections open
-    cat >"$TMP/idle.py" <<'EOF'
-import socket, ssl, sys
-port, count, tls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "tls"
-req = b"GET /tiny HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-socks = []
-# One at a time: each connection makes its request and gets its whole
-# response ("ok\n") before the next opens, so the proxy needs one server
-# connection for them all and what grows is the cost of idle clients.
-for _ in range(count):
-    s = socket.create_connection(("127.0.0.1", port))
-    if tls:
-        s = ctx.wrap_socket(s)
-    s.sendall(req)
-    buf = b""
-    while not (b"\r\n\r\n" in buf and buf.rstrip(b"\n").endswith(b"ok")):
-        chunk = s.recv(4096)
-        if not chunk:
-            sys.exit("closed by the proxy")
-        buf += chunk
-    socks.append(s)
-print("ready", flush=True)
-sys.stdin.read()  # hold the connections until told to go
-EOF
-}
-
-# measure_idle [tls] PATH: RSS of the proxy before and with IDLE_CONNS idle keep-alive
-# connections (over TLS: a full handshake each).
-measure_idle() {
-    local kind=plain
-    (($# == 2)) && { kind=$1; shift; }
-    local path=$1 pid=${RSS_PID[$1]:-} before after line fifo=$TMP/idle.fifo bytes i port
-    [[ $path != direct && $path != *_w2 && -n $pid ]] || return 0
-    port=${PORT[$path]}
-    if [[ $kind == tls ]]; then
-        [[ ${TLS_STATUS[$path]:-} == ok ]] || return 0
-        port=${TLS_PORT[$path]}
-    fi
-    rm -f "$fifo"; mkfifo "$fifo"
-    before=$(rss_kib "$pid")
-    spawn_on "$LOAD_CPUS" python3 "$TMP/idle.py" "$port" "$IDLE_CONNS" "$kind" <"$fifo" >"$TMP/idle.out" 2>&1 &
-    IDLE_PID=$!
-    exec 4>"$fifo"
-    line=""
-    for ((i = 0; i < 600; i++)); do
-        line=$(head -n1 "$TMP/idle.out" 2>/dev/null || true)
-        [[ -n $line ]] || ! kill -0 "$IDLE_PID" 2>/dev/null && break
-        sleep 0.1
-    done
-    if [[ $line == ready ]]; then
-        after=$(rss_kib "$pid")
-        bytes=$(( (after - before) * 1024 / IDLE_CONNS ))
-        if [[ $kind == tls ]]; then MEM_TLS[$path]+="$bytes "; else MEM[$path]+="$bytes "; fi
-        printf 'idle %-5s %-8s RSS %s -> %s KiB with %s connections: %s bytes each\n' \
-            "$kind" "$path" "$before" "$after" "$IDLE_CONNS" "$bytes" >>"$RAW"
-    else
-        log "$path: idle client failed: $(cat "$TMP/idle.out")"
-    fi
-    exec 4>&-
-    wait "$IDLE_PID" 2>/dev/null || true
-    IDLE_PID=""
-}
-
 # ---------------------------------------------------------------- reporting
 print_header() {
     echo "== lbd L7 benchmark ($(date -u '+%Y-%m-%d %H:%M:%S UTC'))"
@@ -367,14 +325,15 @@ print_header() {
     echo "openssl:  $(openssl version)"
     echo "lbd:      $LBD ($([[ -x $LBD ]] && { "$LBD" -v 2>&1 | head -n1 || true; } || echo absent); ${STATUS[lbd]}; TLS ${TLS_STATUS[lbd]})"
     [[ -z $LBD_BASE ]] || echo "lbd_base: $LBD_BASE ($("$LBD_BASE" -v 2>&1 | head -n1 || true); ${STATUS[lbd_base]:-}; TLS ${TLS_STATUS[lbd_base]:-})"
-    echo "params:   DURATION=${DURATION}s ROUNDS=$ROUNDS WRK_THREADS=$WRK_THREADS IDLE_CONNS=$IDLE_CONNS BIG_SIZE=$BIG_SIZE"
+    echo "params:   DURATION=${DURATION}s ROUNDS=$ROUNDS WRK_THREADS=$WRK_THREADS IDLE_CONNS=$IDLE_CONNS IDLE_BASE=$IDLE_BASE"
+    echo "          IDLE_SAMPLES=$IDLE_SAMPLES BIG_SIZE=$BIG_SIZE"
     echo "          tests: $TESTS"
     echo "          small50/small500: wrk -c50/-c500 GET /tiny (\"ok\\n\"); new50: the same with -H 'Connection: close';"
     echo "          big: wrk -c10 GET /big;"
     echo "          tls_new: wrk -c50 -H 'Connection: close' https (wrk resumes its TLS session: abbreviated handshakes);"
     echo "          tls_full: h2load --h1 -c50 -n $TLS_FULL_REQUESTS -H 'Connection: close' to a listener without tickets or"
     echo "          session cache (a full ECDSA P-256 handshake each); TLS 1.2 and 1.3 on every proxy;"
-    echo "          tls_ka: wrk -c50 https keep-alive; idle: python3 holds IDLE_CONNS keep-alive connections"
+    echo "          tls_ka: wrk -c50 https keep-alive; idle: python3 opens IDLE_BASE, then IDLE_CONNS keep-alive connections"
     echo "          lbd: workers 1, MODE_HTTP, log_connections false, max_idle_per_server $MAX_IDLE;"
     echo "          haproxy: mode http, http-reuse always, nbthread 1;"
     echo "          nginx: worker_processes 1, upstream keepalive $MAX_IDLE, access_log off; backend: nginx, 1 worker;"
@@ -390,7 +349,7 @@ print_header() {
 }
 
 print_results() {
-    local test path key rps p50 p99 note mem ref
+    local test path key rps p50 p99 note ref
     declare -A MRPS=() MP99=()
     echo
     printf '%-10s %-10s %9s %13s %9s %9s %8s %8s  %s\n' test path "req/s" "min-max" "p50 ms" "p99 ms" "rps/hap" "p99/hap" note
@@ -421,18 +380,7 @@ print_results() {
     echo
     echo "medians of $ROUNDS rounds of ${DURATION}s, min-max of the rounds beside them; rps/hap and p99/hap: ratio to"
     echo "HAProxy (to HAProxy with 2 threads on the *_w2 rows; req/s: higher is better; p99: lower)"
-    if [[ -n ${MEM[haproxy]:-}${MEM[lbd]:-}${MEM[nginx]:-} ]]; then
-        echo
-        printf '%-8s %22s %8s %22s %8s\n' path "bytes per idle conn" "/hap" "idle TLS conn" "/hap"
-        for path in "${PROXIES[@]}"; do
-            [[ $path == *_w2 ]] && continue
-            mem=$(median "${MEM[$path]:-}") tls_mem=$(median "${MEM_TLS[$path]:-}")
-            printf '%-8s %22s %8s %22s %8s\n' "$path" "${mem:-n/a}" "$(ratio "$mem" "$(median "${MEM[haproxy]:-}")")" \
-                "${tls_mem:-n/a}" "$(ratio "$tls_mem" "$(median "${MEM_TLS[haproxy]:-}")")"
-        done
-        echo "(RSS delta of the proxy process / $IDLE_CONNS connections that made one request each, one at a time;"
-        echo " measured once, before any other traffic)"
-    fi
+    print_idle_results
 }
 
 # ---------------------------------------------------------------------- main
@@ -457,11 +405,14 @@ main() {
     warn_if_busy
     echo "-- raw samples" >>"$RAW"
 
-    local r test
+    local r s test
+    # Idle memory first, each sample on fresh proxies: a heap grown under wrk, or by an
+    # earlier sample, would hold the connections in memory it freed, hiding the cost.
+    for ((s = 0; s < IDLE_SAMPLES; s++)); do
+        for_each_rotated "$s" measure_idle
+        for_each_rotated "$s" measure_idle tls
+    done
     for ((r = 0; r < ROUNDS; r++)); do
-        # Idle memory once, first: later the heaps have grown under wrk and
-        # memory freed then would be reused, hiding the cost.
-        ((r == 0)) && for_each_rotated "$r" measure_idle && for_each_rotated "$r" measure_idle tls
         for test in $TESTS; do for_each_rotated "$r" measure "$test"; done
     done
 

@@ -13,18 +13,30 @@ die() { log "error: $*"; exit 1; }
 TMP=""
 PIDS=()
 CLEANUP_HOOK=:  # run first by cleanup (e.g. to end a client the script holds)
+# reap PID: waits up to 5 s for a server told to stop, then kills it.
+reap() {
+    local i
+    for ((i = 0; i < 50; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
 cleanup() {
-    local pid i
+    local pid
     trap - EXIT INT TERM
     "$CLEANUP_HOOK"
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    for pid in "${PIDS[@]}"; do reap "$pid"; done
     [[ -n $TMP && -d $TMP ]] && rm -rf -- "$TMP"
     return 0
+}
+# stop_server PID: stops one server of PIDS before the end and forgets it, so
+# cleanup never signals its number once the kernel has given it to another process.
+stop_server() {
+    local pid kept=()
+    kill -TERM "$1" 2>/dev/null || true
+    reap "$1"
+    for pid in "${PIDS[@]}"; do [[ $pid == "$1" ]] || kept+=("$pid"); done
+    PIDS=("${kept[@]}")
 }
 trap cleanup EXIT
 trap 'exit 130' INT

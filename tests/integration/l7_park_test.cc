@@ -1,10 +1,11 @@
 // Parked keep-alive connections (l7/parked_client.h) against the real lbd: an idle client
-// connection gives up its session and keeps only its socket; its next request, its FIN, the
-// keep-alive timeout, a reload and a shutdown must all find it as a session would have.
+// connection gives up its session and keeps only its socket; its next request, its FIN, a reset,
+// the keep-alive timeout, a reload and a shutdown must all find it as a session would have.
 // lbd_http_connections_parked (the admin /metrics) shows when a connection is parked.
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <string>
@@ -62,6 +63,23 @@ TEST_CASE("an idle connection is parked; its next requests are served on it, and
     // Each wakes up for its second request, on the same connection; a pipelined pair is answered in order.
     for (auto& fd : clients) CHECK(has(get_on(fd.get(), "/second"), "GET /second "));
     CHECK(metric_is(admin, kParked, kClients));
+
+    // A reset while parked closes the connection as a FIN does. The descriptor numbers it frees
+    // go to the next connections, which park in the same places and are served.
+    constexpr int kReset = kClients / 2;
+    for (int i = 0; i < kReset; ++i) {
+        const linger hard{1, 0};
+        REQUIRE(setsockopt(clients[i].get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard) == 0);
+        clients[i].reset();
+    }
+    CHECK(metric_is(admin, kActive, kClients - kReset));
+    CHECK(metric(admin, kParked) == kClients - kReset);
+    for (int i = 0; i < kReset; ++i) {
+        clients[i] = connect_tcp(lbd.port(), kIoTimeoutMs);
+        REQUIRE(clients[i]);
+        REQUIRE(has(get_on(clients[i].get(), "/again"), "GET /again "));
+    }
+    CHECK(metric_is(admin, kParked, kClients));
     // (read_http_reply would swallow the second response with the first: read to the close.)
     REQUIRE(send_all(clients[0].get(), get_request("/p1") + get_request("/p2", "x", "Connection: close\r\n"),
                      kIoTimeoutMs));
@@ -71,7 +89,7 @@ TEST_CASE("an idle connection is parked; its next requests are served on it, and
     CHECK(p1 != std::string::npos);
     CHECK(p2 != std::string::npos);
     CHECK(p1 < p2);
-    CHECK(a.requests() == 2 * kClients + 2);
+    CHECK(a.requests() == 2 * kClients + kReset + 2);
 
     // A FIN while parked: lbd closes its side too, and counts the connection gone.
     clients.clear();
