@@ -2,9 +2,10 @@
 //
 // Why: between two requests a keep-alive connection needs only its socket, a
 // read event carrying the keep-alive deadline, and the little the next
-// request's session must know about the client. Its HttpSession (2,264
-// bytes, 1,728 of them the inline std::optional<Exchange>, empty between
-// requests) and bufferevent with two evbuffers and two events (~1 KB) are
+// request's session must know about the client. Its HttpSession (544
+// bytes), the exchange storage it made at its first request (~1.7 KB, kept
+// for the next, http_session.h's ExchangeSlot) and bufferevent with two
+// evbuffers and two events (~1 KB) are
 // freed when it goes idle with nothing buffered, and made again when its next
 // request arrives: ten thousand idle clients then cost a few hundred bytes
 // each instead of over 3 KB. HAProxy and nginx likewise give the buffers of
