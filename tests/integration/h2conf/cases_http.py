@@ -4,7 +4,7 @@ against DATA) and §8.4 (server push: a client's PUSH_PROMISE). Ids are h2spec's
 is RFC 9113's §8.2 and §8.3). A malformed request is a stream error of type PROTOCOL_ERROR
 (RFC 9113 §8.1.1)."""
 from h2conf.lib import (END_HEADERS, PROTOCOL_ERROR, PUSH_PROMISE, case, connection_error, data, raw_frame,
-                        stream_error)
+                        stream_error, stream_error_or_4xx)
 
 
 def malformed(c, fields, end_stream=True):
@@ -128,3 +128,58 @@ def client_push_promise(c):
     c.send(c.headers(sid, c.request("/hang")),
            raw_frame(PUSH_PROMISE, END_HEADERS, sid, b"\0\0\0\x02" + c.block_of(c.request())))
     return connection_error(c, PROTOCOL_ERROR)
+
+
+# --- RFC 9113 §8.1.1-§8.3 beyond h2spec: what lbd translates to HTTP/1.1 --------------------------
+# Here lbd's own checks (l7/h2_request_head.cc) may be the ones that see the fault; RFC 9113 §8.1.1
+# lets a server answer a malformed request ("MAY send an HTTP response prior to closing or
+# resetting the stream"), so a 4xx answer passes too, marked as such. It must never reach the server.
+
+def refused(c, fields, end_stream=True):
+    sid = c.next_sid()
+    c.send(c.headers(sid, fields, end_stream=end_stream))
+    return stream_error_or_4xx(c, sid)
+
+
+BEYOND = [
+    ("http2/8.2.1/1", "a field value with a line feed (HTTP/1.1 smuggling)", [("x-test", "a\nx-injected: 1")]),
+    ("http2/8.2.1/2", "a field value with a NUL", [("x-test", "a\0b")]),
+    ("http2/8.2.1/3", "a field value with leading whitespace", [("x-test", " a")]),
+    ("http2/8.2.1/4", "a field name with a space", [("x test", "a")]),
+    ("http2/8.2.2/1", "transfer-encoding: chunked (a connection-specific field)", [("transfer-encoding", "chunked")]),
+    ("http2/8.2.2/2", "upgrade: websocket (a connection-specific field)", [("upgrade", "websocket")]),
+    ("http2/8.2.2/3", "keep-alive (a connection-specific field)", [("keep-alive", "timeout=5")]),
+    ("http2/8.2.2/4", "proxy-connection (a connection-specific field)", [("proxy-connection", "keep-alive")]),
+    ("http2/8.1.1/1", "a content-length that is no number", [("content-length", "1x")]),
+    ("http2/8.1.1/2", "two content-length values", [("content-length", "0"), ("content-length", "1")]),
+]
+
+
+def beyond_case(cid, title, extra):
+    case(cid, "Sends a HEADERS frame with %s (beyond h2spec)" % title)(
+        lambda c: refused(c, c.request(extra=extra)))
+
+
+for _cid, _title, _extra in BEYOND:
+    beyond_case(_cid, _title, _extra)
+
+
+@case("http2/8.3.1/1", "Sends a request with neither :authority nor host (beyond h2spec)")
+def no_authority(c):
+    return refused(c, without(c.request(), ":authority"))
+
+
+@case("http2/8.3.1/2", "Sends a request with a :path that is not origin-form (beyond h2spec)")
+def path_not_origin_form(c):
+    return refused(c, [(n, "abc" if n == ":path" else v) for n, v in c.request()])
+
+
+@case("http2/8.3.1/3", "Sends a GET with :path * (asterisk-form is for OPTIONS; beyond h2spec)")
+def asterisk_get(c):
+    return refused(c, [(n, "*" if n == ":path" else v) for n, v in c.request()])
+
+
+@case("http2/8.5/1", "Sends a CONNECT with :scheme and :path (beyond h2spec)")
+def connect_with_path(c):
+    return refused(c, [(":method", "CONNECT"), (":scheme", "http"), (":path", "/"),
+                       (":authority", c.target.authority)], end_stream=False)

@@ -286,21 +286,44 @@ def connection_error(conn, *codes, close_allowed=False):
             return Outcome(False, conn.trail())
 
 
+def _judge_stream_error(conn, sid, f, codes):
+    """The verdict on frame `f` for an expected stream error on `sid`; None: read on."""
+    if isinstance(f, RstStreamFrame) and f.stream_id == sid:
+        if f.error_code not in codes:
+            return Outcome(False, conn.trail())
+        conn.deadline = time.monotonic() + conn.target.deadline
+        after = ignored(conn)  # a stream error leaves the connection usable
+        return Outcome(after.ok, conn.trail())
+    if isinstance(f, GoAwayFrame):
+        return Outcome(f.error_code in codes and _closes(conn), conn.trail(), escalated=True)
+    if f in ("eof", "timeout"):
+        return Outcome(False, conn.trail())
+    return None
+
+
 def stream_error(conn, sid, *codes):
     conn.send(ping(PROBE))
     while True:
         f = conn.read()
         _probe_answered(conn, f)
-        if isinstance(f, RstStreamFrame) and f.stream_id == sid:
-            if f.error_code not in codes:
-                return Outcome(False, conn.trail())
-            conn.deadline = time.monotonic() + conn.target.deadline
-            after = ignored(conn)  # a stream error leaves the connection usable
-            return Outcome(after.ok, conn.trail())
-        if isinstance(f, GoAwayFrame):
-            return Outcome(f.error_code in codes and _closes(conn), conn.trail(), escalated=True)
-        if f in ("eof", "timeout"):
-            return Outcome(False, conn.trail())
+        verdict = _judge_stream_error(conn, sid, f, codes)
+        if verdict is not None:
+            return verdict
+
+
+def stream_error_or_4xx(conn, sid):
+    """A malformed request: a stream error PROTOCOL_ERROR, or a 4xx answer to it (RFC 9113
+    §8.1.1: a server "MAY send an HTTP response prior to closing or resetting the stream")."""
+    conn.send(ping(PROBE))
+    while True:
+        f = conn.read()
+        _probe_answered(conn, f)
+        if getattr(f, "fields", None) and f.stream_id == sid:
+            ok = dict(f.fields).get(":status", "").startswith("4")
+            return Outcome(ok, conn.trail() + (" (a 4xx answer, RFC 9113 §8.1.1)" if ok else ""))
+        verdict = _judge_stream_error(conn, sid, f, (PROTOCOL_ERROR,))
+        if verdict is not None:
+            return verdict
 
 
 def ignored(conn, payload=b"h2conf!!", close_allowed=False):
