@@ -5,11 +5,13 @@ import struct
 
 from hyperframe.frame import DataFrame, PingFrame, SettingsFrame
 
-from h2conf.lib import (CONTINUATION, DATA, ENABLE_PUSH, END_HEADERS, END_STREAM, FLOW_CONTROL_ERROR,
-                        FRAME_SIZE_ERROR, GOAWAY, HEADERS, INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_WINDOW, PADDED,
-                        PING, PRIORITY, PROTOCOL_ERROR, RST_STREAM, SETTINGS, STREAM_CLOSED, WINDOW_UPDATE, case,
-                        connection_error, continuation, data, data_of_length, goaway, ignored, ping, priority,
-                        raw_frame, response, rst_stream, settings, stream_error, window_update)
+from h2conf.lib import (CONTINUATION, DATA, ENABLE_CONNECT_PROTOCOL, ENABLE_PUSH, END_HEADERS, END_STREAM,
+                        FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, GOAWAY, HEADER_TABLE_SIZE, HEADERS, INITIAL_WINDOW_SIZE,
+                        MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE, MAX_WINDOW,
+                        NO_RFC7540_PRIORITIES, PADDED, PING, PRIORITY, PROTOCOL_ERROR, RST_STREAM, SETTINGS,
+                        STREAM_CLOSED, WINDOW_UPDATE, case, connection_error, continuation, data, data_of_length,
+                        goaway, ignored, ping, priority, raw_frame, response, rst_stream, settings, stream_error,
+                        window_update)
 
 
 def post_head(c, sid):
@@ -151,6 +153,30 @@ def settings_frame_size_big(c):
 def settings_unknown(c):
     c.send(settings((0xff, 1)))
     return ignored(c)
+
+
+@case("http2/6.5.2/6", "Sends each parameter's extreme valid values, then a request (beyond h2spec)")
+def settings_extremes(c):
+    sid = c.next_sid()
+    c.send(settings((HEADER_TABLE_SIZE, 0), (HEADER_TABLE_SIZE, 2**32 - 1), (ENABLE_PUSH, 1), (ENABLE_PUSH, 0),
+                    (MAX_CONCURRENT_STREAMS, 0), (INITIAL_WINDOW_SIZE, 0), (INITIAL_WINDOW_SIZE, MAX_WINDOW),
+                    (MAX_FRAME_SIZE, 2**24 - 1), (MAX_FRAME_SIZE, 16384), (MAX_HEADER_LIST_SIZE, 2**32 - 1)),
+           c.headers(sid))
+    return response(c, sid)
+
+
+@case("http2/6.5.2/7", "SETTINGS_ENABLE_CONNECT_PROTOCOL (0x8): Sends the value other than 0 or 1 "
+      "(RFC 8441 §3, beyond h2spec)")
+def settings_connect_protocol_value(c):
+    c.send(settings((ENABLE_CONNECT_PROTOCOL, 2)))
+    return connection_error(c, PROTOCOL_ERROR)
+
+
+@case("http2/6.5.2/8", "SETTINGS_NO_RFC7540_PRIORITIES (0x9): Sends the value other than 0 or 1 "
+      "(RFC 9113 §5.3.2, beyond h2spec)")
+def settings_no_priorities_value(c):
+    c.send(settings((NO_RFC7540_PRIORITIES, 2)))
+    return connection_error(c, PROTOCOL_ERROR)
 
 
 @case("http2/6.5.3/1", "Sends multiple values of SETTINGS_INITIAL_WINDOW_SIZE: the last one holds")

@@ -105,6 +105,27 @@ def size_update_after_field_in_second_block(c):
     return rejected(c, pseudo_fields(c) + b"\x20" + authority(c))
 
 
+def indexed_entry_then(c, second):
+    """A request that adds x-test: ok to the dynamic table (index 62) and one that refers to it,
+    both answered (the entry is there); then `second`, which must be refused."""
+    for block in (b"\x40" + string("x-test") + string("ok"), b"\xbe"):
+        out = answered(c, pseudo_fields(c) + authority(c) + block)
+        if not out.ok:
+            return out
+    return rejected(c, second)
+
+
+@case("hpack/2.3.3/2", "Sends an index one past the dynamic table's last entry (beyond h2spec)")
+def index_past_dynamic(c):
+    return indexed_entry_then(c, pseudo_fields(c) + authority(c) + b"\xbf")  # 63; 62 is the only entry
+
+
+@case("hpack/4.4/1", "Sends an index to an entry that a table size update evicted (beyond h2spec)")
+def index_evicted(c):
+    # Size 0 evicts every entry, 4096 leaves the table empty; 62 then names nothing.
+    return indexed_entry_then(c, b"\x20\x3f\xe1\x1f" + pseudo_fields(c) + authority(c) + b"\xbe")
+
+
 # --- h2spec's generic/5: each representation decodes ---------------------------------------------
 
 def new_name(prefix, huffman):
