@@ -129,7 +129,7 @@ class Conn:
         self.sock = sock
         self.inbuf = b""
         self.encoder, self.decoder = hpack.Encoder(), hpack.Decoder()
-        self.block_sid, self.block = None, b""  # a response head in HEADERS + CONTINUATION
+        self.block = b""  # a response head in HEADERS + CONTINUATION, until END_HEADERS
         self.server_settings = {}
         self.seen = []  # what came, described, for the case's line
         self.sid = -1
@@ -175,7 +175,7 @@ class Conn:
                 chunk = self.sock.recv(65536)
             except socket.timeout:
                 return None
-            except (ConnectionResetError, ssl.SSLError, OSError):
+            except OSError:  # a reset (or a TLS alert) ends the connection as a close does
                 chunk = b""
             if not chunk:
                 return b""
@@ -208,7 +208,6 @@ class Conn:
             return "eof"
         f.parse_body(memoryview(body))
         if isinstance(f, (HeadersFrame, ContinuationFrame)):
-            self.block_sid = f.stream_id
             self.block += f.data
             if "END_HEADERS" in f.flags:
                 f.fields = self.decoder.decode(self.block, raw=False)
