@@ -8,6 +8,8 @@ the three outcomes a case can expect of the server, each with the RFC's exact er
                                     answers a PING; a GOAWAY with the same code passes too, marked
                                     "escalated" (RFC 9113 §5.4: "MAY choose to treat a stream error as
                                     a connection error"), and counted apart in the summary
+  stream_error_or_4xx(conn, SID)    a malformed request: as stream_error(conn, SID, PROTOCOL_ERROR),
+                                    or a 4xx answer (RFC 9113 §8.1.1 lets a server answer one)
   ignored(conn)                     the server answers a PING after it, nothing else in between
   response(conn, SID)               a response head with a 2xx status and the stream's end
 
