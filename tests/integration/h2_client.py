@@ -21,6 +21,8 @@ test checks; the exit code is 0 unless the connection itself failed unexpectedly
                           the connection open until a second SIGUSR1
   continuation PORT N     raw frames: a request head as HEADERS + N empty CONTINUATION frames +
                           a last one with END_HEADERS; reports the response status or GOAWAY
+  order PORT N BYTES      N GET /bytes/BYTES sent at once; reports how many streams got DATA
+                          before the first one ended (`interleaved=`), and the complete ones
 """
 import signal
 import socket
@@ -336,6 +338,26 @@ def cmd_continuation(port, n):
     print("goaway=%s" % goaway)
 
 
+def cmd_order(port, n, size):
+    sock, conn = connect(port)
+    sids = []
+    for _ in range(n):
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, request_headers("/bytes/%d" % size), end_stream=True)
+        sids.append(sid)
+    sock.sendall(conn.data_to_send())
+    events = pump(sock, conn, lambda evs: all(stream_ended(sid)(evs) for sid in sids), deadline=30)
+    with_data = set()
+    for e in events:
+        if isinstance(e, h2.events.StreamEnded):
+            break
+        if isinstance(e, h2.events.DataReceived):
+            with_data.add(e.stream_id)
+    complete = sum(1 for sid in sids if response_of(events, sid)[:2] == ("200", b"x" * size))
+    print("interleaved=%d" % len(with_data))
+    print("complete=%d" % complete)
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
@@ -359,6 +381,8 @@ def main():
         cmd_reset_hang(port)
     elif cmd == "continuation":
         cmd_continuation(port, int(args[0]))
+    elif cmd == "order":
+        cmd_order(port, int(args[0]), int(args[1]))
     else:
         sys.exit("unknown command " + cmd)
 
