@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/base/clock.h"
 #include "core/loop/event.h"
@@ -87,7 +88,9 @@ private:
     void run_request_filters();
     // A paused request filter's decision (filter_result.h); from the loop.
     void resume_request(FilterResult result) override;
-    void choose_server();
+    // `failed`: the server whose connect just failed, tried again when no
+    // other is left (connect_failed).
+    void choose_server(std::shared_ptr<Server> failed = nullptr);
     void connect_server();
     // The same for a pool whose servers speak HTTP/2 (http_exchange.cc).
     void connect_h2(const std::shared_ptr<const TlsClientContext>& tls);
