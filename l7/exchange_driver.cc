@@ -40,6 +40,7 @@ void ExchangeDriver::start(Exchange& ex) {
 
 void ExchangeDriver::stop() {
     ex_ = nullptr;
+    server_reads_held_ = false;
     state_ = State::kIdle;
     timer_.stop();
 }

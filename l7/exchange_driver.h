@@ -101,6 +101,9 @@ private:
     void read_response_head();
     void start_response();
     void pump_response_body();
+    // ResponseRoom::kHold: the server is not read (its bytes wait in the
+    // kernel) until the client side has room again.
+    void hold_server_reads(bool hold);
     // Runs the exchange's body stages (body_filter.h) on what the pump gave
     // them, and hands their output to the client side.
     bool run_body_stages(bool end);
@@ -144,6 +147,7 @@ private:
     ClientSide& client_;
     Exchange* ex_ = nullptr;
     State state_ = State::kIdle;
+    bool server_reads_held_ = false;
     PhaseTimer<Timer> timer_;
 };
 

@@ -32,7 +32,12 @@ constexpr int32_t kConnectionWindow = 1024 * 1024;
 
 H2Connection::H2Connection(L7Worker& worker, HttpListener& listener, const ClientEndpoint& endpoint,
                            bufferevent* bev, H2Owner& owner)
-    : worker_(worker), listener_(listener), endpoint_(endpoint), bev_(bev), owner_(owner) {
+    : worker_(worker),
+      listener_(listener),
+      endpoint_(endpoint),
+      bev_(bev),
+      owner_(owner),
+      response_budget_(listener.stats().h2_response_buffered_bytes) {
     timer_ = make_event(worker_.base(), -1, 0, &H2Connection::on_timer, this);
     reaper_ = make_event(worker_.base(), -1, 0, &H2Connection::on_reap, this);
     flusher_ = make_event(worker_.base(), -1, 0, &H2Connection::on_flush, this);

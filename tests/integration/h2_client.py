@@ -23,6 +23,9 @@ test checks; the exit code is 0 unless the connection itself failed unexpectedly
                           a last one with END_HEADERS; reports the response status or GOAWAY
   order PORT N BYTES      N GET /bytes/BYTES sent at once; reports how many streams got DATA
                           before the first one ended (`interleaved=`), and the complete ones
+  hold PORT N BYTES       N GET /bytes/BYTES sent at once, then nothing read (the windows stay
+                          at 64 KiB); prints `sent=N` and waits for SIGUSR1; then reads them all
+                          and prints the complete ones (every body byte checked)
 """
 import signal
 import socket
@@ -338,14 +341,20 @@ def cmd_continuation(port, n):
     print("goaway=%s" % goaway)
 
 
-def cmd_order(port, n, size):
-    sock, conn = connect(port)
+def get_bytes_streams(sock, conn, n, size):
+    """Sends N GET /bytes/SIZE in one write; returns their stream ids."""
     sids = []
     for _ in range(n):
         sid = conn.get_next_available_stream_id()
         conn.send_headers(sid, request_headers("/bytes/%d" % size), end_stream=True)
         sids.append(sid)
     sock.sendall(conn.data_to_send())
+    return sids
+
+
+def cmd_order(port, n, size):
+    sock, conn = connect(port)
+    sids = get_bytes_streams(sock, conn, n, size)
     events = pump(sock, conn, lambda evs: all(stream_ended(sid)(evs) for sid in sids), deadline=30)
     with_data = set()
     for e in events:
@@ -356,6 +365,17 @@ def cmd_order(port, n, size):
     complete = sum(1 for sid in sids if response_of(events, sid)[:2] == ("200", b"x" * size))
     print("interleaved=%d" % len(with_data))
     print("complete=%d" % complete)
+
+
+def cmd_hold(port, n, size):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    sock, conn = connect(port)
+    sids = get_bytes_streams(sock, conn, n, size)
+    print("sent=%d" % n, flush=True)
+    signal.sigtimedwait({signal.SIGUSR1}, TIMEOUT)
+    events = pump(sock, conn, lambda evs: all(stream_ended(sid)(evs) for sid in sids), deadline=30)
+    complete = sum(1 for sid in sids if response_of(events, sid)[:2] == ("200", b"x" * size))
+    print("complete=%d" % complete, flush=True)
 
 
 def main():
@@ -383,6 +403,8 @@ def main():
         cmd_continuation(port, int(args[0]))
     elif cmd == "order":
         cmd_order(port, int(args[0]), int(args[1]))
+    elif cmd == "hold":
+        cmd_hold(port, int(args[0]), int(args[1]))
     else:
         sys.exit("unknown command " + cmd)
 

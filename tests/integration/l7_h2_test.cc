@@ -5,7 +5,8 @@
 // with lbd's memory bounded; and the filters over h2: a cache hit (and streams waiting for one
 // fill, paused per stream), basic auth (each stream paused for its hash; a refused one logged
 // with its request id; parallel guesses on one connection capped), a gzip response whose stage
-// output goes as DATA; a connection's responses sent one after another (RFC 9218 scheduling).
+// output goes as DATA; a connection's responses sent one after another (RFC 9218 scheduling),
+// and the response bytes it holds bounded by its budget while the client reads nothing.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -198,6 +199,33 @@ TEST_CASE("responses of one connection go one after another, not interleaved fra
     const size_t at = r.output.find("interleaved=");
     REQUIRE(at != std::string::npos);
     CHECK(std::stoul(r.output.substr(at + 12)) <= 5);
+}
+
+TEST_CASE("a client that reads nothing: its connection's streams hold the response budget, not every body") {
+    // 20 streams of 512 KiB and a client that reads none of it (its windows stay at 64 KiB):
+    // each stream alone could hold 256 KiB (kBodyHighWater), 5 MiB in all; the connection holds
+    // its budget (512 KiB) and at most one server read (< 64 KiB) per stream beside it.
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string buffered = "lbd_http2_response_buffered_bytes{listener=\"front\"}";
+    constexpr size_t kStreams = 20, kSize = 512 * 1024;
+    ChildProcess hold({"/usr/bin/python3", kClient, "hold", std::to_string(lbd.port()), std::to_string(kStreams),
+                       std::to_string(kSize)});
+    REQUIRE(hold.await_line("sent=20", kIoTimeoutMs));
+    REQUIRE(poll_until([&] { return metric(admin, buffered) >= 512 * 1024; }));
+    // Every stream has had its server's first bytes by now; none may take more.
+    CHECK(poll_until([&] { return a.requests() == kStreams; }));
+    const double bound = 512 * 1024 + kStreams * 64 * 1024;
+    CHECK_MESSAGE(!poll_until([&] { return metric(admin, buffered) > bound; }, 1000), metric(admin, buffered));
+    // Read at last: every body whole, and nothing left held.
+    hold.send_signal(SIGUSR1);
+    CHECK_MESSAGE(hold.await_line("complete=20", 20000), hold.output());
+    hold.wait_exit(kIoTimeoutMs);
+    CHECK(poll_until([&] { return metric(admin, buffered) == 0; }));
 }
 
 TEST_CASE("MadeYouReset: a stream lbd resets releases its server; a client that makes lbd reset many gets GOAWAY") {
