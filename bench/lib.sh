@@ -279,7 +279,8 @@ for_each_rotated() {
 # start_nginx_backend WORKERS: the nginx that both benchmarks put behind the
 # proxies, on a free port: /tiny answers "ok\n", /big sends BIG_SIZE bytes.
 # Sets BACKEND_PORT, PORT[direct] and STATUS[direct] (the caller declares
-# PORT and STATUS as associative arrays). BACKEND_CPUS, if set, pins it.
+# PORT and STATUS as associative arrays). BACKEND_CPUS, if set, pins it. /backend_status is
+# nginx's stub_status (backend_requests: the requests it has served).
 start_nginx_backend() {
     local workers=$1 conf=$TMP/backend.conf port
     alloc_port port
@@ -304,6 +305,7 @@ $(nginx_common "$TMP/backend-tmp")
         root $TMP/www;
         location = /tiny { return 200 "ok\n"; }
         location = /big { }
+        location = /backend_status { stub_status; }
     }
 }
 EOF
@@ -315,6 +317,8 @@ EOF
     PORT[direct]=$port
     STATUS[direct]=ok
 }
+
+backend_requests() { curl -s "http://127.0.0.1:$BACKEND_PORT/backend_status" | awk 'NR == 3 { print $3 }'; }
 
 # nginx_main NAME: the top of an nginx.conf for one worker whose pid and error log are
 # TMP/NAME.pid and TMP/NAME.err.

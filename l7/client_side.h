@@ -27,6 +27,17 @@
 
 namespace lbd::l7 {
 
+// Whether response_output() takes more body bytes now (response_room()).
+enum class ResponseRoom {
+    kTake,
+    // At the exchange's own high water: the server's next bytes wait in its
+    // stream's input, bounded by the read watermark.
+    kFull,
+    // The client connection's budget is spent (HTTP/2, h2_response_budget.h):
+    // the server is not read at all until client_writable().
+    kHold,
+};
+
 class ClientSide {
 public:
     virtual ~ClientSide() = default;
@@ -58,6 +69,10 @@ public:
     virtual void response_done(Termination term) = 0;
     // The exchange cannot go on: cut it (HTTP/1: the connection; HTTP/2: the stream).
     virtual void abort(Termination term) = 0;
+    // See ResponseRoom; `high_water` is the exchange's own bound.
+    virtual ResponseRoom response_room(size_t high_water) {
+        return evbuffer_get_length(response_output()) < high_water ? ResponseRoom::kTake : ResponseRoom::kFull;
+    }
     // Response bytes were added to response_output() (HTTP/2 resumes its
     // data provider; HTTP/1 sends at the end of the callback anyway).
     virtual void response_data_added() {}

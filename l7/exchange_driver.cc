@@ -40,6 +40,7 @@ void ExchangeDriver::start(Exchange& ex) {
 
 void ExchangeDriver::stop() {
     ex_ = nullptr;
+    server_reads_held_ = false;
     state_ = State::kIdle;
     timer_.stop();
 }
@@ -115,7 +116,7 @@ void ExchangeDriver::respond(const LocalAnswer& answer) {
 
 // --- 3. the server ------------------------------------------------------------------
 
-void ExchangeDriver::choose_server() {
+void ExchangeDriver::choose_server(std::shared_ptr<Server> failed) {
     Exchange& ex = *ex_;
     ServerPicker& picker = worker_.picker_for(*ex.pool, listener_.runtime());
     std::shared_ptr<Server> server;
@@ -126,6 +127,16 @@ void ExchangeDriver::choose_server() {
         if (server == nullptr || server->try_acquire_slot()) break;
         ex.tried.push_back(server.get());
         server = nullptr;
+    }
+    // No other server left to try: the one whose connect failed is tried
+    // again (HAProxy's `retries`), unless that failure took it out. A burst
+    // of connects can overflow a server's listen queue: its kernel drops
+    // the SYNs, and a single-server pool answered 503 for each connect that
+    // the SYN retransmissions (1 s, 3 s) did not bring in before
+    // connect_timeout_ms (bench/README.md, h2_burst.sh).
+    if (server == nullptr && failed != nullptr && failed->is_up() && failed->try_acquire_slot()) {
+        failed->counters.connect_retries.fetch_add(1, std::memory_order_relaxed);
+        server = std::move(failed);
     }
     if (server == nullptr)
         return server_failed(ProxyError::server(ex.tried.empty() ? ErrorCause::kNoServer : ErrorCause::kConnectFailed));
@@ -195,12 +206,12 @@ void ExchangeDriver::connect_failed(const char* why) {
     LOG_DEBUG("pool %s: connect to %s failed: %s", ex.pool->name().c_str(), server->name().c_str(), why);
     if (passive_connect_failure(*server, ex.pool->config(), why))
         worker_.schedule_revive(server, ex.pool->config().passive_health.ejection_ms);
-    // Nothing reached the server: another one may take the request, up to
-    // the pool's retries.
+    // Nothing reached the server: another one (or, if none is left, this
+    // one again) may take the request, up to the pool's retries.
     const ProxyError& error = ex.last_error.emplace(
         ProxyError::server(ErrorCause::kConnectFailed, ex.tried.size() <= ex.pool->config().retries));
     if (!error.retryable) return server_failed(error);
-    choose_server();
+    choose_server(std::move(server));
 }
 
 void ExchangeDriver::local_connect_failure(int err) {

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/base/clock.h"
 #include "core/loop/event.h"
@@ -87,7 +88,9 @@ private:
     void run_request_filters();
     // A paused request filter's decision (filter_result.h); from the loop.
     void resume_request(FilterResult result) override;
-    void choose_server();
+    // `failed`: the server whose connect just failed, tried again when no
+    // other is left (connect_failed).
+    void choose_server(std::shared_ptr<Server> failed = nullptr);
     void connect_server();
     // The same for a pool whose servers speak HTTP/2 (http_exchange.cc).
     void connect_h2(const std::shared_ptr<const TlsClientContext>& tls);
@@ -98,6 +101,9 @@ private:
     void read_response_head();
     void start_response();
     void pump_response_body();
+    // ResponseRoom::kHold: the server is not read (its bytes wait in the
+    // kernel) until the client side has room again.
+    void hold_server_reads(bool hold);
     // Runs the exchange's body stages (body_filter.h) on what the pump gave
     // them, and hands their output to the client side.
     bool run_body_stages(BodyProgress progress);
@@ -141,6 +147,7 @@ private:
     ClientSide& client_;
     Exchange* ex_ = nullptr;
     State state_ = State::kIdle;
+    bool server_reads_held_ = false;
     PhaseTimer<Timer> timer_;
 };
 

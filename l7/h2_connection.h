@@ -46,6 +46,7 @@
 #include "core/loop/event.h"
 #include "l7/exchange.h"
 #include "l7/h2_frame_buffer.h"
+#include "l7/h2_response_budget.h"
 #include "l7/proxy_types.h"
 
 struct bufferevent;
@@ -100,6 +101,7 @@ public:
     bool draining() const { return draining_; }
     // `stream` moved response bytes to nghttp2: its driver may refill.
     void stream_drained(H2Stream* stream);
+    H2ResponseBudget& response_budget() { return response_budget_; }
     // A limit was hit (lbd_http2_limits_total{cause}); a glitch counts
     // against the budget (GOAWAY when spent).
     void glitch(H2Limit cause);
@@ -138,6 +140,7 @@ private:
     H2Owner& owner_;
     H2SessionMemory memory_;  // before session_, which uses it to its end
     nghttp2_session* session_ = nullptr;
+    H2ResponseBudget response_budget_;  // outlives the streams
     std::list<std::unique_ptr<H2Stream>> streams_;
     std::vector<std::unique_ptr<H2Stream>> retired_;
     std::vector<H2Stream*> drained_;  // streams whose driver may refill (flush())

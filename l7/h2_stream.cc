@@ -90,7 +90,11 @@ H2Stream::H2Stream(H2Connection& conn, int32_t id)
     evbuffer_add_cb(request_in_.get(), &H2Stream::on_request_drained, this);
 }
 
-H2Stream::~H2Stream() { evbuffer_remove_cb(request_in_.get(), &H2Stream::on_request_drained, this); }
+H2Stream::~H2Stream() {
+    evbuffer_remove_cb(request_in_.get(), &H2Stream::on_request_drained, this);
+    conn_.response_budget().update(held_, 0);
+    conn_.response_budget().forget(this);
+}
 
 // --- the request ---------------------------------------------------------------------
 
@@ -320,6 +324,7 @@ void H2Stream::respond_stored(const LocalAnswer& answer) {
 void H2Stream::send_answer(const HeaderList& headers, int status, bool with_body, Termination term) {
     ex_->status = status;
     response_eof_ = true;
+    count_held();
     conn_.listener().stats().responses[static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1)].fetch_add(
         1, std::memory_order_relaxed);
     if (!closed_) submit(headers, status, with_body);
@@ -350,7 +355,24 @@ void H2Stream::abort(Termination term) {
     end_exchange(term);
 }
 
+ResponseRoom H2Stream::response_room(size_t high_water) {
+    count_held();
+    if (held_ >= high_water) return ResponseRoom::kFull;
+    // Holding nothing, a stream may always read (h2_response_budget.h).
+    H2ResponseBudget& budget = conn_.response_budget();
+    if (held_ == 0 || !budget.spent()) return ResponseRoom::kTake;
+    budget.wait(this);
+    return ResponseRoom::kHold;
+}
+
+void H2Stream::count_held() {
+    const size_t now = evbuffer_get_length(response_out_.get());
+    conn_.response_budget().update(held_, now);
+    held_ = now;
+}
+
 void H2Stream::response_data_added() {
+    count_held();
     if (!deferred_ || closed_) return;
     deferred_ = false;
     nghttp2_session_resume_data(conn_.session(), id_);
@@ -367,7 +389,13 @@ ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t leng
     auto* self = static_cast<H2Stream*>(source->ptr);
     evbuffer* out = self->response_out_.get();
     const int n = evbuffer_remove(out, buf, length);
-    if (n > 0) self->conn_.stream_drained(self);
+    if (n > 0) {
+        self->conn_.stream_drained(self);
+        self->count_held();
+        // Streams that stopped at the budget refill once it has room (after this send round).
+        for (H2Stream* waiting : self->conn_.response_budget().wake([](H2Stream* s) { return s->id(); }))
+            self->conn_.stream_drained(waiting);
+    }
     if (evbuffer_get_length(out) == 0 && self->response_eof_) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         if (!self->trailers_.empty() && self->submit_trailers()) *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;

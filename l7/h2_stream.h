@@ -8,7 +8,8 @@
 // is the last chunk, with the client's trailers, if any, as its trailer
 // section; with a content-length they have no place and are dropped). The
 // response body is taken de-framed from the driver
-// and given to nghttp2 through a deferred data provider.
+// and given to nghttp2 through a deferred data provider; what waits there
+// counts against the connection's budget (h2_response_budget.h).
 //
 // An RFC 8441 WebSocket (extended CONNECT, when http2.websocket is on)
 // goes to its server as an HTTP/1.1 upgrade (h2_websocket.h); the 101
@@ -82,6 +83,7 @@ private:
     void respond_error(int status, Termination term) override;
     void response_done(Termination term) override;
     void abort(Termination term) override;
+    ResponseRoom response_room(size_t high_water) override;
     void response_data_added() override;
     bool draining() const override;
     void flush() override;
@@ -99,6 +101,8 @@ private:
     // Submits trailers_ as the stream's last HEADERS; false: none sent.
     bool submit_trailers();
     void maybe_retire();
+    // Brings the connection's response budget up to response_out_'s length.
+    void count_held();
     static ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                              uint32_t* data_flags, nghttp2_data_source* source, void* user);
     static void on_request_drained(evbuffer* buffer, const evbuffer_cb_info* info, void* arg);
@@ -111,7 +115,8 @@ private:
     H2RequestHead head_;  // as it comes
     bool chunked_ = false;  // the request body is chunk-framed for the driver
     bool request_ended_ = false;
-    size_t unconsumed_ = 0;  // DATA bytes not yet given back to the flow-control windows
+    size_t unconsumed_ = 0;
+    size_t held_ = 0;  // response_out_'s length as the connection's budget counts it  // DATA bytes not yet given back to the flow-control windows
     bool response_submitted_ = false;
     bool response_eof_ = false;  // every response byte is in response_out_
     bool deferred_ = false;      // the data provider waits for bytes

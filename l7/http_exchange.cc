@@ -213,7 +213,7 @@ void ExchangeDriver::pump_response_body() {
     evbuffer* out = staged ? ex.body_stages.front().get() : client_out;
     const size_t high_water = staged ? kStagedBodyHighWater : kBodyHighWater;
     bool moved = false;
-    while (!ex.response_body.done() && evbuffer_get_length(client_out) < high_water) {
+    while (!ex.response_body.done() && client_.response_room(high_water) == ResponseRoom::kTake) {
         std::string_view piece = first_piece(in);
         if (piece.empty()) break;
         BodyResult r = ex.response_body.decode(piece);
@@ -262,6 +262,7 @@ void ExchangeDriver::pump_response_body() {
         timer_.progress();
         if (!staged) client_.response_data_added();
     }
+    if (!ex.response_body.done()) hold_server_reads(client_.response_room(high_water) == ResponseRoom::kHold);
     if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
         // Until-close bodies end here; any other is truncated.
         if (ex.response_body.finish().status != BodyStatus::kDone) return client_.abort(Termination::kServerAbort);
@@ -269,6 +270,17 @@ void ExchangeDriver::pump_response_body() {
     if (!ex.response_body.done()) return;
     if (staged && !run_body_stages(BodyProgress::kEnd)) return client_.abort(Termination::kLocalError);
     response_complete();
+}
+
+void ExchangeDriver::hold_server_reads(bool hold) {
+    Exchange& ex = *ex_;
+    // A server that closed reads no more anyway (its EOF is in hand).
+    if (hold == server_reads_held_ || ex.server_eof) return;
+    server_reads_held_ = hold;
+    if (hold)
+        bufferevent_disable(ex.upstream->bev.get(), EV_READ);
+    else
+        bufferevent_enable(ex.upstream->bev.get(), EV_READ);
 }
 
 // Runs the stages and moves the last one's output to the client: chunked

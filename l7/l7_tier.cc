@@ -135,6 +135,12 @@ void L7Tier::write_metrics(std::string& out) const {
     metric_header(out, "lbd_http2_streams_total", "counter", "HTTP/2 streams that carried a request.");
     for (const auto& [name, s] : listeners)
         metric_sample(out, "lbd_http2_streams_total", {{"listener", name}}, double(s->h2_streams.load()));
+    metric_header(out, "lbd_http2_response_buffered_bytes", "gauge",
+                  "Response bytes HTTP/2 streams read from their servers and have not yet sent to their clients "
+                  "(each connection's are bounded by its response budget).");
+    for (const auto& [name, s] : listeners)
+        metric_sample(out, "lbd_http2_response_buffered_bytes", {{"listener", name}},
+                      double(s->h2_response_buffered_bytes.load()));
     metric_header(out, "lbd_http2_limits_total", "counter",
                   "HTTP/2 limits hit, by cause (refused streams, oversized heads, protocol errors, empty DATA, "
                   "reset rate, glitch budget, floods, idle timeouts).");

@@ -81,6 +81,9 @@ struct HttpListenerStats {
     std::atomic<uint64_t> h2_connections{0};
     std::atomic<uint64_t> h2_streams{0};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(H2Limit::kCount)> h2_limits{};
+    // Response bytes HTTP/2 streams took from their servers and have not
+    // yet framed for their clients (l7/h2_response_budget.h), now.
+    std::atomic<int64_t> h2_response_buffered_bytes{0};
     // Responses whose HTTP/2 server sent trailers an HTTP/1 client did not
     // get (it sent no "TE: trailers", spoke HTTP/1.0, or a body stage
     // re-framed the body).

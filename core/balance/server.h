@@ -27,6 +27,9 @@ struct ServerCounters {
     LatencyHistogram connect_time;
     std::atomic<uint64_t> connections_total{0};
     std::atomic<uint64_t> connect_failures{0};
+    // Connects made again to this server after one failed, no other
+    // server being left to try (HTTP; the pool's `retries`).
+    std::atomic<uint64_t> connect_retries{0};
     std::atomic<uint64_t> bytes_to_server{0};
     std::atomic<uint64_t> bytes_from_server{0};
 };

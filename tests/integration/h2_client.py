@@ -25,6 +25,11 @@ test checks; the exit code is 0 unless the connection itself failed unexpectedly
                           CONNS connections, each sending GET /big/0 ... /big/3 before any is
                           read; each response's x-big field must be big_value(i, SIZE) (a head
                           over 16 KiB: HEADERS + CONTINUATION); prints `intact=N bad=M`
+  order PORT N BYTES      N GET /bytes/BYTES sent at once; reports how many streams got DATA
+                          before the first one ended (`interleaved=`), and the complete ones
+  hold PORT N BYTES       N GET /bytes/BYTES sent at once, then nothing read (the windows stay
+                          at 64 KiB); prints `sent=N` and waits for SIGUSR1; then reads them all
+                          and prints the complete ones (every body byte checked)
 """
 import signal
 import socket
@@ -370,6 +375,41 @@ def cmd_big_response_heads(port, conns, size):
             intact, bad = intact + ok, bad + (not ok)
         sock.close()
     print("intact=%d bad=%d" % (intact, bad))
+def get_bytes_streams(sock, conn, n, size):
+    """Sends N GET /bytes/SIZE in one write; returns their stream ids."""
+    sids = []
+    for _ in range(n):
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, request_headers("/bytes/%d" % size), end_stream=True)
+        sids.append(sid)
+    sock.sendall(conn.data_to_send())
+    return sids
+
+
+def cmd_order(port, n, size):
+    sock, conn = connect(port)
+    sids = get_bytes_streams(sock, conn, n, size)
+    events = pump(sock, conn, lambda evs: all(stream_ended(sid)(evs) for sid in sids), deadline=30)
+    with_data = set()
+    for e in events:
+        if isinstance(e, h2.events.StreamEnded):
+            break
+        if isinstance(e, h2.events.DataReceived):
+            with_data.add(e.stream_id)
+    complete = sum(1 for sid in sids if response_of(events, sid)[:2] == ("200", b"x" * size))
+    print("interleaved=%d" % len(with_data))
+    print("complete=%d" % complete)
+
+
+def cmd_hold(port, n, size):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    sock, conn = connect(port)
+    sids = get_bytes_streams(sock, conn, n, size)
+    print("sent=%d" % n, flush=True)
+    signal.sigtimedwait({signal.SIGUSR1}, TIMEOUT)
+    events = pump(sock, conn, lambda evs: all(stream_ended(sid)(evs) for sid in sids), deadline=30)
+    complete = sum(1 for sid in sids if response_of(events, sid)[:2] == ("200", b"x" * size))
+    print("complete=%d" % complete, flush=True)
 
 
 def main():
@@ -397,6 +437,10 @@ def main():
         cmd_continuation(port, int(args[0]))
     elif cmd == "big_response_heads":
         cmd_big_response_heads(port, int(args[0]), int(args[1]))
+    elif cmd == "order":
+        cmd_order(port, int(args[0]), int(args[1]))
+    elif cmd == "hold":
+        cmd_hold(port, int(args[0]), int(args[1]))
     else:
         sys.exit("unknown command " + cmd)
 

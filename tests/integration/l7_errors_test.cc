@@ -120,6 +120,24 @@ TEST_CASE("all servers down: 503 after the retries; a dead server is skipped for
     }
 }
 
+TEST_CASE("a single-server pool tries its server again after a failed connect, 1 + retries times, counted") {
+    // As HAProxy's `retries`: with no other server left, the failed one is tried again. A burst of
+    // connects that overflows a server's listen queue otherwise cost one 503 per dropped SYN.
+    const uint16_t dead = pick_free_port();
+    RunningLbd lbd("global { workers: 1 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }\n"
+                   "listeners { name: \"front\" bind: \"127.0.0.1:0\" mode: MODE_HTTP pool: \"web\" http { } }\n"
+                   "pools { name: \"web\" retries: 2 " + server_entry("only", dead) + "}\n");
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    auto reply = http_request(lbd.port(), get_request("/x"), kIoTimeoutMs);
+    REQUIRE(reply);
+    CHECK(reply->status == 503);
+    CHECK(metric(admin, "lbd_server_connect_failures_total{pool=\"web\",server=\"only\"}") == 3);
+    CHECK(metric(admin, "lbd_server_connect_retries_total{pool=\"web\",server=\"only\"}") == 2);
+}
+
 TEST_CASE("a server that never answers: 504 after server_response_ms") {
     HttpBackend a("a");
     RunningLbd lbd(http_config(http_pool("web", {&a}), "    timeouts { server_response_ms: 300 }\n"));
