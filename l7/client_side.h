@@ -76,6 +76,13 @@ public:
     // Response bytes were added to response_output() (HTTP/2 resumes its
     // data provider; HTTP/1 sends at the end of the callback anyway).
     virtual void response_data_added() {}
+    // When the client's connection last sent response bytes of any of its
+    // exchanges (monotonic ms), or 0 when it carries only this one (HTTP/1,
+    // whose own bytes moving count as progress). An HTTP/2 stream's response
+    // may wait its turn behind its connection's other streams (RFC 9218 sends
+    // them one after another); while the connection is sending, that wait is
+    // not the server going idle (ExchangeDriver::waits_for_busy_client).
+    virtual uint64_t connection_sent_ms() const { return 0; }
     // response_output() drains straight to a plain socket (HTTP/1 without
     // TLS), so a file's bytes may go by sendfile(2) (libevent file segments).
     virtual bool writes_to_socket() const { return false; }

@@ -311,12 +311,26 @@ void ExchangeDriver::timed_out() {
         case Timer::kTunnelIdle: {
             if (!timer_.idle_for_period()) return;
             if (timer_.kind() == Timer::kTunnelIdle) return client_.abort(Termination::kTunnel);
+            if (waits_for_busy_client()) return timer_.restart();
             // A client that stops sending its body before any response: 408.
             if (state_ == State::kExchange && request_body_pending() && !ex_->response_started)
                 return client_.respond_error(408, Termination::kBodyTimeout);
             return client_.abort(Termination::kBodyTimeout);
         }
     }
+}
+
+bool ExchangeDriver::waits_for_busy_client() {
+    const Exchange& ex = *ex_;
+    if (!ex.response_started || ex.response_done) return false;
+    // HTTP/2 serves a connection's streams one after another (RFC 9218): a
+    // stream behind a long response holds its first bytes, reads no more from
+    // its server and moves nothing until its turn, however long the others
+    // take. Its body idle time runs again once the connection sends nothing.
+    const uint64_t sent = client_.connection_sent_ms();
+    if (sent == 0 || monotonic_ms() - sent >= effective_timeouts(http_, ex).body_idle_ms) return false;
+    const size_t high_water = ex.body_filters.empty() ? kBodyHighWater : kStagedBodyHighWater;
+    return client_.response_room(high_water) != ResponseRoom::kTake;
 }
 
 }  // namespace lbd::l7

@@ -130,6 +130,10 @@ private:
 
     // What the expiry of timer_'s current phase means (on_timer).
     void timed_out();
+    // The response waits for its client's connection (at its high water, or
+    // held by the connection's budget) while that connection is still
+    // sending its other streams' bytes: not the server going idle.
+    bool waits_for_busy_client();
 
     // Sends what a server callback queued, both ways, when it returns.
     struct FlushOnReturn {

@@ -174,6 +174,7 @@ void H2Connection::flush() {
     flush_pending_ = false;
     flushing_ = true;
     evbuffer* out = bufferevent_get_output(bev_);
+    bool sent = false;
     for (;;) {
         while (evbuffer_get_length(out) < kOutputHighWater) {
             const uint8_t* data = nullptr;
@@ -185,6 +186,7 @@ void H2Connection::flush() {
             }
             if (n == 0) break;
             evbuffer_add(out, data, static_cast<size_t>(n));
+            sent = true;
         }
         if (drained_.empty()) break;
         // Streams whose bytes went out may take more from their servers;
@@ -195,6 +197,7 @@ void H2Connection::flush() {
         if (evbuffer_get_length(out) >= kOutputHighWater) break;
     }
     flushing_ = false;
+    if (sent) last_sent_ms_ = monotonic_ms();
     flush_output(bev_);
     // What the client's frames made the drivers write to their servers
     // (heads, body bytes) goes out now, as HttpSession's FlushOnReturn does.

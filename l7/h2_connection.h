@@ -98,6 +98,8 @@ public:
     HttpListener& listener() { return listener_; }
     const ClientEndpoint& endpoint() const { return endpoint_; }
     H2Owner& owner() { return owner_; }
+    // When a flush last sent frames to the client (H2Stream::connection_sent_ms).
+    uint64_t last_sent_ms() const { return last_sent_ms_; }
     bool draining() const { return draining_; }
     // `stream` moved response bytes to nghttp2: its driver may refill.
     void stream_drained(H2Stream* stream);
@@ -156,6 +158,7 @@ private:
     uint32_t glitches_ = 0;
     double reset_tokens_ = 0;
     uint64_t reset_refill_ms_ = 0;
+    uint64_t last_sent_ms_ = 0;
 };
 
 }  // namespace lbd::l7

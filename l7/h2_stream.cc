@@ -355,6 +355,8 @@ void H2Stream::abort(Termination term) {
     end_exchange(term);
 }
 
+uint64_t H2Stream::connection_sent_ms() const { return conn_.last_sent_ms(); }
+
 ResponseRoom H2Stream::response_room(size_t high_water) {
     count_held();
     if (held_ >= high_water) return ResponseRoom::kFull;

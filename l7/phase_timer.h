@@ -46,6 +46,12 @@ class PhaseTimer {
     // Bytes moved: an idle period starts again (lazily, see above).
     void progress() { last_progress_ms_ = monotonic_ms(); }
 
+    // A whole period again from now, as if bytes had just moved.
+    void restart() {
+        progress();
+        arm_timer(event_.get(), period_ms_);
+    }
+
     // At the expiry of an idle kind: true when a whole period passed without
     // progress; otherwise re-arms for the rest of the period, and false.
     bool idle_for_period() {

@@ -5,14 +5,14 @@
 // CONTINUATION frames on interleaved connections, and a large upload with lbd's memory bounded; and the filters over h2: a cache hit (and streams waiting for one
 // fill, paused per stream), basic auth (each stream paused for its hash; a refused one logged
 // with its request id; parallel guesses on one connection capped), a gzip response whose stage
-// output goes as DATA; a connection's responses sent one after another (RFC 9218 scheduling),
-// and the response bytes it holds bounded by its budget while the client reads nothing.
+// output goes as DATA. How a connection shares its sending among streams: l7_h2_flow_test.cc.
 #include <doctest/doctest.h>
 
 #include <csignal>
 #include <string>
 #include <vector>
 
+#include "tests/integration/l7_h2_scenario.h"
 #include "tests/integration/l7_tls_scenario.h"
 #include "tests/unit/config_test_kit.h"
 
@@ -21,27 +21,6 @@ namespace {
 
 using l7::test::run;
 using l7::test::RunResult;
-
-const std::string kClient = H2_CLIENT;
-
-// "front" on 127.0.0.1:0, plain, h2c enabled with `h2_extra`; the admin HTTP listener on.
-std::string h2c_config(const HttpBackend& backend, const std::string& h2_extra = "",
-                       const std::string& http_extra = "") {
-    return "global { workers: 2 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }\n"
-           "listeners {\n"
-           "  name: \"front\"\n"
-           "  bind: \"127.0.0.1:0\"\n"
-           "  mode: MODE_HTTP\n"
-           "  pool: \"web\"\n"
-           "  http {\n    http2 { cleartext: true " + h2_extra + " }\n" + http_extra + "  }\n"
-           "}\n" + http_pool("web", {&backend});
-}
-
-RunResult h2_client(const std::vector<std::string>& args, int deadline_ms = 30000) {
-    std::vector<std::string> argv{"/usr/bin/python3", kClient};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, deadline_ms);
-}
 
 std::string limit(const std::string& cause) {
     return "lbd_http2_limits_total{listener=\"front\",cause=\"" + cause + "\"}";
@@ -180,52 +159,6 @@ TEST_CASE("abuse: connection-specific headers, streams over the limit, oversized
     // A well-behaved client is still served.
     CurlRun after = curl({"--http2-prior-knowledge", url(lbd.port(), "/still")});
     CHECK_MESSAGE(has(after.output, "server=a"), after.output);
-}
-
-TEST_CASE("responses of one connection go one after another, not interleaved frame by frame") {
-    // lbd sends SETTINGS_NO_RFC7540_PRIORITIES, so nghttp2 schedules DATA by RFC 9218: streams of
-    // the same urgency, not incremental (the default), one at a time in the order they had data.
-    // Round robin (RFC 7540's default weights) gave each of a connection's streams a frame in
-    // turn, so with h2load -m100 and 64 KiB responses all 100 ended together at the end, and a
-    // window shorter than one such wave counted no response at all (bench/README.md, h2_burst.sh).
-    HttpBackend a("a");
-    RunningLbd lbd(h2c_config(a));
-    INFO(lbd->log());
-    REQUIRE(lbd.ok());
-    RunResult r = h2_client({"order", std::to_string(lbd.port()), "20", std::to_string(256 * 1024)});
-    INFO(r.output);
-    CHECK(has(r.output, "complete=20\n"));
-    // Round robin: every one of the 20 streams had DATA before the first ended (16 frames each).
-    const size_t at = r.output.find("interleaved=");
-    REQUIRE(at != std::string::npos);
-    CHECK(std::stoul(r.output.substr(at + 12)) <= 5);
-}
-
-TEST_CASE("a client that reads nothing: its connection's streams hold the response budget, not every body") {
-    // 20 streams of 512 KiB and a client that reads none of it (its windows stay at 64 KiB):
-    // each stream alone could hold 256 KiB (kBodyHighWater), 5 MiB in all; the connection holds
-    // its budget (512 KiB) and at most one server read (< 64 KiB) per stream beside it.
-    HttpBackend a("a");
-    RunningLbd lbd(h2c_config(a));
-    INFO(lbd->log());
-    REQUIRE(lbd.ok());
-    const uint16_t admin = admin_port(lbd);
-    REQUIRE(admin != 0);
-    const std::string buffered = "lbd_http2_response_buffered_bytes{listener=\"front\"}";
-    constexpr size_t kStreams = 20, kSize = 512 * 1024;
-    ChildProcess hold({"/usr/bin/python3", kClient, "hold", std::to_string(lbd.port()), std::to_string(kStreams),
-                       std::to_string(kSize)});
-    REQUIRE(hold.await_line("sent=20", kIoTimeoutMs));
-    REQUIRE(poll_until([&] { return metric(admin, buffered) >= 512 * 1024; }));
-    // Every stream has had its server's first bytes by now; none may take more.
-    CHECK(poll_until([&] { return a.requests() == kStreams; }));
-    const double bound = 512 * 1024 + kStreams * 64 * 1024;
-    CHECK_MESSAGE(!poll_until([&] { return metric(admin, buffered) > bound; }, 1000), metric(admin, buffered));
-    // Read at last: every body whole, and nothing left held.
-    hold.send_signal(SIGUSR1);
-    CHECK_MESSAGE(hold.await_line("complete=20", 20000), hold.output());
-    hold.wait_exit(kIoTimeoutMs);
-    CHECK(poll_until([&] { return metric(admin, buffered) == 0; }));
 }
 
 TEST_CASE("MadeYouReset: a stream lbd resets releases its server; a client that makes lbd reset many gets GOAWAY") {
