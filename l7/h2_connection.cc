@@ -365,8 +365,13 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     const std::string_view n{reinterpret_cast<const char*>(name), namelen};
     const std::string_view v{reinterpret_cast<const char*>(value), valuelen};
     // Trailers (HCAT_HEADERS) go to HTTP/2 servers only (h2_upstream.h).
-    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) s->on_header(n, v);
-    else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) s->on_trailer(n, v);
+    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        if (!s->on_header(n, v)) {
+            // nghttp2 resets the stream and skips the rest of the block.
+            self->glitch(H2Limit::kHeaderList);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+    } else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) s->on_trailer(n, v);
     return 0;
 }
 

@@ -15,7 +15,7 @@ lines for the C++ test:
   elapsed_ms=N       from the attack's last byte to the GOAWAY
   cause=LABEL delta=N  lbd_http2_limits_total{cause=LABEL} before and after
   good=STATUS        the well-behaved client's answer    reset=CODE  the attack stream's RST_STREAM
-  rss_before_kib=N rss_peak_kib=N
+  rss_before_kib=N rss_peak_kib=N   lbd_cpu_ms=N  lbd's CPU time (user + system) during the attack
 
 Attacks (N: frames or streams sent):
   rapid_reset N      HEADERS + RST_STREAM pairs (CVE-2023-44487); frames: streams lbd took
@@ -26,7 +26,7 @@ Attacks (N: frames or streams sent):
   continuation N     HEADERS + N empty CONTINUATION frames (CVE-2024-27316 class)
   hpack_bomb N       stream 1 puts a 4,000-byte field in the dynamic table, then N streams each
                      refer to it 4,000 times (16 MB of header list from 4 KB on the wire);
-                     frames: the 431 answers before the GOAWAY
+                     frames: the bombs lbd answered (431) or reset before the GOAWAY
   settings_flood N   SETTINGS frames (CVE-2019-9515); frames: SETTINGS ACKs
   ping_flood N       PING frames (CVE-2019-9512); frames: PING ACKs
   empty_data N       a POST, then N empty DATA frames (CVE-2019-9518)
@@ -37,6 +37,7 @@ Attacks (N: frames or streams sent):
   slow_headers       half a header block, then nothing (lbd's client_header_ms)
   idle               the preface and SETTINGS, then nothing (lbd's idle_timeout_ms)
 """
+import os
 import socket
 import struct
 import sys
@@ -87,6 +88,13 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_ms(pid):
+    """lbd's user and system CPU time so far (/proc/PID/stat, fields 14 and 15)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 // os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler(threading.Thread):
@@ -284,8 +292,9 @@ def hpack_bomb(n):
         out += headers_frame(2 * i + 1, head + b"\xbe" * 4000)
 
     def taken(a):
-        heads = a.frames[:a.frames.index(a.goaway())] if a.goaway() else a.frames
-        return statuses(heads).count("431")
+        # Each bomb answered 431 or reset (INTERNAL_ERROR: lbd stopped decoding it).
+        upto = a.frames[:a.frames.index(a.goaway())] if a.goaway() else a.frames
+        return statuses(upto).count("431") + sum(isinstance(f, hf.RstStreamFrame) and f.error_code == 2 for f in upto)
     return out, taken
 
 
@@ -342,6 +351,7 @@ def main():
     settings = settings_frame(initial_window_size=0) if name in ("zero_window", "window_dribble") else frame(0x4, 0, 0)
     cause = CAUSES[name]
     before = limit_counts(admin)
+    cpu_before = cpu_ms(pid)
     sampler = RssSampler(pid)
     sampler.start()
     attack = Attack(port)
@@ -368,6 +378,7 @@ def main():
     print("limits=%s" % ",".join("%s:%d" % (c, after[c] - before.get(c, 0)) for c in sorted(after)
                                  if after[c] != before.get(c, 0)))
     print("rss_before_kib=%d rss_peak_kib=%d" % (sampler.before, sampler.peak))
+    print("lbd_cpu_ms=%d" % (cpu_ms(pid) - cpu_before))
 
 
 if __name__ == "__main__":
