@@ -37,12 +37,12 @@ H2Connection::H2Connection(L7Worker& worker, HttpListener& listener, const Clien
       endpoint_(endpoint),
       bev_(bev),
       owner_(owner),
-      response_budget_(listener.stats().h2_response_buffered_bytes) {
+      response_budget_(listener.stats().h2_response_buffered_bytes),
+      resets_(listener.http().http2.max_resets_per_second),
+      control_frames_(listener.http().http2.max_control_frames_per_second) {
     timer_ = make_event(worker_.base(), -1, 0, &H2Connection::on_timer, this);
     reaper_ = make_event(worker_.base(), -1, 0, &H2Connection::on_reap, this);
     flusher_ = make_event(worker_.base(), -1, 0, &H2Connection::on_flush, this);
-    reset_tokens_ = 2.0 * listener_.http().http2.max_resets_per_second;
-    reset_refill_ms_ = monotonic_ms();
 }
 
 H2Connection::~H2Connection() {
@@ -151,6 +151,9 @@ void H2Connection::on_read() {
         }
         evbuffer_drain(in, static_cast<size_t>(n));
     }
+    // After a GOAWAY for abuse nothing more is parsed; what the client goes
+    // on sending is dropped, not kept until the connection closes.
+    if (terminating_) evbuffer_drain(in, evbuffer_get_length(in));
     flush();
 }
 
@@ -222,22 +225,53 @@ void H2Connection::stream_drained(H2Stream* stream) {
 // --- limits ---------------------------------------------------------------------------
 
 void H2Connection::glitch(H2Limit cause) {
+    // nghttp2 goes on parsing the rest of what it was given after a GOAWAY
+    // for abuse; that is not counted again.
+    if (terminating_) return;
     listener_.stats().h2_limits[static_cast<size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
     if (++glitches_ > listener_.http().http2.max_glitches && !terminating_)
         terminate(NGHTTP2_ENHANCE_YOUR_CALM, H2Limit::kGlitches);
 }
 
-void H2Connection::count_reset(H2Limit cause) {
-    // A token bucket: max_resets_per_second, bursts of twice as many.
-    const double rate = listener_.http().http2.max_resets_per_second;
+H2RateBudget::H2RateBudget(uint32_t rate) : rate_(rate), tokens_(2.0 * rate), refill_ms_(monotonic_ms()) {}
+
+bool H2RateBudget::take() {
     const uint64_t now = monotonic_ms();
-    reset_tokens_ = std::min(2.0 * rate, reset_tokens_ + rate * static_cast<double>(now - reset_refill_ms_) / 1000.0);
-    reset_refill_ms_ = now;
-    if (reset_tokens_ >= 1.0) {
-        reset_tokens_ -= 1.0;
-        return;
+    tokens_ = std::min(2.0 * rate_, tokens_ + rate_ * static_cast<double>(now - refill_ms_) / 1000.0);
+    refill_ms_ = now;
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+}
+
+void H2Connection::count_reset(H2Limit cause) {
+    if (!resets_.take() && !terminating_) terminate(NGHTTP2_ENHANCE_YOUR_CALM, cause);
+}
+
+void H2Connection::check_control_frame(const nghttp2_frame& frame) {
+    switch (frame.hd.type) {
+        case NGHTTP2_PING:
+        case NGHTTP2_SETTINGS:
+            // Each needs an answer (an ACK): a client that sends them without
+            // reading the answers makes lbd's output grow, and nghttp2's own
+            // check (1,000 answers queued) comes only once the socket's
+            // buffers are full, megabytes later. A SETTINGS ACK answers lbd's
+            // own and is not counted.
+            if (frame.hd.type == NGHTTP2_SETTINGS && (frame.hd.flags & NGHTTP2_FLAG_ACK) != 0) return;
+            if (!control_frames_.take() && !terminating_)
+                terminate(NGHTTP2_ENHANCE_YOUR_CALM,
+                          frame.hd.type == NGHTTP2_PING ? H2Limit::kPingFlood : H2Limit::kSettingsFlood);
+            return;
+        case NGHTTP2_WINDOW_UPDATE:
+            // A window opened a byte at a time: each byte is a DATA frame of
+            // lbd's, and the stream's response (and its server) is held with
+            // every byte counting as progress for body_idle_ms.
+            if (frame.window_update.window_size_increment <
+                static_cast<int32_t>(listener_.http().http2.min_window_update_bytes))
+                glitch(H2Limit::kSmallWindowUpdate);
+            return;
+        default: return;
     }
-    if (!terminating_) terminate(NGHTTP2_ENHANCE_YOUR_CALM, cause);
 }
 
 void H2Connection::terminate(uint32_t error, H2Limit cause) {
@@ -269,8 +303,16 @@ void H2Connection::shutdown(Termination term) {
     for (auto& s : streams_) s->shutdown(term);
 }
 
+void H2Connection::head_ended(int32_t id) {
+    if (head_stream_ == 0 || id != head_stream_) return;
+    head_stream_ = 0;
+    event_del(timer_.get());
+    arm_idle();
+}
+
 void H2Connection::arm_idle() {
-    if (terminating_ || draining_) return;
+    // A header block under way keeps its deadline (on_begin_headers).
+    if (terminating_ || draining_ || head_stream_ != 0) return;
     if (!streams_.empty()) return (void)event_del(timer_.get());
     const Http2Config& cfg = listener_.http().http2;
     arm_timer(timer_.get(), cfg.idle_timeout_ms != 0 ? cfg.idle_timeout_ms : listener_.http().timeouts.client_keep_alive_ms);
@@ -284,7 +326,7 @@ void H2Connection::on_timer(evutil_socket_t, short, void* arg) {
         self->closed_ = true;
         return self->owner_.h2_close(Termination::kClientAbort);
     }
-    self->terminate(NGHTTP2_NO_ERROR, H2Limit::kIdleTimeout);
+    self->terminate(NGHTTP2_NO_ERROR, self->head_stream_ != 0 ? H2Limit::kHeaderTimeout : H2Limit::kIdleTimeout);
     self->flush();
 }
 
@@ -307,16 +349,23 @@ void H2Connection::on_reap(evutil_socket_t, short, void* arg) { static_cast<H2Co
 
 int H2Connection::on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     auto* self = static_cast<H2Connection*>(user);
-    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     // After a GOAWAY for abuse, what the rest of the input opens is ignored
     // (no exchange, no server connection).
     if (self->terminating_) return 0;
+    // Until the block ends no other frame may come (RFC 9113 §6.10), so a
+    // client that sends a head slowly, or half of one, holds the
+    // connection: it has client_header_ms, as an HTTP/1 head has.
+    if (!self->draining_) {
+        self->head_stream_ = frame->hd.stream_id;
+        arm_timer(self->timer_.get(), self->listener_.http().timeouts.client_header_ms);
+    }
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     auto stream = std::make_unique<H2Stream>(*self, frame->hd.stream_id);
     H2Stream* raw = stream.get();
     self->streams_.push_front(std::move(stream));
     raw->self = self->streams_.begin();
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, raw);
-    event_del(self->timer_.get());
     return 0;
 }
 
@@ -329,16 +378,23 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     const std::string_view n{reinterpret_cast<const char*>(name), namelen};
     const std::string_view v{reinterpret_cast<const char*>(value), valuelen};
     // Trailers (HCAT_HEADERS) go to HTTP/2 servers only (h2_upstream.h).
-    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) s->on_header(n, v);
-    else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) s->on_trailer(n, v);
+    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        if (!s->on_header(n, v)) {
+            // nghttp2 resets the stream and skips the rest of the block.
+            self->glitch(H2Limit::kHeaderList);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+    } else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) s->on_trailer(n, v);
     return 0;
 }
 
 int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto* self = static_cast<H2Connection*>(user);
+    if (self->terminating_) return 0;  // the exchanges have ended; nothing more is counted
     const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     switch (frame->hd.type) {
         case NGHTTP2_HEADERS:
+            self->head_ended(frame->hd.stream_id);
             if (H2Stream* s = self->stream(frame->hd.stream_id)) {
                 if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) s->on_request_head(end_stream);
                 else if (end_stream) s->on_request_end();
@@ -350,12 +406,13 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
                 if (H2Stream* s = self->stream(frame->hd.stream_id)) s->on_request_end();
             return 0;
         case NGHTTP2_RST_STREAM: self->count_reset(H2Limit::kResetRate); return 0;
-        default: return 0;
+        default: self->check_control_frame(*frame); return 0;
     }
 }
 
-int H2Connection::on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame*, int error, void* user) {
+int H2Connection::on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int error, void* user) {
     auto* self = static_cast<H2Connection*>(user);
+    if (frame->hd.type == NGHTTP2_HEADERS) self->head_ended(frame->hd.stream_id);
     self->glitch(error == NGHTTP2_ERR_REFUSED_STREAM ? H2Limit::kConcurrentStreams : H2Limit::kProtocolError);
     return 0;
 }
@@ -389,6 +446,9 @@ int H2Connection::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, vo
 
 int H2Connection::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
     auto* self = static_cast<H2Connection*>(user);
+    // A stream closed under its header block (a header that made nghttp2
+    // reset it) lets the connection take other frames again.
+    self->head_ended(stream_id);
     if (H2Stream* s = self->stream(stream_id)) s->on_close(error_code);
     return 0;
 }

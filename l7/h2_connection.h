@@ -22,10 +22,14 @@
 // size (431), stream resets per second (Rapid Reset: GOAWAY
 // ENHANCE_YOUR_CALM), and in the same bucket the resets lbd sends for the
 // client's faults (MadeYouReset, CVE-2025-8671, which Debian's nghttp2 1.52
-// does not bound), CONTINUATION frames per head, a glitch budget (protocol errors, refused and reset
-// streams, empty DATA frames, oversized heads: GOAWAY ENHANCE_YOUR_CALM),
-// nghttp2's own flood checks, an idle timeout. Drain and reload send a
-// graceful GOAWAY: open streams finish, new ones are refused.
+// does not bound), CONTINUATION frames per head, PING and SETTINGS frames
+// per second (floods whose answers a client that does not read would pile
+// up), a glitch budget (protocol errors, refused and reset streams, empty
+// DATA frames, oversized heads, WINDOW_UPDATEs that dribble a window open:
+// GOAWAY ENHANCE_YOUR_CALM), nghttp2's own flood checks, a header timeout
+// (a header block holds the whole connection until it ends) and an idle
+// timeout; tests/integration/h2_attacks.py runs the attacks. Drain and
+// reload send a graceful GOAWAY: open streams finish, new ones are refused.
 //
 // Memory: an idle connection keeps its nghttp2 session (~9.5 KB with its
 // HPACK decoder table), without closed streams, an HPACK encoder table or
@@ -65,6 +69,20 @@ public:
     virtual void h2_exchange_ended(const Exchange& ex, Termination term) = 0;
     // The connection is over (GOAWAY sent, or the client gone): close it.
     virtual void h2_close(Termination term) = 0;
+};
+
+// A token bucket per connection: `rate` tokens a second, bursts of twice
+// as many.
+class H2RateBudget {
+public:
+    explicit H2RateBudget(uint32_t rate);
+    // One token; false when there is none left.
+    bool take();
+
+private:
+    double rate_;
+    double tokens_;
+    uint64_t refill_ms_;
 };
 
 class H2Connection {
@@ -132,6 +150,12 @@ private:
     // A stream reset by the client (kResetRate) or by lbd for the client's
     // fault (kServerResets): one token of the shared bucket.
     void count_reset(H2Limit cause);
+    // A frame the client may send at will (PING, SETTINGS, WINDOW_UPDATE):
+    // within its limits or GOAWAY.
+    void check_control_frame(const nghttp2_frame& frame);
+    // The header block of stream `id` ended (or was dropped with its
+    // stream): the connection may take other frames again.
+    void head_ended(int32_t id);
     void arm_idle();
     void maybe_close();
 
@@ -147,7 +171,7 @@ private:
     std::vector<std::unique_ptr<H2Stream>> retired_;
     std::vector<H2Stream*> drained_;  // streams whose driver may refill (flush())
     std::vector<H2Stream*> refilling_;  // drained_ being served (kept for its capacity)
-    EventPtr timer_;  // idle timeout; after GOAWAY, the flush deadline
+    EventPtr timer_;  // idle or header timeout; after GOAWAY, the flush deadline
     EventPtr reaper_;
     EventPtr flusher_;  // schedule_flush()
     bool flush_pending_ = false;
@@ -155,9 +179,10 @@ private:
     bool terminating_ = false;
     bool flushing_ = false;
     bool closed_ = false;
+    int32_t head_stream_ = 0;  // whose header block began and has not ended (0: none)
     uint32_t glitches_ = 0;
-    double reset_tokens_ = 0;
-    uint64_t reset_refill_ms_ = 0;
+    H2RateBudget resets_;
+    H2RateBudget control_frames_;
     uint64_t last_sent_ms_ = 0;
 };
 

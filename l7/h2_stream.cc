@@ -98,7 +98,14 @@ H2Stream::~H2Stream() {
 
 // --- the request ---------------------------------------------------------------------
 
-void H2Stream::on_header(std::string_view name, std::string_view value) { head_.add(name, value); }
+bool H2Stream::on_header(std::string_view name, std::string_view value) {
+    head_.add(name, value);
+    // A head a little over the limit (a large cookie) is answered 431. One
+    // that inflates to many times it is an HPACK bomb (one byte on the wire
+    // per reference to a large table entry): nghttp2 would check every
+    // byte of every field, milliseconds of the worker per stream.
+    return head_.bytes() <= size_t{kHeaderBombFactor} * conn_.listener().http().http2.max_header_list_bytes;
+}
 
 void H2Stream::on_trailer(std::string_view name, std::string_view value) {
     // nghttp2 bounds their size as a head's (max_header_list_bytes).

@@ -44,6 +44,10 @@ class H2Connection;
 
 class H2Stream final : public ClientSide {
 public:
+    // A request head over this many times max_header_list_bytes is reset
+    // (INTERNAL_ERROR) rather than decoded to its end and answered 431.
+    static constexpr uint32_t kHeaderBombFactor = 4;
+
     H2Stream(H2Connection& conn, int32_t id);
     ~H2Stream() override;
 
@@ -51,7 +55,9 @@ public:
     bool exchange_active() const { return ex_.has_value(); }
 
     // From the connection's nghttp2 callbacks.
-    void on_header(std::string_view name, std::string_view value);
+    // False: the head is a bomb (far over max_header_list_bytes), not
+    // worth decoding further (h2_stream.cc).
+    bool on_header(std::string_view name, std::string_view value);
     // A field of the request's trailers: kept for an HTTP/2 server.
     void on_trailer(std::string_view name, std::string_view value);
     // The request head is complete: translate it and start the exchange.

@@ -39,6 +39,10 @@ const char* to_string(H2Limit limit) {
         case H2Limit::kIdleTimeout: return "idle_timeout";
         case H2Limit::kServerResets: return "server_resets";
         case H2Limit::kContinuations: return "continuations";
+        case H2Limit::kPingFlood: return "ping_flood";
+        case H2Limit::kSettingsFlood: return "settings_flood";
+        case H2Limit::kSmallWindowUpdate: return "small_window_update";
+        case H2Limit::kHeaderTimeout: return "header_timeout";
         case H2Limit::kCount: break;
     }
     return "?";

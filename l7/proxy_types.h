@@ -38,7 +38,8 @@ enum class Termination : uint8_t {
 const char* to_string(Termination t);
 
 // Why an HTTP/2 connection hit one of its limits (l7/h2_connection.h): a
-// label of lbd_http2_limits_total. The first four are glitches too.
+// label of lbd_http2_limits_total. The first four and kSmallWindowUpdate
+// are glitches too.
 enum class H2Limit : uint8_t {
     kConcurrentStreams,  // a stream over max_concurrent_streams: REFUSED_STREAM
     kHeaderList,         // a header list over max_header_list_bytes: 431
@@ -51,6 +52,10 @@ enum class H2Limit : uint8_t {
     kServerResets,       // streams lbd reset for the client's faults faster than max_resets_per_second
                          // (MadeYouReset, CVE-2025-8671): GOAWAY
     kContinuations,      // a head in more CONTINUATION frames than max_continuations: GOAWAY
+    kPingFlood,          // PING frames faster than max_control_frames_per_second: GOAWAY
+    kSettingsFlood,      // SETTINGS frames faster than max_control_frames_per_second: GOAWAY
+    kSmallWindowUpdate,  // a WINDOW_UPDATE under min_window_update_bytes (a window dribbled open)
+    kHeaderTimeout,      // a header block unfinished for timeouts.client_header_ms: GOAWAY
     kCount
 };
 

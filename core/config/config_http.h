@@ -312,6 +312,8 @@ struct Http2Config {
     uint32_t max_resets_per_second = 100;
     uint32_t max_glitches = 1000;
     uint32_t max_continuations = 8;  // nghttp2's own default
+    uint32_t max_control_frames_per_second = 100;  // PING and SETTINGS; bursts of twice as many
+    uint32_t min_window_update_bytes = 1024;  // a smaller WINDOW_UPDATE is a glitch
     uint32_t idle_timeout_ms = 0;  // 0: timeouts.client_keep_alive_ms
     bool websocket = false;  // RFC 8441 extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)
 };

@@ -311,6 +311,11 @@ Http2Config check_http2(const pb::Http2& msg, const Node& node, const HttpLimits
     out.max_continuations = or_default(msg.max_continuations(), out.max_continuations);
     if (out.max_continuations > 1000)
         errors.add(node.at(F::kMaxContinuationsFieldNumber), "max_continuations must be 1..1000");
+    out.max_control_frames_per_second =
+        or_default(msg.max_control_frames_per_second(), out.max_control_frames_per_second);
+    out.min_window_update_bytes = or_default(msg.min_window_update_bytes(), out.min_window_update_bytes);
+    if (out.min_window_update_bytes > 16384)
+        errors.add(node.at(F::kMinWindowUpdateBytesFieldNumber), "min_window_update_bytes must be 1..16384");
     out.idle_timeout_ms = msg.idle_timeout_ms();
     out.websocket = msg.websocket();
     return out;

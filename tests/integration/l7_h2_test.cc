@@ -409,6 +409,8 @@ TEST_CASE("config: alpn h2 is accepted on a TLS listener; http2 cleartext on a T
     CHECK_MESSAGE(has(errors, "http2 cleartext is for plain listeners"), errors);
     const std::string many = all_errors(load_config_text(h2c_config(a, "max_continuations: 5000"), "test.conf"));
     CHECK_MESSAGE(has(many, "max_continuations must be 1..1000"), many);
+    const std::string dribble = all_errors(load_config_text(h2c_config(a, "min_window_update_bytes: 20000"), "t.conf"));
+    CHECK_MESSAGE(has(dribble, "min_window_update_bytes must be 1..16384"), dribble);
 }
 
 }  // namespace
