@@ -101,8 +101,8 @@ private:
     void read_response_head();
     void start_response();
     void pump_response_body();
-    // ResponseRoom::kHold: the server is not read (its bytes wait in the
-    // kernel) until the client side has room again.
+    // The client side takes no more (ResponseRoom kFull or kHold): the
+    // server is not read (its bytes wait in the kernel) until it has room.
     void hold_server_reads(bool hold);
     // Runs the exchange's body stages (body_filter.h) on what the pump gave
     // them, and hands their output to the client side.

@@ -262,7 +262,14 @@ void ExchangeDriver::pump_response_body() {
         timer_.progress();
         if (!staged) client_.response_data_added();
     }
-    if (!ex.response_body.done()) hold_server_reads(client_.response_room(high_water) == ResponseRoom::kHold);
+    // Whatever the pump left in `in` waits for the client: the server is not
+    // read meanwhile. Not left to the read watermark alone: libevent re-runs
+    // the read callback of a bufferevent whose input stays at its high
+    // watermark while reading is enabled (bufferevent_inbuf_wm_check after
+    // each deferred read callback), a busy loop for as long as the client
+    // is slow (a core per slow download, seen with a zero-window HTTP/2
+    // stream and curl --limit-rate alike).
+    if (!ex.response_body.done()) hold_server_reads(client_.response_room(high_water) != ResponseRoom::kTake);
     if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
         // Until-close bodies end here; any other is truncated.
         if (ex.response_body.finish().status != BodyStatus::kDone) return client_.abort(Termination::kServerAbort);

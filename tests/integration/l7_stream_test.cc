@@ -1,12 +1,15 @@
 // L7 scenarios about streams: a 2 GB upload with lbd's memory flat, Expect: 100-continue,
 // a WebSocket echo through an upgraded connection, draining keep-alive connections on SIGTERM,
-// and a wrk run for a sanity figure (printed, not asserted).
+// a slow download costing lbd next to no CPU, and a wrk run for a sanity figure (printed, not
+// asserted).
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -156,6 +159,35 @@ TEST_CASE("SIGTERM closes idle keep-alive connections at once and lbd exits") {
     CHECK(lbd.wait_exit(1500) == 0);  // well before drain_timeout_ms (2000)
     RecvResult rest = recv_until_eof(fd.get(), kIoTimeoutMs);
     CHECK(rest.end != StreamEnd::kTimeout);
+}
+
+// The CPU time (user + system) process `pid` has used so far, in ms.
+long cpu_ms(int pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string field;
+    long ticks = 0;
+    for (int i = 1; i <= 15 && stat >> field; ++i)
+        if (i >= 14) ticks += std::stol(field);  // utime, stime (the name has no space here)
+    return ticks * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+TEST_CASE("a slow client's download costs lbd next to no CPU while it waits on the client") {
+    // 24 MiB read at 8 MB/s: once the kernel's socket buffers are full (~10 MiB between lbd and
+    // curl), lbd's input from the server stays at its high water. libevent re-runs the read
+    // callback of a bufferevent left at its high watermark with reading enabled, so unless the
+    // server's reads are turned off meanwhile lbd's worker spins (a whole core for the rest of
+    // the download: ~1,500 ms of CPU).
+    HttpBackend a("a");
+    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const long before = cpu_ms(lbd->pid());
+    CurlRun run = curl({"--limit-rate", "8M", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                        url(lbd.port(), "/bytes/25165824")},
+                       30000);
+    const long used = cpu_ms(lbd->pid()) - before;
+    CHECK(has(run.output, "200 25165824"));
+    CHECK_MESSAGE(used < 400, used);
 }
 
 TEST_CASE("wrk through lbd (a sanity figure, not a benchmark)") {
