@@ -83,6 +83,11 @@ public:
     // them one after another); while the connection is sending, that wait is
     // not the server going idle (ExchangeDriver::waits_for_busy_client).
     virtual uint64_t connection_sent_ms() const { return 0; }
+    // The request's bytes wait for the server (its output is full): the
+    // client is not read meanwhile (HTTP/1: its socket's reads go off, for
+    // the reason ExchangeDriver::hold_server_reads gives; an HTTP/2 stream's
+    // window stays shut until its bytes move anyway).
+    virtual void hold_request_reads(bool /*hold*/) {}
     // response_output() drains straight to a plain socket (HTTP/1 without
     // TLS), so a file's bytes may go by sendfile(2) (libevent file segments).
     virtual bool writes_to_socket() const { return false; }

@@ -115,6 +115,9 @@ void ExchangeDriver::pump_request_body() {
         if (r.status == BodyStatus::kDone) ex.request_body_done = true;
     }
     if (moved) timer_.progress();
+    // What is left in `in` waits for the server's output to drain; the
+    // client is not read meanwhile (see hold_server_reads).
+    client_.hold_request_reads(!ex.request_body_done && evbuffer_get_length(in) > 0);
     if (ex.request_body_done) {
         if (!ex.response_started) timer_.arm(Timer::kResponse, effective_timeouts(http_, ex).server_response_ms);
     } else if (client_.request_input_ended() && evbuffer_get_length(in) == 0) {
@@ -409,6 +412,10 @@ void ExchangeDriver::pump_tunnel() {
     };
     move(client_in, server_out, ex.bytes_in);
     move(server_in, client_out, ex.bytes_out);
+    // Each side that still has bytes for a full other side is not read until
+    // that drains (see hold_server_reads).
+    client_.hold_request_reads(evbuffer_get_length(client_in) > 0);
+    hold_server_reads(evbuffer_get_length(server_in) > 0);
     if (moved) {
         timer_.progress();
         client_.response_data_added();  // HTTP/2: resumes the stream's DATA

@@ -405,8 +405,18 @@ void HttpSession::log_request(const Exchange& ex, Termination term) {
 
 // --- 7. the end of a request --------------------------------------------------------------
 
+void HttpSession::hold_request_reads(bool hold) {
+    if (hold == request_reads_held_) return;
+    request_reads_held_ = hold;
+    if (hold)
+        bufferevent_disable(client_.bev.get(), EV_READ);
+    else
+        bufferevent_enable(client_.bev.get(), EV_READ);
+}
+
 void HttpSession::end_request(Termination term) {
     head_started_ = false;
+    hold_request_reads(false);  // the next request, or the client's EOF, is read
     if (!exchange_) return;  // nothing logged for a head cut short
     driver_.stop();
     HttpListenerStats& stats = listener_->stats();

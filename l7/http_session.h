@@ -132,6 +132,7 @@ private:
     // ClientSide (client_side.h), for driver_.
     evbuffer* request_input() override { return bufferevent_get_input(client_.bev.get()); }
     bool request_input_ended() const override { return client_eof_; }
+    void hold_request_reads(bool hold) override;
     evbuffer* response_output() override { return bufferevent_get_output(client_.bev.get()); }
     bool writes_to_socket() const override { return client_.ssl == nullptr; }
     void send_interim(Exchange& ex, const ResponseInfo& interim) override;
@@ -213,6 +214,7 @@ private:
     PhaseTimer<Timer> timer_;  // the client side's phase (on_timer says what its expiry means)
     EventPtr resume_;  // runs the next pipelined request from the loop
     bool resumed_ = false;  // made for a parked connection
+    bool request_reads_held_ = false;  // hold_request_reads
 
     // The request head being read, before it makes an Exchange.
     HeadScanState req_scan_;  // the head itself is parsed into the worker's request_head()

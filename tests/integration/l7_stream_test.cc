@@ -1,7 +1,7 @@
 // L7 scenarios about streams: a 2 GB upload with lbd's memory flat, Expect: 100-continue,
 // a WebSocket echo through an upgraded connection, draining keep-alive connections on SIGTERM,
-// a slow download costing lbd next to no CPU, and a wrk run for a sanity figure (printed, not
-// asserted).
+// a slow download and an upload to a server that reads nothing costing lbd next to no CPU, and
+// a wrk run for a sanity figure (printed, not asserted).
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -187,6 +187,28 @@ TEST_CASE("a slow client's download costs lbd next to no CPU while it waits on t
                        30000);
     const long used = cpu_ms(lbd->pid()) - before;
     CHECK(has(run.output, "200 25165824"));
+    CHECK_MESSAGE(used < 400, used);
+}
+
+TEST_CASE("an upload to a server that reads nothing costs lbd next to no CPU while it waits") {
+    // The server listens and never accepts: the kernel takes a few MiB of the request, then lbd's
+    // output to it stays full and the client's input at its high water. Unless the client's reads
+    // are turned off meanwhile, libevent re-runs the read callback and the worker spins (as for a
+    // slow download, above) for as long as curl keeps trying (3 s).
+    UniqueFd silent = listen_tcp();
+    REQUIRE(silent);
+    const std::string pool = "pools {\n  name: \"web\"\n  connect_timeout_ms: 1000\n" +
+                             server_entry("silent", local_port(silent.get())) + "}\n";
+    RunningLbd lbd(http_config(pool, ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    TempDir dir;
+    dir.write_file("up.bin", std::string(24u << 20, 'u'));
+    const long before = cpu_ms(lbd->pid());
+    CurlRun run = curl({"-o", "/dev/null", "--data-binary", "@" + dir.path() + "/up.bin", url(lbd.port(), "/up")},
+                       3000);
+    const long used = cpu_ms(lbd->pid()) - before;
+    CHECK(run.exit_code == 28);  // curl's timeout: the server never answers
     CHECK_MESSAGE(used < 400, used);
 }
 
