@@ -66,9 +66,16 @@ nghttp2_session_callbacks* H2Connection::callbacks() {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &H2Connection::on_data_chunk);
         nghttp2_session_callbacks_set_on_stream_close_callback(c, &H2Connection::on_stream_close);
         nghttp2_session_callbacks_set_on_frame_send_callback(c, &H2Connection::on_frame_send);
+        nghttp2_session_callbacks_set_on_begin_frame_callback(c, &H2Connection::on_begin_frame);
         return c;
     }(), &nghttp2_session_callbacks_del};
     return cbs.get();
+}
+
+int H2Connection::on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void*) {
+    if (hd->type == NGHTTP2_PRIORITY && hd->stream_id == 0)
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+    return 0;
 }
 
 bool H2Connection::start() {

@@ -135,6 +135,9 @@ private:
     static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
                          const uint8_t* value, size_t valuelen, uint8_t flags, void* user);
     static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user);
+    // A PRIORITY frame on stream 0 is a connection error (RFC 9113 §6.3); nghttp2
+    // skips PRIORITY frames unread once SETTINGS_NO_RFC7540_PRIORITIES is sent.
+    static int on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user);
     static int on_invalid_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, int error, void* user);
     static int on_data_chunk(nghttp2_session* session, uint8_t flags, int32_t stream_id, const uint8_t* data,
                              size_t len, void* user);
