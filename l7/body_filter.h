@@ -42,6 +42,10 @@ public:
     // `progress`: see BodyProgress. False: an internal failure (lbd's, not
     // the server's): the response is cut and logged.
     virtual bool on_body(evbuffer* in, evbuffer* out, BodyProgress progress) = 0;
+    // It keeps body bytes back until the server pauses (the one-shot gzip):
+    // only then is kMoreReadable vs kWaiting worth finding out (a recv peek
+    // per batch); the other stages tell only kEnd apart.
+    virtual bool holds_body() const { return false; }
     // The body did not complete (the client or the server went away, or a
     // stage failed): drop what is held (a cache discards its partial copy).
     virtual void on_abort() {}

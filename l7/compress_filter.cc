@@ -51,6 +51,7 @@ public:
                  compression::CpuGovernor& governor)
         : encoder_(std::move(encoder)), plan_(plan), holding_(plan.hold_whole), stats_(stats), governor_(governor) {}
 
+    bool holds_body() const override { return holding_; }
     bool on_body(evbuffer* in, evbuffer* out, BodyProgress progress) override {
         const uint64_t start_ns = compression::CpuGovernor::now_ns();
         const size_t in_before = evbuffer_get_length(in);

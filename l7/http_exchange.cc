@@ -246,7 +246,9 @@ void ExchangeDriver::pump_response_body() {
     // client's high water; those are read when it drains. They tell the
     // client side of their output themselves (run_body_stages).
     if (staged && moved && !ex.response_body.done()) {
-        const bool more = evbuffer_get_length(in) > 0 || more_readable(ex.upstream->bev.get());
+        const bool holding = std::any_of(ex.body_filters.begin(), ex.body_filters.end(),
+                                         [](const auto& stage) { return stage->holds_body(); });
+        const bool more = evbuffer_get_length(in) > 0 || (holding && more_readable(ex.upstream->bev.get()));
         if (!run_body_stages(more ? BodyProgress::kMoreReadable : BodyProgress::kWaiting))
             return client_.abort(Termination::kLocalError);
     }
