@@ -1,5 +1,6 @@
-// What the HTTP/2 client tests share (l7_h2_test.cc, l7_h2_flow_test.cc): an h2c listener's
-// config and the python3-h2 client (h2_client.py, its path given by H2_CLIENT).
+// What the HTTP/2 client tests share (l7_h2_test.cc, l7_h2_flow_test.cc,
+// l7_h2_websocket_test.cc): an h2c listener's config and the python3-h2 client
+// (h2_client.py, its path given by H2_CLIENT).
 #pragma once
 
 #include <string>

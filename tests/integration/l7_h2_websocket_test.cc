@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/l7_scenario.h"
+#include "tests/integration/l7_h2_scenario.h"
 #include "tests/unit/tls_test_kit.h"
 
 namespace lbd::test {
@@ -24,21 +24,14 @@ namespace {
 using l7::test::run;
 using l7::test::RunResult;
 
-const std::string kClient = H2_WS_CLIENT;
+const std::string kWsClient = H2_WS_CLIENT;
 
 std::string config(const HttpBackend& backend, bool websocket) {
-    return "global { workers: 2 drain_timeout_ms: 2000 admin { http_bind: \"127.0.0.1:0\" } }\n"
-           "listeners {\n"
-           "  name: \"front\"\n"
-           "  bind: \"127.0.0.1:0\"\n"
-           "  mode: MODE_HTTP\n"
-           "  pool: \"web\"\n"
-           "  http { http2 { cleartext: true " + std::string(websocket ? "websocket: true" : "") + " } }\n"
-           "}\n" + http_pool("web", {&backend});
+    return h2c_config(backend, websocket ? "websocket: true" : "");
 }
 
 RunResult ws_client(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{"/usr/bin/python3", kClient};
+    std::vector<std::string> argv{"/usr/bin/python3", kWsClient};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, 60000);
 }
