@@ -322,15 +322,21 @@ void ExchangeDriver::timed_out() {
 
 bool ExchangeDriver::waits_for_busy_client() {
     const Exchange& ex = *ex_;
-    if (!ex.response_started || ex.response_done) return false;
+    if (!ex.upstream || !ex.response_started || ex.response_done) return false;
     // HTTP/2 serves a connection's streams one after another (RFC 9218): a
     // stream behind a long response holds its first bytes, reads no more from
     // its server and moves nothing until its turn, however long the others
     // take. Its body idle time runs again once the connection sends nothing.
     const uint64_t sent = client_.connection_sent_ms();
     if (sent == 0 || monotonic_ms() - sent >= effective_timeouts(http_, ex).body_idle_ms) return false;
-    const size_t high_water = ex.body_filters.empty() ? kBodyHighWater : kStagedBodyHighWater;
-    return client_.response_room(high_water) != ResponseRoom::kTake;
+    // Whether the last pump stopped reading the server for the client, not
+    // a fresh response_room(): a stream that stopped at the connection's
+    // response budget stays stopped until the budget wakes it (down to half),
+    // while response_room() answers kTake as soon as the budget dips below
+    // full, and the stream was cut waiting its turn (seen in CI). Bytes
+    // left in the server's input wait for the client too (a server that
+    // closed is not held: its EOF is in hand).
+    return server_reads_held_ || evbuffer_get_length(bufferevent_get_input(ex.upstream->bev.get())) > 0;
 }
 
 }  // namespace lbd::l7
