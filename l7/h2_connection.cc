@@ -72,9 +72,10 @@ nghttp2_session_callbacks* H2Connection::callbacks() {
     return cbs.get();
 }
 
-int H2Connection::on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void*) {
+int H2Connection::on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user) {
     if (hd->type == NGHTTP2_PRIORITY && hd->stream_id == 0)
         nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+    if (hd->type == NGHTTP2_PRIORITY_UPDATE) static_cast<H2Connection*>(user)->client_orders_streams_ = true;
     return 0;
 }
 
@@ -114,7 +115,9 @@ bool H2Connection::start() {
         // 100 streams of a connection ended together, each only after the
         // whole wave had been read from the servers into lbd's memory
         // (bench/README.md, h2_burst.sh). A client's `priority` field still
-        // counts; PRIORITY frames are ignored, as HAProxy does.
+        // counts; PRIORITY frames are ignored, as HAProxy does. A long
+        // response shares the connection after a while (H2Stream::
+        // share_long_response).
         {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
         // RFC 8441 §3, last so it can be left out: without it nghttp2 treats
         // a :protocol field as malformed (stream error PROTOCOL_ERROR).

@@ -119,6 +119,9 @@ public:
     // When a flush last sent frames to the client (H2Stream::connection_sent_ms).
     uint64_t last_sent_ms() const { return last_sent_ms_; }
     bool draining() const { return draining_; }
+    // The client sends RFC 9218 PRIORITY_UPDATE frames: it orders its
+    // streams itself (H2Stream::share_long_response).
+    bool client_orders_streams() const { return client_orders_streams_; }
     // `stream` moved response bytes to nghttp2: its driver may refill.
     void stream_drained(H2Stream* stream);
     H2ResponseBudget& response_budget() { return response_budget_; }
@@ -182,6 +185,7 @@ private:
     bool terminating_ = false;
     bool flushing_ = false;
     bool closed_ = false;
+    bool client_orders_streams_ = false;
     int32_t head_stream_ = 0;  // whose header block began and has not ended (0: none)
     uint32_t glitches_ = 0;
     H2RateBudget resets_;

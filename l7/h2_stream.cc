@@ -100,6 +100,7 @@ H2Stream::~H2Stream() {
 
 bool H2Stream::on_header(std::string_view name, std::string_view value) {
     head_.add(name, value);
+    if (name == "priority") client_priority_ = true;
     // A head a little over the limit (a large cookie) is answered 431. One
     // that inflates to many times it is an HPACK bomb (one byte on the wire
     // per reference to a large table entry): nghttp2 would check every
@@ -399,6 +400,8 @@ ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t leng
     evbuffer* out = self->response_out_.get();
     const int n = evbuffer_remove(out, buf, length);
     if (n > 0) {
+        self->data_sent_ += static_cast<size_t>(n);
+        if (self->data_sent_ >= kLongResponseBytes && !self->shared_) self->share_long_response();
         self->conn_.stream_drained(self);
         self->count_held();
         // Streams that stopped at the budget refill once it has room (after this send round).
@@ -415,6 +418,25 @@ ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t leng
         return NGHTTP2_ERR_DEFERRED;
     }
     return n;
+}
+
+// A connection's responses go one after another (RFC 9218's default for a
+// client that says nothing: same urgency, not incremental; h2_connection.cc),
+// which serves a page's many small responses soonest. But a download of
+// a gigabyte would then hold back every later request on its connection
+// until it ends (curl's or a program's multiplexed requests, a browser
+// that sends no `priority`), where RFC 7540's round robin, NGINX's and
+// HAProxy's way, interleaves. So past kLongResponseBytes a response turns
+// incremental: a newer stream of the same urgency, not incremental, goes
+// first from its next frame to its end, and incremental ones take turns
+// with it (nghttp2 1.52 orders a level's streams by bytes sent, oldest
+// first on ties). A client that orders its streams itself (a `priority`
+// field, PRIORITY_UPDATE frames) is left as it asked.
+void H2Stream::share_long_response() {
+    shared_ = true;
+    if (client_priority_ || conn_.client_orders_streams()) return;
+    const nghttp2_extpri incremental{NGHTTP2_EXTPRI_DEFAULT_URGENCY, 1};
+    nghttp2_session_change_extpri_stream_priority(conn_.session(), id_, &incremental, 0);
 }
 
 bool H2Stream::submit_trailers() {

@@ -47,6 +47,11 @@ public:
     // A request head over this many times max_header_list_bytes is reset
     // (INTERNAL_ERROR) rather than decoded to its end and answered 431.
     static constexpr uint32_t kHeaderBombFactor = 4;
+    // A response past this many bytes lets newer streams of its connection
+    // go first (share_long_response): a page's resources, an API call behind
+    // a download. Above the 64 KiB responses of h2load -m100, which stay
+    // one after another.
+    static constexpr uint64_t kLongResponseBytes = 1 << 20;
 
     H2Stream(H2Connection& conn, int32_t id);
     ~H2Stream() override;
@@ -108,6 +113,8 @@ private:
     // Submits trailers_ as the stream's last HEADERS; false: none sent.
     bool submit_trailers();
     void maybe_retire();
+    // Past kLongResponseBytes, lets newer streams go first (h2_stream.cc).
+    void share_long_response();
     // Brings the connection's response budget up to response_out_'s length.
     void count_held();
     static ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
@@ -122,8 +129,11 @@ private:
     H2RequestHead head_;  // as it comes
     bool chunked_ = false;  // the request body is chunk-framed for the driver
     bool request_ended_ = false;
-    size_t unconsumed_ = 0;
-    size_t held_ = 0;  // response_out_'s length as the connection's budget counts it  // DATA bytes not yet given back to the flow-control windows
+    size_t unconsumed_ = 0;  // DATA bytes not yet given back to the flow-control windows
+    size_t held_ = 0;        // response_out_'s length as the connection's budget counts it
+    uint64_t data_sent_ = 0;  // response DATA bytes handed to nghttp2
+    bool client_priority_ = false;  // the request carried RFC 9218's `priority` field
+    bool shared_ = false;           // share_long_response() ran
     bool response_submitted_ = false;
     bool response_eof_ = false;  // every response byte is in response_out_
     bool deferred_ = false;      // the data provider waits for bytes

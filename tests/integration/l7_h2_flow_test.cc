@@ -5,7 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "tests/integration/l7_h2_scenario.h"
 
@@ -76,6 +78,37 @@ TEST_CASE("a stream waiting its turn behind a long response, read slowly, is not
     INFO(r.output);
     CHECK(!has(r.output, "reset="));
     CHECK(has(r.output, "complete=2\n"));
+}
+
+TEST_CASE("a long response lets a newer stream of its connection go first; a client's priority field is kept") {
+    // 12 MiB, then 256 KiB asked once 2 MiB arrived, the client limiting the connection (windows
+    // of 64 MiB, read at a pace): one after another (RFC 9218 without a `priority` field), the
+    // second would wait for the first's last byte; past kLongResponseBytes the first turns
+    // incremental and the second goes from its next frame (H2Stream::share_long_response).
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    constexpr size_t kBig = 12 << 20;
+    auto late = [&](const char* priority) {
+        std::vector<std::string> args = {"/usr/bin/python3", H2_LATE_REQUEST, std::to_string(lbd.port()),
+                                         std::to_string(kBig), std::to_string(256 * 1024), std::to_string(2 << 20)};
+        if (priority != nullptr) args.emplace_back(priority);
+        return run(args, 60000);
+    };
+    auto big_at_small_end = [](const RunResult& r) {
+        const size_t at = r.output.find("big_at_small_end=");
+        return at == std::string::npos ? 0 : std::strtoull(r.output.c_str() + at + 17, nullptr, 10);
+    };
+    RunResult shared = late(nullptr);
+    INFO(shared.output);
+    CHECK(has(shared.output, "complete=2\n"));
+    CHECK(big_at_small_end(shared) < kBig / 2);
+    // A client that asked for one after another (u=3, not incremental) gets it.
+    RunResult asked = late("u=3");
+    INFO(asked.output);
+    CHECK(has(asked.output, "complete=2\n"));
+    CHECK(big_at_small_end(asked) > kBig / 2);
 }
 
 }  // namespace
