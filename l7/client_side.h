@@ -16,6 +16,7 @@
 // Worker thread only.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,16 @@
 #include "l7/proxy_types.h"
 
 namespace lbd::l7 {
+
+// How much one read of the server's socket takes (ClientSide::server_read):
+// what the client side cannot take yet then waits in the kernel rather than
+// in lbd's heap. An HTTP/2 connection's streams share a response budget
+// (h2_response_budget.h); past it, or before a response has begun, a
+// stream reads little.
+enum class ServerRead : uint8_t {
+    kFull,   // up to 64 KiB
+    kSmall,  // up to 16 KiB
+};
 
 // Whether response_output() takes more body bytes now (response_room()).
 enum class ResponseRoom {
@@ -73,6 +84,8 @@ public:
     virtual ResponseRoom response_room(size_t high_water) {
         return evbuffer_get_length(response_output()) < high_water ? ResponseRoom::kTake : ResponseRoom::kFull;
     }
+    // How much one read of the server takes now (ServerRead).
+    virtual ServerRead server_read() { return ServerRead::kFull; }
     // Response bytes were added to response_output() (HTTP/2 resumes its
     // data provider; HTTP/1 sends at the end of the callback anyway).
     virtual void response_data_added() {}

@@ -41,6 +41,7 @@ void ExchangeDriver::start(Exchange& ex) {
 void ExchangeDriver::stop() {
     ex_ = nullptr;
     server_reads_held_ = false;
+    server_read_ = ServerRead::kFull;
     state_ = State::kIdle;
     timer_.stop();
 }

@@ -104,6 +104,8 @@ private:
     // The client side takes no more (ResponseRoom kFull or kHold): the
     // server is not read (its bytes wait in the kernel) until it has room.
     void hold_server_reads(bool hold);
+    // The server's read watermark (how much one read takes).
+    void set_server_read(ServerRead size);
     // Runs the exchange's body stages (body_filter.h) on what the pump gave
     // them, and hands their output to the client side.
     bool run_body_stages(BodyProgress progress);
@@ -152,6 +154,7 @@ private:
     Exchange* ex_ = nullptr;
     State state_ = State::kIdle;
     bool server_reads_held_ = false;
+    ServerRead server_read_ = ServerRead::kFull;  // the server's read watermark (set_server_read)
     PhaseTimer<Timer> timer_;
 };
 

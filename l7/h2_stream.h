@@ -95,6 +95,7 @@ private:
     void response_done(Termination term) override;
     void abort(Termination term) override;
     ResponseRoom response_room(size_t high_water) override;
+    ServerRead server_read() override;
     uint64_t connection_sent_ms() const override;
     void response_data_added() override;
     bool draining() const override;

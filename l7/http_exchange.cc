@@ -22,11 +22,13 @@ namespace lbd::l7 {
 
 namespace {
 
-constexpr size_t kServerReadHighWater = 64 * 1024 + 1;
-// The server's, for a response through body stages whose client has
-// fallen behind (kStagedBodyHighWater): what waits for a slow client is
-// one small read, not a full one beside the encoder's state.
-constexpr size_t kStagedServerReadHighWater = 16 * 1024 + 1;
+// The server's read watermark per ServerRead (client_side.h); a response
+// through body stages whose client has fallen behind (kStagedBodyHighWater)
+// reads small too: what waits for a slow client is one small read, not a
+// full one beside the encoder's state. The small one is under a power of
+// two so that a read's new evbuffer chain (its size rounded up to a power
+// of two with its header, socket_io.cc) is a 16 KiB block, not 32.
+size_t server_read_high_water(ServerRead size) { return size == ServerRead::kSmall ? 16 * 1024 - 256 : 64 * 1024 + 1; }
 constexpr size_t kWriteLowWater = 64 * 1024;
 // A response head larger than this is a bad response (502).
 constexpr size_t kMaxResponseHead = 64 * 1024;
@@ -77,7 +79,8 @@ void ExchangeDriver::send_request() {
     Exchange& ex = *ex_;
     state_ = State::kExchange;
     bufferevent* bev = ex.upstream->bev.get();
-    bufferevent_setwatermark(bev, EV_READ, 0, kServerReadHighWater);
+    server_read_ = client_.server_read();
+    bufferevent_setwatermark(bev, EV_READ, 0, server_read_high_water(server_read_));
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
     enable_stream(bev);
     std::string head = serialize_request(ex.request);
@@ -139,7 +142,9 @@ void ExchangeDriver::read_response_head() {
         const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
         HeadParseResult r = parse_response_head(std::string_view(data, n), ex.request.method_kind, limits, head,
                                                 &ex.response_scan);
-        if (r.status == HeadStatus::kIncomplete) return;
+        // A head longer than a small read (ServerRead::kSmall): full reads,
+        // or the watermark would hold the rest back.
+        if (r.status == HeadStatus::kIncomplete) return set_server_read(ServerRead::kFull);
         if (r.status == HeadStatus::kError) {
             LOG_DEBUG("http listener=%s server=%s: bad response: %s", listener_.config().name.c_str(),
                       ex.server_label.c_str(), to_string(r.error));
@@ -258,10 +263,11 @@ void ExchangeDriver::pump_response_body() {
     // that falls behind gets small ones until it catches up. Set again on
     // every pump: the client's flush at the end of this callback, or its
     // write event, calls here again once it has drained.
-    if (staged && !ex.response_body.done()) {
-        const bool keeping_up = evbuffer_get_length(client_out) < high_water;
-        bufferevent_setwatermark(ex.upstream->bev.get(), EV_READ, 0,
-                                 keeping_up ? kServerReadHighWater : kStagedServerReadHighWater);
+    if (!ex.response_body.done()) {
+        const ServerRead size = client_.server_read();
+        set_server_read(size == ServerRead::kFull && staged && evbuffer_get_length(client_out) >= high_water
+                            ? ServerRead::kSmall
+                            : size);
     }
     if (moved) {
         timer_.progress();
@@ -282,6 +288,12 @@ void ExchangeDriver::pump_response_body() {
     if (!ex.response_body.done()) return;
     if (staged && !run_body_stages(BodyProgress::kEnd)) return client_.abort(Termination::kLocalError);
     response_complete();
+}
+
+void ExchangeDriver::set_server_read(ServerRead size) {
+    if (size == server_read_) return;
+    server_read_ = size;
+    bufferevent_setwatermark(ex_->upstream->bev.get(), EV_READ, 0, server_read_high_water(size));
 }
 
 void ExchangeDriver::hold_server_reads(bool hold) {
@@ -391,6 +403,7 @@ void ExchangeDriver::start_tunnel() {
     ex.status = 101;
     ex.response_started = true;
     state_ = State::kTunnel;
+    set_server_read(ServerRead::kFull);  // the head may have been read small (ServerRead::kSmall)
     listener_.stats().responses[0].fetch_add(1, std::memory_order_relaxed);
     timer_.arm(Timer::kTunnelIdle, listener_.config().idle_timeout_ms);
     pump_tunnel();
