@@ -173,7 +173,7 @@ measure_link() {
 # Failed requests are counted per handover, from the load's running count
 # just before it to the same just before the next (the last: to the end).
 measure_planned() {
-    local before stopf statusf out i holder other start n line json tables="$NA" total
+    local before stopf statusf out i holder other start n line json refill_ms="$NA" total
     local marks=() failed_per=()
     echo "- $PAIR: $HANDOVERS planned handovers under HTTP load (lbb restarted first: its tables refilled)"
     raw "- $PAIR: planned"
@@ -190,8 +190,8 @@ measure_planned() {
     local ready_ms=$WAITED_MS
     if wait_until 30000 p_stick_has lbb "${#CLIENT_SOURCES[@]}"; then
         now_ms
-        tables=$((NOW_MS - start))
-        say "lbb restarted: ready after $ready_ms ms, its stick table holds the ${#CLIENT_SOURCES[@]} clients $tables ms after the start"
+        refill_ms=$((NOW_MS - start))
+        say "lbb restarted: ready after $ready_ms ms, its stick table holds the ${#CLIENT_SOURCES[@]} clients $refill_ms ms after the start"
     else
         say "lbb restarted: ready after $ready_ms ms, its stick table holds $(p_stick_entries lbb)/${#CLIENT_SOURCES[@]} 30 s after"
     fi
@@ -220,7 +220,7 @@ measure_planned() {
         wait_until 15000 load_moved_on "$statusf" "$other" $((n + 200)) || { say "$line; the load does not flow via $other"; break; }
         say "$line"
     done
-    REFILL[$PAIR]+="$tables "
+    REFILL[$PAIR]+="$refill_ms "
     touch "$stopf"
     wait "$loader"
     json=$(<"$out")
@@ -236,5 +236,5 @@ measure_planned() {
     fi
     say "load: $(probe_json requests <<<"$json") requests, $(probe_json failed <<<"$json") failed ($(probe_json causes <<<"$json" | tr '\n' ' ' | tr -s ' ')), $(probe_json per_second <<<"$json")/s; p99 $(probe_json latency_ms.p99 <<<"$json") ms, max $(probe_json latency_ms.max <<<"$json") ms; client late by up to $(probe_json max_stall_ms <<<"$json") ms"
     say "failed per handover: ${failed_per[*]:-none} (before the first: ${marks[0]:-?})"
-    raw "  raw: failed_per_handover=${failed_per[*]} tables_ms=$tables"
+    raw "  raw: failed_per_handover=${failed_per[*]} refill_ms=$refill_ms"
 }
