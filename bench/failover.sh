@@ -14,7 +14,16 @@
 #           fails; checks are 60 s apart), then SIGKILL of the master's
 #           proxy: connection attempts reaching b3 among 60 connections
 #           through the new master (segments counted in b3's namespace);
-#   link    (LINKDOWN=1) `ip link set eth0 down` on the master: gap.
+#   link    (LINKDOWN=1) `ip link set eth0 down` on the master: gap;
+#   planned (PLANNED=1) 50 clients fill the stick table, the backup's proxy
+#           is restarted (a rolling upgrade) and timed until its table is
+#           complete again; then HANDOVERS planned handovers back and forth
+#           under HTTP load (tests/ha/http_load.py: 16 keep-alive clients, 16
+#           with a connection per request, no retries): failed requests per
+#           handover. lbd: `lbctl ha failover` (its drain). HAProxy: the
+#           master's keepalived track file set to -254 (FAULT, a priority-0
+#           advert: the VIP moves at once; nopreempt makes a mere lower
+#           priority move nothing), HAProxy left to finish what it holds.
 # ROUNDS rounds, interleaved (lbd, haproxy, lbd, haproxy, ...), medians.
 #
 # It is a benchmark, not a test: it prints numbers, it does not judge them.
@@ -26,6 +35,10 @@ set -uo pipefail
 # ---------------------------------------------------------------- parameters
 ROUNDS=${ROUNDS:-3}
 LINKDOWN=${LINKDOWN:-1}
+PLANNED=${PLANNED:-1}
+HANDOVERS=${HANDOVERS:-5}                 # planned handovers per pair and round
+LOAD_KEEPALIVE=${LOAD_KEEPALIVE:-16}      # the load during them: keep-alive clients ...
+LOAD_FRESH=${LOAD_FRESH:-16}              # ... and clients with one connection per request
 POLL_INTERVAL_MS=${POLL_INTERVAL_MS:-20}  # the gap client: one connection every 20 ms ...
 POLL_TIMEOUT_MS=${POLL_TIMEOUT_MS:-200}   # ... each with a 200 ms deadline
 HAP_PEER_PORT=${HAP_PEER_PORT:-7947}      # HAProxy peers (lbd syncs on 7946)
@@ -46,9 +59,13 @@ declare -A HAP_PROC=([lba]=haproxy-a [lbb]=haproxy-b)
 log() { printf '[failover.sh] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit "${2:-1}"; }
 
-usage() { sed -n '2,24p' "$0"; }
+usage() { sed -n '2,33p' "$0"; }
 case ${1:-} in -h | --help) usage; exit 0 ;; "") ;; *) usage >&2; exit 2 ;; esac
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer" 2
+[[ $HANDOVERS =~ ^[1-9][0-9]*$ ]] || die "HANDOVERS must be a positive integer" 2
+if ! [[ $LOAD_KEEPALIVE =~ ^[0-9]+$ && $LOAD_FRESH =~ ^[0-9]+$ ]] || ((LOAD_KEEPALIVE + LOAD_FRESH < 1 || LOAD_KEEPALIVE + LOAD_FRESH > 50)); then
+    die "LOAD_KEEPALIVE + LOAD_FRESH must be 1 to 50 (one client source address each)" 2
+fi
 
 # ------------------------------------------------------------ prerequisites
 [[ $(id -u) == 0 ]] || { echo "failover.sh needs root (network namespaces, keepalived)"; exit 77; }
@@ -87,23 +104,10 @@ other_runs() {
 }
 
 # ------------------------------------------------------------ small helpers
-RAW=""
+RAW=${RAW:-}  # where the report is also written (main picks a temp file when unset)
 raw() { printf '%s\n' "$*" >>"$RAW"; }
 say() { echo "  $*"; raw "  $*"; }
 
-vip_holders() {
-    local n out=()
-    for n in "${LB_NODES[@]}"; do has_vip "$n" && out+=("$n"); done
-    echo "${out[*]}"
-}
-only_holder() { [[ $(vip_holders) == "$1" ]]; }
-keepalived_in() { [[ $(keepalived_state "$1") == "$2" ]]; }
-csv() { local IFS=,; echo "$*"; }
-reversed() {
-    local i out=()
-    for ((i = $#; i >= 1; i--)); do out+=("${!i}"); done
-    echo "${out[@]}"
-}
 median() { # median of the numbers in "$*" ("" if none)
     tr -s ' ' '\n' <<<"$*" | awk 'NF' | sort -g | awk '{ v[NR] = $1 }
         END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -122,7 +126,7 @@ source "$REPO_ROOT/bench/failover_measure.sh"
 source "$REPO_ROOT/bench/failover_report.sh"
 
 # ---------------------------------------------------------------------- main
-BENCH_COMMAND="ROUNDS=$ROUNDS LINKDOWN=$LINKDOWN BUILD=${BUILD#"$REPO_ROOT"/} bench/failover.sh"
+BENCH_COMMAND="ROUNDS=$ROUNDS LINKDOWN=$LINKDOWN PLANNED=$PLANNED HANDOVERS=$HANDOVERS BUILD=${BUILD#"$REPO_ROOT"/} bench/failover.sh"
 
 TOPO_UP=0
 on_exit() {
@@ -171,6 +175,9 @@ main() {
         for PAIR in "${PAIRS[@]}"; do measure_health; stop_pair; done
         if ((LINKDOWN)); then
             for PAIR in "${PAIRS[@]}"; do measure_link; stop_pair; done
+        fi
+        if ((PLANNED)); then
+            for PAIR in "${PAIRS[@]}"; do measure_planned; stop_pair; done
         fi
     done
     print_results | tee -a "$RAW"

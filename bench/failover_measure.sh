@@ -1,21 +1,9 @@
-# Sourced by bench/failover.sh: the client side and the three measurements
-# (kill, health, link), each on a fresh pair, its samples appended per pair to
-# GAP, STICK, DEAD, LINK, SYNC, TAKE and LTAKE.
+# Sourced by bench/failover.sh: the client side and the four measurements
+# (kill, health, link, planned), each on a fresh pair, its samples appended
+# per pair to GAP, STICK, DEAD, LINK, SYNC, TAKE, LTAKE, HANDOVER_FAILED and REFILL.
 # shellcheck shell=bash
 
 # ------------------------------------------------------------ client side
-answers_via() {
-    on_node client awk -v ip="$2" -v n="$3" '$2 == "ok" && $4 == ip { c++ } END { exit !(c >= n) }' "$1" 2>/dev/null
-}
-stick_round() { # FILE SOURCES...: "SRC SERVER VIA" per client source, via VIP:PORT_STICKY
-    local file=$1
-    shift
-    probe stick "$(csv "$@")" "$VIP:$PORT_STICKY" --timeout-ms 2000 >"$file"
-}
-same_server_count() {
-    awk 'NR == FNR { s[$1] = $2; next } $2 != "-" && s[$1] == $2 { c++ } END { print c + 0 }' "$1" "$2"
-}
-answered_via_count() { awk -v ip="$2" '$3 == ip { c++ } END { print c + 0 }' "$1"; }
 
 # gap_during ACTION...: the client polls VIP:PORT_RR every POLL_INTERVAL_MS;
 # with 10 answers via lba, ACTION; stops at 10 answers via lbb (15 s
@@ -59,7 +47,7 @@ gap_during() {
 }
 
 # ------------------------------------------------------------ measurements
-declare -A GAP=() STICK=() DEAD=() LINK=() SYNC=() TAKE=() LTAKE=()  # space-separated samples per pair
+declare -A GAP=() STICK=() DEAD=() LINK=() SYNC=() TAKE=() LTAKE=() HANDOVER_FAILED=() REFILL=()  # space-separated samples per pair
 NA="n/a"
 
 # kill: 50 clients stuck through lba (the second round, reversed, finds each
@@ -173,4 +161,80 @@ measure_link() {
     fi
     link_up lba
     raw "  raw: link_gap=$GAP_MS switch=$SWITCH_MS takeover=$TAKEOVER_MS"
+}
+
+# planned: scenario k of tests/ha, on both pairs, after a rolling upgrade's
+# first step. 50 clients fill lba's stick table; lbb's proxy is restarted (as
+# after its upgrade) and timed from its start until its table holds the 50
+# again (REFILL: a full resync from lba, lbd's snapshot resp. HAProxy's peers
+# resync); then HTTP load through the VIP (LOAD_KEEPALIVE keep-alive clients
+# and LOAD_FRESH opening a connection per request, tests/ha/http_load.py, no
+# retries) while the master hands over HANDOVERS times, back and forth.
+# Failed requests are counted per handover, from the load's running count
+# just before it to the same just before the next (the last: to the end).
+measure_planned() {
+    local before stopf statusf out i holder other start n line json refill_ms="$NA" total
+    local marks=() failed_per=()
+    echo "- $PAIR: $HANDOVERS planned handovers under HTTP load (lbb restarted first: its tables refilled)"
+    raw "- $PAIR: planned"
+    fresh_pair || { HANDOVER_FAILED[$PAIR]+="$NA " REFILL[$PAIR]+="$NA "; return 1; }
+    before=$(mktemp)
+    stick_round "$before" "${CLIENT_SOURCES[@]}" || say "some clients got no answer: $(grep -c ' - ' "$before")"
+    rm -f "$before"
+    wait_until 10000 p_stick_has lbb "${#CLIENT_SOURCES[@]}" || say "lbb's table holds $(p_stick_entries lbb) before the restart"
+    p_stop lbb || say "$PAIR on lbb did not stop cleanly"
+    now_ms
+    start=$NOW_MS
+    p_start lbb
+    wait_until 30000 p_ready lbb || { setup_failed "$PAIR on lbb not ready within 30 s of its restart"; HANDOVER_FAILED[$PAIR]+="$NA " REFILL[$PAIR]+="$NA "; return 1; }
+    local ready_ms=$WAITED_MS
+    if wait_until 30000 p_stick_has lbb "${#CLIENT_SOURCES[@]}"; then
+        now_ms
+        refill_ms=$((NOW_MS - start))
+        say "lbb restarted: ready after $ready_ms ms, its stick table holds the ${#CLIENT_SOURCES[@]} clients $refill_ms ms after the start"
+    else
+        say "lbb restarted: ready after $ready_ms ms, its stick table holds $(p_stick_entries lbb)/${#CLIENT_SOURCES[@]} 30 s after"
+    fi
+    stopf=$CLIENT_TMP/load.stop statusf=$CLIENT_TMP/load.status out=$(mktemp)
+    rm -f "$stopf" "$statusf"
+    run_http_load "$LOAD_KEEPALIVE" "$LOAD_FRESH" "$stopf" "$statusf" >"$out" &
+    local loader=$!
+    wait_until 15000 load_moved_on "$statusf" lba 200 || say "the load got no 200 answers via lba"
+    for ((i = 1; i <= HANDOVERS; i++)); do
+        holder=$(vip_holders)
+        other=$(peer_of "$holder")
+        if ! wait_until 15000 p_can_hand_over "$holder"; then
+            say "handover $i: '$holder' cannot hand over within 15 s"
+            break
+        fi
+        n=$(load_via "$statusf" "$other")
+        marks+=("$(load_failed "$statusf")")
+        if ! p_hand_over "$holder"; then
+            say "handover $i on $holder failed: $HANDOVER_SAID"
+            unset 'marks[-1]'
+            break
+        fi
+        line="handover $i ($holder -> $other): $HANDOVER_SAID"
+        wait_until 10000 only_holder "$other" || { say "$line; VIP holders '$(vip_holders)' after 10 s"; break; }
+        p_handed_over "$holder"
+        wait_until 15000 load_moved_on "$statusf" "$other" $((n + 200)) || { say "$line; the load does not flow via $other"; break; }
+        say "$line"
+    done
+    REFILL[$PAIR]+="$refill_ms "
+    touch "$stopf"
+    wait "$loader"
+    json=$(<"$out")
+    total=$(probe_json failed <<<"$json" 2>/dev/null)
+    [[ $total =~ ^[0-9]+$ ]] || total=$(load_failed "$statusf")  # the client died: its last count
+    rm -f "$out" "$stopf" "$statusf"
+    marks+=("$total")
+    for ((i = 1; i < ${#marks[@]}; i++)); do failed_per+=($((marks[i] - marks[i - 1]))); done
+    if ((${#failed_per[@]} == HANDOVERS)); then
+        HANDOVER_FAILED[$PAIR]+="${failed_per[*]} "
+    else
+        HANDOVER_FAILED[$PAIR]+="${failed_per[*]:+${failed_per[*]} }$NA "
+    fi
+    say "load: $(probe_json requests <<<"$json") requests, $(probe_json failed <<<"$json") failed ($(probe_json causes <<<"$json" | tr '\n' ' ' | tr -s ' ')), $(probe_json per_second <<<"$json")/s; p99 $(probe_json latency_ms.p99 <<<"$json") ms, max $(probe_json latency_ms.max <<<"$json") ms; client late by up to $(probe_json max_stall_ms <<<"$json") ms"
+    say "failed per handover: ${failed_per[*]:-none} (before the first: ${marks[0]:-?})"
+    raw "  raw: failed_per_handover=${failed_per[*]} refill_ms=$refill_ms"
 }

@@ -26,10 +26,11 @@ hap_cmd() { # NODE COMMAND: a command on NODE's stats socket
 }
 
 write_haproxy_config() {
-    local node=$1 dir b servers=""
+    local node=$1 dir b servers="" http_servers=""
     dir=$(hap_dir "$node")
     for b in "${BACKENDS[@]}"; do
         servers+="    server $b ${TOPO_IP[$b]}:$BACKEND_PORT check inter 60s observe layer4 error-limit 1 on-error mark-down"$'\n'
+        http_servers+="    server $b ${TOPO_IP[$b]}:$HTTP_BACKEND_PORT check inter 60s"$'\n'
     done
     cat >"$dir/haproxy.cfg" <<EOF
 # HAProxy node $(node_id "$node") of bench/failover.sh (peer name $(node_id "$node"), started with -L).
@@ -59,6 +60,12 @@ frontend sticky
 frontend rr
     bind $VIP:$PORT_RR transparent
     default_backend rr
+# Port $PORT_HTTP: HTTP keep-alive and one-connection-per-request clients (the planned handovers).
+frontend web
+    mode http
+    timeout http-keep-alive 10s
+    bind $VIP:$PORT_HTTP transparent
+    default_backend web
 
 # Port $PORT_STICKY: round robin + source-IP stickiness, table synced with the peer.
 backend sticky
@@ -70,24 +77,35 @@ $servers
 backend rr
     balance roundrobin
 $servers
+backend web
+    mode http
+    balance roundrobin
+$http_servers
 EOF
 }
 
 # keepalived.conf for the HAProxy pair: the lbd node's render (same instance,
 # unicast peers, the same VRRPv3 advert interval and real-time priority, BACKUP + nopreempt), tracking
-# haproxy-a/-b instead of lbd-a/-b, without lbd's notify FIFO and track file
-# (nothing on the HAProxy side reads or writes them).
+# haproxy-a/-b instead of lbd-a/-b, without lbd's notify FIFO (nothing on the HAProxy side reads it) and
+# with its track file turned into the operator's lever for a planned handover (hap_hand_over): 0 until
+# the operator writes -254 there (FAULT: keepalived sends a priority-0 advert and the peer takes the
+# VIP at once), the same lever lbd pulls at the end of its drain. lbd's comments go (they describe
+# lbd's use of the file).
+hap_handover_file() { echo "$(hap_dir "$1")/handover.weight"; }
 write_haproxy_keepalived() {
     local node=$1 dir=$TOPO_DIR/$1
-    awk -v from="\"${TOPO_PROC[$node]}\"" -v to="\"${HAP_PROC[$node]}\"" '
+    echo 0 >"$(hap_handover_file "$node")"
+    awk -v from="\"${TOPO_PROC[$node]}\"" -v to="\"${HAP_PROC[$node]}\"" -v file="$(hap_handover_file "$node")" '
+        /^[[:space:]]*#/ { next }
         /^[[:space:]]*vrrp_notify_fifo / { next }
-        /^track_file / { skip = 1 }
-        skip { if ($0 ~ /^}/) skip = 0; next }
-        /^[[:space:]]+track_file \{/ { inner = 1; next }
-        inner { if ($0 ~ /^[[:space:]]+}/) inner = 0; next }
+        /^track_file / { tf = 1 }
+        tf && /^[[:space:]]*file / { $0 = "    file \"" file "\"" }
+        tf && /^[[:space:]]*init_file/ { $0 = "    init_file 0" }
+        tf && /^}/ { tf = 0 }
         { sub(from, to); print }' "$dir/keepalived.lbd.conf" >"$dir/keepalived.haproxy.conf"
     grep -q "process \"${HAP_PROC[$node]}\"" "$dir/keepalived.haproxy.conf" &&
-        ! grep -q 'track_file\|notify_fifo' "$dir/keepalived.haproxy.conf"
+        grep -q "file \"$(hap_handover_file "$node")\"" "$dir/keepalived.haproxy.conf" &&
+        ! grep -q 'notify_fifo\|init_file -' "$dir/keepalived.haproxy.conf"
 }
 
 hap_start() {
@@ -132,6 +150,27 @@ hap_check_status() { # NODE BACKEND SERVER -> last health check's status (L4OK, 
 hap_log() { echo "$(hap_dir "$1")/haproxy.log"; }
 hap_peer_established() { hap_cmd "$1" "show peers" | grep -q 'ESTA'; }
 
+# ------------------------------------------------------------ a planned handover, NODE the master
+# lbd: its own command (drain behind the SYN filter, then the VIP leaves); it
+# takes itself out of the next election for a while, and says so in its
+# track value (can_hand_over waits for the peer's to be 0 again).
+lbd_can_hand_over() { can_hand_over "$1"; }
+lbd_hand_over() { HANDOVER_SAID=$(lbctl_on "$1" ha failover 2>&1); }
+lbd_handed_over() { :; }
+# HAProxy: what its operator has without lbd's drain. nopreempt (both pairs)
+# means a lower priority alone moves nothing, so the lever is the track
+# file's FAULT value: keepalived sends a priority-0 advert, the peer takes the
+# VIP at once, and HAProxy on the old node is left alone with what it holds.
+# Afterwards the operator puts the old master back in the election (0).
+hap_can_hand_over() {
+    local other
+    other=$(peer_of "$1")
+    only_holder "$1" && keepalived_in "$1" MASTER && keepalived_in "$other" BACKUP && hap_peer_established "$other"
+}
+# shellcheck disable=SC2034  # HANDOVER_SAID: read by measure_planned
+hap_hand_over() { echo -254 >"$(hap_handover_file "$1")" && HANDOVER_SAID="track file -254 (FAULT)"; }
+hap_handed_over() { echo 0 >"$(hap_handover_file "$1")"; }
+
 # ------------------------------------------------------------ a pair: common driver
 # PAIR is lbd or haproxy; these dispatch to lbd_* / hap_*.
 p_start() { "${PFX[$PAIR]}_start" "$1"; }
@@ -143,6 +182,9 @@ p_stick_has() { (($(p_stick_entries "$1") >= $2)); }
 p_server_state() { "${PFX[$PAIR]}_server_state" "$@"; }
 p_server_is() { [[ $(p_server_state "$1" "$2" "$3") == "$4" ]]; }
 p_log() { "${PFX[$PAIR]}_log" "$1"; }
+p_can_hand_over() { "${PFX[$PAIR]}_can_hand_over" "$1"; }
+p_hand_over() { "${PFX[$PAIR]}_hand_over" "$1"; }
+p_handed_over() { "${PFX[$PAIR]}_handed_over" "$1"; }
 declare -A PFX=([lbd]=lbd [haproxy]=hap)
 
 SETUP_FAILURES=0
@@ -165,7 +207,10 @@ PAIR_STARTED_MS=0  # when the proxies of the current pair were started
 # lba MASTER with the VIP, lbb BACKUP, both proxies up; every backend up.
 fresh_pair() {
     local n b
-    for n in "${LB_NODES[@]}"; do link_up "$n"; done
+    for n in "${LB_NODES[@]}"; do
+        link_up "$n"
+        [[ $PAIR == haproxy ]] && hap_handed_over "$n"  # a run cut short may have left the VIP's lever pulled
+    done
     for b in "${BACKENDS[@]}"; do backend_up "$b" || { setup_failed "backend $b does not start"; return 1; }; done
     now_ms
     PAIR_STARTED_MS=$NOW_MS

@@ -139,3 +139,74 @@ make_sync_key() {
     local file=$1
     (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$file")
 }
+
+# ------------------------------------------------------------ the pair, seen from outside
+# Shared by tests/ha/scenarios*.sh and bench/failover*.sh; they call a
+# topology's functions (has_vip, lbctl_on, probe, ...), so a topology must be
+# sourced before they run.
+
+vip_holders() {
+    local n out=()
+    for n in "${LB_NODES[@]}"; do has_vip "$n" && out+=("$n"); done
+    echo "${out[*]}"
+}
+only_holder() { [[ $(vip_holders) == "$1" ]]; }
+keepalived_in() { [[ $(keepalived_state "$1") == "$2" ]]; }
+
+# lbctl ha status --json of NODE, one field of it, and whether its peer link is up and in sync.
+ha_json() { lbctl_on "$1" ha status --json 2>/dev/null; }
+ha_field() { ha_json "$1" | probe_json "$2" 2>/dev/null; }
+ha_synced() {
+    local v
+    v=$(ha_json "$1" | probe_json peer.connected peer.synced 2>/dev/null | tr '\n' ' ')
+    [[ $v == "true true " ]]
+}
+
+# NODE's lbd can hand over (lbctl ha failover): MASTER, its peer connected, in
+# sync and ready (track file 0: not still in the FAULT hold of the handover
+# before), so the peer takes the VIP.
+can_hand_over() {
+    local node=$1 other
+    other=$(peer_of "$1")
+    [[ $(ha_field "$node" role) == MASTER ]] && ha_synced "$node" &&
+        [[ $(ha_field "$other" role) == BACKUP && $(ha_field "$other" track_value || echo 0) == 0 ]]
+}
+
+csv() { local IFS=,; echo "$*"; }
+reversed() {
+    local i out=()
+    for ((i = $#; i >= 1; i--)); do out+=("${!i}"); done
+    echo "${out[@]}"
+}
+
+# N answers via IP in the poll log (lbd_ha_probe poll --log) on the client.
+answers_via() {
+    local log=$1 ip=$2 n=$3
+    on_node client awk -v ip="$ip" -v n="$n" '$2 == "ok" && $4 == ip { c++ } END { exit !(c >= n) }' "$log" 2>/dev/null
+}
+
+# stick_round FILE ORDER...: one connection per client source to the sticky
+# listener, in the order given; "SRC SERVER VIA" lines into FILE (local).
+stick_round() {
+    local file=$1
+    shift
+    probe stick "$(csv "$@")" "$VIP:$PORT_STICKY" --timeout-ms 2000 >"$file"
+}
+# Clients of FILE_A whose server is the same in FILE_B.
+same_server_count() {
+    awk 'NR == FNR { s[$1] = $2; next } $2 != "-" && s[$1] == $2 { c++ } END { print c + 0 }' "$1" "$2"
+}
+answered_via_count() { awk -v ip="$2" '$3 == ip { c++ } END { print c + 0 }' "$1"; }
+
+# run_http_load KEEPALIVE FRESH STOP_FILE STATUS_FILE: tests/ha/http_load.py load
+# through VIP:PORT_HTTP, KEEPALIVE keep-alive clients and FRESH with a connection
+# per request, each from its own client source address; its JSON summary on
+# stdout once STOP_FILE exists.
+run_http_load() {
+    http_load load "$VIP:$PORT_HTTP" --sources "$(csv "${CLIENT_SOURCES[@]:0:$(($1 + $2))}")" \
+        --keepalive "$1" --fresh "$2" --until-file "$3" --status "$4"
+}
+# The running counts of http_load.py load --status FILE: answers via NODE, failed requests.
+load_via() { { probe_json "/via/$(node_ip "$2")" <"$1"; } 2>/dev/null || echo 0; }
+load_moved_on() { (($(load_via "$1" "$2") >= $3)); }
+load_failed() { { probe_json failed <"$1"; } 2>/dev/null || echo 0; }

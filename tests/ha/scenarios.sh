@@ -120,14 +120,7 @@ pass() { echo "  ok: $*"; }
 
 # ------------------------------------------------------------ the pair
 
-vip_holders() {
-    local n out=()
-    for n in "${LB_NODES[@]}"; do has_vip "$n" && out+=("$n"); done
-    echo "${out[*]}"
-}
-only_holder() { [[ $(vip_holders) == "$1" ]]; }
 lbd_ready() { lbctl_on "$1" status >/dev/null 2>&1; }
-keepalived_in() { [[ $(keepalived_state "$1") == "$2" ]]; }
 
 # lba MASTER with the VIP, lbb BACKUP; every backend up.
 fresh_pair() {
@@ -159,43 +152,10 @@ stop_pair() {
 
 # ------------------------------------------------------------ HA status (lbctl ha status --json)
 
-ha_json() { lbctl_on "$1" ha status --json 2>/dev/null; }
-ha_field() { ha_json "$1" | probe_json "$2" 2>/dev/null; }
 roles_are() { [[ $(ha_field "$1" role) == "$2" && $(ha_field "$3" role) == "$4" ]]; }
-ha_synced() {
-    local v
-    v=$(ha_json "$1" | probe_json peer.connected peer.synced 2>/dev/null | tr '\n' ' ')
-    [[ $v == "true true " ]]
-}
 
 # ------------------------------------------------------------ client side
 
-# N answers via IP in the poll log on the client.
-answers_via() {
-    local log=$1 ip=$2 n=$3
-    on_node client awk -v ip="$ip" -v n="$n" '$2 == "ok" && $4 == ip { c++ } END { exit !(c >= n) }' "$log" 2>/dev/null
-}
-
-csv() { local IFS=,; echo "$*"; }
-reversed() {
-    local i out=()
-    for ((i = $# ; i >= 1; i--)); do out+=("${!i}"); done
-    echo "${out[@]}"
-}
-
-# stick_round FILE ORDER...: one connection per client source to the sticky
-# listener, in the order given; "SRC SERVER VIA" lines into FILE (local).
-stick_round() {
-    local file=$1
-    shift
-    probe stick "$(csv "$@")" "$VIP:$PORT_STICKY" --timeout-ms 2000 >"$file"
-}
-
-# Clients of FILE_A whose server is the same in FILE_B.
-same_server_count() {
-    awk 'NR == FNR { s[$1] = $2; next } $2 != "-" && s[$1] == $2 { c++ } END { print c + 0 }' "$1" "$2"
-}
-answered_via_count() { awk -v ip="$2" '$3 == ip { c++ } END { print c + 0 }' "$1"; }
 
 stick_entries() {
     lbctl_on "$1" stick show "$2" --json 2>/dev/null | probe_json entries.# 2>/dev/null || echo 0

@@ -4,20 +4,6 @@
 # with not one election (s).
 # shellcheck shell=bash
 
-# The load's running counts (http_load.py --status): answers via NODE.
-load_via() { { probe_json "/via/$(node_ip "$2")" <"$1"; } 2>/dev/null || echo 0; }
-
-load_moved_on() { (($(load_via "$1" "$2") >= $3)); }
-
-# NODE can hand over: MASTER, its peer connected, in sync and ready (track file
-# 0: not still in the FAULT hold of the handover before), so it takes the VIP.
-can_hand_over() {
-    local node=$1 other
-    other=$(peer_of "$1")
-    [[ $(ha_field "$node" role) == MASTER ]] && ha_synced "$node" &&
-        [[ $(ha_field "$other" role) == BACKUP && $(ha_field "$other" track_value || echo 0) == 0 ]]
-}
-
 # Planned handovers under load. Clients: KEEPALIVE_CLIENTS on keep-alive
 # connections and FRESH_CLIENTS opening one connection per request, each from
 # its own address, none pausing. The handover must fail none of their
@@ -35,9 +21,7 @@ scenario_k() {
     local drains=() lefts=() failed_handovers=0
     out=$(mktemp)
     rm -f "$stopf" "$statusf"
-    # shellcheck disable=SC2046
-    http_load load "$VIP:$PORT_HTTP" --sources "$(csv "${CLIENT_SOURCES[@]:0:$((KEEPALIVE_CLIENTS + FRESH_CLIENTS))}")" \
-        --keepalive "$KEEPALIVE_CLIENTS" --fresh "$FRESH_CLIENTS" --until-file "$stopf" --status "$statusf" >"$out" &
+    run_http_load "$KEEPALIVE_CLIENTS" "$FRESH_CLIENTS" "$stopf" "$statusf" >"$out" &
     local loader=$!
     wait_until 15000 load_moved_on "$statusf" lba 200 || fail "the load got no 200 answers via lba"
     for ((i = 1; i <= HANDOVERS; i++)); do
