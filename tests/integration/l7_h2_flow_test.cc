@@ -2,6 +2,8 @@
 // h2_response_budget.h), end to end with python3-h2: responses go one after another (RFC 9218
 // scheduling), the response bytes a connection holds stay within its budget while its client
 // reads nothing, and a stream waiting its turn behind a long response is not cut by body_idle_ms.
+// And how an idle one parks (h2_connection_park.cc): HPACK, windows and stream ids as the client
+// knows them after each wake, and the GOAWAY a parked connection gets at a drain.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -76,6 +78,48 @@ TEST_CASE("a stream waiting its turn behind a long response, read slowly, is not
     INFO(r.output);
     CHECK(!has(r.output, "reset="));
     CHECK(has(r.output, "complete=2\n"));
+}
+
+TEST_CASE("an idle connection parks and wakes with its HPACK table, windows and stream ids; a drain sends GOAWAY") {
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string port = std::to_string(lbd.port()), admin_arg = std::to_string(admin);
+
+    // 8 cycles: each wakes the parked connection with a head, then the client's HPACK table is
+    // filled and referred to (a decoder without the table: COMPRESSION_ERROR), a POST leaves
+    // bytes lbd has not given back (kept across parking, 8 x 100,000 would shut the client's
+    // 1 MiB connection window); each time parked again.
+    RunResult r = run({"/usr/bin/python3", H2_PARK_CLIENT, "park", port, admin_arg, "8"}, 60000);
+    INFO(r.output);
+    CHECK(has(r.output, "gets=24\n"));
+    CHECK(has(r.output, "posts=8\n"));
+    CHECK(has(r.output, "parked=8\n"));
+    // 3 MiB each way after a wake: both connection windows as the client knows them.
+    CHECK(has(r.output, "upload=True\n"));
+    CHECK(has(r.output, "download=True\n"));
+    CHECK(has(r.output, "parked_after_bodies=True\n"));
+    // A late WINDOW_UPDATE and RST_STREAM for the last stream after a wake: a closed stream's,
+    // not a protocol error; no GOAWAY in all of it.
+    CHECK(has(r.output, "after_late=200\n"));
+    CHECK(has(r.output, "goaway=None\n"));
+    CHECK(has(r.output, "parked_again=True\n"));
+    // A spent stream id after a wake is still spent: nghttp2 ignores the HEADERS (a fresh
+    // session would answer them), and the connection goes on.
+    CHECK(has(r.output, "after_spent=200 spent_id_events=0 goaway=None\n"));
+    CHECK(metric(admin, "lbd_http2_limits_total{listener=\"front\",cause=\"glitches\"}") == 0);
+
+    // A drain wakes a parked connection for its GOAWAY, naming its last stream (3), then closes it.
+    ChildProcess idle({"/usr/bin/python3", H2_PARK_CLIENT, "park_drain", port, admin_arg});
+    REQUIRE_MESSAGE(idle.await_line("parked=1", kIoTimeoutMs), idle.output());
+    REQUIRE(lbd->send_signal(SIGTERM));
+    CHECK_MESSAGE(idle.await_line("eof=True", kIoTimeoutMs), idle.output());
+    CHECK_MESSAGE(has(idle.output(), "goaway=0 last_stream=3\n"), idle.output());
+    idle.wait_exit(kIoTimeoutMs);
+    CHECK(lbd->stop(kIoTimeoutMs) == 0);
 }
 
 }  // namespace
