@@ -56,32 +56,35 @@ def open_one():
             s.sendall(out)
     return s, c
 
-def answer_until_quiet(held, quiet_s=0.5):
-    """Reads every connection and sends what h2 answers (ACKs of the proxy's SETTINGS, as a
-    browser's connection does while idle) until none has had bytes for `quiet_s`: lbd parks
-    an idle connection only once its SETTINGS_HEADER_TABLE_SIZE 0 is acknowledged."""
-    sel = selectors.DefaultSelector()
-    for s, c in held:
-        sel.register(s, selectors.EVENT_READ, c)
-    while True:
-        ready = sel.select(quiet_s)
-        if not ready:
-            break
-        for key, _ in ready:
-            data = key.fileobj.recv(65536)
-            if not data:
-                sys.exit("closed by the proxy")
-            key.data.receive_data(data)
-            out = key.data.data_to_send()
-            if out:
-                key.fileobj.sendall(out)
-    sel.close()
+def answer(sel, timeout):
+    """Reads the connections that have bytes and sends what h2 answers (ACKs of the proxy's
+    SETTINGS, as a browser's connection does while idle: lbd parks an idle connection only once
+    its SETTINGS_HEADER_TABLE_SIZE 0 is acknowledged). False when none had any within `timeout`."""
+    ready = sel.select(timeout)
+    for key, _ in ready:
+        data = key.fileobj.recv(65536)
+        if not data:
+            sys.exit("closed by the proxy")
+        key.data.receive_data(data)
+        out = key.data.data_to_send()
+        if out:
+            key.fileobj.sendall(out)
+    return bool(ready)
 
 # One at a time: the proxy needs one server connection for all of them, and
-# what grows is the cost of idle HTTP/2 clients.
+# what grows is the cost of idle HTTP/2 clients. The open ones are answered
+# meanwhile, as clients that come one after another over a while would be,
+# and all until none has had bytes for 0.5 s.
+sel = selectors.DefaultSelector()
 before = rss_kib()
-held = [open_one() for _ in range(count)]
-answer_until_quiet(held)
+held = []
+for _ in range(count):
+    s, c = open_one()
+    held.append((s, c))
+    sel.register(s, selectors.EVENT_READ, c)
+    answer(sel, 0)
+while answer(sel, 0.5):
+    pass
 after = rss_kib()
 print(f"{before} {after} {(after - before) * 1024 // count}", flush=True)
 if sys.argv[5:] == ["hold"]:
