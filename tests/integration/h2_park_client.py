@@ -3,7 +3,8 @@
 python3-h2 and h2_client.py's helpers. Prints `key=value` lines that the C++ test checks.
 
   park PORT ADMIN CYCLES  on one connection, CYCLES x (three GETs whose fields the client's HPACK
-                          table indexes, then refers to; a 100,000-byte POST; quiet until ADMIN's
+                          table indexes, then refers to; a 100,000-byte POST; a 70,000-byte GET;
+                          quiet until ADMIN's
                           lbd_http_connections_parked says 1); then 3 MiB each way; a late
                           WINDOW_UPDATE and RST_STREAM for the last (closed) stream and a request;
                           then HEADERS on a spent stream id (ignored) and a request. Prints counts,
@@ -73,7 +74,7 @@ def exchange(sock, conn, path, extra=(), body=None):
 
 def cmd_park(port, admin, cycles):
     sock, conn = connect(port)
-    events, gets, posts, parked = [], 0, 0, 0
+    events, gets, posts, downloads, parked = [], 0, 0, 0, 0
     for i in range(cycles):
         if i == cycles // 2:
             # lbd's connection send window, below 65,535 until now (h2 returns it lazily), past it.
@@ -90,9 +91,15 @@ def cmd_park(port, admin, cycles):
         status, body, evs = exchange(sock, conn, "/post/%d" % i, body=b"p" * 100000)
         events += evs
         posts += status == "200" and b"body_bytes=100000\n" in body
+        # More than the client's initial connection window: lbd's send window as the client knows
+        # it (a new session that sends more than the client granted is a FLOW_CONTROL_ERROR).
+        status, body, evs = exchange(sock, conn, "/bytes/70000")
+        events += evs
+        downloads += status == "200" and body == b"x" * 70000
         parked += await_parked(admin, sock, conn)
     print("gets=%d" % gets)
     print("posts=%d" % posts)
+    print("downloads=%d" % downloads)
     print("parked=%d" % parked)
     status, body, evs = exchange(sock, conn, "/up", body=b"u" * (3 << 20))
     events += evs

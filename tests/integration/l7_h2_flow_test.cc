@@ -80,9 +80,10 @@ TEST_CASE("a stream waiting its turn behind a long response, read slowly, is not
     CHECK(has(r.output, "complete=2\n"));
 }
 
-TEST_CASE("an idle connection parks and wakes with its HPACK table, windows and stream ids; a drain sends GOAWAY") {
+TEST_CASE("an idle connection parks and wakes with its HPACK table, windows and stream ids; its idle timeout and a "
+          "drain send GOAWAY") {
     HttpBackend a("a");
-    RunningLbd lbd(h2c_config(a));
+    RunningLbd lbd(h2c_config(a, "idle_timeout_ms: 3000"));
     INFO(lbd->log());
     REQUIRE(lbd.ok());
     const uint16_t admin = admin_port(lbd);
@@ -92,11 +93,14 @@ TEST_CASE("an idle connection parks and wakes with its HPACK table, windows and 
     // 8 cycles: each wakes the parked connection with a head, then the client's HPACK table is
     // filled and referred to (a decoder without the table: COMPRESSION_ERROR), a POST leaves
     // bytes lbd has not given back (kept across parking, 8 x 100,000 would shut the client's
-    // 1 MiB connection window); each time parked again.
+    // 1 MiB connection window), a GET of 70,000 bytes goes past the client's window (lbd's send
+    // window after a wake, below 65,535 in the first 4 cycles, above it in the last 4); each time
+    // parked again.
     RunResult r = run({"/usr/bin/python3", H2_PARK_CLIENT, "park", port, admin_arg, "8"}, 60000);
     INFO(r.output);
     CHECK(has(r.output, "gets=24\n"));
     CHECK(has(r.output, "posts=8\n"));
+    CHECK(has(r.output, "downloads=8\n"));
     CHECK(has(r.output, "parked=8\n"));
     // 3 MiB each way after a wake: both connection windows as the client knows them.
     CHECK(has(r.output, "upload=True\n"));
@@ -112,7 +116,16 @@ TEST_CASE("an idle connection parks and wakes with its HPACK table, windows and 
     CHECK(has(r.output, "after_spent=200 spent_id_events=0 goaway=None\n"));
     CHECK(metric(admin, "lbd_http2_limits_total{listener=\"front\",cause=\"glitches\"}") == 0);
 
-    // A drain wakes a parked connection for its GOAWAY, naming its last stream (3), then closes it.
+    // The idle timeout (3 s from the last stream's end, parked or not) wakes a parked connection
+    // for its GOAWAY, naming its last stream (3), then closes it.
+    ChildProcess quiet({"/usr/bin/python3", H2_PARK_CLIENT, "park_drain", port, admin_arg});
+    REQUIRE_MESSAGE(quiet.await_line("parked=1", kIoTimeoutMs), quiet.output());
+    CHECK_MESSAGE(quiet.await_line("eof=True", 10000), quiet.output());
+    CHECK_MESSAGE(has(quiet.output(), "goaway=0 last_stream=3\n"), quiet.output());
+    quiet.wait_exit(kIoTimeoutMs);
+    CHECK(metric(admin, "lbd_http2_limits_total{listener=\"front\",cause=\"idle_timeout\"}") == 1);
+
+    // So does a drain, at once.
     ChildProcess idle({"/usr/bin/python3", H2_PARK_CLIENT, "park_drain", port, admin_arg});
     REQUIRE_MESSAGE(idle.await_line("parked=1", kIoTimeoutMs), idle.output());
     REQUIRE(lbd->send_signal(SIGTERM));
