@@ -98,7 +98,7 @@ public:
 private:
     // One heap block per parked connection, found by its descriptor: no list
     // links and no back-pointer (the event's argument is the owner, and the
-    // descriptor it reports names the entry). 200 bytes, a 208-byte chunk.
+    // descriptor it reports names the entry). 208 bytes, a 224-byte chunk.
     struct Entry {
         event ev;  // EV_READ | EV_PERSIST with the keep-alive timeout
         ParkedClient client;
