@@ -4,8 +4,10 @@
 with "hold", keeps them open until its standard input ends (to look at the process then).
 
 Each connection has its SETTINGS exchanged both ways and one GET /tiny answered, then
-stays open (idle) until every one is measured. Used by bench/h2.sh and bench/h2_cost.sh.
+stays open (idle, answering what the proxy sends, as a browser does) until every one is
+measured. Used by bench/h2.sh and bench/h2_cost.sh.
 Needs Debian's python3-h2."""
+import selectors
 import socket
 import ssl
 import sys
@@ -54,10 +56,35 @@ def open_one():
             s.sendall(out)
     return s, c
 
+def answer(sel, timeout):
+    """Reads the connections that have bytes and sends what h2 answers (ACKs of the proxy's
+    SETTINGS, as a browser's connection does while idle: lbd parks an idle connection only once
+    its SETTINGS_HEADER_TABLE_SIZE 0 is acknowledged). False when none had any within `timeout`."""
+    ready = sel.select(timeout)
+    for key, _ in ready:
+        data = key.fileobj.recv(65536)
+        if not data:
+            sys.exit("closed by the proxy")
+        key.data.receive_data(data)
+        out = key.data.data_to_send()
+        if out:
+            key.fileobj.sendall(out)
+    return bool(ready)
+
 # One at a time: the proxy needs one server connection for all of them, and
-# what grows is the cost of idle HTTP/2 clients.
+# what grows is the cost of idle HTTP/2 clients. The open ones are answered
+# meanwhile, as clients that come one after another over a while would be,
+# and all until none has had bytes for 0.5 s.
+sel = selectors.DefaultSelector()
 before = rss_kib()
-held = [open_one() for _ in range(count)]
+held = []
+for _ in range(count):
+    s, c = open_one()
+    held.append((s, c))
+    sel.register(s, selectors.EVENT_READ, c)
+    answer(sel, 0)
+while answer(sel, 0.5):
+    pass
 after = rss_kib()
 print(f"{before} {after} {(after - before) * 1024 // count}", flush=True)
 if sys.argv[5:] == ["hold"]:

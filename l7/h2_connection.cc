@@ -80,6 +80,14 @@ int H2Connection::on_begin_frame(nghttp2_session* session, const nghttp2_frame_h
 }
 
 bool H2Connection::start() {
+    if (!make_session()) return false;
+    listener_.stats().h2_connections.fetch_add(1, std::memory_order_relaxed);
+    arm_idle();
+    on_read();
+    return true;
+}
+
+bool H2Connection::make_session() {
     nghttp2_session_callbacks* cbs = callbacks();
     nghttp2_option* option = nullptr;
     if (cbs == nullptr || nghttp2_option_new(&option) != 0) return false;
@@ -123,12 +131,11 @@ bool H2Connection::start() {
         // a :protocol field as malformed (stream error PROTOCOL_ERROR).
         {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings) - (cfg.websocket ? 0 : 1));
-    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
-    listener_.stats().h2_connections.fetch_add(1, std::memory_order_relaxed);
-    arm_idle();
-    on_read();
-    return true;
+    if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings,
+                                std::size(settings) - (cfg.websocket ? 0 : 1)) != 0)
+        return false;
+    ++settings_unacked_;
+    return nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow) == 0;
 }
 
 // --- bytes in and out ------------------------------------------------------------------
@@ -243,17 +250,6 @@ void H2Connection::glitch(H2Limit cause) {
         terminate(NGHTTP2_ENHANCE_YOUR_CALM, H2Limit::kGlitches);
 }
 
-H2RateBudget::H2RateBudget(uint32_t rate) : rate_(rate), tokens_(2.0 * rate), refill_ms_(monotonic_ms()) {}
-
-bool H2RateBudget::take() {
-    const uint64_t now = monotonic_ms();
-    tokens_ = std::min(2.0 * rate_, tokens_ + rate_ * static_cast<double>(now - refill_ms_) / 1000.0);
-    refill_ms_ = now;
-    if (tokens_ < 1.0) return false;
-    tokens_ -= 1.0;
-    return true;
-}
-
 void H2Connection::count_reset(H2Limit cause) {
     if (!resets_.take() && !terminating_) terminate(NGHTTP2_ENHANCE_YOUR_CALM, cause);
 }
@@ -267,7 +263,8 @@ void H2Connection::check_control_frame(const nghttp2_frame& frame) {
             // check (1,000 answers queued) comes only once the socket's
             // buffers are full, megabytes later. A SETTINGS ACK answers lbd's
             // own and is not counted.
-            if (frame.hd.type == NGHTTP2_SETTINGS && (frame.hd.flags & NGHTTP2_FLAG_ACK) != 0) return;
+            if (frame.hd.type == NGHTTP2_SETTINGS && (frame.hd.flags & NGHTTP2_FLAG_ACK) != 0) return settings_acked();
+            if (frame.hd.type == NGHTTP2_SETTINGS) client_settings_seen_ = true;
             if (!control_frames_.take() && !terminating_)
                 terminate(NGHTTP2_ENHANCE_YOUR_CALM,
                           frame.hd.type == NGHTTP2_PING ? H2Limit::kPingFlood : H2Limit::kSettingsFlood);
@@ -320,26 +317,6 @@ void H2Connection::head_ended(int32_t id) {
     arm_idle();
 }
 
-void H2Connection::arm_idle() {
-    // A header block under way keeps its deadline (on_begin_headers).
-    if (terminating_ || draining_ || head_stream_ != 0) return;
-    if (!streams_.empty()) return (void)event_del(timer_.get());
-    const Http2Config& cfg = listener_.http().http2;
-    arm_timer(timer_.get(), cfg.idle_timeout_ms != 0 ? cfg.idle_timeout_ms : listener_.http().timeouts.client_keep_alive_ms);
-}
-
-void H2Connection::on_timer(evutil_socket_t, short, void* arg) {
-    auto* self = static_cast<H2Connection*>(arg);
-    if (self->closed_) return;
-    if (self->terminating_ || self->draining_) {
-        // The GOAWAY did not leave in time (a client that does not read).
-        self->closed_ = true;
-        return self->owner_.h2_close(Termination::kClientAbort);
-    }
-    self->terminate(NGHTTP2_NO_ERROR, self->head_stream_ != 0 ? H2Limit::kHeaderTimeout : H2Limit::kIdleTimeout);
-    self->flush();
-}
-
 // --- streams --------------------------------------------------------------------------
 
 H2Stream* H2Connection::stream(int32_t id) {
@@ -362,7 +339,10 @@ int H2Connection::on_begin_headers(nghttp2_session* session, const nghttp2_frame
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     // After a GOAWAY for abuse, what the rest of the input opens is ignored
     // (no exchange, no server connection).
-    if (self->terminating_) return 0;
+    if (self->terminating_ || self->restoring_) return 0;
+    // A request while the client's HPACK table is emptied for parking: it
+    // gets its table back.
+    if (self->parking_ == Parking::kAcked) self->restore_header_table();
     // Until the block ends no other frame may come (RFC 9113 §6.10), so a
     // client that sends a head slowly, or half of one, holds the
     // connection: it has client_header_ms, as an HTTP/1 head has.
@@ -400,7 +380,8 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
 
 int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto* self = static_cast<H2Connection*>(user);
-    if (self->terminating_) return 0;  // the exchanges have ended; nothing more is counted
+    // the exchanges have ended, or these are resume()'s own frames: nothing more is counted
+    if (self->terminating_ || self->restoring_) return 0;
     const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     switch (frame->hd.type) {
         case NGHTTP2_HEADERS:

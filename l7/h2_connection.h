@@ -31,10 +31,15 @@
 // timeout; tests/integration/h2_attacks.py runs the attacks. Drain and
 // reload send a graceful GOAWAY: open streams finish, new ones are refused.
 //
-// Memory: an idle connection keeps its nghttp2 session (~9.5 KB with its
+// Memory: a busy connection keeps its nghttp2 session (~9.5 KB with its
 // HPACK decoder table), without closed streams, an HPACK encoder table or
 // an outbound frame buffer of its own (h2_frame_buffer.h); bench/README.md
-// ("Where an idle HTTP/2 connection's bytes go") has it part by part.
+// ("Where an idle HTTP/2 connection's bytes go") has it part by part. An
+// idle one is parked as an idle HTTP/1 connection is (parked_client.h):
+// after 50 ms without a stream it asks the client to empty its HPACK table
+// (SETTINGS_HEADER_TABLE_SIZE 0), and once that is acknowledged gives up
+// its session and this object, keeping what a new session needs
+// (h2_parked_state.h); its next bytes build one (h2_connection_park.cc).
 //
 // Worker thread only.
 #pragma once
@@ -50,6 +55,7 @@
 #include "core/loop/event.h"
 #include "l7/exchange.h"
 #include "l7/h2_frame_buffer.h"
+#include "l7/h2_parked_state.h"
 #include "l7/h2_response_budget.h"
 #include "l7/proxy_types.h"
 
@@ -69,20 +75,10 @@ public:
     virtual void h2_exchange_ended(const Exchange& ex, Termination term) = 0;
     // The connection is over (GOAWAY sent, or the client gone): close it.
     virtual void h2_close(Termination term) = 0;
-};
-
-// A token bucket per connection: `rate` tokens a second, bursts of twice
-// as many.
-class H2RateBudget {
-public:
-    explicit H2RateBudget(uint32_t rate);
-    // One token; false when there is none left.
-    bool take();
-
-private:
-    double rate_;
-    double tokens_;
-    uint64_t refill_ms_;
+    // The connection is idle and may park (parked_client.h) with `state`
+    // for `idle_left_ms`: true when it did (the owner then ends, and with it
+    // this codec), false when it cannot (the codec goes on).
+    virtual bool h2_park(std::unique_ptr<H2ParkedState> state, uint32_t idle_left_ms) = 0;
 };
 
 class H2Connection {
@@ -96,6 +92,13 @@ public:
     // Sends the server preface (SETTINGS) and reads what waits. False:
     // nghttp2 could not start (no memory); the caller closes.
     bool start();
+    // A parked connection's next bytes (or its drain) came: a new nghttp2
+    // session is built from `state` as the parked one was
+    // (h2_connection_park.cc); the caller then reads. False: nghttp2 could
+    // not (no memory); the caller closes.
+    bool resume(const H2ParkedState& state);
+    // A parked connection's idle timeout passed: GOAWAY, then close.
+    void expire_idle();
     void on_read();
     void on_write();
     // Graceful GOAWAY: open streams finish, then the connection closes.
@@ -150,6 +153,33 @@ private:
     static void on_reap(evutil_socket_t fd, short what, void* arg);
     static void on_flush(evutil_socket_t fd, short what, void* arg);
 
+    // Where parking is (h2_connection_park.cc).
+    enum class Parking : uint8_t {
+        kNone,
+        kAsked,  // SETTINGS_HEADER_TABLE_SIZE 0 sent, its ACK awaited
+        kAcked,  // both HPACK tables are empty: park at the next timer (0 ms)
+    };
+
+    // nghttp2's session with lbd's options and SETTINGS queued.
+    bool make_session();
+    // The idle timer: park (first ask, then once acknowledged), or time out.
+    void idle_timer();
+    // Idle and quiet: ask the client to empty its HPACK table (its encoder
+    // refers to the decoder's table, which a new session would not have).
+    void ask_to_park();
+    void settings_acked();
+    // Parks if the connection is still idle, else gives the client its
+    // HPACK table back.
+    void finish_parking();
+    bool parkable() const;
+    // Whether a new session's connection send window can be set to this one's.
+    bool send_window_restorable() const;
+    void restore_header_table();
+    // Feeds `frames` to the new session (resume()) and throws away what it
+    // answers: the client already has those answers.
+    bool feed(const std::string& frames);
+    bool discard_output();
+
     H2Stream* stream(int32_t id);
     // GOAWAY with `error`, then close once it is sent.
     void terminate(uint32_t error, H2Limit cause);
@@ -191,6 +221,11 @@ private:
     H2RateBudget resets_;
     H2RateBudget control_frames_;
     uint64_t last_sent_ms_ = 0;
+    uint64_t idle_deadline_ms_ = 0;  // arm_idle(): the idle timeout, which parking keeps
+    Parking parking_ = Parking::kNone;
+    bool restoring_ = false;  // resume() feeds its frames: callbacks ignore them
+    bool client_settings_seen_ = false;  // the client's first SETTINGS came
+    uint32_t settings_unacked_ = 0;  // lbd's SETTINGS frames the client has not acknowledged
 };
 
 }  // namespace lbd::l7

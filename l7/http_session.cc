@@ -35,11 +35,6 @@ namespace {
 constexpr size_t kReadHighWater = 64 * 1024;
 // Output callbacks fire when the buffer is down to this.
 constexpr size_t kWriteLowWater = 64 * 1024;
-// An idle keep-alive connection gives up its session after this long
-// (parked_client.h). Not at once: a busy client's next request usually comes
-// within a millisecond, and would pay for a new session and bufferevent
-// (a few percent of throughput); an idle one waits seconds.
-constexpr uint32_t kParkAfterMs = 50;
 
 HttpLimits request_limits(const HttpConfig& http) {
     HttpLimits limits;
@@ -76,6 +71,7 @@ HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
       driver_(worker_, *listener_, *this) {
     endpoint_.local_port = client.local_port;
     idle_since_ms_ = client.idle_since_ms;
+    parked_h2_ = std::move(client.h2);
     endpoint_.peer = client.peer_address();
     client_ = resume_client_stream(worker_.base(), std::move(client.fd), std::move(client.ssl));
     handshake_done_ = true;  // over TLS, before parking
@@ -92,6 +88,7 @@ void HttpSession::start() {
     bufferevent_setwatermark(bev, EV_READ, 0, std::max<size_t>(kReadHighWater, http_.limits.max_header_bytes + 1));
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
     enable_stream(bev);
+    if (parked_h2_) return resume_h2();
     if (resumed_) {
         // Between requests, as before parking; read_waiting() reads.
         phase_ = Phase::kIdle;
@@ -313,20 +310,28 @@ bool HttpSession::can_park() const {
 void HttpSession::park_idle() {
     // wait_idle() armed the park timer only below the keep-alive timeout.
     const uint32_t left = http_.timeouts.client_keep_alive_ms - kParkAfterMs;
-    bufferevent* bev = client_.bev.get();
-    ParkedClient client;
     // Something buffered (a slow reader's response), or an address that does
     // not fit: a session until the keep-alive timeout.
+    if (!park(nullptr, left)) arm(Timer::kKeepAlive, left);
+}
+
+bool HttpSession::park(std::unique_ptr<H2ParkedState> h2, uint32_t idle_left_ms) {
+    bufferevent* bev = client_.bev.get();
+    ParkedClient client;
     if (!can_park() || evbuffer_get_length(bufferevent_get_input(bev)) != 0 ||
         evbuffer_get_length(bufferevent_get_output(bev)) != 0 || !client.set_peer(endpoint_.peer))
-        return arm(Timer::kKeepAlive, left);
+        return false;
+    // HTTP/2 parks right after reading the client's ACK: a record after it
+    // would wait in OpenSSL, unseen by the parked read event.
+    if (h2 && client_.ssl != nullptr && SSL_pending(client_.ssl) > 0) return false;
+    client.h2 = std::move(h2);
     client.listener = listener_;
     client.local_port = endpoint_.local_port;
     client.idle_since_ms = idle_since_ms_;
     client.fd = UniqueFd(bufferevent_getfd(bev));
     // The parked read event first, then ours goes (parked_client.h: no
     // epoll_ctl); the bufferevent no longer closes the socket.
-    ParkedClient& parked = worker_.parked().park(std::move(client), left);
+    ParkedClient& parked = worker_.parked().park(std::move(client), idle_left_ms);
     parked.ssl = release_client_ssl(client_);
     // Its record buffers go too (OpenSSL allocates them again for the next
     // record), unless the start of a record waits in them.
@@ -335,6 +340,7 @@ void HttpSession::park_idle() {
                   endpoint_.peer.to_string().c_str());
     bufferevent_setfd(bev, -1);
     retire();
+    return true;
 }
 
 void HttpSession::flush_and_close() {

@@ -103,6 +103,8 @@ public:
     void start();
     // A resumed session: read what woke the parked connection.
     void read_waiting();
+    // A resumed HTTP/2 session whose idle timeout passed while parked.
+    void expire_idle();
     // Shutdown deadline: end now.
     void abort() { close(Termination::kDrain); }
     // Drain began: an idle connection closes now, a busy one after its response.
@@ -157,6 +159,9 @@ private:
     void start_h2();
     void h2_exchange_ended(const Exchange& ex, Termination term) override;
     void h2_close(Termination term) override { close(term); }
+    bool h2_park(std::unique_ptr<H2ParkedState> state, uint32_t idle_left_ms) override;
+    // A parked HTTP/2 connection's new codec (parked_h2_), from start().
+    void resume_h2();
 
     // Ends the exchange with an answer of lbd's: `write(close)` puts it on
     // the client's output and returns its size.
@@ -188,6 +193,9 @@ private:
     // Idle a while with nothing buffered: hand the socket to the worker's
     // parked clients and end this session (parked_client.h).
     void park_idle();
+    // Parks with `h2` (null: HTTP/1) for `idle_left_ms`; false when it
+    // cannot (something buffered, an address that does not fit).
+    bool park(std::unique_ptr<H2ParkedState> h2, uint32_t idle_left_ms);
 
     static void on_client_read(bufferevent* bev, void* arg);
     static void on_client_write(bufferevent* bev, void* arg);
@@ -227,6 +235,7 @@ private:
     ExchangeDriver driver_;
     // Set once the connection speaks HTTP/2.
     std::unique_ptr<H2Connection> h2_;
+    std::unique_ptr<H2ParkedState> parked_h2_;  // a parked HTTP/2 connection's, until start()
     bool had_request_ = false;  // an HTTP/1 request came (no h2c preface after it)
 };
 

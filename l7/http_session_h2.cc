@@ -8,6 +8,7 @@
 #include "core/base/log.h"
 #include "l7/http_listener.h"
 #include "l7/http_session.h"
+#include "l7/l7_worker.h"
 
 namespace lbd::l7 {
 
@@ -40,6 +41,28 @@ void HttpSession::start_h2() {
     // A drain or handover began while the preface was on its way: the
     // connection's streams go elsewhere after this GOAWAY.
     if (draining_ && !closed_) h2_->drain();
+}
+
+void HttpSession::resume_h2() {
+    phase_ = Phase::kH2;
+    std::unique_ptr<H2ParkedState> state = std::move(parked_h2_);
+    h2_ = std::make_unique<H2Connection>(worker_, *listener_, endpoint_, client_.bev.get(), *this);
+    if (!h2_->resume(*state)) {
+        LOG_WARN("http listener=%s: cannot resume an HTTP/2 session (out of memory)", listener_->config().name.c_str());
+        return close(Termination::kLocalError);
+    }
+    // Woken by a drain or a handover (ParkedClients), or parked when it began.
+    if (worker_.draining()) drain();
+    else if (worker_.handing_over()) drain_softly();
+}
+
+bool HttpSession::h2_park(std::unique_ptr<H2ParkedState> state, uint32_t idle_left_ms) {
+    idle_since_ms_ = monotonic_ms();
+    return park(std::move(state), idle_left_ms);
+}
+
+void HttpSession::expire_idle() {
+    if (h2_ && !closed_) h2_->expire_idle();
 }
 
 void HttpSession::h2_exchange_ended(const Exchange& ex, Termination term) {

@@ -103,7 +103,7 @@ void L7Tier::write_metrics(std::string& out) const {
     for (const auto& [name, s] : listeners)
         metric_sample(out, "lbd_http_connections_active", {{"listener", name}}, double(s->active.load()));
     metric_header(out, "lbd_http_connections_parked", "gauge",
-                  "Idle keep-alive connections among the active ones that hold no session, only their socket.");
+                  "Idle keep-alive connections (HTTP/1 and HTTP/2) among the active ones that hold no session, only their socket.");
     for (const auto& [name, s] : listeners)
         metric_sample(out, "lbd_http_connections_parked", {{"listener", name}}, double(s->parked.load()));
     metric_header(out, "lbd_http_requests_total", "counter", "HTTP requests received (heads parsed or refused).");

@@ -75,7 +75,7 @@ void L7Worker::stop_accepting() {
     for (auto& listener : listeners_) listener->stop();
     // drain() may end a session (erasing it from the list): step first.
     for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->drain();
-    parked_.close_all();
+    parked_.drain();
     proxy_waits_.close_all();
     upstreams_.clear();
 }

@@ -38,17 +38,36 @@ ParkedClient& ParkedClients::park(ParkedClient client, uint32_t keep_alive_ms) {
 
 void ParkedClients::on_event(evutil_socket_t fd, short what, void* arg) {
     auto& self = *static_cast<ParkedClients*>(arg);
-    if (what & EV_TIMEOUT) return self.close(fd);
-    std::unique_ptr<Entry> entry = std::move(self.by_fd_[fd]);
-    --self.count_;
+    const bool expired = (what & EV_TIMEOUT) != 0;
+    // HTTP/2 says GOAWAY before it closes: its session does.
+    if (expired && !self.by_fd_[fd]->client.h2) return self.close(fd);
+    self.wake(static_cast<int>(fd), expired);
+}
+
+void ParkedClients::wake(int fd, bool expired) {
+    std::unique_ptr<Entry> entry = std::move(by_fd_[fd]);
+    --count_;
     entry->client.listener->stats().parked.fetch_sub(1, std::memory_order_relaxed);
     // The next request, or EOF: the new session reads it. Its read event is
     // on before ours goes (see the header), and it reads only once ours is
     // gone, since reading may end the session and close the socket.
-    HttpSession* session = self.worker_.resume_session(std::move(entry->client));
+    HttpSession* session = worker_.resume_session(std::move(entry->client));
     event_del(&entry->ev);
     entry.reset();
-    session->read_waiting();
+    if (expired) session->expire_idle();
+    else session->read_waiting();
+}
+
+void ParkedClients::wake_h2() {
+    // By index: a woken session's GOAWAY may close it, which tells the listener.
+    for (size_t fd = 0; fd < by_fd_.size() && count_ != 0; ++fd)
+        if (by_fd_[fd] && by_fd_[fd]->client.h2) wake(static_cast<int>(fd), false);
+}
+
+void ParkedClients::drain() {
+    // The woken sessions see the worker draining (HttpSession::resume_h2).
+    wake_h2();
+    close_all();
 }
 
 void ParkedClients::close(int fd) {
@@ -72,6 +91,7 @@ void ParkedClients::close(int fd) {
 }
 
 void ParkedClients::expire_for_handover() {
+    wake_h2();
     for (const auto& entry : by_fd_) {
         if (!entry) continue;
         const uint32_t keep_alive = entry->client.listener->http().timeouts.client_keep_alive_ms;

@@ -32,6 +32,7 @@
 
 #include "core/net/address.h"
 #include "core/loop/event.h"
+#include "l7/h2_parked_state.h"
 #include "l7/tls/tls_certificate.h"
 
 namespace lbd::l7 {
@@ -39,8 +40,14 @@ namespace lbd::l7 {
 class HttpListener;
 class L7Worker;
 
+// An idle keep-alive connection, HTTP/1 or HTTP/2, gives up its session
+// after this long. Not at once: a busy client's next request usually comes
+// within a millisecond, and would pay for a new session and bufferevent
+// (a few percent of throughput); an idle one waits seconds.
+inline constexpr uint32_t kParkAfterMs = 50;
+
 // What a parked connection keeps for its next session. Its fields are
-// ordered so that it packs into 72 bytes (bench/README.md has the table of
+// ordered so that it packs into 80 bytes (bench/README.md has the table of
 // what a parked connection costs).
 struct ParkedClient {
     std::shared_ptr<HttpListener> listener;  // and with it the configuration
@@ -55,6 +62,8 @@ struct ParkedClient {
     // The peer, without SocketAddress's 128-byte sockaddr_storage.
     uint8_t peer_length = 0;
     sockaddr_in6 peer{};
+    // An HTTP/2 connection's state (null: HTTP/1).
+    std::unique_ptr<H2ParkedState> h2;
 
     // False when `address` does not fit (not IPv4/IPv6): the connection then
     // stays a session.
@@ -71,26 +80,34 @@ public:
 
     // Watches `client` until its next request (the worker resumes a session,
     // L7Worker::resume_session) or EOF, or until `keep_alive_ms` pass (the
-    // connection is closed, over TLS after close_notify). Call before the
-    // session deletes its read event; the returned entry takes the SSL then.
+    // connection is closed, over TLS after close_notify; an HTTP/2 one is
+    // woken to send its GOAWAY). Call before the session deletes its read
+    // event; the returned entry takes the SSL then.
     ParkedClient& park(ParkedClient client, uint32_t keep_alive_ms);
     // Shutdown: close every parked connection (nothing is in flight on them).
     void close_all();
-    // A planned handover: every parked connection closes if no request
-    // comes within its idle grace (one that comes resumes a session, as
-    // always).
+    // Drain: HTTP/2 connections are woken, and their sessions send GOAWAY
+    // (naming the last stream) and close; the others close now.
+    void drain();
+    // A planned handover: every parked HTTP/1 connection closes if no
+    // request comes within its idle grace (one that comes resumes a session,
+    // as always); HTTP/2 ones are woken to send GOAWAY, as busy ones do.
     void expire_for_handover();
     size_t size() const { return count_; }
 
 private:
     // One heap block per parked connection, found by its descriptor: no list
     // links and no back-pointer (the event's argument is the owner, and the
-    // descriptor it reports names the entry). 200 bytes, a 208-byte chunk.
+    // descriptor it reports names the entry). 208 bytes, a 224-byte chunk.
     struct Entry {
         event ev;  // EV_READ | EV_PERSIST with the keep-alive timeout
         ParkedClient client;
     };
     static void on_event(evutil_socket_t fd, short what, void* arg);
+    // A session again for the connection on `fd`; `expired`: to end it
+    // (HTTP/2: GOAWAY), else to read what came.
+    void wake(int fd, bool expired);
+    void wake_h2();
     void close(int fd);
 
     event_base* base_;

@@ -1,7 +1,10 @@
 // How an HTTP/2 client connection shares its sending among its streams (l7/h2_connection.h,
 // h2_response_budget.h), end to end with python3-h2: responses go one after another (RFC 9218
 // scheduling), the response bytes a connection holds stay within its budget while its client
-// reads nothing, and a stream waiting its turn behind a long response is not cut by body_idle_ms.
+// reads nothing, a stream waiting its turn behind a long response is not cut by body_idle_ms, and
+// a long response lets a newer stream go first.
+// And how an idle one parks (h2_connection_park.cc): HPACK, windows and stream ids as the client
+// knows them after each wake, and the GOAWAY a parked connection gets at a drain.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -109,6 +112,61 @@ TEST_CASE("a long response lets a newer stream of its connection go first; a cli
     INFO(asked.output);
     CHECK(has(asked.output, "complete=2\n"));
     CHECK(big_at_small_end(asked) > kBig / 2);
+}
+
+TEST_CASE("an idle connection parks and wakes with its HPACK table, windows and stream ids; its idle timeout and a "
+          "drain send GOAWAY") {
+    HttpBackend a("a");
+    RunningLbd lbd(h2c_config(a, "idle_timeout_ms: 3000"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string port = std::to_string(lbd.port()), admin_arg = std::to_string(admin);
+
+    // 8 cycles: each wakes the parked connection with a head, then the client's HPACK table is
+    // filled and referred to (a decoder without the table: COMPRESSION_ERROR), a POST leaves
+    // bytes lbd has not given back (kept across parking, 8 x 100,000 would shut the client's
+    // 1 MiB connection window), a GET of 70,000 bytes goes past the client's window (lbd's send
+    // window after a wake, below 65,535 in the first 4 cycles, above it in the last 4); each time
+    // parked again.
+    RunResult r = run({"/usr/bin/python3", H2_PARK_CLIENT, "park", port, admin_arg, "8"}, 60000);
+    INFO(r.output);
+    CHECK(has(r.output, "gets=24\n"));
+    CHECK(has(r.output, "posts=8\n"));
+    CHECK(has(r.output, "downloads=8\n"));
+    CHECK(has(r.output, "parked=8\n"));
+    // 3 MiB each way after a wake: both connection windows as the client knows them.
+    CHECK(has(r.output, "upload=True\n"));
+    CHECK(has(r.output, "download=True\n"));
+    CHECK(has(r.output, "parked_after_bodies=True\n"));
+    // A late WINDOW_UPDATE and RST_STREAM for the last stream after a wake: a closed stream's,
+    // not a protocol error; no GOAWAY in all of it.
+    CHECK(has(r.output, "after_late=200\n"));
+    CHECK(has(r.output, "goaway=None\n"));
+    CHECK(has(r.output, "parked_again=True\n"));
+    // A spent stream id after a wake is still spent: nghttp2 ignores the HEADERS (a fresh
+    // session would answer them), and the connection goes on.
+    CHECK(has(r.output, "after_spent=200 spent_id_events=0 goaway=None\n"));
+    CHECK(metric(admin, "lbd_http2_limits_total{listener=\"front\",cause=\"glitches\"}") == 0);
+
+    // The idle timeout (3 s from the last stream's end, parked or not) wakes a parked connection
+    // for its GOAWAY, naming its last stream (3), then closes it.
+    ChildProcess quiet({"/usr/bin/python3", H2_PARK_CLIENT, "park_drain", port, admin_arg});
+    REQUIRE_MESSAGE(quiet.await_line("parked=1", kIoTimeoutMs), quiet.output());
+    CHECK_MESSAGE(quiet.await_line("eof=True", 10000), quiet.output());
+    CHECK_MESSAGE(has(quiet.output(), "goaway=0 last_stream=3\n"), quiet.output());
+    quiet.wait_exit(kIoTimeoutMs);
+    CHECK(metric(admin, "lbd_http2_limits_total{listener=\"front\",cause=\"idle_timeout\"}") == 1);
+
+    // So does a drain, at once.
+    ChildProcess idle({"/usr/bin/python3", H2_PARK_CLIENT, "park_drain", port, admin_arg});
+    REQUIRE_MESSAGE(idle.await_line("parked=1", kIoTimeoutMs), idle.output());
+    REQUIRE(lbd->send_signal(SIGTERM));
+    CHECK_MESSAGE(idle.await_line("eof=True", kIoTimeoutMs), idle.output());
+    CHECK_MESSAGE(has(idle.output(), "goaway=0 last_stream=3\n"), idle.output());
+    idle.wait_exit(kIoTimeoutMs);
+    CHECK(lbd->stop(kIoTimeoutMs) == 0);
 }
 
 }  // namespace
