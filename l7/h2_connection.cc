@@ -301,6 +301,10 @@ void H2Connection::drain() {
     // Graceful: the last stream id is what came so far; open streams finish.
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
                           NGHTTP2_NO_ERROR, nullptr, 0);
+    // With no stream left, the GOAWAY gets body_idle_ms to leave, as at
+    // terminate(), not what the idle timer had left (50 ms after a parked
+    // connection woke for this drain).
+    if (streams_.empty() && head_stream_ == 0) arm_timer(timer_.get(), listener_.http().timeouts.body_idle_ms);
     flush();
 }
 

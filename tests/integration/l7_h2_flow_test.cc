@@ -30,12 +30,13 @@ TEST_CASE("responses of one connection go one after another, not interleaved fra
     RunResult r = h2_client({"order", std::to_string(lbd.port()), "20", std::to_string(256 * 1024)});
     INFO(r.output);
     CHECK(has(r.output, "complete=20\n"));
-    // Round robin: every one of the 20 streams had DATA before the first ended (16 frames each).
-    const size_t at = r.output.find("interleaved=");
+    // Round robin: every stream ends in the last of the bytes (16 frames each, a frame of each in
+    // turn). One after another, about half have ended when half the bytes came; a stream's turn
+    // passes on when its server's next bytes have not come yet, and every stream's first read
+    // (up to 16 KiB, ServerRead::kSmall) may go out early, so fewer on a loaded machine.
+    const size_t at = r.output.find("ended_by_half=");
     REQUIRE(at != std::string::npos);
-    // One after another, a stream's turn passes on only when its server's bytes have not come yet
-    // (on a loaded machine, now and then): 6 were seen once; round robin gives all 20.
-    CHECK(std::stoul(r.output.substr(at + 12)) <= 10);
+    CHECK(std::stoul(r.output.substr(at + 14)) >= 5);
 }
 
 TEST_CASE("a client that reads nothing: its connection's streams hold the response budget, not every body") {
