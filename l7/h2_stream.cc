@@ -363,91 +363,11 @@ void H2Stream::abort(Termination term) {
     end_exchange(term);
 }
 
-uint64_t H2Stream::connection_sent_ms() const { return conn_.last_sent_ms(); }
-
-ResponseRoom H2Stream::response_room(size_t high_water) {
-    count_held();
-    if (held_ >= high_water) return ResponseRoom::kFull;
-    // Holding nothing, a stream may always read (h2_response_budget.h).
-    H2ResponseBudget& budget = conn_.response_budget();
-    if (held_ == 0 || !budget.spent()) return ResponseRoom::kTake;
-    budget.wait(this);
-    return ResponseRoom::kHold;
-}
-
-// Small reads until the response has begun, too: a read is sized when the
-// watermark is set and made later, and the first takes the head and the
-// body that came with it, the whole of a 64 KiB response: a connection's
-// 100 streams asked at once (h2load -m100) would each take theirs before
-// the budget could stop any (bench/README.md). Past the budget, a stream
-// that holds nothing may still read (h2_response_budget.h): a small piece.
-ServerRead H2Stream::server_read() {
-    return !ex_->response_started || conn_.response_budget().spent() ? ServerRead::kSmall : ServerRead::kFull;
-}
-
-void H2Stream::count_held() {
-    const size_t now = evbuffer_get_length(response_out_.get());
-    conn_.response_budget().update(held_, now);
-    held_ = now;
-}
-
-void H2Stream::response_data_added() {
-    count_held();
-    if (!deferred_ || closed_) return;
-    deferred_ = false;
-    nghttp2_session_resume_data(conn_.session(), id_);
-}
-
 bool H2Stream::draining() const { return conn_.draining(); }
 
 // The end of a server callback: the connection writes once the other
 // callbacks of this loop turn have added theirs.
 void H2Stream::flush() { conn_.schedule_flush(); }
-
-ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* data_flags,
-                            nghttp2_data_source* source, void*) {
-    auto* self = static_cast<H2Stream*>(source->ptr);
-    evbuffer* out = self->response_out_.get();
-    const int n = evbuffer_remove(out, buf, length);
-    if (n > 0) {
-        self->data_sent_ += static_cast<size_t>(n);
-        if (self->data_sent_ >= kLongResponseBytes && !self->shared_) self->share_long_response();
-        self->conn_.stream_drained(self);
-        self->count_held();
-        // Streams that stopped at the budget refill once it has room (after this send round).
-        for (H2Stream* waiting : self->conn_.response_budget().wake([](H2Stream* s) { return s->id(); }))
-            self->conn_.stream_drained(waiting);
-    }
-    if (evbuffer_get_length(out) == 0 && self->response_eof_) {
-        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (!self->trailers_.empty() && self->submit_trailers()) *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        return std::max(n, 0);
-    }
-    if (n <= 0) {
-        self->deferred_ = true;
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    return n;
-}
-
-// A connection's responses go one after another (RFC 9218's default for a
-// client that says nothing: same urgency, not incremental; h2_connection.cc),
-// which serves a page's many small responses soonest. But a download of
-// a gigabyte would then hold back every later request on its connection
-// until it ends (curl's or a program's multiplexed requests, a browser
-// that sends no `priority`), where RFC 7540's round robin, NGINX's and
-// HAProxy's way, interleaves. So past kLongResponseBytes a response turns
-// incremental: a newer stream of the same urgency, not incremental, goes
-// first from its next frame to its end, and incremental ones take turns
-// with it (nghttp2 1.52 orders a level's streams by bytes sent, oldest
-// first on ties). A client that orders its streams itself (a `priority`
-// field, PRIORITY_UPDATE frames) is left as it asked.
-void H2Stream::share_long_response() {
-    shared_ = true;
-    if (client_priority_ || conn_.client_orders_streams()) return;
-    const nghttp2_extpri incremental{NGHTTP2_EXTPRI_DEFAULT_URGENCY, 1};
-    nghttp2_session_change_extpri_stream_priority(conn_.session(), id_, &incremental, 0);
-}
 
 bool H2Stream::submit_trailers() {
     // A trailing HEADERS frame ends the stream (gRPC's grpc-status);
