@@ -125,6 +125,7 @@ public:
     // The client sends RFC 9218 PRIORITY_UPDATE frames: it orders its
     // streams itself (H2Stream::share_long_response).
     bool client_orders_streams() const { return client_orders_streams_; }
+    size_t stream_count() const { return streams_.size(); }
     // `stream` moved response bytes to nghttp2: its driver may refill.
     void stream_drained(H2Stream* stream);
     H2ResponseBudget& response_budget() { return response_budget_; }

@@ -37,6 +37,7 @@
 #include "l7/exchange.h"
 #include "l7/exchange_driver.h"
 #include "l7/h2_request_head.h"
+#include "l7/h2_response_budget.h"
 
 namespace lbd::l7 {
 
@@ -52,6 +53,9 @@ public:
     // a download. Above the 64 KiB responses of h2load -m100, which stay
     // one after another.
     static constexpr uint64_t kLongResponseBytes = 1 << 20;
+    // Up to this many streams on its connection, a stream's first server
+    // read is a full one (server_read).
+    static constexpr size_t kFullFirstReadStreams = 2 * kH2ConnectionResponseBudget / (64 * 1024);
 
     H2Stream(H2Connection& conn, int32_t id);
     ~H2Stream() override;
