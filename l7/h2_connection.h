@@ -125,6 +125,7 @@ public:
     // The client sends RFC 9218 PRIORITY_UPDATE frames: it orders its
     // streams itself (H2Stream::share_long_response).
     bool client_orders_streams() const { return client_orders_streams_; }
+    // Streams open or ending (H2Stream::server_read sizes first reads by it).
     size_t stream_count() const { return streams_.size(); }
     // `stream` moved response bytes to nghttp2: its driver may refill.
     void stream_drained(H2Stream* stream);
@@ -144,6 +145,7 @@ private:
     static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user);
     // A PRIORITY frame on stream 0 is a connection error (RFC 9113 §6.3); nghttp2
     // skips PRIORITY frames unread once SETTINGS_NO_RFC7540_PRIORITIES is sent.
+    // A PRIORITY_UPDATE marks a client that orders its streams itself.
     static int on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user);
     static int on_invalid_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, int error, void* user);
     static int on_data_chunk(nghttp2_session* session, uint8_t flags, int32_t stream_id, const uint8_t* data,

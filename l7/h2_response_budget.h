@@ -17,7 +17,8 @@
 // Nothing stalls on it: a stream that holds nothing may always read, so the
 // stream nghttp2 wants to send next is never starved by bytes of streams the
 // client does not take (their windows closed). Over the budget, a
-// connection's streams hold at most one server read (<= 64 KiB) each
+// connection's streams hold at most one server read each, a small one
+// (< 16 KiB, H2Stream::server_read) while the budget is spent,
 // besides it.
 //
 // Worker thread only.

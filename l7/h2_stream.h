@@ -118,7 +118,7 @@ private:
     // Submits trailers_ as the stream's last HEADERS; false: none sent.
     bool submit_trailers();
     void maybe_retire();
-    // Past kLongResponseBytes, lets newer streams go first (h2_stream.cc).
+    // Past kLongResponseBytes, lets newer streams go first (h2_stream_send.cc).
     void share_long_response();
     // Brings the connection's response budget up to response_out_'s length.
     void count_held();
