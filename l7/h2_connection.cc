@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 
 #include "core/base/log.h"
 #include "l7/h2_stream.h"
@@ -66,6 +67,7 @@ nghttp2_session_callbacks* H2Connection::callbacks() {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &H2Connection::on_data_chunk);
         nghttp2_session_callbacks_set_on_stream_close_callback(c, &H2Connection::on_stream_close);
         nghttp2_session_callbacks_set_on_frame_send_callback(c, &H2Connection::on_frame_send);
+        nghttp2_session_callbacks_set_send_data_callback(c, &H2Connection::on_send_data);
         nghttp2_session_callbacks_set_on_begin_frame_callback(c, &H2Connection::on_begin_frame);
         return c;
     }(), &nghttp2_session_callbacks_del};
@@ -204,8 +206,11 @@ void H2Connection::flush() {
                 closed_ = true;
                 return owner_.h2_close(Termination::kClientAbort);
             }
-            if (n == 0) break;
-            evbuffer_add(out, data, static_cast<size_t>(n));
+            if (n > 0) {
+                evbuffer_add(out, data, static_cast<size_t>(n));
+            } else if (!std::exchange(data_frame_written_, false)) {
+                break;  // nothing more to send
+            }
             sent = true;
         }
         if (drained_.empty()) break;
@@ -223,6 +228,20 @@ void H2Connection::flush() {
     // (heads, body bytes) goes out now, as HttpSession's FlushOnReturn does.
     for (auto& stream : streams_) stream->flush_upstream();
     maybe_close();
+}
+
+int H2Connection::on_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                               nghttp2_data_source* source, void* user) {
+    auto* self = static_cast<H2Connection*>(user);
+    evbuffer* out = bufferevent_get_output(self->bev_);
+    // No padding: lbd sets no select_padding callback, so padlen is 0.
+    if (frame->data.padlen != 0 || evbuffer_add(out, framehd, 9) != 0 ||
+        !static_cast<H2Stream*>(source->ptr)->send_body(out, length))
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    // Back to flush() after each frame, which stops at kOutputHighWater;
+    // nghttp2 would otherwise go on to every frame it can send.
+    self->data_frame_written_ = true;
+    return NGHTTP2_ERR_PAUSE;
 }
 
 void H2Connection::maybe_close() {

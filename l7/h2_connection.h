@@ -152,6 +152,11 @@ private:
                              size_t len, void* user);
     static int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code, void* user);
     static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user);
+    // A response DATA frame: its header, then the stream's bytes moved into
+    // the output (H2Stream::send_body), not copied through nghttp2's frame
+    // buffer (NGHTTP2_DATA_FLAG_NO_COPY, h2_stream_send.cc).
+    static int on_send_data(nghttp2_session* session, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                            nghttp2_data_source* source, void* user);
     static void on_timer(evutil_socket_t fd, short what, void* arg);
     static void on_reap(evutil_socket_t fd, short what, void* arg);
     static void on_flush(evutil_socket_t fd, short what, void* arg);
@@ -217,6 +222,7 @@ private:
     bool draining_ = false;
     bool terminating_ = false;
     bool flushing_ = false;
+    bool data_frame_written_ = false;  // on_send_data wrote a frame in this nghttp2_session_mem_send
     bool closed_ = false;
     bool client_orders_streams_ = false;
     int32_t head_stream_ = 0;  // whose header block began and has not ended (0: none)

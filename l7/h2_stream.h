@@ -80,6 +80,9 @@ public:
     // The client can take more response bytes.
     void writable() { if (ex_) driver_.client_writable(); }
     bool closed() const { return closed_; }
+    // Moves the next `length` response bytes, a DATA frame's payload that
+    // read_body counted, into `out` (H2Connection::on_send_data).
+    bool send_body(evbuffer* out, size_t length);
     void flush_upstream() { driver_.flush_upstream(); }
 
     std::list<std::unique_ptr<H2Stream>>::iterator self;

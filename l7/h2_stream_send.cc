@@ -49,30 +49,42 @@ void H2Stream::response_data_added() {
     nghttp2_session_resume_data(conn_.session(), id_);
 }
 
-ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* data_flags,
+// The payload of the next DATA frame: up to `length` of the bytes held,
+// counted here and moved by send_body once nghttp2 has written the frame's
+// header (NGHTTP2_DATA_FLAG_NO_COPY). Copying them into nghttp2's frame
+// buffer and from it into the output was two memcpy of every response
+// byte; a move takes the server read's evbuffer chain itself when a frame
+// ends with it, and one copy otherwise.
+ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* data_flags,
                             nghttp2_data_source* source, void*) {
     auto* self = static_cast<H2Stream*>(source->ptr);
-    evbuffer* out = self->response_out_.get();
-    const int n = evbuffer_remove(out, buf, length);
+    const size_t have = evbuffer_get_length(self->response_out_.get());
+    const size_t n = std::min(length, have);
     if (n > 0) {
-        self->data_sent_ += static_cast<size_t>(n);
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        self->data_sent_ += n;
         if (self->data_sent_ >= kLongResponseBytes && !self->shared_) self->share_long_response();
-        self->conn_.stream_drained(self);
-        self->count_held();
-        // Streams that stopped at the budget refill once it has room (after this send round).
-        for (H2Stream* waiting : self->conn_.response_budget().wake([](H2Stream* s) { return s->id(); }))
-            self->conn_.stream_drained(waiting);
     }
-    if (evbuffer_get_length(out) == 0 && self->response_eof_) {
+    if (n == have && self->response_eof_) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         if (!self->trailers_.empty() && self->submit_trailers()) *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        return std::max(n, 0);
+        return static_cast<ssize_t>(n);
     }
-    if (n <= 0) {
+    if (n == 0) {
         self->deferred_ = true;
         return NGHTTP2_ERR_DEFERRED;
     }
-    return n;
+    return static_cast<ssize_t>(n);
+}
+
+bool H2Stream::send_body(evbuffer* out, size_t length) {
+    if (evbuffer_remove_buffer(response_out_.get(), out, length) != static_cast<int>(length)) return false;
+    conn_.stream_drained(this);
+    count_held();
+    // Streams that stopped at the budget refill once it has room (after this send round).
+    for (H2Stream* waiting : conn_.response_budget().wake([](H2Stream* s) { return s->id(); }))
+        conn_.stream_drained(waiting);
+    return true;
 }
 
 // A connection's responses go one after another (RFC 9218's default for a
