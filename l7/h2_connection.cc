@@ -226,7 +226,9 @@ void H2Connection::flush() {
     flush_output(bev_);
     // What the client's frames made the drivers write to their servers
     // (heads, body bytes) goes out now, as HttpSession's FlushOnReturn does.
-    for (auto& stream : streams_) stream->flush_upstream();
+    flushing_upstreams_.swap(upstream_written_);
+    for (H2Stream* stream : flushing_upstreams_) stream->flush_upstream();
+    flushing_upstreams_.clear();
     maybe_close();
 }
 
@@ -252,6 +254,11 @@ void H2Connection::maybe_close() {
     closed_ = true;
     // A plain close: an RST could drop the GOAWAY before the client reads it.
     owner_.h2_close(Termination::kOk);
+}
+
+void H2Connection::forget(H2Stream* stream) {
+    // Freed only from on_reap, never while flush() walks these lists.
+    std::erase(upstream_written_, stream);
 }
 
 void H2Connection::stream_drained(H2Stream* stream) {

@@ -129,6 +129,14 @@ public:
     size_t stream_count() const { return streams_.size(); }
     // `stream` moved response bytes to nghttp2: its driver may refill.
     void stream_drained(H2Stream* stream);
+    // The client's frames gave `stream`'s driver a request head or body
+    // bytes, or its client took more: what the driver wrote to its server
+    // goes out at the end of flush(), as HttpSession's FlushOnReturn does.
+    void upstream_written(H2Stream* stream) {
+        if (upstream_written_.empty() || upstream_written_.back() != stream) upstream_written_.push_back(stream);
+    }
+    // `stream` is being freed.
+    void forget(H2Stream* stream);
     H2ResponseBudget& response_budget() { return response_budget_; }
     // A limit was hit (lbd_http2_limits_total{cause}); a glitch counts
     // against the budget (GOAWAY when spent).
@@ -214,6 +222,10 @@ private:
     std::list<std::unique_ptr<H2Stream>> streams_;
     std::vector<std::unique_ptr<H2Stream>> retired_;
     std::vector<H2Stream*> drained_;  // streams whose driver may refill (flush())
+    // upstream_written(): flushed and cleared by flush(); not every stream,
+    // which with 100 streams a connection cost more than the flushes did.
+    std::vector<H2Stream*> upstream_written_;
+    std::vector<H2Stream*> flushing_upstreams_;  // flush()'s copy of upstream_written_, kept for its capacity
     std::vector<H2Stream*> refilling_;  // drained_ being served (kept for its capacity)
     EventPtr timer_;  // idle or header timeout; after GOAWAY, the flush deadline
     EventPtr reaper_;

@@ -94,6 +94,7 @@ H2Stream::~H2Stream() {
     evbuffer_remove_cb(request_in_.get(), &H2Stream::on_request_drained, this);
     conn_.response_budget().update(held_, 0);
     conn_.response_budget().forget(this);
+    conn_.forget(this);
 }
 
 // --- the request ---------------------------------------------------------------------
@@ -117,6 +118,7 @@ void H2Stream::on_request_head(bool end_stream) {
     HttpListener& listener = conn_.listener();
     const HttpConfig& http = listener.http();
     request_ended_ = end_stream;
+    conn_.upstream_written(this);
     ex_.emplace(conn_.endpoint(), monotonic_ms());
     listener.stats().requests.fetch_add(1, std::memory_order_relaxed);
     listener.stats().h2_streams.fetch_add(1, std::memory_order_relaxed);
@@ -159,6 +161,7 @@ bool H2Stream::start_websocket() {
 }
 
 void H2Stream::on_data(const uint8_t* data, size_t len) {
+    conn_.upstream_written(this);
     if (websocket_ && ex_) {
         // Tunnel bytes (before the 101 they wait, bounded by the window);
         // counted as the tunnel moves them (pump_tunnel).
@@ -188,6 +191,7 @@ void H2Stream::on_data(const uint8_t* data, size_t len) {
 void H2Stream::on_request_end() {
     if (request_ended_) return;
     request_ended_ = true;
+    conn_.upstream_written(this);
     if (websocket_) {
         if (ex_) driver_.client_eof();  // a tunnel's half-close (request_input_ended())
         return;
@@ -361,6 +365,12 @@ void H2Stream::abort(Termination term) {
     const uint32_t code = websocket_ && driver_.tunneling() ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR;
     if (!closed_) nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, id_, code);
     end_exchange(term);
+}
+
+void H2Stream::writable() {
+    if (!ex_) return;
+    conn_.upstream_written(this);  // a tunnel moves the client's bytes on
+    driver_.client_writable();
 }
 
 bool H2Stream::draining() const { return conn_.draining(); }

@@ -78,7 +78,7 @@ public:
     // The connection ends now.
     void shutdown(Termination term);
     // The client can take more response bytes.
-    void writable() { if (ex_) driver_.client_writable(); }
+    void writable();
     bool closed() const { return closed_; }
     // Moves the next `length` response bytes, a DATA frame's payload that
     // read_body counted, into `out` (H2Connection::on_send_data).
