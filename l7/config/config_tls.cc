@@ -99,7 +99,7 @@ void check_protocol(const Msg& msg, const Node& node, const std::string& what, S
     if (auto version = check_version(msg.min_version(), node.at(Msg::kMinVersionFieldNumber), errors))
         s.min_version = *version;
     if (!msg.ciphers().empty()) s.ciphers = msg.ciphers();
-    s.ciphersuites = msg.ciphersuites();
+    if (!msg.ciphersuites().empty()) s.ciphersuites = msg.ciphersuites();
     s.verify_depth = or_default(msg.verify_depth(), s.verify_depth);
     if (s.verify_depth > kMaxVerifyDepth)
         errors.add(node.at(Msg::kVerifyDepthFieldNumber), what + ": verify_depth " + std::to_string(s.verify_depth) +

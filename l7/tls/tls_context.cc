@@ -215,6 +215,12 @@ SslCtxPtr TlsServerContext::make_ssl_ctx(const TlsServerSettings& settings, TlsE
     if (settings.session_cache_size == 0) {
         // Not a size of 0: OpenSSL reads 0 as "unlimited".
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+        // Nothing can resume: no TLS 1.3 NewSessionTicket either. OpenSSL sends two after every
+        // handshake whatever the options (stateful ones with SSL_OP_NO_TICKET, each a session
+        // copy, an HKDF and a record of its own), which the client then parses and keeps for
+        // nothing (bench/README.md, issue 17: per full handshake). A listener that resumes keeps
+        // OpenSSL's two, as NGINX and HAProxy do: a client may resume twice in parallel.
+        if (!settings.session_tickets) SSL_CTX_set_num_tickets(c, 0);
     } else {
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
         SSL_CTX_sess_set_cache_size(c, settings.session_cache_size);

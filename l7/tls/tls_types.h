@@ -11,6 +11,7 @@
 namespace lbd::l7 {
 
 using ::lbd::kDefaultTls12Ciphers;
+using ::lbd::kDefaultTls13Ciphersuites;
 using ::lbd::TlsCertificate;
 using ::lbd::TlsClientSettings;
 using ::lbd::TlsClientVerify;

@@ -53,6 +53,8 @@ TEST_CASE("a listener's tls block: the minimum, defaults, and every field") {
     REQUIRE(tls.context.certificates.size() == 1);
     CHECK(tls.context.certificates[0].cert_file == pem("ec"));
     CHECK(tls.context.min_version == TlsVersion::kTls12);
+    CHECK(tls.context.ciphers == kDefaultTls12Ciphers);
+    CHECK(tls.context.ciphersuites == kDefaultTls13Ciphersuites);
     CHECK(tls.context.alpn == std::vector<std::string>{"http/1.1"});
     CHECK(tls.context.session_cache_size == 20000);
     CHECK(tls.context.session_tickets);

@@ -203,6 +203,17 @@ TEST_CASE("TLS 1.2 and 1.3 only by default; the minimum is configurable") {
     CHECK(strict.record(1).version == "TLSv1.3");
 }
 
+TEST_CASE("the default order: AES-128-GCM first on TLS 1.3 and 1.2, ChaCha20 for a client listing it first") {
+    // s_client offers OpenSSL's order, AES-256-GCM-SHA384 first: our order wins.
+    TestServer server(build_server(sni_settings()));
+    s_client(server, {"-tls1_3"});
+    CHECK(server.record(0).cipher == "TLS_AES_128_GCM_SHA256");
+    s_client(server, {"-tls1_2"});
+    CHECK(server.record(1).cipher == "ECDHE-ECDSA-AES128-GCM-SHA256");
+    s_client(server, {"-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"});
+    CHECK(server.record(2).cipher == "TLS_CHACHA20_POLY1305_SHA256");
+}
+
 TEST_CASE("the TLS 1.2 cipher list and the TLS 1.3 suites are applied") {
     TlsServerSettings settings = sni_settings();
     settings.ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384";

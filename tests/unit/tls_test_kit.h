@@ -41,6 +41,9 @@ extern char** environ;
 namespace lbd::l7::test {
 
 inline constexpr int kDeadlineMs = 20000;
+// Making the certificates: an RSA 2048 key search at nice 19 beside busy cores (CI, and the loaded
+// runs tests must pass) took over 20 s, and every test case after it then failed making them again.
+inline constexpr int kCertificateDeadlineMs = 120000;
 
 inline bool contains(const std::string& haystack, std::string_view needle) {
     return haystack.find(needle) != std::string::npos;
@@ -137,7 +140,8 @@ struct Pki {
         // The EC leaf followed by a broken second block: a bad chain.
         write("bad_chain.pem", read("ec.pem") + "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n");
         RunResult r = run({"openssl", "pkey", "-in", path("ec.key"), "-aes256", "-passout", "pass:secret", "-out",
-                           path("encrypted.key")});
+                           path("encrypted.key")},
+                          kCertificateDeadlineMs);
         REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     }
     ~Pki() {
@@ -162,7 +166,7 @@ struct Pki {
                                          "-keyout", path(name + ".key"), "-out", path(name + ".pem")};
         auto key = newkey("ec");
         argv.insert(argv.begin() + 4, key.begin(), key.end());
-        RunResult r = run(argv);
+        RunResult r = run(argv, kCertificateDeadlineMs);
         REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     }
     void make_leaf(const std::string& name, const std::string& type, const std::string& cn, const std::string& sans,
@@ -176,11 +180,12 @@ struct Pki {
                                          path(name + ".csr")};
         auto key = newkey(type);
         argv.insert(argv.begin() + 3, key.begin(), key.end());
-        RunResult r = run(argv);
+        RunResult r = run(argv, kCertificateDeadlineMs);
         REQUIRE_MESSAGE(r.exit_code == 0, r.output);
         r = run({"openssl", "x509", "-req", "-in", path(name + ".csr"), "-CA", path(ca + ".pem"), "-CAkey",
                  path(ca + ".key"), "-set_serial", std::to_string(serial), "-days", std::to_string(days), "-extfile",
-                 path(name + ".ext"), "-extensions", "leaf", "-out", path(name + ".pem")});
+                 path(name + ".ext"), "-extensions", "leaf", "-out", path(name + ".pem")},
+                kCertificateDeadlineMs);
         REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     }
 };
