@@ -7,9 +7,11 @@
 // nobody.
 //
 // A bulk transfer's pipe may grow to kBulkPipeBytes: each splice() then
-// moves up to 1 MiB instead of 64 KiB, six times fewer calls per GiB, which
-// on a loopback download cut lbd's CPU per GiB by about a third
-// (bench/README.md, l4.sh). Grown pipes are few per process (kMaxBulkPipes):
+// moves up to 256 KiB instead of 64 KiB, about a quarter of the calls per
+// GiB, which on a loopback download cut lbd's CPU per GiB by about a quarter
+// (bench/README.md, l4.sh). 1 MiB pipes cut it by a third but were behind
+// the 64 KiB ones on throughput in two runs of bench/l4.sh, 256 KiB were
+// not. Grown pipes are few per process (kMaxBulkPipes):
 // Linux counts every pipe's slots against its user (fs.pipe-user-pages-soft,
 // 64 MiB by default), and past that an unprivileged user's new pipes get two
 // pages and cannot grow, which would slow every later connection.
@@ -28,8 +30,8 @@ struct Pipe {
     explicit operator bool() const { return read_fd >= 0; }
 };
 
-inline constexpr int kBulkPipeBytes = 1 << 20;
-inline constexpr size_t kMaxBulkPipes = 16;  // per process: 16 MiB of the user's 64 MiB
+inline constexpr int kBulkPipeBytes = 256 << 10;
+inline constexpr size_t kMaxBulkPipes = 64;  // per process: 16 MiB of the user's 64 MiB
 
 class PipePool {
 public:

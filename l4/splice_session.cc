@@ -327,7 +327,7 @@ SpliceSession::PumpResult SpliceSession::pipe_to_dst(Flow& flow, Side& dst, bool
 SpliceSession::PumpResult SpliceSession::splice_in(Flow& flow, Side& src, bool& progress) {
     if (!flow.pipe && !worker_.pipes().acquire(flow.pipe)) return PumpResult::kSrcError;
     if (flow.bulk && !flow.grow_tried) {
-        // A bulk flow moves up to 1 MiB per splice() from now on, if the
+        // A bulk flow moves up to 256 KiB per splice() from now on, if the
         // process has a grown pipe to spare (l4/pipe_pool.h); tried once.
         flow.grow_tried = true;
         worker_.pipes().grow(flow.pipe);

@@ -23,7 +23,7 @@
 //
 // Small bursts are copied through a worker buffer (recv + send); a flow
 // whose read fills that buffer is a bulk transfer and splices from then on,
-// through a pipe grown to 1 MiB if the process has one to spare
+// through a pipe grown to 256 KiB if the process has one to spare
 // (l4/pipe_pool.h): fewer, larger splice() calls.
 //
 // Readiness is edge-triggered: each socket has one persistent EV_ET event

@@ -17,7 +17,7 @@ int kernel_size(const Pipe& pipe) { return fcntl(pipe.write_fd, F_GETPIPE_SZ); }
 
 }  // namespace
 
-TEST_CASE("a grown pipe holds 1 MiB, says so, and shrinks back when released empty") {
+TEST_CASE("a grown pipe holds kBulkPipeBytes, says so, and shrinks back when released empty") {
     PipePool pool(4, 0, 2);
     Pipe pipe;
     REQUIRE(pool.acquire(pipe));
