@@ -325,11 +325,17 @@ SpliceSession::PumpResult SpliceSession::pipe_to_dst(Flow& flow, Side& dst, bool
 }
 
 SpliceSession::PumpResult SpliceSession::splice_in(Flow& flow, Side& src, bool& progress) {
-    // Read only what the pipe can hold: back-pressure on src.
-    const size_t capacity = worker_.pipes().capacity();
-    if (flow.in_pipe >= capacity) return PumpResult::kOk;
     if (!flow.pipe && !worker_.pipes().acquire(flow.pipe)) return PumpResult::kSrcError;
-    ssize_t n = splice(src.fd.get(), nullptr, flow.pipe.write_fd, nullptr, capacity - flow.in_pipe, kSpliceFlags);
+    if (flow.bulk && !flow.grow_tried) {
+        // A bulk flow moves up to 256 KiB per splice() from now on, if the
+        // process has a grown pipe to spare (l4/pipe_pool.h); tried once.
+        flow.grow_tried = true;
+        worker_.pipes().grow(flow.pipe);
+    }
+    // Read only what the pipe can hold: back-pressure on src.
+    if (flow.in_pipe >= flow.pipe.capacity) return PumpResult::kOk;
+    ssize_t n =
+        splice(src.fd.get(), nullptr, flow.pipe.write_fd, nullptr, flow.pipe.capacity - flow.in_pipe, kSpliceFlags);
     if (n > 0) {
         flow.in_pipe += static_cast<size_t>(n);
         progress = true;

@@ -22,7 +22,9 @@
 //   the idle timeout.
 //
 // Small bursts are copied through a worker buffer (recv + send); a flow
-// whose read fills that buffer is a bulk transfer and splices from then on.
+// whose read fills that buffer is a bulk transfer and splices from then on,
+// through a pipe grown to 256 KiB if the process has one to spare
+// (l4/pipe_pool.h): fewer, larger splice() calls.
 //
 // Readiness is edge-triggered: each socket has one persistent EV_ET event
 // for read and write, and the session remembers which side is readable or
@@ -88,6 +90,7 @@ private:
         bool src_eof = false;
         bool dst_shut = false;
         bool bulk = false;   // a read filled the copy buffer: splice from now on
+        bool grow_tried = false;  // the pipe was offered to grow (once, when bulk)
         uint64_t bytes = 0;  // delivered to the destination
     };
     enum class PumpResult : uint8_t { kOk, kSrcError, kDstError };
