@@ -104,6 +104,8 @@ public:
     // response_output() drains straight to a plain socket (HTTP/1 without
     // TLS), so a file's bytes may go by sendfile(2) (libevent file segments).
     virtual bool writes_to_socket() const { return false; }
+    // The plain socket response_output() drains to (writes_to_socket()), or -1.
+    virtual int client_socket() const { return -1; }
     // The listener is draining: servers' connections are not kept.
     virtual bool draining() const = 0;
     // Sends what was queued for the client (end of a server-side callback).

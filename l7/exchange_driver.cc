@@ -39,6 +39,7 @@ void ExchangeDriver::start(Exchange& ex) {
 }
 
 void ExchangeDriver::stop() {
+    end_splice();
     ex_ = nullptr;
     server_reads_held_ = false;
     server_read_ = ServerRead::kFull;

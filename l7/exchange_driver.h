@@ -13,7 +13,8 @@
 //   4 send_request        request              -> head written, body streamed
 //   5 read_response_head  server bytes         -> response (1xx relayed; 101 -> tunnel); response filters
 //   6 pump_response_body  server bytes         -> client (as the client side framed it, or
-//                                                 through body stages, framed anew by the client side)
+//                                                 through body stages, framed anew by the client side;
+//                                                 a long plain HTTP/1 body by splice, body_splice.cc)
 //   7 response_complete   -                    -> server connection kept or closed; ClientSide::response_done
 //
 // A static_files route (static_files.h) takes no server: after the request
@@ -33,6 +34,7 @@
 #include <memory>
 
 #include "core/base/clock.h"
+#include "core/base/unique_fd.h"
 #include "core/loop/event.h"
 #include "l7/client_side.h"
 #include "l7/exchange.h"
@@ -101,6 +103,15 @@ private:
     void read_response_head();
     void start_response();
     void pump_response_body();
+    // A long body from the server's socket to the client's by splice(2)
+    // (body_splice.cc): whether this one may go so; start (false: no pipe
+    // could be made, the body is copied); move what the sockets allow; let go
+    // of the pipe and events (also when the exchange stops half-way).
+    bool can_splice() const;
+    bool start_splice();
+    void pump_splice();
+    void end_splice();
+    static void on_splice_event(evutil_socket_t fd, short what, void* arg);
     // The client side takes no more (ResponseRoom kFull or kHold): the
     // server is not read (its bytes wait in the kernel) until it has room.
     void hold_server_reads(bool hold);
@@ -156,6 +167,15 @@ private:
     bool server_reads_held_ = false;
     ServerRead server_read_ = ServerRead::kFull;  // the server's read watermark (set_server_read)
     PhaseTimer<Timer> timer_;
+    uint64_t response_length_ = 0;  // the response's Content-Length (0: none)
+    // Splicing (body_splice.cc): the body bytes not yet taken from the server,
+    // those in the pipe not yet given to the client, the pipe, and the
+    // one-shot events on the server's readability and the client's writability.
+    bool splicing_ = false;
+    uint64_t splice_left_ = 0;
+    size_t pipe_bytes_ = 0;
+    UniqueFd pipe_read_, pipe_write_;
+    EventPtr splice_server_ev_, splice_client_ev_;
 };
 
 }  // namespace lbd::l7

@@ -163,6 +163,7 @@ void ExchangeDriver::read_response_head() {
             if (ex_ == nullptr) return;
             continue;
         }
+        response_length_ = head.framing == BodyFraming::kContentLength ? head.content_length : 0;
         ex.response = std::move(info);
         ex.response_body = decoder;
         if (passive_response_status(*ex.server, ex.pool->config(), ex.response.status))
@@ -212,6 +213,7 @@ bool ExchangeDriver::make_body_stages() {
 void ExchangeDriver::pump_response_body() {
     Exchange& ex = *ex_;
     if (!ex.upstream || ex.response_done) return;
+    if (splicing_) return pump_splice();
     // With body stages (body_filter.h) every piece goes de-framed into the
     // first stage's buffer; without, it goes to the client as it came, or
     // de-chunked (an HTTP/1.0 client; HTTP/2 DATA frames).
@@ -280,6 +282,7 @@ void ExchangeDriver::pump_response_body() {
     // each deferred read callback), a busy loop for as long as the client
     // is slow (a core per slow download, seen with a zero-window HTTP/2
     // stream and curl --limit-rate alike).
+    if (!ex.response_body.done() && can_splice() && start_splice()) return;  // body_splice.cc
     if (!ex.response_body.done()) hold_server_reads(client_.response_room(high_water) != ResponseRoom::kTake);
     if (!ex.response_body.done() && ex.server_eof && evbuffer_get_length(in) == 0) {
         // Until-close bodies end here; any other is truncated.

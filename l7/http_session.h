@@ -137,6 +137,7 @@ private:
     void hold_request_reads(bool hold) override;
     evbuffer* response_output() override { return bufferevent_get_output(client_.bev.get()); }
     bool writes_to_socket() const override { return client_.ssl == nullptr; }
+    int client_socket() const override { return client_.ssl == nullptr ? bufferevent_getfd(client_.bev.get()) : -1; }
     void send_interim(Exchange& ex, const ResponseInfo& interim) override;
     void send_response_head(Exchange& ex) override;
     void respond_local(int status, const std::string& content_type, const std::string& body, const HeaderList& extra,

@@ -1,7 +1,8 @@
 // L7 scenarios about streams: a 2 GB upload with lbd's memory flat, Expect: 100-continue,
 // a WebSocket echo through an upgraded connection, draining keep-alive connections on SIGTERM,
-// a slow download and an upload to a server that reads nothing costing lbd next to no CPU, and
-// a wrk run for a sanity figure (printed, not asserted).
+// a slow download and an upload to a server that reads nothing costing lbd next to no CPU, long
+// bodies spliced from socket to socket (whole, or cut when the server is), and a wrk run for a
+// sanity figure (printed, not asserted).
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "tests/integration/l7_scenario.h"
+#include "tests/support/backends.h"
 
 namespace lbd::test {
 namespace {
@@ -210,6 +212,62 @@ TEST_CASE("an upload to a server that reads nothing costs lbd next to no CPU whi
     const long used = cpu_ms(lbd->pid()) - before;
     CHECK(run.exit_code == 28);  // curl's timeout: the server never answers
     CHECK_MESSAGE(used < 400, used);
+}
+
+// What process `pid` has passed through read(2)/write(2)-like calls so far (/proc/PID/io rchar +
+// wchar): splice(2) adds nothing there, a copied body adds its size twice.
+uint64_t copied_bytes(int pid) {
+    std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+    std::string key;
+    uint64_t value = 0, sum = 0;
+    while (io >> key >> value)
+        if (key == "rchar:" || key == "wchar:") sum += value;
+    return sum;
+}
+
+TEST_CASE("a long body goes from socket to socket by splice, byte for byte") {
+    HttpBackend a("a");
+    const std::string body = random_payload(size_t{3} << 20, 17);
+    a.answer("/long", 200, body);
+    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    TempDir dir;
+    // Twice: the pipe is made anew for each body.
+    for (int i = 0; i < 2; ++i) {
+        const uint64_t before = copied_bytes(lbd->pid());
+        CurlRun run = curl({"-o", dir.path() + "/out", "-w", "%{http_code} %{size_download}", url(lbd.port(), "/long")});
+        const uint64_t copied = copied_bytes(lbd->pid()) - before;
+        CHECK(has(run.output, "200 " + std::to_string(body.size())));
+        CHECK(fnv1a64(dir.read_file("out")) == fnv1a64(body));
+        // Copied, the body would count 6 MiB here; spliced, only the head and the first read.
+        CHECK_MESSAGE(copied < body.size() / 4, copied);
+    }
+}
+
+TEST_CASE("a long body the server cuts short is cut for the client too, not ended") {
+    // The head promises 1 MiB; 400 KiB come, then the server's FIN, while lbd splices.
+    constexpr size_t kSent = 400 * 1024;
+    auto payload = std::make_shared<const std::string>("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n" +
+                                                       std::string(kSent, 'c'));
+    SourceServer cut(payload);
+    const std::string pool = "pools {\n  name: \"web\"\n" + server_entry("cut", cut.port()) + "}\n";
+    RunningLbd lbd(http_config(pool, ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    UniqueFd fd = connect_tcp(lbd.port(), kIoTimeoutMs);
+    REQUIRE(fd);
+    REQUIRE(send_all(fd.get(), "GET /cut HTTP/1.1\r\nHost: x\r\n\r\n", kIoTimeoutMs));
+    RecvResult got = recv_until_eof(fd.get(), kIoTimeoutMs, size_t{2} << 20);
+    // A reset, so the short body does not look complete; it drops what lbd had not sent yet, so
+    // the client may get less than the server sent, never more.
+    CHECK(got.end == StreamEnd::kReset);
+    const size_t head_end = got.data.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    CHECK(got.data.size() - head_end - 4 <= kSent);
+    auto line = lbd->await_line(http_line_for("/cut"), kIoTimeoutMs);
+    REQUIRE(line);
+    CHECK(field(*line, "term") == "server_abort");
 }
 
 TEST_CASE("wrk through lbd (a sanity figure, not a benchmark)") {
