@@ -130,7 +130,7 @@ public:
     // `stream` moved response bytes to nghttp2: its driver may refill.
     void stream_drained(H2Stream* stream);
     // The client's frames gave `stream`'s driver a request head or body
-    // bytes, or its client took more: what the driver wrote to its server
+    // bytes, or its WebSocket client took more: what the driver wrote to its server
     // goes out at the end of flush(), as HttpSession's FlushOnReturn does.
     void upstream_written(H2Stream* stream) {
         if (upstream_written_.empty() || upstream_written_.back() != stream) upstream_written_.push_back(stream);

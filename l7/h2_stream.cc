@@ -369,7 +369,10 @@ void H2Stream::abort(Termination term) {
 
 void H2Stream::writable() {
     if (!ex_) return;
-    conn_.upstream_written(this);  // a tunnel moves the client's bytes on
+    // A WebSocket tunnel moves the client's bytes on to its server when the
+    // client takes more; a request's body does not wait for that, so other
+    // streams (every one nghttp2 sent a frame of) need no flush of theirs.
+    if (websocket_) conn_.upstream_written(this);
     driver_.client_writable();
 }
 
