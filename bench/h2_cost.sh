@@ -94,12 +94,7 @@ for measure in $MEASURES; do
         sys)
             start_lbd
             load 2000
-            strace -c -f -p "$LBD_PID" -o "$TMP/strace.out" &
-            spid=$!
-            sleep 1  # strace attaches (no output to poll for)
-            load "$REQUESTS"
-            kill -INT "$spid"
-            wait "$spid" 2>/dev/null || true
+            strace_during "$LBD_PID" "$TMP/strace.out" load "$REQUESTS"
             stop_lbd
             awk -v n="$REQUESTS" -v d="$desc" '$NF == "total" { printf "sys     %s: %.3f syscalls per request\n", d, $(NF - 2) / n }
                 $NF ~ /^(writev|sendmsg|write|readv|read|recvfrom|epoll_wait|epoll_ctl)$/ { per = per sprintf(" %s %.3f", $NF, $4 / n) }

@@ -235,6 +235,18 @@ make_cert() {
     cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/haproxy.pem"
 }
 
+# strace_during PID OUT CMD...: runs CMD with `strace -c -f` attached to PID; the counts go to OUT.
+strace_during() {
+    local pid=$1 out=$2 spid
+    shift 2
+    strace -c -f -p "$pid" -o "$out" &
+    spid=$!
+    sleep 1  # strace attaches (no output to poll for)
+    "$@"
+    kill -INT "$spid"
+    wait "$spid" 2>/dev/null || true
+}
+
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # nginx_worker_of PID: the pid of the (first) worker of the nginx master PID,

@@ -125,12 +125,7 @@ for proxy in $PROXIES; do
             sys)
                 start "$proxy"
                 load 1000
-                strace -c -f -p "$PID" -o "$TMP/strace-$proxy.out" &
-                spid=$!
-                sleep 1  # strace attaches (no output to poll for)
-                load "$HANDSHAKES"
-                kill -INT "$spid"
-                wait "$spid" 2>/dev/null || true
+                strace_during "$PID" "$TMP/strace-$proxy.out" load "$HANDSHAKES"
                 stop
                 awk -v n="$HANDSHAKES" -v d="$desc" '$NF == "total" { printf "sys   %s: %.2f syscalls per handshake\n", d, $(NF - 2) / n }
                     $4 ~ /^[0-9]+$/ && $NF != "total" && $4 / n >= 0.05 { per = per sprintf(" %s %.2f", $NF, $4 / n) }
