@@ -13,7 +13,9 @@
 #   requests   the requests the backend served during the run (its stub_status), and per 1000 of
 #              them the proxy's CPU time (utime + stime), and per request its minor page faults,
 #   peak RSS   the proxy's VmHWM (NGINX: its worker's) after the run,
-#   lbd only: lbd_server_connect_failures_total and the requests it ended by cause.
+#   lbd only: lbd_server_connect_failures_total and the requests it ended by cause,
+#   with STRACE=1: the proxy's system calls per request (strace -c -f attached for the run; it
+#              slows the proxy, so that run's req/s and CPU time are not comparable to others).
 # Usage: bench/h2_burst.sh [LBD]; TESTS (h2c_m100_64k tls_m100_64k), PATHS_RUN (lbd haproxy
 # nginx), ROUNDS (3), DURATION (8), WARMUP (2), GAP (s between runs, 2). Root (unshare -n).
 set -euo pipefail
@@ -32,6 +34,7 @@ MAX_IDLE=${MAX_IDLE:-1024}
 TESTS=${TESTS:-"h2c_m100_64k tls_m100_64k"}
 PATHS_RUN=${PATHS_RUN:-"lbd haproxy nginx"}
 PERF_DIR=${PERF_DIR:-}                # if set: perf record -g of lbd per run, into PERF_DIR/TEST-ROUND.data
+STRACE=${STRACE:-0}                   # 1: system calls per request of each proxy (strace -c -f)
 LBD_EXTRA=${LBD_EXTRA:-}              # more of lbd's listener http { } (e.g. a new option to try)
 BASE_PORT=${BASE_PORT:-19300}
 START_TIMEOUT=${START_TIMEOUT:-10}
@@ -119,10 +122,17 @@ run() {
         perf record -q -g -F 999 -p "$pid" -o "$PERF_DIR/$test-$ROUND.data" >/dev/null 2>&1 &
         perf_pid=$!
     fi
+    local strace_pid=""
+    if [[ $STRACE == 1 ]]; then
+        strace -c -f -p "$pid" -o "$TMP/strace-$path.out" 2>/dev/null &
+        strace_pid=$!
+        sleep 1  # strace attaches (no output to poll for)
+    fi
     out=$(run_on "$LOAD_CPUS" timeout -k 5 $((WARMUP + DURATION + 30)) h2load -c"$CLIENTS" -m"$streams" \
         -D"$DURATION" --warm-up-time="$WARMUP" "$scheme://127.0.0.1:$port/$file" 2>&1) || true
     c1=$(cpu_ticks "$pid")
     [[ -n $perf_pid ]] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
+    [[ -n $strace_pid ]] && { kill -INT "$strace_pid"; wait "$strace_pid" || true; }
     m1=$(minor_faults "$pid") r1=$(backend_requests)
     read -r -a k1 <<<"$(kernel_counters)"
     rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
@@ -133,6 +143,12 @@ run() {
         $((k1[2] - k0[2])) $((k1[3] - k0[3])) $((r1 - r0)) \
         "$(awk -v t=$((c1 - c0)) -v n=$((r1 - r0)) 'BEGIN { print n ? t * 10000 / n : 0 }')" \
         "$(awk -v f=$((m1 - m0)) -v n=$((r1 - r0)) 'BEGIN { print n ? f / n : 0 }')" "$(peak_rss_mib "$pid")"
+    if [[ -n $strace_pid ]]; then
+        # Per backend request: all calls, then the six most frequent by name.
+        printf '  syscalls/req %s:' "$(awk -v n=$((r1 - r0)) '$NF == "total" { printf "%.2f", n ? $4 / n : 0 }' "$TMP/strace-$path.out")"
+        printf ' %s' $(awk -v n=$((r1 - r0)) '$1 ~ /^[0-9.]+$/ && $NF != "total" { printf "%s=%.2f\n", $NF, n ? $4 / n : 0 }' \
+            "$TMP/strace-$path.out" | sort -t= -k2 -rn | head -n6)
+    fi
     if [[ $path == lbd ]]; then
         f1=$(lbd_metric lbd_server_connect_failures_total)
         printf '  connect_failures %s  ended: %s' $((f1 - f0)) "$(awk 'NR == FNR { b[$1] = $2; next }
