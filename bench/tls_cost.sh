@@ -19,10 +19,11 @@
 # HANDSHAKE=resumed: each proxy's listener that resumes (l7.sh's tls_new: tickets on, as each
 # proxy has them by default) under wrk -c$CLIENTS -H 'Connection: close', which keeps its SSL
 # session across reconnects, so every connection but its first few is a resumed TLS 1.3
-# handshake (a ticket, and still an ECDHE: psk_dhe_ke). wrk runs for WARM_S + WINDOW_S (+2) s;
-# the measures cover WINDOW_S s of it after WARM_S s (wrk's first full handshakes and the
-# backend connections are outside), and count the requests the backend served meanwhile (its
-# stub_status): one per connection. `client` is wrk's instructions per request; `wire`
+# handshake (a ticket, and still an ECDHE: psk_dhe_ke). The measures cover WINDOW_S s of a wrk
+# run, after WARM_PER_CLIENT requests per connection and WARM_S s (so wrk's first, full,
+# handshakes and the backend connections are outside), and count the requests the backend
+# served meanwhile (its stub_status): one per connection. `client` is wrk's instructions per
+# request (two runs under callgrind, their difference); `tcp`, the segments of wrk -c1; `wire`
 # shows the second of two s_client connections, resumed with the first one's session.
 # See bench/README.md (issue 17).
 # Usage: bench/tls_cost.sh [LBD]; PROXIES="lbd haproxy nginx" MEASURES="cpu sys insn client wire tcp"
@@ -38,7 +39,8 @@ MEASURES=${MEASURES:-"cpu sys insn client wire"}
 BASE_PORT=${BASE_PORT:-19300}
 START_TIMEOUT=${START_TIMEOUT:-60}         # a proxy under valgrind starts slowly
 HANDSHAKE=${HANDSHAKE:-full}               # full | resumed
-WARM_S=${WARM_S:-2}                        # resumed: wrk's first seconds, not measured
+WARM_S=${WARM_S:-1}                        # resumed: wrk's first seconds, not measured...
+WARM_PER_CLIENT=${WARM_PER_CLIENT:-4}      # ...after this many requests per connection
 WINDOW_S=${WINDOW_S:-10}                   # resumed: the seconds measured
 INSN_WINDOW_S=${INSN_WINDOW_S:-20}         # resumed, under valgrind
 ROUNDS=${ROUNDS:-1}                        # every measure of every proxy, ROUNDS times, interleaved
@@ -159,19 +161,33 @@ measured() {
         return
     fi
     [[ $span == insn ]] && span=$INSN_WINDOW_S
-    spawn_on "$LOAD_CPUS" wrk -t1 -c"$CLIENTS" -d"$((WARM_S + span + 4))s" -H 'Connection: close' "$URL" >"$out" 2>&1 &
+    spawn_on "$LOAD_CPUS" wrk -t1 -c"$CLIENTS" -d"$((span + 300))s" -H 'Connection: close' "$URL" >"$out" 2>&1 &
     wrk_pid=$!
     WRK_PID=$wrk_pid
+    # Warm: each of wrk's connections makes one full handshake before it resumes; under
+    # valgrind those take seconds.
+    warm_until "$((WARM_PER_CLIENT * CLIENTS))"
     sleep "$WARM_S"
     # The backend's count around the whole of WRAPPER (strace_during attaches for a second
     # before its command); its stub_status counts its own request: one less.
     n0=$(backend_requests)
     "$@" sleep "$span"
     COUNT=$(($(backend_requests) - n0 - 1))
-    wait "$wrk_pid" || { cat "$out" >&2; die "wrk failed"; }
+    kill -INT "$wrk_pid"  # wrk stops and prints its summary
+    wait "$wrk_pid" || true
     grep -q 'requests in' "$out" || { cat "$out" >&2; die "wrk: no requests"; }
     ! grep -E 'Non-2xx' "$out" >&2 || die "wrk: requests failed"
     ((COUNT > 0)) || die "the backend served no request during the window"
+}
+# warm_until N: polls until the backend has served N more requests (dies after 180 s).
+warm_until() {
+    local target polls=1 deadline=$((SECONDS + 180))
+    target=$(($(backend_requests) + $1))
+    until (($(backend_requests) - polls >= target)); do  # each look is a request too
+        ((SECONDS < deadline)) || die "the backend did not see $1 requests in 180 s"
+        sleep 0.2
+        polls=$((polls + 1))
+    done
 }
 # cpu_around PID CMD...: CMD; TICKS = "USER SYS" CPU ticks PID spent meanwhile; resumed, also
 # CLIENT_TICKS and BACKEND_TICKS: wrk's and the backend worker's.
@@ -282,15 +298,21 @@ for proxy in $PROXIES; do
             client)
                 start "$proxy"
                 if [[ $HANDSHAKE == resumed ]]; then
-                    # wrk is one thread (-t1): its instructions over the requests it made, start-up
-                    # and its first full handshakes included (a few per thousand).
-                    valgrind --tool=callgrind --callgrind-out-file="$TMP/client-$proxy.out" \
-                        wrk -t1 -c"$CLIENTS" -d"${INSN_WINDOW_S}s" -H 'Connection: close' "$URL" >"$TMP/client-$proxy.log" 2>&1
+                    # wrk is one thread (-t1): the difference between a run and one twice as long,
+                    # over their difference in requests, is what a resumed connection costs it
+                    # (start-up and each connection's first, full, handshake excluded).
+                    for secs in $((INSN_WINDOW_S / 2)) "$INSN_WINDOW_S"; do
+                        valgrind --tool=callgrind --callgrind-out-file="$TMP/client-$proxy-$secs.out" \
+                            wrk -t1 -c"$CLIENTS" -d"${secs}s" -H 'Connection: close' "$URL" >"$TMP/client-$proxy-$secs.log" 2>&1 ||
+                            { cat "$TMP/client-$proxy-$secs.log" >&2; die "wrk under valgrind failed"; }
+                    done
                     stop
-                    n=$(awk '/requests in/ { print $1 }' "$TMP/client-$proxy.log")
-                    callgrind_annotate "$TMP/client-$proxy.out" >"$TMP/client-insn-$proxy.txt" 2>&1 || true
-                    awk -v n="$n" -v d="$desc" \
-                        '/^totals:/ { printf "client %s: %.0f wrk instructions per handshake (%d)\n", d, $2 / n, n }' "$TMP/client-$proxy.out"
+                    read -r lo_n hi_n < <(awk '/requests in/ { printf "%s ", $1 } END { print "" }' "$TMP/client-$proxy-$((INSN_WINDOW_S / 2)).log" \
+                        "$TMP/client-$proxy-$INSN_WINDOW_S.log")
+                    lo=$(awk '/^totals:/ { print $2 }' "$TMP/client-$proxy-$((INSN_WINDOW_S / 2)).out")
+                    hi=$(awk '/^totals:/ { print $2 }' "$TMP/client-$proxy-$INSN_WINDOW_S.out")
+                    awk -v lo="$lo" -v hi="$hi" -v n="$((hi_n - lo_n))" -v d="$desc" \
+                        'BEGIN { printf "client %s: %.0f wrk instructions per handshake (%d)\n", d, (hi - lo) / n, n }'
                     continue
                 fi
                 # h2load is one thread: under callgrind, the difference between two runs over their
