@@ -24,6 +24,11 @@
 namespace lbd::test {
 namespace {
 
+// The wait for the next bytes of a response: longer than the suite's kIoTimeoutMs, since an
+// 8 MiB upload and its echo through TLS on a loaded CI machine took over 3 s between reads;
+// only a failing run waits it out.
+constexpr int kTlsIoTimeoutMs = 15000;
+
 // A blocking-with-deadlines TLS client on 127.0.0.1:port. Every record goes through memory BIOs:
 // flush() sends what OpenSSL wrote so far in one send().
 class TlsTestClient {
@@ -124,7 +129,7 @@ public:
     // record's boundary when everything before it was read), 0 at EOF or the deadline.
     int receive_counting_records() {
         pollfd p{fd_.get(), POLLIN, 0};
-        if (poll(&p, 1, kIoTimeoutMs) != 1) return 0;
+        if (poll(&p, 1, kTlsIoTimeoutMs) != 1) return 0;
         char buf[64 * 1024];
         const ssize_t n = recv(fd_.get(), buf, sizeof buf, 0);
         if (n <= 0) return 0;
@@ -145,7 +150,7 @@ private:
     // One recv() of ciphertext into OpenSSL's input; false at EOF or the deadline.
     bool receive() {
         pollfd p{fd_.get(), POLLIN, 0};
-        if (poll(&p, 1, kIoTimeoutMs) != 1) return false;
+        if (poll(&p, 1, kTlsIoTimeoutMs) != 1) return false;
         char buf[64 * 1024];
         ssize_t n = recv(fd_.get(), buf, sizeof buf, 0);
         if (n <= 0) return false;
