@@ -1,6 +1,7 @@
 #include "l7/http_message.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 #include "l7/http1.h"
@@ -21,6 +22,10 @@ std::optional<SocketAddress> parse_ip(std::string_view text) {
                                                                      : "[" + std::string(text) + "]:0";
     return SocketAddress::parse(with_port);
 }
+
+// What add_forwarding_headers may append: X-Forwarded-For, X-Real-IP, X-Forwarded-Proto, -Host,
+// -Port, Forwarded and Via.
+constexpr size_t kForwardingFields = 7;
 
 // All lines of `name` joined as one list (RFC 9110 §5.3), then removed.
 std::string take_joined(HeaderList& headers, std::string_view name) {
@@ -132,6 +137,9 @@ RequestInfo copy_request(const HttpRequestHead& head) {
     std::string_view authority = head.target_form == TargetForm::kAbsolute ? head.authority : head.host;
     out.host_header = std::string(authority);
     out.host = host_without_port(authority);
+    // Room for the forwarding fields too: a vector grown one field at a time moves every string
+    // it holds at each doubling.
+    out.headers.reserve(head.headers.size() + kForwardingFields);
     for (size_t i = 0; i < head.headers.size(); ++i) {
         const HttpHeader& h = head.headers[i];
         if (iequals(h.name, "transfer-encoding")) {
@@ -160,6 +168,7 @@ ResponseInfo copy_response(const HttpResponseHead& head) {
     out.status = head.status;
     out.reason = std::string(head.reason);
     out.version = head.version;
+    out.headers.reserve(head.headers.size() + 2);  // Via, a header action: no growth on the way
     for (size_t i = 0; i < head.headers.size(); ++i) {
         const HttpHeader& h = head.headers[i];
         if (iequals(h.name, "transfer-encoding")) {
@@ -202,24 +211,43 @@ void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& con
     const bool from_trusted = trusted_proxy(config, client.peer);
     const std::string ip = client.peer.ip_string();
     HeaderList& h = request.headers;
-    if (config.x_forwarded_for) {
-        std::string chain = take_joined(h, "x-forwarded-for");
-        h.emplace_back("X-Forwarded-For", from_trusted && !chain.empty() ? chain + ", " + ip : ip);
-    }
-    // Each is replaced for an untrusted peer, or, turned off, removed: a
-    // client's own X-Forwarded-Host that the server reflects (links,
-    // redirects) would otherwise poison what a cache stores for others.
-    auto forward = [&](bool enabled, std::string_view lower, std::string_view name, const std::string& value) {
-        if (from_trusted && find_header(h, lower)) return;
-        if (enabled)
-            set_header(h, name, value);
-        else
-            std::erase_if(h, [&](const auto& field) { return iequals(field.first, lower); });
+    // Each of these is replaced for an untrusted peer, or, turned off, removed: a client's own
+    // X-Forwarded-Host that the server reflects (links, redirects) would otherwise poison what a
+    // cache stores for others. A trusted peer's own line is kept as it sent it.
+    struct Forward {
+        bool enabled;
+        std::string_view name;
+        bool keep = false;  // a trusted peer sent one
     };
-    forward(config.x_real_ip, "x-real-ip", "X-Real-IP", ip);
-    forward(config.x_forwarded_proto, "x-forwarded-proto", "X-Forwarded-Proto", client.scheme);
-    forward(config.x_forwarded_host, "x-forwarded-host", "X-Forwarded-Host", request.host_header);
-    forward(config.x_forwarded_port, "x-forwarded-port", "X-Forwarded-Port", std::to_string(client.local_port));
+    std::array<Forward, 4> forwards{{{config.x_real_ip, "X-Real-IP"},
+                                     {config.x_forwarded_proto, "X-Forwarded-Proto"},
+                                     {config.x_forwarded_host, "X-Forwarded-Host"},
+                                     {config.x_forwarded_port, "X-Forwarded-Port"}}};
+    auto forward_of = [&](std::string_view name) -> Forward* {
+        for (Forward& f : forwards)
+            if (iequals(name, f.name)) return &f;
+        return nullptr;
+    };
+    std::string xff_chain;  // X-Forwarded-For as a trusted peer sent it
+    if (from_trusted) {
+        for (const auto& [name, value] : h) {
+            if (Forward* f = forward_of(name)) f->keep = true;
+            if (config.x_forwarded_for && iequals(name, "x-forwarded-for"))
+                xff_chain += (xff_chain.empty() ? "" : ", ") + value;  // RFC 9110 §5.3: lines join as one list
+        }
+    }
+    // One pass over the fields removes every line replaced below, instead of one pass per name.
+    std::erase_if(h, [&](const auto& field) {
+        if (config.x_forwarded_for && iequals(field.first, "x-forwarded-for")) return true;
+        const Forward* f = forward_of(field.first);
+        return f != nullptr && !f->keep;
+    });
+    h.reserve(h.size() + kForwardingFields);
+    if (config.x_forwarded_for) h.emplace_back("X-Forwarded-For", !xff_chain.empty() ? xff_chain + ", " + ip : ip);
+    const std::string port = std::to_string(client.local_port);
+    const std::array<const std::string*, 4> values{&ip, &client.scheme, &request.host_header, &port};
+    for (size_t i = 0; i < forwards.size(); ++i)
+        if (forwards[i].enabled && !forwards[i].keep) h.emplace_back(forwards[i].name, *values[i]);
     if (config.forwarded) {
         // RFC 7239 §6: an IPv6 node is quoted and bracketed.
         std::string node = client.peer.is_v6() ? "\"[" + ip + "]\"" : ip;
