@@ -171,10 +171,13 @@ for test in $TESTS; do
                     load "$test" "$DURATION"
                     wait "$ppid" || true
                     stop
+                    # sed, not head: a reader that stops early would fail the pipeline (pipefail).
                     perf report -q -i "$TMP/perf-$test-$proxy.data" --no-children --sort dso,sym --stdio -g none \
-                        2>/dev/null | awk 'NF' | head -n 40 >"$TMP/perf-$test-$proxy.txt"
-                    echo "perf  $desc: top symbols by cycles:"
-                    head -n 8 "$TMP/perf-$test-$proxy.txt" | sed 's/^/      /'
+                        2>/dev/null | awk 'NF' | sed -n 1,40p >"$TMP/perf-$test-$proxy.txt" || true
+                    awk -v d="$desc" '{ sub(/%/, "", $1) } $2 ~ /^\[kernel/ { k += $1 } { all += $1 }
+                        END { printf "perf  %s: %.0f%% of the cycles sampled in the kernel (top 40 symbols: %.0f%%); top symbols:\n", d, k, all }' \
+                        "$TMP/perf-$test-$proxy.txt"
+                    sed -n 1,8p "$TMP/perf-$test-$proxy.txt" | sed 's/^/      /'
                     ;;
                 *) die "unknown measure $measure (cpu, sys, insn, perf)" ;;
             esac

@@ -42,11 +42,17 @@ size_t field_lines_size(const HeaderList& headers) {
     return size;
 }
 
+// "name: value\r\n" with one size check and four copies (four appends each check the capacity).
 void append_line(std::string& out, std::string_view name, std::string_view value) {
-    out.append(name);
-    out.append(": ");
-    out.append(value);
-    out.append("\r\n");
+    const size_t at = out.size();
+    out.resize(at + name.size() + value.size() + 4);
+    char* p = out.data() + at;
+    p = std::copy(name.begin(), name.end(), p);
+    *p++ = ':';
+    *p++ = ' ';
+    p = std::copy(value.begin(), value.end(), p);
+    *p++ = '\r';
+    *p = '\n';
 }
 
 // "HTTP/1.1 200 OK\r\n" (HTTP/1.0 to an HTTP/1.0 client).
@@ -263,9 +269,23 @@ void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& con
     }
 }
 
+std::string& head_scratch() {
+    thread_local std::string buffer;
+    return buffer;
+}
+
 std::string serialize_request(const RequestInfo& request) {
     std::string out;
-    out.reserve(256 + request.headers.size() * 48);
+    serialize_request(request, out);
+    return out;
+}
+
+void serialize_request(const RequestInfo& request, std::string& out) {
+    out.clear();
+    // Exactly enough but for the fixed words (request line, Host, framing, Upgrade): one allocation at most.
+    out.reserve(request.method.size() + request.path.size() + request.query.size() + request.host_header.size() +
+                request.transfer_encoding.size() + request.upgrade_protocols.size() + field_lines_size(request.headers) +
+                128);
     out.append(request.method).append(" ").append(request.path).append(request.query).append(" HTTP/1.1\r\n");
     if (!find_header(request.headers, "host")) append_line(out, "Host", request.host_header);
     for (const auto& [name, value] : request.headers) append_line(out, name, value);
@@ -278,7 +298,6 @@ std::string serialize_request(const RequestInfo& request) {
         append_line(out, "Upgrade", request.upgrade_protocols);
     }
     out.append("\r\n");
-    return out;
 }
 
 ClientFraming client_framing(const ResponseInfo& response, HttpVersion client_version) {
@@ -302,7 +321,15 @@ ClientFraming staged_framing(const ResponseInfo& response, HttpVersion client_ve
 std::string serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version,
                                bool close) {
     std::string out;
-    out.reserve(256 + response.headers.size() * 48);
+    serialize_response(response, framing, client_version, close, out);
+    return out;
+}
+
+void serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version, bool close,
+                        std::string& out) {
+    out.clear();
+    out.reserve(response.reason.size() + response.transfer_encoding.size() + response.upgrade_protocol.size() +
+                field_lines_size(response.headers) + 96);
     append_status_line(out, client_version, response.status, response.reason);
     for (const auto& [name, value] : response.headers) append_line(out, name, value);
     if (framing == ClientFraming::kAsIs && response.framing == BodyFraming::kChunked)
@@ -315,7 +342,6 @@ std::string serialize_response(const ResponseInfo& response, ClientFraming frami
         append_connection(out, close, client_version);
     }
     out.append("\r\n");
-    return out;
 }
 
 const char* reason_phrase(int status) {

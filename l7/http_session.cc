@@ -265,7 +265,8 @@ void HttpSession::send_response_head(Exchange& ex) {
         !ex.request_body_done || draining_)
         close_after_ = true;
     const bool close = close_after_ || (client_eof_ && evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0);
-    std::string head = serialize_response(ex.response, ex.framing, ex.request.version, close);
+    std::string& head = head_scratch();
+    serialize_response(ex.response, ex.framing, ex.request.version, close, head);
     bufferevent_write(client_.bev.get(), head.data(), head.size());
     ex.bytes_out += head.size();
     ex.status = ex.response.status;
