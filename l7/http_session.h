@@ -221,7 +221,7 @@ private:
     bool soft_drain_ = false;  // drain_softly(): an idle connection waits for its grace
     uint64_t idle_since_ms_ = 0;  // when the last answer went out (phase kIdle)
     PhaseTimer<Timer> timer_;  // the client side's phase (on_timer says what its expiry means)
-    EventPtr resume_;  // runs the next pipelined request from the loop
+    EventPtr resume_;  // runs the next pipelined request from the loop (made on the first)
     bool resumed_ = false;  // made for a parked connection
     bool request_reads_held_ = false;  // hold_request_reads
 
