@@ -56,6 +56,7 @@
 #include "l7/client_side.h"
 #include "l7/exchange.h"
 #include "l7/exchange_driver.h"
+#include "l7/exchange_slot.h"
 #include "l7/filter.h"
 #include "l7/h2_connection.h"
 #include "l7/http_message.h"
@@ -69,27 +70,6 @@ namespace lbd::l7 {
 
 class L7Worker;
 class HttpListener;
-
-// The request in flight of an HTTP/1 connection: an Exchange (~1.7 KB) in
-// storage made at the connection's first request and kept for the next ones
-// (no allocation per request), so a connection that turns out to speak
-// HTTP/2, whose streams have exchanges of their own, carries none.
-class ExchangeSlot {
-public:
-    Exchange& emplace(const ClientEndpoint& client, uint64_t start_ms) {
-        if (!storage_) storage_ = std::make_unique<std::optional<Exchange>>();
-        return storage_->emplace(client, start_ms);
-    }
-    void reset() {
-        if (storage_) storage_->reset();
-    }
-    explicit operator bool() const { return storage_ && storage_->has_value(); }
-    Exchange& operator*() { return **storage_; }
-    Exchange* operator->() { return &**storage_; }
-
-private:
-    std::unique_ptr<std::optional<Exchange>> storage_;
-};
 
 class HttpSession final : public ClientSide, public H2Owner {
 public:
