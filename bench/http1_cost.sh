@@ -148,7 +148,7 @@ for test in $TESTS; do
                     load "$test" 2
                     strace_during "$PID" "$TMP/strace-$test-$proxy.out" load "$test" "$DURATION"
                     stop
-                    awk -v n="$REQUESTS" -v d="$desc" '$NF == "total" { printf "sys   %s: %.2f syscalls per request\n", d, $(NF - 2) / n }
+                    awk -v n="$REQUESTS" -v d="$desc" '$NF == "total" { printf "sys   %s: %.2f syscalls per request\n", d, $4 / n }  # calls: column 4, errors (if any) 5
                         $4 ~ /^[0-9]+$/ && $NF != "total" && $4 / n >= 0.02 { per = per sprintf(" %s %.2f", $NF, $4 / n) }
                         END { print "      by call:" per }' "$TMP/strace-$test-$proxy.out"
                     ;;
