@@ -269,12 +269,15 @@ url_of() {
 # reference_of TEST: the path the ratios of TEST's rows divide by.
 reference_of() { if [[ $1 == *_w2 ]]; then echo haproxy_w2; else echo haproxy; fi; }
 
-wrk_args() { # wrk_args TEST -> connections and headers
+# wrk_args TEST: sets WRK_ARGS to its connections and headers. An array, so that "Connection: close"
+# stays one word with its space: wrk 4.1 keeps a -H value only when ": " follows the name, and
+# dropped the "Connection:close" this once passed, so new50 and tls_new ran keep-alive.
+wrk_args() {
     case ${1%_w2} in
-        small50 | tls_ka) echo "-c50" ;;
-        small500) echo "-c500" ;;
-        big) echo "-c10" ;;
-        tls_new | new50) echo "-c50 -H Connection:close" ;;
+        small50 | tls_ka) WRK_ARGS=(-c50) ;;
+        small500) WRK_ARGS=(-c500) ;;
+        big) WRK_ARGS=(-c10) ;;
+        tls_new | new50) WRK_ARGS=(-c50 -H "Connection: close") ;;
     esac
 }
 
@@ -297,8 +300,8 @@ measure() {
     url=$(url_of "$test" "$path")
     [[ -n $url ]] || return 0
     [[ $test == tls_full ]] && { measure_h2load "$test" "$path" "$url"; return 0; }
-    # shellcheck disable=SC2046  # wrk_args is a word list on purpose
-    out=$(run_on "$LOAD_CPUS" wrk -t"$WRK_THREADS" $(wrk_args "$test") -d"${DURATION}s" --latency "$url" 2>&1) ||
+    wrk_args "$test"
+    out=$(run_on "$LOAD_CPUS" wrk -t"$WRK_THREADS" "${WRK_ARGS[@]}" -d"${DURATION}s" --latency "$url" 2>&1) ||
         { log "$key: wrk failed: $out"; return 0; }
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
     p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")

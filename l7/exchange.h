@@ -11,7 +11,7 @@
 // between two requests on one connection.
 //
 // Memory: an HTTP/1 HttpSession holds its one Exchange in storage made at
-// its first request and kept for the next (ExchangeSlot, http_session.h),
+// its first request and kept for the next (ExchangeSlot, exchange_slot.h),
 // so a request costs no allocation for it: HTTP/1 carries one exchange at a
 // time. An HTTP/2 connection carries none of its own; each stream
 // (h2_stream.h) has its exchange.

@@ -83,7 +83,8 @@ void ExchangeDriver::send_request() {
     bufferevent_setwatermark(bev, EV_READ, 0, server_read_high_water(server_read_));
     bufferevent_setwatermark(bev, EV_WRITE, kWriteLowWater, 0);
     enable_stream(bev);
-    std::string head = serialize_request(ex.request);
+    std::string& head = head_scratch();
+    serialize_request(ex.request, head);
     bufferevent_write(bev, head.data(), head.size());
     ex.server->counters.bytes_to_server.fetch_add(head.size(), std::memory_order_relaxed);
     ex.request_sent_ms = monotonic_ms();

@@ -1,6 +1,7 @@
 #include "l7/http_message.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 #include "l7/http1.h"
@@ -22,6 +23,10 @@ std::optional<SocketAddress> parse_ip(std::string_view text) {
     return SocketAddress::parse(with_port);
 }
 
+// What add_forwarding_headers may append: X-Forwarded-For, X-Real-IP, X-Forwarded-Proto, -Host,
+// -Port, Forwarded and Via.
+constexpr size_t kForwardingFields = 7;
+
 // All lines of `name` joined as one list (RFC 9110 §5.3), then removed.
 std::string take_joined(HeaderList& headers, std::string_view name) {
     std::string joined;
@@ -37,11 +42,17 @@ size_t field_lines_size(const HeaderList& headers) {
     return size;
 }
 
+// "name: value\r\n" with one size check and four copies (four appends each check the capacity).
 void append_line(std::string& out, std::string_view name, std::string_view value) {
-    out.append(name);
-    out.append(": ");
-    out.append(value);
-    out.append("\r\n");
+    const size_t at = out.size();
+    out.resize(at + name.size() + value.size() + 4);
+    char* p = out.data() + at;
+    p = std::copy(name.begin(), name.end(), p);
+    *p++ = ':';
+    *p++ = ' ';
+    p = std::copy(value.begin(), value.end(), p);
+    *p++ = '\r';
+    *p = '\n';
 }
 
 // "HTTP/1.1 200 OK\r\n" (HTTP/1.0 to an HTTP/1.0 client).
@@ -132,6 +143,9 @@ RequestInfo copy_request(const HttpRequestHead& head) {
     std::string_view authority = head.target_form == TargetForm::kAbsolute ? head.authority : head.host;
     out.host_header = std::string(authority);
     out.host = host_without_port(authority);
+    // Room for the forwarding fields too: a vector grown one field at a time moves every string
+    // it holds at each doubling.
+    out.headers.reserve(head.headers.size() + kForwardingFields);
     for (size_t i = 0; i < head.headers.size(); ++i) {
         const HttpHeader& h = head.headers[i];
         if (iequals(h.name, "transfer-encoding")) {
@@ -160,6 +174,7 @@ ResponseInfo copy_response(const HttpResponseHead& head) {
     out.status = head.status;
     out.reason = std::string(head.reason);
     out.version = head.version;
+    out.headers.reserve(head.headers.size() + 2);  // Via, a header action: no growth on the way
     for (size_t i = 0; i < head.headers.size(); ++i) {
         const HttpHeader& h = head.headers[i];
         if (iequals(h.name, "transfer-encoding")) {
@@ -202,24 +217,43 @@ void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& con
     const bool from_trusted = trusted_proxy(config, client.peer);
     const std::string ip = client.peer.ip_string();
     HeaderList& h = request.headers;
-    if (config.x_forwarded_for) {
-        std::string chain = take_joined(h, "x-forwarded-for");
-        h.emplace_back("X-Forwarded-For", from_trusted && !chain.empty() ? chain + ", " + ip : ip);
-    }
-    // Each is replaced for an untrusted peer, or, turned off, removed: a
-    // client's own X-Forwarded-Host that the server reflects (links,
-    // redirects) would otherwise poison what a cache stores for others.
-    auto forward = [&](bool enabled, std::string_view lower, std::string_view name, const std::string& value) {
-        if (from_trusted && find_header(h, lower)) return;
-        if (enabled)
-            set_header(h, name, value);
-        else
-            std::erase_if(h, [&](const auto& field) { return iequals(field.first, lower); });
+    // Each of these is replaced for an untrusted peer, or, turned off, removed: a client's own
+    // X-Forwarded-Host that the server reflects (links, redirects) would otherwise poison what a
+    // cache stores for others. A trusted peer's own line is kept as it sent it.
+    struct Forward {
+        bool enabled;
+        std::string_view name;
+        bool keep = false;  // a trusted peer sent one
     };
-    forward(config.x_real_ip, "x-real-ip", "X-Real-IP", ip);
-    forward(config.x_forwarded_proto, "x-forwarded-proto", "X-Forwarded-Proto", client.scheme);
-    forward(config.x_forwarded_host, "x-forwarded-host", "X-Forwarded-Host", request.host_header);
-    forward(config.x_forwarded_port, "x-forwarded-port", "X-Forwarded-Port", std::to_string(client.local_port));
+    std::array<Forward, 4> forwards{{{config.x_real_ip, "X-Real-IP"},
+                                     {config.x_forwarded_proto, "X-Forwarded-Proto"},
+                                     {config.x_forwarded_host, "X-Forwarded-Host"},
+                                     {config.x_forwarded_port, "X-Forwarded-Port"}}};
+    auto forward_of = [&](std::string_view name) -> Forward* {
+        for (Forward& f : forwards)
+            if (iequals(name, f.name)) return &f;
+        return nullptr;
+    };
+    std::string xff_chain;  // X-Forwarded-For as a trusted peer sent it
+    if (from_trusted) {
+        for (const auto& [name, value] : h) {
+            if (Forward* f = forward_of(name)) f->keep = true;
+            if (config.x_forwarded_for && iequals(name, "x-forwarded-for"))
+                xff_chain += (xff_chain.empty() ? "" : ", ") + value;  // RFC 9110 §5.3: lines join as one list
+        }
+    }
+    // One pass over the fields removes every line replaced below, instead of one pass per name.
+    std::erase_if(h, [&](const auto& field) {
+        if (config.x_forwarded_for && iequals(field.first, "x-forwarded-for")) return true;
+        const Forward* f = forward_of(field.first);
+        return f != nullptr && !f->keep;
+    });
+    h.reserve(h.size() + kForwardingFields);
+    if (config.x_forwarded_for) h.emplace_back("X-Forwarded-For", !xff_chain.empty() ? xff_chain + ", " + ip : ip);
+    const std::string port = std::to_string(client.local_port);
+    const std::array<const std::string*, 4> values{&ip, &client.scheme, &request.host_header, &port};
+    for (size_t i = 0; i < forwards.size(); ++i)
+        if (forwards[i].enabled && !forwards[i].keep) h.emplace_back(forwards[i].name, *values[i]);
     if (config.forwarded) {
         // RFC 7239 §6: an IPv6 node is quoted and bracketed.
         std::string node = client.peer.is_v6() ? "\"[" + ip + "]\"" : ip;
@@ -235,9 +269,23 @@ void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& con
     }
 }
 
+std::string& head_scratch() {
+    thread_local std::string buffer;
+    return buffer;
+}
+
 std::string serialize_request(const RequestInfo& request) {
     std::string out;
-    out.reserve(256 + request.headers.size() * 48);
+    serialize_request(request, out);
+    return out;
+}
+
+void serialize_request(const RequestInfo& request, std::string& out) {
+    out.clear();
+    // Exactly enough but for the fixed words (request line, Host, framing, Upgrade): one allocation at most.
+    out.reserve(request.method.size() + request.path.size() + request.query.size() + request.host_header.size() +
+                request.transfer_encoding.size() + request.upgrade_protocols.size() + field_lines_size(request.headers) +
+                128);
     out.append(request.method).append(" ").append(request.path).append(request.query).append(" HTTP/1.1\r\n");
     if (!find_header(request.headers, "host")) append_line(out, "Host", request.host_header);
     for (const auto& [name, value] : request.headers) append_line(out, name, value);
@@ -250,7 +298,6 @@ std::string serialize_request(const RequestInfo& request) {
         append_line(out, "Upgrade", request.upgrade_protocols);
     }
     out.append("\r\n");
-    return out;
 }
 
 ClientFraming client_framing(const ResponseInfo& response, HttpVersion client_version) {
@@ -274,7 +321,15 @@ ClientFraming staged_framing(const ResponseInfo& response, HttpVersion client_ve
 std::string serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version,
                                bool close) {
     std::string out;
-    out.reserve(256 + response.headers.size() * 48);
+    serialize_response(response, framing, client_version, close, out);
+    return out;
+}
+
+void serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version, bool close,
+                        std::string& out) {
+    out.clear();
+    out.reserve(response.reason.size() + response.transfer_encoding.size() + response.upgrade_protocol.size() +
+                field_lines_size(response.headers) + 96);
     append_status_line(out, client_version, response.status, response.reason);
     for (const auto& [name, value] : response.headers) append_line(out, name, value);
     if (framing == ClientFraming::kAsIs && response.framing == BodyFraming::kChunked)
@@ -287,7 +342,6 @@ std::string serialize_response(const ResponseInfo& response, ClientFraming frami
         append_connection(out, close, client_version);
     }
     out.append("\r\n");
-    return out;
 }
 
 const char* reason_phrase(int status) {

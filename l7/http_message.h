@@ -103,6 +103,12 @@ void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& con
 // keep-alive, the body framing kept (Content-Length, or the request's
 // Transfer-Encoding when chunked), Upgrade re-added when requested.
 std::string serialize_request(const RequestInfo& request);
+// The same into `out` (its old contents replaced): a buffer kept from request to request makes
+// no allocation per head.
+void serialize_request(const RequestInfo& request, std::string& out);
+// That buffer: the calling thread's, for a head written into a bufferevent at once (never held
+// across a call that may serialize another).
+std::string& head_scratch();
 
 // How the response body reaches the client.
 enum class ClientFraming : uint8_t {
@@ -123,6 +129,8 @@ ClientFraming staged_framing(const ResponseInfo& response, HttpVersion client_ve
 // HTTP/1.0 client that may keep the connection gets Connection: keep-alive.
 std::string serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version,
                                bool close);
+void serialize_response(const ResponseInfo& response, ClientFraming framing, HttpVersion client_version, bool close,
+                        std::string& out);
 
 // A whole response lbd writes itself (error, redirect, fixed): head and body.
 // `extra` are fields such as Location; `actions` the listener's response

@@ -81,7 +81,6 @@ HttpSession::HttpSession(L7Worker& worker, ParkedClient client)
 HttpSession::~HttpSession() = default;
 
 void HttpSession::start() {
-    resume_ = make_event(worker_.base(), -1, 0, &HttpSession::on_resume, this);
     bufferevent* bev = client_.bev.get();
     bufferevent_setcb(bev, &HttpSession::on_client_read, &HttpSession::on_client_write, &HttpSession::on_client_event,
                       this);
@@ -265,7 +264,8 @@ void HttpSession::send_response_head(Exchange& ex) {
         !ex.request_body_done || draining_)
         close_after_ = true;
     const bool close = close_after_ || (client_eof_ && evbuffer_get_length(bufferevent_get_input(client_.bev.get())) == 0);
-    std::string head = serialize_response(ex.response, ex.framing, ex.request.version, close);
+    std::string& head = head_scratch();
+    serialize_response(ex.response, ex.framing, ex.request.version, close, head);
     bufferevent_write(client_.bev.get(), head.data(), head.size());
     ex.bytes_out += head.size();
     ex.status = ex.response.status;
@@ -356,7 +356,7 @@ void HttpSession::retire() {
     closed_ = true;
     phase_ = Phase::kClosed;
     timer_.stop();
-    event_del(resume_.get());
+    if (resume_) event_del(resume_.get());
     worker_.session_ended(this);  // freed from the loop: `this` lives until the callback returns
 }
 
@@ -456,8 +456,11 @@ void HttpSession::finish_request(Termination term) {
         arm(Timer::kKeepAlive, worker_.handover_idle_left_ms(idle_since_ms_, http_.timeouts.client_keep_alive_ms));
     else
         wait_idle();
-    // A pipelined request already waiting raises no new read event.
-    if (evbuffer_get_length(in) > 0) event_active(resume_.get(), EV_TIMEOUT, 0);
+    // A pipelined request already waiting raises no new read event. The
+    // event is made on the first such request: most connections have none.
+    if (evbuffer_get_length(in) == 0) return;
+    if (!resume_) resume_ = make_event(worker_.base(), -1, 0, &HttpSession::on_resume, this);
+    event_active(resume_.get(), EV_TIMEOUT, 0);
 }
 
 }  // namespace lbd::l7

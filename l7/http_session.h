@@ -56,12 +56,14 @@
 #include "l7/client_side.h"
 #include "l7/exchange.h"
 #include "l7/exchange_driver.h"
+#include "l7/exchange_slot.h"
 #include "l7/filter.h"
 #include "l7/h2_connection.h"
 #include "l7/http_message.h"
 #include "l7/parked_client.h"
 #include "l7/phase_timer.h"
 #include "l7/proxy_types.h"
+#include "l7/thread_spares.h"
 #include "l7/transport.h"
 #include "l7/upstream.h"
 
@@ -69,27 +71,6 @@ namespace lbd::l7 {
 
 class L7Worker;
 class HttpListener;
-
-// The request in flight of an HTTP/1 connection: an Exchange (~1.7 KB) in
-// storage made at the connection's first request and kept for the next ones
-// (no allocation per request), so a connection that turns out to speak
-// HTTP/2, whose streams have exchanges of their own, carries none.
-class ExchangeSlot {
-public:
-    Exchange& emplace(const ClientEndpoint& client, uint64_t start_ms) {
-        if (!storage_) storage_ = std::make_unique<std::optional<Exchange>>();
-        return storage_->emplace(client, start_ms);
-    }
-    void reset() {
-        if (storage_) storage_->reset();
-    }
-    explicit operator bool() const { return storage_ && storage_->has_value(); }
-    Exchange& operator*() { return **storage_; }
-    Exchange* operator->() { return &**storage_; }
-
-private:
-    std::unique_ptr<std::optional<Exchange>> storage_;
-};
 
 class HttpSession final : public ClientSide, public H2Owner {
 public:
@@ -99,6 +80,10 @@ public:
     ~HttpSession() override;
     HttpSession(const HttpSession&) = delete;
     HttpSession& operator=(const HttpSession&) = delete;
+    // A freed session's memory is the next one's (thread_spares.h). Final:
+    // every block is sizeof(HttpSession).
+    static void* operator new(std::size_t size) { return ThreadSpares<HttpSession, 64>::take(size); }
+    static void operator delete(void* block) { ThreadSpares<HttpSession, 64>::give(block); }
 
     void start();
     // A resumed session: read what woke the parked connection.
@@ -221,7 +206,7 @@ private:
     bool soft_drain_ = false;  // drain_softly(): an idle connection waits for its grace
     uint64_t idle_since_ms_ = 0;  // when the last answer went out (phase kIdle)
     PhaseTimer<Timer> timer_;  // the client side's phase (on_timer says what its expiry means)
-    EventPtr resume_;  // runs the next pipelined request from the loop
+    EventPtr resume_;  // runs the next pipelined request from the loop (made on the first)
     bool resumed_ = false;  // made for a parked connection
     bool request_reads_held_ = false;  // hold_request_reads
 

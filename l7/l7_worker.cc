@@ -50,7 +50,12 @@ void L7Worker::replace_listeners(std::vector<std::shared_ptr<HttpListener>> next
 
 void L7Worker::start_session(std::unique_ptr<HttpSession> session) {
     HttpSession* raw = session.get();
-    sessions_.push_front(std::move(session));
+    if (spare_nodes_.empty()) {
+        sessions_.push_front(std::move(session));
+    } else {
+        sessions_.splice(sessions_.begin(), spare_nodes_, spare_nodes_.begin());
+        sessions_.front() = std::move(session);
+    }
     raw->self = sessions_.begin();
     raw->start();
 }
@@ -63,12 +68,22 @@ HttpSession* L7Worker::resume_session(ParkedClient client) {
 }
 
 void L7Worker::session_ended(HttpSession* session) {
-    ended_.push_back(std::move(*session->self));
-    sessions_.erase(session->self);
+    ended_.splice(ended_.end(), sessions_, session->self);
     event_active(reaper_.get(), EV_TIMEOUT, 0);
 }
 
-void L7Worker::on_reap(evutil_socket_t, short, void* arg) { static_cast<L7Worker*>(arg)->ended_.clear(); }
+void L7Worker::on_reap(evutil_socket_t, short, void* arg) {
+    // Enough spare nodes for the connections a loop iteration ends under a
+    // connection-per-request load; past it they are freed.
+    constexpr size_t kMaxSpareNodes = 64;
+    auto* self = static_cast<L7Worker*>(arg);
+    // Taken first: a session's destructor must not see the list it is in change.
+    SessionList reaped;
+    reaped.splice(reaped.end(), self->ended_);
+    for (std::unique_ptr<HttpSession>& session : reaped) session.reset();
+    self->spare_nodes_.splice(self->spare_nodes_.end(), reaped);
+    if (self->spare_nodes_.size() > kMaxSpareNodes) self->spare_nodes_.resize(kMaxSpareNodes);
+}
 
 void L7Worker::stop_accepting() {
     draining_ = true;

@@ -121,8 +121,13 @@ private:
     };
     std::map<const Pool*, PickerEntry> pickers_;
     std::vector<std::shared_ptr<HttpListener>> listeners_;
-    std::list<std::unique_ptr<HttpSession>> sessions_;
-    std::vector<std::unique_ptr<HttpSession>> ended_;
+    // A session's list node moves (splice, no allocation) from sessions_ to
+    // ended_ when it ends, and once the session is freed to spare_nodes_,
+    // which the next session's takes: none allocated per connection.
+    using SessionList = std::list<std::unique_ptr<HttpSession>>;
+    SessionList sessions_;
+    SessionList ended_;
+    SessionList spare_nodes_;
     ParkedClients parked_;
     ProxyHeaderWaits proxy_waits_;
     EventPtr reaper_;

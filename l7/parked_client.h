@@ -4,7 +4,7 @@
 // read event carrying the keep-alive deadline, and the little the next
 // request's session must know about the client. Its HttpSession (544
 // bytes), the exchange storage it made at its first request (~1.7 KB, kept
-// for the next, http_session.h's ExchangeSlot) and bufferevent with two
+// for the next, exchange_slot.h's ExchangeSlot) and bufferevent with two
 // evbuffers and two events (~1 KB) are
 // freed when it goes idle with nothing buffered, and made again when its next
 // request arrives: ten thousand idle clients then cost a few hundred bytes

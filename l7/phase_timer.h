@@ -9,22 +9,48 @@
 // at expiry idle_for_period() either confirms a whole quiet period or
 // re-arms the event for what is left of it.
 //
+// The event's memory comes from a short per-thread list (thread_spares.h):
+// a connection's two timers (its session's, its driver's) allocate nothing
+// under a connection per request.
+//
 // Worker thread only, like the owner's other events.
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 
 #include "core/base/clock.h"
 #include "core/loop/event.h"
+#include "l7/thread_spares.h"
 
 namespace lbd::l7 {
 
 // `Kind` is the owner's enum of phases; its zero value (kNone) means off.
+// The phase timers' events: event_assign on a spare block, not event_new.
+struct PhaseEvent {
+    using Spares = ThreadSpares<PhaseEvent, 128>;
+    struct Deleter {
+        void operator()(event* ev) const {
+            event_del(ev);
+            event_debug_unassign(ev);  // libevent's debug mode forgets it
+            Spares::give(ev);
+        }
+    };
+    using Ptr = std::unique_ptr<event, Deleter>;
+    static Ptr make(event_base* base, event_callback_fn on_expiry, void* owner) {
+        Ptr ev(static_cast<event*>(Spares::take(event_get_struct_event_size())));
+        // Fails only on bad flags (as make_event, no recovery is pretended).
+        if (event_assign(ev.get(), base, -1, 0, on_expiry, owner) != 0) std::abort();
+        return ev;
+    }
+};
+
 template <typename Kind>
 class PhaseTimer {
   public:
     PhaseTimer(event_base* base, event_callback_fn on_expiry, void* owner)
-        : event_(make_event(base, -1, 0, on_expiry, owner)) {}
+        : event_(PhaseEvent::make(base, on_expiry, owner)) {}
 
     // Starts a period of `ms` for `kind`, counting progress from now.
     void arm(Kind kind, uint32_t ms) {
@@ -62,7 +88,7 @@ class PhaseTimer {
     }
 
   private:
-    EventPtr event_;
+    PhaseEvent::Ptr event_;
     Kind kind_{};
     uint32_t period_ms_ = 0;
     uint64_t last_progress_ms_ = 0;

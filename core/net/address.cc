@@ -87,7 +87,19 @@ std::string_view SocketAddress::ip_bytes() const {
 
 std::string SocketAddress::ip_string() const {
     char buf[INET6_ADDRSTRLEN] = "?";
-    if (is_v4()) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+    if (is_v4()) {
+        // Dotted quad by hand: the proxy writes the client's address into every request
+        // (X-Forwarded-For, X-Real-IP), and glibc's inet_ntop formats IPv4 through sprintf,
+        // about ten times the instructions.
+        const auto* octets = reinterpret_cast<const unsigned char*>(
+            &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr);
+        char* out = buf;
+        for (int i = 0; i < 4; ++i) {
+            if (i > 0) *out++ = '.';
+            out = std::to_chars(out, buf + sizeof buf, octets[i]).ptr;
+        }
+        return std::string(buf, out);
+    }
     if (is_v6()) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
     return buf;
 }

@@ -150,6 +150,14 @@ TEST_CASE("v1 edge values") {
     CHECK(parse(std::string("PROXY TCP6 2001:DB8::A :: 1 2\r\n")).status == ProxyParseStatus::kComplete);
 }
 
+TEST_CASE("IPv4 text of every octet width, as X-Forwarded-For and the v1 header write it") {
+    CHECK(addr("0.0.0.0:1").ip_string() == "0.0.0.0");
+    CHECK(addr("255.255.255.255:1").ip_string() == "255.255.255.255");
+    CHECK(addr("10.0.100.7:1").ip_string() == "10.0.100.7");
+    CHECK(addr("1.22.103.9:65535").to_string() == "1.22.103.9:65535");
+    CHECK(encode_proxy_v1(addr("9.99.199.0:1"), addr("100.10.1.200:2")) == "PROXY TCP4 9.99.199.0 100.10.1.200 1 2\r\n");
+}
+
 TEST_CASE("v2 TCP4 round trip") {
     SocketAddress src = addr("203.0.113.9:40000");
     SocketAddress dst = addr("198.51.100.1:8443");

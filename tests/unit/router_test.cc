@@ -167,6 +167,11 @@ TEST_CASE("headers: forwarding headers replace a client's claims unless it is a 
     CHECK(*lbd::l7::find_header(untrusted.headers, "forwarded") ==
           "for=203.0.113.9;proto=https;host=\"www.example.com\"");
     CHECK(*lbd::l7::find_header(untrusted.headers, "via") == "1.1 edge, 1.1 lbd");  // Via always appends
+    // Every claim replaced once, in place of none of the other fields, the new ones appended in order.
+    CHECK(header_text(untrusted.headers) ==
+          "X-Forwarded-For: 203.0.113.9\nX-Real-IP: 203.0.113.9\nX-Forwarded-Proto: https\n"
+          "X-Forwarded-Host: www.example.com\nX-Forwarded-Port: 443\n"
+          "Forwarded: for=203.0.113.9;proto=https;host=\"www.example.com\"\nVia: 1.1 edge, 1.1 lbd\n");
 
     client.peer = *lbd::SocketAddress::parse("10.1.2.3:5000");
     RequestInfo trusted = get("/", "www.example.com", claims);
@@ -174,6 +179,10 @@ TEST_CASE("headers: forwarding headers replace a client's claims unless it is a 
     CHECK(*lbd::l7::find_header(trusted.headers, "x-forwarded-for") == "1.2.3.4, 10.1.2.3");
     CHECK(*lbd::l7::find_header(trusted.headers, "x-real-ip") == "1.2.3.4");
     CHECK(*lbd::l7::find_header(trusted.headers, "x-forwarded-proto") == "http");
+    CHECK(header_text(trusted.headers) ==
+          "X-Real-IP: 1.2.3.4\nX-Forwarded-Proto: http\nX-Forwarded-For: 1.2.3.4, 10.1.2.3\n"
+          "X-Forwarded-Host: www.example.com\nX-Forwarded-Port: 443\n"
+          "Forwarded: for=1.2.3.4, for=10.1.2.3;proto=https;host=\"www.example.com\"\nVia: 1.1 edge, 1.1 lbd\n");
     CHECK(*lbd::l7::find_header(trusted.headers, "forwarded") ==
           "for=1.2.3.4, for=10.1.2.3;proto=https;host=\"www.example.com\"");
 
@@ -184,4 +193,9 @@ TEST_CASE("headers: forwarding headers replace a client's claims unless it is a 
     RequestInfo plain = get("/");
     lbd::l7::add_forwarding_headers(plain, none, client);
     CHECK(header_text(plain.headers) == "");
+    // Turned off, an untrusted client's claims are removed, except X-Forwarded-For, passed on as sent.
+    client.peer = *lbd::SocketAddress::parse("203.0.113.9:5000");
+    RequestInfo claimed = get("/", "www.example.com", claims);
+    lbd::l7::add_forwarding_headers(claimed, none, client);
+    CHECK(header_text(claimed.headers) == "X-Forwarded-For: 1.2.3.4\nForwarded: for=1.2.3.4\nVia: 1.1 edge\n");
 }

@@ -1,0 +1,47 @@
+// A short per-thread list of freed blocks of one class's size, for a class
+// made and freed once per connection (HttpSession): under a connection per
+// request the next connection takes the block the last one gave back, and
+// malloc is not called at all (HAProxy's pools, per thread).
+//
+// Any thread may give a block back (one that ends a worker gives its
+// sessions to its own list); a list frees what it holds when its thread
+// exits, and what would pass `kMax` at once.
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <vector>
+
+namespace lbd::l7 {
+
+template <typename Owner, size_t kMax>
+class ThreadSpares {
+  public:
+    static void* take(size_t size) {
+        std::vector<void*>& blocks = list().blocks;
+        if (blocks.empty()) return ::operator new(size);
+        void* block = blocks.back();
+        blocks.pop_back();
+        return block;
+    }
+    static void give(void* block) {
+        std::vector<void*>& blocks = list().blocks;
+        if (blocks.size() < kMax) blocks.push_back(block);  // reserved: no allocation
+        else ::operator delete(block);
+    }
+
+  private:
+    struct List {
+        std::vector<void*> blocks;
+        List() { blocks.reserve(kMax); }
+        ~List() {
+            for (void* block : blocks) ::operator delete(block);
+        }
+    };
+    static List& list() {
+        thread_local List spares;
+        return spares;
+    }
+};
+
+}  // namespace lbd::l7
