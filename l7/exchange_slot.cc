@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "l7/thread_spares.h"
+
 namespace lbd::l7 {
 
 namespace {
@@ -22,7 +24,7 @@ ExchangeSlot::~ExchangeSlot() {
     if (!storage_) return;
     storage_->reset();  // its server connection and copies of the heads go now
     auto& list = spares();
-    if (list.size() < kMaxSpares) list.push_back(std::move(storage_));
+    if (kKeepSpareBlocks && list.size() < kMaxSpares) list.push_back(std::move(storage_));
 }
 
 ExchangeSlot::Storage ExchangeSlot::take_spare() {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "l7/thread_spares.h"
 #include "l7/tls_stream.h"
 
 namespace lbd::l7 {
@@ -60,7 +61,7 @@ void* take_block() {
 // evbuffer_add_reference's cleanup: libevent freed the chain of `data`.
 void give_back_block(const void* data, size_t, void*) {
     void* block = const_cast<void*>(data);
-    if (FreeBlocks::gone || free_blocks.blocks.size() >= kMaxFreeBlocks) return std::free(block);
+    if (!kKeepSpareBlocks || FreeBlocks::gone || free_blocks.blocks.size() >= kMaxFreeBlocks) return std::free(block);
     free_blocks.blocks.push_back(block);
 }
 

@@ -14,6 +14,20 @@
 
 namespace lbd::l7 {
 
+// Under AddressSanitizer no block is kept: a use after free must stay a
+// reported error, not the next connection's memory.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kKeepSpareBlocks = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kKeepSpareBlocks = false;
+#else
+inline constexpr bool kKeepSpareBlocks = true;
+#endif
+#else
+inline constexpr bool kKeepSpareBlocks = true;
+#endif
+
 template <typename Owner, size_t kMax>
 class ThreadSpares {
   public:
@@ -26,7 +40,7 @@ class ThreadSpares {
     }
     static void give(void* block) {
         std::vector<void*>& blocks = list().blocks;
-        if (blocks.size() < kMax) blocks.push_back(block);  // reserved: no allocation
+        if (kKeepSpareBlocks && blocks.size() < kMax) blocks.push_back(block);  // reserved: no allocation
         else ::operator delete(block);
     }
 
