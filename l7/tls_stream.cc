@@ -178,10 +178,7 @@ void TlsStream::read_pass() {
     // but the tickets of a handshake that just ended: they wait for the
     // first output (tls_stream.h), unless the stream ends here.
     if (finished && end == 0) hold_tickets();
-    // The scratch is the thread's: whatever else a read made OpenSSL write
-    // (a KeyUpdate's answer) goes now, behind the held tickets (send_cipher
-    // sends `pending_` first).
-    else if (end != 0 || s.out_len > 0) held_ = false;
+    if (end != 0) held_ = false;
     const Sent sent = held_ ? Sent::kAll : send_cipher();
     if (sent == Sent::kBlocked) bufferevent_enable(bev, EV_WRITE);
     if (plain > 0) bufferevent_trigger(bev, EV_READ, 0);
