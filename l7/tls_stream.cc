@@ -107,12 +107,6 @@ void TlsStream::detach() {
 }
 
 SslPtr TlsStream::release_ssl() {
-    // Parking follows a response, which took held tickets along; should any
-    // still wait, they go now (OpenSSL counted their records as sent).
-    if (held_ && bev_ != nullptr) {
-        held_ = false;
-        send_cipher();
-    }
     detach();
     if (ssl_) BIO_set_data(SSL_get_rbio(ssl_.get()), nullptr);
     return std::move(ssl_);
@@ -147,7 +141,6 @@ void TlsStream::read_pass() {
     if (got < 0 && is_again(errno)) return;
     short end = 0;
     size_t plain = 0;
-    bool finished = false;  // the handshake, in this pass
     if (got <= 0) {
         if (got < 0) fail_socket(errno);
         end = BEV_EVENT_READING | (got == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR);
@@ -162,7 +155,6 @@ void TlsStream::read_pass() {
             const int r = SSL_do_handshake(ssl_.get());
             if (r == 1) {
                 handshake_done_ = true;
-                finished = true;
                 bufferevent_trigger_event(bev, BEV_EVENT_CONNECTED, 0);
             } else if (const int e = SSL_get_error(ssl_.get(), r); e != SSL_ERROR_WANT_READ) {
                 fail_tls(e);
@@ -174,12 +166,8 @@ void TlsStream::read_pass() {
         in_ = nullptr;
         in_len_ = 0;
     }
-    // What the handshake or the reads wrote (a flight, tickets, an alert),
-    // but the tickets of a handshake that just ended: they wait for the
-    // first output (tls_stream.h), unless the stream ends here.
-    if (finished && end == 0) hold_tickets();
-    if (end != 0) held_ = false;
-    const Sent sent = held_ ? Sent::kAll : send_cipher();
+    // What the handshake or the reads wrote (a flight, tickets, an alert).
+    const Sent sent = send_cipher();
     if (sent == Sent::kBlocked) bufferevent_enable(bev, EV_WRITE);
     if (plain > 0) bufferevent_trigger(bev, EV_READ, 0);
     if (end != 0) {

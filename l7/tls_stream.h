@@ -33,15 +33,6 @@
 //                Finished, decrypted in the same pass, is read after it);
 //                a failure is BEV_EVENT_ERROR (EOF: BEV_EVENT_EOF) with the
 //                reason kept for error().
-//   tickets      the TLS 1.3 NewSessionTickets OpenSSL writes as the
-//                handshake ends are held (`held_`, in `pending_`) and go out
-//                in front of the first thing the session sends (the response,
-//                HTTP/2's SETTINGS, close_notify), in the same send(): over
-//                HTTP the client speaks next and needs no ticket before the
-//                answer, so a resumed connection costs both ends one segment
-//                and one wakeup less (bench/README.md, issue 17, tls_new).
-//                TLS 1.2 writes its tickets inside the handshake's last
-//                flight, which is never held.
 //
 // Everything else stays libevent's: enabling, watermark suspension, the
 // deferred callbacks, timeouts on the events, the bufferevent's teardown.
@@ -127,16 +118,11 @@ private:
     void take_cipher(const char* data, size_t len);
     void fail_tls(int ssl_error);
     void fail_socket(int err);
-    void hold_tickets();
-    bool release_held();
 
     bufferevent* bev_;
     SslPtr ssl_;
     bool handshake_done_;
     bool closing_ = false;  // close_notify() was called
-    // `pending_` holds the tickets written as the handshake ended, not sent
-    // yet: flush() leaves them for the first output (see above).
-    bool held_ = false;
     // Ciphertext made but not taken by the socket yet (null until needed).
     std::unique_ptr<evbuffer, void (*)(evbuffer*)> pending_{nullptr, &evbuffer_free};
     // The front bytes of the output whose ciphertext waits in `pending_`.

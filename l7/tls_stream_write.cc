@@ -49,7 +49,7 @@ void TlsStream::flush() {
     if (event_pending(&bev_->ev_write, EV_WRITE, nullptr)) return;
     evbuffer* out = bufferevent_get_output(bev_);
     const size_t before = evbuffer_get_length(out);
-    if (before == 0 && encrypted_ == 0 && (held_ || !pending_ || evbuffer_get_length(pending_.get()) == 0)) {
+    if (before == 0 && encrypted_ == 0 && (!pending_ || evbuffer_get_length(pending_.get()) == 0)) {
         if (bufferevent_get_enabled(bev_) & EV_WRITE) bufferevent_disable(bev_, EV_WRITE);
         return;
     }
@@ -67,14 +67,8 @@ void TlsStream::flush() {
 TlsStream::Sent TlsStream::write_out() {
     evbuffer* out = bufferevent_get_output(bev_);
     Scratch& s = scratch();
-    // Held tickets start the scratch: the records behind them go in the same send().
-    bool carry = release_held();
     for (;;) {
-        if (carry) {
-            carry = false;
-        } else if (const Sent sent = send_cipher(); sent != Sent::kAll) {
-            return sent;
-        }
+        if (const Sent sent = send_cipher(); sent != Sent::kAll) return sent;
         const size_t have = evbuffer_get_length(out);
         if (!handshake_done_) return Sent::kAll;
         if (have == 0) {
@@ -117,38 +111,6 @@ TlsStream::Sent TlsStream::write_out() {
         }
         shutdown_after(have);
     }
-}
-
-// The tickets written as the handshake ended (read_pass): kept in `pending_`
-// for the first output, if TLS 1.3 (TLS 1.2's are part of its last flight,
-// which the client waits for) and if few (two tickets are ~500 bytes).
-void TlsStream::hold_tickets() {
-    constexpr size_t kMaxHeld = 4096;
-    Scratch& s = scratch();
-    if (s.out_len == 0 || s.out_len > kMaxHeld || SSL_version(ssl_.get()) != TLS1_3_VERSION ||
-        (pending_ && evbuffer_get_length(pending_.get()) > 0))
-        return;
-    if (!pending_) pending_.reset(evbuffer_new());
-    if (!pending_ || evbuffer_add(pending_.get(), s.out, s.out_len) != 0) return;  // sent at once, then
-    s.out_len = 0;
-    held_ = true;
-}
-
-// Ends the hold: true if the held tickets were moved to the (empty) scratch,
-// for something that follows them (output, or close_notify); false if none
-// were held, or they stay in `pending_`, which send_cipher() sends first.
-bool TlsStream::release_held() {
-    if (!held_) return false;
-    held_ = false;
-    Scratch& s = scratch();
-    const size_t len = evbuffer_get_length(pending_.get());
-    const bool follows = evbuffer_get_length(bufferevent_get_output(bev_)) > 0 ||
-                         (closing_ && !(SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN));
-    if (!follows || s.out_len != 0 || len > sizeof s.out) return false;
-    evbuffer_remove(pending_.get(), s.out, len);
-    s.out_len = len;
-    pending_.reset();  // an idle connection keeps no empty buffer
-    return true;
 }
 
 // Sends the scratch's ciphertext (or queues it behind `pending_`), then

@@ -2,8 +2,8 @@
 // own reads and writes must get right beyond the handshake. Large bodies both ways on one
 // keep-alive connection, byte-exact; pipelined requests in one record; a request that arrives
 // in the same packet as the client's Finished; a client that stops reading (back-pressure, RSS
-// flat); close_notify when the keep-alive timeout closes, so the session resumes; TLS 1.3
-// tickets sent with the first response; a WebSocket tunnel over TLS. The client is OpenSSL over memory BIOs, so the test decides which bytes go
+// flat); close_notify when the keep-alive timeout closes, so the session resumes; a WebSocket
+// tunnel over TLS. The client is OpenSSL over memory BIOs, so the test decides which bytes go
 // out in which send().
 #include <doctest/doctest.h>
 
@@ -117,30 +117,6 @@ public:
         while (!read().empty()) {
         }
         return (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN) != 0;
-    }
-
-    // Whether the server sent anything within `ms` (nothing is read).
-    bool readable_within(int ms) {
-        pollfd p{fd_.get(), POLLIN, 0};
-        return poll(&p, 1, ms) == 1;
-    }
-
-    // One recv() of ciphertext, fed to OpenSSL: the whole TLS records it held (it starts on a
-    // record's boundary when everything before it was read), 0 at EOF or the deadline.
-    int receive_counting_records() {
-        pollfd p{fd_.get(), POLLIN, 0};
-        if (poll(&p, 1, kTlsIoTimeoutMs) != 1) return 0;
-        char buf[64 * 1024];
-        const ssize_t n = recv(fd_.get(), buf, sizeof buf, 0);
-        if (n <= 0) return 0;
-        BIO_write(in_, buf, static_cast<int>(n));
-        int records = 0;
-        for (ssize_t at = 0; at + 5 <= n; ++records) {
-            const auto byte = [&](ssize_t i) { return static_cast<unsigned char>(buf[at + i]); };
-            at += 5 + (byte(3) << 8 | byte(4));
-            if (at > n) break;
-        }
-        return records;
     }
 
     SSL* ssl() { return ssl_.get(); }
@@ -320,42 +296,6 @@ TEST_CASE("close_notify after Connection: close and on the keep-alive timeout: t
             CHECK(SSL_session_reused(again.ssl()) == 1);
         }
     }
-}
-
-TEST_CASE("TLS 1.3 tickets wait for the first response and go in its send(); the session resumes and gets a new one") {
-    HttpBackend a("a");
-    RunningLbd lbd(tls_config(a, sni_tls()));
-    INFO(lbd->log());
-    REQUIRE(lbd.ok());
-    SSL_SESSION* session = nullptr;
-    // Open until the end: OpenSSL marks the session of an SSL freed before its shutdown as not
-    // resumable.
-    std::vector<std::unique_ptr<TlsTestClient>> clients;
-    // A full handshake (two tickets), then one resumed with its session (one ticket).
-    for (const int tickets : {2, 1}) {
-        CAPTURE(tickets);
-        TlsTestClient& client = *clients.emplace_back(std::make_unique<TlsTestClient>(lbd.port(), session));
-        SSL_set_max_proto_version(client.ssl(), TLS1_3_VERSION);
-        REQUIRE(client.handshake());
-        CHECK(SSL_session_reused(client.ssl()) == (session != nullptr ? 1 : 0));
-        // Nothing comes before a request: sent at the handshake's end, the tickets would be here
-        // at once.
-        CHECK_FALSE(client.readable_within(300));
-        // Then the tickets and the response in one segment, read by one recv().
-        REQUIRE(client.send(get_request("/t", "a.example.test")));
-        CHECK(client.receive_counting_records() >= tickets + 1);
-        auto reply = client.response();
-        REQUIRE(reply);
-        CHECK(reply->status == 200);
-        // The client took a ticket (OpenSSL makes a new session object for each).
-        SSL_SESSION* fresh = SSL_get1_session(client.ssl());
-        REQUIRE(fresh != nullptr);
-        CHECK(SSL_SESSION_has_ticket(fresh) == 1);
-        CHECK(fresh != session);
-        if (session != nullptr) SSL_SESSION_free(session);
-        session = fresh;
-    }
-    SSL_SESSION_free(session);
 }
 
 TEST_CASE("an idle TLS connection parks with its SSL, and its next requests go on over the same session") {
