@@ -182,7 +182,7 @@ void ExchangeDriver::connect_server() {
     if (!started && local_cause(errno)) return local_connect_failure(errno);
     ex.server->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
     if (!started) return connect_failed(strerror(errno));
-    use_large_io(bev, ReadPieces::kBlocks);
+    use_large_io(bev);
     int one = 1;
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const uint32_t route_connect_ms = effective_timeouts(http_, ex).server_connect_ms;

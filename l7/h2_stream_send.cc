@@ -3,7 +3,6 @@
 // server's reads, the data provider nghttp2 pulls DATA from, and RFC 9218
 // order: a long response shares its connection with newer ones.
 #include <algorithm>
-#include <array>
 
 #include "l7/h2_connection.h"
 #include "l7/h2_stream.h"
@@ -50,42 +49,17 @@ void H2Stream::response_data_added() {
     nghttp2_session_resume_data(conn_.session(), id_);
 }
 
-namespace {
-
-// A frame shorter than the most the client takes is worth it only above
-// this; under it, the frame is cut inside a piece (a copy of what it takes).
-constexpr size_t kMinWholePiecesFrame = 4 * 1024;
-
-// The longest run of `buffer`'s first pieces (evbuffer chains) that is at
-// most `length` bytes, when that is at least kMinWholePiecesFrame; else
-// `length`. A server's reads are blocks of the largest frame every client
-// takes (socket_io.h, ReadPieces::kBlocks): frames of whole blocks move
-// them to the output, where cutting 16 KiB frames out of a 64 KiB read
-// copied three quarters of every response (bench/README.md). A frame one
-// block short (the response head took part of the first) is 9 bytes more
-// on the wire.
-size_t whole_pieces(evbuffer* buffer, size_t length) {
-    std::array<evbuffer_iovec, 4> pieces{};
-    const int count = evbuffer_peek(buffer, static_cast<ev_ssize_t>(length), nullptr, pieces.data(), pieces.size());
-    size_t whole = 0;
-    for (int i = 0; i < std::min<int>(count, pieces.size()) && whole + pieces[i].iov_len <= length; ++i)
-        whole += pieces[i].iov_len;
-    return whole == length || whole >= kMinWholePiecesFrame ? whole : length;
-}
-
-}  // namespace
-
 // The payload of the next DATA frame: up to `length` of the bytes held,
 // counted here and moved by send_body once nghttp2 has written the frame's
 // header (NGHTTP2_DATA_FLAG_NO_COPY). Copying them into nghttp2's frame
 // buffer and from it into the output was two memcpy of every response
-// byte; a move takes the server read's evbuffer chains themselves when a
-// frame ends with one (whole_pieces), and copies a cut piece's part.
+// byte; a move takes the server read's evbuffer chain itself when a frame
+// ends with it, and one copy otherwise.
 ssize_t H2Stream::read_body(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* data_flags,
                             nghttp2_data_source* source, void*) {
     auto* self = static_cast<H2Stream*>(source->ptr);
     const size_t have = evbuffer_get_length(self->response_out_.get());
-    const size_t n = whole_pieces(self->response_out_.get(), std::min(length, have));
+    const size_t n = std::min(length, have);
     if (n > 0) {
         *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
         self->data_sent_ += n;

@@ -139,17 +139,10 @@ void ExchangeDriver::read_response_head() {
     for (;;) {
         const size_t available = evbuffer_get_length(in);
         if (available == 0) return;
-        // The first piece (a server read's first block, socket_io.h) holds
-        // the head but for a long one: more is pulled up (copied) only then.
-        size_t n = std::min({available, kMaxResponseHead, evbuffer_get_contiguous_space(in)});
-        HeadParseResult r;
-        for (;;) {
-            const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
-            r = parse_response_head(std::string_view(data, n), ex.request.method_kind, limits, head,
-                                    &ex.response_scan);
-            if (r.status != HeadStatus::kIncomplete || n == std::min(available, kMaxResponseHead)) break;
-            n = std::min(available, kMaxResponseHead);
-        }
+        const size_t n = std::min(available, kMaxResponseHead);
+        const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
+        HeadParseResult r = parse_response_head(std::string_view(data, n), ex.request.method_kind, limits, head,
+                                                &ex.response_scan);
         // A head longer than a small read (ServerRead::kSmall): full reads,
         // or the watermark would hold the rest back.
         if (r.status == HeadStatus::kIncomplete) return set_server_read(ServerRead::kFull);

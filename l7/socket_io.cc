@@ -6,12 +6,8 @@
 #include <sys/uio.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <cstdlib>
-#include <vector>
 
-#include "l7/thread_spares.h"
 #include "l7/tls_stream.h"
 
 namespace lbd::l7 {
@@ -31,67 +27,6 @@ constexpr ev_ssize_t kMaxWrite = 256 * 1024;
 // A TLS stream's output up to this size is made one piece before libevent
 // writes it: one TLS record (at most 16 KiB of plaintext) and one send().
 constexpr size_t kMaxCoalesce = 16 * 1024;
-
-// A stream that reads in blocks (ReadPieces::kBlocks) reads into up to
-// this many of kReadBlockSize per readv: the same 64 KiB a read takes.
-constexpr size_t kBlocksPerRead = 4;
-// Free blocks a thread keeps for its next reads (16 MiB); more are freed.
-constexpr size_t kMaxFreeBlocks = 1024;
-
-// The blocks a thread's reads use again. Trivially destructible flag
-// beside it: a chain freed while the thread exits (its evbuffers go after
-// this list) frees its block instead.
-struct FreeBlocks {
-    std::vector<void*> blocks;
-    static inline thread_local bool gone = false;
-    ~FreeBlocks() {
-        for (void* block : blocks) std::free(block);
-        gone = true;
-    }
-};
-thread_local FreeBlocks free_blocks;
-
-void* take_block() {
-    if (FreeBlocks::gone || free_blocks.blocks.empty()) return std::malloc(kReadBlockSize);
-    void* block = free_blocks.blocks.back();
-    free_blocks.blocks.pop_back();
-    return block;
-}
-
-// evbuffer_add_reference's cleanup: libevent freed the chain of `data`.
-void give_back_block(const void* data, size_t, void*) {
-    void* block = const_cast<void*>(data);
-    if (!kKeepSpareBlocks || FreeBlocks::gone || free_blocks.blocks.size() >= kMaxFreeBlocks) return std::free(block);
-    free_blocks.blocks.push_back(block);
-}
-
-// One readv of up to `want` bytes into blocks, each added to the end of
-// `in` by reference: the bytes read, 0 at EOF, -1 with errno, -2 when no
-// memory could be had (the bytes read then are lost: the stream fails).
-ssize_t read_blocks(evutil_socket_t fd, evbuffer* in, size_t want) {
-    const size_t count = std::min(kBlocksPerRead, (want + kReadBlockSize - 1) / kReadBlockSize);
-    std::array<iovec, kBlocksPerRead> iov{};
-    size_t taken = 0;
-    for (; taken < count; ++taken) {
-        iov[taken] = {take_block(), std::min(kReadBlockSize, want - taken * kReadBlockSize)};
-        if (iov[taken].iov_base == nullptr) break;
-    }
-    ssize_t got = taken == count ? readv(fd, iov.data(), static_cast<int>(count)) : -2;
-    const int read_errno = errno;
-    size_t left = got > 0 ? static_cast<size_t>(got) : 0;
-    for (size_t i = 0; i < taken; ++i) {
-        const size_t n = std::min(iov[i].iov_len, left);
-        left -= n;
-        if (n == 0 || got < 0) {
-            give_back_block(iov[i].iov_base, 0, nullptr);
-        } else if (evbuffer_add_reference(in, iov[i].iov_base, n, &give_back_block, nullptr) != 0) {
-            give_back_block(iov[i].iov_base, 0, nullptr);
-            got = -2;
-        }
-    }
-    errno = read_errno;
-    return got;
-}
 
 // One readv of up to `want` bytes into the free space at the end of `in`:
 // the bytes read, 0 at EOF, -1 with errno, -2 when no space could be had.
@@ -118,13 +53,14 @@ ssize_t read_into(evutil_socket_t fd, evbuffer* in, size_t want) {
 }
 
 // What libevent's bufferevent_readcb does, with one readv of up to kReadSize.
-void read_stream(evutil_socket_t fd, short what, bufferevent* bev, ReadPieces pieces) {
+void on_readable(evutil_socket_t fd, short what, void* arg) {
+    auto* bev = static_cast<bufferevent*>(arg);
     short error = BEV_EVENT_READING;
     if (what & EV_TIMEOUT) {
         error |= BEV_EVENT_TIMEOUT;
     } else {
         evbuffer* in = bufferevent_get_input(bev);
-        size_t want = pieces == ReadPieces::kBlocks ? kBlocksPerRead * kReadBlockSize : kReadSize;
+        size_t want = kReadSize;
         if (const size_t high = bev->wm_read.high; high != 0) {
             const size_t have = evbuffer_get_length(in);
             want = have < high ? std::min(want, high - have) : kMinRead;
@@ -132,7 +68,7 @@ void read_stream(evutil_socket_t fd, short what, bufferevent* bev, ReadPieces pi
         // A bufferevent keeps the end of its input frozen (only its own read
         // adds there): thawed for this read, as bufferevent_readcb does.
         evbuffer_unfreeze(in, 0);
-        const ssize_t got = pieces == ReadPieces::kBlocks ? read_blocks(fd, in, want) : read_into(fd, in, want);
+        const ssize_t got = read_into(fd, in, want);
         const int read_errno = errno;
         evbuffer_freeze(in, 0);
         if (got > 0) {
@@ -151,17 +87,7 @@ void read_stream(evutil_socket_t fd, short what, bufferevent* bev, ReadPieces pi
     bufferevent_trigger_event(bev, error, 0);
 }
 
-void on_readable(evutil_socket_t fd, short what, void* arg) {
-    read_stream(fd, what, static_cast<bufferevent*>(arg), ReadPieces::kOne);
-}
-void on_readable_blocks(evutil_socket_t fd, short what, void* arg) {
-    read_stream(fd, what, static_cast<bufferevent*>(arg), ReadPieces::kBlocks);
-}
-
-bool writes_through(const bufferevent* bev) {
-    const event_callback_fn read = event_get_callback(&bev->ev_read);
-    return read == &on_readable || read == &on_readable_blocks;
-}
+bool writes_through(const bufferevent* bev) { return event_get_callback(&bev->ev_read) == &on_readable; }
 
 }  // namespace
 
@@ -178,13 +104,13 @@ event_callback_fn socket_read_callback(event_base* base) {
     return callback;
 }
 
-void use_large_io(bufferevent* bev, ReadPieces pieces) {
+void use_large_io(bufferevent* bev) {
     event* ev = &bev->ev_read;
     if (event_get_callback(ev) != socket_read_callback(bufferevent_get_base(bev))) return;
     const bool pending = event_pending(ev, EV_READ, nullptr) != 0;
     if (pending) event_del(ev);
     event_assign(ev, bufferevent_get_base(bev), bufferevent_getfd(bev), EV_READ | EV_PERSIST | EV_FINALIZE,
-                 pieces == ReadPieces::kBlocks ? &on_readable_blocks : &on_readable, bev);
+                 &on_readable, bev);
     if (pending) event_add(ev, evutil_timerisset(&bev->timeout_read) ? &bev->timeout_read : nullptr);
     bufferevent_set_max_single_write(bev, kMaxWrite);
 }
@@ -192,7 +118,7 @@ void use_large_io(bufferevent* bev, ReadPieces pieces) {
 void read_now(bufferevent* bev) {
     if (TlsStream* tls = TlsStream::of(bev)) return tls->read_now();
     if (writes_through(bev) && (bufferevent_get_enabled(bev) & EV_READ))
-        event_get_callback(&bev->ev_read)(bufferevent_getfd(bev), EV_READ, bev);
+        on_readable(bufferevent_getfd(bev), EV_READ, bev);
 }
 
 void enable_stream(bufferevent* bev) {

@@ -29,28 +29,13 @@
 
 #include <event2/bufferevent.h>
 
-#include <cstddef>
-#include <cstdint>
-
 namespace lbd::l7 {
-
-// How a read lands in the input evbuffer. kOne: one piece of up to 64 KiB
-// (an evbuffer chain libevent allocates). kBlocks: blocks of
-// kReadBlockSize, taken from and given back to a per-thread free list, each
-// added by reference; for server connections, whose bytes go out as HTTP/2
-// DATA frames of at most 16 KiB: a frame is then whole blocks, moved and
-// not copied (H2Stream::read_body), and the blocks are used again rather
-// than new memory per response (page faults, heap growth and trimming).
-// A head that spans blocks is pulled up (a copy) by its parser.
-enum class ReadPieces : uint8_t { kOne, kBlocks };
-// RFC 9113 §4.2: the largest DATA payload every client takes.
-constexpr size_t kReadBlockSize = 16 * 1024;
 
 // Call after the bufferevent has its socket: after bufferevent_socket_new
 // with an fd, and after bufferevent_socket_connect (which re-creates the
 // read event). Keeps the event's pending state. Any other kind of
 // bufferevent (TLS) is left as it is.
-void use_large_io(bufferevent* bev, ReadPieces pieces = ReadPieces::kOne);
+void use_large_io(bufferevent* bev);
 
 // Reads what already waits on a just-accepted socket now rather than
 // after a loop turn (a client's request usually comes right behind its
