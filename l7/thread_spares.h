@@ -1,7 +1,8 @@
 // A short per-thread list of freed blocks of one class's size, for a class
-// made and freed once per connection (HttpSession): under a connection per
-// request the next connection takes the block the last one gave back, and
-// malloc is not called at all (HAProxy's pools, per thread).
+// made and freed once per connection (HttpSession, its phase events, its
+// exchange storage): under a connection per request the next connection
+// takes the block the last one gave back, and malloc is not called at all
+// (HAProxy's pools, per thread).
 //
 // Any thread may give a block back (one that ends a worker gives its
 // sessions to its own list); a list frees what it holds when its thread
