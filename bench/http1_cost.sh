@@ -79,23 +79,6 @@ $(nginx_location)
 }
 EOF
 
-# start PROXY [WRAPPER...]: the proxy (under WRAPPER, e.g. valgrind) in the foreground of its one
-# process, on PROXY_CPUS; waits until it answers. Sets PID.
-start() {
-    local proxy=$1; shift
-    case $proxy in
-        lbd) spawn_on "$PROXY_CPUS" "$@" "$LBD" -c "$TMP/lbd.conf" >"$TMP/$proxy.err" 2>&1 & ;;
-        lbd_base) spawn_on "$PROXY_CPUS" "$@" "$LBD_BASE" -c "$TMP/lbd.conf" >"$TMP/$proxy.err" 2>&1 & ;;
-        haproxy) spawn_on "$PROXY_CPUS" "$@" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/$proxy.err" 2>&1 & ;;
-        nginx) spawn_on "$PROXY_CPUS" "$@" nginx -e "$TMP/nginx.err" -p "$TMP" -c "$TMP/nginx.conf" \
-            -g 'daemon off; master_process off;' >"$TMP/$proxy.err" 2>&1 & ;;
-        *) die "unknown proxy $proxy (lbd, lbd_base, haproxy, nginx)" ;;
-    esac
-    PID=$!
-    PIDS+=("$PID")
-    wait_port "$proxy" "$PID" "$PROXY_PORT" || { show_log "$TMP/$proxy.err"; die "$proxy did not start"; }
-    check_url "$proxy" "$URL" || die "$proxy does not answer"
-}
 stop() { stop_server "$PID"; }
 # A proxy under valgrind writes its file on exit, which may take longer than stop_server's 5 s.
 stop_slowly() {
@@ -134,7 +117,7 @@ for test in $TESTS; do
             desc="$(printf '%-8s %-7s' "$test" "$proxy")"
             case $measure in
                 cpu)
-                    start "$proxy"
+                    start_cost_proxy "$proxy"
                     load "$test" 2  # warm: connections to the backend, allocator
                     before=$(cpu_ticks "$PID")
                     load "$test" "$DURATION"
@@ -144,7 +127,7 @@ for test in $TESTS; do
                         'BEGIN { printf "cpu   %s: %.3f CPU ms per 1000 requests (%d requests)\n", d, t / hz / n * 1e6, n }'
                     ;;
                 sys)
-                    start "$proxy"
+                    start_cost_proxy "$proxy"
                     load "$test" 2
                     strace_during "$PID" "$TMP/strace-$test-$proxy.out" load "$test" "$DURATION"
                     stop
@@ -154,7 +137,7 @@ for test in $TESTS; do
                     ;;
                 insn)
                     out=$TMP/callgrind-$test-$proxy.out
-                    start "$proxy" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
+                    start_cost_proxy "$proxy" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
                     load "$test" 2
                     callgrind_control -i on "$PID" >/dev/null 2>&1
                     load "$test" "$INSN_DURATION"
@@ -171,7 +154,7 @@ for test in $TESTS; do
                             d, ir / n, allocs / n, n }' "$out"
                     ;;
                 perf)
-                    start "$proxy"
+                    start_cost_proxy "$proxy"
                     load "$test" 2
                     perf record -q -g -o "$TMP/perf-$test-$proxy.data" -p "$PID" -- sleep "$DURATION" >/dev/null 2>&1 &
                     ppid=$!

@@ -390,3 +390,22 @@ if [[ $PIN == auto ]]; then PIN=0; (($(nproc) >= 2)) && PIN=1; fi
 PROXY_CPUS="" LOAD_CPUS=""
 # shellcheck disable=SC2034
 if [[ $PIN == 1 ]]; then PROXY_CPUS=0 LOAD_CPUS=1-$(($(nproc) - 1)); fi
+
+# start_cost_proxy PROXY [WRAPPER...]: the cost scripts' proxy (lbd or lbd_base from TMP/lbd.conf, or
+# haproxy, or nginx with master_process off) under WRAPPER (e.g. valgrind), in the foreground of its one
+# process on PROXY_CPUS; waits until it listens on PROXY_PORT and answers URL. Sets PID, adds it to PIDS.
+start_cost_proxy() {
+    local proxy=$1; shift
+    case $proxy in
+        lbd) spawn_on "$PROXY_CPUS" "$@" "$LBD" -c "$TMP/lbd.conf" >"$TMP/$proxy.err" 2>&1 & ;;
+        lbd_base) spawn_on "$PROXY_CPUS" "$@" "$LBD_BASE" -c "$TMP/lbd.conf" >"$TMP/$proxy.err" 2>&1 & ;;
+        haproxy) spawn_on "$PROXY_CPUS" "$@" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/$proxy.err" 2>&1 & ;;
+        nginx) spawn_on "$PROXY_CPUS" "$@" nginx -e "$TMP/nginx.err" -p "$TMP" -c "$TMP/nginx.conf" \
+            -g 'daemon off; master_process off;' >"$TMP/$proxy.err" 2>&1 & ;;
+        *) die "unknown proxy $proxy (lbd, lbd_base, haproxy, nginx)" ;;
+    esac
+    PID=$!
+    PIDS+=("$PID")
+    wait_port "$proxy" "$PID" "$PROXY_PORT" || { show_log "$TMP/$proxy.err"; die "$proxy did not start"; }
+    check_url "$proxy" "$URL" || die "$proxy does not answer at $URL"
+}

@@ -118,23 +118,6 @@ $(nginx_location)
 }
 EOF
 
-# start PROXY [WRAPPER...]: the proxy (under WRAPPER, e.g. valgrind) in the foreground of its
-# one process; waits until it answers over TLS. Sets PID.
-start() {
-    local proxy=$1; shift
-    case $proxy in
-        lbd) spawn_on "$PROXY_CPUS" "$@" "$LBD" -c "$TMP/lbd.conf" >"$TMP/$proxy.err" 2>&1 & ;;
-        lbd_base) spawn_on "$PROXY_CPUS" "$@" "$LBD_BASE" -c "$TMP/lbd.conf" >"$TMP/$proxy.err" 2>&1 & ;;
-        haproxy) spawn_on "$PROXY_CPUS" "$@" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/$proxy.err" 2>&1 & ;;
-        nginx) spawn_on "$PROXY_CPUS" "$@" nginx -e "$TMP/nginx.err" -p "$TMP" -c "$TMP/nginx.conf" -g 'daemon off; master_process off;' \
-            >"$TMP/$proxy.err" 2>&1 & ;;
-        *) die "unknown proxy $proxy (lbd, lbd_base, haproxy, nginx)" ;;
-    esac
-    PID=$!
-    PIDS+=("$PID")
-    wait_port "$proxy" "$PID" "$PROXY_PORT" || { show_log "$TMP/$proxy.err"; die "$proxy did not start"; }
-    check_url "$proxy" "$URL" || die "$proxy does not answer over TLS"
-}
 stop() {
     stop_server "$PID"
 }
@@ -250,7 +233,7 @@ for proxy in $PROXIES; do
         desc="$(printf '%-8s' "$proxy") $LOAD_DESC"
         case $measure in
             cpu)
-                start "$proxy"
+                start_cost_proxy "$proxy"
                 measured "$WINDOW_S" cpu_around "$PID"
                 stop
                 echo "cpu   $desc: $(per_1000 "$TICKS" "$COUNT") CPU s (user + sys) per 1000 handshakes ($COUNT)"
@@ -258,13 +241,13 @@ for proxy in $PROXIES; do
                     echo "      meanwhile per 1000: wrk $(per_1000 "$CLIENT_TICKS" "$COUNT"), backend $(per_1000 "$BACKEND_TICKS" "$COUNT"); $((COUNT / WINDOW_S)) conn/s"
                 ;;
             sys)
-                start "$proxy"
+                start_cost_proxy "$proxy"
                 measured "$WINDOW_S" strace_during "$PID" "$TMP/strace-$proxy.out"
                 stop
                 syscalls_per "$TMP/strace-$proxy.out" "sys   $desc"
                 if [[ $HANDSHAKE == resumed ]]; then
                     # And what wrk makes per connection with this proxy (one wakeup per segment it gets).
-                    start "$proxy"
+                    start_cost_proxy "$proxy"
                     measured "$WINDOW_S" strace_client "$TMP/strace-wrk-$proxy.out"
                     stop
                     syscalls_per "$TMP/strace-wrk-$proxy.out" "sys   $desc, wrk's"
@@ -272,7 +255,7 @@ for proxy in $PROXIES; do
                 ;;
             insn)
                 out=$TMP/callgrind-$proxy.out
-                start "$proxy" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
+                start_cost_proxy "$proxy" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
                 [[ $HANDSHAKE == full ]] && load 200
                 measured insn callgrind_around "$PID"
                 # Not stop(): valgrind writes its file on exit, which may take longer than its 5 s.
@@ -282,7 +265,7 @@ for proxy in $PROXIES; do
                 awk -v n="$COUNT" -v d="$desc" '/^totals:/ { printf "insn  %s: %.0f instructions per handshake (%d)\n", d, $2 / n, n }' "$out"
                 ;;
             wire)
-                start "$proxy"
+                start_cost_proxy "$proxy"
                 for version in -tls1_3 -tls1_2; do
                     if [[ $HANDSHAKE == full ]]; then
                         wire_counts "$desc" "$version"
@@ -296,7 +279,7 @@ for proxy in $PROXIES; do
                 stop
                 ;;
             client)
-                start "$proxy"
+                start_cost_proxy "$proxy"
                 if [[ $HANDSHAKE == resumed ]]; then
                     # wrk is one thread (-t1): the difference between a run and one twice as long,
                     # over their difference in requests, is what a resumed connection costs it
@@ -331,7 +314,7 @@ for proxy in $PROXIES; do
                 ;;
             tcp)
                 # The segments of a few connections, one after another (wrk -c1), to see who closes.
-                start "$proxy"
+                start_cost_proxy "$proxy"
                 timeout 5 tcpdump -i lo -nn -S -tt -w "$TMP/tcp-$proxy.pcap" "tcp port $PROXY_PORT" 2>/dev/null &
                 tpid=$!
                 sleep 1
