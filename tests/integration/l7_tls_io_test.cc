@@ -1,10 +1,10 @@
 // The I/O of TLS client connections (l7/tls_stream.h), end to end through the real lbd: what its
 // own reads and writes must get right beyond the handshake. Large bodies both ways on one
 // keep-alive connection, byte-exact; pipelined requests in one record; a request that arrives
-// in the same packet as the client's Finished; a client that stops reading (back-pressure, RSS
-// flat); close_notify when the keep-alive timeout closes, so the session resumes; a WebSocket
-// tunnel over TLS. The client is OpenSSL over memory BIOs, so the test decides which bytes go
-// out in which send().
+// in the same packet as the client's Finished; TLS 1.3 tickets sent before the request; a client
+// that stops reading (back-pressure, RSS flat); close_notify when the keep-alive timeout closes,
+// so the session resumes; a WebSocket tunnel over TLS. The client is OpenSSL over memory BIOs, so
+// the test decides which bytes go out in which send().
 #include <doctest/doctest.h>
 
 #include <openssl/err.h>
@@ -117,6 +117,16 @@ public:
         while (!read().empty()) {
         }
         return (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN) != 0;
+    }
+
+    // What the server sends after the handshake on its own (TLS 1.3: its session tickets), handed
+    // to OpenSSL without the client sending anything; false if nothing came by the deadline.
+    bool receive_unprompted() {
+        if (!receive()) return false;
+        char byte;
+        ERR_clear_error();
+        const int r = SSL_read(ssl_.get(), &byte, 1);  // processes the tickets; no application data yet
+        return r <= 0 && SSL_get_error(ssl_.get(), r) == SSL_ERROR_WANT_READ;
     }
 
     SSL* ssl() { return ssl_.get(); }
@@ -234,6 +244,37 @@ TEST_CASE("the first request in the same send() as the client's Finished, and tw
             CHECK(has(reply->body, std::string("GET ") + path + " HTTP/1.1"));
         }
     }
+}
+
+// A client that leaves Nagle's algorithm on (Python's ssl module does) sends its Finished, then its
+// request; if lbd sent nothing in between, the kernel delays its ACK of the Finished (about 40 ms)
+// and Nagle holds the request until then. lbd once held the TLS 1.3 tickets back for the first
+// response and such clients took 60-80 ms per connection (bench/l7.sh's TLS idle row); wrk and curl
+// set TCP_NODELAY and did not show it. So the tickets go out with the handshake's end: they arrive
+// before the client has sent a byte of its request, and the session they carry resumes.
+TEST_CASE("TLS 1.3: the session tickets come as the handshake ends, before the client's request") {
+    HttpBackend a("a");
+    RunningLbd lbd(tls_config(a, sni_tls()));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    TlsTestClient first(lbd.port());
+    SSL_set_min_proto_version(first.ssl(), TLS1_3_VERSION);
+    REQUIRE(first.handshake());
+    REQUIRE(first.receive_unprompted());
+    SSL_SESSION* session = SSL_get1_session(first.ssl());
+    REQUIRE(session != nullptr);
+    CHECK(SSL_SESSION_is_resumable(session) == 1);
+    REQUIRE(first.send(get_request("/one", "a.example.test")));
+    auto reply = first.response();
+    REQUIRE(reply);
+    CHECK(reply->status == 200);
+
+    TlsTestClient again(lbd.port(), session);
+    SSL_set_min_proto_version(again.ssl(), TLS1_3_VERSION);
+    REQUIRE(again.handshake());
+    SSL_SESSION_free(session);
+    CHECK(SSL_session_reused(again.ssl()) == 1);
+    CHECK(again.receive_unprompted());  // a resumed handshake gets its new ticket at once too
 }
 
 TEST_CASE("a TLS client that stops reading holds the response back; lbd's memory stays flat; then every byte") {
