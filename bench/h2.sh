@@ -162,7 +162,7 @@ proxy_up() {
 }
 
 # ---------------------------------------------------------------- measurements
-declare -A RPS=() P50=() P99=() ERRS=() MEM=()
+declare -A RPS=() P50=() P99=() ERRS=() MEM=() PCPU=() LCPU=()
 
 url_of() { # url_of TEST PATH
     local scheme=http port=${PORT[$2]} file=tiny
@@ -173,17 +173,21 @@ url_of() { # url_of TEST PATH
 
 # measure TEST PATH: one h2load run; req/s, p50 and p99 (ms) from its per-request log.
 measure() {
-    local test=$1 path=$2 key="$1 $2" url out proto want=h2c streams reqlog=$TMP/h2load.log
+    local test=$1 path=$2 key="$1 $2" url out proto want=h2c streams reqlog=$TMP/h2load.log proxy_cpu load_cpu
     [[ $test == idle_* ]] && { measure_idle "$test" "$path"; return 0; }
     url=$(url_of "$test" "$path")
     streams=${test#*_m}; streams=${streams%%_*}
     [[ $test == tls_* ]] && want=h2
     rm -f "$reqlog"
+    cpu_mark "${RSS_PID[$path]}"
     # h2load 1.52 in timing mode once hung after "Stopped all clients" (TLS, 64 KiB, HAProxy):
     # such a run is cut and its sample dropped, not waited for.
     out=$(run_on "$LOAD_CPUS" timeout -k 5 $((WARMUP + DURATION + 30)) h2load -c"$CLIENTS" -m"$streams" \
         -D"$DURATION" --warm-up-time="$WARMUP" --log-file="$reqlog" "$url" 2>&1) ||
         { log "$key: h2load failed or hung (sample dropped):"; show_text "$(tail -n 5 <<<"$out")"; return 0; }
+    read -r proxy_cpu load_cpu < <(cpu_since "${RSS_PID[$path]}")
+    PCPU[$key]+="$proxy_cpu " LCPU[$key]+="$load_cpu "
+    echo "cpu $key: proxy ${proxy_cpu}% of a core, load CPUs ${load_cpu}% busy" >>"$RAW"
     proto=$(sed -n 's/^Application protocol: //p' <<<"$out" | head -n1)
     [[ $proto == "$want" ]] || die "$key: h2load spoke '$proto', not $want"
     record_h2load "$key" "$(printf '%-15s %-8s' "$test" "$path")" "$out" "$reqlog" ||
@@ -246,7 +250,8 @@ print_results() {
         for path in "${PATHS[@]}"; do
             key="$test $path"
             rps=$(median "${RPS[$key]:-}") p50=$(median "${P50[$key]:-}") p99=$(median "${P99[$key]:-}")
-            note=${ERRS[$key]:+errors: ${ERRS[$key]}}
+            note="cpu $(median "${PCPU[$key]:-}")/$(median "${LCPU[$key]:-}")%"
+            note+=${ERRS[$key]:+ errors: ${ERRS[$key]}}
             [[ ${STATUS[$path]:-} == ok ]] || note=${STATUS[$path]:-}
             printf '%-15s %-8s %9s %13s %9s %9s %7s %7s %8s %8s  %s\n' "$test" "$path" \
                 "$([[ -n $rps ]] && awk -v r="$rps" 'BEGIN { printf "%.0f", r }' || echo n/a)" \
@@ -256,7 +261,9 @@ print_results() {
     done
     echo
     echo "medians of $ROUNDS rounds of ${DURATION}s, min-max of the rounds beside them; /hap: ratio to HAProxy,"
-    echo "/best: to the better of HAProxy and NGINX (req/s: higher is better; p99: lower is better)"
+    echo "/best: to the better of HAProxy and NGINX (req/s: higher is better; p99: lower is better);"
+    echo "cpu P/L%: medians of the proxy's CPU (% of one core) and of the load CPUs' busy share (h2load and"
+    echo "the backend${LOAD_CPUS:+ on CPUs $LOAD_CPUS}): a row with L near 100 and P well below is bound by the load side"
     [[ " $TESTS " == *" idle_"* ]] || return 0
     echo
     printf '%-9s %-8s %14s %8s %8s\n' test path "bytes/conn" /hap /best
