@@ -131,8 +131,6 @@ EOF
     PID_OF[nginx]=$(pgrep -P "$!" | head -n1)
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
 RAW=$TMP/raw
 # measure BODY PATH: one wrk run; appends req/s, p99 and CPU seconds per GB to RAW.
 measure() {

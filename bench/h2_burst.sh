@@ -94,7 +94,6 @@ EOF
 }
 
 kernel_counters() { nstat -asz TcpActiveOpens TcpExtListenOverflows TcpExtListenDrops TcpExtTCPSynRetrans | awk '!/^#/ { printf "%s ", $2 }'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 minor_faults() { awk '{ print $10 }' "/proc/$1/stat"; }
 peak_rss_mib() { awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }
 lbd_metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }

@@ -109,7 +109,6 @@ load() {
     REQUESTS=$((after - before - 1))  # less the status request itself
     ((REQUESTS > 0)) || die "no request reached the backend"
 }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 for test in $TESTS; do
     for measure in $MEASURES; do

@@ -391,22 +391,24 @@ PROXY_CPUS="" LOAD_CPUS=""
 # shellcheck disable=SC2034
 if [[ $PIN == 1 ]]; then PROXY_CPUS=0 LOAD_CPUS=1-$(($(nproc) - 1)); fi
 
-# What bound a load run: the proxy's own CPU (utime + stime of its process, % of one core) and how
-# busy the load generators' CPUs were (LOAD_CPUS, "A-B"; every CPU when unpinned), between
-# cpu_mark PID and cpu_since PID, which prints "PROXY% LOAD%". On this 2-core machine a row whose
-# load CPUs are near 100% while the proxy's core is not is bound by the load side (the load
-# generator and the backend), whatever the proxy does.
-proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# cpu_ticks PID: the CPU a process has used (utime + stime, all its threads), in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# What bound a load run: the proxy's own CPU (% of one core) and how busy the load generators'
+# CPUs were (LOAD_CPUS, "A-B"; every CPU when unpinned), between cpu_mark PID and cpu_since PID,
+# which prints "PROXY% LOAD%". On this 2-core machine a row whose load CPUs are near 100% while
+# the proxy's core is not is bound by the load side (the load generator and the backend),
+# whatever the proxy does. A process gone meanwhile counts 0 (its run failed and says so).
 load_cpu_ticks() { # "ALL IDLE" jiffies of LOAD_CPUS
     awk -v range="$LOAD_CPUS" 'BEGIN { n = split(range, r, "-"); lo = n ? r[1] : 0; hi = n > 1 ? r[2] : (n ? r[1] : 1e9) }
         $1 ~ /^cpu[0-9]+$/ { id = substr($1, 4) + 0; if (id < lo || id > hi) next
             for (i = 2; i <= NF; i++) all += $i; idle += $5 + $6 }
         END { print all + 0, idle + 0 }' /proc/stat
 }
-cpu_mark() { CPU_MARK=("$(date +%s%N)" "$(proc_ticks "$1")" "$(load_cpu_ticks)"); }
+cpu_mark() { CPU_MARK=("$(date +%s%N)" "$(cpu_ticks "$1" 2>/dev/null || echo 0)" "$(load_cpu_ticks)"); }
 cpu_since() {
     local now ticks load
-    now=$(date +%s%N) ticks=$(proc_ticks "$1") load=$(load_cpu_ticks)
+    now=$(date +%s%N) ticks=$(cpu_ticks "$1" 2>/dev/null || echo 0) load=$(load_cpu_ticks)
     awk -v t0="${CPU_MARK[0]}" -v t1="$now" -v p0="${CPU_MARK[1]}" -v p1="$ticks" -v l0="${CPU_MARK[2]}" \
         -v l1="$load" -v hz="$(getconf CLK_TCK)" 'BEGIN { split(l0, a, " "); split(l1, b, " ")
             secs = (t1 - t0) / 1e9; all = b[1] - a[1]
