@@ -162,7 +162,7 @@ proxy_up() {
 }
 
 # ---------------------------------------------------------------- measurements
-declare -A RPS=() P50=() P99=() ERRS=() MEM=() PCPU=() LCPU=()
+declare -A RPS=() P50=() P99=() ERRS=() MEM=()
 
 url_of() { # url_of TEST PATH
     local scheme=http port=${PORT[$2]} file=tiny
@@ -173,7 +173,7 @@ url_of() { # url_of TEST PATH
 
 # measure TEST PATH: one h2load run; req/s, p50 and p99 (ms) from its per-request log.
 measure() {
-    local test=$1 path=$2 key="$1 $2" url out proto want=h2c streams reqlog=$TMP/h2load.log proxy_cpu load_cpu
+    local test=$1 path=$2 key="$1 $2" url out proto want=h2c streams reqlog=$TMP/h2load.log
     [[ $test == idle_* ]] && { measure_idle "$test" "$path"; return 0; }
     url=$(url_of "$test" "$path")
     streams=${test#*_m}; streams=${streams%%_*}
@@ -185,9 +185,8 @@ measure() {
     out=$(run_on "$LOAD_CPUS" timeout -k 5 $((WARMUP + DURATION + 30)) h2load -c"$CLIENTS" -m"$streams" \
         -D"$DURATION" --warm-up-time="$WARMUP" --log-file="$reqlog" "$url" 2>&1) ||
         { log "$key: h2load failed or hung (sample dropped):"; show_text "$(tail -n 5 <<<"$out")"; return 0; }
-    read -r proxy_cpu load_cpu < <(cpu_since "${RSS_PID[$path]}")
-    PCPU[$key]+="$proxy_cpu " LCPU[$key]+="$load_cpu "
-    echo "cpu $key: proxy ${proxy_cpu}% of a core, load CPUs ${load_cpu}% busy" >>"$RAW"
+    cpu_record "$key" "${RSS_PID[$path]}"
+    echo "cpu $key: ${CPU_RUN}% (proxy's core / load CPUs)" >>"$RAW"
     proto=$(sed -n 's/^Application protocol: //p' <<<"$out" | head -n1)
     [[ $proto == "$want" ]] || die "$key: h2load spoke '$proto', not $want"
     record_h2load "$key" "$(printf '%-15s %-8s' "$test" "$path")" "$out" "$reqlog" ||
@@ -250,7 +249,7 @@ print_results() {
         for path in "${PATHS[@]}"; do
             key="$test $path"
             rps=$(median "${RPS[$key]:-}") p50=$(median "${P50[$key]:-}") p99=$(median "${P99[$key]:-}")
-            note="cpu $(median "${PCPU[$key]:-}")/$(median "${LCPU[$key]:-}")%"
+            note=$(cpu_note "$key")
             note+=${ERRS[$key]:+ errors: ${ERRS[$key]}}
             [[ ${STATUS[$path]:-} == ok ]] || note=${STATUS[$path]:-}
             printf '%-15s %-8s %9s %13s %9s %9s %7s %7s %8s %8s  %s\n' "$test" "$path" \
@@ -262,8 +261,7 @@ print_results() {
     echo
     echo "medians of $ROUNDS rounds of ${DURATION}s, min-max of the rounds beside them; /hap: ratio to HAProxy,"
     echo "/best: to the better of HAProxy and NGINX (req/s: higher is better; p99: lower is better);"
-    echo "cpu P/L%: medians of the proxy's CPU (% of one core) and of the load CPUs' busy share (h2load and"
-    echo "the backend${LOAD_CPUS:+ on CPUs $LOAD_CPUS}): a row with L near 100 and P well below is bound by the load side"
+    cpu_legend h2load
     [[ " $TESTS " == *" idle_"* ]] || return 0
     echo
     printf '%-9s %-8s %14s %8s %8s\n' test path "bytes/conn" /hap /best

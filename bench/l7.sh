@@ -250,7 +250,7 @@ restart_proxy() {
 }
 
 # ---------------------------------------------------------------- measurements
-declare -A RPS=() P50=() P99=() ERRS=() MEM=() MEM_TLS=() PCPU=() LCPU=()  # space-separated samples per "test path"
+declare -A RPS=() P50=() P99=() ERRS=() MEM=() MEM_TLS=()  # space-separated samples per "test path"
 
 # url_of TEST PATH -> the URL wrk hits, or "" when the path cannot run TEST: a *_w2 test
 # runs on the 2-worker instances (and direct), every other test on the rest.
@@ -303,15 +303,13 @@ measure() {
     wrk_args "$test"
     # The proxy's CPU and the load CPUs' (bench/lib.sh cpu_mark): for a 1-worker proxy (its
     # process, RSS_PID), not for direct or the 2-worker instances.
-    local pid=${RSS_PID[$path]:-} proxy_cpu="" load_cpu=""
+    local pid=${RSS_PID[$path]:-}
     [[ $path == *_w2 ]] && pid=""
     [[ -n $pid ]] && cpu_mark "$pid"
     out=$(run_on "$LOAD_CPUS" wrk -t"$WRK_THREADS" "${WRK_ARGS[@]}" -d"${DURATION}s" --latency "$url" 2>&1) ||
         { log "$key: wrk failed: $out"; return 0; }
-    if [[ -n $pid ]]; then
-        read -r proxy_cpu load_cpu < <(cpu_since "$pid")
-        PCPU[$key]+="$proxy_cpu " LCPU[$key]+="$load_cpu "
-    fi
+    CPU_RUN=""
+    [[ -z $pid ]] || cpu_record "$key" "$pid"
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
     p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
     p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
@@ -324,7 +322,7 @@ measure() {
     RPS[$key]+="$rps " P50[$key]+="$p50 " P99[$key]+="$p99 "
     [[ -n $errs ]] && { ERRS[$key]+="[$errs] "; log "$key: $errs"; }
     printf 'wrk %-9s %-8s %10s req/s  p50 %8s ms  p99 %8s ms %s%s\n' "$test" "$path" "$rps" "$p50" "$p99" "$errs" \
-        "${proxy_cpu:+  cpu ${proxy_cpu}/${load_cpu}%}" >>"$RAW"
+        "${CPU_RUN:+  cpu ${CPU_RUN}%}" >>"$RAW"
 }
 
 # ---------------------------------------------------------------- reporting
@@ -379,8 +377,8 @@ print_results() {
             if [[ $test == *_w2 ]]; then [[ $path == *_w2 || $path == direct ]] || continue
             else [[ $path != *_w2 ]] || continue; fi
             rps=${MRPS[$key]} p99=${MP99[$key]} p50=$(median "${P50[$key]:-}")
-            note=${PCPU[$key]:+cpu $(median "${PCPU[$key]}")/$(median "${LCPU[$key]}")% }
-            note+=${ERRS[$key]:+errors: ${ERRS[$key]}}
+            note=$(cpu_note "$key")
+            note+=${ERRS[$key]:+ errors: ${ERRS[$key]}}
             if [[ -z $rps ]]; then
                 [[ ${STATUS[$path]} != ok ]] && note=${STATUS[$path]}
                 [[ $test == tls_* && ${STATUS[$path]} == ok ]] && note=${TLS_STATUS[$path]}
@@ -394,8 +392,7 @@ print_results() {
     echo
     echo "medians of $ROUNDS rounds of ${DURATION}s, min-max of the rounds beside them; rps/hap and p99/hap: ratio to"
     echo "HAProxy (to HAProxy with 2 threads on the *_w2 rows; req/s: higher is better; p99: lower);"
-    echo "cpu P/L%: medians of the proxy's CPU (% of one core) and of the load CPUs' busy share (wrk and the"
-    echo "backend${LOAD_CPUS:+ on CPUs $LOAD_CPUS}): a row with L near 100 and P well below is bound by the load side"
+    cpu_legend wrk
     print_idle_results
 }
 

@@ -395,10 +395,14 @@ if [[ $PIN == 1 ]]; then PROXY_CPUS=0 LOAD_CPUS=1-$(($(nproc) - 1)); fi
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # What bound a load run: the proxy's own CPU (% of one core) and how busy the load generators'
-# CPUs were (LOAD_CPUS, "A-B"; every CPU when unpinned), between cpu_mark PID and cpu_since PID,
-# which prints "PROXY% LOAD%". On this 2-core machine a row whose load CPUs are near 100% while
-# the proxy's core is not is bound by the load side (the load generator and the backend),
-# whatever the proxy does. A process gone meanwhile counts 0 (its run failed and says so).
+# CPUs were (LOAD_CPUS, "A-B"; every CPU when unpinned), from cpu_mark PID to cpu_record KEY PID,
+# which appends both to PCPU[KEY] and LCPU[KEY] and leaves "P/L" in CPU_RUN; cpu_note KEY gives
+# their medians for a report, cpu_legend LOADGEN the line that explains them. On this 2-core
+# machine a row whose load CPUs are near 100% while the proxy's core is not is bound by the load
+# side (the load generator and the backend), whatever the proxy does. A process gone meanwhile
+# counts 0 (its run failed and says so).
+declare -A PCPU=() LCPU=()
+CPU_RUN=""
 load_cpu_ticks() { # "ALL IDLE" jiffies of LOAD_CPUS
     awk -v range="$LOAD_CPUS" 'BEGIN { n = split(range, r, "-"); lo = n ? r[1] : 0; hi = n > 1 ? r[2] : (n ? r[1] : 1e9) }
         $1 ~ /^cpu[0-9]+$/ { id = substr($1, 4) + 0; if (id < lo || id > hi) next
@@ -406,13 +410,20 @@ load_cpu_ticks() { # "ALL IDLE" jiffies of LOAD_CPUS
         END { print all + 0, idle + 0 }' /proc/stat
 }
 cpu_mark() { CPU_MARK=("$(date +%s%N)" "$(cpu_ticks "$1" 2>/dev/null || echo 0)" "$(load_cpu_ticks)"); }
-cpu_since() {
-    local now ticks load
-    now=$(date +%s%N) ticks=$(cpu_ticks "$1" 2>/dev/null || echo 0) load=$(load_cpu_ticks)
-    awk -v t0="${CPU_MARK[0]}" -v t1="$now" -v p0="${CPU_MARK[1]}" -v p1="$ticks" -v l0="${CPU_MARK[2]}" \
-        -v l1="$load" -v hz="$(getconf CLK_TCK)" 'BEGIN { split(l0, a, " "); split(l1, b, " ")
+cpu_record() {
+    local now ticks load proxy_cpu load_cpu
+    now=$(date +%s%N) ticks=$(cpu_ticks "$2" 2>/dev/null || echo 0) load=$(load_cpu_ticks)
+    read -r proxy_cpu load_cpu < <(awk -v t0="${CPU_MARK[0]}" -v t1="$now" -v p0="${CPU_MARK[1]}" -v p1="$ticks" \
+        -v l0="${CPU_MARK[2]}" -v l1="$load" -v hz="$(getconf CLK_TCK)" 'BEGIN { split(l0, a, " "); split(l1, b, " ")
             secs = (t1 - t0) / 1e9; all = b[1] - a[1]
-            printf "%.0f %.0f\n", (secs > 0 ? 100 * (p1 - p0) / hz / secs : 0), (all > 0 ? 100 * (1 - (b[2] - a[2]) / all) : 0) }'
+            printf "%.0f %.0f\n", (secs > 0 ? 100 * (p1 - p0) / hz / secs : 0), (all > 0 ? 100 * (1 - (b[2] - a[2]) / all) : 0) }')
+    PCPU[$1]+="$proxy_cpu " LCPU[$1]+="$load_cpu "
+    CPU_RUN="$proxy_cpu/$load_cpu"
+}
+cpu_note() { [[ -z ${PCPU[$1]:-} ]] || echo "cpu $(median "${PCPU[$1]}")/$(median "${LCPU[$1]}")%"; }
+cpu_legend() {
+    echo "cpu P/L%: medians of the proxy's CPU (% of one core) and of the load CPUs' busy share ($1 and the"
+    echo "backend${LOAD_CPUS:+ on CPUs $LOAD_CPUS}): a row with L near 100 and P well below is bound by the load side"
 }
 
 # start_cost_proxy PROXY [WRAPPER...]: the cost scripts' proxy (lbd or lbd_base from TMP/lbd.conf, or
