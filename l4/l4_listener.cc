@@ -6,12 +6,12 @@
 namespace lbd::l4 {
 
 L4Listener::L4Listener(L4Worker& worker, RuntimePtr runtime, const ListenerConfig& config, Pool& pool,
-                       ListenerStats& stats, UniqueFd fd)
+                       ListenerStats& stats, UniqueFd fd, AcceptSpread spread)
     : worker_(worker),
       runtime_(std::move(runtime)),
       pool_(pool),
       stats_(stats),
-      listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd),
+      listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd), std::move(spread),
                 [this](UniqueFd client, const SocketAddress& peer) { accepted(std::move(client), peer); }) {}
 
 void L4Listener::accepted(UniqueFd fd, const SocketAddress& peer) {

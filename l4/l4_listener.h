@@ -20,7 +20,7 @@ class L4Worker;
 class L4Listener : public std::enable_shared_from_this<L4Listener> {
 public:
     L4Listener(L4Worker& worker, RuntimePtr runtime, const ListenerConfig& config, Pool& pool, ListenerStats& stats,
-               UniqueFd fd);
+               UniqueFd fd, AcceptSpread spread);
 
     const ListenerConfig& config() const { return listener_.config(); }
     const RuntimePtr& runtime() const { return runtime_; }
@@ -32,6 +32,7 @@ public:
     void drop_syns_to(const std::vector<std::string>& addresses) { listener_.drop_syns_to(addresses); }
     UniqueFd release_fd() { return listener_.release_fd(); }
     void connection_closed() { listener_.connection_closed(); }
+    void adopt(UniqueFd fd, const SocketAddress& peer) { listener_.adopt(std::move(fd), peer); }
 
 private:
     void accepted(UniqueFd fd, const SocketAddress& peer);

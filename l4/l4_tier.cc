@@ -66,9 +66,10 @@ std::shared_ptr<const NothingShared> L4Tier::prepare_shared(const Runtime& next,
 
 std::shared_ptr<L4Listener> L4Tier::make_listener(L4Worker& worker, const RuntimePtr& runtime,
                                                   const std::shared_ptr<const NothingShared>&,
-                                                  const ListenerConfig& config, ListenerStats& stats, UniqueFd fd) {
+                                                  const ListenerConfig& config, ListenerStats& stats, UniqueFd fd,
+                                                  AcceptSpread spread) {
     return std::make_shared<L4Listener>(worker, runtime, config, *runtime->pools.find(config.pool), stats,
-                                        std::move(fd));
+                                        std::move(fd), std::move(spread));
 }
 
 void L4Tier::write_metrics(std::string& out) const {

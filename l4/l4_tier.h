@@ -35,7 +35,7 @@ private:
     std::shared_ptr<L4Listener> make_listener(L4Worker& worker, const RuntimePtr& runtime,
                                               const std::shared_ptr<const NothingShared>& shared,
                                               const ListenerConfig& config, ListenerStats& stats,
-                                              UniqueFd fd) override;
+                                              UniqueFd fd, AcceptSpread spread) override;
     const char* mode_label(const ListenerConfig&) const override { return "tcp"; }
     void write_histograms(std::string& out) const;
 };

@@ -32,7 +32,8 @@ uint16_t bound_port(int fd) {
 }  // namespace
 
 HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr<const TlsContexts> tls,
-                           const ListenerConfig& config, HttpListenerStats& stats, UniqueFd fd)
+                           const ListenerConfig& config, HttpListenerStats& stats, UniqueFd fd,
+                           AcceptSpread spread)
     : worker_(worker),
       runtime_(std::move(runtime)),
       tls_(std::move(tls)),
@@ -40,7 +41,7 @@ HttpListener::HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr
       stats_(stats),
       default_pool_(config.pool.empty() ? nullptr : runtime_->pools.find(config.pool)),
       local_port_(bound_port(fd.get())),
-      listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd),
+      listener_(worker.base(), config, stats.accepted, stats.active, std::move(fd), std::move(spread),
                 [this](UniqueFd client, const SocketAddress& peer) { accepted(std::move(client), peer); }),
       rate_limits_(runtime_->rate_limits, config),
       caches_(runtime_->caches, config.http) {

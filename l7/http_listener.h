@@ -27,7 +27,7 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
 public:
     // `tls`: the contexts of `runtime`'s configuration (TlsContexts::build).
     HttpListener(L7Worker& worker, RuntimePtr runtime, std::shared_ptr<const TlsContexts> tls,
-                 const ListenerConfig& config, HttpListenerStats& stats, UniqueFd fd);
+                 const ListenerConfig& config, HttpListenerStats& stats, UniqueFd fd, AcceptSpread spread);
 
     const ListenerConfig& config() const { return listener_.config(); }
     const HttpConfig& http() const { return listener_.config().http; }
@@ -59,6 +59,7 @@ public:
     UniqueFd release_fd() { return listener_.release_fd(); }
     void drop_syns_to(const std::vector<std::string>& addresses) { listener_.drop_syns_to(addresses); }
     void connection_closed() { listener_.connection_closed(); }
+    void adopt(UniqueFd fd, const SocketAddress& peer) { listener_.adopt(std::move(fd), peer); }
 
 private:
     void accepted(UniqueFd fd, const SocketAddress& peer);

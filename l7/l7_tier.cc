@@ -49,8 +49,8 @@ std::shared_ptr<const TlsContexts> L7Tier::prepare_shared(const Runtime& next, s
 std::shared_ptr<HttpListener> L7Tier::make_listener(L7Worker& worker, const RuntimePtr& runtime,
                                                     const std::shared_ptr<const TlsContexts>& tls,
                                                     const ListenerConfig& config, HttpListenerStats& stats,
-                                                    UniqueFd fd) {
-    return std::make_shared<HttpListener>(worker, runtime, tls, config, stats, std::move(fd));
+                                                    UniqueFd fd, AcceptSpread spread) {
+    return std::make_shared<HttpListener>(worker, runtime, tls, config, stats, std::move(fd), std::move(spread));
 }
 
 size_t L7Tier::close_idle_connections(const std::shared_ptr<Server>& server) {

@@ -37,7 +37,7 @@ private:
     std::shared_ptr<HttpListener> make_listener(L7Worker& worker, const RuntimePtr& runtime,
                                                 const std::shared_ptr<const TlsContexts>& tls,
                                                 const ListenerConfig& config, HttpListenerStats& stats,
-                                                UniqueFd fd) override;
+                                                UniqueFd fd, AcceptSpread spread) override;
     const char* mode_label(const ListenerConfig& config) const override {
         return config.tls.enabled ? "https" : "http";
     }

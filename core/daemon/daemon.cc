@@ -13,6 +13,7 @@
 #include "core/daemon/config_file.h"
 #include "core/process/notify.h"
 #include "core/process/privileges.h"
+#include "core/tier/worker_spread.h"
 
 namespace lbd {
 
@@ -185,6 +186,20 @@ void Daemon::write_daemon_metrics(std::string& out) const {
     metric_sample(out, "lbd_uptime_seconds", {}, double(monotonic_ms() - start_ms_) / 1000.0);
     metric_header(out, "lbd_workers", "gauge", "Worker threads.");
     metric_sample(out, "lbd_workers", {}, current_->config.global.workers);
+    // The tiers' client connections per worker, and what evened them out (core/tier/worker_spread.h).
+    metric_header(out, "lbd_worker_connections", "gauge", "Client connections open on each worker, all tiers.");
+    for (unsigned i = 0; i < workers_.size(); ++i) {
+        uint64_t open = 0;
+        for (const auto& tier : tiers_) open += tier->spread()->connections(i);
+        metric_sample(out, "lbd_worker_connections", {{"worker", std::to_string(i)}}, double(open));
+    }
+    metric_header(out, "lbd_worker_connections_handed_total", "counter",
+                  "Connections a worker took over from a busier worker's accept queue.");
+    for (unsigned i = 0; i < workers_.size(); ++i) {
+        uint64_t handed = 0;
+        for (const auto& tier : tiers_) handed += tier->spread()->handed_to(i);
+        metric_sample(out, "lbd_worker_connections_handed_total", {{"worker", std::to_string(i)}}, double(handed));
+    }
     metric_header(out, "lbd_reloads_total", "counter", "Reloads by result.");
     metric_sample(out, "lbd_reloads_total", {{"result", "applied"}}, double(reloads_applied_));
     metric_sample(out, "lbd_reloads_total", {{"result", "rejected"}}, double(reloads_rejected_));

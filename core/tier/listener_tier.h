@@ -9,7 +9,8 @@
 //   WorkerState  the tier's state on one worker: worker(), add_listener(),
 //                find_listener(name), replace_listeners(next, global),
 //                stop_accepting(), abort_all(), hand_over(addresses)
-//   Listener     one listening socket on one worker: release_fd(), start()
+//   Listener     one listening socket on one worker: release_fd(), start(),
+//                adopt(fd, peer) (a connection another worker handed over)
 //   Stats        a listener's counters (accepted, active atomics at least),
 //                shared by its listeners on every worker and kept across reloads
 //   Shared       what one configuration's listeners share, built by
@@ -80,7 +81,7 @@ public:
                     UniqueFd fd = listener.take(i, std::move(released));
                     if (!fd) continue;
                     auto made = make_listener(*w, plan->next, plan->shared, *listener.config, *listener.stats,
-                                              std::move(fd));
+                                              std::move(fd), accept_spread(i, *listener.config, *listener.stats));
                     made->start();
                     fresh.push_back(std::move(made));
                 }
@@ -121,6 +122,8 @@ public:
         return total;
     }
 
+    const WorkerSpread* spread() const final { return &spread_; }
+
     void describe(const ListenerConfig& config, ::lbd::v1::ListenerInfo& out) const final {
         auto it = slots_.find(config.name);
         out.set_bind((it != slots_.end() ? it->second.bound : config.bind).to_string());
@@ -132,14 +135,16 @@ public:
 
 protected:
     ListenerTier(ListenerMode mode, std::vector<std::unique_ptr<WorkerState>> workers)
-        : mode_(mode), workers_(std::move(workers)) {}
+        : mode_(mode), spread_(workers.size()), workers_(std::move(workers)) {}
 
     // What the listeners of `next` share; null with `error` when it cannot be built.
     virtual std::shared_ptr<const Shared> prepare_shared(const Runtime& next, std::string* error) = 0;
-    // On the worker's thread: the listener of `config` on `fd`, not started yet.
+    // On the worker's thread: the listener of `config` on `fd`, not started
+    // yet; its TcpListener takes `spread`.
     virtual std::shared_ptr<Listener> make_listener(WorkerState& worker, const RuntimePtr& runtime,
                                                     const std::shared_ptr<const Shared>& shared,
-                                                    const ListenerConfig& config, Stats& stats, UniqueFd fd) = 0;
+                                                    const ListenerConfig& config, Stats& stats, UniqueFd fd,
+                                                    AcceptSpread spread) = 0;
     // The mode status and logs show: "tcp", "http", "https".
     virtual const char* mode_label(const ListenerConfig& config) const = 0;
 
@@ -177,7 +182,27 @@ private:
         std::vector<ListenerPlan> listeners;
     };
 
+    // How worker `worker`'s listener of `config` evens out its connections
+    // with the other workers' listeners of the same name.
+    AcceptSpread accept_spread(size_t worker, const ListenerConfig& config, Stats& stats) {
+        auto hand_off = [this, name = config.name, &stats](size_t to, UniqueFd fd, const SocketAddress& peer) {
+            WorkerState* target = workers_[to].get();
+            // Shared, so that a task the stopped loop never runs still closes it.
+            auto held = std::make_shared<UniqueFd>(std::move(fd));
+            target->worker().post([this, target, to, name, &stats, held, peer] {
+                if (auto listener = target->find_listener(name)) return listener->adopt(std::move(*held), peer);
+                // A reload took the listener off that worker meanwhile: the
+                // connection ends as if the kernel had never queued it.
+                held->reset();
+                stats.active.fetch_sub(1, std::memory_order_acq_rel);
+                spread_.closed(to);
+            });
+        };
+        return {&spread_, worker, std::move(hand_off)};
+    }
+
     const ListenerMode mode_;
+    WorkerSpread spread_;  // before workers_: their connections report to it as they end
     std::vector<std::unique_ptr<WorkerState>> workers_;
     std::map<std::string, Slot> slots_;  // by listener name, never erased
     RuntimePtr current_;

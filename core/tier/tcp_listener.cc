@@ -93,8 +93,13 @@ UniqueFd ListenerSockets::take(size_t worker, UniqueFd released) {
 }
 
 TcpListener::TcpListener(event_base* base, const ListenerConfig& config, std::atomic<uint64_t>& accepted,
-                         std::atomic<uint32_t>& active, UniqueFd fd, AcceptFn on_accept)
-    : config_(config), accepted_(accepted), active_(active), fd_(std::move(fd)), on_accept_(std::move(on_accept)) {
+                         std::atomic<uint32_t>& active, UniqueFd fd, AcceptSpread spread, AcceptFn on_accept)
+    : config_(config),
+      accepted_(accepted),
+      active_(active),
+      fd_(std::move(fd)),
+      spread_(std::move(spread)),
+      on_accept_(std::move(on_accept)) {
     accept_event_ = make_event(base, fd_.get(), EV_READ | EV_PERSIST, &TcpListener::on_acceptable, this);
     resume_timer_ = make_event(base, -1, 0, &TcpListener::on_resume, this);
 }
@@ -139,6 +144,7 @@ void TcpListener::pause(uint32_t ms) {
 }
 
 void TcpListener::connection_closed() {
+    if (spread_.spread != nullptr) spread_.spread->closed(spread_.worker);
     if (paused_ && accept_event_) {
         event_del(resume_timer_.get());
         on_resume(-1, 0, this);
@@ -196,6 +202,11 @@ void TcpListener::accept_some() {
         }
         accepted_.fetch_add(1, std::memory_order_relaxed);
         SocketAddress peer_addr(reinterpret_cast<sockaddr*>(&peer), len);
+        const size_t to = spread_.spread != nullptr ? spread_.spread->place(spread_.worker) : spread_.worker;
+        if (to != spread_.worker) {
+            spread_.hand_off(to, UniqueFd(fd), peer_addr.unmapped());
+            continue;
+        }
         // The callback may start a session that ends at once; the loop only
         // reads members of this listener afterwards, which it owns.
         on_accept_(UniqueFd(fd), peer_addr.unmapped());

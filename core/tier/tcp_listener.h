@@ -1,6 +1,8 @@
 // A TCP listening socket on one worker, for any tier. Each worker has its own
 // socket for each listener (SO_REUSEPORT), so the kernel spreads new
-// connections over the workers and no accept lock is needed.
+// connections over the workers and no accept lock is needed; where its
+// spread is uneven, the listener hands a connection to a less loaded
+// worker's listener of the same name (core/tier/worker_spread.h).
 //
 // The listener only accepts: what becomes of a connection is the tier's
 // business (its AcceptFn). It enforces the listener's max_connections with
@@ -16,6 +18,7 @@
 #include "core/net/address.h"
 #include "core/config/config.h"
 #include "core/loop/event.h"
+#include "core/tier/worker_spread.h"
 
 namespace lbd {
 
@@ -51,6 +54,16 @@ struct ListenerSockets {
 bool plan_listener_sockets(const ListenerConfig& config, const Config* current, size_t workers,
                            ListenerSockets& plan, std::string* error);
 
+// Where a listener stands among its copies on the other workers.
+struct AcceptSpread {
+    WorkerSpread* spread = nullptr;  // null: no count kept, nothing evened out (tests)
+    size_t worker = 0;               // this listener's worker
+    // Called on this listener's thread: give `fd` to worker `to`'s listener
+    // of the same name, which adopt()s it on its own thread. The connection
+    // is already counted on `to` and holds one slot of `active`.
+    std::function<void(size_t to, UniqueFd fd, const SocketAddress& peer)> hand_off;
+};
+
 class TcpListener {
 public:
     // Called on the worker's thread for each accepted connection, with the
@@ -60,7 +73,7 @@ public:
 
     // `accepted` and `active` outlive the listener (the tier's counters).
     TcpListener(event_base* base, const ListenerConfig& config, std::atomic<uint64_t>& accepted,
-                std::atomic<uint32_t>& active, UniqueFd fd, AcceptFn on_accept);
+                std::atomic<uint32_t>& active, UniqueFd fd, AcceptSpread spread, AcceptFn on_accept);
     ~TcpListener();
     TcpListener(const TcpListener&) = delete;
     TcpListener& operator=(const TcpListener&) = delete;
@@ -77,6 +90,9 @@ public:
     UniqueFd release_fd();
     // A connection of this listener ended: there may be room to accept again.
     void connection_closed();
+    // On this listener's thread: a connection another worker's copy of this
+    // listener accepted and handed over (AcceptSpread::hand_off).
+    void adopt(UniqueFd fd, const SocketAddress& peer) { on_accept_(std::move(fd), peer); }
     // Planned HA handover (core/net/syn_filter.h): new connections to
     // `addresses` (raw IP bytes) are dropped unanswered, everything else is
     // accepted as before; empty: the filter goes. Failures are logged.
@@ -93,6 +109,7 @@ private:
     std::atomic<uint64_t>& accepted_;
     std::atomic<uint32_t>& active_;
     UniqueFd fd_;
+    AcceptSpread spread_;
     AcceptFn on_accept_;
     EventPtr accept_event_;
     EventPtr resume_timer_;
