@@ -69,6 +69,8 @@ if [[ -n $LBD_BASE ]]; then
     [[ $LBD_BASE = /* ]] || LBD_BASE="$REPO_ROOT/$LBD_BASE"
     PATHS+=(lbd_base)
     PROXIES+=(lbd_base)
+    # and on the *_w2 rows, its 2-worker instance
+    [[ " $TESTS " == *_w2\ * ]] && PATHS+=(lbd_base_w2) PROXIES+=(lbd_base_w2)
 fi
 
 # ------------------------------------------------------------------- helpers
@@ -242,7 +244,7 @@ restart_proxy() {
     local name=$1
     stop_server "${SERVER_PID[$name]}"
     case $name in
-        lbd_base) start_lbd "$name" "$LBD_BASE" ;;
+        lbd_base*) start_lbd "$name" "$LBD_BASE" ;;
         lbd*) start_lbd "$name" "$LBD" ;;
         haproxy*) start_haproxy "$name" ;;
         nginx*) start_nginx "$name" ;;
@@ -412,6 +414,7 @@ main() {
         start_lbd lbd_w2 "$LBD"
         start_haproxy haproxy_w2
         start_nginx nginx_w2
+        [[ -z $LBD_BASE ]] || start_lbd lbd_base_w2 "$LBD_BASE"
     fi
 
     print_header | tee "$RAW"
