@@ -83,7 +83,15 @@ std::string format_status(const v1::StatusReply& status) {
     about.add_row({"pid", std::to_string(status.pid())});
     about.add_row({"uptime", format_duration(status.uptime_ms())});
     about.add_row({"role", status.role()});
-    about.add_row({"workers", std::to_string(status.workers())});
+    std::string workers = std::to_string(status.workers());
+    if (status.worker_connections_size() > 0) {
+        // How evenly the workers share the connections (lbd hands new ones to the least loaded).
+        workers += " (connections";
+        for (int i = 0; i < status.worker_connections_size(); ++i)
+            workers += (i == 0 ? " " : ", ") + std::to_string(status.worker_connections(i));
+        workers += ")";
+    }
+    about.add_row({"workers", workers});
     about.add_row({"config", status.config_path()});
     about.add_row({"sha256", status.config_sha256().empty() ? "-" : status.config_sha256()});
 

@@ -179,6 +179,12 @@ bool Daemon::start_admin(std::string* error) {
     return true;
 }
 
+uint32_t Daemon::worker_connections(unsigned worker) const {
+    uint32_t open = 0;
+    for (const auto& tier : tiers_) open += tier->spread()->connections(worker);
+    return open;
+}
+
 void Daemon::write_daemon_metrics(std::string& out) const {
     metric_header(out, "lbd_build_info", "gauge", "Always 1; the version is a label.");
     metric_sample(out, "lbd_build_info", {{"version", parts_.version}}, 1);
@@ -188,11 +194,8 @@ void Daemon::write_daemon_metrics(std::string& out) const {
     metric_sample(out, "lbd_workers", {}, current_->config.global.workers);
     // The tiers' client connections per worker, and what evened them out (core/tier/worker_spread.h).
     metric_header(out, "lbd_worker_connections", "gauge", "Client connections open on each worker, all tiers.");
-    for (unsigned i = 0; i < workers_.size(); ++i) {
-        uint64_t open = 0;
-        for (const auto& tier : tiers_) open += tier->spread()->connections(i);
-        metric_sample(out, "lbd_worker_connections", {{"worker", std::to_string(i)}}, double(open));
-    }
+    for (unsigned i = 0; i < workers_.size(); ++i)
+        metric_sample(out, "lbd_worker_connections", {{"worker", std::to_string(i)}}, double(worker_connections(i)));
     metric_header(out, "lbd_worker_connections_handed_total", "counter",
                   "Connections a worker took over from a busier worker's accept queue.");
     for (unsigned i = 0; i < workers_.size(); ++i) {
@@ -222,6 +225,7 @@ void Daemon::describe(::lbd::v1::StatusReply& out) const {
     out.set_config_path(config_path_);
     out.set_config_sha256(config_sha256_);
     out.set_workers(config.global.workers);
+    for (unsigned i = 0; i < workers_.size(); ++i) out.add_worker_connections(worker_connections(i));
     out.set_role(pair_ ? pair_->role_name() : "standalone");
     out.set_pid(static_cast<uint32_t>(getpid()));
     out.set_http_writes_enabled(!config.global.admin.http_token.empty());

@@ -108,6 +108,7 @@ TEST_CASE("lbctl status: version, role, workers and the listener, as a table and
     CHECK(contains(human.output, "front"));
     CHECK(contains(human.output, lbd.config_path()));
     CHECK(contains(human.output, "LISTENER"));
+    CHECK(contains(human.output, "workers  2 (connections 0, 0)"));
 
     Run json = lbd.ctl({"--json", "status"});
     INFO("lbctl --json status:\n", json.output);
@@ -124,6 +125,20 @@ TEST_CASE("lbctl status: version, role, workers and the listener, as a table and
     CHECK(status->listeners(0).name() == "front");
     CHECK(status->listeners(0).pool() == "p");
     CHECK(status->listeners(0).mode() == "tcp");
+    REQUIRE(status->worker_connections_size() == 2);
+    CHECK(status->worker_connections(0) + status->worker_connections(1) == 0);
+
+    // Connections held open show on the workers that serve them, evened out (at most 3 apart).
+    std::vector<UniqueFd> held;
+    for (int i = 0; i < 8; ++i) {
+        held.push_back(open_to(lbd.port(), "a"));
+        REQUIRE(held.back());
+    }
+    auto busy = parse_json<v1::StatusReply>(lbd.ctl({"--json", "status"}).output);
+    REQUIRE(busy);
+    REQUIRE(busy->worker_connections_size() == 2);
+    CHECK(busy->worker_connections(0) + busy->worker_connections(1) == 8);
+    CHECK(std::abs(int(busy->worker_connections(0)) - int(busy->worker_connections(1))) <= 3);
 
     // The socket from the environment, and global options after the command.
     Run from_env = lbctl({"status", "--json"}, {"LBD_ADMIN_SOCKET=" + lbd.socket()});
