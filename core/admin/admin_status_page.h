@@ -70,7 +70,8 @@ async function refresh() {
     const [st, sv] = await Promise.all([fetch("/api/status").then(r => r.json()), fetch("/api/servers").then(r => r.json())]);
     const s = st.status;
     document.getElementById("summary").textContent =
-      `version ${s.version} · role ${s.role} · ${s.workers} worker${s.workers == 1 ? "" : "s"} · up ${Math.round(Number(s.uptime_ms) / 1000)} s · pid ${s.pid}`;
+      `version ${s.version} · role ${s.role} · ${s.workers} worker${s.workers == 1 ? "" : "s"}` +
+      ` (connections ${(s.worker_connections || []).join(", ")}) · up ${Math.round(Number(s.uptime_ms) / 1000)} s · pid ${s.pid}`;
     const lb = document.querySelector("#listeners tbody"); lb.replaceChildren();
     for (const l of s.listeners) {
       const r = lb.insertRow();

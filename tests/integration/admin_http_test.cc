@@ -500,6 +500,7 @@ TEST_CASE("the status page renders every server with its state in headless Chrom
     std::string dom = out.read_file("dom.html");
     INFO("DOM:\n" << dom);
     CHECK(dom.find("data-loaded=\"true\"") != std::string::npos);  // the first render succeeded
+    CHECK(dom.find("2 workers (connections 0, 0)") != std::string::npos);
     std::string row_a = server_row(dom, "p/a"), row_b = server_row(dom, "p/b");
     CHECK(row_a.find("class=\"state UP\"") != std::string::npos);
     CHECK(row_b.find("class=\"state DOWN\"") != std::string::npos);
