@@ -181,8 +181,14 @@ bool Daemon::start_admin(std::string* error) {
 
 uint32_t Daemon::worker_connections(unsigned worker) const {
     uint32_t open = 0;
-    for (const auto& tier : tiers_) open += tier->spread()->connections(worker);
+    for (const auto& tier : tiers_) open += tier->spread().connections(worker);
     return open;
+}
+
+uint64_t Daemon::worker_handed(unsigned worker) const {
+    uint64_t handed = 0;
+    for (const auto& tier : tiers_) handed += tier->spread().handed_to(worker);
+    return handed;
 }
 
 void Daemon::write_daemon_metrics(std::string& out) const {
@@ -198,11 +204,9 @@ void Daemon::write_daemon_metrics(std::string& out) const {
         metric_sample(out, "lbd_worker_connections", {{"worker", std::to_string(i)}}, double(worker_connections(i)));
     metric_header(out, "lbd_worker_connections_handed_total", "counter",
                   "Connections a worker took over from a busier worker's accept queue.");
-    for (unsigned i = 0; i < workers_.size(); ++i) {
-        uint64_t handed = 0;
-        for (const auto& tier : tiers_) handed += tier->spread()->handed_to(i);
-        metric_sample(out, "lbd_worker_connections_handed_total", {{"worker", std::to_string(i)}}, double(handed));
-    }
+    for (unsigned i = 0; i < workers_.size(); ++i)
+        metric_sample(out, "lbd_worker_connections_handed_total", {{"worker", std::to_string(i)}},
+                      double(worker_handed(i)));
     metric_header(out, "lbd_reloads_total", "counter", "Reloads by result.");
     metric_sample(out, "lbd_reloads_total", {{"result", "applied"}}, double(reloads_applied_));
     metric_sample(out, "lbd_reloads_total", {{"result", "rejected"}}, double(reloads_rejected_));

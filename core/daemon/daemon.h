@@ -74,6 +74,8 @@ private:
     uint64_t active_connections() const;
     // Client connections open on worker `worker`, all tiers (core/tier/worker_spread.h).
     uint32_t worker_connections(unsigned worker) const;
+    // Connections worker `worker` took over from a busier worker, all tiers.
+    uint64_t worker_handed(unsigned worker) const;
 
     static void on_stop_signal(evutil_socket_t sig, short, void* arg);
     static void on_hup(evutil_socket_t, short, void* arg);

@@ -122,7 +122,7 @@ public:
         return total;
     }
 
-    const WorkerSpread* spread() const final { return &spread_; }
+    const WorkerSpread& spread() const final { return spread_; }
 
     void describe(const ListenerConfig& config, ::lbd::v1::ListenerInfo& out) const final {
         auto it = slots_.find(config.name);
@@ -198,7 +198,7 @@ private:
                 spread_.closed(to);
             });
         };
-        return {&spread_, worker, std::move(hand_off)};
+        return {spread_, worker, std::move(hand_off)};
     }
 
     const ListenerMode mode_;

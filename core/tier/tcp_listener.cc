@@ -144,7 +144,7 @@ void TcpListener::pause(uint32_t ms) {
 }
 
 void TcpListener::connection_closed() {
-    if (spread_.spread != nullptr) spread_.spread->closed(spread_.worker);
+    spread_.spread.closed(spread_.worker);
     if (paused_ && accept_event_) {
         event_del(resume_timer_.get());
         on_resume(-1, 0, this);
@@ -202,7 +202,7 @@ void TcpListener::accept_some() {
         }
         accepted_.fetch_add(1, std::memory_order_relaxed);
         SocketAddress peer_addr(reinterpret_cast<sockaddr*>(&peer), len);
-        const size_t to = spread_.spread != nullptr ? spread_.spread->place(spread_.worker) : spread_.worker;
+        const size_t to = spread_.spread.place(spread_.worker);
         if (to != spread_.worker) {
             spread_.hand_off(to, UniqueFd(fd), peer_addr.unmapped());
             continue;

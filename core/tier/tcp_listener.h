@@ -56,8 +56,8 @@ bool plan_listener_sockets(const ListenerConfig& config, const Config* current, 
 
 // Where a listener stands among its copies on the other workers.
 struct AcceptSpread {
-    WorkerSpread* spread = nullptr;  // null: no count kept, nothing evened out (tests)
-    size_t worker = 0;               // this listener's worker
+    WorkerSpread& spread;  // the tier's: one worker's listeners count there too
+    size_t worker;         // this listener's worker
     // Called on this listener's thread: give `fd` to worker `to`'s listener
     // of the same name, which adopt()s it on its own thread. The connection
     // is already counted on `to` and holds one slot of `active`.

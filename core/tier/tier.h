@@ -69,7 +69,7 @@ public:
     virtual uint64_t active_connections() const = 0;
     // Any thread: the tier's client connections on each worker, and how many
     // each took over from another worker's accept queue (worker_spread.h).
-    virtual const WorkerSpread* spread() const = 0;
+    virtual const WorkerSpread& spread() const = 0;
     // Control thread: closes the idle keep-alive connections the workers hold
     // to `server` (it was drained or put in MAINT: nothing will reuse them)
     // and returns how many. Waits for the workers (at most about a second).

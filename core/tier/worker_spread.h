@@ -27,8 +27,6 @@ class WorkerSpread {
 public:
     explicit WorkerSpread(size_t workers);
 
-    size_t workers() const { return workers_; }
-
     // On worker `self`'s thread, for a connection it has just accepted:
     // `self`, or the least loaded worker when `self` holds more than
     // kSlack connections beyond it. Counts the connection as opened on the

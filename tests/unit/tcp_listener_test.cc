@@ -58,7 +58,8 @@ std::vector<size_t> accepted_per_turn(bool tls, int pending, int turns) {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint32_t> active{0};
     std::vector<UniqueFd> taken;
-    TcpListener listener(base.get(), config, accepted, active, std::move(fd), AcceptSpread{},
+    WorkerSpread one_worker(1);
+    TcpListener listener(base.get(), config, accepted, active, std::move(fd), AcceptSpread{one_worker, 0, {}},
                          [&](UniqueFd client, const SocketAddress&) { taken.push_back(std::move(client)); });
     listener.start();
     std::vector<UniqueFd> clients = connect_many(bound, pending);
@@ -116,14 +117,14 @@ TEST_CASE("a listener hands a new connection to the least loaded worker's listen
     std::vector<UniqueFd> taken0, taken1;
     std::unique_ptr<TcpListener> listener1;
     std::vector<size_t> handed;
-    AcceptSpread spread0{&spread, 0, [&](size_t to, UniqueFd client, const SocketAddress& peer) {
+    AcceptSpread spread0{spread, 0, [&](size_t to, UniqueFd client, const SocketAddress& peer) {
                              handed.push_back(to);
                              listener1->adopt(std::move(client), peer);
                          }};
     TcpListener listener0(base.get(), config, accepted, active, std::move(fd0), std::move(spread0),
                           [&](UniqueFd client, const SocketAddress&) { taken0.push_back(std::move(client)); });
     listener1 = std::make_unique<TcpListener>(
-        base.get(), config, accepted, active, std::move(fd1), AcceptSpread{&spread, 1, {}},
+        base.get(), config, accepted, active, std::move(fd1), AcceptSpread{spread, 1, {}},
         [&](UniqueFd client, const SocketAddress&) { taken1.push_back(std::move(client)); });
     // Only worker 0's socket listens for events here: every connection the
     // kernel queued on worker 1's socket stays there.
