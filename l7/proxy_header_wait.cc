@@ -59,16 +59,18 @@ void ProxyHeaderWaits::try_read(Waiting& waiting) {
 
 void ProxyHeaderWaits::fail(Waiting& waiting, Failure why, const char* detail) {
     HttpListenerStats& stats = waiting.listener->stats();
-    switch (why) {
-        case Failure::kUntrusted: stats.proxy_untrusted.fetch_add(1, std::memory_order_relaxed); break;
-        case Failure::kInvalid: stats.proxy_header_invalid.fetch_add(1, std::memory_order_relaxed); break;
-        case Failure::kTimeout: stats.proxy_header_timeout.fetch_add(1, std::memory_order_relaxed); break;
-    }
     LOG_DEBUG("http listener=%s client=%s: connection closed: %s", waiting.listener->config().name.c_str(),
               waiting.peer.to_string().c_str(), detail);
+    // Both counters move before the socket closes, the connection's end
+    // first: a client that sees the close finds the failure counted, and a
+    // scrape that sees the failure finds the connection no longer active.
+    stats.active.fetch_sub(1, std::memory_order_acq_rel);
+    std::atomic<uint64_t>& failures = why == Failure::kUntrusted ? stats.proxy_untrusted
+                                      : why == Failure::kInvalid ? stats.proxy_header_invalid
+                                                                 : stats.proxy_header_timeout;
+    failures.fetch_add(1, std::memory_order_release);
     std::shared_ptr<HttpListener> listener = std::move(waiting.listener);
     erase(waiting);  // closes the socket
-    stats.active.fetch_sub(1, std::memory_order_acq_rel);
     listener->connection_closed();
 }
 
