@@ -115,8 +115,9 @@ class PhaseTimer {
         auto* self = static_cast<PhaseTimer*>(arg);
         self->set_ = false;
         if (self->kind_ == Kind{}) return;
-        // libevent's clock (cached at the loop turn's start) and this one
-        // can differ by a millisecond: a deadline not yet come is waited out.
+        // The event was set for an earlier phase's deadline (expire_at), or
+        // libevent's clock, cached at the loop turn's start, ran a
+        // millisecond ahead of this one: either way the rest is waited out.
         const uint64_t now = monotonic_ms();
         if (now < self->deadline_ms_) return self->set_event(now, static_cast<uint32_t>(self->deadline_ms_ - now));
         self->on_expiry_(fd, what, self->owner_);  // may free this timer with its owner
