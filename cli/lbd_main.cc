@@ -13,6 +13,7 @@
 #include "core/config/config_loader.h"
 #include "core/daemon/daemon.h"
 #include "core/base/log.h"
+#include "core/loop/buffer_memory.h"
 #include "ha/ha_node.h"
 #include "ha/keepalived_config.h"
 #include "ha/track_watchdog.h"
@@ -62,6 +63,8 @@ DaemonParts parts(const std::string& process_name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Before any libevent object exists (core/loop/buffer_memory.h).
+    use_buffer_memory();
     CLI::App app{"lbd: Layer 4/7 load-balancer appliance"};
     std::string config_path = "/etc/lbd/lbd.conf";
     bool check_only = false;

@@ -13,21 +13,12 @@
 #include <new>
 #include <vector>
 
+#include "core/base/sanitizers.h"
+
 namespace lbd::l7 {
 
-// Under AddressSanitizer no block is kept: a use after free must stay a
-// reported error, not the next connection's memory.
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool kKeepSpareBlocks = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool kKeepSpareBlocks = false;
-#else
-inline constexpr bool kKeepSpareBlocks = true;
-#endif
-#else
-inline constexpr bool kKeepSpareBlocks = true;
-#endif
+// Under AddressSanitizer no block is kept (core/base/sanitizers.h).
+inline constexpr bool kKeepSpareBlocks = !kAddressSanitizer;
 
 template <typename Owner, size_t kMax>
 class ThreadSpares {
