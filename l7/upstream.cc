@@ -17,9 +17,13 @@ H2Upstreams& UpstreamPool::h2(event_base* base) {
 std::unique_ptr<UpstreamConn> UpstreamPool::take(const Server* server) {
     auto it = idle_.find(server);
     if (it == idle_.end() || it->second.conns.empty()) return nullptr;
-    std::unique_ptr<UpstreamConn> conn = std::move(it->second.conns.front());
-    it->second.conns.pop_front();
-    if (it->second.conns.empty()) idle_.erase(it);
+    std::list<std::unique_ptr<UpstreamConn>>& conns = it->second.conns;
+    std::unique_ptr<UpstreamConn> conn = std::move(conns.front());
+    if (spare_nodes_.size() < kSpareNodes)
+        spare_nodes_.splice(spare_nodes_.begin(), conns, conns.begin());
+    else
+        conns.pop_front();
+    if (conns.empty()) idle_.erase(it);
     conn->pool = nullptr;
     conn->reused = true;
     bufferevent_set_timeouts(conn->bev.get(), nullptr, nullptr);
@@ -31,7 +35,12 @@ void UpstreamPool::put(std::unique_ptr<UpstreamConn> conn, uint32_t max_idle, ui
     IdleList& server_idle = idle_[conn->server.get()];
     server_idle.max_idle = max_idle;
     UpstreamConn* raw = conn.get();
-    server_idle.conns.push_front(std::move(conn));
+    if (!spare_nodes_.empty()) {
+        server_idle.conns.splice(server_idle.conns.begin(), spare_nodes_, spare_nodes_.begin());
+        server_idle.conns.front() = std::move(conn);
+    } else {
+        server_idle.conns.push_front(std::move(conn));
+    }
     raw->pool = this;
     raw->self = server_idle.conns.begin();
     raw->idle_since_ms = monotonic_ms();

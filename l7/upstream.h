@@ -100,6 +100,12 @@ private:
         uint32_t max_idle = 0;
     };
     std::map<const Server*, IdleList> idle_;
+    // List nodes of connections taken, for the next put(): a keep-alive
+    // request takes a connection and puts it back, and a node made and freed
+    // each time was one of its allocations. Empty unique_ptrs; at most
+    // kSpareNodes kept.
+    static constexpr size_t kSpareNodes = 64;
+    std::list<std::unique_ptr<UpstreamConn>> spare_nodes_;
     EventPtr trim_timer_;
     std::unique_ptr<H2Upstreams> h2_;
 };
