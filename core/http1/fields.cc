@@ -108,9 +108,8 @@ HttpError parse_field_line(std::string_view line, HttpHeader* out) {
     // RFC 9110 §5.5: field-value = *field-content, i.e. VCHAR, obs-text, SP, HTAB. CR, LF and NUL
     // "MUST either reject ... or replace": we reject, and every other control with them.
     std::string_view value = line.substr(i + 1);
-    for (char c : value) {
-        if (!is_field_vchar(c) && !is_ows(c)) return c == '\r' ? HttpError::kBareCr : HttpError::kBadHeaderValue;
-    }
+    if (const size_t good = field_content_prefix(value); good != value.size())
+        return value[good] == '\r' ? HttpError::kBareCr : HttpError::kBadHeaderValue;
     out->name = line.substr(0, i);
     out->value = trim_ows(value);
     out->hop_by_hop = false;

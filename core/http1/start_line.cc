@@ -205,9 +205,8 @@ HttpError check_status_line(std::string_view line, bool complete, HttpResponseHe
     if (n < kStatusCodeEnd) return HttpError::kBadStatusLine;
     // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); "HTTP/1.1 200" without SP is accepted.
     std::string_view reason = n > kStatusPattern.size() ? line.substr(kStatusPattern.size()) : std::string_view();
-    for (char c : reason) {
-        if (!is_field_vchar(c) && !is_ows(c)) return stray(c, HttpError::kBadStatusLine);
-    }
+    if (const size_t good = field_content_prefix(reason); good != reason.size())
+        return stray(reason[good], HttpError::kBadStatusLine);
 
     HttpVersion version;
     if (!version_of(line.substr(0, kVersionPattern.size()), &version)) return HttpError::kVersionNotSupported;
