@@ -77,9 +77,8 @@ void* reallocate(void* block, size_t size) { return std::realloc(block, size); }
 
 void release(void* block) {
     if (block == nullptr) return;
-    const size_t i = block_index(block);
-    if (i < kSizes) {
-        if (Lists* l = lists(); l != nullptr && l->count[i] < kMaxPerSize) {
+    if (Lists* l = lists()) {
+        if (const size_t i = block_index(block); i < kSizes && l->count[i] < kMaxPerSize) {
             l->blocks[i][l->count[i]++] = block;
             return;
         }
