@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/sanitizers.h"
 #include "tests/integration/compress_scenario.h"
 
 namespace lbd::test {
@@ -412,11 +413,7 @@ TEST_CASE("slow compressed downloads: lbd's memory per stream stays bounded, by 
     // the origin. Under ASan every allocation carries redzones and shadow memory and freed ones sit
     // in the quarantine, so that build checks a looser bound that still catches a body held whole
     // (4 MiB a stream); the release build checks the real one.
-#if defined(__SANITIZE_ADDRESS__)
-    constexpr double kSlack = 3;
-#else
-    constexpr double kSlack = 1;
-#endif
+    constexpr double kSlack = lbd::kAddressSanitizer ? 3 : 1;
     CHECK(kib_per_stream("gzip", streams) < 1024 * kSlack);  // 300-330 KiB measured
     CHECK(kib_per_stream("br", streams) < 1536 * kSlack);  // 870-1010 KiB measured
     CHECK(kib_per_stream("zstd", streams) < 3072 * kSlack);  // 1120-1350 KiB measured
