@@ -7,6 +7,10 @@
 // Any thread may give a block back (one that ends a worker gives its
 // sessions to its own list); a list frees what it holds when its thread
 // exits, and what would pass `kMax` at once.
+//
+// libevent's buffer chains have lists of their own (core/loop/buffer_memory.h):
+// those are malloc blocks libevent frees through its memory functions, found
+// by size at run time, where these are one C++ class's operator new.
 #pragma once
 
 #include <cstddef>

@@ -110,8 +110,8 @@ inline bool is_token(std::string_view s) {
 // How many bytes at the start of `s` are field-content (RFC 9110 §5.5: field-vchar, SP, HTAB):
 // s.size() when all are. Field values are most of a head's bytes, so they are checked eight at a
 // time: a word with no byte below 0x20 and none 0x7F holds only VCHAR, SP and obs-text (Bit
-// Twiddling Hacks' has-less and has-zero tests, exact for "any byte"); a word with a control or
-// an HTAB, and the tail, are checked byte by byte.
+// Twiddling Hacks' has-less and has-zero tests, exact for "any byte"). From the first word with a
+// control or an HTAB on, and in the tail, the bytes are checked one by one.
 inline size_t field_content_prefix(std::string_view s) {
     constexpr uint64_t kOnes = 0x0101010101010101ULL;
     constexpr uint64_t kHigh = 0x8080808080808080ULL;

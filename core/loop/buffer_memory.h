@@ -18,6 +18,9 @@
 // of them. That is 8 MiB per thread at the very most, memory glibc would keep
 // too (lbd raises its trim threshold to 64 MiB: cli/lbd_main.cc). Everything
 // else goes to malloc as before. Under AddressSanitizer nothing is kept.
+// (l7/thread_spares.h keeps blocks the same way for the L7 classes made once
+// per connection; it cannot serve here: core does not use l7, and libevent's
+// blocks are malloc's, picked by size at run time.)
 #pragma once
 
 #include <cstddef>

@@ -14,10 +14,8 @@
 
 namespace bm = lbd::buffer_memory;
 
-void drain_kept() { bm::release_kept(); }
-
 TEST_CASE("a chain-sized block freed is the next block of that size; other sizes go to malloc") {
-    drain_kept();
+    bm::release_kept();
     void* block = bm::allocate(64 * 1024);
     REQUIRE(block != nullptr);
     bm::release(block);
@@ -33,7 +31,7 @@ TEST_CASE("a chain-sized block freed is the next block of that size; other sizes
     bm::release(again);
 
     // Not a power of two, below the smallest kept size, above the largest: freed at once.
-    drain_kept();
+    bm::release_kept();
     for (size_t size : {size_t{3000}, size_t{512}, size_t{128 * 1024}}) {
         bm::release(bm::allocate(size));
         CHECK(bm::kept_blocks() == 0);
@@ -45,7 +43,7 @@ TEST_CASE("a chain-sized block freed is the next block of that size; other sizes
 
 TEST_CASE("at most kMaxPerSize blocks of a size are kept, per thread") {
     if (lbd::kAddressSanitizer) return;
-    drain_kept();
+    bm::release_kept();
     std::vector<void*> blocks;
     for (size_t i = 0; i < bm::kMaxPerSize + 5; ++i) blocks.push_back(bm::allocate(4096));
     for (void* block : blocks) bm::release(block);
@@ -61,13 +59,13 @@ TEST_CASE("at most kMaxPerSize blocks of a size are kept, per thread") {
     }).join();
     CHECK(other_kept == 0);
     CHECK(bm::kept_blocks() == bm::kMaxPerSize);
-    drain_kept();
+    bm::release_kept();
 }
 
 TEST_CASE("an emptied evbuffer's chain is kept and its next bytes take it again") {
     if (lbd::kAddressSanitizer) return;
     lbd::use_buffer_memory();  // this binary makes no other libevent object
-    drain_kept();
+    bm::release_kept();
     evbuffer* buffer = evbuffer_new();
     REQUIRE(buffer != nullptr);
     const std::string bytes(60 * 1024, 'x');
