@@ -1,14 +1,13 @@
 // lbd: the appliance daemon's entry point. The one file that includes every
 // tier: it reads the command line, loads the config, and hands the tiers and
 // the HA pair member to the daemon (core/daemon/daemon.h), which runs them.
-#include <malloc.h>
-
 #include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/allocator.h"
 #include "cli/running_lbd.h"
 #include "core/config/config_loader.h"
 #include "core/daemon/daemon.h"
@@ -48,6 +47,7 @@ int render_keepalived(const Config& config, const std::string& path, const std::
 DaemonParts parts(const std::string& process_name) {
     DaemonParts out;
     out.version = LBD_VERSION;
+    out.allocator = allocator_name();
     out.make_tiers = [](const std::vector<Worker*>& workers, const GlobalConfig& global) {
         std::vector<std::unique_ptr<Tier>> tiers;
         tiers.push_back(std::make_unique<l4::L4Tier>(workers, global));
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("-t,--test", check_only, "Check the configuration (syntax, references, bindable addresses) and exit");
     app.add_flag("--render-keepalived", keepalived, "Print the keepalived.conf for this node (from global.ha) and exit");
-    app.set_version_flag("-v,--version", "lbd " LBD_VERSION);
+    app.set_version_flag("-v,--version", "lbd " LBD_VERSION " (" + allocator_name() + ")");
     CLI11_PARSE(app, argc, argv);
 
     // keepalived's track_process matches /proc/PID/comm: the name lbd was
@@ -101,12 +101,7 @@ int main(int argc, char** argv) {
     set_log_level(loaded.config->global.log_level);
     // A peer that closes while lbd writes must give EPIPE, not kill lbd.
     std::signal(SIGPIPE, SIG_IGN);
-    // Read buffers of up to 64 KiB come and go with every request
-    // (l7/socket_io.cc). With glibc's default trim threshold (128 KiB) the
-    // free top of a worker's heap goes back to the kernel (madvise) and is
-    // faulted in again by the next malloc, request after request: that cost
-    // more than the proxying itself. Freed memory stays for reuse instead.
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    tune_allocator();
     Daemon daemon(std::move(*loaded.config), parts(process_name));
     return daemon.run();
 }

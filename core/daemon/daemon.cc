@@ -56,8 +56,8 @@ int Daemon::run() {
     event_add(sighup_.get(), nullptr);
     drain_timer_ = make_event(control_.get(), -1, EV_PERSIST, &Daemon::on_drain_tick, this);
 
-    LOG_INFO("lbd ready: %zu listeners, %u workers, pid %d", current_->config.listeners.size(), global.workers,
-             static_cast<int>(getpid()));
+    LOG_INFO("lbd ready: %zu listeners, %u workers, pid %d, %s", current_->config.listeners.size(), global.workers,
+             static_cast<int>(getpid()), parts_.allocator.c_str());
     process::notify_ready();
     event_base_dispatch(control_.get());
 
@@ -192,8 +192,8 @@ uint64_t Daemon::worker_handed(unsigned worker) const {
 }
 
 void Daemon::write_daemon_metrics(std::string& out) const {
-    metric_header(out, "lbd_build_info", "gauge", "Always 1; the version is a label.");
-    metric_sample(out, "lbd_build_info", {{"version", parts_.version}}, 1);
+    metric_header(out, "lbd_build_info", "gauge", "Always 1; the version and the malloc in use are labels.");
+    metric_sample(out, "lbd_build_info", {{"version", parts_.version}, {"malloc", parts_.allocator}}, 1);
     metric_header(out, "lbd_uptime_seconds", "gauge", "Seconds since lbd started.");
     metric_sample(out, "lbd_uptime_seconds", {}, double(monotonic_ms() - start_ms_) / 1000.0);
     metric_header(out, "lbd_workers", "gauge", "Worker threads.");

@@ -42,6 +42,8 @@ namespace lbd {
 
 struct DaemonParts {
     std::string version;
+    // What serves malloc() (cli/allocator.h): a label of lbd_build_info.
+    std::string allocator;
     // The tiers, built on the workers (before they start).
     std::function<std::vector<std::unique_ptr<Tier>>(const std::vector<Worker*>& workers, const GlobalConfig& global)>
         make_tiers;

@@ -334,6 +334,12 @@ TEST_CASE("/metrics counts exactly the connections made, per listener and per se
         CHECK(one_hot_state(e, server->name()) == "UP");
     }
     CHECK(e.value("lbd_workers") == 2);
+    // The malloc serving lbd, as lbd found it at run time (cli/allocator.h): mimalloc unless the
+    // build left it out (a sanitizer build), so a link that lost it shows here.
+    std::vector<Sample> build = e.all("lbd_build_info");
+    REQUIRE(build.size() == 1);
+    CHECK(build[0].value == 1);
+    CHECK(build[0].labels["malloc"].starts_with(LBD_WITH_MIMALLOC ? "mimalloc 2." : "glibc malloc"));
     CHECK(e.value("lbd_process_open_fds") > 0);
     CHECK(e.value("lbd_process_resident_memory_bytes") > 0);
 
