@@ -83,13 +83,9 @@ for measure in $MEASURES; do
             load "$REQUESTS"
             callgrind_control -i off "$LBD_PID" >/dev/null
             stop_lbd
-            # Instructions from the totals; malloc-family calls summed over every call site.
-            awk -v n="$REQUESTS" -v d="$desc" '
-                /^(fn|cfn)=\([0-9]+\) / { id = $1; sub(/^c?fn=/, "", id); name[id] = $2 }
-                /^cfn=/ { id = $1; sub(/^cfn=/, "", id); callee = name[id] }
-                /^calls=/ { split($1, c, "="); if (callee ~ /^(malloc|calloc|realloc)$/) allocs += c[2] }
-                /^totals:/ { ir = $2 }
-                END { printf "insn    %s: %.0f instructions, %.2f malloc/calloc/realloc calls per request\n", d, ir / n, allocs / n }' "$out"
+            # Instructions from the totals; calls into malloc's library summed over every call site.
+            read -r insn allocs < <(awk -v n="$REQUESTS" -f "$REPO_ROOT/bench/callgrind_allocs.awk" "$out")
+            echo "insn    $desc: $insn instructions, $allocs allocations per request"
             ;;
         sys)
             start_lbd

@@ -143,14 +143,9 @@ for test in $TESTS; do
                     callgrind_control -i off "$PID" >/dev/null 2>&1
                     stop_slowly
                     callgrind_annotate "$out" >"$TMP/insn-$test-$proxy.txt" 2>&1 || true
-                    # Instructions from the totals; malloc-family calls summed over every call site.
-                    awk -v n="$REQUESTS" -v d="$desc" '
-                        /^(fn|cfn)=\([0-9]+\) / { id = $1; sub(/^c?fn=/, "", id); name[id] = $2 }
-                        /^cfn=/ { id = $1; sub(/^cfn=/, "", id); callee = name[id] }
-                        /^calls=/ { split($1, c, "="); if (callee ~ /^(malloc|calloc|realloc)$/) allocs += c[2] }
-                        /^totals:/ { ir = $2 }
-                        END { printf "insn  %s: %.0f instructions, %.2f malloc/calloc/realloc calls per request (%d requests)\n",
-                            d, ir / n, allocs / n, n }' "$out"
+                    # Instructions from the totals; calls into malloc's library summed over every call site.
+                    read -r insn allocs < <(awk -v n="$REQUESTS" -f "$REPO_ROOT/bench/callgrind_allocs.awk" "$out")
+                    echo "insn  $desc: $insn instructions, $allocs allocations per request ($REQUESTS requests)"
                     ;;
                 perf)
                     start_cost_proxy "$proxy"
