@@ -3,7 +3,7 @@
 # tools whose answer does not depend on the machine's load (so it can be run on a shared
 # machine, unlike bench/h2.sh's req/s):
 #   insn     instructions (valgrind --tool=callgrind, counted only during the load) and
-#            malloc/calloc/realloc calls per request, for a fixed h2load run
+#            allocations per request (bench/callgrind_allocs.awk: glibc's or mimalloc's), for a fixed h2load run
 #   sys      syscalls per request (strace -c -f on lbd during a fixed h2load run)
 #   idle     bytes of RSS per idle HTTP/2 connection (bench/h2_idle.py, IDLE_CONNS)
 # for h2load -c$CLIENTS -m$STREAMS -n$REQUESTS GET /tiny over h2c (MODE=h2c) or TLS with

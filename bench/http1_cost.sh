@@ -6,7 +6,7 @@
 #   cpu      CPU ms (utime + stime from /proc/PID/stat) of the proxy per 1000 requests
 #   sys      syscalls per request (strace -c -f on the proxy), with the main ones
 #   insn     instructions per request (valgrind --tool=callgrind, counted only during the load),
-#            malloc/calloc/realloc calls per request, and the top functions (callgrind_annotate)
+#            allocations per request (bench/callgrind_allocs.awk), and the top functions (callgrind_annotate)
 #            in TMP/insn-TEST-PROXY.txt
 #   perf     cycles by symbol, kernel included (perf record -g on the proxy), the top ones in
 #            TMP/perf-TEST-PROXY.txt: what instruction counts miss (cache misses, the kernel)
