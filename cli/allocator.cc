@@ -10,23 +10,21 @@
 
 namespace lbd {
 
+#if LBD_WITH_MIMALLOC
 namespace {
 
 // Linked is not yet in use: malloc() is mimalloc's only if the dynamic linker
 // bound the symbol to it (libmimalloc ahead of libc, not dropped by
 // --as-needed). Asked of a real block rather than assumed.
 bool mimalloc_serves_malloc() {
-#if LBD_WITH_MIMALLOC
     void* probe = std::calloc(1, 16);
     const bool ours = probe != nullptr && mi_is_in_heap_region(probe);
     std::free(probe);
     return ours;
-#else
-    return false;
-#endif
 }
 
 }  // namespace
+#endif
 
 std::string allocator_name() {
 #if LBD_WITH_MIMALLOC
@@ -44,10 +42,10 @@ void tune_allocator() {
     if (mimalloc_serves_malloc()) {
         // mimalloc gives a page back to the kernel (decommits it) soon after
         // it empties. Responses of 64 KiB fill and empty whole pages all the
-        // time: h2load -c100 -m100 through lbd took 8.7 page faults per
-        // request and half the requests per second of glibc's malloc, a
-        // 1-second delay barely helped (bench/README.md, "mimalloc"). Freed
-        // memory stays for reuse, as with glibc below.
+        // time: h2load -c100 -m100 through lbd took 8.5-8.9 page faults per
+        // request and half the requests per second of glibc's malloc; a
+        // 1-second delay still left 5.4-6.0 faults (bench/README.md, "lbd on
+        // mimalloc"). Freed memory stays for reuse, as with glibc below.
         mi_option_disable(mi_option_allow_decommit);
         return;
     }

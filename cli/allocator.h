@@ -5,7 +5,7 @@
 // libraries it drives (libevent's buffers, nghttp2's streams, OpenSSL's
 // records, the exchange's strings) then comes from mimalloc's per-thread
 // free lists: an HTTP/2 request costs 13% fewer instructions than on glibc's
-// malloc, an HTTP/1 one 4-7% (bench/README.md, "mimalloc"). Envoy links
+// malloc, an HTTP/1 one 4-7% (bench/README.md, "lbd on mimalloc"). Envoy links
 // tcmalloc and Pingora jemalloc for the same reason; here gperftools'
 // tcmalloc counted as few instructions as mimalloc and jemalloc 7% more.
 // tune_allocator() keeps freed pages (see there: mimalloc's default gives
