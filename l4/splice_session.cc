@@ -426,8 +426,10 @@ void SpliceSession::end(EndReason reason) {
     listener_->stats().ended[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
     listener_->stats().active.fetch_sub(1, std::memory_order_acq_rel);
     listener_->stats().duration.observe(monotonic_ms() - start_ms_);
-    log_end(reason);
+    // Every count (the worker's open connections too) before the log line:
+    // whoever reads the line, a test among them, then sees them updated.
     listener_->connection_closed();
+    log_end(reason);
     // Destroys this session: nothing may touch `this` afterwards.
     worker_.session_ended(this, &pool_, had_server);
 }
