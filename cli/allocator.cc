@@ -15,11 +15,15 @@ namespace {
 
 // Linked is not yet in use: malloc() is mimalloc's only if the dynamic linker
 // bound the symbol to it (libmimalloc ahead of libc, not dropped by
-// --as-needed). Asked of a real block rather than assumed.
+// --as-needed). Asked of a real block rather than assumed, once: the answer
+// cannot change while the process runs.
 bool mimalloc_serves_malloc() {
-    void* probe = std::calloc(1, 16);
-    const bool ours = probe != nullptr && mi_is_in_heap_region(probe);
-    std::free(probe);
+    static const bool ours = [] {
+        void* probe = std::calloc(1, 16);
+        const bool in_heap = probe != nullptr && mi_is_in_heap_region(probe);
+        std::free(probe);
+        return in_heap;
+    }();
     return ours;
 }
 
