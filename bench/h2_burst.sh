@@ -13,6 +13,9 @@
 #   requests   the requests the backend served during the run (its stub_status), and per 1000 of
 #              them the proxy's CPU time (utime + stime), and per request its minor page faults,
 #   peak RSS   the proxy's VmHWM (NGINX: its worker's) after the run,
+#   with MIDRUN=1, lbd only: halfway through the run, its RSS, the response bytes its HTTP/2
+#              connections hold (lbd_http2_response_buffered_bytes) and its server connections,
+#   with IDLE_RSS_AFTER=S: its RSS (VmRSS) S seconds after the run, idle (what it gave back),
 #   lbd only: lbd_server_connect_failures_total and the requests it ended by cause,
 #   with STRACE=1: the proxy's system calls per request (strace -c -f attached for the run; it
 #              slows the proxy, so that run's req/s and CPU time are not comparable to others).
@@ -34,6 +37,8 @@ MAX_IDLE=${MAX_IDLE:-1024}
 TESTS=${TESTS:-"h2c_m100_64k tls_m100_64k"}
 PATHS_RUN=${PATHS_RUN:-"lbd haproxy nginx"}
 PERF_DIR=${PERF_DIR:-}                # if set: perf record -g of lbd per run, into PERF_DIR/TEST-ROUND.data
+MIDRUN=${MIDRUN:-0}                   # 1: sample lbd halfway through each run (see above)
+IDLE_RSS_AFTER=${IDLE_RSS_AFTER:-0}   # seconds idle after each run before its RSS is read (0: not read)
 STRACE=${STRACE:-0}                   # 1: system calls per request of each proxy (strace -c -f)
 LBD_EXTRA=${LBD_EXTRA:-}              # more of lbd's listener http { } (e.g. a new option to try)
 BASE_PORT=${BASE_PORT:-19300}
@@ -96,6 +101,7 @@ EOF
 kernel_counters() { nstat -asz TcpActiveOpens TcpExtListenOverflows TcpExtListenDrops TcpExtTCPSynRetrans | awk '!/^#/ { printf "%s ", $2 }'; }
 minor_faults() { awk '{ print $10 }' "/proc/$1/stat"; }
 peak_rss_mib() { awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }
+rss_mib() { awk '/^VmRSS:/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }
 lbd_metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
 # lbd_ends: "TERM COUNT" per termination of lbd_http_requests_ended_total (summed over labels).
 lbd_ends() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | sed -n 's/^lbd_http_requests_ended_total{.*term="\([a-z_]*\)".* \([0-9]*\)$/\1 \2/p' |
@@ -127,6 +133,13 @@ run() {
         strace_pid=$!
         sleep 1  # strace attaches (no output to poll for)
     fi
+    local mid_pid=""
+    if [[ $MIDRUN == 1 && $path == lbd ]]; then
+        { sleep $((WARMUP + DURATION / 2))  # a bench's sample point, not a synchronisation
+          printf '  midrun: RSS %s MiB, held %s bytes, server conns %s' "$(rss_mib "$pid")" \
+              "$(lbd_metric lbd_http2_response_buffered_bytes)" "$(warm_conns "$pid")"; } >"$TMP/midrun" &
+        mid_pid=$!
+    fi
     out=$(run_on "$LOAD_CPUS" timeout -k 5 $((WARMUP + DURATION + 30)) h2load -c"$CLIENTS" -m"$streams" \
         -D"$DURATION" --warm-up-time="$WARMUP" "$scheme://127.0.0.1:$port/$file" 2>&1) || true
     c1=$(cpu_ticks "$pid")
@@ -152,6 +165,11 @@ run() {
         f1=$(lbd_metric lbd_server_connect_failures_total)
         printf '  connect_failures %s  ended: %s' $((f1 - f0)) "$(awk 'NR == FNR { b[$1] = $2; next }
             $2 - b[$1] { printf "%s=%d ", $1, $2 - b[$1] }' <(echo "$ends") <(lbd_ends))"
+    fi
+    [[ -n $mid_pid ]] && { wait "$mid_pid" || true; cat "$TMP/midrun"; }
+    if ((IDLE_RSS_AFTER > 0)); then
+        sleep "$IDLE_RSS_AFTER"  # a bench, not a test: the peers have nothing to poll
+        printf '  RSS after %ss idle %5s MiB' "$IDLE_RSS_AFTER" "$(rss_mib "$pid")"
     fi
     echo
 }
