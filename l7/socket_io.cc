@@ -62,8 +62,14 @@ void on_readable(evutil_socket_t fd, short what, void* arg) {
         evbuffer* in = bufferevent_get_input(bev);
         size_t want = kReadSize;
         if (const size_t high = bev->wm_read.high; high != 0) {
+            // One byte short of the watermark: a read that reached it would
+            // have libevent suspend reading (epoll_ctl DEL) and, once the
+            // pump took the bytes, resume it (ADD), two system calls per
+            // read. Whether the server is read on is the pump's to say
+            // (hold_server_reads); only input left waiting reaches the
+            // watermark, by the next read (kMinRead).
             const size_t have = evbuffer_get_length(in);
-            want = have < high ? std::min(want, high - have) : kMinRead;
+            want = have + 1 < high ? std::min(want, high - 1 - have) : kMinRead;
         }
         // A bufferevent keeps the end of its input frozen (only its own read
         // adds there): thawed for this read, as bufferevent_readcb does.
