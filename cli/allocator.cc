@@ -27,6 +27,12 @@ bool mimalloc_serves_malloc() {
     return ours;
 }
 
+// How long freed memory stays committed before mimalloc may give it back
+// (tune_allocator): longer than a burst's reuse of it, shorter than
+// global.memory_release_idle_ms's default, so that a worker gone quiet finds
+// the decommits due.
+constexpr long kDecommitDelayMs = 3000;
+
 }  // namespace
 #endif
 
@@ -44,13 +50,24 @@ std::string allocator_name() {
 void tune_allocator() {
 #if LBD_WITH_MIMALLOC
     if (mimalloc_serves_malloc()) {
-        // mimalloc gives a page back to the kernel (decommits it) soon after
-        // it empties. Responses of 64 KiB fill and empty whole pages all the
-        // time: h2load -c100 -m100 through lbd took 8.5-8.9 page faults per
-        // request and half the requests per second of glibc's malloc; a
-        // 1-second delay still left 5.4-6.0 faults (bench/README.md, "lbd on
-        // mimalloc"). Freed memory stays for reuse, as with glibc below.
-        mi_option_disable(mi_option_allow_decommit);
+        // mimalloc gives memory back to the kernel (decommits it) 25 ms
+        // after it empties, and each free pushes that deadline on by 1 ms.
+        // Responses of 64 KiB fill and empty whole pages all the time:
+        // h2load -c100 -m100 through lbd took 8.4-8.9 page faults per
+        // request and half the requests per second of glibc's malloc. With
+        // decommit off, though, a burst's peak stays for good: mimalloc
+        // 2.0 decommits only in segments made while it was allowed. So it
+        // is delayed instead: 3 s after a span or a segment empties, never
+        // pushed on (a busy heap would push it on forever); that burst took
+        // 2.0-2.9 faults per request (decommit off: 2.0-2.2; TLS 0.4-1.1
+        // against 0.0-0.1) at the same req/s within the host's noise. A
+        // worker that goes quiet runs the decommits that are due
+        // (release_free_memory): 12 s after that burst RSS was 356-434 MiB
+        // instead of 480-540 (bench/README.md, "giving memory back once a
+        // worker is quiet").
+        mi_option_set(mi_option_decommit_delay, kDecommitDelayMs);
+        mi_option_set(mi_option_segment_decommit_delay, kDecommitDelayMs);
+        mi_option_set(mi_option_decommit_extend_delay, 0);
         return;
     }
 #endif
@@ -60,6 +77,19 @@ void tune_allocator() {
     // faulted in again by the next malloc, request after request: that cost
     // more than the proxying itself. Freed memory stays for reuse instead.
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
+void release_free_memory() {
+#if LBD_WITH_MIMALLOC
+    if (mimalloc_serves_malloc()) {
+        // Frees this thread's empty pages, decommits what has been free for
+        // kDecommitDelayMs where a page is freed, and returns the segments
+        // left empty.
+        mi_collect(true);
+        return;
+    }
+#endif
+    malloc_trim(0);
 }
 
 }  // namespace lbd

@@ -48,6 +48,7 @@ DaemonParts parts(const std::string& process_name) {
     DaemonParts out;
     out.version = LBD_VERSION;
     out.allocator = allocator_name();
+    out.release_free_memory = &release_free_memory;
     out.make_tiers = [](const std::vector<Worker*>& workers, const GlobalConfig& global) {
         std::vector<std::unique_ptr<Tier>> tiers;
         tiers.push_back(std::make_unique<l4::L4Tier>(workers, global));

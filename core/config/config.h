@@ -179,6 +179,7 @@ struct GlobalConfig {
     LogLevel log_level = LogLevel::kInfo;
     uint32_t drain_timeout_ms = 30000;
     bool log_connections = true;
+    uint32_t memory_release_idle_ms = 5000;  // 0 = never
     AdminConfig admin;
     HaConfig ha;
     std::string user;   // empty = the user lbd was started as

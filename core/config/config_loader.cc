@@ -93,6 +93,14 @@ GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& error
     }
     out.drain_timeout_ms = or_default(msg.drain_timeout_ms(), out.drain_timeout_ms);
     out.log_connections = msg.has_log_connections() ? msg.log_connections() : out.log_connections;
+    if (msg.has_memory_release_idle_ms()) {
+        out.memory_release_idle_ms = msg.memory_release_idle_ms();
+        // A shorter period would only wake the workers for nothing.
+        if (out.memory_release_idle_ms != 0 && out.memory_release_idle_ms < 100)
+            errors.add(node.at(F::kMemoryReleaseIdleMsFieldNumber),
+                       "memory_release_idle_ms " + std::to_string(out.memory_release_idle_ms) +
+                           " is below 100 (0 = never)");
+    }
     out.user = msg.user();
     out.group = msg.group();
     if (msg.has_resolvers())

@@ -29,7 +29,11 @@ Daemon::~Daemon() = default;
 int Daemon::run() {
     const GlobalConfig& global = current_->config.global;
     control_.reset(event_base_new());
-    for (unsigned i = 0; i < global.workers; ++i) workers_.push_back(std::make_unique<Worker>(i));
+    for (unsigned i = 0; i < global.workers; ++i) {
+        workers_.push_back(std::make_unique<Worker>(i));
+        if (parts_.release_free_memory)
+            workers_.back()->release_when_quiet(global.memory_release_idle_ms, parts_.release_free_memory);
+    }
     std::vector<Worker*> worker_ptrs;
     for (auto& w : workers_) worker_ptrs.push_back(w.get());
     tiers_ = parts_.make_tiers(worker_ptrs, global);
@@ -207,6 +211,11 @@ void Daemon::write_daemon_metrics(std::string& out) const {
     for (unsigned i = 0; i < workers_.size(); ++i)
         metric_sample(out, "lbd_worker_connections_handed_total", {{"worker", std::to_string(i)}},
                       double(worker_handed(i)));
+    metric_header(out, "lbd_worker_memory_releases_total", "counter",
+                  "Times a worker gave its allocator's free memory back to the kernel once quiet.");
+    for (unsigned i = 0; i < workers_.size(); ++i)
+        metric_sample(out, "lbd_worker_memory_releases_total", {{"worker", std::to_string(i)}},
+                      double(workers_[i]->quiet_releases()));
     metric_header(out, "lbd_reloads_total", "counter", "Reloads by result.");
     metric_sample(out, "lbd_reloads_total", {{"result", "applied"}}, double(reloads_applied_));
     metric_sample(out, "lbd_reloads_total", {{"result", "rejected"}}, double(reloads_rejected_));

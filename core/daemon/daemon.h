@@ -44,6 +44,9 @@ struct DaemonParts {
     std::string version;
     // What serves malloc() (cli/allocator.h): a label of lbd_build_info.
     std::string allocator;
+    // Gives the allocator's free memory back to the kernel; run on a worker's
+    // thread when it goes quiet (global.memory_release_idle_ms). Empty = none.
+    std::function<void()> release_free_memory;
     // The tiers, built on the workers (before they start).
     std::function<std::vector<std::unique_ptr<Tier>>(const std::vector<Worker*>& workers, const GlobalConfig& global)>
         make_tiers;

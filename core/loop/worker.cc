@@ -31,7 +31,12 @@ Worker::~Worker() {
     join();
     // Events owned elsewhere must be freed before the base: owners of
     // listeners and connections tear down on this thread before we get here.
+    quiet_.reset();
     tasks_.reset();
+}
+
+void Worker::release_when_quiet(uint32_t quiet_ms, std::function<void()> release) {
+    quiet_ = quiet_ms == 0 ? nullptr : std::make_unique<QuietTimer>(base_.get(), quiet_ms, std::move(release));
 }
 
 void Worker::start() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/loop/event.h"
+#include "core/loop/quiet_timer.h"
 #include "core/loop/task_queue.h"
 
 namespace lbd {
@@ -27,6 +28,12 @@ public:
     // Only for use on the worker's own thread, or before start().
     event_base* base() const { return base_.get(); }
 
+    // Before start(): runs `release` on the worker's thread once it has gone
+    // quiet for `quiet_ms` after working (core/loop/quiet_timer.h). 0 = never.
+    void release_when_quiet(uint32_t quiet_ms, std::function<void()> release);
+    // Any thread: how many times `release` has run.
+    uint64_t quiet_releases() const { return quiet_ ? quiet_->calls() : 0; }
+
     // Runs the loop on a new thread until stop().
     void start();
     // Any thread. Tasks run on the worker's thread, in order.
@@ -39,6 +46,7 @@ private:
     unsigned index_;
     EventBasePtr base_;
     std::unique_ptr<TaskQueue> tasks_;
+    std::unique_ptr<QuietTimer> quiet_;
     std::thread thread_;
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/scenario.h"
@@ -390,6 +392,49 @@ TEST_CASE("/metrics shows each worker's open connections, evened out over the wo
     Exposition after = scrape(admin);
     CHECK(after.value("lbd_worker_connections", {{"worker", "0"}}) == 0);
     CHECK(after.value("lbd_worker_connections", {{"worker", "1"}}) == 0);
+}
+
+// A worker that worked and then went quiet for global.memory_release_idle_ms gives its
+// allocator's free memory back, once per busy spell (core/loop/quiet_timer.h); the count is
+// what an operator sees of it. What RSS it wins back depends on the heap (bench/README.md).
+TEST_CASE("a worker gone quiet after work gives memory back once, counted per worker") {
+    NamedServer a("a");
+    REQUIRE(a.port());
+    RunningLbd lbd(single_pool_config(server_entry("a", a.port()) + fast_health_check(), "",
+                                      "workers: 1 memory_release_idle_ms: 100 admin { http_bind: \"127.0.0.1:0\" }"));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    auto releases = [&] { return scrape(admin).value("lbd_worker_memory_releases_total", {{"worker", "0"}}); };
+    // The count polled: only the worker's own timer says when (every 100 ms here).
+    auto await_releases = [&](double want) {
+        Deadline deadline(kIoTimeoutMs);
+        while (releases() < want && !deadline.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return releases();
+    };
+
+    // Start-up is work: the first quiet period after it gives back once.
+    const double after_start = await_releases(1);
+    REQUIRE(after_start >= 1);
+
+    // 400 ms of connections through the worker, each a connect, a line and a close: far more
+    // than 1% of a CPU in every 100 ms period.
+    size_t connections = 0;
+    for (Deadline busy(400); !busy.expired(); ++connections) {
+        UniqueFd client = connect_tcp(lbd.port(), kIoTimeoutMs);
+        REQUIRE(client);
+        REQUIRE(recv_line(client.get(), kIoTimeoutMs));
+    }
+    CAPTURE(connections);
+    CHECK(await_releases(after_start + 1) >= after_start + 1);
+
+    // Quiet since: a worker that stays quiet is not called again (each call walks its heap).
+    REQUIRE(lbd->await_count(" l4 listener=front ", connections, kIoTimeoutMs));
+    const double settled = await_releases(after_start + 1);
+    Deadline three_periods(300);
+    while (!three_periods.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(releases() <= settled + 1);
 }
 
 // The JSON object of server `name` in an /api/servers reply (a ServerInfo is flat: no nested

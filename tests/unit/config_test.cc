@@ -191,6 +191,7 @@ TEST_CASE("fields left out take the schema's defaults") {
     CHECK(c.global.log_level == LogLevel::kInfo);
     CHECK(c.global.drain_timeout_ms == 30000);
     CHECK(c.global.log_connections == true);
+    CHECK(c.global.memory_release_idle_ms == 5000);
 
     const ListenerConfig& l = c.listeners.at(0);
     CHECK(l.bind.to_string() == "127.0.0.1:0");
@@ -281,6 +282,13 @@ TEST_CASE("global settings are checked") {
 
     text = "global { log_level: 9 }\n" + config_with();
     expect_error(text, "log_level: 9", "unknown log_level 9");
+
+    // Shorter periods would only wake the workers; 0 turns the release off.
+    text = "global { memory_release_idle_ms: 50 }\n" + config_with();
+    expect_error(text, "memory_release_idle_ms: 50", "memory_release_idle_ms 50 is below 100 (0 = never)");
+    ConfigLoadResult off = load("global { memory_release_idle_ms: 0 }\n" + config_with());
+    REQUIRE(off.config.has_value());
+    CHECK(off.config->global.memory_release_idle_ms == 0);
 }
 
 TEST_CASE("a config without listeners is refused") {
