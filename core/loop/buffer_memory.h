@@ -15,11 +15,12 @@
 // are kept, at most kMaxPerSize blocks each: a worker reads from every
 // connection its loop turn found ready before any of those reads is freed, so
 // 8 blocks caught only two thirds of the 64 KiB reads at wrk -c50, and 64 all
-// of them. That is 8 MiB per thread at the very most, memory lbd's malloc
-// would keep too (cli/allocator.cc: mimalloc without decommit, or glibc with a
-// 64 MiB trim threshold); on mimalloc the lists still save 2.7% of a
-// keep-alive request's instructions. Everything else goes to malloc as
-// before. Under AddressSanitizer nothing is kept.
+// of them. That is 8 MiB per thread at the very most, held while traffic
+// flows (as lbd's malloc keeps what is freed for 3 s, cli/allocator.cc) and
+// freed when the worker goes quiet (Worker::release_when_quiet); on mimalloc
+// the lists still save 2.7% of a keep-alive request's instructions.
+// Everything else goes to malloc as before. Under AddressSanitizer nothing is
+// kept.
 // (l7/thread_spares.h keeps blocks the same way for the L7 classes made once
 // per connection; it cannot serve here: core does not use l7, and libevent's
 // blocks are malloc's, picked by size at run time.)
@@ -42,7 +43,8 @@ inline constexpr size_t kMaxPerSize = 64;
 void* allocate(size_t size);
 void* reallocate(void* block, size_t size);
 void release(void* block);
-// Blocks the calling thread keeps now, and freeing them (tests).
+// Blocks the calling thread keeps now (tests), and freeing them (tests, and a
+// worker gone quiet).
 size_t kept_blocks();
 void release_kept();
 

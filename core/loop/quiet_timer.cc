@@ -22,8 +22,7 @@ QuietTimer::QuietTimer(event_base* base, uint32_t period_ms, std::function<void(
     : period_ms_(period_ms),
       on_quiet_(std::move(on_quiet)),
       timer_(make_event(base, -1, EV_PERSIST, &QuietTimer::on_tick, this)) {
-    timeval tv{static_cast<time_t>(period_ms_ / 1000), static_cast<suseconds_t>((period_ms_ % 1000) * 1000)};
-    event_add(timer_.get(), &tv);
+    arm_timer(timer_.get(), period_ms_);  // EV_PERSIST: every period_ms from now on
 }
 
 QuietTimer::~QuietTimer() = default;

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/base/log.h"
+#include "core/loop/buffer_memory.h"
 
 namespace lbd {
 
@@ -36,7 +37,13 @@ Worker::~Worker() {
 }
 
 void Worker::release_when_quiet(uint32_t quiet_ms, std::function<void()> release) {
-    quiet_ = quiet_ms == 0 ? nullptr : std::make_unique<QuietTimer>(base_.get(), quiet_ms, std::move(release));
+    if (quiet_ms == 0) return quiet_.reset();
+    // The thread's kept buffer chains (up to 8 MiB, buffer_memory.h) go
+    // first: the allocator cannot give back blocks lbd still holds.
+    quiet_ = std::make_unique<QuietTimer>(base_.get(), quiet_ms, [release = std::move(release)] {
+        buffer_memory::release_kept();
+        release();
+    });
 }
 
 void Worker::start() {

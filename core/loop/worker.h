@@ -28,8 +28,9 @@ public:
     // Only for use on the worker's own thread, or before start().
     event_base* base() const { return base_.get(); }
 
-    // Before start(): runs `release` on the worker's thread once it has gone
-    // quiet for `quiet_ms` after working (core/loop/quiet_timer.h). 0 = never.
+    // Before start(): once the worker has gone quiet for `quiet_ms` after
+    // working (core/loop/quiet_timer.h), frees its kept buffer chains and runs
+    // `release` on its thread. 0 = never.
     void release_when_quiet(uint32_t quiet_ms, std::function<void()> release);
     // Any thread: how many times `release` has run.
     uint64_t quiet_releases() const { return quiet_ ? quiet_->calls() : 0; }

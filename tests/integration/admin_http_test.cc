@@ -407,16 +407,11 @@ TEST_CASE("a worker gone quiet after work gives memory back once, counted per wo
     uint16_t admin = admin_port(lbd);
     REQUIRE(admin != 0);
     auto releases = [&] { return scrape(admin).value("lbd_worker_memory_releases_total", {{"worker", "0"}}); };
-    // The count polled: only the worker's own timer says when (every 100 ms here).
-    auto await_releases = [&](double want) {
-        Deadline deadline(kIoTimeoutMs);
-        while (releases() < want && !deadline.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        return releases();
-    };
 
-    // Start-up is work: the first quiet period after it gives back once.
-    const double after_start = await_releases(1);
-    REQUIRE(after_start >= 1);
+    // Start-up is work: the first quiet period after it gives back once. Polled: only the
+    // worker's own timer says when (every 100 ms here).
+    REQUIRE(poll_until([&] { return releases() >= 1; }));
+    const double after_start = releases();
 
     // 400 ms of connections through the worker, each a connect, a line and a close: far more
     // than 1% of a CPU in every 100 ms period.
@@ -427,13 +422,13 @@ TEST_CASE("a worker gone quiet after work gives memory back once, counted per wo
         REQUIRE(recv_line(client.get(), kIoTimeoutMs));
     }
     CAPTURE(connections);
-    CHECK(await_releases(after_start + 1) >= after_start + 1);
+    CHECK(poll_until([&] { return releases() >= after_start + 1; }));
 
     // Quiet since: a worker that stays quiet is not called again (each call walks its heap).
+    // A negative, so watched for three periods: no event would say "it did not happen".
     REQUIRE(lbd->await_count(" l4 listener=front ", connections, kIoTimeoutMs));
-    const double settled = await_releases(after_start + 1);
-    Deadline three_periods(300);
-    while (!three_periods.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const double settled = releases();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     CHECK(releases() <= settled + 1);
 }
 

@@ -66,17 +66,6 @@ inline double metric(uint16_t admin, const std::string& sample) {
     return std::stod(reply->body.substr(at + sample.size() + 2));
 }
 
-// Polls `done` every few ms until it holds or `timeout_ms` pass; whether it held. For state lbd
-// only shows from outside (a gauge, a backend's counters), where no event says "now".
-inline bool poll_until(const std::function<bool()>& done, int timeout_ms = kIoTimeoutMs) {
-    Deadline deadline(timeout_ms);
-    for (;;) {
-        if (done()) return true;
-        if (deadline.expired()) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-}
-
 // A masked client frame (RFC 6455 §5.3).
 inline std::string masked_text_frame(const std::string& text) {
     const char mask[4] = {0x12, 0x34, 0x56, 0x78};

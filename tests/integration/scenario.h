@@ -3,10 +3,13 @@
 #pragma once
 
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <thread>
 
 #include "tests/support/backends.h"
 #include "tests/support/lbd_process.h"
@@ -17,6 +20,17 @@ namespace lbd::test {
 // Generous bound for one network step on loopback (a connect, an echo, a log line): a healthy
 // run takes milliseconds; the margin is for sanitizer builds on a loaded machine.
 constexpr int kIoTimeoutMs = 3000;
+
+// Polls `done` every few ms until it holds or `timeout_ms` pass; whether it held. For state lbd
+// only shows from outside (a gauge, a backend's counters), where no event says "now".
+inline bool poll_until(const std::function<bool()>& done, int timeout_ms = kIoTimeoutMs) {
+    Deadline deadline(timeout_ms);
+    for (;;) {
+        if (done()) return true;
+        if (deadline.expired()) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
 
 // `servers { name: "a" address: "127.0.0.1:5001" }`
 inline std::string server_entry(const std::string& name, uint16_t port) {
