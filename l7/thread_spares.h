@@ -6,7 +6,8 @@
 //
 // Any thread may give a block back (one that ends a worker gives its
 // sessions to its own list); a list frees what it holds when its thread
-// exits, and what would pass `kMax` at once.
+// exits, and what would pass `kMax` at once. A block given back after the
+// list is gone (a destructor later in the thread's exit) is deleted.
 //
 // libevent's buffer chains have lists of their own (core/loop/buffer_memory.h):
 // those are malloc blocks libevent frees through its memory functions, found
@@ -28,6 +29,7 @@ template <typename Owner, size_t kMax>
 class ThreadSpares {
   public:
     static void* take(size_t size) {
+        if (gone_) return ::operator new(size);
         std::vector<void*>& blocks = list().blocks;
         if (blocks.empty()) return ::operator new(size);
         void* block = blocks.back();
@@ -35,6 +37,10 @@ class ThreadSpares {
         return block;
     }
     static void give(void* block) {
+        if (gone_) {
+            ::operator delete(block);
+            return;
+        }
         std::vector<void*>& blocks = list().blocks;
         if (kKeepSpareBlocks && blocks.size() < kMax) blocks.push_back(block);  // reserved: no allocation
         else ::operator delete(block);
@@ -45,9 +51,13 @@ class ThreadSpares {
         std::vector<void*> blocks;
         List() { blocks.reserve(kMax); }
         ~List() {
+            gone_ = true;
             for (void* block : blocks) ::operator delete(block);
         }
     };
+    // Set as the thread's list is destroyed; trivially destructible, so it
+    // may be read to the thread's very end.
+    static inline thread_local bool gone_ = false;
     static List& list() {
         thread_local List spares;
         return spares;
