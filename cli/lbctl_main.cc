@@ -569,7 +569,7 @@ int main(int argc, char** argv) {
     // Exactly one of TARGET and --tag: a usage error (2) otherwise.
     auto* what = purge->add_option_group("TARGET or --tag");
     auto* target = what->add_option(
-        "TARGET", cache_target, "A key as lbd makes it (http://host/path?query), or a path starting with '/' (any host)");
+        "TARGET", cache_target, "A key as lbd makes it (http://host/path?query; host lower-cased, no port), or a path and query starting with '/' (any host)");
     auto* tag = what->add_option("--tag", cache_tag,
                                  "Remove every object whose tag header (the zone's tag_header) lists TAG");
     what->require_option(1);

@@ -42,6 +42,7 @@ void CacheFill::commit() {
         // The marker under the base key says which request headers pick the variant.
         auto marker = std::make_shared<CacheObject>();
         marker->vary = object_->vary;
+        marker->tags = object_->tags;  // a purge by tag leaves no marker without variants
         zone_.insert(base_key_, std::move(marker));
     }
     zone_.insert(key_, std::move(object_));

@@ -114,6 +114,10 @@ struct CacheZone::Shard {
 };
 
 namespace {
+// What the objects, stores, evictions and purges counts count: responses,
+// not the Vary markers beside them (whose bytes are counted like any).
+size_t counted(const CacheObject& object) { return object.is_vary_marker() ? 0 : 1; }
+
 // Past this many fill records a shard forgets its expired hit-for-miss ones
 // (a stream of distinct uncacheable URLs must not grow it without bound).
 constexpr size_t kMaxFillRecords = 4096;
@@ -184,6 +188,7 @@ bool CacheZone::insert(std::string_view key, CacheObjectPtr object) {
         return false;
     }
     const size_t size = entry_bytes(key, *object);
+    const size_t stored = counted(*object);
     Shard& shard = shard_for(key);
     size_t freed = 0;
     size_t gone = 0;
@@ -191,13 +196,13 @@ bool CacheZone::insert(std::string_view key, CacheObjectPtr object) {
         std::lock_guard lock(shard.mu);
         if (auto it = shard.index.find(key); it != shard.index.end()) {
             freed += it->second->bytes;
-            ++gone;
+            gone += counted(*it->second->object);
             shard.erase(it->second);
         }
         size_t evicted = 0;
         while (!shard.lru.empty() && shard.bytes + size > shard.capacity) {
             freed += shard.lru.back().bytes;
-            ++evicted;
+            evicted += counted(*shard.lru.back().object);
             shard.erase(std::prev(shard.lru.end()));
         }
         shard.add(key, std::move(object), size);
@@ -206,9 +211,9 @@ bool CacheZone::insert(std::string_view key, CacheObjectPtr object) {
     }
     bytes_.fetch_add(size, std::memory_order_relaxed);
     bytes_.fetch_sub(freed, std::memory_order_relaxed);
-    objects_.fetch_add(1, std::memory_order_relaxed);
+    objects_.fetch_add(stored, std::memory_order_relaxed);
     objects_.fetch_sub(gone, std::memory_order_relaxed);
-    counters_.stores.fetch_add(1, std::memory_order_relaxed);
+    counters_.stores.fetch_add(stored, std::memory_order_relaxed);
     return true;
 }
 
@@ -220,8 +225,8 @@ size_t CacheZone::purge(std::string_view target, bool prefix) {
             auto next = std::next(it);
             if (matches(it->key, target, prefix)) {
                 bytes_.fetch_sub(it->bytes, std::memory_order_relaxed);
+                removed += counted(*it->object);
                 shard->erase(it);
-                ++removed;
             }
             it = next;
         }
@@ -243,9 +248,9 @@ size_t CacheZone::purge_tag(std::string_view tag) {
         for (const Shard::Node* node : doomed) {
             auto it = shard->index.find(node->key)->second;
             bytes_.fetch_sub(it->bytes, std::memory_order_relaxed);
+            removed += counted(*it->object);
             shard->erase(it);
         }
-        removed += doomed.size();
     }
     objects_.fetch_sub(removed, std::memory_order_relaxed);
     counters_.purged.fetch_add(removed, std::memory_order_relaxed);

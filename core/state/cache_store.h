@@ -31,7 +31,9 @@ namespace lbd {
 
 // One stored response (or, with `vary` set and no status, the marker under
 // a key whose responses vary: it lists the request headers that pick the
-// variant, each variant being stored under its own key).
+// variant, each variant being stored under its own key, and carries the
+// tags of the variant stored with it, so a purge by tag takes it too). A
+// marker is not counted as an object, a store, an eviction or a purge.
 struct CacheObject {
     int status = 0;
     std::vector<std::pair<std::string, std::string>> headers;  // no hop-by-hop, no Content-Length
@@ -132,6 +134,7 @@ public:
     static constexpr uint64_t kHitForMissMs = 10000;
 
     size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+    // Stored responses (Vary markers not counted).
     size_t objects() const { return objects_.load(std::memory_order_relaxed); }
     CacheZoneCounters& counters() { return counters_; }
     const CacheZoneCounters& counters() const { return counters_; }

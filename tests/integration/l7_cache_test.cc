@@ -7,6 +7,7 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/integration/cache_origin.h"
@@ -144,6 +145,17 @@ TEST_CASE("RFC 9111: what is not stored goes to the origin every time") {
     // s-maxage beats max-age=0.
     f.get("/s-maxage?h=Cache-Control:max-age%3D0,s-maxage%3D60");
     CHECK(f.get("/s-maxage?h=Cache-Control:max-age%3D0,s-maxage%3D60").header("X-Cache-Status") == "HIT");
+    // A stored status keeps its reason phrase on a hit (the zone keeps the status only).
+    for (const auto& [status, line] : std::vector<std::pair<std::string, std::string>>{
+             {"410", "HTTP/1.1 410 Gone\r\n"}, {"203", "HTTP/1.1 203 Non-Authoritative Information\r\n"},
+             {"300", "HTTP/1.1 300 Multiple Choices\r\n"}, {"501", "HTTP/1.1 501 Not Implemented\r\n"}}) {
+        INFO(status);
+        const std::string target = "/status-" + status + "?status=" + status + "&h=Cache-Control:max-age%3D60";
+        CHECK(f.get(target).header("X-Cache-Status") == "MISS");
+        HttpReply hit = f.get(target);
+        CHECK(hit.header("X-Cache-Status") == "HIT");
+        CHECK(hit.head.rfind(line, 0) == 0);
+    }
     // Methods and bodies bypass.
     CHECK(f.get("/post" + kMaxAge60, "Content-Length: 0\r\n", "POST").header("X-Cache-Status") == "BYPASS");
     CHECK(f.get("/post" + kMaxAge60).header("X-Cache-Status") == "MISS");

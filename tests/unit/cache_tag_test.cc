@@ -102,6 +102,35 @@ TEST_CASE("tag index entries go with their objects: replacement, eviction, purge
     CHECK(zone.bytes() == 0);
 }
 
+// CacheFill's pair for a response with Vary: the marker under the base key
+// (carrying the variant's tags) and the variant under its own.
+TEST_CASE("Vary markers are not counted as objects, stores or purges, and go with their variants' tag") {
+    CacheZone zone(tag_zone());
+    const std::string base = "http://a/page";
+    const std::string gzip = base + kCacheVariantSeparator + "accept-encoding=gzip";
+    const std::string br = base + kCacheVariantSeparator + "accept-encoding=br";
+    auto marker = std::make_shared<CacheObject>();
+    marker->vary = {"accept-encoding"};
+    marker->tags = {"page"};
+    REQUIRE(zone.insert(base, marker));
+    REQUIRE(zone.insert(gzip, tagged_object({"page"})));
+    REQUIRE(zone.insert(base, marker));  // each variant's fill stores the marker again
+    REQUIRE(zone.insert(br, tagged_object({"page"})));
+    CHECK(zone.objects() == 2);
+    CHECK(zone.counters().stores == 2);
+    CHECK(zone.bytes() > 0);
+    CHECK(zone.purge(base, false) == 2);  // the two responses (and the marker)
+    CHECK(zone.bytes() == 0);
+
+    REQUIRE(zone.insert(base, marker));
+    REQUIRE(zone.insert(gzip, tagged_object({"page"})));
+    CHECK(zone.purge_tag("page") == 1);
+    CHECK(zone.find(base) == nullptr);  // no marker left without its variants
+    CHECK(zone.objects() == 0);
+    CHECK(zone.bytes() == 0);
+    CHECK(zone.counters().purged == 3);
+}
+
 std::string zone_config(const std::string& zone) {
     return "global {\n  cache_zones { name: \"z\"\n" + zone + "  }\n}\n"
            "listeners { name: \"web\" bind: \"127.0.0.1:0\" mode: MODE_HTTP\n"
