@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/base/log.h"
+#include "core/http1/path.h"
 #include "core/health/passive_health.h"
 #include "core/net/local_errors.h"
 #include "l7/header_filters.h"
@@ -66,6 +67,9 @@ void ExchangeDriver::route_request() {
         return client_.respond_local(405, "text/plain; charset=utf-8", "405 Method Not Allowed\n", allow,
                                      Termination::kBadRequest, true);
     }
+    // One spelling of the path for everything after this (core/http1/path.h).
+    if (http_.normalize_path && ex.request.target_form != TargetForm::kAsterisk)
+        http1::normalize_path(ex.request.path);
     // Matched before the filters, which may count or act per route.
     ex.route = match_route(http_, ex.request, &ex.groups);
     assign_request_id(http_, ex);

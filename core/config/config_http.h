@@ -322,6 +322,7 @@ struct HttpConfig {
     std::vector<HttpRouteConfig> routes;
     HttpForwardedConfig forwarded;
     bool hide_server_headers = false;
+    bool normalize_path = true;  // http1/path.h, before routing
     HttpHeaderActions request_headers;
     HttpHeaderActions response_headers;
     HttpTimeoutsConfig timeouts;

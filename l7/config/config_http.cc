@@ -331,6 +331,7 @@ HttpConfig check_http(const pb::Http& msg, const Node& node, const NameSet& pool
                                          out.timeouts, errors));
     out.forwarded = check_forwarded(msg.forwarded(), node.child(F::kForwardedFieldNumber), errors);
     out.hide_server_headers = msg.hide_server_headers();
+    out.normalize_path = !msg.has_normalize_path() || msg.normalize_path();
     out.request_headers = check_header_actions(msg.request_headers(), node.child(F::kRequestHeadersFieldNumber), errors);
     out.response_headers =
         check_header_actions(msg.response_headers(), node.child(F::kResponseHeadersFieldNumber), errors);

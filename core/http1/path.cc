@@ -1,0 +1,99 @@
+#include "core/http1/path.h"
+
+#include <string_view>
+
+namespace lbd::http1 {
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool is_unreserved(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
+}
+
+// Whether the path may need work: a '%', an empty segment, or a segment
+// that is "." or "..".
+bool needs_work(std::string_view path) {
+    for (size_t i = 0; i < path.size(); ++i) {
+        const char c = path[i];
+        if (c == '%') return true;
+        if (c != '/') continue;
+        if (i + 1 < path.size() && path[i + 1] == '/') return true;
+        if (i + 1 < path.size() && path[i + 1] == '.') {
+            const size_t end = i + 2 < path.size() && path[i + 2] == '.' ? i + 3 : i + 2;
+            if (end >= path.size() || path[end] == '/') return true;
+        }
+    }
+    return false;
+}
+
+// §6.2.2.1 and §6.2.2.2: unreserved characters decoded, other escapes'
+// hex upper-cased.
+std::string decode_unreserved(std::string_view path) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(path.size());
+    for (size_t i = 0; i < path.size(); ++i) {
+        const int hi = path[i] == '%' && i + 2 < path.size() ? hex_value(path[i + 1]) : -1;
+        const int lo = hi >= 0 ? hex_value(path[i + 2]) : -1;
+        if (lo < 0) {
+            out.push_back(path[i]);
+            continue;
+        }
+        const auto decoded = static_cast<unsigned char>(hi * 16 + lo);
+        if (is_unreserved(decoded)) {
+            out.push_back(static_cast<char>(decoded));
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[hi]);
+            out.push_back(kHex[lo]);
+        }
+        i += 2;
+    }
+    return out;
+}
+
+}  // namespace
+
+bool normalize_path(std::string& path) {
+    if (path.empty() || path.front() != '/' || !needs_work(path)) return false;
+    const std::string decoded = decode_unreserved(path);
+    // Segment by segment: empty ones (merged slashes) and "." dropped, ".."
+    // takes the last kept one back. A trailing "/", "/." or "/.." keeps the
+    // path ending in '/' (RFC 3986 §5.2.4's output for "/a/b/.." is "/a/").
+    std::string out;
+    out.reserve(decoded.size());
+    size_t pos = 1;  // past the leading '/'
+    bool ends_in_slash = true;
+    while (pos <= decoded.size()) {
+        size_t slash = decoded.find('/', pos);
+        if (slash == std::string::npos) slash = decoded.size();
+        const std::string_view segment(decoded.data() + pos, slash - pos);
+        const bool last = slash == decoded.size();
+        if (segment.empty() || segment == ".") {
+            ends_in_slash = true;
+        } else if (segment == "..") {
+            const size_t cut = out.rfind('/');
+            out.erase(cut == std::string::npos ? 0 : cut);
+            ends_in_slash = true;
+        } else {
+            out.push_back('/');
+            out.append(segment);
+            ends_in_slash = false;
+        }
+        if (last) break;
+        pos = slash + 1;
+    }
+    if (ends_in_slash) out.push_back('/');
+    if (out == path) return false;
+    path = std::move(out);
+    return true;
+}
+
+}  // namespace lbd::http1
