@@ -56,6 +56,11 @@ public:
 
     void start();
     void stop();
+    // A reload put another listener in this one's place: its HTTP/2
+    // connections send GOAWAY (their clients reconnect to the new
+    // configuration); HTTP/1 ones finish on this one, as they began.
+    void mark_replaced() { replaced_ = true; }
+    bool replaced() const { return replaced_; }
     UniqueFd release_fd() { return listener_.release_fd(); }
     void drop_syns_to(const std::vector<std::string>& addresses) { listener_.drop_syns_to(addresses); }
     void connection_closed() { listener_.connection_closed(); }
@@ -73,6 +78,7 @@ private:
     HttpListenerStats& stats_;
     Pool* default_pool_ = nullptr;
     uint16_t local_port_ = 0;  // before listener_, which takes the socket
+    bool replaced_ = false;
     TcpListener listener_;
     std::map<const HttpRouteConfig*, SplitRoute> splits_;
     ListenerRateLimits rate_limits_;

@@ -124,6 +124,10 @@ void HttpSession::drain() {
         close_after_ = true;
 }
 
+void HttpSession::listener_replaced() {
+    if (h2_ && !closed_) drain_softly();
+}
+
 void HttpSession::drain_softly() {
     if (draining_) return;
     draining_ = true;

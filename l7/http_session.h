@@ -94,6 +94,9 @@ public:
     void abort() { close(Termination::kDrain); }
     // Drain began: an idle connection closes now, a busy one after its response.
     void drain();
+    // A reload replaced the session's listener: HTTP/2 sends a graceful
+    // GOAWAY (as drain_softly); an HTTP/1 connection goes on as it began.
+    void listener_replaced();
     // A planned handover: as drain(), but an idle connection (or one whose
     // response went out as keep-alive before) stays open for the worker's
     // idle grace after its last answer (L7Worker::handover_idle_left_ms) to

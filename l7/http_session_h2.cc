@@ -38,9 +38,11 @@ void HttpSession::start_h2() {
         LOG_WARN("http listener=%s: cannot start an HTTP/2 session (out of memory)", listener_->config().name.c_str());
         return close(Termination::kLocalError);
     }
-    // A drain or handover began while the preface was on its way: the
-    // connection's streams go elsewhere after this GOAWAY.
+    // A drain or handover began while the preface was on its way, or a
+    // reload replaced the listener: the connection's streams go elsewhere
+    // after this GOAWAY.
     if (draining_ && !closed_) h2_->drain();
+    else if (listener_->replaced() && !closed_) drain_softly();
 }
 
 void HttpSession::resume_h2() {
@@ -51,9 +53,10 @@ void HttpSession::resume_h2() {
         LOG_WARN("http listener=%s: cannot resume an HTTP/2 session (out of memory)", listener_->config().name.c_str());
         return close(Termination::kLocalError);
     }
-    // Woken by a drain or a handover (ParkedClients), or parked when it began.
+    // Woken by a drain, a handover or a reload (ParkedClients), or parked
+    // when it began.
     if (worker_.draining()) drain();
-    else if (worker_.handing_over()) drain_softly();
+    else if (worker_.handing_over() || listener_->replaced()) drain_softly();
 }
 
 bool HttpSession::h2_park(std::unique_ptr<H2ParkedState> state, uint32_t idle_left_ms) {

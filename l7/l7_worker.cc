@@ -40,7 +40,15 @@ std::shared_ptr<HttpListener> L7Worker::find_listener(const std::string& name) c
 }
 
 void L7Worker::replace_listeners(std::vector<std::shared_ptr<HttpListener>> next, const GlobalConfig& global) {
-    for (auto& old : listeners_) old->stop();
+    for (auto& old : listeners_) {
+        old->stop();
+        old->mark_replaced();
+    }
+    // HTTP/2 connections are long-lived (a browser's, a gRPC channel's):
+    // a graceful GOAWAY moves their clients to the new configuration as
+    // their open streams finish. Stepped first: it may end a session.
+    for (auto it = sessions_.begin(); it != sessions_.end();) (*it++)->listener_replaced();
+    parked_.wake_h2();  // a woken one sees its listener replaced (HttpSession::resume_h2)
     listeners_ = std::move(next);
     global_ = global;
     pickers_.clear();

@@ -93,6 +93,9 @@ public:
     // request comes within its idle grace (one that comes resumes a session,
     // as always); HTTP/2 ones are woken to send GOAWAY, as busy ones do.
     void expire_for_handover();
+    // Wakes every parked HTTP/2 connection into a session (a reload: they
+    // send GOAWAY, HttpSession::resume_h2).
+    void wake_h2();
     size_t size() const { return count_; }
 
 private:
@@ -107,7 +110,6 @@ private:
     // A session again for the connection on `fd`; `expired`: to end it
     // (HTTP/2: GOAWAY), else to read what came.
     void wake(int fd, bool expired);
-    void wake_h2();
     void close(int fd);
 
     event_base* base_;

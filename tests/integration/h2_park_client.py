@@ -11,15 +11,21 @@ python3-h2 and h2_client.py's helpers. Prints `key=value` lines that the C++ tes
                           the GOAWAY seen (`goaway=None`) and what came for the spent id
   park_drain PORT ADMIN   two GETs, quiet until parked; prints `parked=1`, then waits for the
                           GOAWAY and prints its error code, last stream id, and whether EOF came
+  open_goaway PORT        a POST of 10 bytes with 5 sent (stream 1 open); prints `open=1`, waits
+                          for the GOAWAY (printed as above), sends the other 5, prints the
+                          response's status and body, then whether EOF came
 """
+import socket
 import struct
 import sys
 import time
 import urllib.request
 
 import h2.events
+import hyperframe.frame
 
-from h2_client import TIMEOUT, connect, goaway_of, pump, raw_frame, request_headers, response_of, stream_ended
+from h2_client import (TIMEOUT, connect, goaway_of, pump, raw_frame, read_frames, request_headers, response_of,
+                       stream_ended)
 
 
 def parked_connections(admin):
@@ -137,6 +143,41 @@ def cmd_park_drain(port, admin):
 
 
 
+def cmd_open_goaway(port):
+    sock, conn = connect(port)
+    conn.send_headers(1, request_headers("/open-goaway", "POST", [("content-length", "10")]))
+    conn.send_data(1, b"12345")
+    sock.sendall(conn.data_to_send())
+    print("open=1", flush=True)
+    events = pump(sock, conn, lambda evs: goaway_of(evs) is not None or "eof" in evs)
+    for e in events:
+        if isinstance(e, h2.events.ConnectionTerminated):
+            print("goaway=%d last_stream=%s" % (int(e.error_code), e.last_stream_id), flush=True)
+    # python-h2 sends and takes nothing once it has a GOAWAY: the rest of the stream by hand,
+    # its HEADERS decoded with the connection's own HPACK decoder.
+    sock.sendall(raw_frame(0x0, 0x1, 1, b"67890"))
+    ended = lambda frames: any(f.stream_id == 1 and "END_STREAM" in f.flags for f in frames)
+    frames = read_frames(sock, ended)
+    status, body, reset = None, b"", None
+    for f in frames:
+        if f.stream_id != 1:
+            continue
+        if isinstance(f, hyperframe.frame.HeadersFrame):
+            status = dict(conn.decoder.decode(f.data)).get(":status")
+        elif isinstance(f, hyperframe.frame.DataFrame):
+            body += f.data
+        elif isinstance(f, hyperframe.frame.RstStreamFrame):
+            reset = f.error_code
+    print("status=%s reset=%s" % (status, reset))
+    print("body=" + body.decode(errors="replace").replace("\n", " "))
+    sock.settimeout(TIMEOUT)
+    try:
+        eof = sock.recv(65536) == b""
+    except (socket.timeout, ConnectionResetError):
+        eof = False
+    print("eof=%s" % eof)
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
@@ -144,6 +185,8 @@ def main():
         cmd_park(port, int(args[0]), int(args[1]))
     elif cmd == "park_drain":
         cmd_park_drain(port, int(args[0]))
+    elif cmd == "open_goaway":
+        cmd_open_goaway(port)
     else:
         sys.exit("unknown command " + cmd)
 

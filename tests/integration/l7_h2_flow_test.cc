@@ -172,5 +172,44 @@ TEST_CASE("an idle connection parks and wakes with its HPACK table, windows and 
     CHECK(lbd->wait_exit(kIoTimeoutMs * 3) == 0);
 }
 
+// A reload replaces the listener: its HTTP/2 connections, open and parked,
+// get a graceful GOAWAY (README, "Drain and reload"); the open stream still
+// finishes on the old configuration, and lbd goes on.
+TEST_CASE("a reload sends GOAWAY to open and parked HTTP/2 connections; open streams finish") {
+    HttpBackend a("a");
+    const std::string config = h2c_config(a);
+    RunningLbd lbd(config);
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    const uint16_t admin = admin_port(lbd);
+    REQUIRE(admin != 0);
+    const std::string port = std::to_string(lbd.port()), admin_arg = std::to_string(admin);
+
+    ChildProcess open({"/usr/bin/python3", H2_PARK_CLIENT, "open_goaway", port});
+    REQUIRE_MESSAGE(open.await_line("open=1", kIoTimeoutMs), open.output());
+    // The stream has reached the server (its head, the body still coming).
+    REQUIRE(poll_until([&] {
+        for (const std::string& head : a.heads())
+            if (has(head, "POST /open-goaway ")) return true;
+        return false;
+    }));
+    ChildProcess parked({"/usr/bin/python3", H2_PARK_CLIENT, "park_drain", port, admin_arg});
+    REQUIRE_MESSAGE(parked.await_line("parked=1", kIoTimeoutMs), parked.output());
+
+    REQUIRE(reload_lbd(lbd, config, "reload applied", 1));
+    CHECK_MESSAGE(open.await_line("eof=", kIoTimeoutMs), open.output());
+    CHECK_MESSAGE(has(open.output(), "goaway=0 last_stream=1\n"), open.output());
+    CHECK_MESSAGE(has(open.output(), "status=200 reset=None\n"), open.output());
+    CHECK_MESSAGE(has(open.output(), "body_bytes=10"), open.output());
+    CHECK_MESSAGE(has(open.output(), "eof=True\n"), open.output());
+    CHECK_MESSAGE(parked.await_line("eof=True", kIoTimeoutMs), parked.output());
+    CHECK_MESSAGE(has(parked.output(), "goaway=0 last_stream=3\n"), parked.output());
+    open.wait_exit(kIoTimeoutMs);
+    parked.wait_exit(kIoTimeoutMs);
+    // A new connection is served on the new configuration.
+    RunResult after = h2_client({"translate", port});
+    CHECK_MESSAGE(has(after.output, "status=200"), after.output);
+}
+
 }  // namespace
 }  // namespace lbd::test
