@@ -182,21 +182,23 @@ FilterResult BasicAuthFilter::on_request_head(Exchange& exchange) {
     if (!route) return FilterResult::next();
     const std::string* header = find_header(exchange.request.headers, "authorization");
     if (header == nullptr) return route->refuse(route->unauthorized, "auth:missing");
-    // A credential checked a moment ago passes without the limiter's
-    // shared lock or a hash.
-    const Digest digest = digest_of(*header);
-    if (route->cached(digest, monotonic_ms())) {
-        if (!route->forward) remove_header(exchange.request.headers, "authorization");
-        return FilterResult::next();
-    }
     // The failure zone's own key: the client behind trusted proxies, an
     // IPv6 one by its /64 (the zone's ipv6_prefix_length), as every rate limit.
     std::string client_key =
         route->failures != nullptr
             ? rate_limit_key(route->failures->config(), http_.forwarded, exchange.request, exchange.client.peer)
             : std::string(client_address(http_.forwarded, exchange.request, exchange.client.peer).unmapped().ip_bytes());
+    // A client past its failures is refused before the cache is looked at:
+    // a 200 for a credential another client had cached would tell a
+    // guesser it had found the password.
     if (route->failures != nullptr && !route->failures->peek(client_key, monotonic_us()).allowed)
         return route->refuse(route->too_many, "auth:too_many_failures");
+    // A credential checked a moment ago passes without a hash.
+    const Digest digest = digest_of(*header);
+    if (route->cached(digest, monotonic_ms())) {
+        if (!route->forward) remove_header(exchange.request.headers, "authorization");
+        return FilterResult::next();
+    }
     const uint64_t credential = key_of(digest);
     if (!route->may_check(client_key, credential)) return route->refuse(route->too_many, "auth:too_many_in_flight");
     const std::string authorization = *header;

@@ -38,15 +38,18 @@ std::shared_ptr<const PrefixSet> check_list_prefixes(const pb::AclList& msg, con
     return std::make_shared<const PrefixSet>(std::move(prefixes));
 }
 
-// "$2y$..." and the like: the schemes issue 15 accepts, then those libxcrypt
-// knows but calls legacy, then the ones htpasswd makes that are weak.
+// "$2y$..." and the like: the schemes issue 15 accepts (whatever libxcrypt
+// thinks of sha256-crypt), then the ones htpasswd makes that are weak.
 // Returns an empty string when `hash` is acceptable, else why not.
 std::string hash_problem(const std::string& hash) {
     static constexpr const char* kStrong[] = {"$2y$", "$2b$", "$2a$", "$5$", "$6$", "$y$"};
     for (const char* prefix : kStrong) {
         if (hash.rfind(prefix, 0) != 0) continue;
         const int verdict = crypt_checksalt(hash.c_str());
-        if (verdict == CRYPT_SALT_OK || verdict == CRYPT_SALT_TOO_CHEAP) return {};
+        // Debian's libxcrypt calls sha256-crypt ($5$) a legacy method: it
+        // still verifies it, and mkpasswd -m sha-256 still makes it.
+        if (verdict == CRYPT_SALT_OK || verdict == CRYPT_SALT_TOO_CHEAP || verdict == CRYPT_SALT_METHOD_LEGACY)
+            return {};
         return "a malformed or disabled hash";
     }
     if (hash.rfind("{SHA}", 0) == 0) return "a weak {SHA} hash (one unsalted SHA-1)";
