@@ -124,6 +124,24 @@ std::string host_without_port(std::string_view authority) {
     return lower_ascii(authority.substr(0, authority.find(':')));
 }
 
+// The Upgrade list without "h2c" (RFC 9113 §3.1 deprecates that upgrade).
+// Passed on, a server's 101 would turn the connection into a tunnel of
+// HTTP/2 requests that lbd never sees: past its routes, access rules and
+// rate limits ("h2c smuggling"). HAProxy drops it too. lbd speaks h2c
+// itself with prior knowledge (http2 { cleartext: true }).
+namespace {
+std::string without_h2c(std::string_view upgrade) {
+    std::string kept;
+    std::string_view rest = upgrade;
+    while (auto protocol = next_list_element(rest)) {
+        if (iequals(*protocol, "h2c")) continue;
+        if (!kept.empty()) kept += ", ";
+        kept += *protocol;
+    }
+    return kept;
+}
+}  // namespace
+
 RequestInfo copy_request(const HttpRequestHead& head) {
     RequestInfo out;
     out.method = std::string(head.method_token);
@@ -164,7 +182,8 @@ RequestInfo copy_request(const HttpRequestHead& head) {
     out.content_length = head.content_length;
     out.keep_alive = head.keep_alive;
     out.upgrade = head.upgrade_requested;
-    out.upgrade_protocols = std::string(head.upgrade);
+    out.upgrade_protocols = without_h2c(head.upgrade);
+    if (out.upgrade_protocols.empty()) out.upgrade = false;
     out.expect_continue = head.expect_continue;
     return out;
 }

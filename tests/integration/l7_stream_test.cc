@@ -147,6 +147,28 @@ TEST_CASE("WebSocket: the 101 turns the connection into a tunnel both ways") {
     CHECK(field(*line, "term") == "tunnel");
 }
 
+// RFC 9113 §3.1 deprecates the h2c upgrade; passed on, a server's 101 would
+// make the connection a tunnel of requests lbd never routes ("h2c smuggling").
+TEST_CASE("Upgrade: h2c is not passed on: the request goes as a plain one") {
+    HttpBackend a("a");
+    RunningLbd lbd(http_config(http_pool("web", {&a}), ""));
+    INFO(lbd->log());
+    REQUIRE(lbd.ok());
+    for (const std::string upgrade : {"h2c", "H2C", "websocket, h2c"}) {
+        INFO(upgrade);
+        auto reply = http_request(lbd.port(),
+                                  "GET /smuggle HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                                  "Upgrade: " + upgrade + "\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+                                  kIoTimeoutMs);
+        REQUIRE(reply);
+        CHECK(reply->status == 200);
+        CHECK(!has(reply->body, "h2c"));
+        CHECK(!has(reply->body, "HTTP2-Settings"));
+        // Another protocol in the list is still offered.
+        CHECK(has(reply->body, "Upgrade: websocket") == has(upgrade, "websocket"));
+    }
+}
+
 TEST_CASE("SIGTERM closes idle keep-alive connections at once and lbd exits") {
     HttpBackend a("a");
     LbdProcess lbd(http_config(http_pool("web", {&a}), ""));
