@@ -254,6 +254,11 @@ void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& con
         return nullptr;
     };
     std::string xff_chain;  // X-Forwarded-For as a trusted peer sent it
+    // X-Real-IP names the client the access rules and rate limits see (nginx
+    // realip): behind trusted proxies the X-Forwarded-For client, read
+    // before the chain is replaced below.
+    const std::string real_ip =
+        from_trusted && config.x_real_ip ? client_address(config, request, client.peer).ip_string() : ip;
     if (from_trusted) {
         for (const auto& [name, value] : h) {
             if (Forward* f = forward_of(name)) f->keep = true;
@@ -270,7 +275,7 @@ void add_forwarding_headers(RequestInfo& request, const HttpForwardedConfig& con
     h.reserve(h.size() + kForwardingFields);
     if (config.x_forwarded_for) h.emplace_back("X-Forwarded-For", !xff_chain.empty() ? xff_chain + ", " + ip : ip);
     const std::string port = std::to_string(client.local_port);
-    const std::array<const std::string*, 4> values{&ip, &client.scheme, &request.host_header, &port};
+    const std::array<const std::string*, 4> values{&real_ip, &client.scheme, &request.host_header, &port};
     for (size_t i = 0; i < forwards.size(); ++i)
         if (forwards[i].enabled && !forwards[i].keep) h.emplace_back(forwards[i].name, *values[i]);
     if (config.forwarded) {

@@ -145,6 +145,7 @@ TEST_CASE("forwarding headers: replaced from an untrusted peer, appended from a 
         INFO(reply->body);
         CHECK(has(reply->body, "X-Forwarded-For: 198.51.100.7, 127.0.0.1\r\n"));
         CHECK(has(reply->body, "X-Forwarded-Proto: https\r\n"));  // kept from the trusted proxy
+        CHECK(has(reply->body, "X-Real-IP: 198.51.100.7\r\n"));    // the client, as access rules see it
     }
 }
 
