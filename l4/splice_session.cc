@@ -161,6 +161,10 @@ void SpliceSession::connect_next() {
     if (server == nullptr) {
         if (!tried_.empty() && tried_.size() > pool_.config().retries) return end(EndReason::kConnectFailed);
         if (!picker.any_up()) return end(tried_.empty() ? EndReason::kNoServer : EndReason::kConnectFailed);
+        // Every server was tried and refused the connect (a pool with no
+        // more servers than `retries`): waiting for a slot would wait for
+        // servers that are not full but failing.
+        if (failed_connects_ > 0 && failed_connects_ == tried_.size()) return end(EndReason::kConnectFailed);
         // Every UP server is at max_connections: wait for a slot. A session
         // that left the queue and lost the race for the slot goes back in,
         // keeping the time it first queued so its timeout still holds.
@@ -221,6 +225,7 @@ void SpliceSession::connect_failed(const char* why) {
     server_.event.reset();
     server_.fd.reset();
     tried_.push_back(server.get());
+    ++failed_connects_;
 
     server->counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
     LOG_DEBUG("pool %s: connect to %s failed: %s", pool_.name().c_str(), server->name().c_str(), why);

@@ -134,6 +134,7 @@ private:
 
     std::shared_ptr<Server> server_choice_;  // holds one of its slots while set
     std::vector<const Server*> tried_;
+    size_t failed_connects_ = 0;  // of tried_, those whose connect failed (the others were full)
     std::string proxy_out_;  // PROXY header bytes still to send
     size_t proxy_sent_ = 0;
 

@@ -220,6 +220,26 @@ TEST_CASE("with every server DOWN a connection is closed at once, with no data")
     CHECK(field(*line, "end") == "no_server");
 }
 
+// A pool with no more servers than `retries` (2 by default), all refusing
+// connects while still UP (no health checks): every one is tried, and the
+// end says so, not queue_full as if they were merely busy.
+TEST_CASE("every server refusing the connect ends with end=connect_failed, however few they are") {
+    for (const std::string& servers : {server_entry("a", pick_free_port()),
+                                      server_entry("a", pick_free_port()) + server_entry("b", pick_free_port())}) {
+        RunningLbd lbd(single_pool_config(servers));
+        INFO(lbd->log());
+        REQUIRE(lbd.ok());
+        UniqueFd client = connect_tcp(lbd.port(), kIoTimeoutMs);
+        REQUIRE(client);
+        const uint16_t client_port = local_port(client.get());
+        RecvResult r = recv_until_eof(client.get(), kIoTimeoutMs);
+        CHECK(r.data.empty());
+        std::optional<std::string> line = lbd->await_line(l4_line_of(client_port), kIoTimeoutMs);
+        REQUIRE(line);
+        CHECK(field(*line, "end") == "connect_failed");
+    }
+}
+
 TEST_CASE("a connection idle past idle_timeout_ms is closed with end=idle_timeout") {
     EchoServer echo;
     REQUIRE(echo.port() != 0);
