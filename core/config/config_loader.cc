@@ -14,8 +14,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -103,6 +105,12 @@ GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& error
     }
     out.user = msg.user();
     out.group = msg.group();
+    // Looked up now as well as at start: `lbd -t` (run before each start by
+    // the unit) should refuse what the start would.
+    if (!out.user.empty() && getpwnam(out.user.c_str()) == nullptr)
+        errors.add(node.at(F::kUserFieldNumber), "user " + quote(out.user) + ": no such user");
+    if (!out.group.empty() && getgrnam(out.group.c_str()) == nullptr)
+        errors.add(node.at(F::kGroupFieldNumber), "group " + quote(out.group) + ": no such group");
     if (msg.has_resolvers())
         out.resolvers = check_resolvers(msg.resolvers(), node.child(F::kResolversFieldNumber), errors);
     if (msg.has_admin()) {
@@ -110,6 +118,9 @@ GlobalConfig check_global(const pb::Global& msg, const Node& node, Errors& error
         Node admin_node = node.child(F::kAdminFieldNumber);
         out.admin.socket_path = admin.socket_path();
         out.admin.socket_group = admin.socket_group();
+        if (!out.admin.socket_group.empty() && getgrnam(out.admin.socket_group.c_str()) == nullptr)
+            errors.add(admin_node.at(pb::Admin::kSocketGroupFieldNumber),
+                       "admin socket_group " + quote(out.admin.socket_group) + ": no such group");
         if (!admin.http_bind().empty())
             out.admin.http_bind = parse_address(admin.http_bind(), admin_node.at(pb::Admin::kHttpBindFieldNumber), errors);
         out.admin.http_token = admin.http_token();

@@ -289,6 +289,18 @@ TEST_CASE("global settings are checked") {
     ConfigLoadResult off = load("global { memory_release_idle_ms: 0 }\n" + config_with());
     REQUIRE(off.config.has_value());
     CHECK(off.config->global.memory_release_idle_ms == 0);
+
+    // Users and groups are looked up at check time, as at start (lbd -t runs before each start).
+    text = "global { user: \"no-such-user-lbd\" }\n" + config_with();
+    expect_error(text, "user:", "user 'no-such-user-lbd': no such user");
+    text = "global { group: \"no-such-group-lbd\" }\n" + config_with();
+    expect_error(text, "group:", "group 'no-such-group-lbd': no such group");
+    text = "global { admin { socket_path: \"/run/x.sock\" socket_group: \"no-such-group-lbd\" } }\n" + config_with();
+    expect_error(text, "socket_group:", "admin socket_group 'no-such-group-lbd': no such group");
+    ConfigLoadResult root = load("global { user: \"nobody\" group: \"nogroup\" admin { socket_group: \"root\" } }\n" +
+                                 config_with());
+    INFO(all_errors(root));
+    CHECK(root.config.has_value());
 }
 
 TEST_CASE("a config without listeners is refused") {
