@@ -165,7 +165,8 @@ public:
                 std::fprintf(stderr, "lbctl: note: the change of '%s' takes effect only after a restart\n", what.c_str());
         } else {
             for (const auto& e : reply.errors()) std::fprintf(stderr, "%s\n", e.c_str());
-            std::fprintf(stderr, "lbctl: reload rejected; lbd goes on with the config it had\n");
+            std::fprintf(stderr, "lbctl: reload rejected; lbd goes on with the config it had (sha256 %s)\n",
+                         reply.config_sha256().empty() ? "-" : reply.config_sha256().c_str());
         }
         return reply.applied() ? kDone : kRefused;
     }
