@@ -155,8 +155,8 @@ void L7Tier::write_metrics(std::string& out) const {
         metric_sample(out, "lbd_http_response_trailers_dropped_total", {{"listener", name}},
                       double(s->trailers_dropped.load()));
     metric_header(out, "lbd_http2_server_connections_total", "counter",
-                  "HTTP/2 connections made to servers (pools with protocol SERVER_PROTOCOL_H2C or "
-                  "SERVER_PROTOCOL_H2).");
+                  "HTTP/2 connections attempted to servers, failed ones included (pools with protocol "
+                  "SERVER_PROTOCOL_H2C or SERVER_PROTOCOL_H2).");
     metric_sample(out, "lbd_http2_server_connections_total", {}, double(H2UpstreamStats::connections.load()));
     metric_header(out, "lbd_http2_server_streams_total", "counter", "Requests sent to servers as HTTP/2 streams.");
     metric_sample(out, "lbd_http2_server_streams_total", {}, double(H2UpstreamStats::streams.load()));
