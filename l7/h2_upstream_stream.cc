@@ -133,7 +133,8 @@ bool H2UpstreamStream::submit_head() {
     std::vector<nghttp2_nv> nva;
     nva.reserve(head.headers.size() + 5);
     nva.push_back(nv(":method", head.method_token));
-    nva.push_back(nv(":scheme", "http"));
+    // The scheme of the hop to the server (RFC 9113 §8.3.1), not the client's.
+    nva.push_back(nv(":scheme", session_->tls() != nullptr ? "https" : "http"));
     nva.push_back(nv(":authority", authority));
     nva.push_back(nv(":path", head.target));
     // gRPC servers want it; lbd handles trailers either way.

@@ -6,7 +6,7 @@ lbd's l7_h2_upstream_test: the servers of a pool with `protocol: SERVER_PROTOCOL
 
 Prints `port N` once listening, then `accepted N` for each connection it accepts (N: the
 count so far) and `closed N` for each that ended, flushed, so the test can count the
-connections lbd opened and closed. MAX_STREAMS is the SETTINGS_MAX_CONCURRENT_STREAMS it
+connections lbd opened and closed; `scheme S` the first time a request's :scheme is S. MAX_STREAMS is the SETTINGS_MAX_CONCURRENT_STREAMS it
 announces (default 100). --tls: HTTP/2 over TLS with that certificate, selecting by ALPN one of
 the --alpn protocols (default just "h2"; a client offering none of them gets no ALPN).
 
@@ -44,6 +44,7 @@ import h2.exceptions
 import h2.settings
 
 accepted = 0
+schemes_seen = set()  # each request's :scheme, printed once per value
 lock = threading.Lock()
 
 
@@ -113,6 +114,10 @@ class Connection:
     def handle(self, event):
         if isinstance(event, h2.events.RequestReceived):
             path = dict(event.headers).get(":path", "")
+            scheme = dict(event.headers).get(":scheme", "")
+            if scheme not in schemes_seen:
+                schemes_seen.add(scheme)
+                print("scheme %s" % scheme, flush=True)
             self.streams[event.stream_id] = Stream(path)
             if path == "/test.Echo/Stream":
                 self.respond_head(event.stream_id)

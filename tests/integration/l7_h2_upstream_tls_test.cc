@@ -46,6 +46,9 @@ TEST_CASE("gRPC over TLS to the server (SERVER_PROTOCOL_H2, ALPN h2): unary, tra
     RunResult many = grpc_client({"concurrent", port, "/test.Echo/Slow", "20"});
     CHECK_MESSAGE(has(many.output, "ok=20\n"), many.output);
     CHECK(origin.accepted() == 1);
+    // The hop to the server is TLS: its :scheme says so (RFC 9113 §8.3.1), whatever the client's.
+    CHECK(origin.process().count(LinePattern("scheme https")) == 1);
+    CHECK(origin.process().count(LinePattern("scheme ")) == 1);  // and no other
     const uint16_t admin = admin_port(lbd);
     REQUIRE(admin != 0);
     CHECK(metric(admin, "lbd_http2_server_connections_total") == 1);
