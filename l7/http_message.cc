@@ -62,7 +62,9 @@ void append_status_line(std::string& out, HttpVersion client_version, int status
     out.append(client_version == HttpVersion::k10 ? "HTTP/1.0 " : "HTTP/1.1 ")
         .append(number, static_cast<size_t>(end - number))
         .append(" ")
-        .append(reason)
+        // lbd's own answers (static files, `respond`, a hit) carry no phrase
+        // of their own; a server's empty one gets the registry's too.
+        .append(reason.empty() ? std::string_view(reason_phrase(status)) : reason)
         .append("\r\n");
 }
 
