@@ -43,7 +43,11 @@ std::string decode_unreserved(std::string_view path) {
         const int hi = path[i] == '%' && i + 2 < path.size() ? hex_value(path[i + 1]) : -1;
         const int lo = hi >= 0 ? hex_value(path[i + 2]) : -1;
         if (lo < 0) {
-            out.push_back(path[i]);
+            // A '%' that starts no escape is taken as itself and written as
+            // one ("%25"): left bare, a decoded neighbour could make it one
+            // ("%%32E" would become "%2E", which the server decodes to ".").
+            if (path[i] == '%') out.append("%25");
+            else out.push_back(path[i]);
             continue;
         }
         const auto decoded = static_cast<unsigned char>(hi * 16 + lo);

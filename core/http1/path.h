@@ -17,8 +17,9 @@ namespace lbd::http1 {
 //  - runs of '/' merged into one (nginx's merge_slashes);
 //  - "." and ".." segments removed (§5.2.4; ".." at the root stays there).
 // An encoded '/' or '\' ("%2F", "%5C") is left encoded: decoding it would
-// change the path's segments. A '%' not followed by two hex digits is left
-// as it is. Returns whether anything changed. The usual path (no '%', no
+// change the path's segments. A '%' not followed by two hex digits is taken
+// as a literal '%' and written "%25" (never a new escape: "%%32E" is
+// "%252E", not "%2E"). Returns whether anything changed. The usual path (no '%', no
 // "//", no dot segment) is scanned once and left alone.
 bool normalize_path(std::string& path);
 
