@@ -53,7 +53,13 @@ void Daemon::reload(::lbd::v1::ReloadReply& reply) {
         reply.add_needs_restart("workers");
         next_global.workers = now.workers;
     }
-    if (admin_changed(now.admin, next_global.admin)) reply.add_needs_restart("admin");
+    if (admin_changed(now.admin, next_global.admin)) {
+        reply.add_needs_restart("admin");
+        // As for workers: the running configuration keeps what runs, so a
+        // later reload compares with it (a file changed back needs nothing)
+        // and the status reports the admin plane as it is.
+        next_global.admin = now.admin;
+    }
     if (ha_changed(now.ha, next_global.ha)) reply.add_needs_restart("ha");
 
     // Built beside the running one: nothing running changes until every tier

@@ -667,6 +667,21 @@ TEST_CASE("lbctl reload applies a valid file and prints the errors of an invalid
     CHECK(reply->errors_size() >= 1);
     // Still serving the config it had.
     CHECK(contains(lbd.ctl({"servers"}).output, "p/b"));
+
+    // The admin plane changes only with a restart: the reload says so, and a file changed back
+    // to what runs needs nothing (compared with what runs, not with the last file).
+    std::string with_token = with_b;
+    const size_t socket_at = with_token.find("socket_path:");
+    REQUIRE(socket_at != std::string::npos);
+    with_token.insert(socket_at, "http_token: \"0123456789abcdef0123\" ");
+    std::ofstream(lbd.config_path(), std::ios::trunc) << with_token;
+    Run noted = lbd.ctl({"reload"});
+    CHECK(noted.exit_code == 0);
+    CHECK(contains(noted.output, "the change of 'admin' takes effect only after a restart"));
+    std::ofstream(lbd.config_path(), std::ios::trunc) << with_b;
+    Run back = lbd.ctl({"reload"});
+    CHECK(back.exit_code == 0);
+    CHECK_FALSE(contains(back.output, "takes effect only after a restart"));
 }
 
 }  // namespace
