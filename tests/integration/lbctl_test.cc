@@ -479,6 +479,13 @@ TEST_CASE("lbctl exit codes: 3 when no lbd answers, 2 on bad usage, 0 for --help
         CHECK(json.exit_code == 2);
         CHECK(contains(json.output, "\"code\": \"USAGE\""));
     }
+    // An unknown command is named (CLI11 alone says only that a subcommand is required).
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"bogus"}, {"--socket", "/tmp/nothing.sock", "bogus", "x"}}) {
+        Run run = lbctl(args);
+        CHECK(run.exit_code == 2);
+        CHECK(contains(run.output, "unknown command 'bogus'"));
+    }
 
     Run help = lbctl({"--help"});
     CHECK(help.exit_code == 0);
