@@ -123,7 +123,11 @@ std::string host_without_port(std::string_view authority) {
         size_t close = authority.find(']');
         return lower_ascii(authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
     }
-    return lower_ascii(authority.substr(0, authority.find(':')));
+    std::string_view host = authority.substr(0, authority.find(':'));
+    // "example.com." is the same name written fully qualified (nginx drops
+    // the dot too): routes, the cache key and $host see one spelling.
+    if (host.size() > 1 && host.back() == '.') host.remove_suffix(1);
+    return lower_ascii(host);
 }
 
 // The Upgrade list without "h2c" (RFC 9113 §3.1 deprecates that upgrade).

@@ -71,7 +71,8 @@ struct ResponseInfo {
 
 RequestInfo copy_request(const HttpRequestHead& head);
 // What routes match of an authority: lower case, port removed
-// ("Example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]").
+// ("Example.com:8080" -> "example.com"; "example.com." -> "example.com";
+// "[::1]:80" -> "[::1]").
 std::string host_without_port(std::string_view authority);
 ResponseInfo copy_response(const HttpResponseHead& head);
 

@@ -75,6 +75,8 @@ TEST_CASE("router: the first route whose host, path, method and headers all matc
     config.routes = {api, wild, beta, canary};
 
     CHECK(routed(config, get("/v1/users", "API.Example.com:8080")) == "api");  // host lower-cased, port dropped
+    CHECK(routed(config, get("/v1/users", "api.example.com.")) == "api");      // fully qualified: the same name
+    CHECK(routed(config, get("/v1/users", "api.example.com.:443")) == "api");
     CHECK(routed(config, get("/v2/users", "api.example.com")) == "default");
     CHECK(routed(config, get("/v1", "api.example.com")) == "default");  // a prefix is not a path
     CHECK(routed(config, request("POST /form HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 0\r\n\r\n")) ==
