@@ -22,6 +22,7 @@ enum : uint8_t {
     kHexDigit = 1 << 3,    // HEXDIG (either case)
     kRegName = 1 << 4,     // unreserved / sub-delims: a reg-name character other than '%'
     kQdtext = 1 << 5,      // inside a quoted-string without a backslash
+    kUnreserved = 1 << 6,  // RFC 3986 §2.3 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~"
 };
 
 constexpr std::array<uint8_t, 256> make_table() {
@@ -40,6 +41,7 @@ constexpr std::array<uint8_t, 256> make_table() {
         if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) f |= kHexDigit;
         if (alpha || digit || std::string_view("-._~!$&'()*+,;=").find(static_cast<char>(c)) != std::string_view::npos)
             f |= kRegName;
+        if (alpha || digit || c == '-' || c == '.' || c == '_' || c == '~') f |= kUnreserved;
         if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || obs_text)
             f |= kQdtext;
         t[static_cast<size_t>(c)] = f;
@@ -61,6 +63,7 @@ inline bool is_field_vchar(char c) { return char_class::has(c, char_class::kFiel
 inline bool is_target_char(char c) { return char_class::has(c, char_class::kTarget); }
 inline bool is_hex_digit(char c) { return char_class::has(c, char_class::kHexDigit); }
 inline bool is_reg_name_char(char c) { return char_class::has(c, char_class::kRegName); }
+inline bool is_unreserved(char c) { return char_class::has(c, char_class::kUnreserved); }
 inline bool is_qdtext(char c) { return char_class::has(c, char_class::kQdtext); }
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 inline bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }

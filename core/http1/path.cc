@@ -2,20 +2,10 @@
 
 #include <string_view>
 
+#include "core/http1/chars.h"
+
 namespace lbd::http1 {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-bool is_unreserved(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~';
-}
 
 // Whether the path may need work: a '%', an empty segment, or a segment
 // that is "." or "..".
@@ -40,9 +30,9 @@ std::string decode_unreserved(std::string_view path) {
     std::string out;
     out.reserve(path.size());
     for (size_t i = 0; i < path.size(); ++i) {
-        const int hi = path[i] == '%' && i + 2 < path.size() ? hex_value(path[i + 1]) : -1;
-        const int lo = hi >= 0 ? hex_value(path[i + 2]) : -1;
-        if (lo < 0) {
+        const bool escape = path[i] == '%' && i + 2 < path.size() && is_hex_digit(path[i + 1]) &&
+                            is_hex_digit(path[i + 2]);
+        if (!escape) {
             // A '%' that starts no escape is taken as itself and written as
             // one ("%25"): left bare, a decoded neighbour could make it one
             // ("%%32E" would become "%2E", which the server decodes to ".").
@@ -50,9 +40,10 @@ std::string decode_unreserved(std::string_view path) {
             else out.push_back(path[i]);
             continue;
         }
-        const auto decoded = static_cast<unsigned char>(hi * 16 + lo);
+        const int hi = hex_value(path[i + 1]), lo = hex_value(path[i + 2]);
+        const auto decoded = static_cast<char>(hi * 16 + lo);
         if (is_unreserved(decoded)) {
-            out.push_back(static_cast<char>(decoded));
+            out.push_back(decoded);
         } else {
             out.push_back('%');
             out.push_back(kHex[hi]);
