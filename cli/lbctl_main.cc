@@ -630,30 +630,18 @@ int main(int argc, char** argv) {
         "Environment: LBD_ADMIN_SOCKET sets the socket (--socket wins).\n"
         "Run `lbctl COMMAND --help` for a command's options and an example.");
 
-    // CLI11 answers an unknown command with "A subcommand is required": name
-    // it instead. The first word that is neither an option nor an option's
-    // value is the command.
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "--socket" || arg == "-s" || arg == "--timeout") {
-            ++i;
-            continue;
-        }
-        if (arg.starts_with("-")) continue;
-        bool known = false;
-        for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(std::string(arg));
-        if (known) break;
-        const std::string message = "unknown command '" + std::string(arg) + "'; run lbctl --help";
-        bool json = false;
-        for (int k = 1; k < argc && !json; ++k) json = std::string_view(argv[k]) == "--json";
-        if (json) std::fputs(error_json("USAGE", message).c_str(), stdout);
-        else std::fprintf(stderr, "lbctl: %s\n", message.c_str());
-        return kUsage;
-    }
-
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        // CLI11 answers an unknown command with "A subcommand is required"
+        // and keeps the word among the arguments it did not take: name it.
+        const std::vector<std::string> left = app.remaining();
+        if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && !left.empty()) {
+            const std::string message = "unknown command '" + left.front() + "'; run lbctl --help";
+            if (options.json) std::fputs(error_json("USAGE", message).c_str(), stdout);
+            else std::fprintf(stderr, "lbctl: %s\n", message.c_str());
+            return kUsage;
+        }
         // CLI11's own codes (105, 106, ...) would be taken for lbd's answers;
         // every usage problem is 2, and --help / --version are success.
         const int status = app.exit(e) == 0 ? kDone : kUsage;
